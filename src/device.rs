@@ -1,0 +1,270 @@
+//! Adapter and device choice, limits, and turning wgpu's asynchronous errors into [`Error`]s.
+//!
+//! `WGCONV_BACKEND=vulkan|gl|metal|dx12` restricts the backend and `WGCONV_ADAPTER=<substring>`
+//! picks an adapter by name; otherwise the best adapter found is used (discrete > integrated >
+//! virtual > CPU).
+
+use std::sync::{Arc, Mutex};
+
+use crate::error::{Error, Result};
+use crate::kernels::PipelineCache;
+
+/// How to choose an adapter. `Default` reads nothing; [`GpuOptions::from_env`] reads the
+/// `WGCONV_*` variables.
+#[derive(Clone, Debug, Default)]
+pub struct GpuOptions {
+    /// Restrict the search to these backends (all primary backends plus GL when `None`).
+    pub backends: Option<wgpu::Backends>,
+    /// Choose the first adapter whose name contains this (case-insensitive).
+    pub adapter_name: Option<String>,
+    /// Ask for these limits instead of the adapter's own maximums (tests use small limits to
+    /// exercise splitting paths).
+    pub limits: Option<wgpu::Limits>,
+}
+
+impl GpuOptions {
+    /// Options from `WGCONV_BACKEND` and `WGCONV_ADAPTER`.
+    pub fn from_env() -> Result<Self> {
+        let backends = match std::env::var("WGCONV_BACKEND") {
+            Ok(v) if !v.is_empty() => Some(parse_backend(&v)?),
+            _ => None,
+        };
+        let adapter_name = std::env::var("WGCONV_ADAPTER")
+            .ok()
+            .filter(|s| !s.is_empty());
+        Ok(Self {
+            backends,
+            adapter_name,
+            limits: None,
+        })
+    }
+}
+
+/// Parses a backend name as used by `WGCONV_BACKEND` and `--backend`.
+pub fn parse_backend(name: &str) -> Result<wgpu::Backends> {
+    match name.to_ascii_lowercase().as_str() {
+        "vulkan" | "vk" => Ok(wgpu::Backends::VULKAN),
+        "gl" | "gles" | "opengl" => Ok(wgpu::Backends::GL),
+        "metal" | "mtl" => Ok(wgpu::Backends::METAL),
+        "dx12" | "d3d12" => Ok(wgpu::Backends::DX12),
+        "all" => Ok(wgpu::Backends::all()),
+        _ => Err(Error::InvalidSetting {
+            name: "backend",
+            value: name.to_string(),
+            reason: "expected one of vulkan, gl, metal, dx12, all".into(),
+        }),
+    }
+}
+
+/// A GPU device with its queue, the adapter it came from, and a pipeline cache.
+pub struct Gpu {
+    pub(crate) adapter: wgpu::Adapter,
+    pub(crate) device: wgpu::Device,
+    pub(crate) queue: wgpu::Queue,
+    info: wgpu::AdapterInfo,
+    limits: wgpu::Limits,
+    features: wgpu::Features,
+    pub(crate) pipelines: PipelineCache,
+    lost: Arc<Mutex<Option<String>>>,
+}
+
+impl std::fmt::Debug for Gpu {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gpu").field("adapter", &self.info).finish()
+    }
+}
+
+const NO_ADAPTER_HINT: &str = "On Linux without a GPU, install Mesa's software Vulkan driver \
+    (lavapipe): apt-get install mesa-vulkan-drivers libvulkan1. Otherwise install your GPU's \
+    Vulkan/Metal/DX12 driver, or unset WGCONV_BACKEND / WGCONV_ADAPTER.";
+
+fn instance(backends: wgpu::Backends) -> wgpu::Instance {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    desc.backends = backends;
+    wgpu::Instance::new(desc)
+}
+
+fn default_backends() -> wgpu::Backends {
+    wgpu::Backends::all()
+}
+
+/// Ranks adapters so that real GPUs win over software ones.
+fn device_type_rank(t: wgpu::DeviceType) -> u8 {
+    match t {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Other => 3,
+        wgpu::DeviceType::Cpu => 4,
+    }
+}
+
+fn backend_rank(b: wgpu::Backend) -> u8 {
+    // Compute on GL is the least capable path; prefer anything else on the same device.
+    match b {
+        wgpu::Backend::Gl => 1,
+        _ => 0,
+    }
+}
+
+/// Every adapter wgpu finds for these backends.
+pub fn enumerate_adapters(backends: Option<wgpu::Backends>) -> Vec<wgpu::AdapterInfo> {
+    let instance = instance(backends.unwrap_or_else(default_backends));
+    pollster::block_on(instance.enumerate_adapters(backends.unwrap_or_else(default_backends)))
+        .into_iter()
+        .map(|a| a.get_info())
+        .collect()
+}
+
+impl Gpu {
+    /// The best adapter, honouring `WGCONV_BACKEND` and `WGCONV_ADAPTER`.
+    pub fn new() -> Result<Self> {
+        Self::with_options(&GpuOptions::from_env()?)
+    }
+
+    /// An adapter chosen by `options`.
+    pub fn with_options(options: &GpuOptions) -> Result<Self> {
+        let backends = options.backends.unwrap_or_else(default_backends);
+        let instance = instance(backends);
+        let mut adapters = pollster::block_on(instance.enumerate_adapters(backends));
+        if let Some(name) = &options.adapter_name {
+            let needle = name.to_lowercase();
+            adapters.retain(|a| a.get_info().name.to_lowercase().contains(&needle));
+        }
+        adapters.sort_by_key(|a| {
+            let i = a.get_info();
+            (device_type_rank(i.device_type), backend_rank(i.backend))
+        });
+        let Some(adapter) = adapters.into_iter().next() else {
+            return Err(Error::NoAdapter {
+                tried: format!("{backends:?}"),
+                filter: options
+                    .adapter_name
+                    .as_ref()
+                    .map(|n| format!(", adapter name containing {n:?}"))
+                    .unwrap_or_default(),
+                hint: NO_ADAPTER_HINT,
+            });
+        };
+        Self::from_adapter(adapter, options.limits.clone())
+    }
+
+    fn from_adapter(adapter: wgpu::Adapter, limits: Option<wgpu::Limits>) -> Result<Self> {
+        let info = adapter.get_info();
+        let wanted = wgpu::Features::SHADER_F16 | wgpu::Features::TIMESTAMP_QUERY;
+        let features = adapter.features() & wanted;
+        let limits = limits.unwrap_or_else(|| adapter.limits());
+        let desc = wgpu::DeviceDescriptor {
+            label: Some("wgconv"),
+            required_features: features,
+            required_limits: limits.clone(),
+            ..Default::default()
+        };
+        let (device, queue) = pollster::block_on(adapter.request_device(&desc)).map_err(|e| {
+            Error::RequestDevice {
+                adapter: info.name.clone(),
+                message: e.to_string(),
+            }
+        })?;
+        // Errors outside our scopes must not abort the process (wgpu's default handler panics).
+        device.on_uncaptured_error(Arc::new(|e| {
+            eprintln!("wgconv: uncaptured GPU error: {e}");
+        }));
+        let lost = Arc::new(Mutex::new(None));
+        let lost_in_cb = lost.clone();
+        device.set_device_lost_callback(move |reason, message| {
+            if let Ok(mut l) = lost_in_cb.lock() {
+                *l = Some(format!("{reason:?}: {message}"));
+            }
+        });
+        Ok(Self {
+            adapter,
+            device,
+            queue,
+            info,
+            limits,
+            features,
+            pipelines: PipelineCache::default(),
+            lost,
+        })
+    }
+
+    /// The adapter this context runs on.
+    pub fn adapter_info(&self) -> &wgpu::AdapterInfo {
+        &self.info
+    }
+
+    /// The limits the device was created with.
+    pub fn limits(&self) -> &wgpu::Limits {
+        &self.limits
+    }
+
+    /// The optional features enabled on the device (a subset of `SHADER_F16 | TIMESTAMP_QUERY`).
+    pub fn features(&self) -> wgpu::Features {
+        self.features
+    }
+
+    /// The wgpu device, for embedding wgconv next to other GPU work.
+    pub fn device(&self) -> &wgpu::Device {
+        &self.device
+    }
+
+    /// The wgpu queue.
+    pub fn queue(&self) -> &wgpu::Queue {
+        &self.queue
+    }
+
+    /// The wgpu adapter.
+    pub fn adapter(&self) -> &wgpu::Adapter {
+        &self.adapter
+    }
+
+    /// One line naming the adapter, backend and type.
+    pub fn describe(&self) -> String {
+        let i = &self.info;
+        format!(
+            "{} ({:?}, {:?}, driver {} {})",
+            i.name, i.backend, i.device_type, i.driver, i.driver_info
+        )
+    }
+
+    /// An error if the device has been lost.
+    pub fn check_alive(&self) -> Result<()> {
+        match self.lost.lock().ok().and_then(|l| l.clone()) {
+            Some(reason) => Err(Error::DeviceLost { reason }),
+            None => Ok(()),
+        }
+    }
+
+    /// Runs `f` inside validation and out-of-memory error scopes and converts what they catch.
+    pub fn scoped<T>(&self, during: &str, f: impl FnOnce() -> T) -> Result<T> {
+        self.check_alive()?;
+        let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let value = f();
+        let validation = pollster::block_on(validation.pop());
+        let oom = pollster::block_on(oom.pop());
+        if let Some(e) = oom {
+            return Err(Error::OutOfMemory {
+                during: during.to_string(),
+                message: e.to_string(),
+            });
+        }
+        if let Some(e) = validation {
+            return Err(Error::Validation {
+                during: during.to_string(),
+                message: e.to_string(),
+            });
+        }
+        self.check_alive()?;
+        Ok(value)
+    }
+
+    /// Blocks until all submitted work has finished.
+    pub fn wait_idle(&self) -> Result<()> {
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Readback(e.to_string()))?;
+        self.check_alive()
+    }
+}

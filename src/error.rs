@@ -1,0 +1,70 @@
+//! One error type for the whole crate. Bad input is an error that names what and where;
+//! panics are reserved for broken internal invariants.
+
+use thiserror::Error;
+
+/// Everything that can go wrong in wgconv.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No adapter matched the request.
+    #[error("no GPU adapter found (tried backends: {tried}{filter}). {hint}")]
+    NoAdapter {
+        tried: String,
+        filter: String,
+        hint: &'static str,
+    },
+    /// An environment variable or option had a value wgconv does not understand.
+    #[error("invalid setting {name}={value:?}: {reason}")]
+    InvalidSetting {
+        name: &'static str,
+        value: String,
+        reason: String,
+    },
+    /// The adapter refused to create a device.
+    #[error("could not create a device on adapter {adapter:?}: {message}")]
+    RequestDevice { adapter: String, message: String },
+    /// A wgpu validation error caught by an error scope (a bug in wgconv, or a driver issue).
+    #[error("GPU validation error during {during}: {message}")]
+    Validation { during: String, message: String },
+    /// The device ran out of memory.
+    #[error("GPU out of memory during {during}: {message}")]
+    OutOfMemory { during: String, message: String },
+    /// The device was lost; create a new context to continue.
+    #[error("GPU device lost: {reason}")]
+    DeviceLost { reason: String },
+    /// Reading results back from the GPU failed.
+    #[error("reading back from the GPU failed: {0}")]
+    Readback(String),
+    /// A tensor's data does not match its shape.
+    #[error("tensor shape {shape:?} needs {expected} elements, got {actual}")]
+    ShapeDataMismatch {
+        shape: Vec<usize>,
+        expected: usize,
+        actual: usize,
+    },
+    /// An operation was given shapes or attributes it cannot take.
+    #[error("{op}: {message}")]
+    InvalidOp { op: String, message: String },
+    /// A tensor or dispatch exceeds what the device can do.
+    #[error("{what} exceeds the device limit {limit_name} = {limit} (needed {needed})")]
+    DeviceLimit {
+        what: String,
+        limit_name: &'static str,
+        limit: u64,
+        needed: u64,
+    },
+}
+
+/// Crate-wide result alias.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Shorthand for [`Error::InvalidOp`].
+    pub fn invalid_op(op: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::InvalidOp {
+            op: op.into(),
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! Elementwise activation and broadcasting binary ops (`shaders/eltwise.wgsl`).
+
+use crate::device::Gpu;
+use crate::error::{Error, Result};
+use crate::kernels::{BufRef, Dispatch};
+use crate::ops::{Activation, BinaryOp, broadcast_shape, broadcast_strides};
+use crate::shaders::Shader;
+use crate::tensor::numel;
+
+const WORKGROUP: u64 = 256;
+/// Highest rank the kernel's index math unrolls.
+pub const MAX_RANK: usize = 6;
+
+crate::gpu_params! {
+    /// Mirrors `Params` in `shaders/eltwise.wgsl`.
+    pub struct EltwiseParams {
+        pub total: u32,
+        pub d1: u32, pub d2: u32, pub d3: u32, pub d4: u32, pub d5: u32,
+        pub sa0: u32, pub sa1: u32, pub sa2: u32, pub sa3: u32, pub sa4: u32, pub sa5: u32,
+        pub sb0: u32, pub sb1: u32, pub sb2: u32, pub sb3: u32, pub sb4: u32, pub sb5: u32,
+        pub _pad0: u32, pub _pad1: u32,
+    }
+}
+
+/// Converts an element count or index to the kernels' u32, naming the op when it does not fit.
+pub(crate) fn to_u32(op: &str, what: &str, v: usize) -> Result<u32> {
+    u32::try_from(v).map_err(|_| Error::DeviceLimit {
+        what: format!("{op}: {what}"),
+        limit_name: "u32 index range",
+        limit: u32::MAX as u64,
+        needed: v as u64,
+    })
+}
+
+/// Pads a shape-like vector on the left to `MAX_RANK` entries.
+fn pad6(v: &[usize], fill: usize) -> [usize; MAX_RANK] {
+    let mut out = [fill; MAX_RANK];
+    out[MAX_RANK - v.len()..].copy_from_slice(v);
+    out
+}
+
+/// `out = act(input)` over `len` elements.
+pub fn unary(
+    gpu: &Gpu,
+    act: Activation,
+    input: BufRef<'_>,
+    output: BufRef<'_>,
+    len: usize,
+) -> Result<Dispatch> {
+    let params = EltwiseParams {
+        total: to_u32("activation", "element count", len)?,
+        ..Default::default()
+    };
+    let mut constants = act.constants().to_vec();
+    constants.push(("BINARY_OP", 4.0));
+    // `b` is unused by the unary path but bound so one layout serves both.
+    gpu.dispatch(
+        Shader::Eltwise,
+        &constants,
+        &params,
+        &[input, input, output],
+        (len as u64).div_ceil(WORKGROUP),
+    )
+}
+
+/// `out = act(a op b)` with numpy broadcasting; `out` must have the broadcast shape.
+pub fn binary(
+    gpu: &Gpu,
+    op: BinaryOp,
+    act: Activation,
+    a: (BufRef<'_>, &[usize]),
+    b: (BufRef<'_>, &[usize]),
+    output: BufRef<'_>,
+) -> Result<Dispatch> {
+    let out_shape = broadcast_shape(a.1, b.1)?;
+    if out_shape.len() > MAX_RANK {
+        return Err(Error::invalid_op(
+            op.name(),
+            format!("rank {} exceeds the supported {MAX_RANK}", out_shape.len()),
+        ));
+    }
+    let total = numel(&out_shape);
+    let d = pad6(&out_shape, 1);
+    let sa = pad6(&broadcast_strides(a.1, &out_shape), 0);
+    let sb = pad6(&broadcast_strides(b.1, &out_shape), 0);
+    let u = |v: usize| to_u32(op.name(), "size", v);
+    let params = EltwiseParams {
+        total: u(total)?,
+        d1: u(d[1])?,
+        d2: u(d[2])?,
+        d3: u(d[3])?,
+        d4: u(d[4])?,
+        d5: u(d[5])?,
+        sa0: u(sa[0])?,
+        sa1: u(sa[1])?,
+        sa2: u(sa[2])?,
+        sa3: u(sa[3])?,
+        sa4: u(sa[4])?,
+        sa5: u(sa[5])?,
+        sb0: u(sb[0])?,
+        sb1: u(sb[1])?,
+        sb2: u(sb[2])?,
+        sb3: u(sb[3])?,
+        sb4: u(sb[4])?,
+        sb5: u(sb[5])?,
+        ..Default::default()
+    };
+    let mut constants = act.constants().to_vec();
+    constants.push(("BINARY_OP", op.code() as f64));
+    gpu.dispatch(
+        Shader::Eltwise,
+        &constants,
+        &params,
+        &[a.0, b.0, output],
+        (total as u64).div_ceil(WORKGROUP),
+    )
+}

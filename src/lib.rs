@@ -1,0 +1,21 @@
+//! wgconv: a GPU inference engine for convolutional networks, on wgpu, with every kernel a
+//! hand-written WGSL compute shader.
+//!
+//! Layers, from the bottom: [`ops`] (hyper-parameters and shape rules), [`reference`] (the CPU
+//! oracle), [`shaders`] + [`kernels`] (WGSL sources and their host side), [`device`] (adapter
+//! choice and error handling).
+
+pub mod compare;
+pub mod demo;
+pub mod device;
+pub mod error;
+pub mod kernels;
+pub mod ops;
+pub mod reference;
+pub mod shader_check;
+pub mod shaders;
+pub mod tensor;
+
+pub use device::{Gpu, GpuOptions};
+pub use error::{Error, Result};
+pub use tensor::{GpuTensor, Tensor};

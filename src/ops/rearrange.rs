@@ -1,0 +1,91 @@
+//! Lossless rearrangements: pixel shuffle / depth-to-space, space-to-depth / pixel unshuffle,
+//! channel shuffle. Each is a permutation of a reshaped tensor; the comments give it.
+
+use crate::error::{Error, Result};
+
+/// Channel order of depth-to-space and space-to-depth.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ChannelOrder {
+    /// Column-row-depth: channel = c * r^2 + i * r + j. PyTorch `pixel_shuffle` /
+    /// `pixel_unshuffle`, ONNX `DepthToSpace` mode CRD.
+    Crd,
+    /// Depth-column-row: channel = (i * r + j) * C + c. ONNX `DepthToSpace` default (DCR) and
+    /// ONNX / TensorFlow `SpaceToDepth`.
+    Dcr,
+}
+
+/// Depth-to-space: `[N, C*r*r, H, W]` -> `[N, C, H*r, W*r]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PixelShuffle {
+    /// Upscale factor r.
+    pub factor: usize,
+    /// Channel order.
+    pub order: ChannelOrder,
+}
+
+impl PixelShuffle {
+    /// Output shape.
+    pub fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        let r = self.factor;
+        if input.len() != 4 || r == 0 || input[1] % (r * r) != 0 {
+            return Err(Error::invalid_op(
+                "pixel_shuffle",
+                format!("input {input:?} must be [N, C*{r}*{r}, H, W] with factor >= 1"),
+            ));
+        }
+        Ok(vec![
+            input[0],
+            input[1] / (r * r),
+            input[2] * r,
+            input[3] * r,
+        ])
+    }
+}
+
+/// Space-to-depth: `[N, C, H*r, W*r]` -> `[N, C*r*r, H, W]`, the exact inverse of
+/// [`PixelShuffle`] with the same order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SpaceToDepth {
+    /// Block size r.
+    pub block: usize,
+    /// Channel order (`Crd` = PyTorch `pixel_unshuffle`, `Dcr` = ONNX `SpaceToDepth`).
+    pub order: ChannelOrder,
+}
+
+impl SpaceToDepth {
+    /// Output shape.
+    pub fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        let r = self.block;
+        if input.len() != 4 || r == 0 || input[2] % r != 0 || input[3] % r != 0 {
+            return Err(Error::invalid_op(
+                "space_to_depth",
+                format!("input {input:?} must be [N, C, H, W] with H and W divisible by block {r}"),
+            ));
+        }
+        Ok(vec![input[0], input[1] * r * r, input[2] / r, input[3] / r])
+    }
+}
+
+/// ShuffleNet's channel shuffle: `[N, g*k, H, W]` viewed as `[N, g, k, H, W]`, transposed to
+/// `[N, k, g, H, W]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ChannelShuffle {
+    /// Number of groups g.
+    pub groups: usize,
+}
+
+impl ChannelShuffle {
+    /// Output shape (the input's).
+    pub fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        if input.len() < 2 || self.groups == 0 || input[1] % self.groups != 0 {
+            return Err(Error::invalid_op(
+                "channel_shuffle",
+                format!(
+                    "groups {} must divide the channels of {input:?}",
+                    self.groups
+                ),
+            ));
+        }
+        Ok(input.to_vec())
+    }
+}

@@ -1,0 +1,55 @@
+//! CPU reference for activations and broadcasting binary ops.
+
+use crate::error::Result;
+use crate::ops::{Activation, BinaryOp, broadcast_shape};
+use crate::reference::activation::apply;
+use crate::tensor::Tensor;
+
+/// `act(x)` elementwise.
+pub fn unary(act: Activation, x: &Tensor) -> Tensor {
+    let data = x
+        .data()
+        .iter()
+        .map(|&v| apply(act, v as f64) as f32)
+        .collect();
+    Tensor::new(x.shape().to_vec(), data).expect("same shape")
+}
+
+/// Reads `t` at the output multi-index `idx`, right-aligning shapes and clamping broadcast dims.
+fn at_broadcast(t: &Tensor, idx: &[usize]) -> f32 {
+    let shape = t.shape();
+    let lead = idx.len() - shape.len();
+    let mut flat = 0;
+    for (d, &n) in shape.iter().enumerate() {
+        let i = if n == 1 { 0 } else { idx[lead + d] };
+        flat = flat * n + i;
+    }
+    t.data()[flat]
+}
+
+/// `act(a op b)` with numpy broadcasting, computed in f64.
+pub fn binary(op: BinaryOp, act: Activation, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let shape = broadcast_shape(a.shape(), b.shape())?;
+    let mut out = Tensor::zeros(shape.clone());
+    let mut idx = vec![0usize; shape.len()];
+    for o in out.data_mut().iter_mut() {
+        let x = at_broadcast(a, &idx) as f64;
+        let y = at_broadcast(b, &idx) as f64;
+        let r = match op {
+            BinaryOp::Add => x + y,
+            BinaryOp::Sub => x - y,
+            BinaryOp::Mul => x * y,
+            BinaryOp::Div => x / y,
+        };
+        *o = apply(act, r) as f32;
+        // Odometer increment of the multi-index.
+        for d in (0..shape.len()).rev() {
+            idx[d] += 1;
+            if idx[d] < shape[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,5 @@
+//! CPU reference implementations: naive loops, f64 accumulation, written independently of the
+//! shaders' index math. The oracle for tests and `wgconv validate`, never the fast path.
+
+pub mod activation;
+pub mod eltwise;

@@ -1,0 +1,116 @@
+//! Static shader validation with naga: parse and validate every kernel's WGSL, resolve its
+//! override constants, and translate it to SPIR-V, MSL, HLSL and GLSL, so that a shader one
+//! backend cannot take fails here rather than on a user's machine.
+
+use naga::back::{glsl, hlsl, msl, spv};
+use naga::valid::{Capabilities, ModuleInfo, ValidationFlags, Validator};
+
+use crate::shaders::Shader;
+
+/// A translation target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// Vulkan.
+    SpirV,
+    /// Metal.
+    Msl,
+    /// Direct3D 12.
+    Hlsl,
+    /// OpenGL ES 3.1.
+    Glsl,
+}
+
+impl Target {
+    /// Every target.
+    pub const ALL: [Target; 4] = [Target::SpirV, Target::Msl, Target::Hlsl, Target::Glsl];
+}
+
+/// Parses and validates a shader's full source.
+pub fn parse_and_validate(shader: Shader) -> Result<(naga::Module, ModuleInfo), String> {
+    let module = naga::front::wgsl::parse_str(shader.source())
+        .map_err(|e| format!("parse: {}", e.emit_to_string(shader.source())))?;
+    let info = Validator::new(ValidationFlags::all(), Capabilities::all())
+        .validate(&module)
+        .map_err(|e| format!("validate: {}", e.emit_to_string(shader.source())))?;
+    Ok((module, info))
+}
+
+/// Resolves overrides with `constants` and translates to `target`.
+pub fn translate(shader: Shader, constants: &[(&str, f64)], target: Target) -> Result<(), String> {
+    let (module, info) = parse_and_validate(shader)?;
+    let mut pc = naga::back::PipelineConstants::default();
+    for &(k, v) in constants {
+        pc.insert(k.to_string(), v);
+    }
+    let stage = naga::ShaderStage::Compute;
+    let (module, info) = naga::back::pipeline_constants::process_overrides(
+        &module,
+        &info,
+        Some((stage, "main")),
+        &pc,
+    )
+    .map_err(|e| format!("overrides: {e}"))?;
+    let entry = Some((stage, "main".to_string()));
+    match target {
+        Target::SpirV => spv::write_vec(&module, &info, &spv::Options::default(), None)
+            .map(drop)
+            .map_err(|e| format!("spir-v: {e}")),
+        Target::Msl => msl::write_string(
+            &module,
+            &info,
+            &msl::Options::default(),
+            &msl::PipelineOptions {
+                entry_point: entry,
+                ..Default::default()
+            },
+        )
+        .map(drop)
+        .map_err(|e| format!("msl: {e}")),
+        Target::Hlsl => {
+            let mut out = String::new();
+            let options = hlsl::Options::default();
+            let pipeline = hlsl::PipelineOptions { entry_point: entry };
+            hlsl::Writer::new(&mut out, &options, &pipeline)
+                .write(&module, &info, None)
+                .map(drop)
+                .map_err(|e| format!("hlsl: {e}"))
+        }
+        Target::Glsl => {
+            let mut out = String::new();
+            let options = glsl::Options::default();
+            let pipeline = glsl::PipelineOptions {
+                shader_stage: stage,
+                entry_point: "main".to_string(),
+                multiview: None,
+            };
+            glsl::Writer::new(
+                &mut out,
+                &module,
+                &info,
+                &options,
+                &pipeline,
+                naga::proc::BoundsCheckPolicies::default(),
+            )
+            .and_then(|mut w| w.write().map(drop))
+            .map_err(|e| format!("glsl: {e}"))
+        }
+    }
+}
+
+/// The layout naga computes for the WGSL `struct Params` of a shader: `(field, offset)` in
+/// declaration order, and the struct's size.
+pub fn params_layout(shader: Shader) -> Result<(Vec<(String, u32)>, u32), String> {
+    let (module, _) = parse_and_validate(shader)?;
+    for (_, ty) in module.types.iter() {
+        if ty.name.as_deref() == Some("Params") {
+            if let naga::TypeInner::Struct { members, span } = &ty.inner {
+                let fields = members
+                    .iter()
+                    .map(|m| (m.name.clone().unwrap_or_default(), m.offset))
+                    .collect();
+                return Ok((fields, *span));
+            }
+        }
+    }
+    Err(format!("{} has no struct Params", shader.file_name()))
+}

@@ -1,0 +1,271 @@
+//! Host tensors (row-major, NCHW / NCDHW exactly like PyTorch) and device tensors.
+
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use wgpu::util::DeviceExt;
+
+use crate::device::Gpu;
+use crate::error::{Error, Result};
+
+/// A dense f32 tensor in host memory, row-major.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tensor {
+    shape: Vec<usize>,
+    data: Vec<f32>,
+}
+
+/// Number of elements of a shape.
+pub fn numel(shape: &[usize]) -> usize {
+    shape.iter().product()
+}
+
+/// Row-major strides of a shape, in elements.
+pub fn strides(shape: &[usize]) -> Vec<usize> {
+    let mut s = vec![1; shape.len()];
+    for i in (0..shape.len().saturating_sub(1)).rev() {
+        s[i] = s[i + 1] * shape[i + 1];
+    }
+    s
+}
+
+impl Tensor {
+    /// A tensor from its shape and data; the lengths must agree.
+    pub fn new(shape: impl Into<Vec<usize>>, data: Vec<f32>) -> Result<Self> {
+        let shape = shape.into();
+        let expected = numel(&shape);
+        if expected != data.len() {
+            return Err(Error::ShapeDataMismatch {
+                shape,
+                expected,
+                actual: data.len(),
+            });
+        }
+        Ok(Self { shape, data })
+    }
+
+    /// All zeros.
+    pub fn zeros(shape: impl Into<Vec<usize>>) -> Self {
+        let shape = shape.into();
+        let n = numel(&shape);
+        Self {
+            shape,
+            data: vec![0.0; n],
+        }
+    }
+
+    /// Uniform values in `[-1, 1)` from a seeded generator (deterministic for a seed).
+    pub fn random(shape: impl Into<Vec<usize>>, seed: u64) -> Self {
+        Self::random_range(shape, seed, -1.0, 1.0)
+    }
+
+    /// Uniform values in `[lo, hi)` from a seeded generator.
+    pub fn random_range(shape: impl Into<Vec<usize>>, seed: u64, lo: f32, hi: f32) -> Self {
+        let shape = shape.into();
+        let mut rng = StdRng::seed_from_u64(seed);
+        let data = (0..numel(&shape))
+            .map(|_| rng.random_range(lo..hi))
+            .collect();
+        Self { shape, data }
+    }
+
+    /// The shape.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// The elements, row-major.
+    pub fn data(&self) -> &[f32] {
+        &self.data
+    }
+
+    /// Mutable elements.
+    pub fn data_mut(&mut self) -> &mut [f32] {
+        &mut self.data
+    }
+
+    /// Consumes the tensor, returning its elements.
+    pub fn into_data(self) -> Vec<f32> {
+        self.data
+    }
+
+    /// Number of elements.
+    pub fn numel(&self) -> usize {
+        self.data.len()
+    }
+
+    /// The same data under another shape with the same element count.
+    pub fn reshape(mut self, shape: impl Into<Vec<usize>>) -> Result<Self> {
+        let shape = shape.into();
+        if numel(&shape) != self.data.len() {
+            return Err(Error::ShapeDataMismatch {
+                expected: numel(&shape),
+                shape,
+                actual: self.data.len(),
+            });
+        }
+        self.shape = shape;
+        Ok(self)
+    }
+}
+
+/// A tensor resident in a GPU storage buffer.
+#[derive(Debug)]
+pub struct GpuTensor {
+    pub(crate) buffer: wgpu::Buffer,
+    shape: Vec<usize>,
+}
+
+impl GpuTensor {
+    /// The shape.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// The storage buffer holding the elements.
+    pub fn buffer(&self) -> &wgpu::Buffer {
+        &self.buffer
+    }
+
+    /// A binding of the whole tensor.
+    pub fn binding(&self) -> crate::kernels::BufRef<'_> {
+        crate::kernels::BufRef::whole(&self.buffer, (numel(&self.shape) * 4) as u64)
+    }
+}
+
+/// Usage flags of every tensor buffer: kernels read and write it, uploads and downloads copy it.
+pub(crate) const TENSOR_USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
+    .union(wgpu::BufferUsages::COPY_SRC)
+    .union(wgpu::BufferUsages::COPY_DST);
+
+/// Bytes a tensor buffer of `n` elements occupies; never zero, since wgpu rejects empty bindings.
+pub(crate) fn buffer_bytes(n: usize) -> u64 {
+    (n.max(1) * 4) as u64
+}
+
+impl Gpu {
+    /// Checks that a buffer of `bytes` fits the device, naming `what` otherwise.
+    pub fn check_buffer_size(&self, what: &str, bytes: u64) -> Result<()> {
+        let limits = self.limits();
+        if bytes > limits.max_buffer_size {
+            return Err(Error::DeviceLimit {
+                what: what.to_string(),
+                limit_name: "max_buffer_size",
+                limit: limits.max_buffer_size,
+                needed: bytes,
+            });
+        }
+        if bytes > limits.max_storage_buffer_binding_size as u64 {
+            return Err(Error::DeviceLimit {
+                what: what.to_string(),
+                limit_name: "max_storage_buffer_binding_size",
+                limit: limits.max_storage_buffer_binding_size as u64,
+                needed: bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// Copies a host tensor into a new device buffer.
+    pub fn upload(&self, t: &Tensor) -> Result<GpuTensor> {
+        self.upload_slice(t.shape(), t.data())
+    }
+
+    /// Copies `data` (of shape `shape`) into a new device buffer.
+    pub fn upload_slice(&self, shape: &[usize], data: &[f32]) -> Result<GpuTensor> {
+        if numel(shape) != data.len() {
+            return Err(Error::ShapeDataMismatch {
+                shape: shape.to_vec(),
+                expected: numel(shape),
+                actual: data.len(),
+            });
+        }
+        self.check_buffer_size(
+            &format!("tensor of shape {shape:?}"),
+            buffer_bytes(data.len()),
+        )?;
+        let buffer = self.scoped("upload", || {
+            let contents: &[u8] = if data.is_empty() {
+                &[0u8; 4]
+            } else {
+                bytemuck::cast_slice(data)
+            };
+            self.device
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some("tensor"),
+                    contents,
+                    usage: TENSOR_USAGE,
+                })
+        })?;
+        Ok(GpuTensor {
+            buffer,
+            shape: shape.to_vec(),
+        })
+    }
+
+    /// A new zero-filled device tensor.
+    pub fn zeros(&self, shape: &[usize]) -> Result<GpuTensor> {
+        let bytes = buffer_bytes(numel(shape));
+        self.check_buffer_size(&format!("tensor of shape {shape:?}"), bytes)?;
+        let buffer = self.scoped("allocate", || {
+            self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("tensor"),
+                size: bytes,
+                usage: TENSOR_USAGE,
+                mapped_at_creation: false,
+            })
+        })?;
+        Ok(GpuTensor {
+            buffer,
+            shape: shape.to_vec(),
+        })
+    }
+
+    /// Copies a device tensor back to the host (waits for all submitted work).
+    pub fn download(&self, t: &GpuTensor) -> Result<Tensor> {
+        let n = numel(t.shape());
+        let data = self.read_buffer(&t.buffer, 0, n)?;
+        Tensor::new(t.shape().to_vec(), data)
+    }
+
+    /// Reads `len` f32 elements starting at byte `offset` of `buffer`.
+    pub fn read_buffer(&self, buffer: &wgpu::Buffer, offset: u64, len: usize) -> Result<Vec<f32>> {
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        let bytes = (len * 4) as u64;
+        let staging = self.scoped("readback", || {
+            let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("readback"),
+                size: bytes,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            let mut enc = self
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor::default());
+            enc.copy_buffer_to_buffer(buffer, offset, &staging, 0, bytes);
+            self.queue.submit([enc.finish()]);
+            staging
+        })?;
+        self.map_and_read(&staging, len)
+    }
+
+    /// Maps a `MAP_READ` buffer and copies its first `len` floats out.
+    pub(crate) fn map_and_read(&self, staging: &wgpu::Buffer, len: usize) -> Result<Vec<f32>> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let bytes = (len * 4) as u64;
+        staging.map_async(wgpu::MapMode::Read, 0..bytes, move |r| {
+            let _ = tx.send(r);
+        });
+        self.wait_idle()?;
+        rx.recv()
+            .map_err(|e| Error::Readback(e.to_string()))?
+            .map_err(|e| Error::Readback(e.to_string()))?;
+        let view = staging
+            .get_mapped_range(0..bytes)
+            .map_err(|e| Error::Readback(e.to_string()))?;
+        let out = bytemuck::cast_slice::<u8, f32>(&view).to_vec();
+        drop(view);
+        staging.unmap();
+        Ok(out)
+    }
+}

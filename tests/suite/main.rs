@@ -1,0 +1,5 @@
+//! The integration test suite: one binary, so one GPU context and one link step.
+
+mod common;
+mod eltwise;
+mod shaders;
