@@ -77,6 +77,22 @@ impl<'a> BufRef<'a> {
     }
 }
 
+/// The buffers of a convolution-like kernel (conv, depthwise, pointwise, transposed conv).
+#[derive(Clone, Copy, Debug)]
+pub struct ConvBindings<'a> {
+    /// `[N, C, *spatial]`.
+    pub input: BufRef<'a>,
+    /// Weights in PyTorch layout (`[O, C/g, *k]`, or `[C, O/g, *k]` for transposed conv).
+    pub weight: BufRef<'a>,
+    /// `[O]`, added before the activation.
+    pub bias: Option<BufRef<'a>>,
+    /// A tensor of the output's shape added before the activation (requires
+    /// `Epilogue::residual`).
+    pub residual: Option<BufRef<'a>>,
+    /// `[N, O, *out_spatial]`.
+    pub output: BufRef<'a>,
+}
+
 /// Identifies a compiled pipeline: the shader and its override constants (as f64 bit patterns,
 /// so the key is hashable).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
