@@ -102,14 +102,14 @@ pub fn translate(shader: Shader, constants: &[(&str, f64)], target: Target) -> R
 pub fn params_layout(shader: Shader) -> Result<(Vec<(String, u32)>, u32), String> {
     let (module, _) = parse_and_validate(shader)?;
     for (_, ty) in module.types.iter() {
-        if ty.name.as_deref() == Some("Params") {
-            if let naga::TypeInner::Struct { members, span } = &ty.inner {
-                let fields = members
-                    .iter()
-                    .map(|m| (m.name.clone().unwrap_or_default(), m.offset))
-                    .collect();
-                return Ok((fields, *span));
-            }
+        if ty.name.as_deref() == Some("Params")
+            && let naga::TypeInner::Struct { members, span } = &ty.inner
+        {
+            let fields = members
+                .iter()
+                .map(|m| (m.name.clone().unwrap_or_default(), m.offset))
+                .collect();
+            return Ok((fields, *span));
         }
     }
     Err(format!("{} has no struct Params", shader.file_name()))

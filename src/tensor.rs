@@ -153,11 +153,11 @@ impl Gpu {
                 needed: bytes,
             });
         }
-        if bytes > limits.max_storage_buffer_binding_size as u64 {
+        if bytes > limits.max_storage_buffer_binding_size {
             return Err(Error::DeviceLimit {
                 what: what.to_string(),
                 limit_name: "max_storage_buffer_binding_size",
-                limit: limits.max_storage_buffer_binding_size as u64,
+                limit: limits.max_storage_buffer_binding_size,
                 needed: bytes,
             });
         }

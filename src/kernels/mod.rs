@@ -260,7 +260,7 @@ impl Gpu {
         let pipeline = self.pipeline(shader, constants)?;
         let workgroups = self.fold_workgroups(shader.label(), total_workgroups)?;
         let align = self.limits().min_storage_buffer_offset_alignment as u64;
-        let max_binding = self.limits().max_storage_buffer_binding_size as u64;
+        let max_binding = self.limits().max_storage_buffer_binding_size;
         for (i, b) in buffers.iter().enumerate() {
             if b.offset % align != 0 {
                 return Err(Error::invalid_op(

@@ -262,7 +262,7 @@ impl ConvTransposeSpec {
             ));
         }
         let g = c.groups;
-        if input[1] % g != 0 {
+        if !input[1].is_multiple_of(g) {
             return Err(Error::invalid_op(
                 OP,
                 format!("groups {g} must divide input channels {}", input[1]),

@@ -27,7 +27,7 @@ impl PixelShuffle {
     /// Output shape.
     pub fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         let r = self.factor;
-        if input.len() != 4 || r == 0 || input[1] % (r * r) != 0 {
+        if input.len() != 4 || r == 0 || !input[1].is_multiple_of(r * r) {
             return Err(Error::invalid_op(
                 "pixel_shuffle",
                 format!("input {input:?} must be [N, C*{r}*{r}, H, W] with factor >= 1"),
@@ -56,7 +56,8 @@ impl SpaceToDepth {
     /// Output shape.
     pub fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         let r = self.block;
-        if input.len() != 4 || r == 0 || input[2] % r != 0 || input[3] % r != 0 {
+        if input.len() != 4 || r == 0 || !input[2].is_multiple_of(r) || !input[3].is_multiple_of(r)
+        {
             return Err(Error::invalid_op(
                 "space_to_depth",
                 format!("input {input:?} must be [N, C, H, W] with H and W divisible by block {r}"),
@@ -77,7 +78,7 @@ pub struct ChannelShuffle {
 impl ChannelShuffle {
     /// Output shape (the input's).
     pub fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
-        if input.len() < 2 || self.groups == 0 || input[1] % self.groups != 0 {
+        if input.len() < 2 || self.groups == 0 || !input[1].is_multiple_of(self.groups) {
             return Err(Error::invalid_op(
                 "channel_shuffle",
                 format!(
