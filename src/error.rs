@@ -46,6 +46,9 @@ pub enum Error {
     /// An operation was given shapes or attributes it cannot take.
     #[error("{op}: {message}")]
     InvalidOp { op: String, message: String },
+    /// A parameter tensor could not be loaded (missing, mis-shaped, unexpected, bad dtype).
+    #[error("weights: tensor {tensor:?} {message}")]
+    Weights { tensor: String, message: String },
     /// A tensor or dispatch exceeds what the device can do.
     #[error("{what} exceeds the device limit {limit_name} = {limit} (needed {needed})")]
     DeviceLimit {

@@ -5,16 +5,22 @@
 //! oracle), [`shaders`] + [`kernels`] (WGSL sources and their host side), [`device`] (adapter
 //! choice and error handling).
 
+pub mod blocks;
 pub mod compare;
 pub mod demo;
 pub mod device;
 pub mod error;
+pub mod graph;
 pub mod kernels;
 pub mod ops;
+pub mod plan;
 pub mod reference;
 pub mod shader_check;
 pub mod shaders;
+pub mod summary;
 pub mod tensor;
+pub mod weights;
+pub mod zoo;
 
 pub use device::{Gpu, GpuOptions};
 pub use error::{Error, Result};

@@ -39,6 +39,8 @@ macro_rules! shaders {
 
 shaders! {
     Eltwise => "eltwise.wgsl",
+    ChannelAffine => "channel_affine.wgsl",
+    SeGate => "se_gate.wgsl",
 }
 
 impl Shader {

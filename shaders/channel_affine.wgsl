@@ -1,0 +1,42 @@
+// Per-channel affine with fused residual and activation: what a BatchNorm becomes when it
+// cannot be folded into the convolution before it (pre-activation blocks, BN after ReLU).
+//   out[i] = act(x[i] * scale[c] + shift[c] (+ residual[i])),  c = (i / inner) % channels
+//
+// Layout: x, residual, out dense row-major [N, C, inner] (inner = product of spatial dims);
+// scale and shift [C].
+// Tiling: one element per invocation, 256 invocations per workgroup (memory-bound).
+// Overrides: HAS_RESIDUAL (residual is bound to some valid buffer and ignored when false),
+// ACTIVATION / ACT_ALPHA / ACT_BETA.
+
+override HAS_RESIDUAL: bool = false;
+
+struct Params {
+    total: u32,
+    channels: u32,
+    inner: u32,
+    _pad0: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> scale: array<f32>;
+@group(0) @binding(3) var<storage, read> shift: array<f32>;
+@group(0) @binding(4) var<storage, read> residual: array<f32>;
+@group(0) @binding(5) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let i = flat_workgroup_id(wid, nwg) * 256u + lid;
+    if i >= params.total {
+        return;
+    }
+    let c = (i / params.inner) % params.channels;
+    var v = fma(x[i], scale[c], shift[c]);
+    // Read unconditionally (the binding must be statically used); the select drops it.
+    let r = residual[select(0u, i, HAS_RESIDUAL)];
+    if HAS_RESIDUAL {
+        v = v + r;
+    }
+    out[i] = activate(v);
+}

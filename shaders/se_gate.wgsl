@@ -1,0 +1,75 @@
+// Squeeze-and-excitation's excitation MLP on a pooled vector, one workgroup per sample:
+//   hidden[j] = act(b1[j] + sum_c w1[j, c] * p[n, c])          (j < R)
+//   gate[n, c] = sigmoid(b2[c] + sum_j w2[c, j] * hidden[j])     (c < C)
+//
+// Layout: p and gate [N, C] (the [N, C, 1, 1] pooled map), w1 [R, C], b1 [R], w2 [C, R],
+// b2 [C], all row-major.
+// Tiling: 256 invocations. Layer 1 takes hidden units 32 at a time, 8 lanes per unit, each lane
+// summing every 8th channel (consecutive lanes read consecutive weights), then a 3-step
+// shared-memory reduction. The hidden vector stays in workgroup memory (at most MAX_HIDDEN
+// units); layer 2 gives each invocation whole output channels (R terms each).
+// Overrides: ACTIVATION / ACT_ALPHA / ACT_BETA for the hidden layer.
+
+const LANES: u32 = 8u;
+const UNITS: u32 = 32u;
+const MAX_HIDDEN: u32 = 1024u;
+
+struct Params {
+    batch: u32,
+    channels: u32,
+    hidden: u32,
+    _pad0: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> pooled: array<f32>;
+@group(0) @binding(2) var<storage, read> w1: array<f32>;
+@group(0) @binding(3) var<storage, read> b1: array<f32>;
+@group(0) @binding(4) var<storage, read> w2: array<f32>;
+@group(0) @binding(5) var<storage, read> b2: array<f32>;
+@group(0) @binding(6) var<storage, read_write> gate: array<f32>;
+
+var<workgroup> hidden: array<f32, MAX_HIDDEN>;
+var<workgroup> partial: array<f32, 256>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let n = flat_workgroup_id(wid, nwg);
+    if n >= params.batch {
+        return;
+    }
+    let c_total = params.channels;
+    let r_total = params.hidden;
+    let p_base = n * c_total;
+    let unit = lid / LANES;
+    let lane = lid % LANES;
+    for (var j0 = 0u; j0 < r_total; j0 += UNITS) {
+        let j = j0 + unit;
+        var acc = 0.0;
+        if j < r_total {
+            for (var c = lane; c < c_total; c += LANES) {
+                acc = fma(w1[j * c_total + c], pooled[p_base + c], acc);
+            }
+        }
+        partial[lid] = acc;
+        workgroupBarrier();
+        for (var s = LANES / 2u; s > 0u; s = s / 2u) {
+            if lane < s {
+                partial[lid] = partial[lid] + partial[lid + s];
+            }
+            workgroupBarrier();
+        }
+        if lane == 0u && j < r_total {
+            hidden[j] = activate(partial[lid] + b1[j]);
+        }
+        workgroupBarrier();
+    }
+    for (var c = lid; c < c_total; c += 256u) {
+        var acc = b2[c];
+        for (var j = 0u; j < r_total; j++) {
+            acc = fma(w2[c * r_total + j], hidden[j], acc);
+        }
+        gate[p_base + c] = sigmoid(acc);
+    }
+}

@@ -1,0 +1,318 @@
+//! Runs a graph on the CPU reference: the oracle the device results are compared with.
+//!
+//! Every op evaluates with f64 accumulation from its definition. The data-movement, pooling,
+//! softmax, matmul and transposed-convolution ops call [`crate::reference`]; 2-D convolution
+//! (nearly all of a CNN's work) uses [`conv2d`] here, a direct loop nest ordered for speed
+//! (one output plane of f64 accumulators at a time, each weight tap swept over a row) so that
+//! whole networks can be checked in CI; it is itself checked against
+//! [`crate::reference::conv::conv`] in the tests. Other ranks use the reference directly.
+
+use crate::error::{Error, Result};
+use crate::graph::{Graph, Node, NodeId, Op};
+use crate::ops::{Activation, ConvSpec};
+use crate::reference;
+use crate::reference::activation::apply;
+use crate::tensor::{Tensor, numel};
+
+/// Runs `g` on `inputs` (one per graph input, in order) and returns the outputs.
+pub fn run(g: &Graph, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+    let values = run_all(g, inputs)?;
+    Ok(g.outputs()
+        .iter()
+        .map(|v| values[v.0].clone().expect("outputs are computed"))
+        .collect())
+}
+
+/// Runs `g` and returns every value (inputs and node outputs, indexed by `ValueId`).
+pub fn run_all(g: &Graph, inputs: &[Tensor]) -> Result<Vec<Option<Tensor>>> {
+    let mut values = start(g, inputs)?;
+    for node in g.nodes() {
+        let out = eval_node(g, node, &values)?;
+        values[node.output.0] = Some(out);
+    }
+    Ok(values)
+}
+
+/// [`crate::weights::calibrate_batch_norm`]: runs the graph, setting each BatchNorm's running
+/// statistics from its actual input first.
+pub(crate) fn run_calibrating(g: &mut Graph, inputs: &[Tensor]) -> Result<()> {
+    let mut values = start(g, inputs)?;
+    for i in 0..g.nodes().len() {
+        let x = g.nodes()[i].inputs.first().copied();
+        if let (Op::BatchNorm { mean, var, .. }, Some(x)) = (g.op_mut(NodeId(i)), x) {
+            let t = values[x.0].as_ref().expect("topological order");
+            let (m, v) = channel_stats(t);
+            mean.data_mut()
+                .iter_mut()
+                .zip(&m)
+                .for_each(|(d, s)| *d = *s as f32);
+            var.data_mut()
+                .iter_mut()
+                .zip(&v)
+                .for_each(|(d, s)| *d = *s as f32);
+        }
+        let node = &g.nodes()[i];
+        let out = eval_node(g, node, &values)?;
+        values[node.output.0] = Some(out);
+    }
+    Ok(())
+}
+
+/// Per-channel (dim 1) mean and population variance in f64.
+fn channel_stats(t: &Tensor) -> (Vec<f64>, Vec<f64>) {
+    let s = t.shape();
+    let (n, c) = (s[0], s[1]);
+    let inner = numel(&s[2..]);
+    let mut mean = vec![0.0; c];
+    let mut var = vec![0.0; c];
+    let count = (n * inner).max(1) as f64;
+    for ch in 0..c {
+        let mut sum = 0.0;
+        let mut sq = 0.0;
+        for b in 0..n {
+            for &x in &t.data()[(b * c + ch) * inner..][..inner] {
+                sum += x as f64;
+                sq += x as f64 * x as f64;
+            }
+        }
+        let m = sum / count;
+        mean[ch] = m;
+        var[ch] = (sq / count - m * m).max(0.0);
+    }
+    (mean, var)
+}
+
+fn start(g: &Graph, inputs: &[Tensor]) -> Result<Vec<Option<Tensor>>> {
+    if inputs.len() != g.inputs().len() {
+        return Err(Error::invalid_op(
+            "graph",
+            format!(
+                "expects {} input(s), got {}",
+                g.inputs().len(),
+                inputs.len()
+            ),
+        ));
+    }
+    let mut values: Vec<Option<Tensor>> = vec![None; g.values().len()];
+    for (&v, t) in g.inputs().iter().zip(inputs) {
+        if t.shape() != g.shape(v) {
+            return Err(Error::invalid_op(
+                format!("graph input {:?}", g.value(v).name),
+                format!("expects shape {:?}, got {:?}", g.shape(v), t.shape()),
+            ));
+        }
+        values[v.0] = Some(t.clone());
+    }
+    Ok(values)
+}
+
+fn eval_node(g: &Graph, node: &Node, values: &[Option<Tensor>]) -> Result<Tensor> {
+    let ins: Vec<&Tensor> = node
+        .inputs
+        .iter()
+        .map(|v| values[v.0].as_ref().expect("topological order"))
+        .collect();
+    let out_shape = g.shape(node.output);
+    eval(&node.op, &ins, out_shape).map_err(|e| match e {
+        Error::InvalidOp { op, message } => Error::invalid_op(
+            format!("node {:?} ({}): {op}", node.name, node.op.kind()),
+            message,
+        ),
+        e => e,
+    })
+}
+
+/// `act(t + residual)` elementwise, in f64.
+fn finish(mut t: Tensor, residual: Option<&Tensor>, act: Activation) -> Tensor {
+    match residual {
+        Some(r) => t
+            .data_mut()
+            .iter_mut()
+            .zip(r.data())
+            .for_each(|(y, &r)| *y = apply(act, *y as f64 + r as f64) as f32),
+        None if act != Activation::Identity => t
+            .data_mut()
+            .iter_mut()
+            .for_each(|y| *y = apply(act, *y as f64) as f32),
+        None => {}
+    }
+    t
+}
+
+/// Evaluates one op.
+pub fn eval(op: &Op, ins: &[&Tensor], out_shape: &[usize]) -> Result<Tensor> {
+    let t = match op {
+        Op::Conv {
+            spec,
+            weight,
+            bias,
+            epilogue,
+        } => {
+            let y = if spec.rank() == 2 {
+                conv2d(spec, ins[0], weight, bias.as_ref())?
+            } else {
+                unimplemented!("not merged")
+            };
+            let res = epilogue.residual.then(|| ins[1]);
+            finish(y, res, epilogue.activation)
+        }
+        Op::ConvTranspose {
+            spec,
+            weight,
+            bias,
+            epilogue,
+        } => {
+            let y = unimplemented!("not merged");
+            let res = epilogue.residual.then(|| ins[1]);
+            finish(y, res, epilogue.activation)
+        }
+        Op::BatchNorm { .. } => {
+            let (scale, shift) = crate::graph::passes::batch_norm_affine(op).expect("batch norm");
+            reference::channel_affine::channel_affine(
+                ins[0],
+                &scale,
+                &shift,
+                None,
+                Activation::Identity,
+            )?
+        }
+        Op::ChannelAffine {
+            scale,
+            shift,
+            activation,
+            residual,
+        } => {
+            let s: Vec<f64> = scale.data().iter().map(|&v| v as f64).collect();
+            let b: Vec<f64> = shift.data().iter().map(|&v| v as f64).collect();
+            reference::channel_affine::channel_affine(
+                ins[0],
+                &s,
+                &b,
+                residual.then(|| ins[1]),
+                *activation,
+            )?
+        }
+        Op::Activation(a) => reference::eltwise::unary(*a, ins[0]),
+        Op::Binary { op, activation } => {
+            reference::eltwise::binary(*op, *activation, ins[0], ins[1])?
+        }
+        Op::Linear {
+            weight,
+            bias,
+            activation,
+        } => {
+            let y = unimplemented!("not merged");
+            finish(y, None, *activation)
+        }
+        Op::MatMul => unimplemented!("not merged"),
+        Op::Pool(spec) => unimplemented!("not merged"),
+        Op::GlobalPool(kind) => unimplemented!("not merged"),
+        Op::Softmax { axis } => unimplemented!("not merged"),
+        Op::Flatten { .. } | Op::Reshape { .. } => ins[0].clone().reshape(out_shape.to_vec())?,
+        Op::Dropout { .. } | Op::Identity => ins[0].clone(),
+        Op::Transpose { perm } => unimplemented!("not merged"),
+        Op::PixelShuffle(p) => unimplemented!("not merged"),
+        Op::SpaceToDepth(p) => unimplemented!("not merged"),
+        Op::ChannelShuffle(p) => unimplemented!("not merged"),
+        Op::Concat { axis } => unimplemented!("not merged"),
+        Op::Slice {
+            starts,
+            ends,
+            steps,
+        } => unimplemented!("not merged"),
+        Op::SeGate {
+            w1,
+            b1,
+            activation,
+            w2,
+            b2,
+        } => reference::se_gate::se_gate(ins[0], w1, b1, *activation, w2, b2)?,
+    };
+    if t.shape() != out_shape {
+        return Err(Error::invalid_op(
+            op.kind(),
+            format!(
+                "CPU result has shape {:?}, shape inference said {out_shape:?}",
+                t.shape()
+            ),
+        ));
+    }
+    Ok(t)
+}
+
+/// 2-D convolution plus bias, f64 accumulation, PyTorch semantics (`x` `[N, C, H, W]`, `w`
+/// `[O, C/g, kh, kw]`). For each output plane, every (input channel, tap) weight is swept
+/// over the rows of valid output positions: the same sum as the definition, in an order that
+/// streams memory.
+pub fn conv2d(spec: &ConvSpec, x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+    let os = spec.output_shape(x.shape(), w.shape())?;
+    let (n, c, h, wi) = (x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3]);
+    let (o, oh, ow) = (os[1], os[2], os[3]);
+    if let Some(b) = bias
+        && b.shape() != [o]
+    {
+        return Err(Error::invalid_op(
+            "conv",
+            format!("bias {:?} must be [{o}]", b.shape()),
+        ));
+    }
+    let g = spec.groups;
+    let (cpg, opg) = (c / g, o / g);
+    let (kh, kw) = (spec.kernel[0], spec.kernel[1]);
+    let (sh, sw) = (spec.stride[0], spec.stride[1]);
+    let (dh, dw) = (spec.dilation[0], spec.dilation[1]);
+    let (ph, pw) = (spec.pad_begin[0] as isize, spec.pad_begin[1] as isize);
+    // Output columns whose tap kx lands inside the input: iw = ox*sw + kx*dw - pw in [0, W).
+    let col_range = |kx: usize| -> (usize, usize) {
+        let off = (kx * dw) as isize - pw;
+        let lo = if off >= 0 {
+            0
+        } else {
+            ((-off) as usize).div_ceil(sw)
+        };
+        let hi_excl = if (wi as isize) - off <= 0 {
+            0
+        } else {
+            (((wi as isize - off) as usize).div_ceil(sw)).min(ow)
+        };
+        (lo.min(ow), hi_excl.max(lo.min(ow)))
+    };
+    let cols: Vec<(usize, usize)> = (0..kw).map(col_range).collect();
+    let mut out = vec![0f32; numel(&os)];
+    let mut acc = vec![0f64; oh * ow];
+    for b in 0..n {
+        for oc in 0..o {
+            let grp = oc / opg;
+            acc.fill(bias.map_or(0.0, |t| t.data()[oc] as f64));
+            for ci in 0..cpg {
+                let ic = grp * cpg + ci;
+                let plane = &x.data()[(b * c + ic) * h * wi..][..h * wi];
+                let wbase = (oc * cpg + ci) * kh * kw;
+                for ky in 0..kh {
+                    for oy in 0..oh {
+                        let iy = (oy * sh + ky * dh) as isize - ph;
+                        if iy < 0 || iy >= h as isize {
+                            continue;
+                        }
+                        let row = &plane[iy as usize * wi..][..wi];
+                        let arow = &mut acc[oy * ow..][..ow];
+                        for kx in 0..kw {
+                            let wv = w.data()[wbase + ky * kw + kx] as f64;
+                            let (lo, hi) = cols[kx];
+                            let off = (kx * dw) as isize - pw;
+                            for ox in lo..hi {
+                                let ix = (ox * sw) as isize + off;
+                                arow[ox] += wv * row[ix as usize] as f64;
+                            }
+                        }
+                    }
+                }
+            }
+            let dst = &mut out[(b * o + oc) * oh * ow..][..oh * ow];
+            for (d, a) in dst.iter_mut().zip(&acc) {
+                *d = *a as f32;
+            }
+        }
+    }
+    Tensor::new(os, out)
+}

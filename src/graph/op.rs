@@ -1,0 +1,650 @@
+//! The typed ops of the graph: parameters, shape rules, and the facts the summary and the
+//! planner need (parameter counts, MACs, accumulation lengths, PyTorch module names).
+
+use crate::ops::{
+    Activation, BinaryOp, ChannelShuffle, ConvSpec, ConvTransposeSpec, Epilogue, PixelShuffle,
+    PoolKind, PoolSpec, SpaceToDepth, broadcast_shape,
+};
+use crate::tensor::{Tensor, numel};
+
+/// One operation with its parameters (host tensors in PyTorch layouts).
+#[derive(Clone, Debug)]
+pub enum Op {
+    /// N-d convolution; `weight` `[O, C/g, *k]`, `bias` `[O]`. With `epilogue.residual` the
+    /// node has a second input of the output's shape, added before the activation.
+    Conv {
+        spec: ConvSpec,
+        weight: Tensor,
+        bias: Option<Tensor>,
+        epilogue: Epilogue,
+    },
+    /// Transposed convolution; `weight` `[C, O/g, *k]`.
+    ConvTranspose {
+        spec: ConvTransposeSpec,
+        weight: Tensor,
+        bias: Option<Tensor>,
+        epilogue: Epilogue,
+    },
+    /// Inference batch normalisation over dim 1: `(x - mean) / sqrt(var + eps) * gamma + beta`.
+    BatchNorm {
+        gamma: Option<Tensor>,
+        beta: Option<Tensor>,
+        mean: Tensor,
+        var: Tensor,
+        eps: f32,
+    },
+    /// `act(x * scale[c] + shift[c] (+ residual))` over dim 1: what a BatchNorm that cannot be
+    /// folded into a convolution becomes. With `residual` the node has a second input.
+    ChannelAffine {
+        scale: Tensor,
+        shift: Tensor,
+        activation: Activation,
+        residual: bool,
+    },
+    /// An elementwise activation (a PyTorch activation module).
+    Activation(Activation),
+    /// `act(a op b)` with broadcasting.
+    Binary {
+        op: BinaryOp,
+        activation: Activation,
+    },
+    /// `act(x W^T + b)`, `x` `[N, K]`, `weight` `[M, K]`, `bias` `[M]` (PyTorch `nn.Linear`).
+    Linear {
+        weight: Tensor,
+        bias: Option<Tensor>,
+        activation: Activation,
+    },
+    /// `a @ b` for `[M, K] x [K, N]`.
+    MatMul,
+    /// Max or average pooling over a window.
+    Pool(PoolSpec),
+    /// Pooling over all of H x W to `[N, C, 1, 1]` (`AdaptiveAvgPool2d(1)` and friends).
+    GlobalPool(PoolKind),
+    /// Softmax along an axis.
+    Softmax { axis: usize },
+    /// `torch.flatten(x, start_dim)`: a view.
+    Flatten { start: usize },
+    /// A view with a new shape; `0` copies the input's dimension, `-1` is inferred (ONNX).
+    Reshape { shape: Vec<i64> },
+    /// Permutes dimensions.
+    Transpose { perm: Vec<usize> },
+    /// Depth-to-space.
+    PixelShuffle(PixelShuffle),
+    /// Space-to-depth.
+    SpaceToDepth(SpaceToDepth),
+    /// ShuffleNet channel shuffle.
+    ChannelShuffle(ChannelShuffle),
+    /// Concatenation along an axis.
+    Concat { axis: usize },
+    /// Strided slice; `starts`, `ends`, `steps` have one entry per dimension.
+    Slice {
+        starts: Vec<usize>,
+        ends: Vec<usize>,
+        steps: Vec<usize>,
+    },
+    /// Identity in inference (kept so the graph mirrors the PyTorch module list).
+    Dropout { p: f32 },
+    /// Passes its input through (PyTorch `nn.Identity`).
+    Identity,
+    /// Squeeze-and-excitation's excitation on a pooled `[N, C, 1, 1]` input:
+    /// `sigmoid(W2 act(W1 p + b1) + b2)`, `w1` `[R, C]`, `w2` `[C, R]`. Made by
+    /// [`crate::graph::passes::fuse_squeeze_excitation`] from two 1x1 convolutions.
+    SeGate {
+        w1: Tensor,
+        b1: Tensor,
+        activation: Activation,
+        w2: Tensor,
+        b2: Tensor,
+    },
+}
+
+fn check_vec(what: &str, t: &Tensor, len: usize) -> Result<(), String> {
+    if t.shape() != [len] {
+        return Err(format!(
+            "{what} has shape {:?}, expected [{len}]",
+            t.shape()
+        ));
+    }
+    Ok(())
+}
+
+fn arity(inputs: &[&[usize]], n: usize) -> Result<(), String> {
+    if inputs.len() != n {
+        return Err(format!("expects {n} input(s), got {}", inputs.len()));
+    }
+    Ok(())
+}
+
+impl Op {
+    /// A short lowercase name of the op kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Op::Conv { .. } => "conv",
+            Op::ConvTranspose { .. } => "conv_transpose",
+            Op::BatchNorm { .. } => "batch_norm",
+            Op::ChannelAffine { .. } => "channel_affine",
+            Op::Activation(a) => a.name(),
+            Op::Binary { op, .. } => op.name(),
+            Op::Linear { .. } => "linear",
+            Op::MatMul => "matmul",
+            Op::Pool(p) => match p.kind {
+                PoolKind::Max => "max_pool",
+                PoolKind::Avg => "avg_pool",
+            },
+            Op::GlobalPool(PoolKind::Max) => "global_max_pool",
+            Op::GlobalPool(PoolKind::Avg) => "global_avg_pool",
+            Op::Softmax { .. } => "softmax",
+            Op::Flatten { .. } => "flatten",
+            Op::Reshape { .. } => "reshape",
+            Op::Transpose { .. } => "transpose",
+            Op::PixelShuffle(_) => "pixel_shuffle",
+            Op::SpaceToDepth(_) => "space_to_depth",
+            Op::ChannelShuffle(_) => "channel_shuffle",
+            Op::Concat { .. } => "concat",
+            Op::Slice { .. } => "slice",
+            Op::Dropout { .. } => "dropout",
+            Op::Identity => "identity",
+            Op::SeGate { .. } => "se_gate",
+        }
+    }
+
+    /// The kind plus its fused parts, e.g. `conv+bias+residual+relu`.
+    pub fn describe(&self) -> String {
+        let mut s = self.kind().to_string();
+        let (bias, ep_act, residual) = match self {
+            Op::Conv { bias, epilogue, .. } | Op::ConvTranspose { bias, epilogue, .. } => {
+                (bias.is_some(), epilogue.activation, epilogue.residual)
+            }
+            Op::Linear {
+                bias, activation, ..
+            } => (bias.is_some(), *activation, false),
+            Op::ChannelAffine {
+                activation,
+                residual,
+                ..
+            } => (false, *activation, *residual),
+            Op::Binary { activation, .. } => (false, *activation, false),
+            _ => (false, Activation::Identity, false),
+        };
+        if let Op::Conv { spec, .. } = self {
+            s += &format!("{:?}", spec.kernel);
+            if spec.groups > 1 {
+                s += &format!("/g{}", spec.groups);
+            }
+        }
+        if bias {
+            s += "+bias";
+        }
+        if residual {
+            s += "+residual";
+        }
+        if ep_act != Activation::Identity {
+            s += "+";
+            s += ep_act.name();
+        }
+        s
+    }
+
+    /// The PyTorch module class this op corresponds to (torchsummary's row label), or `None`
+    /// for what PyTorch code writes as a function (`x + y`, `torch.cat`, `x.view`), which
+    /// torchsummary does not list.
+    pub fn torch_module(&self) -> Option<String> {
+        let dims = |r: usize| format!("{r}d");
+        Some(match self {
+            Op::Conv { spec, .. } => format!("Conv{}", dims(spec.rank())),
+            Op::ConvTranspose { spec, .. } => format!("ConvTranspose{}", dims(spec.conv.rank())),
+            Op::BatchNorm { .. } => "BatchNorm2d".into(),
+            Op::Activation(a) => match a {
+                Activation::Identity => "Identity",
+                Activation::Relu => "ReLU",
+                Activation::Relu6 => "ReLU6",
+                Activation::Clip { .. } => "Hardtanh",
+                Activation::LeakyRelu { .. } => "LeakyReLU",
+                Activation::Silu => "SiLU",
+                Activation::Sigmoid => "Sigmoid",
+                Activation::HardSigmoid { .. } => "Hardsigmoid",
+                Activation::HardSwish => "Hardswish",
+                Activation::Gelu => "GELU",
+                Activation::Tanh => "Tanh",
+            }
+            .into(),
+            Op::Linear { .. } => "Linear".into(),
+            Op::Pool(p) => match p.kind {
+                PoolKind::Max => "MaxPool2d",
+                PoolKind::Avg => "AvgPool2d",
+            }
+            .into(),
+            Op::GlobalPool(PoolKind::Avg) => "AdaptiveAvgPool2d".into(),
+            Op::GlobalPool(PoolKind::Max) => "AdaptiveMaxPool2d".into(),
+            Op::Softmax { .. } => "Softmax".into(),
+            Op::PixelShuffle(_) => "PixelShuffle".into(),
+            Op::SpaceToDepth(_) => "PixelUnshuffle".into(),
+            Op::Dropout { .. } => "Dropout".into(),
+            Op::Identity => "Identity".into(),
+            // Fused forms stand for several modules; the summary of an optimized graph still
+            // shows them.
+            Op::ChannelAffine { .. } => "ChannelAffine".into(),
+            Op::SeGate { .. } => "SqueezeExcitation".into(),
+            Op::Binary { .. }
+            | Op::MatMul
+            | Op::Flatten { .. }
+            | Op::Reshape { .. }
+            | Op::Transpose { .. }
+            | Op::ChannelShuffle(_)
+            | Op::Concat { .. }
+            | Op::Slice { .. } => return None,
+        })
+    }
+
+    /// Parameter tensors with their `state_dict` field names.
+    pub fn params(&self) -> Vec<(&'static str, &Tensor)> {
+        let mut v = Vec::new();
+        match self {
+            Op::Conv { weight, bias, .. }
+            | Op::ConvTranspose { weight, bias, .. }
+            | Op::Linear { weight, bias, .. } => {
+                v.push(("weight", weight));
+                if let Some(b) = bias {
+                    v.push(("bias", b));
+                }
+            }
+            Op::BatchNorm {
+                gamma,
+                beta,
+                mean,
+                var,
+                ..
+            } => {
+                if let Some(g) = gamma {
+                    v.push(("weight", g));
+                }
+                if let Some(b) = beta {
+                    v.push(("bias", b));
+                }
+                v.push(("running_mean", mean));
+                v.push(("running_var", var));
+            }
+            Op::ChannelAffine { scale, shift, .. } => {
+                v.push(("scale", scale));
+                v.push(("shift", shift));
+            }
+            Op::SeGate { w1, b1, w2, b2, .. } => {
+                v.push(("fc1.weight", w1));
+                v.push(("fc1.bias", b1));
+                v.push(("fc2.weight", w2));
+                v.push(("fc2.bias", b2));
+            }
+            _ => {}
+        }
+        v
+    }
+
+    /// Mutable parameter tensors with their `state_dict` field names.
+    pub fn params_mut(&mut self) -> Vec<(&'static str, &mut Tensor)> {
+        let mut v = Vec::new();
+        match self {
+            Op::Conv { weight, bias, .. }
+            | Op::ConvTranspose { weight, bias, .. }
+            | Op::Linear { weight, bias, .. } => {
+                v.push(("weight", weight));
+                if let Some(b) = bias {
+                    v.push(("bias", b));
+                }
+            }
+            Op::BatchNorm {
+                gamma,
+                beta,
+                mean,
+                var,
+                ..
+            } => {
+                if let Some(g) = gamma {
+                    v.push(("weight", g));
+                }
+                if let Some(b) = beta {
+                    v.push(("bias", b));
+                }
+                v.push(("running_mean", mean));
+                v.push(("running_var", var));
+            }
+            Op::ChannelAffine { scale, shift, .. } => {
+                v.push(("scale", scale));
+                v.push(("shift", shift));
+            }
+            Op::SeGate { w1, b1, w2, b2, .. } => {
+                v.push(("fc1.weight", w1));
+                v.push(("fc1.bias", b1));
+                v.push(("fc2.weight", w2));
+                v.push(("fc2.bias", b2));
+            }
+            _ => {}
+        }
+        v
+    }
+
+    /// Trainable parameters (BatchNorm's running statistics are buffers, not parameters).
+    pub fn trainable_params(&self) -> usize {
+        self.params()
+            .iter()
+            .filter(|(f, _)| !f.starts_with("running_"))
+            .map(|(_, t)| t.numel())
+            .sum()
+    }
+
+    /// Multiply-accumulates of this node for these input and output shapes (convolutions,
+    /// linear layers and matrix products; elementwise work is not counted, like most
+    /// summaries).
+    pub fn macs(&self, inputs: &[&[usize]], output: &[usize]) -> u64 {
+        match self {
+            Op::Conv { spec, .. } => spec.macs(output, inputs[0][1]),
+            Op::ConvTranspose { weight, .. } => {
+                // Every input element is scattered through (O/g) * prod(k) weights.
+                (numel(inputs[0]) * numel(&weight.shape()[1..])) as u64
+            }
+            Op::Linear { weight, .. } => (output[0] * weight.numel()) as u64,
+            Op::MatMul => (numel(output) * inputs[0][inputs[0].len() - 1]) as u64,
+            Op::SeGate { w1, w2, .. } => (inputs[0][0] * (w1.numel() + w2.numel())) as u64,
+            _ => 0,
+        }
+    }
+
+    /// Terms summed into one output element (the accumulation length that bounds its f32
+    /// rounding error); 1 for ops that round once.
+    pub fn accumulation(&self, inputs: &[&[usize]]) -> usize {
+        match self {
+            Op::Conv { spec, .. } => {
+                (inputs[0][1] / spec.groups) * spec.kernel.iter().product::<usize>()
+            }
+            Op::ConvTranspose { spec, weight, .. } => {
+                // Each output gathers at most (C/g) * prod(k / stride) contributions.
+                let c = &spec.conv;
+                weight.shape()[0] / c.groups
+                    * c.kernel
+                        .iter()
+                        .zip(&c.stride)
+                        .map(|(k, s)| k.div_ceil(*s))
+                        .product::<usize>()
+            }
+            Op::Linear { weight, .. } => weight.shape()[1],
+            Op::MatMul => inputs[0][inputs[0].len() - 1],
+            Op::GlobalPool(_) => inputs[0][2..].iter().product(),
+            Op::Pool(p) => p.kernel[0] * p.kernel[1],
+            Op::SeGate { w1, w2, .. } => w1.shape()[1] + w2.shape()[1],
+            Op::Softmax { axis } => inputs[0][*axis],
+            _ => 1,
+        }
+    }
+
+    /// The output shape for these input shapes, or a message saying what does not fit.
+    pub fn infer(&self, inputs: &[&[usize]]) -> Result<Vec<usize>, String> {
+        match self {
+            Op::Conv {
+                spec,
+                weight,
+                bias,
+                epilogue,
+            } => {
+                arity(inputs, if epilogue.residual { 2 } else { 1 })?;
+                let out = spec
+                    .output_shape(inputs[0], weight.shape())
+                    .map_err(|e| e.to_string())?;
+                if let Some(b) = bias {
+                    check_vec("bias", b, out[1])?;
+                }
+                if epilogue.residual && inputs[1] != out.as_slice() {
+                    return Err(format!(
+                        "residual {:?} must have the output's shape {out:?}",
+                        inputs[1]
+                    ));
+                }
+                Ok(out)
+            }
+            Op::ConvTranspose {
+                spec,
+                weight,
+                bias,
+                epilogue,
+            } => {
+                arity(inputs, if epilogue.residual { 2 } else { 1 })?;
+                let out = spec
+                    .output_shape(inputs[0], weight.shape())
+                    .map_err(|e| e.to_string())?;
+                if let Some(b) = bias {
+                    check_vec("bias", b, out[1])?;
+                }
+                if epilogue.residual && inputs[1] != out.as_slice() {
+                    return Err(format!(
+                        "residual {:?} must have the output's shape {out:?}",
+                        inputs[1]
+                    ));
+                }
+                Ok(out)
+            }
+            Op::BatchNorm {
+                gamma,
+                beta,
+                mean,
+                var,
+                eps,
+            } => {
+                arity(inputs, 1)?;
+                let x = inputs[0];
+                if x.len() < 2 {
+                    return Err(format!("input {x:?} needs a channel dimension"));
+                }
+                let c = x[1];
+                for (what, t) in [("running_mean", Some(mean)), ("running_var", Some(var))]
+                    .into_iter()
+                    .chain([("weight", gamma.as_ref()), ("bias", beta.as_ref())])
+                {
+                    if let Some(t) = t {
+                        check_vec(what, t, c)?;
+                    }
+                }
+                if !(*eps > 0.0) {
+                    return Err(format!("eps {eps} must be positive"));
+                }
+                Ok(x.to_vec())
+            }
+            Op::ChannelAffine {
+                scale,
+                shift,
+                residual,
+                ..
+            } => {
+                arity(inputs, if *residual { 2 } else { 1 })?;
+                let x = inputs[0];
+                if x.len() < 2 {
+                    return Err(format!("input {x:?} needs a channel dimension"));
+                }
+                check_vec("scale", scale, x[1])?;
+                check_vec("shift", shift, x[1])?;
+                if *residual && inputs[1] != x {
+                    return Err(format!(
+                        "residual {:?} must have the input's shape {x:?}",
+                        inputs[1]
+                    ));
+                }
+                Ok(x.to_vec())
+            }
+            Op::Activation(_) | Op::Dropout { .. } | Op::Identity => {
+                arity(inputs, 1)?;
+                Ok(inputs[0].to_vec())
+            }
+            Op::Binary { .. } => {
+                arity(inputs, 2)?;
+                broadcast_shape(inputs[0], inputs[1]).map_err(|e| e.to_string())
+            }
+            Op::Linear { weight, bias, .. } => {
+                arity(inputs, 1)?;
+                let x = inputs[0];
+                let w = weight.shape();
+                if x.len() != 2 || w.len() != 2 || x[1] != w[1] {
+                    return Err(format!(
+                        "input {x:?} must be [N, K] and weight {w:?} [M, K] with the same K"
+                    ));
+                }
+                if let Some(b) = bias {
+                    check_vec("bias", b, w[0])?;
+                }
+                Ok(vec![x[0], w[0]])
+            }
+            Op::MatMul => {
+                arity(inputs, 2)?;
+                let (a, b) = (inputs[0], inputs[1]);
+                if a.len() != 2 || b.len() != 2 || a[1] != b[0] {
+                    return Err(format!("shapes {a:?} and {b:?} must be [M, K] and [K, N]"));
+                }
+                Ok(vec![a[0], b[1]])
+            }
+            Op::Pool(spec) => {
+                arity(inputs, 1)?;
+                spec.output_shape(inputs[0]).map_err(|e| e.to_string())
+            }
+            Op::GlobalPool(_) => {
+                arity(inputs, 1)?;
+                let x = inputs[0];
+                if x.len() != 4 {
+                    return Err(format!("input {x:?} must be [N, C, H, W]"));
+                }
+                Ok(vec![x[0], x[1], 1, 1])
+            }
+            Op::Softmax { axis } => {
+                arity(inputs, 1)?;
+                if *axis >= inputs[0].len() {
+                    return Err(format!("axis {axis} out of range"));
+                }
+                Ok(inputs[0].to_vec())
+            }
+            Op::Flatten { start } => {
+                arity(inputs, 1)?;
+                let x = inputs[0];
+                if *start >= x.len() {
+                    return Err(format!("start dim {start} out of range"));
+                }
+                let mut out = x[..*start].to_vec();
+                out.push(x[*start..].iter().product());
+                Ok(out)
+            }
+            Op::Reshape { shape } => {
+                arity(inputs, 1)?;
+                let x = inputs[0];
+                let mut out = Vec::with_capacity(shape.len());
+                let mut infer_at = None;
+                for (i, &d) in shape.iter().enumerate() {
+                    match d {
+                        0 if i < x.len() => out.push(x[i]),
+                        -1 if infer_at.is_none() => {
+                            infer_at = Some(i);
+                            out.push(1);
+                        }
+                        d if d > 0 => out.push(d as usize),
+                        _ => return Err(format!("target shape {shape:?} is invalid")),
+                    }
+                }
+                let known: usize = out.iter().product();
+                if let Some(i) = infer_at {
+                    if known == 0 || numel(x) % known != 0 {
+                        return Err(format!("cannot infer -1 in {shape:?}"));
+                    }
+                    out[i] = numel(x) / known;
+                }
+                if numel(&out) != numel(x) {
+                    return Err(format!(
+                        "target {out:?} has {} elements, input has {}",
+                        numel(&out),
+                        numel(x)
+                    ));
+                }
+                Ok(out)
+            }
+            Op::Transpose { perm } => {
+                arity(inputs, 1)?;
+                let x = inputs[0];
+                let mut sorted = perm.clone();
+                sorted.sort();
+                if sorted != (0..x.len()).collect::<Vec<_>>() {
+                    return Err(format!("{perm:?} is not a permutation of {} dims", x.len()));
+                }
+                Ok(perm.iter().map(|&p| x[p]).collect())
+            }
+            Op::PixelShuffle(p) => {
+                arity(inputs, 1)?;
+                p.output_shape(inputs[0]).map_err(|e| e.to_string())
+            }
+            Op::SpaceToDepth(p) => {
+                arity(inputs, 1)?;
+                p.output_shape(inputs[0]).map_err(|e| e.to_string())
+            }
+            Op::ChannelShuffle(p) => {
+                arity(inputs, 1)?;
+                p.output_shape(inputs[0]).map_err(|e| e.to_string())
+            }
+            Op::Concat { axis } => {
+                if inputs.is_empty() {
+                    return Err("needs at least one input".into());
+                }
+                let first = inputs[0];
+                if *axis >= first.len() {
+                    return Err(format!("axis {axis} out of range"));
+                }
+                let mut out = first.to_vec();
+                out[*axis] = 0;
+                for s in inputs {
+                    if s.len() != first.len()
+                        || s.iter()
+                            .zip(first)
+                            .enumerate()
+                            .any(|(i, (a, b))| i != *axis && a != b)
+                    {
+                        return Err(format!("inputs must agree on every dimension but {axis}"));
+                    }
+                    out[*axis] += s[*axis];
+                }
+                Ok(out)
+            }
+            Op::Slice {
+                starts,
+                ends,
+                steps,
+            } => {
+                arity(inputs, 1)?;
+                let x = inputs[0];
+                if starts.len() != x.len() || ends.len() != x.len() || steps.len() != x.len() {
+                    return Err(format!(
+                        "starts {starts:?}, ends {ends:?}, steps {steps:?} need {} entries",
+                        x.len()
+                    ));
+                }
+                let mut out = Vec::new();
+                for d in 0..x.len() {
+                    if steps[d] == 0 || starts[d] >= ends[d] || ends[d] > x[d] {
+                        return Err(format!(
+                            "dim {d}: range {}..{} step {} is empty or outside 0..{}",
+                            starts[d], ends[d], steps[d], x[d]
+                        ));
+                    }
+                    out.push((ends[d] - starts[d]).div_ceil(steps[d]));
+                }
+                Ok(out)
+            }
+            Op::SeGate { w1, b1, w2, b2, .. } => {
+                arity(inputs, 1)?;
+                let x = inputs[0];
+                if x.len() != 4 || x[2] != 1 || x[3] != 1 {
+                    return Err(format!("input {x:?} must be pooled to [N, C, 1, 1]"));
+                }
+                let (c, r) = (x[1], b1.numel());
+                if w1.shape() != [r, c] || w2.shape() != [c, r] {
+                    return Err(format!(
+                        "fc1 {:?} / fc2 {:?} must be [{r}, {c}] / [{c}, {r}]",
+                        w1.shape(),
+                        w2.shape()
+                    ));
+                }
+                check_vec("fc2.bias", b2, c)?;
+                Ok(x.to_vec())
+            }
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! Per-channel affine with fused residual and activation (`shaders/channel_affine.wgsl`): the
+//! device form of a BatchNorm that cannot be folded into a convolution.
+
+use crate::device::Gpu;
+use crate::error::{Error, Result};
+use crate::kernels::eltwise::to_u32;
+use crate::kernels::{BufRef, Dispatch};
+use crate::ops::Activation;
+use crate::shaders::Shader;
+use crate::tensor::numel;
+
+const WORKGROUP: u64 = 256;
+const OP: &str = "channel_affine";
+
+crate::gpu_params! {
+    /// Mirrors `Params` in `shaders/channel_affine.wgsl`.
+    pub struct ChannelAffineParams {
+        pub total: u32,
+        pub channels: u32,
+        pub inner: u32,
+        pub _pad0: u32,
+    }
+}
+
+/// The buffers of [`channel_affine`].
+#[derive(Clone, Copy, Debug)]
+pub struct AffineBindings<'a> {
+    /// `[N, C, *spatial]`.
+    pub input: BufRef<'a>,
+    /// `[C]`.
+    pub scale: BufRef<'a>,
+    /// `[C]`.
+    pub shift: BufRef<'a>,
+    /// Same shape as the input, added before the activation.
+    pub residual: Option<BufRef<'a>>,
+    /// Same shape as the input.
+    pub output: BufRef<'a>,
+}
+
+/// `out = act(x * scale[c] + shift[c] (+ residual))` over dim 1 of `shape`.
+pub fn channel_affine(
+    gpu: &Gpu,
+    shape: &[usize],
+    act: Activation,
+    b: AffineBindings<'_>,
+) -> Result<Dispatch> {
+    if shape.len() < 2 || shape[1] == 0 {
+        return Err(Error::invalid_op(
+            OP,
+            format!("input {shape:?} must be [N, C, ...] with C >= 1"),
+        ));
+    }
+    let total = numel(shape);
+    let need = |what: &str, r: &BufRef<'_>, elems: usize| -> Result<()> {
+        if r.size < (elems * 4) as u64 {
+            return Err(Error::invalid_op(
+                OP,
+                format!(
+                    "{what} binding has {} bytes, shape {shape:?} needs {}",
+                    r.size,
+                    elems * 4
+                ),
+            ));
+        }
+        Ok(())
+    };
+    need("input", &b.input, total)?;
+    need("output", &b.output, total)?;
+    need("scale", &b.scale, shape[1])?;
+    need("shift", &b.shift, shape[1])?;
+    if let Some(r) = &b.residual {
+        need("residual", r, total)?;
+    }
+    let params = ChannelAffineParams {
+        total: to_u32(OP, "element count", total)?,
+        channels: to_u32(OP, "channels", shape[1])?,
+        inner: to_u32(OP, "spatial size", numel(&shape[2..]).max(1))?,
+        _pad0: 0,
+    };
+    let mut constants = act.constants().to_vec();
+    constants.push(("HAS_RESIDUAL", b.residual.is_some() as u32 as f64));
+    gpu.dispatch(
+        Shader::ChannelAffine,
+        &constants,
+        &params,
+        &[
+            b.input,
+            b.scale,
+            b.shift,
+            b.residual.unwrap_or(b.input),
+            b.output,
+        ],
+        (total as u64).div_ceil(WORKGROUP),
+    )
+}
