@@ -15,6 +15,7 @@ pub mod kernels;
 pub mod ops;
 pub mod plan;
 pub mod reference;
+pub mod session;
 pub mod shader_check;
 pub mod shaders;
 pub mod summary;

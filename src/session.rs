@@ -1,0 +1,535 @@
+//! Running a graph on the device.
+//!
+//! [`Session::new`] optimises the graph ([`crate::graph::passes::optimize`]), plans it
+//! ([`crate::plan::plan`]) and creates everything a run needs, once: the activation arena, the
+//! parameter buffer (uploaded here), the readback buffer, and one [`Dispatch`] per kernel launch
+//! (pipeline, uniform, bind group). [`Session::run`] then only writes the inputs into the arena
+//! with `queue.write_buffer`, records every dispatch into one compute pass of one command
+//! encoder, appends the copies of the outputs into the readback buffer, submits once, and maps
+//! the readback buffer. It creates no buffer and no bind group; the counters let tests check
+//! that.
+//!
+//! A session is `Send + Sync`; concurrent runs are serialised (they share the arena).
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::device::Gpu;
+use crate::error::{Error, Result};
+use crate::graph::{Graph, Op, ValueId, passes};
+use crate::kernels::channel_affine::{AffineBindings, channel_affine};
+use crate::kernels::se_gate::{SeGateBindings, se_gate};
+use crate::kernels::{
+    BufRef, ConvBindings, Dispatch, conv, conv_transpose, depthwise, eltwise, matmul, pool,
+    rearrange, softmax,
+};
+use crate::ops::Activation;
+use crate::plan::{self, Kernel, Plan, Region};
+use crate::tensor::{Tensor, numel};
+
+/// How a session prepares its graph.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionOptions {
+    /// Run the graph passes (BatchNorm folding, epilogue fusion, SE fusion) first.
+    pub optimize: bool,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        Self { optimize: true }
+    }
+}
+
+/// What a session has done so far (a snapshot).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Completed runs.
+    pub runs: u64,
+    /// Kernel launches recorded, over all runs.
+    pub dispatches: u64,
+    /// Queue submissions, over all runs.
+    pub submits: u64,
+    /// Bytes written to the device (parameters at creation, inputs at each run).
+    pub bytes_uploaded: u64,
+    /// Bytes copied back to the host.
+    pub bytes_read_back: u64,
+    /// GPU buffers created (arena, parameters, readback, one uniform per dispatch).
+    pub buffers_created: u64,
+    /// Bind groups created (one per dispatch).
+    pub bind_groups_created: u64,
+}
+
+#[derive(Default)]
+struct AtomicCounters {
+    runs: AtomicU64,
+    dispatches: AtomicU64,
+    submits: AtomicU64,
+    bytes_uploaded: AtomicU64,
+    bytes_read_back: AtomicU64,
+    buffers_created: AtomicU64,
+    bind_groups_created: AtomicU64,
+}
+
+/// A graph compiled for one device: buffers, pipelines and bind groups built once, run many
+/// times.
+pub struct Session<'g> {
+    gpu: &'g Gpu,
+    graph: Graph,
+    plan: Plan,
+    arena: wgpu::Buffer,
+    // Held for the bind groups that read it.
+    _params: wgpu::Buffer,
+    readback: wgpu::Buffer,
+    dispatches: Vec<Dispatch>,
+    inputs: Vec<(String, Region, Vec<usize>)>,
+    /// (arena region, readback offset, shape) per output.
+    outputs: Vec<(Region, u64, Vec<usize>)>,
+    readback_bytes: u64,
+    counters: AtomicCounters,
+    lock: Mutex<()>,
+}
+
+impl std::fmt::Debug for Session<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("nodes", &self.graph.nodes().len())
+            .field("dispatches", &self.dispatches.len())
+            .field("arena_bytes", &self.plan.arena_bytes)
+            .finish()
+    }
+}
+
+fn storage_usage() -> wgpu::BufferUsages {
+    wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC
+}
+
+impl<'g> Session<'g> {
+    /// Optimises, plans and prepares `graph` on `gpu`.
+    pub fn new(gpu: &'g Gpu, graph: &Graph) -> Result<Self> {
+        Self::with_options(gpu, graph, SessionOptions::default())
+    }
+
+    /// Prepares `graph` with explicit options.
+    pub fn with_options(gpu: &'g Gpu, graph: &Graph, options: SessionOptions) -> Result<Self> {
+        let graph = if options.optimize {
+            passes::optimize(graph)?
+        } else {
+            let mut g = graph.clone();
+            g.compact()?;
+            g
+        };
+        let plan = plan::plan(&graph);
+        let counters = AtomicCounters::default();
+        let align = gpu.limits().min_storage_buffer_offset_alignment as u64;
+        if plan::ALIGN % align.max(1) != 0 {
+            return Err(Error::DeviceLimit {
+                what: "buffer plan alignment".into(),
+                limit_name: "min_storage_buffer_offset_alignment",
+                limit: plan::ALIGN,
+                needed: align,
+            });
+        }
+        gpu.check_buffer_size("activation arena", plan.arena_bytes.max(4))?;
+        gpu.check_buffer_size("parameter buffer", plan.param_bytes.max(4))?;
+
+        let (arena, params, readback, outputs, readback_bytes) =
+            gpu.scoped("allocating session buffers", || {
+                let arena = gpu.device().create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("wgconv arena"),
+                    size: plan.arena_bytes.max(4),
+                    usage: storage_usage(),
+                    mapped_at_creation: false,
+                });
+                let params = gpu.device().create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("wgconv parameters"),
+                    size: plan.param_bytes.max(4),
+                    usage: storage_usage(),
+                    mapped_at_creation: false,
+                });
+                let mut outputs = Vec::new();
+                let mut off = 0u64;
+                for &v in graph.outputs() {
+                    let r = plan.regions[v.0];
+                    let shape = graph.shape(v).to_vec();
+                    let bytes = (numel(&shape) * 4) as u64;
+                    outputs.push((r, off, shape));
+                    off += bytes.div_ceil(8) * 8;
+                }
+                let readback = gpu.device().create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("wgconv readback"),
+                    size: off.max(8),
+                    usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                });
+                (arena, params, readback, outputs, off)
+            })?;
+        counters.buffers_created.fetch_add(3, Ordering::Relaxed);
+
+        // Parameters: written once.
+        for (step, node) in plan.steps.iter().zip(graph.nodes()) {
+            for (region, t) in step.params.iter().zip(plan::device_params(&node.op)) {
+                gpu.queue()
+                    .write_buffer(&params, region.offset, bytemuck::cast_slice(t.data()));
+                counters
+                    .bytes_uploaded
+                    .fetch_add(region.bytes, Ordering::Relaxed);
+            }
+        }
+
+        let dispatches = build_dispatches(gpu, &graph, &plan, &arena, &params)?;
+        counters
+            .buffers_created
+            .fetch_add(dispatches.len() as u64, Ordering::Relaxed);
+        counters
+            .bind_groups_created
+            .fetch_add(dispatches.len() as u64, Ordering::Relaxed);
+
+        let inputs = graph
+            .inputs()
+            .iter()
+            .map(|&v| {
+                (
+                    graph.value(v).name.clone(),
+                    plan.regions[v.0],
+                    graph.shape(v).to_vec(),
+                )
+            })
+            .collect();
+        Ok(Self {
+            gpu,
+            graph,
+            plan,
+            arena,
+            _params: params,
+            readback,
+            dispatches,
+            inputs,
+            outputs,
+            readback_bytes,
+            counters,
+            lock: Mutex::new(()),
+        })
+    }
+
+    /// The graph this session runs (after its passes).
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// The buffer plan.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// Kernel launches per run.
+    pub fn dispatch_count(&self) -> usize {
+        self.dispatches.len()
+    }
+
+    /// The counters so far.
+    pub fn counters(&self) -> Counters {
+        let c = &self.counters;
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Counters {
+            runs: l(&c.runs),
+            dispatches: l(&c.dispatches),
+            submits: l(&c.submits),
+            bytes_uploaded: l(&c.bytes_uploaded),
+            bytes_read_back: l(&c.bytes_read_back),
+            buffers_created: l(&c.buffers_created),
+            bind_groups_created: l(&c.bind_groups_created),
+        }
+    }
+
+    /// Runs the graph on `inputs` (one per graph input, in order) and returns its outputs.
+    pub fn run(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        let _guard = self.lock.lock().map_err(|_| {
+            Error::invalid_op("session", "a previous run panicked while holding the session")
+        })?;
+        if inputs.len() != self.inputs.len() {
+            return Err(Error::invalid_op(
+                "session",
+                format!(
+                    "the graph has {} input(s), got {}",
+                    self.inputs.len(),
+                    inputs.len()
+                ),
+            ));
+        }
+        for ((name, _, shape), t) in self.inputs.iter().zip(inputs) {
+            if t.shape() != shape.as_slice() {
+                return Err(Error::invalid_op(
+                    format!("session input {name:?}"),
+                    format!("expects shape {shape:?}, got {:?}", t.shape()),
+                ));
+            }
+        }
+        let gpu = self.gpu;
+        gpu.scoped("session run", || {
+            let mut uploaded = 0;
+            for ((_, region, _), t) in self.inputs.iter().zip(inputs) {
+                if t.numel() > 0 {
+                    gpu.queue().write_buffer(
+                        &self.arena,
+                        region.offset,
+                        bytemuck::cast_slice(t.data()),
+                    );
+                    uploaded += (t.numel() * 4) as u64;
+                }
+            }
+            let mut enc = gpu
+                .device()
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("wgconv session"),
+                });
+            {
+                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("wgconv session"),
+                    timestamp_writes: None,
+                });
+                for d in &self.dispatches {
+                    d.record(&mut pass);
+                }
+            }
+            for (region, off, shape) in &self.outputs {
+                let bytes = (numel(shape) * 4) as u64;
+                if bytes > 0 {
+                    enc.copy_buffer_to_buffer(&self.arena, region.offset, &self.readback, *off, bytes);
+                }
+            }
+            gpu.queue().submit([enc.finish()]);
+            let c = &self.counters;
+            c.submits.fetch_add(1, Ordering::Relaxed);
+            c.dispatches
+                .fetch_add(self.dispatches.len() as u64, Ordering::Relaxed);
+            c.bytes_uploaded.fetch_add(uploaded, Ordering::Relaxed);
+        })?;
+        let all = gpu.map_and_read(&self.readback, (self.readback_bytes / 4) as usize)?;
+        let mut out = Vec::with_capacity(self.outputs.len());
+        let mut read = 0;
+        for (_, off, shape) in &self.outputs {
+            let start = (*off / 4) as usize;
+            let n = numel(shape);
+            out.push(Tensor::new(shape.clone(), all[start..start + n].to_vec())?);
+            read += (n * 4) as u64;
+        }
+        self.counters
+            .bytes_read_back
+            .fetch_add(read, Ordering::Relaxed);
+        self.counters.runs.fetch_add(1, Ordering::Relaxed);
+        Ok(out)
+    }
+}
+
+/// Builds every kernel launch of `plan`, in order.
+fn build_dispatches(
+    gpu: &Gpu,
+    g: &Graph,
+    plan: &Plan,
+    arena: &wgpu::Buffer,
+    params: &wgpu::Buffer,
+) -> Result<Vec<Dispatch>> {
+    let val = |v: ValueId| {
+        let r = plan.regions[v.0];
+        BufRef {
+            buffer: arena,
+            offset: r.offset,
+            size: r.bytes,
+        }
+    };
+    let mut out = Vec::new();
+    for step in &plan.steps {
+        let node = g.node(step.node);
+        let p: Vec<BufRef<'_>> = step
+            .params
+            .iter()
+            .map(|r| BufRef {
+                buffer: params,
+                offset: r.offset,
+                size: r.bytes,
+            })
+            .collect();
+        let ins: Vec<&[usize]> = node.inputs.iter().map(|v| g.shape(*v)).collect();
+        let x = node.inputs.first().map(|&v| val(v));
+        let y = val(node.output);
+        let out_shape = g.shape(node.output);
+        let named = |e: Error| match e {
+            Error::InvalidOp { op, message } => Error::invalid_op(
+                format!("node {:?} ({}): {op}", node.name, node.op.kind()),
+                message,
+            ),
+            e => e,
+        };
+        let d = match (&node.op, step.kernel) {
+            (_, Kernel::Alias) => continue,
+            (
+                Op::Conv {
+                    spec,
+                    weight,
+                    epilogue,
+                    ..
+                },
+                k,
+            ) => {
+                let b = ConvBindings {
+                    input: x.expect("conv input"),
+                    weight: p[0],
+                    bias: p.get(1).copied(),
+                    residual: epilogue.residual.then(|| val(node.inputs[1])),
+                    output: y,
+                };
+                let f = match k {
+                    Kernel::Depthwise => depthwise::depthwise,
+                    Kernel::Pointwise => matmul::pointwise,
+                    _ => conv::conv,
+                };
+                f(gpu, spec, ins[0], weight.shape(), *epilogue, b)
+            }
+            (
+                Op::ConvTranspose {
+                    spec,
+                    weight,
+                    epilogue,
+                    ..
+                },
+                _,
+            ) => conv_transpose::conv_transpose(
+                gpu,
+                spec,
+                ins[0],
+                weight.shape(),
+                *epilogue,
+                ConvBindings {
+                    input: x.expect("input"),
+                    weight: p[0],
+                    bias: p.get(1).copied(),
+                    residual: epilogue.residual.then(|| val(node.inputs[1])),
+                    output: y,
+                },
+            ),
+            (Op::BatchNorm { .. }, _) => channel_affine(
+                gpu,
+                ins[0],
+                Activation::Identity,
+                AffineBindings {
+                    input: x.expect("input"),
+                    scale: p[0],
+                    shift: p[1],
+                    residual: None,
+                    output: y,
+                },
+            ),
+            (
+                Op::ChannelAffine {
+                    activation,
+                    residual,
+                    ..
+                },
+                _,
+            ) => channel_affine(
+                gpu,
+                ins[0],
+                *activation,
+                AffineBindings {
+                    input: x.expect("input"),
+                    scale: p[0],
+                    shift: p[1],
+                    residual: residual.then(|| val(node.inputs[1])),
+                    output: y,
+                },
+            ),
+            (Op::Activation(a), _) => eltwise::unary(gpu, *a, x.expect("input"), y, numel(ins[0])),
+            (Op::Binary { op, activation }, _) => eltwise::binary(
+                gpu,
+                *op,
+                *activation,
+                (val(node.inputs[0]), ins[0]),
+                (val(node.inputs[1]), ins[1]),
+                y,
+            ),
+            (
+                Op::Linear {
+                    weight, activation, ..
+                },
+                _,
+            ) => matmul::linear(
+                gpu,
+                ins[0],
+                weight.shape(),
+                *activation,
+                x.expect("input"),
+                p[0],
+                p.get(1).copied(),
+                y,
+            ),
+            (Op::MatMul, _) => matmul::matmul(
+                gpu,
+                ins[0],
+                ins[1],
+                val(node.inputs[0]),
+                val(node.inputs[1]),
+                y,
+            ),
+            (Op::Pool(spec), _) => pool::pool(gpu, spec, ins[0], x.expect("input"), y),
+            (Op::GlobalPool(kind), _) => {
+                pool::global_pool(gpu, *kind, ins[0], x.expect("input"), y)
+            }
+            (Op::Softmax { axis }, _) => softmax::softmax(gpu, *axis, ins[0], x.expect("input"), y),
+            (
+                Op::SeGate {
+                    b1, activation, ..
+                },
+                _,
+            ) => se_gate(
+                gpu,
+                ins[0][0],
+                ins[0][1],
+                b1.numel(),
+                *activation,
+                SeGateBindings {
+                    pooled: x.expect("input"),
+                    w1: p[0],
+                    b1: p[1],
+                    w2: p[2],
+                    b2: p[3],
+                    gate: y,
+                },
+            ),
+            (Op::PixelShuffle(s), _) => {
+                rearrange::pixel_shuffle(gpu, s, ins[0], x.expect("input"), y)
+            }
+            (Op::SpaceToDepth(s), _) => {
+                rearrange::space_to_depth(gpu, s, ins[0], x.expect("input"), y)
+            }
+            (Op::ChannelShuffle(s), _) => {
+                rearrange::channel_shuffle(gpu, s, ins[0], x.expect("input"), y)
+            }
+            (Op::Transpose { perm }, _) => {
+                rearrange::transpose(gpu, perm, ins[0], x.expect("input"), y)
+            }
+            (
+                Op::Slice {
+                    starts,
+                    ends,
+                    steps,
+                },
+                _,
+            ) => rearrange::slice(gpu, ins[0], starts, ends, steps, x.expect("input"), y),
+            (Op::Concat { axis }, _) => {
+                let mut offset = 0;
+                for (i, &v) in node.inputs.iter().enumerate() {
+                    let d = rearrange::copy_into(gpu, *axis, ins[i], out_shape, offset, val(v), y)
+                        .map_err(named)?;
+                    out.push(d);
+                    offset += ins[i][*axis];
+                }
+                continue;
+            }
+            (Op::Flatten { .. } | Op::Reshape { .. } | Op::Dropout { .. } | Op::Identity, _) => {
+                unreachable!("views are Kernel::Alias")
+            }
+        };
+        out.push(d.map_err(named)?);
+    }
+    Ok(out)
+}

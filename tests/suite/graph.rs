@@ -1,0 +1,401 @@
+//! The graph: builder and shape inference, the passes (each checked on the CPU reference:
+//! optimized and original graph agree), and sessions on the device (one submit per run, no
+//! allocation on later runs, batch > 1, fused against unfused).
+
+use wgconv::compare::{Tolerance, compare};
+use wgconv::graph::{Conv2d, Graph, Op, cpu, passes};
+use wgconv::ops::{Activation, PoolKind};
+use wgconv::plan::Kernel;
+use wgconv::session::{Session, SessionOptions};
+use wgconv::tensor::Tensor;
+use wgconv::{Error, blocks, weights};
+
+use crate::common::gpu;
+
+/// Seeded parameters, BatchNorm calibrated on `inputs` (so every BN output has unit variance
+/// and deep graphs keep activations of order one), returned with those inputs.
+pub fn initialised(mut g: Graph, seed: u64) -> (Graph, Vec<Tensor>) {
+    weights::init_seeded(&mut g, seed);
+    let inputs: Vec<Tensor> = g
+        .inputs()
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| Tensor::random(g.shape(v).to_vec(), seed + 100 + i as u64))
+        .collect();
+    weights::calibrate_batch_norm(&mut g, &inputs).unwrap();
+    (g, inputs)
+}
+
+fn rms(t: &Tensor) -> f64 {
+    let s: f64 = t.data().iter().map(|&v| (v as f64) * (v as f64)).sum();
+    (s / t.numel().max(1) as f64).sqrt()
+}
+
+/// The tolerance for a whole network's output.
+///
+/// Each layer that sums k terms errs by at most about 0.5 * k * eps relative to the scale of
+/// its operands (`Tolerance::accumulation`'s bound). Layers are normalised (calibrated
+/// BatchNorm, He-scaled weights), so a relative error passes through later layers with gain
+/// about one and the errors of successive layers add: the bound at the output is
+/// 0.5 * D * eps times the output's scale, D the sum of accumulation lengths along the longest
+/// path (`Graph::accumulation_depth`, measured on the unoptimized graph). The output's RMS is
+/// the scale; a 1e-5 relative term covers the transcendental activations. This is a bound on
+/// rounding, not a fudge: typical errors are far smaller, and a wrong kernel errs by O(RMS).
+pub fn network_tolerance(g: &Graph, reference: &Tensor) -> Tolerance {
+    let d = g.accumulation_depth().max(1) as f64;
+    let scale = rms(reference).max(1e-3);
+    Tolerance {
+        atol: 0.5 * d * f32::EPSILON as f64 * scale,
+        rtol: 1e-5,
+    }
+}
+
+/// Runs `g` on the device (optimized) and on the CPU reference (unoptimized) and compares
+/// every output; returns the device outputs and the session's dispatch count.
+pub fn check_on_device(what: &str, g: &Graph, inputs: &[Tensor]) -> (Vec<Tensor>, usize) {
+    let want = cpu::run(g, inputs).unwrap();
+    let s = Session::new(gpu(), g).unwrap_or_else(|e| panic!("{what}: session: {e}"));
+    let got = s.run(inputs).unwrap_or_else(|e| panic!("{what}: run: {e}"));
+    assert_eq!(got.len(), want.len());
+    for (i, (a, b)) in got.iter().zip(&want).enumerate() {
+        assert_eq!(a.shape(), b.shape(), "{what}: output {i} shape");
+        let tol = network_tolerance(g, b);
+        let c = compare(a.data(), b.data(), tol);
+        assert!(
+            c.passed(),
+            "{what}: output {i}: {c} (tolerance {tol:?}, output rms {:.3e})",
+            rms(b)
+        );
+    }
+    (got, s.dispatch_count())
+}
+
+/// Checks `pass` keeps `g`'s function on the CPU reference.
+fn check_pass(what: &str, g: &Graph, inputs: &[Tensor], pass: impl Fn(&mut Graph)) -> Graph {
+    let mut h = g.clone();
+    pass(&mut h);
+    let want = cpu::run(g, inputs).unwrap();
+    let got = cpu::run(&h, inputs).unwrap();
+    for (a, b) in got.iter().zip(&want) {
+        let tol = network_tolerance(g, b);
+        let c = compare(a.data(), b.data(), tol);
+        assert!(c.passed(), "{what}: {c} ({tol:?})");
+    }
+    h
+}
+
+fn count(g: &Graph, f: impl Fn(&Op) -> bool) -> usize {
+    g.nodes().iter().filter(|n| f(&n.op)).count()
+}
+
+/// A small residual network touching every pass: conv-BN-ReLU, residual blocks with and
+/// without projection, a pre-activation block (BN that cannot fold), dropout, an SE block,
+/// a concat followed by ReLU, and a classifier.
+fn mixed_net(batch: usize) -> Graph {
+    let mut g = Graph::new();
+    let x = g.input("x", &[batch, 3, 12, 12]);
+    let y = g
+        .conv2d(x, "stem.0", Conv2d::new(8, 3).pad(1).no_bias())
+        .unwrap();
+    let y = g.batch_norm(y, "stem.1").unwrap();
+    let y = g.relu(y).unwrap();
+    let y = blocks::residual_block(&mut g, y, "res1", 8, 1).unwrap();
+    let y = blocks::residual_block(&mut g, y, "res2", 12, 2).unwrap();
+    let y = blocks::preact_block(&mut g, y, "pre", 12, 1).unwrap();
+    let y = g.dropout(y, 0.3).unwrap();
+    let y = blocks::se(&mut g, y, "se", 4).unwrap();
+    let y = blocks::fire(&mut g, y, "fire", 4, 6).unwrap();
+    let y = g.global_avg_pool(y).unwrap();
+    let y = g.flatten(y, 1).unwrap();
+    let y = g.linear(y, "fc", 5, true).unwrap();
+    g.output(y);
+    g
+}
+
+#[test]
+fn shape_errors_name_node_op_and_shapes() {
+    let mut g = Graph::new();
+    let x = g.input("x", &[1, 3, 8, 8]);
+    let err = g
+        .conv2d(x, "layer1.conv", Conv2d::new(4, 3).groups(2))
+        .unwrap_err();
+    assert!(err.to_string().contains("layer1.conv"), "{err}");
+    let y = g.conv2d(x, "a", Conv2d::new(4, 3)).unwrap();
+    let err = g.add_values(x, y).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("add") && msg.contains("[1, 3, 8, 8]") && msg.contains("[1, 4, 6, 6]"),
+        "{msg}"
+    );
+    // Duplicate names would make state_dict keys ambiguous.
+    assert!(g.conv2d(x, "a", Conv2d::new(4, 3)).is_err());
+    // A linear layer on a 4-D map must be told to flatten first.
+    let err = g.linear(y, "fc", 3, true).unwrap_err();
+    assert!(err.to_string().contains("fc"), "{err}");
+    let err = g.reshape(y, &[-1, 7]).unwrap_err();
+    assert!(matches!(err, Error::InvalidOp { .. }), "{err}");
+}
+
+#[test]
+fn with_batch_reinfers_shapes() {
+    let g = mixed_net(1);
+    let g3 = g.with_batch(3).unwrap();
+    assert_eq!(g3.shape(g3.outputs()[0]), &[3, 5]);
+    assert_eq!(g3.parameter_count(), g.parameter_count());
+}
+
+#[test]
+fn compact_removes_dead_nodes_and_restores_order() {
+    let mut g = Graph::new();
+    let x = g.input("x", &[1, 2, 4, 4]);
+    let a = g.relu(x).unwrap();
+    let _dead = g.conv2d(a, "dead", Conv2d::new(2, 1)).unwrap();
+    let b = g.act(a, Activation::Sigmoid).unwrap();
+    g.output(b);
+    g.compact().unwrap();
+    assert_eq!(g.nodes().len(), 2);
+    assert!(g.find("dead").is_none());
+}
+
+#[test]
+fn remove_identities_keeps_function() {
+    let (g, inputs) = initialised(mixed_net(2), 1);
+    let h = check_pass("remove_identities", &g, &inputs, |h| {
+        passes::remove_identities(h).unwrap();
+    });
+    assert_eq!(count(&h, |op| matches!(op, Op::Dropout { .. })), 0);
+    assert!(count(&g, |op| matches!(op, Op::Dropout { .. })) > 0);
+}
+
+#[test]
+fn fold_batch_norm_keeps_function() {
+    let (g, inputs) = initialised(mixed_net(2), 2);
+    let h = check_pass("fold_batch_norm", &g, &inputs, |h| {
+        passes::fold_batch_norm(h).unwrap();
+    });
+    assert_eq!(count(&h, |op| matches!(op, Op::BatchNorm { .. })), 0);
+    // The pre-activation block's BNs follow an add / a ReLU: they become affine ops.
+    assert!(count(&h, |op| matches!(op, Op::ChannelAffine { .. })) >= 2);
+    // Every conv that fed a BN now has a bias.
+    assert!(
+        h.nodes()
+            .iter()
+            .filter(|n| n.name.starts_with("stem.0") || n.name.ends_with("conv1"))
+            .all(|n| matches!(&n.op, Op::Conv { bias: Some(_), .. }))
+    );
+}
+
+#[test]
+fn fold_batch_norm_into_transposed_conv_with_groups() {
+    use wgconv::ops::{ConvSpec, ConvTransposeSpec};
+    let mut g = Graph::new();
+    let x = g.input("x", &[2, 4, 5, 5]);
+    let spec = ConvTransposeSpec::new(ConvSpec::conv2d(3, 3).stride(2).groups(2));
+    let y = g.conv_transpose(x, "up", 6, spec, false).unwrap();
+    let y = g.batch_norm(y, "bn").unwrap();
+    g.output(y);
+    let (g, inputs) = initialised(g, 3);
+    let h = check_pass("fold into conv_transpose", &g, &inputs, |h| {
+        passes::fold_batch_norm(h).unwrap();
+    });
+    assert_eq!(h.nodes().len(), 1);
+}
+
+#[test]
+fn fuse_residual_and_activation_keep_function() {
+    let (g, inputs) = initialised(mixed_net(2), 4);
+    let h = check_pass("residual + activation fusion", &g, &inputs, |h| {
+        passes::remove_identities(h).unwrap();
+        passes::fold_batch_norm(h).unwrap();
+        passes::fuse_residual_add(h).unwrap();
+        passes::fuse_activations(h).unwrap();
+    });
+    let adds = count(&h, |op| matches!(op, Op::Binary { .. } if op.kind() == "add"));
+    assert_eq!(adds, 0, "{}", h.describe());
+    let residual_convs = count(&h, |op| {
+        matches!(op, Op::Conv { epilogue, .. } if epilogue.residual)
+    });
+    assert_eq!(residual_convs, 3, "{}", h.describe());
+    // The only activations left are those that cannot fuse: none here (the Fire ReLU after
+    // the concat moves into both expand convolutions).
+    assert_eq!(
+        count(&h, |op| matches!(op, Op::Activation(_))),
+        0,
+        "{}",
+        h.describe()
+    );
+}
+
+#[test]
+fn fusion_skips_values_with_other_readers() {
+    // conv -> relu, and the conv output is also a graph output: the activation must not fuse.
+    let mut g = Graph::new();
+    let x = g.input("x", &[1, 2, 5, 5]);
+    let c = g.conv2d(x, "c", Conv2d::new(3, 3)).unwrap();
+    let r = g.relu(c).unwrap();
+    g.output(c);
+    g.output(r);
+    let (g, inputs) = initialised(g, 5);
+    let h = check_pass("shared output", &g, &inputs, |h| {
+        passes::fuse_activations(h).unwrap();
+    });
+    assert_eq!(count(&h, |op| matches!(op, Op::Activation(_))), 1);
+}
+
+#[test]
+fn squeeze_excitation_fuses_to_three_dispatches() {
+    let mut g = Graph::new();
+    let x = g.input("x", &[2, 16, 6, 6]);
+    let y = blocks::se(&mut g, x, "", 4).unwrap();
+    g.output(y);
+    let (g, inputs) = initialised(g, 6);
+    let h = check_pass("SE fusion", &g, &inputs, |h| {
+        *h = passes::optimize(h).unwrap();
+    });
+    assert_eq!(count(&h, |op| matches!(op, Op::SeGate { .. })), 1);
+    let plan = wgconv::plan::plan(&h);
+    let kernels: Vec<Kernel> = plan.steps.iter().map(|s| s.kernel).collect();
+    assert_eq!(
+        kernels,
+        vec![Kernel::GlobalPool, Kernel::SeGate, Kernel::Binary],
+        "{}",
+        h.describe()
+    );
+    let (_, dispatches) = check_on_device("SE block", &g, &inputs);
+    assert_eq!(dispatches, 3);
+}
+
+#[test]
+fn optimize_keeps_function_and_shrinks_the_graph() {
+    let (g, inputs) = initialised(mixed_net(2), 7);
+    let h = check_pass("optimize", &g, &inputs, |h| {
+        *h = passes::optimize(h).unwrap();
+    });
+    assert!(h.nodes().len() < g.nodes().len() / 2, "{}", h.describe());
+    assert!(
+        count(&h, |op| matches!(op, Op::GlobalPool(PoolKind::Avg))) == 2,
+        "{}",
+        h.describe()
+    );
+}
+
+/// Every node of the mixed net on the device, fused and unfused, against the CPU reference;
+/// then the session's contract: one submit per run, nothing created on later runs.
+#[test]
+fn session_runs_fused_and_unfused() {
+    let (g, inputs) = initialised(mixed_net(2), 8);
+    let want = cpu::run(&g, &inputs).unwrap();
+    let tol = network_tolerance(&g, &want[0]);
+    for optimize in [true, false] {
+        let s = Session::with_options(gpu(), &g, SessionOptions { optimize }).unwrap();
+        let got = s.run(&inputs).unwrap();
+        let c = compare(got[0].data(), want[0].data(), tol);
+        assert!(c.passed(), "optimize={optimize}: {c} ({tol:?})");
+        let first = s.counters();
+        assert_eq!(first.submits, 1);
+        assert_eq!(first.runs, 1);
+        assert_eq!(first.dispatches, s.dispatch_count() as u64);
+        assert_eq!(first.bytes_read_back, (want[0].numel() * 4) as u64);
+        // A second run with other data: same counts, nothing created, right answer.
+        let inputs2: Vec<Tensor> = inputs
+            .iter()
+            .map(|t| Tensor::random(t.shape().to_vec(), 99))
+            .collect();
+        let got2 = s.run(&inputs2).unwrap();
+        let want2 = cpu::run(&g, &inputs2).unwrap();
+        let c = compare(got2[0].data(), want2[0].data(), network_tolerance(&g, &want2[0]));
+        assert!(c.passed(), "second run: {c}");
+        let second = s.counters();
+        assert_eq!(second.submits, 2);
+        assert_eq!(second.dispatches, 2 * first.dispatches);
+        assert_eq!(second.buffers_created, first.buffers_created);
+        assert_eq!(second.bind_groups_created, first.bind_groups_created);
+        let input_bytes: u64 = inputs.iter().map(|t| (t.numel() * 4) as u64).sum();
+        assert_eq!(second.bytes_uploaded, first.bytes_uploaded + input_bytes);
+    }
+    // Fusion pays: fewer launches.
+    let fused = Session::new(gpu(), &g).unwrap();
+    let unfused =
+        Session::with_options(gpu(), &g, SessionOptions { optimize: false }).unwrap();
+    assert!(fused.dispatch_count() * 2 < unfused.dispatch_count());
+}
+
+#[test]
+fn session_batch_of_one_and_three_agree() {
+    let (g1, _) = initialised(mixed_net(1), 9);
+    let g3 = g1.with_batch(3).unwrap();
+    let x3 = Tensor::random(vec![3, 3, 12, 12], 10);
+    let s3 = Session::new(gpu(), &g3).unwrap();
+    let s1 = Session::new(gpu(), &g1).unwrap();
+    let y3 = s3.run(std::slice::from_ref(&x3)).unwrap();
+    let want = cpu::run(&g3, std::slice::from_ref(&x3)).unwrap();
+    let c = compare(y3[0].data(), want[0].data(), network_tolerance(&g3, &want[0]));
+    assert!(c.passed(), "batch 3: {c}");
+    // Each sample alone gives the same row.
+    let per = 3 * 12 * 12;
+    for b in 0..3 {
+        let xb = Tensor::new(vec![1, 3, 12, 12], x3.data()[b * per..(b + 1) * per].to_vec())
+            .unwrap();
+        let yb = s1.run(&[xb]).unwrap();
+        let c = compare(
+            yb[0].data(),
+            &y3[0].data()[b * 5..(b + 1) * 5],
+            network_tolerance(&g1, &yb[0]),
+        );
+        assert!(c.passed(), "sample {b}: {c}");
+    }
+}
+
+#[test]
+fn session_rejects_wrong_inputs() {
+    let (g, _) = initialised(mixed_net(1), 11);
+    let s = Session::new(gpu(), &g).unwrap();
+    let err = s.run(&[Tensor::zeros(vec![1, 3, 12, 13])]).unwrap_err();
+    assert!(err.to_string().contains("[1, 3, 12, 12]"), "{err}");
+    assert!(s.run(&[]).is_err());
+}
+
+#[test]
+fn session_is_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Session<'static>>();
+    // And concurrent runs are serialised correctly.
+    let (g, inputs) = initialised(mixed_net(1), 12);
+    let s = Session::new(gpu(), &g).unwrap();
+    let want = s.run(&inputs).unwrap();
+    std::thread::scope(|scope| {
+        for _ in 0..3 {
+            scope.spawn(|| {
+                let got = s.run(&inputs).unwrap();
+                assert_eq!(got[0].data(), want[0].data());
+            });
+        }
+    });
+}
+
+#[test]
+fn cpu_conv2d_matches_the_reference_conv() {
+    use wgconv::ops::ConvSpec;
+    for (i, spec) in [
+        ConvSpec::conv2d(3, 3).pad(1),
+        ConvSpec::conv2d(3, 2).strides(&[2, 3]).pads(&[0, 2], &[1, 0]).dilations(&[2, 1]),
+        ConvSpec::conv2d(1, 1).pad(1),
+        ConvSpec::conv2d(5, 5).stride(2).pad(2).groups(2),
+        ConvSpec::conv2d(3, 3).groups(4).pad(3),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let x = Tensor::random(vec![2, 4, 9, 7], i as u64);
+        let w = Tensor::random(
+            vec![4, 4 / spec.groups, spec.kernel[0], spec.kernel[1]],
+            i as u64 + 50,
+        );
+        let b = Tensor::random(vec![4], i as u64 + 99);
+        let fast = cpu::conv2d(&spec, &x, &w, Some(&b)).unwrap();
+        let slow = wgconv::reference::conv::conv(&spec, &x, &w, Some(&b)).unwrap();
+        // Both sum in f64 and round once: equal up to the last bit or two.
+        let c = compare(fast.data(), slow.data(), Tolerance::elementwise());
+        assert!(c.passed(), "{spec:?}: {c}");
+    }
+}

@@ -1,0 +1,196 @@
+//! The buffer plan, without a GPU: no two tensors alive at the same time share bytes (checked
+//! with lifetimes recomputed here from the graph, not the plan's own), offsets are aligned,
+//! and the peak never exceeds one buffer per tensor. Random graphs plus every zoo network.
+
+use proptest::prelude::*;
+use wgconv::graph::{Conv2d, Graph, Op, ValueId, passes};
+use wgconv::plan::{ALIGN, Kernel, plan};
+use wgconv::zoo;
+
+/// Storage groups and their lifetimes, recomputed from the graph: a view (flatten, reshape,
+/// dropout, identity) shares its source's storage; a group lives from its first write (0 for
+/// graph inputs, i + 1 for node i) to its last read (graph outputs: past the last node).
+fn independent_lifetimes(g: &Graph) -> (Vec<usize>, Vec<(usize, usize)>) {
+    let n = g.values().len();
+    let mut group: Vec<usize> = (0..n).collect();
+    for node in g.nodes() {
+        if matches!(
+            node.op,
+            Op::Flatten { .. } | Op::Reshape { .. } | Op::Dropout { .. } | Op::Identity
+        ) {
+            group[node.output.0] = group[node.inputs[0].0];
+        }
+    }
+    let mut life = vec![(usize::MAX, 0usize); n];
+    let mut touch = |v: ValueId, t: usize, life: &mut Vec<(usize, usize)>| {
+        let gr = group[v.0];
+        life[gr].0 = life[gr].0.min(t);
+        life[gr].1 = life[gr].1.max(t);
+    };
+    for &v in g.inputs() {
+        touch(v, 0, &mut life);
+    }
+    for (i, node) in g.nodes().iter().enumerate() {
+        touch(node.output, i + 1, &mut life);
+        for &v in &node.inputs {
+            touch(v, i + 1, &mut life);
+        }
+    }
+    for &v in g.outputs() {
+        touch(v, g.nodes().len() + 1, &mut life);
+    }
+    (group, life)
+}
+
+fn check_plan(what: &str, g: &Graph) -> (u64, u64) {
+    let p = plan(g);
+    p.verify().unwrap_or_else(|e| panic!("{what}: {e}"));
+    let (group, life) = independent_lifetimes(g);
+    let n = g.values().len();
+    for a in 0..n {
+        assert_eq!(p.regions[a].offset % ALIGN, 0, "{what}: value {a} unaligned");
+        assert!(p.regions[a].end() <= p.arena_bytes, "{what}: value {a} outside arena");
+        for b in a + 1..n {
+            let (ga, gb) = (group[a], group[b]);
+            if ga == gb {
+                continue;
+            }
+            let (la, lb) = (life[ga], life[gb]);
+            if la.0 <= lb.1 && lb.0 <= la.1 {
+                assert!(
+                    !p.regions[a].overlaps(&p.regions[b]),
+                    "{what}: values {a} ({la:?}) and {b} ({lb:?}) live together but share bytes: {:?} {:?}",
+                    p.regions[a],
+                    p.regions[b]
+                );
+            }
+        }
+    }
+    assert!(p.arena_bytes <= p.naive_bytes, "{what}");
+    (p.arena_bytes, p.naive_bytes)
+}
+
+/// A random DAG: convolutions (random widths and strides), activations, adds of equal-shaped
+/// values, channel concatenations, flatten/reshape views and dropout, several outputs.
+fn random_graph(ops: Vec<(u8, usize, usize, usize)>) -> Graph {
+    let mut g = Graph::new();
+    let x = g.input("x", &[1, 4, 16, 16]);
+    let mut vals = vec![x];
+    for (i, (kind, a, b, w)) in ops.into_iter().enumerate() {
+        let pick = |k: usize| vals[k % vals.len()];
+        let src = pick(a);
+        let shape = g.shape(src).to_vec();
+        let four_d = shape.len() == 4;
+        let v = match kind % 6 {
+            0 if four_d => {
+                let stride = if shape[2] >= 4 && w % 3 == 0 { 2 } else { 1 };
+                g.conv2d(src, &format!("c{i}"), Conv2d::new(1 + w % 7, 3).pad(1).stride(stride))
+            }
+            1 => g.relu(src),
+            2 => {
+                let other = pick(b);
+                if g.shape(other) == shape.as_slice() {
+                    g.add_values(src, other)
+                } else {
+                    continue;
+                }
+            }
+            3 if four_d => {
+                let other = pick(b);
+                let s2 = g.shape(other).to_vec();
+                if s2.len() == 4 && s2[2..] == shape[2..] {
+                    g.concat(&[src, other], 1)
+                } else {
+                    continue;
+                }
+            }
+            4 if four_d => {
+                // flatten then reshape back: two views of one storage
+                let f = g.flatten(src, 1).unwrap();
+                let dims: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
+                g.reshape(f, &dims)
+            }
+            5 => g.dropout(src, 0.5),
+            _ => continue,
+        };
+        vals.push(v.unwrap());
+    }
+    let last = *vals.last().unwrap();
+    g.output(last);
+    if vals.len() > 3 {
+        g.output(vals[vals.len() / 2]);
+    }
+    g
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn random_graph_plans_are_sound(
+        ops in prop::collection::vec((any::<u8>(), any::<usize>(), any::<usize>(), any::<usize>()), 1..40)
+    ) {
+        let g = random_graph(ops);
+        check_plan("random", &g);
+        let h = passes::optimize(&g).unwrap();
+        check_plan("random optimized", &h);
+    }
+}
+
+/// Pinned: a chain reuses two buffers (ping-pong), whatever its length.
+#[test]
+fn chain_ping_pongs() {
+    let mut g = Graph::new();
+    let mut y = g.input("x", &[1, 8, 8, 8]);
+    for i in 0..10 {
+        y = g
+            .conv2d(y, &format!("c{i}"), Conv2d::new(8, 3).pad(1))
+            .unwrap();
+    }
+    g.output(y);
+    let (peak, naive) = check_plan("chain", &g);
+    assert_eq!(peak, 2 * 8 * 8 * 8 * 4);
+    assert_eq!(naive, 11 * 8 * 8 * 8 * 4);
+}
+
+/// Pinned: a view's source stays alive as long as the view is read.
+#[test]
+fn view_extends_its_source() {
+    let mut g = Graph::new();
+    let x = g.input("x", &[1, 4, 4, 4]);
+    let a = g.relu(x).unwrap();
+    let f = g.flatten(a, 1).unwrap();
+    let b = g.act(x, wgconv::ops::Activation::Sigmoid).unwrap();
+    let bf = g.flatten(b, 1).unwrap();
+    let c = g.add_values(f, bf).unwrap();
+    g.output(c);
+    let p = plan(&g);
+    assert_eq!(p.storage_of[f.0], a);
+    assert!(!p.regions[a.0].overlaps(&p.regions[b.0]));
+    check_plan("views", &g);
+}
+
+/// Every zoo network, optimized as sessions run it, at its natural input size: sound plans,
+/// and the reuse they achieve (printed with `--nocapture`).
+#[test]
+fn zoo_plans_are_sound_and_small() {
+    for &(name, build, _, chw) in zoo::NETWORKS {
+        let g = build(&[1, chw[0], chw[1], chw[2]]).unwrap();
+        let h = passes::optimize(&g).unwrap();
+        let (peak, naive) = check_plan(name, &h);
+        let p = plan(&h);
+        let dispatches = p.dispatch_count(&h);
+        eprintln!(
+            "{name:>20}: peak activations {:>8.2} MiB vs one buffer per tensor {:>8.2} MiB ({:.1}x), params {:.2} MiB, {} dispatches",
+            peak as f64 / 1048576.0,
+            naive as f64 / 1048576.0,
+            naive as f64 / peak as f64,
+            p.param_bytes as f64 / 1048576.0,
+            dispatches
+        );
+        assert!(peak * 3 < naive, "{name}: reuse too weak ({peak} vs {naive})");
+        assert!(p.steps.iter().all(|s| s.kernel != Kernel::Alias || matches!(
+            h.node(s.node).op,
+            Op::Flatten { .. } | Op::Reshape { .. }
+        )));
+    }
+}
