@@ -39,6 +39,8 @@ macro_rules! shaders {
 
 shaders! {
     Eltwise => "eltwise.wgsl",
+    Conv => "conv.wgsl",
+    Depthwise => "depthwise.wgsl",
 }
 
 impl Shader {

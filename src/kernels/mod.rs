@@ -13,6 +13,8 @@ use crate::device::Gpu;
 use crate::error::{Error, Result};
 use crate::shaders::Shader;
 
+pub mod conv;
+pub mod depthwise;
 pub mod eltwise;
 
 /// The Rust mirror of each shader's `Params` uniform: `(field, offset)` list and size. The
@@ -23,6 +25,8 @@ pub fn params_layout(shader: Shader) -> (&'static [(&'static str, usize)], usize
     }
     match shader {
         Shader::Eltwise => of::<eltwise::EltwiseParams>(),
+        Shader::Conv => of::<conv::ConvParams>(),
+        Shader::Depthwise => of::<depthwise::DepthwiseParams>(),
     }
 }
 

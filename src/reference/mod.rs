@@ -2,4 +2,5 @@
 //! shaders' index math. The oracle for tests and `wgconv validate`, never the fast path.
 
 pub mod activation;
+pub mod conv;
 pub mod eltwise;
