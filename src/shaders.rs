@@ -39,6 +39,8 @@ macro_rules! shaders {
 
 shaders! {
     Eltwise => "eltwise.wgsl",
+    Matmul => "matmul.wgsl",
+    ConvTranspose => "conv_transpose.wgsl",
 }
 
 impl Shader {

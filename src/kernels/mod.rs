@@ -13,7 +13,9 @@ use crate::device::Gpu;
 use crate::error::{Error, Result};
 use crate::shaders::Shader;
 
+pub mod conv_transpose;
 pub mod eltwise;
+pub mod matmul;
 
 /// The Rust mirror of each shader's `Params` uniform: `(field, offset)` list and size. The
 /// match is exhaustive so a new shader cannot skip the layout test.
@@ -23,6 +25,8 @@ pub fn params_layout(shader: Shader) -> (&'static [(&'static str, usize)], usize
     }
     match shader {
         Shader::Eltwise => of::<eltwise::EltwiseParams>(),
+        Shader::Matmul => of::<matmul::MatmulParams>(),
+        Shader::ConvTranspose => of::<conv_transpose::ConvTransposeParams>(),
     }
 }
 

@@ -2,4 +2,6 @@
 //! shaders' index math. The oracle for tests and `wgconv validate`, never the fast path.
 
 pub mod activation;
+pub mod conv_transpose;
 pub mod eltwise;
+pub mod matmul;

@@ -1,5 +1,7 @@
 //! The integration test suite: one binary, so one GPU context and one link step.
 
 mod common;
+mod conv_transpose;
 mod eltwise;
+mod matmul;
 mod shaders;
