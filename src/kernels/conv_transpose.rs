@@ -63,6 +63,13 @@ pub fn conv_transpose(
     b: ConvBindings<'_>,
 ) -> Result<Dispatch> {
     const OP: &str = "conv_transpose";
+    // An empty spatial input has no transposed-conv output size (PyTorch rejects it too).
+    if input_shape.len() > 2 && input_shape[2..].contains(&0) {
+        return Err(Error::invalid_op(
+            "conv_transpose",
+            format!("input {:?} has an empty spatial dimension", input_shape),
+        ));
+    }
     let out_shape = spec.output_shape(input_shape, weight_shape)?;
     let conv = &spec.conv;
     let (n, c, o, g) = (input_shape[0], input_shape[1], out_shape[1], conv.groups);

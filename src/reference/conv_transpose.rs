@@ -37,6 +37,13 @@ pub fn conv_transpose(
     w: &Tensor,
     bias: Option<&Tensor>,
 ) -> Result<Tensor> {
+    // An empty spatial input has no transposed-conv output size (PyTorch rejects it too).
+    if x.shape().len() > 2 && x.shape()[2..].contains(&0) {
+        return Err(Error::invalid_op(
+            "conv_transpose",
+            format!("input {:?} has an empty spatial dimension", x.shape()),
+        ));
+    }
     let out_shape = spec.output_shape(x.shape(), w.shape())?;
     let (n, c, o) = (x.shape()[0], x.shape()[1], out_shape[1]);
     let g = spec.conv.groups;

@@ -273,6 +273,8 @@ fn bad_shapes_are_errors() {
     // Padding that removes the whole output.
     let eaten = ConvTransposeSpec::new(ConvSpec::conv2d(1, 1).pad(1));
     assert!(conv_transpose(g, &eaten, &[1, 4, 1, 1], &[4, 2, 1, 1], e, cb).is_err());
+    // An empty spatial dimension.
+    assert!(conv_transpose(g, &base, &[1, 4, 0, 3], &[4, 2, 3, 3], e, cb).is_err());
     // Residual flag and binding disagree.
     let with_res = Epilogue {
         residual: true,
