@@ -41,6 +41,8 @@ shaders! {
     Eltwise => "eltwise.wgsl",
     Conv => "conv.wgsl",
     Depthwise => "depthwise.wgsl",
+    Matmul => "matmul.wgsl",
+    ConvTranspose => "conv_transpose.wgsl",
 }
 
 impl Shader {

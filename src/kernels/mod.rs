@@ -15,7 +15,9 @@ use crate::shaders::Shader;
 
 pub mod conv;
 pub mod depthwise;
+pub mod conv_transpose;
 pub mod eltwise;
+pub mod matmul;
 
 /// The Rust mirror of each shader's `Params` uniform: `(field, offset)` list and size. The
 /// match is exhaustive so a new shader cannot skip the layout test.
@@ -27,6 +29,8 @@ pub fn params_layout(shader: Shader) -> (&'static [(&'static str, usize)], usize
         Shader::Eltwise => of::<eltwise::EltwiseParams>(),
         Shader::Conv => of::<conv::ConvParams>(),
         Shader::Depthwise => of::<depthwise::DepthwiseParams>(),
+        Shader::Matmul => of::<matmul::MatmulParams>(),
+        Shader::ConvTranspose => of::<conv_transpose::ConvTransposeParams>(),
     }
 }
 

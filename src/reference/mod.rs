@@ -3,4 +3,6 @@
 
 pub mod activation;
 pub mod conv;
+pub mod conv_transpose;
 pub mod eltwise;
+pub mod matmul;

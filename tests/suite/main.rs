@@ -3,5 +3,7 @@
 mod common;
 mod conv;
 mod depthwise;
+mod conv_transpose;
 mod eltwise;
+mod matmul;
 mod shaders;
