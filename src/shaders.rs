@@ -39,6 +39,10 @@ macro_rules! shaders {
 
 shaders! {
     Eltwise => "eltwise.wgsl",
+    StridedCopy => "strided_copy.wgsl",
+    Pool => "pool.wgsl",
+    GlobalPool => "global_pool.wgsl",
+    Softmax => "softmax.wgsl",
 }
 
 impl Shader {

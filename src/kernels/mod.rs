@@ -14,6 +14,9 @@ use crate::error::{Error, Result};
 use crate::shaders::Shader;
 
 pub mod eltwise;
+pub mod pool;
+pub mod rearrange;
+pub mod softmax;
 
 /// The Rust mirror of each shader's `Params` uniform: `(field, offset)` list and size. The
 /// match is exhaustive so a new shader cannot skip the layout test.
@@ -23,6 +26,10 @@ pub fn params_layout(shader: Shader) -> (&'static [(&'static str, usize)], usize
     }
     match shader {
         Shader::Eltwise => of::<eltwise::EltwiseParams>(),
+        Shader::StridedCopy => of::<rearrange::StridedCopyParams>(),
+        Shader::Pool => of::<pool::PoolParams>(),
+        Shader::GlobalPool => of::<pool::GlobalPoolParams>(),
+        Shader::Softmax => of::<softmax::SoftmaxParams>(),
     }
 }
 

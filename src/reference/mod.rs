@@ -3,3 +3,6 @@
 
 pub mod activation;
 pub mod eltwise;
+pub mod pool;
+pub mod rearrange;
+pub mod softmax;

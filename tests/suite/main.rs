@@ -2,4 +2,7 @@
 
 mod common;
 mod eltwise;
+mod pool;
+mod rearrange;
 mod shaders;
+mod softmax;
