@@ -43,6 +43,10 @@ shaders! {
     Depthwise => "depthwise.wgsl",
     Matmul => "matmul.wgsl",
     ConvTranspose => "conv_transpose.wgsl",
+    StridedCopy => "strided_copy.wgsl",
+    Pool => "pool.wgsl",
+    GlobalPool => "global_pool.wgsl",
+    Softmax => "softmax.wgsl",
 }
 
 impl Shader {

@@ -18,6 +18,9 @@ pub mod depthwise;
 pub mod conv_transpose;
 pub mod eltwise;
 pub mod matmul;
+pub mod pool;
+pub mod rearrange;
+pub mod softmax;
 
 /// The Rust mirror of each shader's `Params` uniform: `(field, offset)` list and size. The
 /// match is exhaustive so a new shader cannot skip the layout test.
@@ -31,6 +34,10 @@ pub fn params_layout(shader: Shader) -> (&'static [(&'static str, usize)], usize
         Shader::Depthwise => of::<depthwise::DepthwiseParams>(),
         Shader::Matmul => of::<matmul::MatmulParams>(),
         Shader::ConvTranspose => of::<conv_transpose::ConvTransposeParams>(),
+        Shader::StridedCopy => of::<rearrange::StridedCopyParams>(),
+        Shader::Pool => of::<pool::PoolParams>(),
+        Shader::GlobalPool => of::<pool::GlobalPoolParams>(),
+        Shader::Softmax => of::<softmax::SoftmaxParams>(),
     }
 }
 

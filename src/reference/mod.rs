@@ -6,3 +6,6 @@ pub mod conv;
 pub mod conv_transpose;
 pub mod eltwise;
 pub mod matmul;
+pub mod pool;
+pub mod rearrange;
+pub mod softmax;

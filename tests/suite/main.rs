@@ -6,4 +6,7 @@ mod depthwise;
 mod conv_transpose;
 mod eltwise;
 mod matmul;
+mod pool;
+mod rearrange;
 mod shaders;
+mod softmax;
