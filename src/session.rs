@@ -244,7 +244,10 @@ impl<'g> Session<'g> {
     /// Runs the graph on `inputs` (one per graph input, in order) and returns its outputs.
     pub fn run(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
         let _guard = self.lock.lock().map_err(|_| {
-            Error::invalid_op("session", "a previous run panicked while holding the session")
+            Error::invalid_op(
+                "session",
+                "a previous run panicked while holding the session",
+            )
         })?;
         if inputs.len() != self.inputs.len() {
             return Err(Error::invalid_op(
@@ -294,7 +297,13 @@ impl<'g> Session<'g> {
             for (region, off, shape) in &self.outputs {
                 let bytes = (numel(shape) * 4) as u64;
                 if bytes > 0 {
-                    enc.copy_buffer_to_buffer(&self.arena, region.offset, &self.readback, *off, bytes);
+                    enc.copy_buffer_to_buffer(
+                        &self.arena,
+                        region.offset,
+                        &self.readback,
+                        *off,
+                        bytes,
+                    );
                 }
             }
             gpu.queue().submit([enc.finish()]);
@@ -475,12 +484,7 @@ fn build_dispatches(
                 pool::global_pool(gpu, *kind, ins[0], x.expect("input"), y)
             }
             (Op::Softmax { axis }, _) => softmax::softmax(gpu, *axis, ins[0], x.expect("input"), y),
-            (
-                Op::SeGate {
-                    b1, activation, ..
-                },
-                _,
-            ) => se_gate(
+            (Op::SeGate { b1, activation, .. }, _) => se_gate(
                 gpu,
                 ins[0][0],
                 ins[0][1],

@@ -39,6 +39,14 @@ macro_rules! shaders {
 
 shaders! {
     Eltwise => "eltwise.wgsl",
+    Conv => "conv.wgsl",
+    Depthwise => "depthwise.wgsl",
+    Matmul => "matmul.wgsl",
+    ConvTranspose => "conv_transpose.wgsl",
+    StridedCopy => "strided_copy.wgsl",
+    Pool => "pool.wgsl",
+    GlobalPool => "global_pool.wgsl",
+    Softmax => "softmax.wgsl",
     ChannelAffine => "channel_affine.wgsl",
     SeGate => "se_gate.wgsl",
 }

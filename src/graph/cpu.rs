@@ -151,7 +151,7 @@ pub fn eval(op: &Op, ins: &[&Tensor], out_shape: &[usize]) -> Result<Tensor> {
             let y = if spec.rank() == 2 {
                 conv2d(spec, ins[0], weight, bias.as_ref())?
             } else {
-                unimplemented!("not merged")
+                reference::conv::conv(spec, ins[0], weight, bias.as_ref())?
             };
             let res = epilogue.residual.then(|| ins[1]);
             finish(y, res, epilogue.activation)
@@ -162,7 +162,7 @@ pub fn eval(op: &Op, ins: &[&Tensor], out_shape: &[usize]) -> Result<Tensor> {
             bias,
             epilogue,
         } => {
-            let y = unimplemented!("not merged");
+            let y = reference::conv_transpose::conv_transpose(spec, ins[0], weight, bias.as_ref())?;
             let res = epilogue.residual.then(|| ins[1]);
             finish(y, res, epilogue.activation)
         }
@@ -201,25 +201,25 @@ pub fn eval(op: &Op, ins: &[&Tensor], out_shape: &[usize]) -> Result<Tensor> {
             bias,
             activation,
         } => {
-            let y = unimplemented!("not merged");
+            let y = reference::matmul::linear(ins[0], weight, bias.as_ref())?;
             finish(y, None, *activation)
         }
-        Op::MatMul => unimplemented!("not merged"),
-        Op::Pool(spec) => unimplemented!("not merged"),
-        Op::GlobalPool(kind) => unimplemented!("not merged"),
-        Op::Softmax { axis } => unimplemented!("not merged"),
+        Op::MatMul => reference::matmul::matmul(ins[0], ins[1])?,
+        Op::Pool(spec) => reference::pool::pool(spec, ins[0])?,
+        Op::GlobalPool(kind) => reference::pool::global_pool(*kind, ins[0])?,
+        Op::Softmax { axis } => reference::softmax::softmax(*axis, ins[0])?,
         Op::Flatten { .. } | Op::Reshape { .. } => ins[0].clone().reshape(out_shape.to_vec())?,
         Op::Dropout { .. } | Op::Identity => ins[0].clone(),
-        Op::Transpose { perm } => unimplemented!("not merged"),
-        Op::PixelShuffle(p) => unimplemented!("not merged"),
-        Op::SpaceToDepth(p) => unimplemented!("not merged"),
-        Op::ChannelShuffle(p) => unimplemented!("not merged"),
-        Op::Concat { axis } => unimplemented!("not merged"),
+        Op::Transpose { perm } => reference::rearrange::transpose(perm, ins[0])?,
+        Op::PixelShuffle(p) => reference::rearrange::pixel_shuffle(p, ins[0])?,
+        Op::SpaceToDepth(p) => reference::rearrange::space_to_depth(p, ins[0])?,
+        Op::ChannelShuffle(p) => reference::rearrange::channel_shuffle(p, ins[0])?,
+        Op::Concat { axis } => reference::rearrange::concat(*axis, ins)?,
         Op::Slice {
             starts,
             ends,
             steps,
-        } => unimplemented!("not merged"),
+        } => reference::rearrange::slice(ins[0], starts, ends, steps)?,
         Op::SeGate {
             w1,
             b1,

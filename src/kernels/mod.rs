@@ -14,8 +14,15 @@ use crate::error::{Error, Result};
 use crate::shaders::Shader;
 
 pub mod channel_affine;
+pub mod conv;
+pub mod conv_transpose;
+pub mod depthwise;
 pub mod eltwise;
+pub mod matmul;
+pub mod pool;
+pub mod rearrange;
 pub mod se_gate;
+pub mod softmax;
 
 /// The Rust mirror of each shader's `Params` uniform: `(field, offset)` list and size. The
 /// match is exhaustive so a new shader cannot skip the layout test.
@@ -25,6 +32,14 @@ pub fn params_layout(shader: Shader) -> (&'static [(&'static str, usize)], usize
     }
     match shader {
         Shader::Eltwise => of::<eltwise::EltwiseParams>(),
+        Shader::Conv => of::<conv::ConvParams>(),
+        Shader::Depthwise => of::<depthwise::DepthwiseParams>(),
+        Shader::Matmul => of::<matmul::MatmulParams>(),
+        Shader::ConvTranspose => of::<conv_transpose::ConvTransposeParams>(),
+        Shader::StridedCopy => of::<rearrange::StridedCopyParams>(),
+        Shader::Pool => of::<pool::PoolParams>(),
+        Shader::GlobalPool => of::<pool::GlobalPoolParams>(),
+        Shader::Softmax => of::<softmax::SoftmaxParams>(),
         Shader::ChannelAffine => of::<channel_affine::ChannelAffineParams>(),
         Shader::SeGate => of::<se_gate::SeGateParams>(),
     }

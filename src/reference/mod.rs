@@ -3,5 +3,11 @@
 
 pub mod activation;
 pub mod channel_affine;
+pub mod conv;
+pub mod conv_transpose;
 pub mod eltwise;
+pub mod matmul;
+pub mod pool;
+pub mod rearrange;
 pub mod se_gate;
+pub mod softmax;

@@ -2,9 +2,9 @@
 //! the CPU reference running the unoptimized graph, at small odd sizes and batch 2.
 
 use wgconv::blocks;
+use wgconv::graph::Conv2d;
 use wgconv::graph::{Graph, ValueId};
 use wgconv::ops::Activation;
-use wgconv::graph::Conv2d;
 
 use crate::graph::{check_on_device, initialised};
 

@@ -210,11 +210,15 @@ fn fuse_residual_and_activation_keep_function() {
         passes::fuse_residual_add(h).unwrap();
         passes::fuse_activations(h).unwrap();
     });
-    let adds = count(&h, |op| matches!(op, Op::Binary { .. } if op.kind() == "add"));
+    let adds = count(
+        &h,
+        |op| matches!(op, Op::Binary { .. } if op.kind() == "add"),
+    );
     assert_eq!(adds, 0, "{}", h.describe());
-    let residual_convs = count(&h, |op| {
-        matches!(op, Op::Conv { epilogue, .. } if epilogue.residual)
-    });
+    let residual_convs = count(
+        &h,
+        |op| matches!(op, Op::Conv { epilogue, .. } if epilogue.residual),
+    );
     assert_eq!(residual_convs, 3, "{}", h.describe());
     // The only activations left are those that cannot fuse: none here (the Fire ReLU after
     // the concat moves into both expand convolutions).
@@ -303,7 +307,11 @@ fn session_runs_fused_and_unfused() {
             .collect();
         let got2 = s.run(&inputs2).unwrap();
         let want2 = cpu::run(&g, &inputs2).unwrap();
-        let c = compare(got2[0].data(), want2[0].data(), network_tolerance(&g, &want2[0]));
+        let c = compare(
+            got2[0].data(),
+            want2[0].data(),
+            network_tolerance(&g, &want2[0]),
+        );
         assert!(c.passed(), "second run: {c}");
         let second = s.counters();
         assert_eq!(second.submits, 2);
@@ -315,8 +323,7 @@ fn session_runs_fused_and_unfused() {
     }
     // Fusion pays: fewer launches.
     let fused = Session::new(gpu(), &g).unwrap();
-    let unfused =
-        Session::with_options(gpu(), &g, SessionOptions { optimize: false }).unwrap();
+    let unfused = Session::with_options(gpu(), &g, SessionOptions { optimize: false }).unwrap();
     assert!(fused.dispatch_count() * 2 < unfused.dispatch_count());
 }
 
@@ -329,13 +336,20 @@ fn session_batch_of_one_and_three_agree() {
     let s1 = Session::new(gpu(), &g1).unwrap();
     let y3 = s3.run(std::slice::from_ref(&x3)).unwrap();
     let want = cpu::run(&g3, std::slice::from_ref(&x3)).unwrap();
-    let c = compare(y3[0].data(), want[0].data(), network_tolerance(&g3, &want[0]));
+    let c = compare(
+        y3[0].data(),
+        want[0].data(),
+        network_tolerance(&g3, &want[0]),
+    );
     assert!(c.passed(), "batch 3: {c}");
     // Each sample alone gives the same row.
     let per = 3 * 12 * 12;
     for b in 0..3 {
-        let xb = Tensor::new(vec![1, 3, 12, 12], x3.data()[b * per..(b + 1) * per].to_vec())
-            .unwrap();
+        let xb = Tensor::new(
+            vec![1, 3, 12, 12],
+            x3.data()[b * per..(b + 1) * per].to_vec(),
+        )
+        .unwrap();
         let yb = s1.run(&[xb]).unwrap();
         let c = compare(
             yb[0].data(),
@@ -378,7 +392,10 @@ fn cpu_conv2d_matches_the_reference_conv() {
     use wgconv::ops::ConvSpec;
     for (i, spec) in [
         ConvSpec::conv2d(3, 3).pad(1),
-        ConvSpec::conv2d(3, 2).strides(&[2, 3]).pads(&[0, 2], &[1, 0]).dilations(&[2, 1]),
+        ConvSpec::conv2d(3, 2)
+            .strides(&[2, 3])
+            .pads(&[0, 2], &[1, 0])
+            .dilations(&[2, 1]),
         ConvSpec::conv2d(1, 1).pad(1),
         ConvSpec::conv2d(5, 5).stride(2).pad(2).groups(2),
         ConvSpec::conv2d(3, 3).groups(4).pad(3),

@@ -3,9 +3,16 @@
 mod blocks;
 mod channel_affine;
 mod common;
+mod conv;
+mod conv_transpose;
+mod depthwise;
 mod eltwise;
 mod graph;
+mod matmul;
 mod plan;
+mod pool;
+mod rearrange;
 mod shaders;
+mod softmax;
 mod summary;
 mod zoo;

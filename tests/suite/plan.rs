@@ -22,7 +22,7 @@ fn independent_lifetimes(g: &Graph) -> (Vec<usize>, Vec<(usize, usize)>) {
         }
     }
     let mut life = vec![(usize::MAX, 0usize); n];
-    let mut touch = |v: ValueId, t: usize, life: &mut Vec<(usize, usize)>| {
+    let touch = |v: ValueId, t: usize, life: &mut Vec<(usize, usize)>| {
         let gr = group[v.0];
         life[gr].0 = life[gr].0.min(t);
         life[gr].1 = life[gr].1.max(t);
@@ -48,8 +48,15 @@ fn check_plan(what: &str, g: &Graph) -> (u64, u64) {
     let (group, life) = independent_lifetimes(g);
     let n = g.values().len();
     for a in 0..n {
-        assert_eq!(p.regions[a].offset % ALIGN, 0, "{what}: value {a} unaligned");
-        assert!(p.regions[a].end() <= p.arena_bytes, "{what}: value {a} outside arena");
+        assert_eq!(
+            p.regions[a].offset % ALIGN,
+            0,
+            "{what}: value {a} unaligned"
+        );
+        assert!(
+            p.regions[a].end() <= p.arena_bytes,
+            "{what}: value {a} outside arena"
+        );
         for b in a + 1..n {
             let (ga, gb) = (group[a], group[b]);
             if ga == gb {
@@ -84,7 +91,11 @@ fn random_graph(ops: Vec<(u8, usize, usize, usize)>) -> Graph {
         let v = match kind % 6 {
             0 if four_d => {
                 let stride = if shape[2] >= 4 && w % 3 == 0 { 2 } else { 1 };
-                g.conv2d(src, &format!("c{i}"), Conv2d::new(1 + w % 7, 3).pad(1).stride(stride))
+                g.conv2d(
+                    src,
+                    &format!("c{i}"),
+                    Conv2d::new(1 + w % 7, 3).pad(1).stride(stride),
+                )
             }
             1 => g.relu(src),
             2 => {
@@ -187,10 +198,11 @@ fn zoo_plans_are_sound_and_small() {
             p.param_bytes as f64 / 1048576.0,
             dispatches
         );
-        assert!(peak * 3 < naive, "{name}: reuse too weak ({peak} vs {naive})");
-        assert!(p.steps.iter().all(|s| s.kernel != Kernel::Alias || matches!(
-            h.node(s.node).op,
-            Op::Flatten { .. } | Op::Reshape { .. }
-        )));
+        assert!(
+            peak * 3 < naive,
+            "{name}: reuse too weak ({peak} vs {naive})"
+        );
+        assert!(p.steps.iter().all(|s| s.kernel != Kernel::Alias
+            || matches!(h.node(s.node).op, Op::Flatten { .. } | Op::Reshape { .. })));
     }
 }

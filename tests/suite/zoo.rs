@@ -81,7 +81,10 @@ fn safetensors_round_trip_and_errors() {
     weights::load_safetensors(&mut h, &bytes).unwrap();
     let s1 = Session::new(gpu(), &g).unwrap();
     let s2 = Session::new(gpu(), &h).unwrap();
-    assert_eq!(s1.run(&inputs).unwrap()[0].data(), s2.run(&inputs).unwrap()[0].data());
+    assert_eq!(
+        s1.run(&inputs).unwrap()[0].data(),
+        s2.run(&inputs).unwrap()[0].data()
+    );
 
     // Keys are PyTorch's.
     let keys: Vec<String> = g.state_dict().into_iter().map(|(k, _)| k).collect();
@@ -113,7 +116,11 @@ fn safetensors_round_trip_and_errors() {
             owned.push(("head.weight".into(), vec![0; 8], vec![2]));
         }
         // PyTorch also saves this buffer; it must be accepted and ignored.
-        owned.push(("conv_block1.2.num_batches_tracked".into(), vec![0; 8], vec![1]));
+        owned.push((
+            "conv_block1.2.num_batches_tracked".into(),
+            vec![0; 8],
+            vec![1],
+        ));
         let views: Vec<_> = owned
             .iter()
             .map(|(k, b, s)| {
@@ -132,18 +139,29 @@ fn safetensors_round_trip_and_errors() {
     };
     let mut h = zoo::cifar10_net(&input).unwrap();
     weights::load_safetensors(&mut h, &rebuild(None, None, false)).unwrap();
-    let err = weights::load_safetensors(&mut h, &rebuild(Some("conv_block5.2.weight"), None, false))
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("conv_block5.2.weight") && err.contains("missing"), "{err}");
-    let err = weights::load_safetensors(&mut h, &rebuild(None, Some("conv_block4.0.weight"), false))
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("conv_block4.0.weight") && err.contains("[11520]"), "{err}");
+    let err =
+        weights::load_safetensors(&mut h, &rebuild(Some("conv_block5.2.weight"), None, false))
+            .unwrap_err()
+            .to_string();
+    assert!(
+        err.contains("conv_block5.2.weight") && err.contains("missing"),
+        "{err}"
+    );
+    let err =
+        weights::load_safetensors(&mut h, &rebuild(None, Some("conv_block4.0.weight"), false))
+            .unwrap_err()
+            .to_string();
+    assert!(
+        err.contains("conv_block4.0.weight") && err.contains("[11520]"),
+        "{err}"
+    );
     let err = weights::load_safetensors(&mut h, &rebuild(None, None, true))
         .unwrap_err()
         .to_string();
-    assert!(err.contains("head.weight") && err.contains("unexpected"), "{err}");
+    assert!(
+        err.contains("head.weight") && err.contains("unexpected"),
+        "{err}"
+    );
 }
 
 /// F16 and BF16 files load (converted to f32).
@@ -163,7 +181,14 @@ fn safetensors_half_precision() {
         let file = safetensors::serialize([("c.weight", v)], None).unwrap();
         weights::load_safetensors(&mut g, &file).unwrap();
         let w = g.state_dict()[0].1.data()[0];
-        assert_eq!(w, if dt == safetensors::Dtype::F16 { 1.0 } else { -3.0 });
+        assert_eq!(
+            w,
+            if dt == safetensors::Dtype::F16 {
+                1.0
+            } else {
+                -3.0
+            }
+        );
     }
     let _ = Tensor::zeros(vec![1]);
 }

@@ -1,0 +1,178 @@
+// Transposed convolution (1-D, 2-D and 3-D through one 3-D index scheme: lower ranks have
+// leading size-1 dims), with stride, asymmetric padding, output_padding, dilation, groups and
+// the fused epilogue y = activate(acc + bias[o] + residual).
+//
+// Layout: input [N, C, Di, Hi, Wi], weight [C, O/g, KD, KH, KW] (PyTorch), output
+// [N, O, Do, Ho, Wo], residual like the output, bias [O].
+// Gather formulation: output x receives input i through tap k iff x + pad - k*dil = i*stride,
+// so each invocation visits only the taps where x + pad - k*dil is divisible by the stride; no
+// zero-stuffing, no atomics. Along W the outputs are split into `stride` phases
+// x = r + stride*q: every output of one phase uses the same taps, so an invocation computes
+// XB = 4 outputs of one phase (q = qb + j*QB, so neighbouring invocations touch neighbouring
+// input and output columns) for OB = 4 output channels of one group: each tap and input
+// channel then costs 4 input loads + 4 weight loads for 16 FMAs.
+// Invocation order (fastest first): qb, r, y, z, output-channel block, image. 1-D dispatch.
+// Overrides: WG_SIZE, HAS_BIAS, HAS_RESIDUAL, ACTIVATION (prelude).
+
+override WG_SIZE: u32 = 64u;
+override HAS_BIAS: bool = false;
+override HAS_RESIDUAL: bool = false;
+
+// Register block (private arrays need constant sizes; XB is the vec4 width).
+const OB: u32 = 4u;
+const XB: u32 = 4u;
+
+struct Params {
+    total: u32,
+    c_in: u32,
+    cg: u32,
+    o_out: u32,
+    og: u32,
+    obg: u32,
+    qb: u32,
+    d_in: u32,
+    h_in: u32,
+    w_in: u32,
+    d_out: u32,
+    h_out: u32,
+    w_out: u32,
+    kd: u32,
+    kh: u32,
+    kw: u32,
+    sd: u32,
+    sh: u32,
+    sw: u32,
+    pd: u32,
+    ph: u32,
+    pw: u32,
+    dd: u32,
+    dh: u32,
+    dw: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> w: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read> residual: array<f32>;
+@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+
+// Input index of output coordinate `o` through tap `k`, or -1 when that tap does not reach
+// `o` (not divisible by the stride, or outside the input).
+fn source_index(o: u32, pad: u32, k: u32, dil: u32, stride: u32, len: u32) -> i32 {
+    let t = i32(o + pad) - i32(k * dil);
+    // WGSL's % truncates, so a negative exact multiple still gives 0; then t / stride is exact.
+    if t < 0 || t % i32(stride) != 0 {
+        return -1;
+    }
+    let i = t / i32(stride);
+    return select(-1, i, i < i32(len));
+}
+
+@compute @workgroup_size(WG_SIZE)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let inv = flat_workgroup_id(wid, nwg) * WG_SIZE + lid;
+    if inv >= params.total {
+        return;
+    }
+    var rest = inv;
+    let qb = rest % params.qb; rest = rest / params.qb;
+    let r = rest % params.sw; rest = rest / params.sw;
+    let oy = rest % params.h_out; rest = rest / params.h_out;
+    let oz = rest % params.d_out; rest = rest / params.d_out;
+    let nblocks = params.obg * (params.o_out / params.og);
+    let ob = rest % nblocks;
+    let n = rest / nblocks;
+    let grp = ob / params.obg;
+    let ol0 = (ob % params.obg) * OB;
+
+    // Output columns of this invocation and whether each exists.
+    var q: vec4<u32>;
+    var ox: vec4<u32>;
+    for (var j = 0u; j < XB; j++) {
+        q[j] = qb + j * params.qb;
+        ox[j] = r + params.sw * q[j];
+    }
+    let x_live = ox < vec4<u32>(params.w_out);
+
+    // Channels past the group's end repeat its last channel (in bounds) and are not stored.
+    var wo: array<u32, OB>;
+    for (var oc = 0u; oc < OB; oc++) {
+        wo[oc] = min(ol0 + oc, params.og - 1u);
+    }
+
+    let kvol = params.kd * params.kh * params.kw;
+    let in_plane = params.d_in * params.h_in * params.w_in;
+    let c0 = grp * params.cg;
+    var acc: array<vec4<f32>, OB>;
+    for (var oc = 0u; oc < OB; oc++) {
+        acc[oc] = vec4<f32>(0.0);
+    }
+
+    for (var kz = 0u; kz < params.kd; kz++) {
+        let iz = source_index(oz, params.pd, kz, params.dd, params.sd, params.d_in);
+        if iz < 0 {
+            continue;
+        }
+        for (var ky = 0u; ky < params.kh; ky++) {
+            let iy = source_index(oy, params.ph, ky, params.dh, params.sh, params.h_in);
+            if iy < 0 {
+                continue;
+            }
+            let row = (u32(iz) * params.h_in + u32(iy)) * params.w_in;
+            for (var kx = 0u; kx < params.kw; kx++) {
+                // Every column of the phase shares this test; only the range check differs.
+                let t = i32(r + params.pw) - i32(kx * params.dw);
+                if t % i32(params.sw) != 0 {
+                    continue;
+                }
+                let ix = vec4<i32>(q) + vec4<i32>(t / i32(params.sw));
+                let live = x_live & (ix >= vec4<i32>(0)) & (ix < vec4<i32>(i32(params.w_in)));
+                if !any(live) {
+                    continue;
+                }
+                // Dead lanes read column 0 (in bounds) and are zeroed below.
+                let col = select(vec4<u32>(0u), vec4<u32>(ix), live);
+                let tap = (kz * params.kh + ky) * params.kw + kx;
+                for (var ci = 0u; ci < params.cg; ci++) {
+                    let c = c0 + ci;
+                    let base = (n * params.c_in + c) * in_plane + row;
+                    let xv = select(vec4<f32>(0.0),
+                                    vec4<f32>(x[base + col.x], x[base + col.y], x[base + col.z], x[base + col.w]),
+                                    live);
+                    let wbase = c * params.og * kvol + tap;
+                    for (var oc = 0u; oc < OB; oc++) {
+                        acc[oc] = fma(vec4<f32>(w[wbase + wo[oc] * kvol]), xv, acc[oc]);
+                    }
+                }
+            }
+        }
+    }
+
+    let out_plane = params.d_out * params.h_out * params.w_out;
+    for (var oc = 0u; oc < OB; oc++) {
+        if ol0 + oc >= params.og {
+            break;
+        }
+        let o = grp * params.og + ol0 + oc;
+        let base = (n * params.o_out + o) * out_plane + (oz * params.h_out + oy) * params.w_out;
+        for (var j = 0u; j < XB; j++) {
+            if !x_live[j] {
+                continue;
+            }
+            var v = acc[oc][j];
+            if HAS_BIAS {
+                v += bias[o];
+            }
+            let i = base + ox[j];
+            if HAS_RESIDUAL {
+                v += residual[i];
+            }
+            y[i] = activate(v);
+        }
+    }
+}

@@ -1,0 +1,340 @@
+//! General convolution (`shaders/conv.wgsl`): 1-D, 2-D and 3-D, grouped, strided, padded,
+//! dilated, as one tiled implicit GEMM with a fused bias/residual/activation epilogue.
+
+use crate::device::Gpu;
+use crate::error::{Error, Result};
+use crate::kernels::eltwise::to_u32;
+use crate::kernels::{BufRef, ConvBindings, Dispatch};
+use crate::ops::{ConvSpec, Epilogue};
+use crate::shaders::Shader;
+use crate::tensor::numel;
+
+const OP: &str = "conv";
+/// Outputs per invocation along each GEMM dimension (the shader's fixed register block).
+const REG_BLOCK: u32 = 4;
+
+crate::gpu_params! {
+    /// Mirrors `Params` in `shaders/conv.wgsl`; spatial fields are 3-D (1-D and 2-D are padded
+    /// with unit leading dimensions).
+    pub struct ConvParams {
+        pub batch: u32,
+        pub in_c: u32,
+        pub in_d: u32,
+        pub in_h: u32,
+        pub in_w: u32,
+        pub out_c: u32,
+        pub out_d: u32,
+        pub out_h: u32,
+        pub out_w: u32,
+        pub groups: u32,
+        pub c_per_group: u32,
+        pub m_per_group: u32,
+        pub k_d: u32,
+        pub k_h: u32,
+        pub k_w: u32,
+        pub k_total: u32,
+        pub stride_d: i32,
+        pub stride_h: i32,
+        pub stride_w: i32,
+        pub pad_d: i32,
+        pub pad_h: i32,
+        pub pad_w: i32,
+        pub dil_d: i32,
+        pub dil_h: i32,
+        pub dil_w: i32,
+        pub n_total: u32,
+        pub tiles_m: u32,
+        pub tiles_n: u32,
+    }
+}
+
+/// Workgroup shape of the implicit GEMM: `wg_m x wg_n` invocations, each a 4x4 register block,
+/// so a workgroup computes a `(4*wg_m) x (4*wg_n)` tile (output channels x output pixels),
+/// staging `tk` reduction steps per barrier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ConvTiling {
+    /// Invocations along output channels (a multiple of 4).
+    pub wg_m: u32,
+    /// Invocations along output pixels (a multiple of 4).
+    pub wg_n: u32,
+    /// Reduction chunk staged in workgroup memory (a multiple of `wg_m / 4`).
+    pub tk: u32,
+}
+
+impl Default for ConvTiling {
+    /// 64x64 outputs per workgroup of 256 invocations, K-chunks of 16: 8 KiB of workgroup memory.
+    fn default() -> Self {
+        Self {
+            wg_m: 16,
+            wg_n: 16,
+            tk: 16,
+        }
+    }
+}
+
+impl ConvTiling {
+    /// The tiling the host picks for a per-group GEMM of `m` rows and `n` columns: the default
+    /// 64x64 tile, shrunk along a dimension that a smaller tile still covers (so tiny layers do
+    /// not idle most of a workgroup), and widened along pixels when channels are few.
+    pub fn for_problem(m: usize, n: usize) -> Self {
+        fn fit(extent: usize, max: u32) -> u32 {
+            let mut t = 4;
+            while t < max && ((t * REG_BLOCK) as usize) < extent {
+                t *= 2;
+            }
+            t
+        }
+        let wg_m = fit(m, 16);
+        let wg_n = fit(n, (256 / wg_m).min(32));
+        Self { wg_m, wg_n, tk: 16 }
+    }
+
+    /// Output channels per workgroup tile.
+    pub fn tile_m(&self) -> u32 {
+        self.wg_m * REG_BLOCK
+    }
+
+    /// Output pixels per workgroup tile.
+    pub fn tile_n(&self) -> u32 {
+        self.wg_n * REG_BLOCK
+    }
+
+    /// Bytes of workgroup memory the shader declares for this tiling.
+    pub fn workgroup_bytes(&self) -> u64 {
+        // vec4 slots: TK x (WG_M + 1) for weights (one padding slot per row), TK x WG_N for inputs.
+        let floats = 4 * (self.tk * (self.wg_m + 1) + self.tk * self.wg_n);
+        floats as u64 * 4
+    }
+
+    fn check(&self, gpu: &Gpu) -> Result<()> {
+        let ok = self.wg_m >= 4
+            && self.wg_m.is_multiple_of(4)
+            && self.wg_n >= 4
+            && self.wg_n.is_multiple_of(4)
+            && self.tk > 0
+            && self.tk.is_multiple_of(self.wg_m / 4);
+        if !ok {
+            return Err(Error::invalid_op(
+                OP,
+                format!(
+                    "tiling {self:?}: wg_m and wg_n must be multiples of 4 and tk a multiple of wg_m/4"
+                ),
+            ));
+        }
+        let limits = gpu.limits();
+        let threads = self.wg_m * self.wg_n;
+        for (name, limit) in [
+            (
+                "max_compute_invocations_per_workgroup",
+                limits.max_compute_invocations_per_workgroup,
+            ),
+            (
+                "max_compute_workgroup_size_x",
+                limits.max_compute_workgroup_size_x,
+            ),
+        ] {
+            if threads > limit {
+                return Err(Error::DeviceLimit {
+                    what: format!("{OP} tiling {self:?}"),
+                    limit_name: name,
+                    limit: limit as u64,
+                    needed: threads as u64,
+                });
+            }
+        }
+        let bytes = self.workgroup_bytes();
+        if bytes > limits.max_compute_workgroup_storage_size as u64 {
+            return Err(Error::DeviceLimit {
+                what: format!("{OP} tiling {self:?}"),
+                limit_name: "max_compute_workgroup_storage_size",
+                limit: limits.max_compute_workgroup_storage_size as u64,
+                needed: bytes,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Checks that `b` holds at least a tensor of `shape`.
+fn check_binding(op: &str, what: &str, b: &BufRef<'_>, shape: &[usize]) -> Result<()> {
+    let need = numel(shape) as u64 * 4;
+    if b.size < need {
+        return Err(Error::invalid_op(
+            op,
+            format!(
+                "{what} binding of {} bytes is too small for shape {shape:?} ({need} bytes)",
+                b.size
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Validates a convolution-like kernel's shapes and bindings against `spec`; returns the
+/// output shape. Shared with the depthwise kernel.
+pub(crate) fn validate(
+    op: &str,
+    spec: &ConvSpec,
+    input_shape: &[usize],
+    weight_shape: &[usize],
+    epilogue: Epilogue,
+    b: &ConvBindings<'_>,
+) -> Result<Vec<usize>> {
+    let out_shape = spec
+        .output_shape(input_shape, weight_shape)
+        .map_err(|e| match e {
+            Error::InvalidOp { message, .. } => Error::invalid_op(op, message),
+            e => e,
+        })?;
+    if epilogue.residual != b.residual.is_some() {
+        return Err(Error::invalid_op(
+            op,
+            format!(
+                "epilogue.residual is {} but a residual buffer was {}",
+                epilogue.residual,
+                if b.residual.is_some() {
+                    "given"
+                } else {
+                    "not given"
+                }
+            ),
+        ));
+    }
+    check_binding(op, "input", &b.input, input_shape)?;
+    check_binding(op, "weight", &b.weight, weight_shape)?;
+    if let Some(bias) = &b.bias {
+        check_binding(op, "bias", bias, &[weight_shape[0]])?;
+    }
+    if let Some(res) = &b.residual {
+        check_binding(op, "residual", res, &out_shape)?;
+    }
+    check_binding(op, "output", &b.output, &out_shape)?;
+    Ok(out_shape)
+}
+
+/// Pads a per-dimension spatial vector to 3-D on the left with `fill`.
+fn to3(v: &[usize], fill: usize) -> [usize; 3] {
+    let mut out = [fill; 3];
+    out[3 - v.len()..].copy_from_slice(v);
+    out
+}
+
+/// `output = act(conv(input, weight) + bias + residual)` for 1-D, 2-D and 3-D convolutions
+/// with any stride, padding, dilation and groups. Shapes: input `[N, C, *s]`, weight
+/// `[O, C/g, *k]`, bias `[O]`, residual and output `spec.output_shape(..)`.
+pub fn conv(
+    gpu: &Gpu,
+    spec: &ConvSpec,
+    input_shape: &[usize],
+    weight_shape: &[usize],
+    epilogue: Epilogue,
+    b: ConvBindings<'_>,
+) -> Result<Dispatch> {
+    conv_tiled(gpu, spec, input_shape, weight_shape, epilogue, b, None)
+}
+
+/// [`conv`] with an explicit workgroup tiling (`None`: [`ConvTiling::for_problem`]); for
+/// tuning and for tests that must exercise every tile shape.
+pub fn conv_tiled(
+    gpu: &Gpu,
+    spec: &ConvSpec,
+    input_shape: &[usize],
+    weight_shape: &[usize],
+    epilogue: Epilogue,
+    b: ConvBindings<'_>,
+    tiling: Option<ConvTiling>,
+) -> Result<Dispatch> {
+    let out_shape = validate(OP, spec, input_shape, weight_shape, epilogue, &b)?;
+    let r = spec.rank();
+    let groups = spec.groups;
+    let (batch, in_c, out_c) = (input_shape[0], input_shape[1], out_shape[1]);
+    let in_s = to3(&input_shape[2..], 1);
+    let out_s = to3(&out_shape[2..], 1);
+    let k = to3(&spec.kernel, 1);
+    let stride = to3(&spec.stride, 1);
+    let pad = to3(&spec.pad_begin, 0);
+    let dil = to3(&spec.dilation, 1);
+    debug_assert_eq!(spec.kernel.len(), r);
+
+    let m_per_group = out_c / groups;
+    let k_total = (in_c / groups) * numel(&spec.kernel);
+    let n_total = batch * numel(&out_shape[2..]);
+    let tiling = tiling.unwrap_or_else(|| ConvTiling::for_problem(m_per_group, n_total));
+    tiling.check(gpu)?;
+    let tiles_m = m_per_group.div_ceil(tiling.tile_m() as usize);
+    let tiles_n = n_total.div_ceil(tiling.tile_n() as usize);
+
+    // Every flat index the shader forms must fit in u32.
+    for (what, n) in [
+        ("input elements", numel(input_shape)),
+        ("weight elements", numel(weight_shape)),
+        ("output elements", numel(&out_shape)),
+    ] {
+        to_u32(OP, what, n)?;
+    }
+    let u = |what: &str, v: usize| to_u32(OP, what, v);
+    let i = |what: &str, v: usize| -> Result<i32> {
+        i32::try_from(v).map_err(|_| {
+            Error::invalid_op(OP, format!("{what} {v} does not fit the kernel's i32 math"))
+        })
+    };
+    let params = ConvParams {
+        batch: u("batch", batch)?,
+        in_c: u("channels", in_c)?,
+        in_d: u("input depth", in_s[0])?,
+        in_h: u("input height", in_s[1])?,
+        in_w: u("input width", in_s[2])?,
+        out_c: u("output channels", out_c)?,
+        out_d: u("output depth", out_s[0])?,
+        out_h: u("output height", out_s[1])?,
+        out_w: u("output width", out_s[2])?,
+        groups: u("groups", groups)?,
+        c_per_group: u("channels per group", in_c / groups)?,
+        m_per_group: u("output channels per group", m_per_group)?,
+        k_d: u("kernel", k[0])?,
+        k_h: u("kernel", k[1])?,
+        k_w: u("kernel", k[2])?,
+        k_total: u("reduction length", k_total)?,
+        stride_d: i("stride", stride[0])?,
+        stride_h: i("stride", stride[1])?,
+        stride_w: i("stride", stride[2])?,
+        pad_d: i("padding", pad[0])?,
+        pad_h: i("padding", pad[1])?,
+        pad_w: i("padding", pad[2])?,
+        dil_d: i("dilation", dil[0])?,
+        dil_h: i("dilation", dil[1])?,
+        dil_w: i("dilation", dil[2])?,
+        n_total: u("output pixels", n_total)?,
+        tiles_m: u("tiles", tiles_m)?,
+        tiles_n: u("tiles", tiles_n)?,
+    };
+    // Input coordinates reach (out-1)*stride + (k-1)*dilation; keep them inside i32.
+    for d in 0..3 {
+        let reach = out_s[d].saturating_sub(1) * stride[d] + (k[d] - 1) * dil[d];
+        i("input coordinate", reach + pad[d])?;
+    }
+
+    let mut constants = epilogue.activation.constants().to_vec();
+    constants.extend([
+        ("WG_M", tiling.wg_m as f64),
+        ("WG_N", tiling.wg_n as f64),
+        ("TK", tiling.tk as f64),
+        ("HAS_BIAS", b.bias.is_some() as u32 as f64),
+        ("HAS_RESIDUAL", b.residual.is_some() as u32 as f64),
+    ]);
+    // Unused optional inputs are bound to a valid read-only buffer; the flags gate the reads.
+    let total = (groups * tiles_m) as u64 * tiles_n as u64;
+    gpu.dispatch(
+        Shader::Conv,
+        &constants,
+        &params,
+        &[
+            b.input,
+            b.weight,
+            b.bias.unwrap_or(b.weight),
+            b.residual.unwrap_or(b.input),
+            b.output,
+        ],
+        total,
+    )
+}

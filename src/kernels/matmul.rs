@@ -1,0 +1,449 @@
+//! Tiled strided batched GEMM (`shaders/matmul.wgsl`): pointwise (1x1) and grouped pointwise
+//! convolution, Linear / ONNX Gemm, and numpy MatMul, all as views of one kernel through strides.
+
+use crate::device::Gpu;
+use crate::error::{Error, Result};
+use crate::kernels::eltwise::to_u32;
+use crate::kernels::{BufRef, ConvBindings, Dispatch};
+use crate::ops::{Activation, ConvSpec, Epilogue};
+use crate::shaders::Shader;
+
+/// Rows (and columns) each invocation accumulates in registers; fixed in the shader.
+const REG_BLOCK: usize = 4;
+
+crate::gpu_params! {
+    /// Mirrors `Params` in `shaders/matmul.wgsl`.
+    pub struct MatmulParams {
+        pub m: u32, pub n: u32, pub k: u32,
+        pub batch: u32, pub batch_inner: u32,
+        pub tiles_m: u32, pub tiles_n: u32,
+        pub a_rs: u32, pub a_cs: u32, pub a_bo: u32, pub a_bi: u32,
+        pub b_rs: u32, pub b_cs: u32, pub b_bo: u32, pub b_bi: u32,
+        pub c_rs: u32, pub c_cs: u32, pub c_bo: u32, pub c_bi: u32,
+        pub bias_bo: u32, pub bias_bi: u32,
+        pub _pad0: u32, pub _pad1: u32, pub _pad2: u32,
+    }
+}
+
+/// How one operand of the batched GEMM is laid out in its buffer, in elements.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Layout {
+    /// Stride between rows.
+    rs: usize,
+    /// Stride between columns.
+    cs: usize,
+    /// Stride between outer batch entries (0 broadcasts).
+    bo: usize,
+    /// Stride between inner batch entries (0 broadcasts).
+    bi: usize,
+}
+
+impl Layout {
+    /// Elements from the first to one past the last element touched by a `rows x cols` matrix
+    /// at every batch index (0 when nothing is touched).
+    fn extent(&self, rows: usize, cols: usize, outer: usize, inner: usize) -> usize {
+        if rows == 0 || cols == 0 || outer == 0 || inner == 0 {
+            return 0;
+        }
+        (outer - 1) * self.bo
+            + (inner - 1) * self.bi
+            + (rows - 1) * self.rs
+            + (cols - 1) * self.cs
+            + 1
+    }
+}
+
+/// A batched GEMM problem `C[b] = A[b] (m x k) * B[b] (k x n)`, batch `outer x inner`.
+#[derive(Clone, Copy, Debug)]
+struct Gemm {
+    m: usize,
+    n: usize,
+    k: usize,
+    outer: usize,
+    inner: usize,
+    a: Layout,
+    b: Layout,
+    c: Layout,
+    /// `(per_row, outer stride, inner stride)` of the bias, when there is one.
+    bias: Option<(bool, usize, usize)>,
+}
+
+/// Checks that a binding holds at least `elems` f32 elements.
+fn check_binding(op: &str, what: &str, r: &BufRef<'_>, elems: usize) -> Result<()> {
+    let need = elems as u64 * 4;
+    if r.size < need {
+        return Err(Error::invalid_op(
+            op,
+            format!(
+                "{what} binding holds {} bytes, the shapes need {need}",
+                r.size
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Workgroup shape `(WG_X, WG_Y)`: 64x64 tiles by default, skinny or small tiles when a side of
+/// C is small, so that a Linear with batch 1 or a 1x1 conv on a 4x4 map does not idle most lanes.
+fn workgroup_shape(m: usize, n: usize) -> (usize, usize) {
+    if m <= 16 && n <= 16 {
+        // Tiny (often heavily batched) products: one 16x16 tile, 16 invocations.
+        (4, 4)
+    } else if m <= 16 {
+        (16, 4)
+    } else if n <= 16 {
+        (4, 16)
+    } else {
+        (16, 16)
+    }
+}
+
+/// Builds the dispatch of a validated GEMM problem.
+#[allow(clippy::too_many_arguments)]
+fn gemm(
+    gpu: &Gpu,
+    op: &str,
+    g: &Gemm,
+    act: Activation,
+    a: BufRef<'_>,
+    b: BufRef<'_>,
+    bias: Option<BufRef<'_>>,
+    residual: Option<BufRef<'_>>,
+    out: BufRef<'_>,
+) -> Result<Dispatch> {
+    let (m, n, k, outer, inner) = (g.m, g.n, g.k, g.outer, g.inner);
+    check_binding(op, "A", &a, g.a.extent(m, k, outer, inner))?;
+    check_binding(op, "B", &b, g.b.extent(k, n, outer, inner))?;
+    let c_extent = g.c.extent(m, n, outer, inner);
+    check_binding(op, "output", &out, c_extent)?;
+    if let Some(r) = &residual {
+        check_binding(op, "residual", r, c_extent)?;
+    }
+    let (per_row, bias_bo, bias_bi) = g.bias.unwrap_or((true, 0, 0));
+    if let Some(bb) = &bias {
+        let len = if per_row { m } else { n };
+        check_binding(
+            op,
+            "bias",
+            bb,
+            Layout {
+                rs: 0,
+                cs: 1,
+                bo: bias_bo,
+                bi: bias_bi,
+            }
+            .extent(1, len, outer, inner),
+        )?;
+    }
+
+    let (wg_x, wg_y) = workgroup_shape(m, n);
+    let tiles_m = m.div_ceil(REG_BLOCK * wg_y);
+    let tiles_n = n.div_ceil(REG_BLOCK * wg_x);
+    let batch = outer * inner;
+    let u = |what: &str, v: usize| to_u32(op, what, v);
+    let params = MatmulParams {
+        m: u("rows", m)?,
+        n: u("columns", n)?,
+        k: u("reduction length", k)?,
+        batch: u("batch", batch)?,
+        batch_inner: u("inner batch", inner.max(1))?,
+        tiles_m: u("row tiles", tiles_m)?,
+        tiles_n: u("column tiles", tiles_n)?,
+        a_rs: u("A stride", g.a.rs)?,
+        a_cs: u("A stride", g.a.cs)?,
+        a_bo: u("A stride", g.a.bo)?,
+        a_bi: u("A stride", g.a.bi)?,
+        b_rs: u("B stride", g.b.rs)?,
+        b_cs: u("B stride", g.b.cs)?,
+        b_bo: u("B stride", g.b.bo)?,
+        b_bi: u("B stride", g.b.bi)?,
+        c_rs: u("C stride", g.c.rs)?,
+        c_cs: u("C stride", g.c.cs)?,
+        c_bo: u("C stride", g.c.bo)?,
+        c_bi: u("C stride", g.c.bi)?,
+        bias_bo: u("bias stride", bias_bo)?,
+        bias_bi: u("bias stride", bias_bi)?,
+        ..Default::default()
+    };
+    // Every index the shader forms must fit its u32 arithmetic.
+    for (what, e) in [
+        ("A extent", g.a.extent(m, k, outer, inner)),
+        ("B extent", g.b.extent(k, n, outer, inner)),
+        ("C extent", c_extent),
+    ] {
+        u(what, e)?;
+    }
+
+    let flag = |v: bool| if v { 1.0 } else { 0.0 };
+    let mut constants = act.constants().to_vec();
+    constants.extend([
+        ("WG_X", wg_x as f64),
+        ("WG_Y", wg_y as f64),
+        ("TILE_K", 16.0),
+        // Consecutive invocations load along whichever tile dimension is contiguous in memory.
+        ("A_K_FAST", flag(g.a.cs == 1 || g.a.rs != 1)),
+        ("B_K_FAST", flag(g.b.rs == 1 && g.b.cs != 1)),
+        ("HAS_BIAS", flag(bias.is_some())),
+        ("BIAS_PER_ROW", flag(per_row)),
+        ("HAS_RESIDUAL", flag(residual.is_some())),
+    ]);
+    // Unused optional inputs are bound to A (read-only, so no usage conflict with the output).
+    gpu.dispatch(
+        Shader::Matmul,
+        &constants,
+        &params,
+        &[a, b, bias.unwrap_or(a), residual.unwrap_or(a), out],
+        (batch * tiles_m * tiles_n) as u64,
+    )
+}
+
+/// True for convolutions the GEMM kernel runs: every kernel extent 1, stride 1, no padding
+/// (any dilation, any groups, spatial rank 1 to 3).
+pub fn is_pointwise(spec: &ConvSpec) -> bool {
+    spec.validate("pointwise").is_ok()
+        && spec.kernel.iter().all(|&k| k == 1)
+        && spec.stride.iter().all(|&s| s == 1)
+        && spec.pad_begin.iter().chain(&spec.pad_end).all(|&p| p == 0)
+}
+
+/// Checks that the residual binding and the epilogue agree.
+fn residual_binding<'a>(
+    op: &str,
+    epilogue: &Epilogue,
+    residual: Option<BufRef<'a>>,
+) -> Result<Option<BufRef<'a>>> {
+    match (epilogue.residual, residual) {
+        (true, None) => Err(Error::invalid_op(
+            op,
+            "the epilogue adds a residual but no residual buffer is bound",
+        )),
+        (false, Some(_)) => Err(Error::invalid_op(
+            op,
+            "a residual buffer is bound but the epilogue does not add it",
+        )),
+        (_, r) => Ok(r),
+    }
+}
+
+/// A 1x1 convolution (any groups) on `[N, C, *spatial]`, weight `[O, C/g, 1, ..]`, output
+/// `[N, O, *spatial]`, as a GEMM batched over (image, group).
+pub fn pointwise(
+    gpu: &Gpu,
+    spec: &ConvSpec,
+    input_shape: &[usize],
+    weight_shape: &[usize],
+    epilogue: Epilogue,
+    b: ConvBindings<'_>,
+) -> Result<Dispatch> {
+    const OP: &str = "pointwise conv";
+    if !is_pointwise(spec) {
+        spec.validate(OP)?;
+        return Err(Error::invalid_op(
+            OP,
+            format!(
+                "needs a 1x1 kernel, stride 1 and no padding; got kernel {:?}, stride {:?}, pads {:?}/{:?}",
+                spec.kernel, spec.stride, spec.pad_begin, spec.pad_end
+            ),
+        ));
+    }
+    let out_shape = spec.output_shape(input_shape, weight_shape)?;
+    let (batch, c, o, g) = (input_shape[0], input_shape[1], weight_shape[0], spec.groups);
+    let s: usize = out_shape[2..].iter().product();
+    let (cg, og) = (c / g, o / g);
+    let residual = residual_binding(OP, &epilogue, b.residual)?;
+    let problem = Gemm {
+        m: og,
+        n: s,
+        k: cg,
+        outer: batch,
+        inner: g,
+        // The group's weight rows [O/g, C/g].
+        a: Layout {
+            rs: cg,
+            cs: 1,
+            bo: 0,
+            bi: og * cg,
+        },
+        // The group's input channels of one image, [C/g, S].
+        b: Layout {
+            rs: s,
+            cs: 1,
+            bo: c * s,
+            bi: cg * s,
+        },
+        c: Layout {
+            rs: s,
+            cs: 1,
+            bo: o * s,
+            bi: og * s,
+        },
+        bias: Some((true, 0, og)),
+    };
+    gemm(
+        gpu,
+        OP,
+        &problem,
+        epilogue.activation,
+        b.weight,
+        b.input,
+        b.bias,
+        residual,
+        b.output,
+    )
+}
+
+/// `y = activation(x W^T + bias)`: PyTorch `nn.Linear`, ONNX `Gemm` with `transB = 1`.
+/// `x` is `[N, K]`, `w` `[M, K]`, `bias` `[M]`, `out` `[N, M]`.
+#[allow(clippy::too_many_arguments)]
+pub fn linear(
+    gpu: &Gpu,
+    x_shape: &[usize],
+    w_shape: &[usize],
+    activation: Activation,
+    x: BufRef<'_>,
+    w: BufRef<'_>,
+    bias: Option<BufRef<'_>>,
+    out: BufRef<'_>,
+) -> Result<Dispatch> {
+    const OP: &str = "linear";
+    let (&[rows, k], &[m, wk]) = (x_shape, w_shape) else {
+        return Err(Error::invalid_op(
+            OP,
+            format!("input {x_shape:?} and weight {w_shape:?} must both have rank 2"),
+        ));
+    };
+    if k != wk {
+        return Err(Error::invalid_op(
+            OP,
+            format!("input {x_shape:?} has {k} features, weight {w_shape:?} expects {wk}"),
+        ));
+    }
+    let problem = Gemm {
+        m: rows,
+        n: m,
+        k,
+        outer: 1,
+        inner: 1,
+        a: Layout {
+            rs: k,
+            cs: 1,
+            bo: 0,
+            bi: 0,
+        },
+        // B[k][n] = W[n][k]: W read with its strides swapped.
+        b: Layout {
+            rs: 1,
+            cs: k,
+            bo: 0,
+            bi: 0,
+        },
+        c: Layout {
+            rs: m,
+            cs: 1,
+            bo: 0,
+            bi: 0,
+        },
+        bias: Some((false, 0, 0)),
+    };
+    gemm(gpu, OP, &problem, activation, x, w, bias, None, out)
+}
+
+/// Output shape of numpy `matmul` for operands of rank 2 or 3: `[.., M, K] @ [.., K, N]` is
+/// `[.., M, N]`; a rank-2 operand or a batch of 1 broadcasts against the other's batch.
+pub fn matmul_output_shape(a_shape: &[usize], b_shape: &[usize]) -> Result<Vec<usize>> {
+    const OP: &str = "matmul";
+    let ok_rank = |s: &[usize]| s.len() == 2 || s.len() == 3;
+    if !ok_rank(a_shape) || !ok_rank(b_shape) {
+        return Err(Error::invalid_op(
+            OP,
+            format!("operands {a_shape:?} and {b_shape:?} must have rank 2 or 3"),
+        ));
+    }
+    let (ra, rb) = (a_shape.len(), b_shape.len());
+    let (m, k) = (a_shape[ra - 2], a_shape[ra - 1]);
+    let (kb, n) = (b_shape[rb - 2], b_shape[rb - 1]);
+    if k != kb {
+        return Err(Error::invalid_op(
+            OP,
+            format!("inner dimensions differ: {a_shape:?} @ {b_shape:?}"),
+        ));
+    }
+    let ba = if ra == 3 { a_shape[0] } else { 1 };
+    let bb = if rb == 3 { b_shape[0] } else { 1 };
+    if ba != bb && ba != 1 && bb != 1 {
+        return Err(Error::invalid_op(
+            OP,
+            format!("batch dimensions do not broadcast: {a_shape:?} @ {b_shape:?}"),
+        ));
+    }
+    if ra == 2 && rb == 2 {
+        Ok(vec![m, n])
+    } else {
+        Ok(vec![ba.max(bb), m, n])
+    }
+}
+
+/// numpy `matmul` for rank-2 and rank-3 operands (see [`matmul_output_shape`]); `out` is dense.
+pub fn matmul(
+    gpu: &Gpu,
+    a_shape: &[usize],
+    b_shape: &[usize],
+    a: BufRef<'_>,
+    b: BufRef<'_>,
+    out: BufRef<'_>,
+) -> Result<Dispatch> {
+    const OP: &str = "matmul";
+    let out_shape = matmul_output_shape(a_shape, b_shape)?;
+    let (ra, rb) = (a_shape.len(), b_shape.len());
+    let (m, k, n) = (a_shape[ra - 2], a_shape[ra - 1], b_shape[rb - 1]);
+    let batch = if out_shape.len() == 3 {
+        out_shape[0]
+    } else {
+        1
+    };
+    // A batch of one (or no batch dimension) is shared by every output batch entry.
+    let batch_stride = |shape: &[usize], mat: usize| {
+        if shape.len() == 3 && shape[0] > 1 {
+            mat
+        } else {
+            0
+        }
+    };
+    let problem = Gemm {
+        m,
+        n,
+        k,
+        outer: batch,
+        inner: 1,
+        a: Layout {
+            rs: k,
+            cs: 1,
+            bo: batch_stride(a_shape, m * k),
+            bi: 0,
+        },
+        b: Layout {
+            rs: n,
+            cs: 1,
+            bo: batch_stride(b_shape, k * n),
+            bi: 0,
+        },
+        c: Layout {
+            rs: n,
+            cs: 1,
+            bo: m * n,
+            bi: 0,
+        },
+        bias: None,
+    };
+    gemm(
+        gpu,
+        OP,
+        &problem,
+        Activation::Identity,
+        a,
+        b,
+        None,
+        None,
+        out,
+    )
+}

@@ -1,0 +1,138 @@
+//! CPU reference for GEMM-shaped ops: numpy `matmul`, `Linear`, and the 1x1 (pointwise)
+//! convolution, each a direct loop over its definition with f64 accumulation.
+
+use crate::error::{Error, Result};
+use crate::tensor::Tensor;
+
+/// numpy `matmul` for operands of rank 2 or 3; a rank-2 operand or a batch of 1 is shared by
+/// every batch entry of the other.
+pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let (sa, sb) = (a.shape(), b.shape());
+    let bad = |msg: &str| {
+        Err(Error::invalid_op(
+            "matmul",
+            format!("{msg}: {sa:?} @ {sb:?}"),
+        ))
+    };
+    if !(2..=3).contains(&sa.len()) || !(2..=3).contains(&sb.len()) {
+        return bad("operands must have rank 2 or 3");
+    }
+    // View both as [batch, rows, cols].
+    let as3 = |s: &[usize]| {
+        if s.len() == 3 {
+            [s[0], s[1], s[2]]
+        } else {
+            [1, s[0], s[1]]
+        }
+    };
+    let [ba, m, k] = as3(sa);
+    let [bb, kb, n] = as3(sb);
+    if k != kb {
+        return bad("inner dimensions differ");
+    }
+    if ba != bb && ba != 1 && bb != 1 {
+        return bad("batch dimensions do not broadcast");
+    }
+    let batch = ba.max(bb);
+    let mut out = Vec::with_capacity(batch * m * n);
+    for bi in 0..batch {
+        let ia = if ba == 1 { 0 } else { bi };
+        let ib = if bb == 1 { 0 } else { bi };
+        for i in 0..m {
+            for j in 0..n {
+                let mut acc = 0f64;
+                for p in 0..k {
+                    acc += a.data()[(ia * m + i) * k + p] as f64
+                        * b.data()[(ib * k + p) * n + j] as f64;
+                }
+                out.push(acc as f32);
+            }
+        }
+    }
+    let shape = if sa.len() == 2 && sb.len() == 2 {
+        vec![m, n]
+    } else {
+        vec![batch, m, n]
+    };
+    Tensor::new(shape, out)
+}
+
+/// `x W^T + bias` with `x` `[N, K]`, `w` `[M, K]`, `bias` `[M]`: PyTorch `nn.Linear`.
+pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+    let (sx, sw) = (x.shape(), w.shape());
+    let (&[rows, k], &[m, wk]) = (sx, sw) else {
+        return Err(Error::invalid_op(
+            "linear",
+            format!("input {sx:?} and weight {sw:?} must have rank 2"),
+        ));
+    };
+    if k != wk {
+        return Err(Error::invalid_op(
+            "linear",
+            format!("input {sx:?} does not match weight {sw:?}"),
+        ));
+    }
+    if let Some(bt) = bias
+        && bt.shape() != [m]
+    {
+        return Err(Error::invalid_op(
+            "linear",
+            format!("bias {:?} must be [{m}]", bt.shape()),
+        ));
+    }
+    let mut out = Vec::with_capacity(rows * m);
+    for r in 0..rows {
+        for j in 0..m {
+            let mut acc = bias.map_or(0.0, |bt| bt.data()[j] as f64);
+            for p in 0..k {
+                acc += x.data()[r * k + p] as f64 * w.data()[j * k + p] as f64;
+            }
+            out.push(acc as f32);
+        }
+    }
+    Tensor::new(vec![rows, m], out)
+}
+
+/// A 1x1 convolution with `groups`: `x` `[N, C, *spatial]`, `w` `[O, C/groups, 1, ..]`,
+/// `bias` `[O]`; output `[N, O, *spatial]`.
+pub fn pointwise(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, groups: usize) -> Result<Tensor> {
+    let (sx, sw) = (x.shape(), w.shape());
+    let bad = |msg: String| {
+        Err(Error::invalid_op(
+            "pointwise conv",
+            format!("{msg} (input {sx:?}, weight {sw:?}, groups {groups})"),
+        ))
+    };
+    if sx.len() < 3 || sw.len() != sx.len() || sw[2..].iter().any(|&k| k != 1) {
+        return bad("needs input [N, C, *spatial] and a 1x1 weight of the same rank".into());
+    }
+    let (n, c, o) = (sx[0], sx[1], sw[0]);
+    if groups == 0 || c % groups != 0 || o % groups != 0 || sw[1] * groups != c {
+        return bad("groups must divide both channel counts and match the weight".into());
+    }
+    if let Some(bt) = bias
+        && bt.shape() != [o]
+    {
+        return bad(format!("bias {:?} must be [{o}]", bt.shape()));
+    }
+    let hw: usize = sx[2..].iter().product();
+    let (cpg, opg) = (c / groups, o / groups);
+    let mut shape = sx.to_vec();
+    shape[1] = o;
+    let mut out = Tensor::zeros(shape);
+    let od = out.data_mut();
+    for img in 0..n {
+        for oc in 0..o {
+            let g = oc / opg;
+            for p in 0..hw {
+                let mut acc = bias.map_or(0.0, |bt| bt.data()[oc] as f64);
+                for ic in 0..cpg {
+                    let xin = x.data()[(img * c + g * cpg + ic) * hw + p] as f64;
+                    acc += xin * w.data()[oc * cpg + ic] as f64;
+                }
+                od[(img * o + oc) * hw + p] = acc as f32;
+            }
+        }
+    }
+    Ok(out)
+}
