@@ -1,14 +1,19 @@
 //! Lowering a graph to kernels and memory, as a pure function (no GPU): which kernel runs each
 //! node, and where every tensor lives.
 //!
-//! Activations share one arena buffer. Each tensor gets a region of it, assigned by liveness:
-//! tensors whose lifetimes (from the step that writes them to the last step that reads them)
-//! do not overlap may share bytes. Placement is greedy by size (largest first, lowest offset
-//! that clears every already-placed tensor alive at the same time), the classic heuristic for
-//! this interval-packing problem. Views (flatten, reshape, and inference no-ops) get no region
-//! of their own: they alias their source, whose lifetime grows to cover theirs. Offsets are
-//! multiples of [`ALIGN`] (256 bytes, WebGPU's largest `min_storage_buffer_offset_alignment`),
-//! so every region can be bound on its own.
+//! Activations live in a few arena buffers. Each tensor gets a region of one, assigned by
+//! liveness: tensors whose lifetimes (from the step that writes them to the last step that reads
+//! them) do not overlap may share bytes. wgpu forbids binding one buffer read-only and
+//! read-write in the same dispatch, even at disjoint ranges, so a node's output goes to another
+//! buffer than its inputs: the buffers are a colouring of the tensors (a chain alternates
+//! between two; an add or a concatenation needs one more). Inside each buffer placement is
+//! greedy (each tensor at the lowest offset that clears every already-placed tensor alive at
+//! the same time), tried in a few orders (largest first, the classic heuristic for this
+//! interval-packing problem; earliest first; longest-lived first), keeping the smallest. Views
+//! (flatten, reshape, and inference no-ops) get no region of their own: they alias their
+//! source, whose lifetime grows to cover theirs. Offsets are multiples of [`ALIGN`] (256 bytes,
+//! WebGPU's largest `min_storage_buffer_offset_alignment`), so every region can be bound on its
+//! own.
 //!
 //! Parameters (weights, folded biases, BatchNorm's per-channel affine) are packed the same way
 //! into a parameter buffer; they live for the whole run.
@@ -147,9 +152,12 @@ pub fn device_params(op: &Op) -> Vec<Cow<'_, Tensor>> {
     }
 }
 
-/// A byte range of a buffer.
+/// A byte range of one of the plan's buffers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Region {
+    /// Which buffer (an index into [`Plan::buffers`] for activations; always 0 for
+    /// parameters, which have one buffer).
+    pub buffer: usize,
     /// Byte offset (a multiple of [`ALIGN`]).
     pub offset: u64,
     /// Bytes of the tensor (at least 4: wgpu rejects empty bindings).
@@ -162,9 +170,9 @@ impl Region {
         self.offset + self.bytes
     }
 
-    /// True if the two ranges share a byte.
+    /// True if the two ranges share a byte of the same buffer.
     pub fn overlaps(&self, other: &Region) -> bool {
-        self.offset < other.end() && other.offset < self.end()
+        self.buffer == other.buffer && self.offset < other.end() && other.offset < self.end()
     }
 }
 
@@ -186,12 +194,14 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// For every value, the value whose storage it uses (itself, or a view's source).
     pub storage_of: Vec<ValueId>,
-    /// For every value, its region of the arena (a view's is its source's).
+    /// For every value, its region (a view's is its source's).
     pub regions: Vec<Region>,
+    /// Sizes of the activation buffers.
+    pub buffers: Vec<u64>,
     /// For every value, the inclusive time interval its storage must hold it: time 0 is the
     /// upload of the inputs, time `i + 1` is step `i`, time `steps.len() + 1` the readback.
     pub lifetimes: Vec<(usize, usize)>,
-    /// Arena size: the peak of live activation memory under this placement.
+    /// Activation memory: the sum of [`Plan::buffers`].
     pub arena_bytes: u64,
     /// What one buffer per tensor would take (every value that has its own storage, each
     /// rounded up to [`ALIGN`]).
@@ -206,6 +216,155 @@ fn aligned(bytes: u64) -> u64 {
 
 fn tensor_bytes(shape: &[usize]) -> u64 {
     (numel(shape).max(1) * 4) as u64
+}
+
+/// Places `order`'s tensors one by one at the lowest aligned offset clear of every placed
+/// tensor whose lifetime intersects; returns the regions and the arena size.
+fn place(
+    order: &[usize],
+    lifetimes: &[(usize, usize)],
+    size: &dyn Fn(usize) -> u64,
+    nv: usize,
+) -> (Vec<Region>, u64) {
+    let mut regions = vec![
+        Region {
+            buffer: 0,
+            offset: 0,
+            bytes: 4
+        };
+        nv
+    ];
+    let mut placed: Vec<usize> = Vec::new();
+    let mut arena = 0u64;
+    for &v in order {
+        let bytes = size(v);
+        let (s, e) = lifetimes[v];
+        let mut busy: Vec<Region> = placed
+            .iter()
+            .filter(|&&p| lifetimes[p].0 <= e && s <= lifetimes[p].1)
+            .map(|&p| regions[p])
+            .collect();
+        busy.sort_by_key(|r| r.offset);
+        let mut offset = 0u64;
+        for r in &busy {
+            if offset + bytes <= r.offset {
+                break;
+            }
+            offset = offset.max(aligned(r.end()));
+        }
+        regions[v] = Region {
+            buffer: 0,
+            offset,
+            bytes,
+        };
+        arena = arena.max(aligned(offset + bytes));
+        placed.push(v);
+    }
+    (regions, arena)
+}
+
+/// Assigns each root in `order` a buffer not holding any of its conflicts, choosing the one
+/// whose first-fit packing grows least (a new buffer grows by the whole tensor).
+fn color_buffers(
+    order: &[usize],
+    conflicts: &[Vec<usize>],
+    lifetimes: &[(usize, usize)],
+    size: &dyn Fn(usize) -> u64,
+    nv: usize,
+) -> Vec<usize> {
+    const NONE: usize = usize::MAX;
+    let mut color = vec![NONE; nv];
+    let mut offsets = vec![0u64; nv];
+    let mut packed: Vec<(Vec<usize>, u64)> = Vec::new();
+    for &v in order {
+        let (s, e) = lifetimes[v];
+        let mut best: Option<(u64, usize, u64)> = None;
+        for b in 0..=packed.len() {
+            if conflicts[v].iter().any(|&u| color[u] == b) {
+                continue;
+            }
+            let (off, growth) = match packed.get(b) {
+                Some((mine, peak)) => {
+                    let mut busy: Vec<(u64, u64)> = mine
+                        .iter()
+                        .filter(|&&p| lifetimes[p].0 <= e && s <= lifetimes[p].1)
+                        .map(|&p| (offsets[p], offsets[p] + size(p)))
+                        .collect();
+                    busy.sort();
+                    let mut off = 0u64;
+                    for (start, end) in busy {
+                        if off + size(v) <= start {
+                            break;
+                        }
+                        off = off.max(aligned(end));
+                    }
+                    (off, aligned(off + size(v)).saturating_sub(*peak))
+                }
+                None => (0, aligned(size(v))),
+            };
+            if best.is_none_or(|(g0, _, _)| growth < g0) {
+                best = Some((growth, b, off));
+            }
+        }
+        let (_, b, off) = best.expect("a new buffer is always allowed");
+        if b == packed.len() {
+            packed.push((Vec::new(), 0));
+        }
+        offsets[v] = off;
+        packed[b].0.push(v);
+        packed[b].1 = packed[b].1.max(aligned(off + size(v)));
+        color[v] = b;
+    }
+    color
+}
+
+/// Packs each buffer's tensors with [`place`] under three orders (largest first, earliest
+/// first, longest-lived first), keeping the smallest; returns the regions and buffer sizes.
+fn pack_buffers(
+    roots: &[usize],
+    color: &[usize],
+    lifetimes: &[(usize, usize)],
+    size: &dyn Fn(usize) -> u64,
+    nv: usize,
+) -> (Vec<Region>, Vec<u64>) {
+    let n_buffers = roots.iter().map(|&v| color[v] + 1).max().unwrap_or(1);
+    let mut regions = vec![
+        Region {
+            buffer: 0,
+            offset: 0,
+            bytes: 4
+        };
+        nv
+    ];
+    let mut buffers = Vec::with_capacity(n_buffers);
+    for b in 0..n_buffers {
+        let mine: Vec<usize> = roots.iter().copied().filter(|&v| color[v] == b).collect();
+        let mut by_size = mine.clone();
+        by_size.sort_by_key(|&v| (std::cmp::Reverse(size(v)), v));
+        let mut by_time = mine.clone();
+        by_time.sort_by_key(|&v| (lifetimes[v].0, std::cmp::Reverse(size(v)), v));
+        let mut by_span = mine.clone();
+        by_span.sort_by_key(|&v| {
+            (
+                std::cmp::Reverse(lifetimes[v].1 - lifetimes[v].0),
+                std::cmp::Reverse(size(v)),
+                v,
+            )
+        });
+        let (placed, bytes) = [by_size, by_time, by_span]
+            .iter()
+            .map(|order| place(order, lifetimes, size, nv))
+            .min_by_key(|(_, arena)| *arena)
+            .expect("three orders");
+        for &v in &mine {
+            regions[v] = Region {
+                buffer: b,
+                ..placed[v]
+            };
+        }
+        buffers.push(bytes.max(ALIGN));
+    }
+    (regions, buffers)
 }
 
 /// Lowers `g` (normally after [`crate::graph::passes::optimize`]).
@@ -250,47 +409,44 @@ pub fn plan(g: &Graph) -> Plan {
         let r = storage_of[v.0];
         lifetimes[r.0].1 = n_steps + 1;
     }
-    // Greedy by size.
+    // Buffers: wgpu forbids binding one buffer read-only and read-write in a dispatch, even
+    // at disjoint ranges, so a node's output must live in another buffer than its inputs:
+    // the buffers colour the "conflict graph" whose edges join each node's inputs to its
+    // output. Colour greedily (each tensor into the allowed buffer whose packed size grows
+    // least) in two orders, definition order and largest first, and keep the smaller total.
     let roots: Vec<usize> = (0..nv)
         .filter(|&v| storage_of[v] == ValueId(v) && lifetimes[v].0 != usize::MAX)
         .collect();
-    let mut order = roots.clone();
-    order.sort_by_key(|&v| (std::cmp::Reverse(tensor_bytes(g.shape(ValueId(v)))), v));
-    let mut regions = vec![
-        Region {
-            offset: 0,
-            bytes: 4
-        };
-        nv
-    ];
-    let mut placed: Vec<usize> = Vec::new();
-    let mut arena = 0u64;
-    for &v in &order {
-        let bytes = tensor_bytes(g.shape(ValueId(v)));
-        let (s, e) = lifetimes[v];
-        let mut busy: Vec<Region> = placed
-            .iter()
-            .filter(|&&p| lifetimes[p].0 <= e && s <= lifetimes[p].1)
-            .map(|&p| regions[p])
-            .collect();
-        busy.sort_by_key(|r| r.offset);
-        let mut offset = 0u64;
-        for r in &busy {
-            if offset + bytes <= r.offset {
-                break;
+    let size = |v: usize| tensor_bytes(g.shape(ValueId(v)));
+    let mut conflicts: Vec<Vec<usize>> = vec![Vec::new(); nv];
+    for node in g.nodes() {
+        let out = storage_of[node.output.0].0;
+        if out == node.output.0 {
+            for u in &node.inputs {
+                let u = storage_of[u.0].0;
+                conflicts[out].push(u);
+                conflicts[u].push(out);
             }
-            offset = offset.max(aligned(r.end()));
         }
-        regions[v] = Region { offset, bytes };
-        arena = arena.max(aligned(offset + bytes));
-        placed.push(v);
     }
+    let mut by_size = roots.clone();
+    by_size.sort_by_key(|&v| (std::cmp::Reverse(size(v)), v));
+    let (regions, buffers) = [roots.clone(), by_size]
+        .iter()
+        .map(|order| {
+            let color = color_buffers(order, &conflicts, &lifetimes, &size, nv);
+            pack_buffers(&roots, &color, &lifetimes, &size, nv)
+        })
+        .min_by_key(|(_, buffers)| buffers.iter().sum::<u64>())
+        .expect("two orders");
+    let mut regions = regions;
+    let arena = buffers.iter().sum();
     for v in 0..nv {
         let r = storage_of[v].0;
         if r != v {
             regions[v] = Region {
-                offset: regions[r].offset,
                 bytes: tensor_bytes(g.shape(ValueId(v))),
+                ..regions[r]
             };
             lifetimes[v] = lifetimes[r];
         }
@@ -305,6 +461,7 @@ pub fn plan(g: &Graph) -> Plan {
         for t in device_params(&node.op) {
             let bytes = tensor_bytes(t.shape());
             step.params.push(Region {
+                buffer: 0,
                 offset: param_bytes,
                 bytes,
             });
@@ -315,6 +472,7 @@ pub fn plan(g: &Graph) -> Plan {
         steps,
         storage_of,
         regions,
+        buffers,
         lifetimes,
         arena_bytes: arena,
         naive_bytes,
@@ -336,19 +494,33 @@ impl Plan {
     }
 
     /// Checks the plan's invariants, returning the first violation: every region aligned and
-    /// inside the arena, and no two values with overlapping lifetimes sharing bytes unless one
-    /// is a view of the other.
-    pub fn verify(&self) -> Result<(), String> {
+    /// inside its buffer, no two values with overlapping lifetimes sharing bytes unless one is
+    /// a view of the other, no dispatch writing a buffer it reads, and no more memory than one
+    /// buffer per tensor.
+    pub fn verify(&self, g: &Graph) -> Result<(), String> {
         let n = self.regions.len();
+        for step in &self.steps {
+            if step.kernel == Kernel::Alias {
+                continue;
+            }
+            let node = g.node(step.node);
+            let out = self.regions[node.output.0].buffer;
+            if let Some(v) = node.inputs.iter().find(|v| self.regions[v.0].buffer == out) {
+                return Err(format!(
+                    "node {:?} writes buffer {out}, which holds its input {v:?}",
+                    node.name
+                ));
+            }
+        }
         for v in 0..n {
             let r = self.regions[v];
             if r.offset % ALIGN != 0 {
                 return Err(format!("value {v}: offset {} not aligned", r.offset));
             }
-            if self.lifetimes[v].0 != usize::MAX && r.end() > self.arena_bytes {
+            if self.lifetimes[v].0 != usize::MAX && r.end() > self.buffers[r.buffer] {
                 return Err(format!(
-                    "value {v}: region {r:?} outside the arena ({} bytes)",
-                    self.arena_bytes
+                    "value {v}: region {r:?} outside its buffer ({} bytes)",
+                    self.buffers[r.buffer]
                 ));
             }
         }

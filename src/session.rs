@@ -1,15 +1,15 @@
 //! Running a graph on the device.
 //!
 //! [`Session::new`] optimises the graph ([`crate::graph::passes::optimize`]), plans it
-//! ([`crate::plan::plan`]) and creates everything a run needs, once: the activation arena, the
+//! ([`crate::plan::plan`]) and creates everything a run needs, once: the activation buffers, the
 //! parameter buffer (uploaded here), the readback buffer, and one [`Dispatch`] per kernel launch
-//! (pipeline, uniform, bind group). [`Session::run`] then only writes the inputs into the arena
+//! (pipeline, uniform, bind group). [`Session::run`] then only writes the inputs into their buffers
 //! with `queue.write_buffer`, records every dispatch into one compute pass of one command
 //! encoder, appends the copies of the outputs into the readback buffer, submits once, and maps
 //! the readback buffer. It creates no buffer and no bind group; the counters let tests check
 //! that.
 //!
-//! A session is `Send + Sync`; concurrent runs are serialised (they share the arena).
+//! A session is `Send + Sync`; concurrent runs are serialised (they share the buffers).
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -53,7 +53,8 @@ pub struct Counters {
     pub bytes_uploaded: u64,
     /// Bytes copied back to the host.
     pub bytes_read_back: u64,
-    /// GPU buffers created (arena, parameters, readback, one uniform per dispatch).
+    /// GPU buffers created (activation buffers, parameters, readback, one uniform per
+    /// dispatch).
     pub buffers_created: u64,
     /// Bind groups created (one per dispatch).
     pub bind_groups_created: u64,
@@ -76,13 +77,13 @@ pub struct Session<'g> {
     gpu: &'g Gpu,
     graph: Graph,
     plan: Plan,
-    arena: wgpu::Buffer,
+    arenas: Vec<wgpu::Buffer>,
     // Held for the bind groups that read it.
     _params: wgpu::Buffer,
     readback: wgpu::Buffer,
     dispatches: Vec<Dispatch>,
     inputs: Vec<(String, Region, Vec<usize>)>,
-    /// (arena region, readback offset, shape) per output.
+    /// (region, readback offset, shape) per output.
     outputs: Vec<(Region, u64, Vec<usize>)>,
     readback_bytes: u64,
     counters: AtomicCounters,
@@ -94,7 +95,7 @@ impl std::fmt::Debug for Session<'_> {
         f.debug_struct("Session")
             .field("nodes", &self.graph.nodes().len())
             .field("dispatches", &self.dispatches.len())
-            .field("arena_bytes", &self.plan.arena_bytes)
+            .field("activation_bytes", &self.plan.arena_bytes)
             .finish()
     }
 }
@@ -129,17 +130,25 @@ impl<'g> Session<'g> {
                 needed: align,
             });
         }
-        gpu.check_buffer_size("activation arena", plan.arena_bytes.max(4))?;
+        for (i, &b) in plan.buffers.iter().enumerate() {
+            gpu.check_buffer_size(&format!("activation buffer {i}"), b)?;
+        }
         gpu.check_buffer_size("parameter buffer", plan.param_bytes.max(4))?;
 
-        let (arena, params, readback, outputs, readback_bytes) =
+        let (arenas, params, readback, outputs, readback_bytes) =
             gpu.scoped("allocating session buffers", || {
-                let arena = gpu.device().create_buffer(&wgpu::BufferDescriptor {
-                    label: Some("wgconv arena"),
-                    size: plan.arena_bytes.max(4),
-                    usage: storage_usage(),
-                    mapped_at_creation: false,
-                });
+                let arenas: Vec<wgpu::Buffer> = plan
+                    .buffers
+                    .iter()
+                    .map(|&size| {
+                        gpu.device().create_buffer(&wgpu::BufferDescriptor {
+                            label: Some("wgconv activations"),
+                            size,
+                            usage: storage_usage(),
+                            mapped_at_creation: false,
+                        })
+                    })
+                    .collect();
                 let params = gpu.device().create_buffer(&wgpu::BufferDescriptor {
                     label: Some("wgconv parameters"),
                     size: plan.param_bytes.max(4),
@@ -161,9 +170,11 @@ impl<'g> Session<'g> {
                     usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
                     mapped_at_creation: false,
                 });
-                (arena, params, readback, outputs, off)
+                (arenas, params, readback, outputs, off)
             })?;
-        counters.buffers_created.fetch_add(3, Ordering::Relaxed);
+        counters
+            .buffers_created
+            .fetch_add(2 + arenas.len() as u64, Ordering::Relaxed);
 
         // Parameters: written once.
         for (step, node) in plan.steps.iter().zip(graph.nodes()) {
@@ -176,7 +187,7 @@ impl<'g> Session<'g> {
             }
         }
 
-        let dispatches = build_dispatches(gpu, &graph, &plan, &arena, &params)?;
+        let dispatches = build_dispatches(gpu, &graph, &plan, &arenas, &params)?;
         counters
             .buffers_created
             .fetch_add(dispatches.len() as u64, Ordering::Relaxed);
@@ -199,7 +210,7 @@ impl<'g> Session<'g> {
             gpu,
             graph,
             plan,
-            arena,
+            arenas,
             _params: params,
             readback,
             dispatches,
@@ -273,7 +284,7 @@ impl<'g> Session<'g> {
             for ((_, region, _), t) in self.inputs.iter().zip(inputs) {
                 if t.numel() > 0 {
                     gpu.queue().write_buffer(
-                        &self.arena,
+                        &self.arenas[region.buffer],
                         region.offset,
                         bytemuck::cast_slice(t.data()),
                     );
@@ -298,7 +309,7 @@ impl<'g> Session<'g> {
                 let bytes = (numel(shape) * 4) as u64;
                 if bytes > 0 {
                     enc.copy_buffer_to_buffer(
-                        &self.arena,
+                        &self.arenas[region.buffer],
                         region.offset,
                         &self.readback,
                         *off,
@@ -335,13 +346,13 @@ fn build_dispatches(
     gpu: &Gpu,
     g: &Graph,
     plan: &Plan,
-    arena: &wgpu::Buffer,
+    arenas: &[wgpu::Buffer],
     params: &wgpu::Buffer,
 ) -> Result<Vec<Dispatch>> {
     let val = |v: ValueId| {
         let r = plan.regions[v.0];
         BufRef {
-            buffer: arena,
+            buffer: &arenas[r.buffer],
             offset: r.offset,
             size: r.bytes,
         }
