@@ -369,6 +369,13 @@ fn pack_buffers(
 
 /// Lowers `g` (normally after [`crate::graph::passes::optimize`]).
 pub fn plan(g: &Graph) -> Plan {
+    plan_with(g, true)
+}
+
+/// [`plan`], or with `reuse` false a plan in which no two tensors share bytes (every tensor
+/// placed as if alive for the whole run): the one-buffer-per-tensor baseline, for comparisons
+/// and for isolating memory-reuse bugs.
+pub fn plan_with(g: &Graph, reuse: bool) -> Plan {
     let nv = g.values().len();
     let n_steps = g.nodes().len();
     // Storage roots: a view stores nothing of its own.
@@ -431,11 +438,25 @@ pub fn plan(g: &Graph) -> Plan {
     }
     let mut by_size = roots.clone();
     by_size.sort_by_key(|&v| (std::cmp::Reverse(size(v)), v));
+    let placement_lifetimes: Vec<(usize, usize)> = if reuse {
+        lifetimes.clone()
+    } else {
+        lifetimes
+            .iter()
+            .map(|&(s, e)| {
+                if s == usize::MAX {
+                    (s, e)
+                } else {
+                    (0, n_steps + 1)
+                }
+            })
+            .collect()
+    };
     let (regions, buffers) = [roots.clone(), by_size]
         .iter()
         .map(|order| {
-            let color = color_buffers(order, &conflicts, &lifetimes, &size, nv);
-            pack_buffers(&roots, &color, &lifetimes, &size, nv)
+            let color = color_buffers(order, &conflicts, &placement_lifetimes, &size, nv);
+            pack_buffers(&roots, &color, &placement_lifetimes, &size, nv)
         })
         .min_by_key(|(_, buffers)| buffers.iter().sum::<u64>())
         .expect("two orders");

@@ -32,11 +32,17 @@ use crate::tensor::{Tensor, numel};
 pub struct SessionOptions {
     /// Run the graph passes (BatchNorm folding, epilogue fusion, SE fusion) first.
     pub optimize: bool,
+    /// Let tensors whose lifetimes do not overlap share memory (see [`crate::plan`]); off,
+    /// every tensor has its own bytes.
+    pub reuse_memory: bool,
 }
 
 impl Default for SessionOptions {
     fn default() -> Self {
-        Self { optimize: true }
+        Self {
+            optimize: true,
+            reuse_memory: true,
+        }
     }
 }
 
@@ -119,7 +125,7 @@ impl<'g> Session<'g> {
             g.compact()?;
             g
         };
-        let plan = plan::plan(&graph);
+        let plan = plan::plan_with(&graph, options.reuse_memory);
         let counters = AtomicCounters::default();
         let align = gpu.limits().min_storage_buffer_offset_alignment as u64;
         if plan::ALIGN % align.max(1) != 0 {

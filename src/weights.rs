@@ -10,9 +10,9 @@
 //! numerical comparisons of deep nets are meaningful: He-uniform convolution weights (variance
 //! 2 / fan-in, preserving the second moment through ReLU), LeCun-uniform linear weights,
 //! PyTorch's bias bounds, and BatchNorm affine parameters and statistics drawn around the
-//! identity. [`calibrate_batch_norm`] then sets every BatchNorm's running statistics to the
-//! statistics its input actually has for a given batch, so each normalises to unit variance
-//! however deep the network and however many residual branches add up.
+//! identity. [`calibrate_batch_norm`] then sets every BatchNorm's running statistics from the
+//! statistics its input actually has for a given batch, so each normalises to unit RMS however
+//! deep the network and however many residual branches add up.
 
 use std::path::Path;
 
@@ -109,9 +109,12 @@ pub fn init_seeded(g: &mut Graph, seed: u64) {
     }
 }
 
-/// Sets every BatchNorm's running mean and variance to the per-channel statistics of its
-/// input when the graph runs on `inputs` (on the CPU reference), in graph order, so later
-/// BatchNorms see already-calibrated earlier ones. Gamma and beta are kept.
+/// Sets every BatchNorm's running statistics from its input when the graph runs on `inputs`
+/// (on the CPU reference), in graph order, so later BatchNorms see already-calibrated earlier
+/// ones. The statistics are chosen to normalise without making the network ill-conditioned
+/// (see `graph::cpu`): per-channel means shrunk towards the layer mean when a channel has few
+/// values, one variance per layer, floored at a tenth of the input's mean square. Gamma and
+/// beta are kept.
 pub fn calibrate_batch_norm(g: &mut Graph, inputs: &[Tensor]) -> Result<()> {
     crate::graph::cpu::run_calibrating(g, inputs)
 }

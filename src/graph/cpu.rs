@@ -42,14 +42,35 @@ pub(crate) fn run_calibrating(g: &mut Graph, inputs: &[Tensor]) -> Result<()> {
         if let (Op::BatchNorm { mean, var, .. }, Some(x)) = (g.op_mut(NodeId(i)), x) {
             let t = values[x.0].as_ref().expect("topological order");
             let (m, v) = channel_stats(t);
+            // Calibrated statistics must normalise without making the network ill-conditioned:
+            // - One variance for the layer (the channels' average), so a channel that happens
+            //   to vary little (mostly cut by a ReLU) is not blown up by 1/sqrt(var + eps).
+            // - Channel means shrunk towards the layer's mean by count / (count + 16), count
+            //   the values per channel: with few values (a batch of one at 1x1) the exact mean
+            //   would cancel the signal, leaving rounding noise as the BN's output.
+            // - The variance (about the means used) at least a tenth of the input's mean
+            //   square, so a BN never magnifies its input's rounding error more than ~3x.
+            let c = m.len().max(1) as f64;
+            let count = (t.numel() / m.len().max(1)) as f64;
+            let w = count / (count + 16.0);
+            let layer_mean = m.iter().sum::<f64>() / c;
+            let used: Vec<f64> = m.iter().map(|mc| w * mc + (1.0 - w) * layer_mean).collect();
+            let layer_var = v
+                .iter()
+                .zip(&m)
+                .zip(&used)
+                .map(|((v, m), u)| v + (m - u) * (m - u))
+                .sum::<f64>()
+                / c;
+            let mean_sq = v.iter().zip(&m).map(|(v, m)| v + m * m).sum::<f64>() / c;
+            let layer_var = layer_var.max(0.1 * mean_sq);
             mean.data_mut()
                 .iter_mut()
-                .zip(&m)
+                .zip(&used)
                 .for_each(|(d, s)| *d = *s as f32);
             var.data_mut()
                 .iter_mut()
-                .zip(&v)
-                .for_each(|(d, s)| *d = *s as f32);
+                .for_each(|d| *d = layer_var.max(1e-6) as f32);
         }
         let node = &g.nodes()[i];
         let out = eval_node(g, node, &values)?;

@@ -63,11 +63,82 @@ pub fn check_on_device(what: &str, g: &Graph, inputs: &[Tensor]) -> (Vec<Tensor>
         let c = compare(a.data(), b.data(), tol);
         assert!(
             c.passed(),
-            "{what}: output {i}: {c} (tolerance {tol:?}, output rms {:.3e})",
+            "{what}: output {i}: {c} (tolerance {tol:?}, output rms {:.3e})\n{}",
+            rms(b),
+            first_divergence(g, inputs)
+        );
+        eprintln!(
+            "{what}: output {i}: max abs err {:.2e} = {:.1}% of the tolerance {:.2e} (output rms {:.2e})",
+            c.max_abs,
+            100.0 * c.max_abs / tol.atol,
+            tol.atol,
             rms(b)
         );
     }
     (got, s.dispatch_count())
+}
+
+/// Locates a device/CPU disagreement: runs the optimized graph with every node's output
+/// exposed, on the device (no further passes) and on the CPU, and names the first node whose
+/// output differs by more than its own accumulation tolerance on its own inputs' scale.
+pub fn first_divergence(g: &Graph, inputs: &[Tensor]) -> String {
+    let mut h = passes::optimize(g).unwrap();
+    let outs: Vec<_> = h.nodes().iter().map(|n| n.output).collect();
+    for v in outs {
+        h.output(v);
+    }
+    let dev = Session::with_options(
+        gpu(),
+        &h,
+        SessionOptions {
+            optimize: false,
+            reuse_memory: true,
+        },
+    )
+    .and_then(|s| s.run(inputs));
+    let dev = match dev {
+        Ok(d) => d,
+        Err(e) => return format!("(could not run the diagnostic: {e})"),
+    };
+    // The CPU evaluates each node on the device's own inputs, so errors do not compound.
+    let mut values = cpu::run_all(&h, inputs).unwrap();
+    let first_out = h.outputs().len() - h.nodes().len();
+    for (i, node) in h.nodes().iter().enumerate() {
+        let got = &dev[first_out + i];
+        for (j, &v) in node.inputs.iter().enumerate() {
+            if let Some(p) = h.value(v).producer {
+                values[v.0] = Some(dev[first_out + p.0].clone());
+            }
+            let _ = j;
+        }
+        let ins: Vec<&Tensor> = node
+            .inputs
+            .iter()
+            .map(|v| values[v.0].as_ref().unwrap())
+            .collect();
+        let want = cpu::eval(&node.op, &ins, h.shape(node.output)).unwrap();
+        let shapes: Vec<&[usize]> = node.inputs.iter().map(|v| h.shape(*v)).collect();
+        let k = node.op.accumulation(&shapes);
+        let scale = ins
+            .iter()
+            .map(|t| rms(t))
+            .fold(rms(&want), f64::max)
+            .max(1e-3);
+        let tol = Tolerance {
+            atol: 0.5 * k as f64 * f32::EPSILON as f64 * scale * 4.0,
+            rtol: 1e-5,
+        };
+        let c = compare(got.data(), want.data(), tol);
+        if !c.passed() {
+            return format!(
+                "first divergent node: #{i} {:?} = {} inputs {shapes:?} -> {:?}: {c}",
+                node.name,
+                node.op.describe(),
+                h.shape(node.output)
+            );
+        }
+    }
+    "no single node diverges beyond its own tolerance".into()
 }
 
 /// Checks `pass` keeps `g`'s function on the CPU reference.
@@ -291,7 +362,15 @@ fn session_runs_fused_and_unfused() {
     let want = cpu::run(&g, &inputs).unwrap();
     let tol = network_tolerance(&g, &want[0]);
     for optimize in [true, false] {
-        let s = Session::with_options(gpu(), &g, SessionOptions { optimize }).unwrap();
+        let s = Session::with_options(
+            gpu(),
+            &g,
+            SessionOptions {
+                optimize,
+                reuse_memory: true,
+            },
+        )
+        .unwrap();
         let got = s.run(&inputs).unwrap();
         let c = compare(got[0].data(), want[0].data(), tol);
         assert!(c.passed(), "optimize={optimize}: {c} ({tol:?})");
@@ -323,7 +402,15 @@ fn session_runs_fused_and_unfused() {
     }
     // Fusion pays: fewer launches.
     let fused = Session::new(gpu(), &g).unwrap();
-    let unfused = Session::with_options(gpu(), &g, SessionOptions { optimize: false }).unwrap();
+    let unfused = Session::with_options(
+        gpu(),
+        &g,
+        SessionOptions {
+            optimize: false,
+            reuse_memory: true,
+        },
+    )
+    .unwrap();
     assert!(fused.dispatch_count() * 2 < unfused.dispatch_count());
 }
 

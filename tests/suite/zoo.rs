@@ -192,3 +192,39 @@ fn safetensors_half_precision() {
     }
     let _ = Tensor::zeros(vec![1]);
 }
+
+/// The network tolerance is not vacuous: a wrong bias in one channel of one middle layer (the
+/// kind of error an off-by-one in a kernel's channel index makes) fails it.
+#[test]
+fn network_check_catches_a_small_corruption() {
+    use crate::graph::network_tolerance;
+    use wgconv::compare::compare;
+    use wgconv::graph::{Op, cpu};
+    let g = zoo::build("resnet18", &[1, 3, 32, 32]).unwrap();
+    let (g, inputs) = initialised(g, 21);
+    let want = cpu::run(&g, &inputs).unwrap();
+    let mut bad = g.clone();
+    let id = bad.find("layer3.0.bn2").unwrap();
+    if let Op::BatchNorm { beta: Some(b), .. } = bad.op_mut(id) {
+        b.data_mut()[7] += 0.05;
+    }
+    let got = Session::new(gpu(), &bad).unwrap().run(&inputs).unwrap();
+    let c = compare(
+        got[0].data(),
+        want[0].data(),
+        network_tolerance(&g, &want[0]),
+    );
+    assert!(!c.passed(), "a corrupted channel went unnoticed: {c}");
+    let good = Session::new(gpu(), &g).unwrap().run(&inputs).unwrap();
+    let c = compare(
+        good[0].data(),
+        want[0].data(),
+        network_tolerance(&g, &want[0]),
+    );
+    assert!(
+        c.passed(),
+        "{c} {:?}\n{}",
+        network_tolerance(&g, &want[0]),
+        crate::graph::first_divergence(&g, &inputs)
+    );
+}
