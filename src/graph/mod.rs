@@ -410,6 +410,24 @@ impl Graph {
         self.outputs.iter().map(|v| depth[v.0]).max().unwrap_or(0)
     }
 
+    /// Like [`Graph::accumulation_depth`] but summing squares: the largest root-sum-square of
+    /// accumulation lengths along a path. Rounding errors of different layers are independent,
+    /// so their variances add: this is the depth that scales a statistical error bound.
+    pub fn accumulation_depth_rss(&self) -> f64 {
+        let mut sq = vec![0f64; self.values.len()];
+        for n in &self.nodes {
+            let shapes: Vec<&[usize]> = n.inputs.iter().map(|v| self.shape(*v)).collect();
+            let inp = n.inputs.iter().map(|v| sq[v.0]).fold(0.0, f64::max);
+            let k = n.op.accumulation(&shapes) as f64;
+            sq[n.output.0] = inp + k * k;
+        }
+        self.outputs
+            .iter()
+            .map(|v| sq[v.0])
+            .fold(0.0, f64::max)
+            .sqrt()
+    }
+
     /// A one-line-per-node description (for debugging and error reports).
     pub fn describe(&self) -> String {
         let mut s = String::new();
