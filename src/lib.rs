@@ -5,6 +5,7 @@
 //! oracle), [`shaders`] + [`kernels`] (WGSL sources and their host side), [`device`] (adapter
 //! choice and error handling).
 
+pub mod bench;
 pub mod compare;
 pub mod demo;
 pub mod device;

@@ -14,8 +14,8 @@ use crate::error::{Error, Result};
 use crate::shaders::Shader;
 
 pub mod conv;
-pub mod depthwise;
 pub mod conv_transpose;
+pub mod depthwise;
 pub mod eltwise;
 pub mod matmul;
 pub mod pool;

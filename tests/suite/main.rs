@@ -2,8 +2,8 @@
 
 mod common;
 mod conv;
-mod depthwise;
 mod conv_transpose;
+mod depthwise;
 mod eltwise;
 mod matmul;
 mod pool;
