@@ -16,6 +16,7 @@ pub mod reference;
 pub mod shader_check;
 pub mod shaders;
 pub mod tensor;
+pub mod validate;
 
 pub use device::{Gpu, GpuOptions};
 pub use error::{Error, Result};

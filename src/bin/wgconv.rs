@@ -43,6 +43,23 @@ impl AdapterArgs {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Check every kernel on every adapter (or the chosen ones) against the CPU reference, and
+    /// translate every shader to SPIR-V, MSL, HLSL and GLSL. Exits non-zero on any failure.
+    ///
+    /// Example: wgconv validate --json validate.json --html validate.html
+    Validate {
+        /// Only cases whose family or name contains this (e.g. conv, pool).
+        #[arg(long)]
+        filter: Option<String>,
+        /// Write the report as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Write a self-contained HTML report here.
+        #[arg(long)]
+        html: Option<PathBuf>,
+        #[command(flatten)]
+        adapter: AdapterArgs,
+    },
     /// List every adapter wgpu finds, with backend, type, driver, features and key limits.
     ///
     /// Example: wgconv info
@@ -144,9 +161,76 @@ fn bench_cmd(
     Ok(report.table())
 }
 
+fn write_file(path: &PathBuf, what: &'static str, text: &str) -> Result<()> {
+    std::fs::write(path, text).map_err(|e| wgconv::Error::InvalidSetting {
+        name: what,
+        value: path.display().to_string(),
+        reason: e.to_string(),
+    })
+}
+
+/// Runs validation; `Ok((report, passed))`.
+fn validate_cmd(
+    filter: Option<String>,
+    json: Option<PathBuf>,
+    html: Option<PathBuf>,
+    adapter: &AdapterArgs,
+) -> Result<(String, bool)> {
+    let env = GpuOptions::from_env()?;
+    let backends = match &adapter.backend {
+        Some(b) => Some(wgconv::device::parse_backend(b)?),
+        None => env.backends,
+    };
+    let opts = wgconv::validate::ValidateOptions {
+        backends,
+        adapter_name: adapter.adapter.clone().or(env.adapter_name),
+        filter,
+        fault: env.fault,
+    };
+    let bar = indicatif::ProgressBar::new_spinner();
+    let report = wgconv::validate::run(&opts, &mut |r| {
+        bar.set_message(format!("{} {}", r.family, r.case));
+        bar.tick();
+    });
+    bar.finish_and_clear();
+    if let Some(p) = &json {
+        write_file(
+            p,
+            "json",
+            &serde_json::to_string_pretty(&report).expect("report serializes"),
+        )?;
+    }
+    if let Some(p) = &html {
+        write_file(p, "html", &report.html())?;
+    }
+    Ok((report.table(), report.passed()))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Some(Command::Validate {
+            filter,
+            json,
+            html,
+            adapter,
+        }) => {
+            return match validate_cmd(filter, json, html, &adapter) {
+                Ok((table, passed)) => {
+                    print!("{table}");
+                    if passed {
+                        ExitCode::SUCCESS
+                    } else {
+                        eprintln!("wgconv: validation FAILED");
+                        ExitCode::FAILURE
+                    }
+                }
+                Err(e) => {
+                    eprintln!("wgconv: error: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         None => wgconv::demo::run_default(),
         Some(Command::Info) => info(),
         Some(Command::Bench {
