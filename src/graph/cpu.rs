@@ -7,6 +7,7 @@
 //! whole networks can be checked in CI; it is itself checked against
 //! [`crate::reference::conv::conv`] in the tests. Other ranks use the reference directly.
 
+use crate::compare::Tolerance;
 use crate::error::{Error, Result};
 use crate::graph::{Graph, Node, NodeId, Op};
 use crate::ops::{Activation, ConvSpec};
@@ -77,6 +78,39 @@ pub(crate) fn run_calibrating(g: &mut Graph, inputs: &[Tensor]) -> Result<()> {
         values[node.output.0] = Some(out);
     }
     Ok(())
+}
+
+/// The tolerance for a whole network's outputs, from every value of its CPU run.
+///
+/// `Tolerance::accumulation(k)` bounds one sum of k products by 0.5 * k * eps for operands in
+/// [-1, 1]; its model (see `compare.rs`) is a rounding error of about k * eps * sigma, sigma
+/// the products' RMS (at most 1/3 there), with a 1.5x margin: 0.5 * k * eps * 3 sigma. Here
+/// sigma is the largest RMS of any activation in the network (He-scaled weights are below 1,
+/// so products are no larger than activations). Layers are normalised (calibrated BatchNorm
+/// that never magnifies more than ~3x, He-scaled weights), so an error passes through later
+/// layers with gain about one; the rounding errors of different layers are independent, so
+/// their variances add, and the bound at the output is 0.5 * eps * 3 sigma * sqrt(sum k^2)
+/// over the layers of the longest path (`Graph::accumulation_depth_rss`, on the unoptimized
+/// graph). A 1e-5 relative term covers the transcendental activations. Measured errors are a
+/// few percent of it or less, and a wrong channel in one layer exceeds it
+/// (the test `zoo::network_check_catches_a_small_corruption`).
+pub fn network_tolerance(g: &Graph, values: &[Option<Tensor>]) -> Tolerance {
+    let d = g.accumulation_depth_rss().max(1.0);
+    let sigma = values
+        .iter()
+        .flatten()
+        .map(rms)
+        .fold(0.0f64, f64::max)
+        .max(1e-3);
+    Tolerance {
+        atol: 0.5 * d * f32::EPSILON as f64 * 3.0 * sigma,
+        rtol: 1e-5,
+    }
+}
+
+fn rms(t: &Tensor) -> f64 {
+    let s: f64 = t.data().iter().map(|&v| (v as f64) * (v as f64)).sum();
+    (s / t.numel().max(1) as f64).sqrt()
 }
 
 /// Per-channel (dim 1) mean and population variance in f64.
