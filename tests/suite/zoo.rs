@@ -8,10 +8,34 @@ use wgconv::tensor::Tensor;
 use wgconv::{weights, zoo};
 
 use crate::common::gpu;
-use crate::graph::{check_on_device, initialised};
+use crate::graph::{check_on_device, initialised, network_tolerance};
 
-fn check_net(name: &str, input: &[usize]) -> Graph {
-    let g = zoo::build(name, input).unwrap();
+/// The configurations CI checks (and that `export_for_pytorch` writes for the PyTorch
+/// cross-check), with weights seeded by 7.
+const CASES: &[(&str, [usize; 4])] = &[
+    ("resnet18", [2, 3, 64, 64]),
+    ("resnet34", [1, 3, 48, 48]),
+    ("resnet50", [1, 3, 48, 48]),
+    ("mobilenet_v2", [1, 3, 64, 64]),
+    ("efficientnet_b0", [1, 3, 64, 64]),
+    ("googlenet", [1, 3, 64, 64]),
+    ("shufflenet_v2_x1_0", [2, 3, 64, 64]),
+    ("cifar10_net", [2, 3, 32, 32]),
+    ("squeezenet1_1", [1, 3, 224, 224]),
+];
+
+/// PyTorch's output for a case, if recorded: `tests/data/torch/<name>.f32`, written by
+/// `tools/check_against_torch.py` from torchvision's model (seed 003's for the CIFAR net) in
+/// float64 with the same seeded weights (loaded by state_dict name, strictly) and input.
+fn torch_output(name: &str) -> Option<Vec<f32>> {
+    let p = format!("{}/tests/data/torch/{name}.f32", env!("CARGO_MANIFEST_DIR"));
+    let bytes = std::fs::read(p).ok()?;
+    Some(bytemuck::pod_collect_to_vec(&bytes))
+}
+
+fn check_net(name: &str) -> Graph {
+    let input = CASES.iter().find(|c| c.0 == name).expect("a listed case").1;
+    let g = zoo::build(name, &input).unwrap();
     let (g, inputs) = initialised(g, 7);
     let t = std::time::Instant::now();
     let (out, dispatches) = check_on_device(name, &g, &inputs);
@@ -21,53 +45,59 @@ fn check_net(name: &str, input: &[usize]) -> Graph {
         out[0].shape(),
         t.elapsed().as_secs_f64()
     );
+    // PyTorch agrees: same architecture and state_dict semantics, not just our own reference.
+    let want = torch_output(name).unwrap_or_else(|| panic!("{name}: no recorded PyTorch output"));
+    let tol = network_tolerance(&g, &inputs);
+    let c = wgconv::compare::compare(out[0].data(), &want, tol);
+    assert!(c.passed(), "{name} against PyTorch: {c} ({tol:?})");
+    eprintln!("{name}: against PyTorch max abs err {:.2e}", c.max_abs);
     g
 }
 
 #[test]
 fn resnet18_64px_batch2() {
-    check_net("resnet18", &[2, 3, 64, 64]);
+    check_net("resnet18");
 }
 
 #[test]
 fn resnet34_48px() {
-    check_net("resnet34", &[1, 3, 48, 48]);
+    check_net("resnet34");
 }
 
 #[test]
 fn resnet50_48px() {
-    check_net("resnet50", &[1, 3, 48, 48]);
+    check_net("resnet50");
 }
 
 #[test]
 fn mobilenet_v2_64px() {
-    check_net("mobilenet_v2", &[1, 3, 64, 64]);
+    check_net("mobilenet_v2");
 }
 
 #[test]
 fn efficientnet_b0_64px() {
-    check_net("efficientnet_b0", &[1, 3, 64, 64]);
+    check_net("efficientnet_b0");
 }
 
 #[test]
 fn googlenet_64px() {
-    check_net("googlenet", &[1, 3, 64, 64]);
+    check_net("googlenet");
 }
 
 #[test]
 fn shufflenet_v2_64px_batch2() {
-    check_net("shufflenet_v2_x1_0", &[2, 3, 64, 64]);
+    check_net("shufflenet_v2_x1_0");
 }
 
 #[test]
 fn cifar10_net_batch2() {
-    check_net("cifar10_net", &[2, 3, 32, 32]);
+    check_net("cifar10_net");
 }
 
 /// The full-size run: SqueezeNet 1.1 at 224 x 224 (0.35 GMAC).
 #[test]
 fn squeezenet1_1_224px() {
-    check_net("squeezenet1_1", &[1, 3, 224, 224]);
+    check_net("squeezenet1_1");
 }
 
 /// Weights saved as a PyTorch-named safetensors file load back into a fresh network and give
@@ -225,5 +255,45 @@ fn network_check_catches_a_small_corruption() {
         let c = compare(got[0].data(), want[0].data(), tol);
         assert!(!c.passed(), "{what} went unnoticed: {c} ({tol:?})");
         eprintln!("{what}: {c}");
+    }
+}
+
+/// Writes, for every zoo network, its seeded and calibrated weights as a PyTorch-named
+/// safetensors file together with an input and the CPU reference's output, for
+/// `tools/check_against_torch.py` (run by hand where PyTorch is installed):
+/// `WGCONV_EXPORT_DIR=/tmp/zoo cargo test --release --test suite zoo::export -- --ignored`.
+#[test]
+#[ignore = "writes files for the PyTorch cross-check; needs WGCONV_EXPORT_DIR"]
+fn export_for_pytorch() {
+    let dir = std::path::PathBuf::from(
+        std::env::var("WGCONV_EXPORT_DIR").expect("set WGCONV_EXPORT_DIR"),
+    );
+    std::fs::create_dir_all(&dir).unwrap();
+    for &(name, input) in CASES {
+        let g = zoo::build(name, &input).unwrap();
+        let (g, inputs) = initialised(g, 7);
+        let out = wgconv::graph::cpu::run(&g, &inputs).unwrap();
+        let gpu_out = Session::new(gpu(), &g).unwrap().run(&inputs).unwrap();
+        std::fs::write(
+            dir.join(format!("{name}.safetensors")),
+            weights::to_safetensors(&g).unwrap(),
+        )
+        .unwrap();
+        let raw = |t: &Tensor| bytemuck::cast_slice::<f32, u8>(t.data()).to_vec();
+        std::fs::write(dir.join(format!("{name}.input.f32")), raw(&inputs[0])).unwrap();
+        std::fs::write(dir.join(format!("{name}.cpu.f32")), raw(&out[0])).unwrap();
+        std::fs::write(dir.join(format!("{name}.gpu.f32")), raw(&gpu_out[0])).unwrap();
+        std::fs::write(
+            dir.join(format!("{name}.shape")),
+            [inputs[0].shape(), out[0].shape()]
+                .map(|s| {
+                    s.iter()
+                        .map(|d| d.to_string())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+                .join("\n"),
+        )
+        .unwrap();
     }
 }
