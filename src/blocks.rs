@@ -22,6 +22,9 @@ use crate::error::{Error, Result};
 use crate::graph::{Conv2d, Graph, ValueId};
 use crate::ops::{Activation, PoolKind, PoolSpec};
 
+/// A sub-block builder: `(graph, input, prefix) -> output`.
+pub type BlockFn<'a> = &'a dyn Fn(&mut Graph, ValueId, &str) -> Result<ValueId>;
+
 /// `prefix.name`, or `name` when the prefix is empty.
 pub fn join(prefix: &str, name: &str) -> String {
     if prefix.is_empty() {
@@ -60,7 +63,7 @@ pub fn res_block(
     x: ValueId,
     prefix: &str,
     block: impl FnOnce(&mut Graph, ValueId, &str) -> Result<ValueId>,
-    shortcut: Option<&dyn Fn(&mut Graph, ValueId, &str) -> Result<ValueId>>,
+    shortcut: Option<BlockFn<'_>>,
 ) -> Result<ValueId> {
     let y = block(g, x, &join(prefix, "block"))?;
     if g.shape(y) == g.shape(x) {

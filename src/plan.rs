@@ -535,7 +535,7 @@ impl Plan {
         }
         for v in 0..n {
             let r = self.regions[v];
-            if r.offset % ALIGN != 0 {
+            if !r.offset.is_multiple_of(ALIGN) {
                 return Err(format!("value {v}: offset {} not aligned", r.offset));
             }
             if self.lifetimes[v].0 != usize::MAX && r.end() > self.buffers[r.buffer] {

@@ -128,7 +128,7 @@ impl<'g> Session<'g> {
         let plan = plan::plan_with(&graph, options.reuse_memory);
         let counters = AtomicCounters::default();
         let align = gpu.limits().min_storage_buffer_offset_alignment as u64;
-        if plan::ALIGN % align.max(1) != 0 {
+        if !plan::ALIGN.is_multiple_of(align.max(1)) {
             return Err(Error::DeviceLimit {
                 what: "buffer plan alignment".into(),
                 limit_name: "min_storage_buffer_offset_alignment",

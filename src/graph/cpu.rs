@@ -351,13 +351,12 @@ pub fn conv2d(spec: &ConvSpec, x: &Tensor, w: &Tensor, bias: Option<&Tensor>) ->
                         }
                         let row = &plane[iy as usize * wi..][..wi];
                         let arow = &mut acc[oy * ow..][..ow];
-                        for kx in 0..kw {
+                        for (kx, &(lo, hi)) in cols.iter().enumerate() {
                             let wv = w.data()[wbase + ky * kw + kx] as f64;
-                            let (lo, hi) = cols[kx];
                             let off = (kx * dw) as isize - pw;
-                            for ox in lo..hi {
+                            for (ox, a) in arow.iter_mut().enumerate().take(hi).skip(lo) {
                                 let ix = (ox * sw) as isize + off;
-                                arow[ox] += wv * row[ix as usize] as f64;
+                                *a += wv * row[ix as usize] as f64;
                             }
                         }
                     }

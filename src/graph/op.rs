@@ -441,7 +441,7 @@ impl Op {
                         check_vec(what, t, c)?;
                     }
                 }
-                if !(*eps > 0.0) {
+                if eps.is_nan() || *eps <= 0.0 {
                     return Err(format!("eps {eps} must be positive"));
                 }
                 Ok(x.to_vec())
@@ -544,7 +544,7 @@ impl Op {
                 }
                 let known: usize = out.iter().product();
                 if let Some(i) = infer_at {
-                    if known == 0 || numel(x) % known != 0 {
+                    if known == 0 || !numel(x).is_multiple_of(known) {
                         return Err(format!("cannot infer -1 in {shape:?}"));
                     }
                     out[i] = numel(x) / known;

@@ -21,8 +21,11 @@ pub use squeezenet::squeezenet1_1;
 use crate::error::{Error, Result};
 use crate::graph::Graph;
 
+/// Builds a network for an input shape `[N, C, H, W]`.
+pub type Builder = fn(&[usize]) -> Result<Graph>;
+
 /// Every network: (name, builder, torchvision parameter count, natural input `[C, H, W]`).
-pub const NETWORKS: &[(&str, fn(&[usize]) -> Result<Graph>, usize, [usize; 3])] = &[
+pub const NETWORKS: &[(&str, Builder, usize, [usize; 3])] = &[
     ("resnet18", resnet18, 11_689_512, [3, 224, 224]),
     ("resnet34", resnet34, 21_797_672, [3, 224, 224]),
     ("resnet50", resnet50, 25_557_032, [3, 224, 224]),

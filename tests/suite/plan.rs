@@ -207,8 +207,8 @@ fn live_lower_bound(g: &Graph) -> u64 {
             continue;
         }
         let bytes = (g.shape(ValueId(v)).iter().product::<usize>().max(1) * 4) as u64;
-        for t in life[v].0..=life[v].1 {
-            live[t] += bytes.div_ceil(ALIGN) * ALIGN;
+        for t in &mut live[life[v].0..=life[v].1] {
+            *t += bytes.div_ceil(ALIGN) * ALIGN;
         }
     }
     live.into_iter().max().unwrap_or(0)
