@@ -499,3 +499,70 @@ fn cpu_conv2d_matches_the_reference_conv() {
         assert!(c.passed(), "{spec:?}: {c}");
     }
 }
+
+/// Every op kind the graph has, through a session, against the CPU reference: 3-D
+/// convolution, transposed convolution, pixel shuffle / space-to-depth, transpose, reshape,
+/// softmax, matmul, linear, slices, average pooling, unfoldable BatchNorm, and sub / div.
+#[test]
+fn every_op_kind_runs_in_a_session() {
+    use wgconv::ops::{BinaryOp, ChannelOrder, ConvSpec, ConvTransposeSpec, PoolSpec};
+    let mut g = Graph::new();
+    let x = g.input("x", &[2, 4, 6, 6]);
+    let v = g.input("v", &[2, 3, 4, 5, 5]);
+    // 3-D branch.
+    let y3 = g
+        .conv_nd(v, "c3d", 4, ConvSpec::new(&[3, 3, 3]).pad(1).stride(2), true)
+        .unwrap();
+    let y3 = g.act(y3, Activation::Gelu).unwrap();
+    let y3 = g.flatten(y3, 1).unwrap(); // [2, 4*2*3*3 = 72]
+    // 2-D branch.
+    let a = g
+        .conv2d(x, "expand", Conv2d::new(16, 3).pad(1))
+        .unwrap();
+    let a = g.pixel_shuffle(a, 2).unwrap(); // [2, 4, 12, 12]
+    let a = g.space_to_depth(a, 2, ChannelOrder::Dcr).unwrap(); // [2, 16, 6, 6]
+    let spec = ConvTransposeSpec::new(ConvSpec::conv2d(3, 3).stride(2).pad(1)).output_padding(&[1, 1]);
+    let a = g.conv_transpose(a, "up", 6, spec, true).unwrap(); // [2, 6, 12, 12]
+    let a = g.batch_norm(a, "bn_up").unwrap();
+    let a = g.act(a, Activation::LeakyRelu { slope: 0.1 }).unwrap();
+    let mut avg = PoolSpec::new(PoolKind::Avg, 3, 2, 1);
+    avg.count_include_pad = false;
+    let a = g.pool(a, avg).unwrap(); // [2, 6, 6, 6]
+    let t = g.transpose(a, &[0, 2, 3, 1]).unwrap(); // [2, 6, 6, 6] permuted
+    let t = g.reshape(t, &[0, -1]).unwrap(); // [2, 216]
+    let t = g.softmax(t, 1).unwrap();
+    let lo = g.slice_channels(a, 0, 3).unwrap();
+    let hi = g.slice_channels(a, 3, 6).unwrap();
+    let d = g.binary(BinaryOp::Sub, lo, hi).unwrap();
+    let d2 = g.act(hi, Activation::Sigmoid).unwrap();
+    let d = g.binary(BinaryOp::Div, d, d2).unwrap();
+    let d = g.flatten(d, 1).unwrap(); // [2, 108]
+    let cat = g.concat(&[y3, t, d], 1).unwrap(); // [2, 396]
+    let w = g.input("w", &[396, 7]);
+    let m = g.matmul(cat, w).unwrap();
+    let m = g.act(m, Activation::Tanh).unwrap();
+    let out = g.linear(m, "head", 5, true).unwrap();
+    let out = g.softmax(out, 1).unwrap();
+    g.output(out);
+    g.output(y3);
+    let (g, inputs) = initialised(g, 31);
+    let (_, dispatches) = check_on_device("every op kind", &g, &inputs);
+    assert!(dispatches >= 15, "{dispatches}");
+    // The unfused graph too (BatchNorm as affine, every activation its own kernel).
+    let s = Session::with_options(
+        gpu(),
+        &g,
+        SessionOptions {
+            optimize: false,
+            reuse_memory: true,
+        },
+    )
+    .unwrap();
+    let got = s.run(&inputs).unwrap();
+    let want = cpu::run(&g, &inputs).unwrap();
+    let tol = network_tolerance(&g, &inputs);
+    for (a, b) in got.iter().zip(&want) {
+        let c = compare(a.data(), b.data(), tol);
+        assert!(c.passed(), "unfused: {c}");
+    }
+}
