@@ -511,17 +511,22 @@ fn every_op_kind_runs_in_a_session() {
     let v = g.input("v", &[2, 3, 4, 5, 5]);
     // 3-D branch.
     let y3 = g
-        .conv_nd(v, "c3d", 4, ConvSpec::new(&[3, 3, 3]).pad(1).stride(2), true)
+        .conv_nd(
+            v,
+            "c3d",
+            4,
+            ConvSpec::new(&[3, 3, 3]).pad(1).stride(2),
+            true,
+        )
         .unwrap();
     let y3 = g.act(y3, Activation::Gelu).unwrap();
     let y3 = g.flatten(y3, 1).unwrap(); // [2, 4*2*3*3 = 72]
     // 2-D branch.
-    let a = g
-        .conv2d(x, "expand", Conv2d::new(16, 3).pad(1))
-        .unwrap();
+    let a = g.conv2d(x, "expand", Conv2d::new(16, 3).pad(1)).unwrap();
     let a = g.pixel_shuffle(a, 2).unwrap(); // [2, 4, 12, 12]
     let a = g.space_to_depth(a, 2, ChannelOrder::Dcr).unwrap(); // [2, 16, 6, 6]
-    let spec = ConvTransposeSpec::new(ConvSpec::conv2d(3, 3).stride(2).pad(1)).output_padding(&[1, 1]);
+    let spec =
+        ConvTransposeSpec::new(ConvSpec::conv2d(3, 3).stride(2).pad(1)).output_padding(&[1, 1]);
     let a = g.conv_transpose(a, "up", 6, spec, true).unwrap(); // [2, 6, 12, 12]
     let a = g.batch_norm(a, "bn_up").unwrap();
     let a = g.act(a, Activation::LeakyRelu { slope: 0.1 }).unwrap();
