@@ -244,6 +244,60 @@ fn pinned_geometries() {
     p.check();
 }
 
+/// Regression (GL backend): the column-phase tap test divides the offset t = (r + pw) - kx*dw,
+/// which is negative for late taps of early phases. WGSL's i32 `/` and `%` truncate, but naga
+/// copies them into GLSL, where negative operands are undefined: on Mesa llvmpipe (GL) the
+/// battery case below (t in -3..=2) had 4224 of 5184 outputs wrong. Lavapipe (Vulkan) always
+/// got it right, so the static check `no_signed_division_in_shader` is what guards it there.
+#[test]
+fn negative_tap_offsets_k4_s3_groups2() {
+    // The `wgconv validate` case: t = -3 is an exact negative multiple of the stride (a tap
+    // that does reach), t = -1 and -2 are not.
+    let spec =
+        ConvTransposeSpec::new(ConvSpec::conv2d(4, 4).stride(3).groups(2)).output_padding(&[2, 2]);
+    let p = plain(spec, 2, 8, 6, &[5, 7]);
+    assert_eq!(p.out_shape().unwrap(), vec![2, 6, 18, 24]);
+    p.check();
+    // 1-D with dilation: t = r - 2*kx reaches -6 and -3 (both multiples of 3).
+    let spec = ConvTransposeSpec::new(ConvSpec::new(&[4]).stride(3).dilation(2));
+    let p = plain(spec, 1, 2, 3, &[9]);
+    assert_eq!(p.out_shape().unwrap(), vec![1, 3, 31]);
+    p.check();
+}
+
+/// The shader must never apply `/` or `%` to a signed integer: the backends it is translated
+/// to (GLSL in particular) do not all define them for negative operands the way WGSL does, and
+/// naga does not polyfill them. Checked on the naga IR, so it holds whatever the test adapter.
+#[test]
+fn no_signed_division_in_shader() {
+    use naga::{BinaryOperator, Expression, ScalarKind};
+    let (module, info) =
+        wgconv::shader_check::parse_and_validate(wgconv::shaders::Shader::ConvTranspose).unwrap();
+    let mut found = Vec::new();
+    let functions = module.functions.iter().map(|(h, f)| (f, &info[h])).chain(
+        module
+            .entry_points
+            .iter()
+            .enumerate()
+            .map(|(i, ep)| (&ep.function, info.get_entry_point(i))),
+    );
+    for (f, fi) in functions {
+        for (h, e) in f.expressions.iter() {
+            if let Expression::Binary {
+                op: op @ (BinaryOperator::Divide | BinaryOperator::Modulo),
+                ..
+            } = e
+            {
+                let kind = fi[h].ty.inner_with(&module.types).scalar_kind();
+                if kind == Some(ScalarKind::Sint) {
+                    found.push(format!("{op:?} in {:?}", f.name));
+                }
+            }
+        }
+    }
+    assert!(found.is_empty(), "signed integer division: {found:?}");
+}
+
 #[test]
 fn bad_shapes_are_errors() {
     let g = gpu();
