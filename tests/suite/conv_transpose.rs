@@ -265,39 +265,6 @@ fn negative_tap_offsets_k4_s3_groups2() {
     p.check();
 }
 
-/// The shader must never apply `/` or `%` to a signed integer: the backends it is translated
-/// to (GLSL in particular) do not all define them for negative operands the way WGSL does, and
-/// naga does not polyfill them. Checked on the naga IR, so it holds whatever the test adapter.
-#[test]
-fn no_signed_division_in_shader() {
-    use naga::{BinaryOperator, Expression, ScalarKind};
-    let (module, info) =
-        wgconv::shader_check::parse_and_validate(wgconv::shaders::Shader::ConvTranspose).unwrap();
-    let mut found = Vec::new();
-    let functions = module.functions.iter().map(|(h, f)| (f, &info[h])).chain(
-        module
-            .entry_points
-            .iter()
-            .enumerate()
-            .map(|(i, ep)| (&ep.function, info.get_entry_point(i))),
-    );
-    for (f, fi) in functions {
-        for (h, e) in f.expressions.iter() {
-            if let Expression::Binary {
-                op: op @ (BinaryOperator::Divide | BinaryOperator::Modulo),
-                ..
-            } = e
-            {
-                let kind = fi[h].ty.inner_with(&module.types).scalar_kind();
-                if kind == Some(ScalarKind::Sint) {
-                    found.push(format!("{op:?} in {:?}", f.name));
-                }
-            }
-        }
-    }
-    assert!(found.is_empty(), "signed integer division: {found:?}");
-}
-
 #[test]
 fn bad_shapes_are_errors() {
     let g = gpu();

@@ -10,3 +10,4 @@ mod pool;
 mod rearrange;
 mod shaders;
 mod softmax;
+mod validate;
