@@ -62,14 +62,21 @@ struct Params {
 
 // Input index of output coordinate `o` through tap `k`, or -1 when that tap does not reach
 // `o` (not divisible by the stride, or outside the input).
+// All division here is on non-negative u32: WGSL's i32 `/` and `%` truncate, but naga emits
+// them unchanged into GLSL, where they are undefined for negative operands (Mesa's GL
+// llvmpipe gives -1 % 3 == 0 and -3 % 3 != 0, as if unsigned).
 fn source_index(o: u32, pad: u32, k: u32, dil: u32, stride: u32, len: u32) -> i32 {
-    let t = i32(o + pad) - i32(k * dil);
-    // WGSL's % truncates, so a negative exact multiple still gives 0; then t / stride is exact.
-    if t < 0 || t % i32(stride) != 0 {
+    let a = o + pad;
+    let b = k * dil;
+    if a < b {
         return -1;
     }
-    let i = t / i32(stride);
-    return select(-1, i, i < i32(len));
+    let t = a - b;
+    if t % stride != 0u {
+        return -1;
+    }
+    let i = t / stride;
+    return select(-1, i32(i), i < len);
 }
 
 @compute @workgroup_size(WG_SIZE)
@@ -126,11 +133,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             let row = (u32(iz) * params.h_in + u32(iy)) * params.w_in;
             for (var kx = 0u; kx < params.kw; kx++) {
                 // Every column of the phase shares this test; only the range check differs.
-                let t = i32(r + params.pw) - i32(kx * params.dw);
-                if t % i32(params.sw) != 0 {
+                // The offset t = (r + pw) - kx * dw may be negative: divide its magnitude (see
+                // source_index for why never a negative i32) and restore the sign after.
+                let a = r + params.pw;
+                let b = kx * params.dw;
+                let neg = b > a;
+                let m = select(a - b, b - a, neg);
+                if m % params.sw != 0u {
                     continue;
                 }
-                let ix = vec4<i32>(q) + vec4<i32>(t / i32(params.sw));
+                let shift = i32(m / params.sw);
+                let ix = vec4<i32>(q) + vec4<i32>(select(shift, -shift, neg));
                 let live = x_live & (ix >= vec4<i32>(0)) & (ix < vec4<i32>(i32(params.w_in)));
                 if !any(live) {
                     continue;

@@ -160,10 +160,10 @@ pub fn run(opts: &ValidateOptions, progress: &mut dyn FnMut(&CaseResult)) -> Rep
     let mut report = Report::default();
     let mut used = Vec::new();
     for info in crate::device::enumerate_adapters(opts.backends) {
-        if let Some(n) = &opts.adapter_name {
-            if !info.name.to_lowercase().contains(&n.to_lowercase()) {
-                continue;
-            }
+        if let Some(n) = &opts.adapter_name
+            && !info.name.to_lowercase().contains(&n.to_lowercase())
+        {
+            continue;
         }
         let gpu_opts = crate::device::GpuOptions {
             backends: Some(info.backend.into()),

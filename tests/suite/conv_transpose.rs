@@ -244,6 +244,27 @@ fn pinned_geometries() {
     p.check();
 }
 
+/// Regression (GL backend): the column-phase tap test divides the offset t = (r + pw) - kx*dw,
+/// which is negative for late taps of early phases. WGSL's i32 `/` and `%` truncate, but naga
+/// copies them into GLSL, where negative operands are undefined: on Mesa llvmpipe (GL) the
+/// battery case below (t in -3..=2) had 4224 of 5184 outputs wrong. Lavapipe (Vulkan) always
+/// got it right, so the static check `no_signed_division_in_shader` is what guards it there.
+#[test]
+fn negative_tap_offsets_k4_s3_groups2() {
+    // The `wgconv validate` case: t = -3 is an exact negative multiple of the stride (a tap
+    // that does reach), t = -1 and -2 are not.
+    let spec =
+        ConvTransposeSpec::new(ConvSpec::conv2d(4, 4).stride(3).groups(2)).output_padding(&[2, 2]);
+    let p = plain(spec, 2, 8, 6, &[5, 7]);
+    assert_eq!(p.out_shape().unwrap(), vec![2, 6, 18, 24]);
+    p.check();
+    // 1-D with dilation: t = r - 2*kx reaches -6 and -3 (both multiples of 3).
+    let spec = ConvTransposeSpec::new(ConvSpec::new(&[4]).stride(3).dilation(2));
+    let p = plain(spec, 1, 2, 3, &[9]);
+    assert_eq!(p.out_shape().unwrap(), vec![1, 3, 31]);
+    p.check();
+}
+
 #[test]
 fn bad_shapes_are_errors() {
     let g = gpu();

@@ -15,4 +15,5 @@ mod rearrange;
 mod shaders;
 mod softmax;
 mod summary;
+mod validate;
 mod zoo;

@@ -58,3 +58,37 @@ fn params_structs_match_naga_layout() {
         );
     }
 }
+
+/// GLSL leaves `/` and `%` of negative integers undefined (naga copies WGSL's truncating ops
+/// through unchanged), and llvmpipe's GL computed them as unsigned: conv_transpose gave wrong
+/// results on GL only. No shader may divide signed integers.
+#[test]
+fn no_signed_integer_division_in_any_shader() {
+    for &shader in wgconv::shaders::Shader::ALL {
+        use naga::{BinaryOperator, Expression, ScalarKind};
+        let (module, info) = wgconv::shader_check::parse_and_validate(shader).unwrap();
+        let mut found = Vec::new();
+        let functions = module.functions.iter().map(|(h, f)| (f, &info[h])).chain(
+            module
+                .entry_points
+                .iter()
+                .enumerate()
+                .map(|(i, ep)| (&ep.function, info.get_entry_point(i))),
+        );
+        for (f, fi) in functions {
+            for (h, e) in f.expressions.iter() {
+                if let Expression::Binary {
+                    op: op @ (BinaryOperator::Divide | BinaryOperator::Modulo),
+                    ..
+                } = e
+                {
+                    let kind = fi[h].ty.inner_with(&module.types).scalar_kind();
+                    if kind == Some(ScalarKind::Sint) {
+                        found.push(format!("{op:?} in {:?} of {}", f.name, shader.file_name()));
+                    }
+                }
+            }
+        }
+        assert!(found.is_empty(), "signed integer division: {found:?}");
+    }
+}
