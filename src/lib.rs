@@ -3,7 +3,10 @@
 //!
 //! Layers, from the bottom: [`ops`] (hyper-parameters and shape rules), [`reference`] (the CPU
 //! oracle), [`shaders`] + [`kernels`] (WGSL sources and their host side), [`device`] (adapter
-//! choice and error handling).
+//! choice and error handling). Whole networks: [`graph`] (typed ops, shape inference, builder,
+//! passes, CPU executor), [`plan`] (kernel choice and buffers by liveness, pure), [`session`]
+//! (run on the device, one submit), [`blocks`] and [`zoo`] (the seeds' blocks, torchvision
+//! networks), [`weights`] (safetensors, seeded init) and [`summary`] (torchsummary tables).
 
 pub mod bench;
 pub mod blocks;

@@ -571,3 +571,29 @@ fn every_op_kind_runs_in_a_session() {
         assert!(c.passed(), "unfused: {c}");
     }
 }
+
+/// Pinned edge cases: a graph whose output is its input (after dropout goes: no dispatch at
+/// all), a value that is output twice, and an output that is also read by a later node.
+#[test]
+fn session_edge_cases() {
+    let mut g = Graph::new();
+    let x = g.input("x", &[1, 3, 4, 4]);
+    let d = g.dropout(x, 0.5).unwrap();
+    g.output(d);
+    let s = Session::new(gpu(), &g).unwrap();
+    assert_eq!(s.dispatch_count(), 0);
+    let t = Tensor::random(vec![1, 3, 4, 4], 1);
+    assert_eq!(s.run(std::slice::from_ref(&t)).unwrap()[0], t);
+
+    let mut g = Graph::new();
+    let x = g.input("x", &[2, 3, 5, 5]);
+    let a = g.conv2d(x, "a", Conv2d::new(4, 3).pad(1)).unwrap();
+    let b = g.relu(a).unwrap();
+    let c = g.add_values(a, b).unwrap();
+    g.output(a);
+    g.output(c);
+    g.output(a);
+    let (g, inputs) = initialised(g, 3);
+    let (out, _) = check_on_device("edge outputs", &g, &inputs);
+    assert_eq!(out[0], out[2]);
+}
