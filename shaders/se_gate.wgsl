@@ -1,14 +1,20 @@
-// Squeeze-and-excitation's excitation MLP on a pooled vector, one workgroup per sample:
-//   hidden[j] = act(b1[j] + sum_c w1[j, c] * p[n, c])          (j < R)
-//   gate[n, c] = sigmoid(b2[c] + sum_j w2[c, j] * hidden[j])     (c < C)
+// Squeeze-and-excitation's squeeze and excitation, one workgroup per sample:
+//   p[c]       = mean over the spatial positions of x[n, c]          (FUSE_POOL only)
+//   hidden[j]  = act(b1[j] + sum_c w1[j, c] * p[c])                  (j < R)
+//   gate[n, c] = sigmoid(b2[c] + sum_j w2[c, j] * hidden[j])         (c < C)
 //
-// Layout: p and gate [N, C] (the [N, C, 1, 1] pooled map), w1 [R, C], b1 [R], w2 [C, R],
-// b2 [C], all row-major.
-// Tiling: 256 invocations. Layer 1 takes hidden units 32 at a time, 8 lanes per unit, each lane
-// summing every 8th channel (consecutive lanes read consecutive weights), then a 3-step
-// shared-memory reduction. The hidden vector stays in workgroup memory (at most MAX_HIDDEN
-// units); layer 2 gives each invocation whole output channels (R terms each).
-// Overrides: ACTIVATION / ACT_ALPHA / ACT_BETA for the hidden layer.
+// Layout: input is the feature map [N, C, S] (S = H*W) with FUSE_POOL, else the pooled
+// [N, C] map; gate [N, C]; w1 [R, C], b1 [R], w2 [C, R], b2 [C]; all row-major.
+// Tiling: 256 invocations. With FUSE_POOL each invocation averages whole channels (S
+// consecutive values each; the host fuses only when ceil(C/256) * S is small) and parks the
+// means in `gate`, which the same workgroup then overwrites. Layer 1 takes hidden units 32 at
+// a time, 8 lanes per unit, each lane summing every 8th channel (consecutive lanes read
+// consecutive weights), then a 3-step shared-memory reduction; the hidden vector stays in
+// workgroup memory (at most MAX_HIDDEN units). Layer 2 gives each invocation whole output
+// channels (R terms each).
+// Overrides: FUSE_POOL; ACTIVATION / ACT_ALPHA / ACT_BETA for the hidden layer.
+
+override FUSE_POOL: bool = false;
 
 const LANES: u32 = 8u;
 const UNITS: u32 = 32u;
@@ -18,11 +24,11 @@ struct Params {
     batch: u32,
     channels: u32,
     hidden: u32,
-    _pad0: u32,
+    spatial: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> pooled: array<f32>;
+@group(0) @binding(1) var<storage, read> input: array<f32>;
 @group(0) @binding(2) var<storage, read> w1: array<f32>;
 @group(0) @binding(3) var<storage, read> b1: array<f32>;
 @group(0) @binding(4) var<storage, read> w2: array<f32>;
@@ -31,6 +37,14 @@ struct Params {
 
 var<workgroup> hidden: array<f32, MAX_HIDDEN>;
 var<workgroup> partial: array<f32, 256>;
+
+// The pooled value of channel c of this sample.
+fn pooled(base: u32, c: u32) -> f32 {
+    if FUSE_POOL {
+        return gate[base + c];
+    }
+    return input[base + c];
+}
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -41,7 +55,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let c_total = params.channels;
     let r_total = params.hidden;
-    let p_base = n * c_total;
+    let base = n * c_total;
+    if FUSE_POOL {
+        let s = params.spatial;
+        for (var c = lid; c < c_total; c += 256u) {
+            var acc = 0.0;
+            let start = (base + c) * s;
+            for (var i = 0u; i < s; i++) {
+                acc += input[start + i];
+            }
+            gate[base + c] = acc / f32(s);
+        }
+        // Only this workgroup reads these means: a workgroup-scope storage barrier suffices.
+        storageBarrier();
+    }
     let unit = lid / LANES;
     let lane = lid % LANES;
     for (var j0 = 0u; j0 < r_total; j0 += UNITS) {
@@ -49,7 +76,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var acc = 0.0;
         if j < r_total {
             for (var c = lane; c < c_total; c += LANES) {
-                acc = fma(w1[j * c_total + c], pooled[p_base + c], acc);
+                acc = fma(w1[j * c_total + c], pooled(base, c), acc);
             }
         }
         partial[lid] = acc;
@@ -65,11 +92,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         }
         workgroupBarrier();
     }
+    // Everyone has read the parked means (the barrier above) before they are overwritten.
     for (var c = lid; c < c_total; c += 256u) {
         var acc = b2[c];
         for (var j = 0u; j < r_total; j++) {
             acc = fma(w2[c * r_total + j], hidden[j], acc);
         }
-        gate[p_base + c] = sigmoid(acc);
+        gate[base + c] = sigmoid(acc);
     }
 }

@@ -501,14 +501,23 @@ fn build_dispatches(
                 pool::global_pool(gpu, *kind, ins[0], x.expect("input"), y)
             }
             (Op::Softmax { axis }, _) => softmax::softmax(gpu, *axis, ins[0], x.expect("input"), y),
-            (Op::SeGate { b1, activation, .. }, _) => se_gate(
+            (
+                Op::SeGate {
+                    b1,
+                    activation,
+                    pool,
+                    ..
+                },
+                _,
+            ) => se_gate(
                 gpu,
                 ins[0][0],
                 ins[0][1],
                 b1.numel(),
+                pool.then(|| numel(&ins[0][2..])),
                 *activation,
                 SeGateBindings {
-                    pooled: x.expect("input"),
+                    input: x.expect("input"),
                     w1: p[0],
                     b1: p[1],
                     w2: p[2],

@@ -281,6 +281,7 @@ pub fn eval(op: &Op, ins: &[&Tensor], out_shape: &[usize]) -> Result<Tensor> {
             activation,
             w2,
             b2,
+            ..
         } => reference::se_gate::se_gate(ins[0], w1, b1, *activation, w2, b2)?,
     };
     if t.shape() != out_shape {

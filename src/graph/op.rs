@@ -86,15 +86,18 @@ pub enum Op {
     Dropout { p: f32 },
     /// Passes its input through (PyTorch `nn.Identity`).
     Identity,
-    /// Squeeze-and-excitation's excitation on a pooled `[N, C, 1, 1]` input:
-    /// `sigmoid(W2 act(W1 p + b1) + b2)`, `w1` `[R, C]`, `w2` `[C, R]`. Made by
-    /// [`crate::graph::passes::fuse_squeeze_excitation`] from two 1x1 convolutions.
+    /// Squeeze-and-excitation's excitation, `sigmoid(W2 act(W1 p + b1) + b2)` with `w1`
+    /// `[R, C]`, `w2` `[C, R]`, on a pooled `[N, C, 1, 1]` input, or with `pool` on the
+    /// feature map `[N, C, H, W]` (p its channel means). Output `[N, C, 1, 1]`. Made by
+    /// [`crate::graph::passes::fuse_squeeze_excitation`] from two 1x1 convolutions (and the
+    /// global average pool before them).
     SeGate {
         w1: Tensor,
         b1: Tensor,
         activation: Activation,
         w2: Tensor,
         b2: Tensor,
+        pool: bool,
     },
 }
 
@@ -369,7 +372,14 @@ impl Op {
             Op::MatMul => inputs[0][inputs[0].len() - 1],
             Op::GlobalPool(_) => inputs[0][2..].iter().product(),
             Op::Pool(p) => p.kernel[0] * p.kernel[1],
-            Op::SeGate { w1, w2, .. } => w1.shape()[1] + w2.shape()[1],
+            Op::SeGate { w1, w2, pool, .. } => {
+                let s: usize = if *pool {
+                    inputs[0][2..].iter().product()
+                } else {
+                    1
+                };
+                s + w1.shape()[1] + w2.shape()[1]
+            }
             Op::Softmax { axis } => inputs[0][*axis],
             _ => 1,
         }
@@ -628,11 +638,25 @@ impl Op {
                 }
                 Ok(out)
             }
-            Op::SeGate { w1, b1, w2, b2, .. } => {
+            Op::SeGate {
+                w1,
+                b1,
+                w2,
+                b2,
+                pool,
+                ..
+            } => {
                 arity(inputs, 1)?;
                 let x = inputs[0];
-                if x.len() != 4 || x[2] != 1 || x[3] != 1 {
-                    return Err(format!("input {x:?} must be pooled to [N, C, 1, 1]"));
+                if x.len() != 4 || (!pool && (x[2] != 1 || x[3] != 1)) || numel(&x[2..]) == 0 {
+                    return Err(format!(
+                        "input {x:?} must be {}",
+                        if *pool {
+                            "a non-empty [N, C, H, W] map"
+                        } else {
+                            "pooled to [N, C, 1, 1]"
+                        }
+                    ));
                 }
                 let (c, r) = (x[1], b1.numel());
                 if w1.shape() != [r, c] || w2.shape() != [c, r] {
@@ -643,7 +667,7 @@ impl Op {
                     ));
                 }
                 check_vec("fc2.bias", b2, c)?;
-                Ok(x.to_vec())
+                Ok(vec![x[0], c, 1, 1])
             }
         }
     }

@@ -9,7 +9,8 @@
 //! - [`fuse_activations`]: an activation becomes the epilogue of the op in front of it, so the
 //!   output is written once; an activation after a concatenation moves into its inputs.
 //! - [`fuse_squeeze_excitation`]: SE's two 1x1 convolutions on the pooled vector become one
-//!   [`Op::SeGate`] kernel (SE then takes 3 dispatches: pool, gate, channel scale).
+//!   [`Op::SeGate`] kernel, which also does the pooling on small maps: SE takes 2 dispatches
+//!   (gate, channel scale), or 3 on large maps (pool, gate, scale).
 //! - [`Graph::compact`] after each: dead nodes go, the order is topological again.
 //!
 //! A fusion only happens when the producer's output has no other reader: otherwise the
@@ -349,7 +350,9 @@ fn as_dense_1x1(op: &Op) -> Option<(Tensor, Tensor, Activation)> {
 }
 
 /// Replaces SE's `conv1x1(+act) -> conv1x1(+sigmoid)` on a globally average-pooled vector
-/// with one [`Op::SeGate`]. Run after [`fuse_activations`].
+/// with one [`Op::SeGate`], which also absorbs the pooling when the map is small enough for
+/// the gate kernel to average it ([`crate::kernels::se_gate::pool_fusable`]). Run after
+/// [`fuse_activations`].
 pub fn fuse_squeeze_excitation(g: &mut Graph) -> Result<PassStats> {
     let mut n = 0;
     let consumers = g.consumers();
@@ -387,14 +390,20 @@ pub fn fuse_squeeze_excitation(g: &mut Graph) -> Result<PassStats> {
         if !scales || w2.shape()[0] != w1.shape()[1] {
             continue;
         }
+        // Fold the pooling in too when the gate kernel can average the map cheaply: SE then
+        // takes 2 dispatches (gate, scale) instead of 3.
+        let x = pool.inputs[0];
+        let xs = g.shape(x);
+        let fuse_pool = crate::kernels::se_gate::pool_fusable(xs[1], xs[2..].iter().product());
         *g.op_mut(c2) = Op::SeGate {
             w1,
             b1,
             activation: act,
             w2,
             b2,
+            pool: fuse_pool,
         };
-        g.set_inputs(c2, vec![pooled]);
+        g.set_inputs(c2, vec![if fuse_pool { x } else { pooled }]);
         n += 1;
     }
     g.compact()?;

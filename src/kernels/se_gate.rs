@@ -1,5 +1,6 @@
 //! Squeeze-and-excitation's excitation MLP (`shaders/se_gate.wgsl`): one dispatch computes
-//! `sigmoid(W2 act(W1 p + b1) + b2)` for every sample of a pooled `[N, C, 1, 1]` map.
+//! `sigmoid(W2 act(W1 p + b1) + b2)` for every sample of a pooled `[N, C, 1, 1]` map, or, with
+//! the pooling fused, of the feature map `[N, C, H, W]` itself (see [`pool_fusable`]).
 
 use crate::device::Gpu;
 use crate::error::{Error, Result};
@@ -18,15 +19,26 @@ crate::gpu_params! {
         pub batch: u32,
         pub channels: u32,
         pub hidden: u32,
-        pub _pad0: u32,
+        pub spatial: u32,
     }
+}
+
+/// Whether fusing the global average pool into the gate kernel pays for `channels` maps of
+/// `spatial` values: each of the 256 invocations then averages whole channels serially, so the
+/// serial work `ceil(C / 256) * S` must stay small: at most 512 loads, about what one launch
+/// of a separate pooling kernel costs in latency. At 224 x 224, EfficientNet-B0's SE layers at
+/// 7 x 7 and at 14 x 14 with <= 512 channels qualify; the 112 x 112 to 28 x 28 ones keep the
+/// separate, fully parallel pooling kernel. (A heuristic from launch-latency arithmetic, not
+/// yet timed on real GPUs.)
+pub fn pool_fusable(channels: usize, spatial: usize) -> bool {
+    channels.div_ceil(256) * spatial <= 512
 }
 
 /// The buffers of [`se_gate`].
 #[derive(Clone, Copy, Debug)]
 pub struct SeGateBindings<'a> {
-    /// `[N, C]` pooled features.
-    pub pooled: BufRef<'a>,
+    /// `[N, C]` pooled features, or the `[N, C, S]` feature map when `spatial` is `Some(S)`.
+    pub input: BufRef<'a>,
     /// `[R, C]`.
     pub w1: BufRef<'a>,
     /// `[R]`.
@@ -40,11 +52,14 @@ pub struct SeGateBindings<'a> {
 }
 
 /// The excitation gates for `batch` samples of `channels` features through `hidden` units.
+/// With `spatial: Some(S)` the input is the feature map and the kernel averages each channel's
+/// `S` values first (the squeeze, fused).
 pub fn se_gate(
     gpu: &Gpu,
     batch: usize,
     channels: usize,
     hidden: usize,
+    spatial: Option<usize>,
     act: Activation,
     b: SeGateBindings<'_>,
 ) -> Result<Dispatch> {
@@ -62,8 +77,14 @@ pub fn se_gate(
             needed: hidden as u64,
         });
     }
+    if spatial == Some(0) {
+        return Err(Error::invalid_op(
+            OP,
+            "the feature map has no spatial positions",
+        ));
+    }
     for (what, r, elems) in [
-        ("pooled", &b.pooled, batch * channels),
+        ("input", &b.input, batch * channels * spatial.unwrap_or(1)),
         ("w1", &b.w1, hidden * channels),
         ("b1", &b.b1, hidden),
         ("w2", &b.w2, channels * hidden),
@@ -85,13 +106,15 @@ pub fn se_gate(
         batch: to_u32(OP, "batch", batch)?,
         channels: to_u32(OP, "channels", channels)?,
         hidden: to_u32(OP, "hidden", hidden)?,
-        _pad0: 0,
+        spatial: to_u32(OP, "spatial", spatial.unwrap_or(1))?,
     };
+    let mut constants = act.constants().to_vec();
+    constants.push(("FUSE_POOL", spatial.is_some() as u32 as f64));
     gpu.dispatch(
         Shader::SeGate,
-        &act.constants(),
+        &constants,
         &params,
-        &[b.pooled, b.w1, b.b1, b.w2, b.b2, b.gate],
+        &[b.input, b.w1, b.b1, b.w2, b.b2, b.gate],
         batch as u64,
     )
 }

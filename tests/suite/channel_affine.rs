@@ -110,6 +110,8 @@ struct SeProblem {
     batch: usize,
     channels: usize,
     hidden: usize,
+    /// Spatial positions of the feature map with the pooling fused; `None`: pooled input.
+    spatial: Option<usize>,
     act: Activation,
     seed: u64,
 }
@@ -118,7 +120,8 @@ impl SeProblem {
     fn check(&self) {
         let g = gpu();
         let (n, c, r) = (self.batch, self.channels, self.hidden);
-        let p = Tensor::random(vec![n, c, 1, 1], self.seed);
+        let s = self.spatial.unwrap_or(1);
+        let p = Tensor::random(vec![n, c, s, 1], self.seed);
         let w1 = Tensor::random(vec![r, c], self.seed + 1);
         let b1 = Tensor::random(vec![r], self.seed + 2);
         let w2 = Tensor::random(vec![c, r], self.seed + 3);
@@ -130,9 +133,10 @@ impl SeProblem {
             n,
             c,
             r,
+            self.spatial,
             self.act,
             SeGateBindings {
-                pooled: bufs[0].binding(),
+                input: bufs[0].binding(),
                 w1: bufs[1].binding(),
                 b1: bufs[2].binding(),
                 w2: bufs[3].binding(),
@@ -143,9 +147,10 @@ impl SeProblem {
         .unwrap();
         let got = run(&d, &out);
         let want = reference::se_gate::se_gate(&p, &w1, &b1, self.act, &w2, &b2).unwrap();
-        // The gate sums R terms of hidden units, each a sum of C terms: the first layer's
-        // error (C terms) passes through weights in [-1, 1], R of them.
-        let k = c * r + r;
+        // The gate sums R terms of hidden units, each a sum of C terms of means of S values:
+        // the pooling's and the first layer's errors pass through weights in [-1, 1], R of
+        // them.
+        let k = (s + c) * r + r;
         assert_close(
             &format!("{self:?}"),
             &got,
@@ -162,22 +167,34 @@ proptest! {
         batch in 1usize..4,
         channels in 1usize..300,
         hidden in 1usize..70,
+        spatial in prop::option::of(1usize..60),
         act in prop::sample::select(vec![Activation::Relu, Activation::Silu, Activation::Identity]),
         seed in 0u64..1000,
     ) {
-        SeProblem { batch, channels, hidden, act, seed }.check();
+        SeProblem { batch, channels, hidden, spatial, act, seed }.check();
     }
 }
 
-/// Pinned: EfficientNet-B0's largest SE (1152 channels, 48 hidden), and hidden counts around
-/// the 32-unit chunk and the 8-lane split.
+/// Pinned: EfficientNet-B0's largest SE (1152 channels, 48 hidden), hidden counts around
+/// the 32-unit chunk and the 8-lane split, and the fused pooling at B0's 7 x 7 and 14 x 14
+/// stages and across more channels than invocations.
 #[test]
 fn se_gate_pinned() {
-    for (c, r) in [(1152, 48), (33, 32), (9, 33), (1, 1), (2000, MAX_HIDDEN)] {
+    for (c, r, s) in [
+        (1152, 48, None),
+        (33, 32, None),
+        (9, 33, None),
+        (1, 1, None),
+        (2000, MAX_HIDDEN, None),
+        (1152, 48, Some(49)),
+        (672, 28, Some(196)),
+        (300, 7, Some(5)),
+    ] {
         SeProblem {
             batch: 2,
             channels: c,
             hidden: r,
+            spatial: s,
             act: Activation::Silu,
             seed: 11,
         }
@@ -195,9 +212,10 @@ fn se_gate_rejects_too_many_hidden_units() {
         1,
         1,
         MAX_HIDDEN + 1,
+        None,
         Activation::Relu,
         SeGateBindings {
-            pooled: b,
+            input: b,
             w1: b,
             b1: b,
             w2: b,
