@@ -1,7 +1,7 @@
 //! Every block of the seeds on the device (fused and planned as sessions run them) against
 //! the CPU reference running the unoptimized graph, at small odd sizes and batch 2, and
 //! against the seeds' own PyTorch modules (outputs recorded by
-//! `tools/check_blocks_against_torch.py`, which loads our weights into the seed classes by
+//! `tests/tools/check_blocks_against_torch.py`, which loads our weights into the seed classes by
 //! `state_dict` name, strictly).
 
 use wgconv::blocks;
@@ -17,7 +17,7 @@ use crate::graph::{check_on_device, initialised, network_tolerance};
 type Build = fn(&mut Graph, ValueId) -> Result<ValueId>;
 
 /// (name, input shape, builder, expected output shape). The names are the PyTorch
-/// constructors `tools/check_blocks_against_torch.py` instantiates.
+/// constructors `tests/tools/check_blocks_against_torch.py` instantiates.
 const CASES: &[(&str, [usize; 4], Build, [usize; 4])] = &[
     (
         "ConvBnAct(16, 16)",
@@ -248,7 +248,7 @@ fn mbconv_without_matching_channels_is_an_error() {
 }
 
 /// Writes every case's weights (PyTorch names), input and CPU output for
-/// `tools/check_blocks_against_torch.py`:
+/// `tests/tools/check_blocks_against_torch.py`:
 /// `WGCONV_EXPORT_DIR=/tmp/blocks cargo test --release --test suite blocks::export -- --ignored`.
 #[test]
 #[ignore = "writes files for the PyTorch cross-check; needs WGCONV_EXPORT_DIR"]

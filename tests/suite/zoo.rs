@@ -25,7 +25,7 @@ const CASES: &[(&str, [usize; 4])] = &[
 ];
 
 /// PyTorch's output for a case, if recorded: `tests/data/torch/<name>.f32`, written by
-/// `tools/check_against_torch.py` from torchvision's model (seed 003's for the CIFAR net) in
+/// `tests/tools/check_against_torch.py` from torchvision's model (seed 003's for the CIFAR net) in
 /// float64 with the same seeded weights (loaded by state_dict name, strictly) and input.
 fn torch_output(name: &str) -> Option<Vec<f32>> {
     let p = format!("{}/tests/data/torch/{name}.f32", env!("CARGO_MANIFEST_DIR"));
@@ -260,7 +260,7 @@ fn network_check_catches_a_small_corruption() {
 
 /// Writes, for every zoo network, its seeded and calibrated weights as a PyTorch-named
 /// safetensors file together with an input and the CPU reference's output, for
-/// `tools/check_against_torch.py` (run by hand where PyTorch is installed):
+/// `tests/tools/check_against_torch.py` (run by hand where PyTorch is installed):
 /// `WGCONV_EXPORT_DIR=/tmp/zoo cargo test --release --test suite zoo::export -- --ignored`.
 #[test]
 #[ignore = "writes files for the PyTorch cross-check; needs WGCONV_EXPORT_DIR"]

@@ -7,7 +7,7 @@ in eval mode in float64 on the exported input, and compares with wgconv's CPU re
 GPU outputs.
 
     WGCONV_EXPORT_DIR=/tmp/zoo cargo test --release --test suite zoo::export -- --ignored
-    python3 tools/check_against_torch.py /tmp/zoo
+    python3 tests/tools/check_against_torch.py /tmp/zoo
     for f in /tmp/zoo/*.torch.f32; do n=$(basename $f .torch.f32); cp $f tests/data/torch/$n.f32; done
 
 The last line records PyTorch's outputs (float32, raw little-endian) for the zoo tests, which

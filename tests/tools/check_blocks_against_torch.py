@@ -7,7 +7,7 @@ script loads them into the seed module with strict=True (every key and shape mus
 it in eval mode in float64, and compares with wgconv's CPU reference and GPU outputs.
 
     WGCONV_EXPORT_DIR=/tmp/blocks cargo test --release --test suite blocks::export -- --ignored
-    python3 tools/check_blocks_against_torch.py /tmp/blocks
+    python3 tests/tools/check_blocks_against_torch.py /tmp/blocks
     mkdir -p tests/data/torch/blocks && cp /tmp/blocks/*.torch.f32 tests/data/torch/blocks/ \
         && for f in tests/data/torch/blocks/*.torch.f32; do mv $f ${f%.torch.f32}.f32; done
 """
