@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
 use crate::kernels::PipelineCache;
+use crate::shaders::Shader;
 
 /// How to choose an adapter. `Default` reads nothing; [`GpuOptions::from_env`] reads the
 /// `WGCONV_*` variables.
@@ -20,10 +21,13 @@ pub struct GpuOptions {
     /// Ask for these limits instead of the adapter's own maximums (tests use small limits to
     /// exercise splitting paths).
     pub limits: Option<wgpu::Limits>,
+    /// Makes this kernel family deliberately wrong (it skips its last workgroup). For testing
+    /// that validation catches broken kernels; `WGCONV_FAULT=<shader label>` sets it too.
+    pub fault: Option<Shader>,
 }
 
 impl GpuOptions {
-    /// Options from `WGCONV_BACKEND` and `WGCONV_ADAPTER`.
+    /// Options from `WGCONV_BACKEND`, `WGCONV_ADAPTER` and `WGCONV_FAULT`.
     pub fn from_env() -> Result<Self> {
         let backends = match std::env::var("WGCONV_BACKEND") {
             Ok(v) if !v.is_empty() => Some(parse_backend(&v)?),
@@ -32,10 +36,25 @@ impl GpuOptions {
         let adapter_name = std::env::var("WGCONV_ADAPTER")
             .ok()
             .filter(|s| !s.is_empty());
+        let fault = match std::env::var("WGCONV_FAULT") {
+            Ok(v) if !v.is_empty() => Some(
+                Shader::ALL
+                    .iter()
+                    .copied()
+                    .find(|s| s.label() == v)
+                    .ok_or_else(|| Error::InvalidSetting {
+                        name: "WGCONV_FAULT",
+                        value: v.clone(),
+                        reason: "not a shader label (e.g. conv, matmul, eltwise)".into(),
+                    })?,
+            ),
+            _ => None,
+        };
         Ok(Self {
             backends,
             adapter_name,
             limits: None,
+            fault,
         })
     }
 }
@@ -66,6 +85,7 @@ pub struct Gpu {
     features: wgpu::Features,
     pub(crate) pipelines: PipelineCache,
     lost: Arc<Mutex<Option<String>>>,
+    fault: Option<Shader>,
 }
 
 impl std::fmt::Debug for Gpu {
@@ -146,10 +166,14 @@ impl Gpu {
                 hint: NO_ADAPTER_HINT,
             });
         };
-        Self::from_adapter(adapter, options.limits.clone())
+        Self::from_adapter(adapter, options.limits.clone(), options.fault)
     }
 
-    fn from_adapter(adapter: wgpu::Adapter, limits: Option<wgpu::Limits>) -> Result<Self> {
+    fn from_adapter(
+        adapter: wgpu::Adapter,
+        limits: Option<wgpu::Limits>,
+        fault: Option<Shader>,
+    ) -> Result<Self> {
         let info = adapter.get_info();
         let wanted = wgpu::Features::SHADER_F16 | wgpu::Features::TIMESTAMP_QUERY;
         let features = adapter.features() & wanted;
@@ -186,7 +210,18 @@ impl Gpu {
             features,
             pipelines: PipelineCache::default(),
             lost,
+            fault,
         })
+    }
+
+    /// The kernel family made deliberately wrong for testing, if any.
+    pub fn fault(&self) -> Option<Shader> {
+        self.fault
+    }
+
+    /// Pipelines compiled on this device so far.
+    pub fn pipeline_cache(&self) -> &PipelineCache {
+        &self.pipelines
     }
 
     /// The adapter this context runs on.
@@ -267,4 +302,43 @@ impl Gpu {
             .map_err(|e| Error::Readback(e.to_string()))?;
         self.check_alive()
     }
+}
+
+/// A multi-line description of every adapter found: backend, type, driver, features, limits.
+pub fn adapter_reports(backends: Option<wgpu::Backends>) -> Vec<String> {
+    let backends = backends.unwrap_or_else(default_backends);
+    let instance = instance(backends);
+    pollster::block_on(instance.enumerate_adapters(backends))
+        .into_iter()
+        .map(|a| {
+            let i = a.get_info();
+            let l = a.limits();
+            let f = a.features();
+            let has = |x: wgpu::Features| if f.contains(x) { "yes" } else { "no" };
+            format!(
+                "{name}\n    backend {backend:?}, type {ty:?}, vendor 0x{vendor:04x}, device 0x{device:04x}\n    \
+                 driver {driver} {driver_info}\n    \
+                 shader-f16 {f16}, timestamp queries {ts}, subgroups {sg}\n    \
+                 max_buffer_size {mbs}, max_storage_buffer_binding_size {msb}, \
+                 max_compute_workgroups_per_dimension {mwg}, max_compute_invocations_per_workgroup {mi}, \
+                 max_compute_workgroup_storage_size {wss}, min_storage_buffer_offset_alignment {align}",
+                name = i.name,
+                backend = i.backend,
+                ty = i.device_type,
+                vendor = i.vendor,
+                device = i.device,
+                driver = i.driver,
+                driver_info = i.driver_info,
+                f16 = has(wgpu::Features::SHADER_F16),
+                ts = has(wgpu::Features::TIMESTAMP_QUERY),
+                sg = has(wgpu::Features::SUBGROUP),
+                mbs = l.max_buffer_size,
+                msb = l.max_storage_buffer_binding_size,
+                mwg = l.max_compute_workgroups_per_dimension,
+                mi = l.max_compute_invocations_per_workgroup,
+                wss = l.max_compute_workgroup_storage_size,
+                align = l.min_storage_buffer_offset_alignment,
+            )
+        })
+        .collect()
 }

@@ -5,6 +5,7 @@
 //! oracle), [`shaders`] + [`kernels`] (WGSL sources and their host side), [`device`] (adapter
 //! choice and error handling).
 
+pub mod bench;
 pub mod blocks;
 pub mod compare;
 pub mod demo;
@@ -12,6 +13,8 @@ pub mod device;
 pub mod error;
 pub mod graph;
 pub mod kernels;
+pub mod npy;
+pub mod onnx;
 pub mod ops;
 pub mod plan;
 pub mod reference;
@@ -20,6 +23,7 @@ pub mod shader_check;
 pub mod shaders;
 pub mod summary;
 pub mod tensor;
+pub mod validate;
 pub mod weights;
 pub mod zoo;
 

@@ -145,6 +145,17 @@ impl PipelineCache {
         self.pipelines.lock().map(|p| p.len()).unwrap_or(0)
     }
 
+    /// The keys of every pipeline compiled so far (shader + override values), sorted.
+    pub fn keys(&self) -> Vec<PipelineKey> {
+        let mut k: Vec<PipelineKey> = self
+            .pipelines
+            .lock()
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default();
+        k.sort_by(|a, b| (a.shader, &a.constants).cmp(&(b.shader, &b.constants)));
+        k
+    }
+
     /// True when no pipeline has been compiled.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -277,6 +288,13 @@ impl Gpu {
         total_workgroups: u64,
     ) -> Result<Dispatch> {
         let pipeline = self.pipeline(shader, constants)?;
+        // Test-only fault injection: the kernel "forgets" its last workgroup, so its output is
+        // wrong; `wgconv validate` must catch it.
+        let total_workgroups = if self.fault() == Some(shader) {
+            total_workgroups.saturating_sub(1)
+        } else {
+            total_workgroups
+        };
         let workgroups = self.fold_workgroups(shader.label(), total_workgroups)?;
         let align = self.limits().min_storage_buffer_offset_alignment as u64;
         let max_binding = self.limits().max_storage_buffer_binding_size;

@@ -295,10 +295,16 @@ impl ConvTransposeSpec {
                     ),
                 ));
             }
+            if input[2 + i] == 0 {
+                return Err(Error::invalid_op(
+                    OP,
+                    format!("input {input:?} is empty in spatial dim {i}"),
+                ));
+            }
             let full =
                 (input[2 + i] - 1) * c.stride[i] + c.dilation[i] * (c.kernel[i] - 1) + op + 1;
             let cut = c.pad_begin[i] + c.pad_end[i];
-            if input[2 + i] == 0 || full <= cut {
+            if full <= cut {
                 return Err(Error::invalid_op(
                     OP,
                     format!("padding {cut} removes the whole output ({full}) in spatial dim {i}"),

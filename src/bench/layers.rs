@@ -1,0 +1,244 @@
+//! Building a suite layer into GPU dispatches, with its napkin math (FLOPs and bytes moved).
+
+use crate::device::Gpu;
+use crate::error::{Error, Result};
+use crate::kernels::{
+    ConvBindings, Dispatch, conv, conv_transpose, depthwise, eltwise, matmul, pool, rearrange,
+};
+use crate::ops::{
+    Activation, BinaryOp, ChannelOrder, ConvSpec, ConvTransposeSpec, Epilogue, PixelShuffle,
+    PoolKind, SpaceToDepth,
+};
+use crate::tensor::{GpuTensor, Tensor, numel};
+
+use super::suite::LayerItem;
+
+/// A layer ready to time: its dispatches (recorded in order) and the buffers they use.
+pub struct PreparedLayer {
+    /// Dispatches in execution order.
+    pub dispatches: Vec<Dispatch>,
+    /// Floating-point operations of one run (2 per multiply-accumulate).
+    pub flops: f64,
+    /// Minimum bytes one run must move: every input, weight and output read or written once.
+    pub bytes: f64,
+    /// Which kernel ran.
+    pub kernel: &'static str,
+    _buffers: Vec<GpuTensor>,
+}
+
+fn spec_from(item: &LayerItem) -> ConvSpec {
+    let r = item.kernel.len();
+    let or = |v: &[usize], d: usize| if v.len() == r { v.to_vec() } else { vec![d; r] };
+    ConvSpec::new(&item.kernel)
+        .strides(&or(&item.stride, 1))
+        .pads(&or(&item.pad, 0), &or(&item.pad, 0))
+        .dilations(&or(&item.dilation, 1))
+        .groups(item.groups)
+}
+
+fn upload_random(gpu: &Gpu, shape: Vec<usize>, seed: u64) -> Result<GpuTensor> {
+    gpu.upload(&Tensor::random(shape, seed))
+}
+
+/// Builds `item` on `gpu` with random data.
+pub fn prepare(gpu: &Gpu, item: &LayerItem) -> Result<PreparedLayer> {
+    let mut input_shape = vec![item.n, item.cin];
+    input_shape.extend(&item.spatial);
+    let input = upload_random(gpu, input_shape.clone(), 1)?;
+    let f32b = 4.0;
+    match item.op.as_str() {
+        "conv2d" | "conv3d" => {
+            let spec = spec_from(item);
+            let mut wshape = vec![item.cout, item.cin / item.groups.max(1)];
+            wshape.extend(&item.kernel);
+            let out_shape = spec.output_shape(&input_shape, &wshape)?;
+            let weight = upload_random(gpu, wshape.clone(), 2)?;
+            let bias = upload_random(gpu, vec![item.cout], 3)?;
+            let output = gpu.zeros(&out_shape)?;
+            let b = ConvBindings {
+                input: input.binding(),
+                weight: weight.binding(),
+                bias: Some(bias.binding()),
+                residual: None,
+                output: output.binding(),
+            };
+            let ep = Epilogue::default();
+            let (d, kernel) = if depthwise::is_depthwise(&spec, &input_shape) {
+                (
+                    depthwise::depthwise(gpu, &spec, &input_shape, &wshape, ep, b)?,
+                    "depthwise",
+                )
+            } else if matmul::is_pointwise(&spec) {
+                (
+                    matmul::pointwise(gpu, &spec, &input_shape, &wshape, ep, b)?,
+                    "pointwise",
+                )
+            } else {
+                (
+                    conv::conv(gpu, &spec, &input_shape, &wshape, ep, b)?,
+                    "conv",
+                )
+            };
+            let macs = spec.macs(&out_shape, item.cin) as f64;
+            let bytes = f32b
+                * (numel(&input_shape) + numel(&wshape) + item.cout + numel(&out_shape)) as f64;
+            Ok(PreparedLayer {
+                dispatches: vec![d],
+                flops: 2.0 * macs,
+                bytes,
+                kernel,
+                _buffers: vec![input, weight, bias, output],
+            })
+        }
+        "conv_transpose2d" | "conv_transpose3d" => {
+            let spec = ConvTransposeSpec::new(spec_from(item));
+            let mut wshape = vec![item.cin, item.cout / item.groups.max(1)];
+            wshape.extend(&item.kernel);
+            let out_shape = spec.output_shape(&input_shape, &wshape)?;
+            let weight = upload_random(gpu, wshape.clone(), 2)?;
+            let bias = upload_random(gpu, vec![item.cout], 3)?;
+            let output = gpu.zeros(&out_shape)?;
+            let b = ConvBindings {
+                input: input.binding(),
+                weight: weight.binding(),
+                bias: Some(bias.binding()),
+                residual: None,
+                output: output.binding(),
+            };
+            let d = conv_transpose::conv_transpose(
+                gpu,
+                &spec,
+                &input_shape,
+                &wshape,
+                Epilogue::default(),
+                b,
+            )?;
+            // Suite definition: MACs = n * cin * prod(in_spatial) * (cout / groups) * prod(kernel).
+            let macs =
+                (numel(&input_shape) * wshape[1] * item.kernel.iter().product::<usize>()) as f64;
+            let bytes = f32b
+                * (numel(&input_shape) + numel(&wshape) + item.cout + numel(&out_shape)) as f64;
+            Ok(PreparedLayer {
+                dispatches: vec![d],
+                flops: 2.0 * macs,
+                bytes,
+                kernel: "conv_transpose",
+                _buffers: vec![input, weight, bias, output],
+            })
+        }
+        "pixel_shuffle" | "space_to_depth" => {
+            let (out_shape, d, kernel) = if item.op == "pixel_shuffle" {
+                let op = PixelShuffle {
+                    factor: item.factor,
+                    order: ChannelOrder::Crd,
+                };
+                let out_shape = op.output_shape(&input_shape)?;
+                let output = gpu.zeros(&out_shape)?;
+                let d = rearrange::pixel_shuffle(
+                    gpu,
+                    &op,
+                    &input_shape,
+                    input.binding(),
+                    output.binding(),
+                )?;
+                (output, d, "pixel_shuffle")
+            } else {
+                let op = SpaceToDepth {
+                    block: item.factor,
+                    order: ChannelOrder::Crd,
+                };
+                let out_shape = op.output_shape(&input_shape)?;
+                let output = gpu.zeros(&out_shape)?;
+                let d = rearrange::space_to_depth(
+                    gpu,
+                    &op,
+                    &input_shape,
+                    input.binding(),
+                    output.binding(),
+                )?;
+                (output, d, "space_to_depth")
+            };
+            let bytes = f32b * 2.0 * numel(&input_shape) as f64;
+            Ok(PreparedLayer {
+                dispatches: vec![d],
+                flops: 0.0,
+                bytes,
+                kernel,
+                _buffers: vec![input, out_shape],
+            })
+        }
+        "squeeze_excite" => {
+            // x * sigmoid(W2 silu(W1 gap(x) + b1) + b2): global pool, two small GEMMs, channel scale.
+            let (n, c, s) = (item.n, item.cin, item.squeeze);
+            if s == 0 {
+                return Err(Error::invalid_op(
+                    &item.name,
+                    "squeeze_excite needs squeeze > 0",
+                ));
+            }
+            let pooled = gpu.zeros(&[n, c])?;
+            let w1 = upload_random(gpu, vec![s, c], 4)?;
+            let b1 = upload_random(gpu, vec![s], 5)?;
+            let hidden = gpu.zeros(&[n, s])?;
+            let w2 = upload_random(gpu, vec![c, s], 6)?;
+            let b2 = upload_random(gpu, vec![c], 7)?;
+            let gate = gpu.zeros(&[n, c])?;
+            let output = gpu.zeros(&input_shape)?;
+            let mut gate_shape = vec![n, c];
+            gate_shape.extend(std::iter::repeat_n(1, item.spatial.len()));
+            let dispatches = vec![
+                pool::global_pool(
+                    gpu,
+                    PoolKind::Avg,
+                    &input_shape,
+                    input.binding(),
+                    pooled.binding(),
+                )?,
+                matmul::linear(
+                    gpu,
+                    &[n, c],
+                    &[s, c],
+                    Activation::Silu,
+                    pooled.binding(),
+                    w1.binding(),
+                    Some(b1.binding()),
+                    hidden.binding(),
+                )?,
+                matmul::linear(
+                    gpu,
+                    &[n, s],
+                    &[c, s],
+                    Activation::Sigmoid,
+                    hidden.binding(),
+                    w2.binding(),
+                    Some(b2.binding()),
+                    gate.binding(),
+                )?,
+                eltwise::binary(
+                    gpu,
+                    BinaryOp::Mul,
+                    Activation::Identity,
+                    (input.binding(), &input_shape),
+                    (gate.binding(), &gate_shape),
+                    output.binding(),
+                )?,
+            ];
+            let hw = numel(&item.spatial) as f64;
+            let flops = (n * c) as f64 * hw * 2.0 + 4.0 * (n * c * s) as f64;
+            let bytes = f32b * (3 * numel(&input_shape) + 2 * c * s) as f64;
+            Ok(PreparedLayer {
+                dispatches,
+                flops,
+                bytes,
+                kernel: "squeeze_excite",
+                _buffers: vec![input, pooled, w1, b1, hidden, w2, b2, gate, output],
+            })
+        }
+        other => Err(Error::invalid_op(
+            &item.name,
+            format!(
+                "unknown suite op {other:?} (expected conv2d, conv3d, conv_transpose2d, pixel_shuffle, space_to_depth, squeeze_excite)"
+            ),
+        )),
+    }
+}

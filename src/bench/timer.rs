@@ -1,0 +1,142 @@
+//! Timing GPU work: timestamp queries around one compute pass where the adapter has them,
+//! otherwise wall time of submit + queue wait.
+
+use std::time::Instant;
+
+use crate::device::Gpu;
+use crate::error::{Error, Result};
+
+/// How a duration was measured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Clock {
+    /// GPU timestamps written at the start and end of the compute pass.
+    GpuTimestamps,
+    /// Host wall time around submit and a blocking queue wait (includes submission overhead).
+    WallTime,
+}
+
+/// Durations of repeated runs, in milliseconds.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Timing {
+    /// Which clock measured them.
+    pub clock: Clock,
+    /// One entry per timed run (warm-up runs excluded).
+    pub runs_ms: Vec<f64>,
+}
+
+impl Timing {
+    /// Median run.
+    pub fn median_ms(&self) -> f64 {
+        let mut v = self.runs_ms.clone();
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        if n == 0 {
+            return f64::NAN;
+        }
+        if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            0.5 * (v[n / 2 - 1] + v[n / 2])
+        }
+    }
+
+    /// Fastest run.
+    pub fn min_ms(&self) -> f64 {
+        self.runs_ms.iter().copied().fold(f64::INFINITY, f64::min)
+    }
+}
+
+/// Runs `record` (which records dispatches into one compute pass) `warmup + runs` times, one
+/// submit per run, and times each of the last `runs`.
+pub fn time_pass(
+    gpu: &Gpu,
+    warmup: usize,
+    runs: usize,
+    use_timestamps: bool,
+    record: &dyn Fn(&mut wgpu::ComputePass<'_>),
+) -> Result<Timing> {
+    let timestamps = use_timestamps && gpu.features().contains(wgpu::Features::TIMESTAMP_QUERY);
+    let device = gpu.device();
+    let queries = timestamps.then(|| {
+        let set = device.create_query_set(&wgpu::QuerySetDescriptor {
+            label: Some("bench"),
+            ty: wgpu::QueryType::Timestamp,
+            count: 2,
+        });
+        let resolve = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("bench resolve"),
+            size: 16,
+            usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let read = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("bench read"),
+            size: 16,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        (set, resolve, read)
+    });
+    let period_ns = gpu.queue().get_timestamp_period() as f64;
+    let mut runs_ms = Vec::with_capacity(runs);
+    for i in 0..warmup + runs {
+        let t0 = Instant::now();
+        gpu.scoped("benchmark run", || {
+            let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor::default());
+            {
+                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("bench"),
+                    timestamp_writes: queries.as_ref().map(|(set, _, _)| {
+                        wgpu::ComputePassTimestampWrites {
+                            query_set: set,
+                            beginning_of_pass_write_index: Some(0),
+                            end_of_pass_write_index: Some(1),
+                        }
+                    }),
+                });
+                record(&mut pass);
+            }
+            if let Some((set, resolve, read)) = &queries {
+                enc.resolve_query_set(set, 0..2, resolve, 0);
+                enc.copy_buffer_to_buffer(resolve, 0, read, 0, 16);
+            }
+            gpu.queue().submit([enc.finish()]);
+        })?;
+        gpu.wait_idle()?;
+        let wall_ms = t0.elapsed().as_secs_f64() * 1e3;
+        let ms = match &queries {
+            Some((_, _, read)) => {
+                let (tx, rx) = std::sync::mpsc::channel();
+                read.map_async(wgpu::MapMode::Read, .., move |r| {
+                    let _ = tx.send(r);
+                });
+                gpu.wait_idle()?;
+                rx.recv()
+                    .map_err(|e| Error::Readback(e.to_string()))?
+                    .map_err(|e| Error::Readback(e.to_string()))?;
+                let ticks: [u64; 2] = {
+                    let view = read
+                        .get_mapped_range(..)
+                        .map_err(|e| Error::Readback(e.to_string()))?;
+                    let t: &[u64] = bytemuck::cast_slice(&view);
+                    [t[0], t[1]]
+                };
+                read.unmap();
+                ticks[1].saturating_sub(ticks[0]) as f64 * period_ns * 1e-6
+            }
+            None => wall_ms,
+        };
+        if i >= warmup {
+            runs_ms.push(ms);
+        }
+    }
+    Ok(Timing {
+        clock: if timestamps {
+            Clock::GpuTimestamps
+        } else {
+            Clock::WallTime
+        },
+        runs_ms,
+    })
+}

@@ -1,0 +1,546 @@
+//! The fixed battery of kernel problems `wgconv validate` runs on every adapter: each kernel
+//! family on ordinary and awkward shapes (odd sizes, non-multiples of tiles, large dilation,
+//! groups, batch > 1), checked against the CPU reference.
+
+use crate::compare::Tolerance;
+use crate::device::Gpu;
+use crate::error::Result;
+use crate::kernels::{
+    BufRef, ConvBindings, Dispatch, conv, conv_transpose, depthwise, eltwise, matmul, pool,
+    rearrange, softmax,
+};
+use crate::ops::{
+    Activation, BinaryOp, ChannelOrder, ChannelShuffle, ConvSpec, ConvTransposeSpec, Epilogue,
+    PixelShuffle, PoolKind, PoolSpec, SpaceToDepth,
+};
+use crate::reference;
+use crate::tensor::Tensor;
+
+/// What a case produces: the GPU result, the reference, and the tolerance between them.
+pub struct Outcome {
+    /// GPU output.
+    pub got: Tensor,
+    /// CPU reference output.
+    pub want: Tensor,
+    /// Accepted difference.
+    pub tolerance: Tolerance,
+}
+
+type Runner = Box<dyn Fn(&Gpu) -> Result<Outcome> + Send + Sync>;
+
+/// One problem of the battery.
+pub struct Case {
+    /// Kernel family (`conv`, `depthwise`, ...).
+    pub family: &'static str,
+    /// Problem description.
+    pub name: String,
+    /// Runs it on an adapter.
+    pub run: Runner,
+}
+
+/// Uploads `inputs`, allocates `out_shape`, builds one dispatch, runs it and downloads.
+fn launch(
+    gpu: &Gpu,
+    inputs: &[&Tensor],
+    out_shape: &[usize],
+    build: impl FnOnce(&Gpu, &[BufRef<'_>], BufRef<'_>) -> Result<Dispatch>,
+) -> Result<Tensor> {
+    let bufs = inputs
+        .iter()
+        .map(|t| gpu.upload(t))
+        .collect::<Result<Vec<_>>>()?;
+    let out = gpu.zeros(out_shape)?;
+    let refs: Vec<BufRef<'_>> = bufs.iter().map(|b| b.binding()).collect();
+    let d = build(gpu, &refs, out.binding())?;
+    gpu.submit(&[&d])?;
+    gpu.download(&out)
+}
+
+fn conv_case(
+    family: &'static str,
+    name: &str,
+    x: [usize; 2],
+    spatial: &[usize],
+    cout: usize,
+    spec: ConvSpec,
+    act: Activation,
+) -> Case {
+    let (n, c) = (x[0], x[1]);
+    let mut xs = vec![n, c];
+    xs.extend(spatial);
+    let mut ws = vec![cout, c / spec.groups];
+    ws.extend(&spec.kernel);
+    let name = format!("{name} x{xs:?} w{ws:?} {act:?}");
+    Case {
+        family,
+        name,
+        run: Box::new(move |gpu| {
+            let xt = Tensor::random(xs.clone(), 11);
+            let wt = Tensor::random(ws.clone(), 12);
+            let bt = Tensor::random(vec![cout], 13);
+            let out_shape = spec.output_shape(&xs, &ws)?;
+            let ep = Epilogue::act(act);
+            let got = launch(gpu, &[&xt, &wt, &bt], &out_shape, |g, b, out| {
+                let bind = ConvBindings {
+                    input: b[0],
+                    weight: b[1],
+                    bias: Some(b[2]),
+                    residual: None,
+                    output: out,
+                };
+                if depthwise::is_depthwise(&spec, &xs) {
+                    depthwise::depthwise(g, &spec, &xs, &ws, ep, bind)
+                } else if matmul::is_pointwise(&spec) {
+                    matmul::pointwise(g, &spec, &xs, &ws, ep, bind)
+                } else {
+                    conv::conv(g, &spec, &xs, &ws, ep, bind)
+                }
+            })?;
+            let want = reference::conv::conv_epilogue(&spec, &xt, &wt, Some(&bt), None, act)?;
+            let k = (c / spec.groups) * spec.kernel.iter().product::<usize>() + 1;
+            Ok(Outcome {
+                got,
+                want,
+                tolerance: Tolerance::accumulation(k),
+            })
+        }),
+    }
+}
+
+fn exact() -> Tolerance {
+    Tolerance {
+        atol: 0.0,
+        rtol: 0.0,
+    }
+}
+
+/// Every case of the battery.
+pub fn cases() -> Vec<Case> {
+    let mut v = vec![
+        conv_case(
+            "conv",
+            "3x3 pad1",
+            [1, 16],
+            &[14, 14],
+            32,
+            ConvSpec::conv2d(3, 3).pad(1),
+            Activation::Relu,
+        ),
+        conv_case(
+            "conv",
+            "odd sizes, batch 3",
+            [3, 5],
+            &[13, 11],
+            7,
+            ConvSpec::conv2d(3, 3).pad(1),
+            Activation::Identity,
+        ),
+        conv_case(
+            "conv",
+            "stride 2 > tile edge",
+            [1, 8],
+            &[31, 29],
+            70,
+            ConvSpec::conv2d(3, 3).stride(2).pad(1),
+            Activation::Silu,
+        ),
+        conv_case(
+            "conv",
+            "dilation 4",
+            [1, 6],
+            &[30, 30],
+            9,
+            ConvSpec::conv2d(3, 3).dilation(4).pad(4),
+            Activation::Identity,
+        ),
+        conv_case(
+            "conv",
+            "groups 4",
+            [2, 12],
+            &[9, 9],
+            8,
+            ConvSpec::conv2d(3, 3).groups(4).pad(1),
+            Activation::Relu6,
+        ),
+        conv_case(
+            "conv",
+            "stride > kernel, big padding",
+            [1, 3],
+            &[10, 10],
+            4,
+            ConvSpec::conv2d(2, 2).stride(3).pad(2),
+            Activation::Identity,
+        ),
+        conv_case(
+            "conv",
+            "7x7 stem",
+            [1, 3],
+            &[37, 37],
+            16,
+            ConvSpec::conv2d(7, 7).stride(2).pad(3),
+            Activation::Relu,
+        ),
+        conv_case(
+            "conv",
+            "asymmetric pad 3x1",
+            [1, 4],
+            &[12, 9],
+            5,
+            ConvSpec::conv2d(3, 1).pads(&[0, 1], &[2, 0]),
+            Activation::Identity,
+        ),
+        conv_case(
+            "conv",
+            "1-D",
+            [2, 4],
+            &[29],
+            6,
+            ConvSpec::new(&[5]).stride(2).pad(2),
+            Activation::Tanh,
+        ),
+        conv_case(
+            "conv",
+            "3-D",
+            [1, 4],
+            &[5, 9, 8],
+            6,
+            ConvSpec::new(&[3, 3, 3]).stride(2).pad(1),
+            Activation::Identity,
+        ),
+        conv_case(
+            "depthwise",
+            "3x3",
+            [2, 16],
+            &[15, 17],
+            16,
+            ConvSpec::conv2d(3, 3).groups(16).pad(1),
+            Activation::Relu6,
+        ),
+        conv_case(
+            "depthwise",
+            "5x5 stride 2",
+            [1, 24],
+            &[28, 28],
+            24,
+            ConvSpec::conv2d(5, 5).groups(24).stride(2).pad(2),
+            Activation::Silu,
+        ),
+        conv_case(
+            "depthwise",
+            "multiplier 2, dilation 3",
+            [1, 5],
+            &[19, 13],
+            10,
+            ConvSpec::conv2d(3, 3).groups(5).dilation(3).pad(3),
+            Activation::Identity,
+        ),
+        conv_case(
+            "pointwise",
+            "1x1",
+            [1, 64],
+            &[14, 14],
+            40,
+            ConvSpec::conv2d(1, 1),
+            Activation::Relu,
+        ),
+        conv_case(
+            "pointwise",
+            "grouped g3, batch 2",
+            [2, 24],
+            &[7, 9],
+            12,
+            ConvSpec::conv2d(1, 1).groups(3),
+            Activation::Identity,
+        ),
+    ];
+    for (r, k, s, p, op, g) in [
+        (2usize, 3usize, 2usize, 1usize, 1usize, 1usize),
+        (2, 4, 3, 0, 2, 2),
+        (3, 3, 2, 1, 1, 1),
+    ] {
+        v.push(conv_transpose_case(r, k, s, p, op, g));
+    }
+    v.push(Case {
+        family: "linear",
+        name: "x[3,1001] w[37,1001]".into(),
+        run: Box::new(|gpu| {
+            let (x, w, b) = (
+                Tensor::random(vec![3, 1001], 1),
+                Tensor::random(vec![37, 1001], 2),
+                Tensor::random(vec![37], 3),
+            );
+            let got = launch(gpu, &[&x, &w, &b], &[3, 37], |g, t, out| {
+                matmul::linear(
+                    g,
+                    &[3, 1001],
+                    &[37, 1001],
+                    Activation::Identity,
+                    t[0],
+                    t[1],
+                    Some(t[2]),
+                    out,
+                )
+            })?;
+            Ok(Outcome {
+                got,
+                want: reference::matmul::linear(&x, &w, Some(&b))?,
+                tolerance: Tolerance::accumulation(1002),
+            })
+        }),
+    });
+    v.push(Case {
+        family: "matmul",
+        name: "batched [4,17,33] @ [1,33,65]".into(),
+        run: Box::new(|gpu| {
+            let (a, b) = (
+                Tensor::random(vec![4, 17, 33], 1),
+                Tensor::random(vec![1, 33, 65], 2),
+            );
+            let got = launch(gpu, &[&a, &b], &[4, 17, 65], |g, t, out| {
+                matmul::matmul(g, &[4, 17, 33], &[1, 33, 65], t[0], t[1], out)
+            })?;
+            Ok(Outcome {
+                got,
+                want: reference::matmul::matmul(&a, &b)?,
+                tolerance: Tolerance::accumulation(33),
+            })
+        }),
+    });
+    for order in [ChannelOrder::Crd, ChannelOrder::Dcr] {
+        v.push(Case {
+            family: "pixel_shuffle",
+            name: format!("r3 {order:?} [2,18,5,7]"),
+            run: Box::new(move |gpu| {
+                let op = PixelShuffle { factor: 3, order };
+                let x = Tensor::random(vec![2, 18, 5, 7], 1);
+                let got = launch(gpu, &[&x], &op.output_shape(x.shape())?, |g, t, out| {
+                    rearrange::pixel_shuffle(g, &op, &[2, 18, 5, 7], t[0], out)
+                })?;
+                Ok(Outcome {
+                    got,
+                    want: reference::rearrange::pixel_shuffle(&op, &x)?,
+                    tolerance: exact(),
+                })
+            }),
+        });
+        v.push(Case {
+            family: "space_to_depth",
+            name: format!("r2 {order:?} [1,3,10,14]"),
+            run: Box::new(move |gpu| {
+                let op = SpaceToDepth { block: 2, order };
+                let x = Tensor::random(vec![1, 3, 10, 14], 1);
+                let got = launch(gpu, &[&x], &op.output_shape(x.shape())?, |g, t, out| {
+                    rearrange::space_to_depth(g, &op, &[1, 3, 10, 14], t[0], out)
+                })?;
+                Ok(Outcome {
+                    got,
+                    want: reference::rearrange::space_to_depth(&op, &x)?,
+                    tolerance: exact(),
+                })
+            }),
+        });
+    }
+    v.push(Case {
+        family: "channel_shuffle",
+        name: "g3 [2,12,5,5]".into(),
+        run: Box::new(|gpu| {
+            let op = ChannelShuffle { groups: 3 };
+            let x = Tensor::random(vec![2, 12, 5, 5], 1);
+            let got = launch(gpu, &[&x], x.shape(), |g, t, out| {
+                rearrange::channel_shuffle(g, &op, &[2, 12, 5, 5], t[0], out)
+            })?;
+            Ok(Outcome {
+                got,
+                want: reference::rearrange::channel_shuffle(&op, &x)?,
+                tolerance: exact(),
+            })
+        }),
+    });
+    v.push(Case {
+        family: "transpose",
+        name: "perm [0,2,3,1] [2,5,33,17]".into(),
+        run: Box::new(|gpu| {
+            let perm = [0, 2, 3, 1];
+            let x = Tensor::random(vec![2, 5, 33, 17], 1);
+            let got = launch(gpu, &[&x], &[2, 33, 17, 5], |g, t, out| {
+                rearrange::transpose(g, &perm, &[2, 5, 33, 17], t[0], out)
+            })?;
+            Ok(Outcome {
+                got,
+                want: reference::rearrange::transpose(&perm, &x)?,
+                tolerance: exact(),
+            })
+        }),
+    });
+    v.push(Case {
+        family: "concat",
+        name: "axis 1 [2,3,4,5] + [2,6,4,5]".into(),
+        run: Box::new(|gpu| {
+            let (a, b) = (
+                Tensor::random(vec![2, 3, 4, 5], 1),
+                Tensor::random(vec![2, 6, 4, 5], 2),
+            );
+            let bufs = [gpu.upload(&a)?, gpu.upload(&b)?];
+            let out = gpu.zeros(&[2, 9, 4, 5])?;
+            let d0 = rearrange::copy_into(
+                gpu,
+                1,
+                a.shape(),
+                &[2, 9, 4, 5],
+                0,
+                bufs[0].binding(),
+                out.binding(),
+            )?;
+            let d1 = rearrange::copy_into(
+                gpu,
+                1,
+                b.shape(),
+                &[2, 9, 4, 5],
+                3,
+                bufs[1].binding(),
+                out.binding(),
+            )?;
+            gpu.submit(&[&d0, &d1])?;
+            Ok(Outcome {
+                got: gpu.download(&out)?,
+                want: reference::rearrange::concat(1, &[&a, &b])?,
+                tolerance: exact(),
+            })
+        }),
+    });
+    for (kind, k, s, p, ceil, incl) in [
+        (PoolKind::Max, 3, 2, 1, true, true),
+        (PoolKind::Avg, 3, 2, 1, true, false),
+        (PoolKind::Avg, 2, 3, 1, false, true),
+    ] {
+        v.push(Case {
+            family: "pool",
+            name: format!("{kind:?} k{k} s{s} p{p} ceil={ceil} include_pad={incl} [2,3,14,15]"),
+            run: Box::new(move |gpu| {
+                let mut spec = PoolSpec::new(kind, k, s, p);
+                spec.ceil_mode = ceil;
+                spec.count_include_pad = incl;
+                let x = Tensor::random(vec![2, 3, 14, 15], 1);
+                let got = launch(gpu, &[&x], &spec.output_shape(x.shape())?, |g, t, out| {
+                    pool::pool(g, &spec, &[2, 3, 14, 15], t[0], out)
+                })?;
+                Ok(Outcome {
+                    got,
+                    want: reference::pool::pool(&spec, &x)?,
+                    tolerance: Tolerance::accumulation(k * k),
+                })
+            }),
+        });
+    }
+    for kind in [PoolKind::Avg, PoolKind::Max] {
+        v.push(Case {
+            family: "global_pool",
+            name: format!("{kind:?} [2,5,23,29]"),
+            run: Box::new(move |gpu| {
+                let x = Tensor::random(vec![2, 5, 23, 29], 1);
+                let got = launch(gpu, &[&x], &[2, 5, 1, 1], |g, t, out| {
+                    pool::global_pool(g, kind, &[2, 5, 23, 29], t[0], out)
+                })?;
+                Ok(Outcome {
+                    got,
+                    want: reference::pool::global_pool(kind, &x)?,
+                    tolerance: Tolerance::accumulation(23 * 29),
+                })
+            }),
+        });
+    }
+    v.push(Case {
+        family: "softmax",
+        name: "axis 1 [3,1000]".into(),
+        run: Box::new(|gpu| {
+            let x = Tensor::random_range(vec![3, 1000], 1, -20.0, 20.0);
+            let got = launch(gpu, &[&x], &[3, 1000], |g, t, out| {
+                softmax::softmax(g, 1, &[3, 1000], t[0], out)
+            })?;
+            Ok(Outcome {
+                got,
+                want: reference::softmax::softmax(1, &x)?,
+                tolerance: Tolerance::elementwise(),
+            })
+        }),
+    });
+    for act in Activation::all() {
+        v.push(Case {
+            family: "activation",
+            name: act.name().to_string(),
+            run: Box::new(move |gpu| {
+                let x = Tensor::random_range(vec![4, 7, 9, 11], 1, -8.0, 8.0);
+                let got = launch(gpu, &[&x], x.shape(), |g, t, out| {
+                    eltwise::unary(g, act, t[0], out, 4 * 7 * 9 * 11)
+                })?;
+                Ok(Outcome {
+                    got,
+                    want: reference::eltwise::unary(act, &x),
+                    tolerance: Tolerance::elementwise(),
+                })
+            }),
+        });
+    }
+    for (op, sa, sb) in [
+        (BinaryOp::Add, vec![2, 4, 5, 5], vec![2, 4, 5, 5]),
+        (BinaryOp::Mul, vec![2, 6, 3, 5], vec![2, 6, 1, 1]),
+        (BinaryOp::Sub, vec![4, 1], vec![1, 5]),
+        (BinaryOp::Div, vec![3, 7], vec![7]),
+    ] {
+        v.push(Case {
+            family: "binary",
+            name: format!("{op:?} {sa:?} {sb:?}"),
+            run: Box::new(move |gpu| {
+                let a = Tensor::random(sa.clone(), 1);
+                let b = Tensor::random_range(sb.clone(), 2, 0.5, 2.0);
+                let want = reference::eltwise::binary(op, Activation::Identity, &a, &b)?;
+                let got = launch(gpu, &[&a, &b], want.shape(), |g, t, out| {
+                    eltwise::binary(g, op, Activation::Identity, (t[0], &sa), (t[1], &sb), out)
+                })?;
+                Ok(Outcome {
+                    got,
+                    want,
+                    tolerance: Tolerance::elementwise(),
+                })
+            }),
+        });
+    }
+    v
+}
+
+fn conv_transpose_case(rank: usize, k: usize, s: usize, p: usize, op: usize, g: usize) -> Case {
+    let spatial: Vec<usize> = [5, 7, 6][..rank].to_vec();
+    let (n, c, o) = (2, 4 * g, 3 * g);
+    let mut xs = vec![n, c];
+    xs.extend(&spatial);
+    let mut ws = vec![c, o / g];
+    ws.extend(vec![k; rank]);
+    let spec = ConvTransposeSpec::new(ConvSpec::new(&vec![k; rank]).stride(s).pad(p).groups(g))
+        .output_padding(&vec![op; rank]);
+    Case {
+        family: "conv_transpose",
+        name: format!("{rank}-D k{k} s{s} p{p} output_padding {op} groups {g} x{xs:?}"),
+        run: Box::new(move |gpu| {
+            let xt = Tensor::random(xs.clone(), 1);
+            let wt = Tensor::random(ws.clone(), 2);
+            let bt = Tensor::random(vec![o], 3);
+            let out_shape = spec.output_shape(&xs, &ws)?;
+            let got = launch(gpu, &[&xt, &wt, &bt], &out_shape, |gg, b, out| {
+                let bind = ConvBindings {
+                    input: b[0],
+                    weight: b[1],
+                    bias: Some(b[2]),
+                    residual: None,
+                    output: out,
+                };
+                conv_transpose::conv_transpose(gg, &spec, &xs, &ws, Epilogue::default(), bind)
+            })?;
+            let want = reference::conv_transpose::conv_transpose(&spec, &xt, &wt, Some(&bt))?;
+            Ok(Outcome {
+                got,
+                want,
+                tolerance: Tolerance::accumulation((c / g) * k.pow(rank as u32) + 1),
+            })
+        }),
+    }
+}

@@ -1,0 +1,196 @@
+//! `wgconv validate`: does this GPU and driver compute every kernel right?
+//!
+//! - Static: every shader, with every set of override values the engine used during the run
+//!   (plus the defaults), translated by naga to SPIR-V, MSL, HLSL and GLSL.
+//! - Dynamic: the [`battery`] of kernel problems on each adapter against the CPU reference.
+//! - Bisection (`bisect`): a network node by node against the CPU reference.
+
+pub mod battery;
+mod report;
+
+use serde::Serialize;
+
+use crate::compare::compare;
+use crate::device::Gpu;
+use crate::kernels::PipelineKey;
+use crate::shader_check::{Target, translate};
+use crate::shaders::Shader;
+
+pub use report::Report;
+
+/// One dynamic case on one adapter.
+#[derive(Clone, Debug, Serialize)]
+pub struct CaseResult {
+    /// Adapter description.
+    pub adapter: String,
+    /// Kernel family.
+    pub family: String,
+    /// Problem.
+    pub case: String,
+    /// Within tolerance (false on error too).
+    pub passed: bool,
+    /// Largest absolute error.
+    pub max_abs: f64,
+    /// Largest relative error.
+    pub max_rel: f64,
+    /// Largest distance in ULPs.
+    pub max_ulp: u64,
+    /// Elements out of tolerance.
+    pub bad: usize,
+    /// Elements compared.
+    pub len: usize,
+    /// `atol` / `rtol` used.
+    pub atol: f64,
+    /// Relative part of the tolerance.
+    pub rtol: f64,
+    /// The error, when the case could not run, or the first bad element.
+    pub detail: Option<String>,
+}
+
+/// One static translation.
+#[derive(Clone, Debug, Serialize)]
+pub struct StaticResult {
+    /// Shader file.
+    pub shader: String,
+    /// Override values (`name=value`), empty for the defaults.
+    pub constants: String,
+    /// Target language.
+    pub target: String,
+    /// naga's message on failure.
+    pub error: Option<String>,
+}
+
+/// Runs the dynamic battery on `gpu`, calling `progress` after each case. `filter` keeps cases
+/// whose family or name contains it.
+pub fn run_battery(
+    gpu: &Gpu,
+    filter: Option<&str>,
+    progress: &mut dyn FnMut(&CaseResult),
+) -> Vec<CaseResult> {
+    let adapter = gpu.describe();
+    let mut out = Vec::new();
+    for case in battery::cases() {
+        if filter.is_some_and(|f| !case.family.contains(f) && !case.name.contains(f)) {
+            continue;
+        }
+        let mut r = CaseResult {
+            adapter: adapter.clone(),
+            family: case.family.to_string(),
+            case: case.name.clone(),
+            passed: false,
+            max_abs: f64::NAN,
+            max_rel: f64::NAN,
+            max_ulp: 0,
+            bad: 0,
+            len: 0,
+            atol: f64::NAN,
+            rtol: f64::NAN,
+            detail: None,
+        };
+        match (case.run)(gpu) {
+            Ok(o) => {
+                let c = compare(o.got.data(), o.want.data(), o.tolerance);
+                r.passed = c.passed() && o.got.shape() == o.want.shape();
+                r.max_abs = c.max_abs;
+                r.max_rel = c.max_rel;
+                r.max_ulp = c.max_ulp;
+                r.bad = c.bad;
+                r.len = c.len;
+                r.atol = o.tolerance.atol;
+                r.rtol = o.tolerance.rtol;
+                if !r.passed {
+                    r.detail = Some(c.to_string());
+                }
+            }
+            Err(e) => r.detail = Some(e.to_string()),
+        }
+        progress(&r);
+        out.push(r);
+    }
+    out
+}
+
+/// Translates each shader with its default overrides and with every override set in `used`.
+pub fn static_checks(used: &[PipelineKey]) -> Vec<StaticResult> {
+    let mut sets: Vec<(Shader, Vec<(&'static str, f64)>)> =
+        Shader::ALL.iter().map(|&s| (s, Vec::new())).collect();
+    for k in used {
+        let c = k
+            .constants
+            .iter()
+            .map(|&(n, v)| (n, f64::from_bits(v)))
+            .collect();
+        sets.push((k.shader, c));
+    }
+    let mut out = Vec::new();
+    for (shader, constants) in sets {
+        let label = constants
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        for target in Target::ALL {
+            out.push(StaticResult {
+                shader: shader.file_name().to_string(),
+                constants: label.clone(),
+                target: format!("{target:?}"),
+                error: translate(shader, &constants, target).err(),
+            });
+        }
+    }
+    out
+}
+
+/// Which adapters and cases to validate.
+#[derive(Clone, Debug, Default)]
+pub struct ValidateOptions {
+    /// Only adapters of these backends (all when `None`).
+    pub backends: Option<wgpu::Backends>,
+    /// Only adapters whose name contains this.
+    pub adapter_name: Option<String>,
+    /// Only cases whose family or name contains this.
+    pub filter: Option<String>,
+    /// Deliberately break one kernel family (tests of the validator itself).
+    pub fault: Option<Shader>,
+}
+
+/// Validates every selected adapter: the dynamic battery on each, then the static translation of
+/// every override set the runs used.
+pub fn run(opts: &ValidateOptions, progress: &mut dyn FnMut(&CaseResult)) -> Report {
+    let mut report = Report::default();
+    let mut used = Vec::new();
+    for info in crate::device::enumerate_adapters(opts.backends) {
+        if let Some(n) = &opts.adapter_name {
+            if !info.name.to_lowercase().contains(&n.to_lowercase()) {
+                continue;
+            }
+        }
+        let gpu_opts = crate::device::GpuOptions {
+            backends: Some(info.backend.into()),
+            adapter_name: Some(info.name.clone()),
+            limits: None,
+            fault: opts.fault,
+        };
+        match Gpu::with_options(&gpu_opts) {
+            Ok(gpu) => {
+                report.adapters.push(gpu.describe());
+                report
+                    .cases
+                    .extend(run_battery(&gpu, opts.filter.as_deref(), progress));
+                used.extend(gpu.pipeline_cache().keys());
+            }
+            Err(e) => report
+                .adapter_errors
+                .push(format!("{} ({:?}): {e}", info.name, info.backend)),
+        }
+    }
+    if report.adapters.is_empty() && report.adapter_errors.is_empty() {
+        report.adapter_errors.push(
+            "no adapter matched (install a GPU driver, or mesa-vulkan-drivers for lavapipe)".into(),
+        );
+    }
+    used.sort_by(|a, b| (a.shader, &a.constants).cmp(&(b.shader, &b.constants)));
+    used.dedup();
+    report.static_results = static_checks(&used);
+    report
+}
