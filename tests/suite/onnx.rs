@@ -31,10 +31,15 @@ fn fixture_dirs() -> Vec<PathBuf> {
 }
 
 fn load(dir: &Path) -> (Graph, Tensor, Tensor) {
-    let g = import_path(&dir.join("model.onnx"), &ImportOptions::default())
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let path = dir.join("model.onnx");
     let x = wgconv::npy::read(&dir.join("input.npy")).unwrap();
     let y = wgconv::npy::read(&dir.join("output.npy")).unwrap();
+    // Models with dynamic dimensions get the fixture input's shape.
+    let proto = ModelProto::decode(&std::fs::read(&path).unwrap()[..]).unwrap();
+    let mut opts = ImportOptions::default();
+    let input = proto.graph.unwrap().input[0].name().to_string();
+    opts.input_shapes.insert(input, x.shape().to_vec());
+    let g = import_path(&path, &opts).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     (g, x, y)
 }
 
