@@ -16,6 +16,8 @@ pub mod device;
 pub mod error;
 pub mod graph;
 pub mod kernels;
+pub mod npy;
+pub mod onnx;
 pub mod ops;
 pub mod plan;
 pub mod reference;

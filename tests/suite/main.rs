@@ -9,6 +9,7 @@ mod depthwise;
 mod eltwise;
 mod graph;
 mod matmul;
+mod onnx;
 mod plan;
 mod pool;
 mod rearrange;

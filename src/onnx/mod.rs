@@ -1,0 +1,46 @@
+//! ONNX import: `onnx.proto` decoded with prost (generated code in [`proto`], no `protoc` needed
+//! at build time), lowered onto a [`crate::graph::Graph`].
+
+mod attrs;
+mod fold;
+mod import;
+#[allow(clippy::all, missing_docs)]
+pub mod proto;
+mod support;
+mod tensor;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::graph::Graph;
+use crate::tensor::Tensor;
+
+pub use import::OPSETS;
+pub use support::SUPPORTED_OPS;
+pub use tensor::{Const, ConstData};
+
+/// How to import a model.
+#[derive(Clone, Debug, Default)]
+pub struct ImportOptions {
+    /// Shapes for inputs with dynamic dimensions (or to check against the declared ones).
+    pub input_shapes: HashMap<String, Vec<usize>>,
+    /// Graph inputs to treat as constants (ONNX conformance tests pass weights as inputs).
+    pub constants: HashMap<String, Tensor>,
+}
+
+/// Imports a model from memory (external data files are not reachable this way).
+pub fn import_bytes(bytes: &[u8], opts: &ImportOptions) -> Result<Graph> {
+    import::import(bytes, opts, None)
+}
+
+/// Imports a model file; external data is read relative to its folder.
+pub fn import_path(path: &Path, opts: &ImportOptions) -> Result<Graph> {
+    let bytes = std::fs::read(path).map_err(|e| Error::InvalidSetting {
+        name: "model",
+        value: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let base: PathBuf = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    import::import(&bytes, opts, Some(&base))
+}

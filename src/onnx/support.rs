@@ -1,0 +1,89 @@
+//! Which ONNX nodes wgconv can import, checked for the whole model before lowering so that an
+//! error lists every unsupported node at once.
+
+use super::attrs::Attrs;
+use super::proto::NodeProto;
+
+/// Default-domain operators the importer lowers or folds.
+pub const SUPPORTED_OPS: &[&str] = &[
+    "Add",
+    "AveragePool",
+    "BatchNormalization",
+    "Cast",
+    "Clip",
+    "Concat",
+    "Constant",
+    "ConstantOfShape",
+    "Conv",
+    "ConvTranspose",
+    "DepthToSpace",
+    "Div",
+    "Dropout",
+    "Equal",
+    "Flatten",
+    "Gather",
+    "Gelu",
+    "Gemm",
+    "GlobalAveragePool",
+    "GlobalMaxPool",
+    "HardSigmoid",
+    "HardSwish",
+    "Identity",
+    "LeakyRelu",
+    "MatMul",
+    "MaxPool",
+    "Mul",
+    "PRelu",
+    "Pad",
+    "ReduceMean",
+    "Relu",
+    "Reshape",
+    "Shape",
+    "Sigmoid",
+    "Slice",
+    "Softmax",
+    "SpaceToDepth",
+    "Split",
+    "Squeeze",
+    "Sub",
+    "Tanh",
+    "Transpose",
+    "Unsqueeze",
+];
+
+/// Why `node` cannot be imported, or `None` if it can (as far as static checks tell).
+pub fn unsupported_reason(node: &NodeProto, opset: i64) -> Option<String> {
+    let domain = node.domain();
+    if !(domain.is_empty() || domain == "ai.onnx") {
+        return Some(format!("operator domain {domain:?} is not supported"));
+    }
+    let op = node.op_type();
+    if !SUPPORTED_OPS.contains(&op) {
+        return Some(format!("operator {op} is not supported"));
+    }
+    let a = Attrs::new(node);
+    match op {
+        "Pad" if a.string("mode", "constant") != "constant" => Some(format!(
+            "Pad mode {:?} (only constant)",
+            a.string("mode", "")
+        )),
+        "Gelu" if a.string("approximate", "none") != "none" => {
+            Some("Gelu approximate=tanh (only the exact form)".into())
+        }
+        "MaxPool" if node.output.iter().skip(1).any(|o| !o.is_empty()) => {
+            Some("MaxPool indices output".into())
+        }
+        "MaxPool" | "AveragePool" if a.ints("kernel_shape").is_some_and(|k| k.len() != 2) => {
+            Some("pooling other than 2-D".into())
+        }
+        "Dropout" if node.output.iter().skip(1).any(|o| !o.is_empty()) => {
+            Some("Dropout mask output".into())
+        }
+        "BatchNormalization" if a.int("training_mode", 0) != 0 => {
+            Some("training-mode BatchNormalization".into())
+        }
+        "Gemm" if a.int("transA", 0) != 0 => Some("Gemm with transA=1".into()),
+        "Softmax" if opset < 13 && a.has("axis") && a.int("axis", 1) != -1 => None, // checked against the rank later
+        _ => None,
+    }
+}
