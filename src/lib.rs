@@ -10,12 +10,14 @@
 
 pub mod bench;
 pub mod blocks;
+pub mod cli_model;
 pub mod compare;
 pub mod demo;
 pub mod device;
 pub mod error;
 pub mod graph;
 pub mod kernels;
+pub mod model;
 pub mod npy;
 pub mod onnx;
 pub mod ops;
@@ -32,4 +34,6 @@ pub mod zoo;
 
 pub use device::{Gpu, GpuOptions};
 pub use error::{Error, Result};
+pub use model::SessionConfig;
+pub use session::{Session, SessionOptions};
 pub use tensor::{GpuTensor, Tensor};

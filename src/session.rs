@@ -80,7 +80,7 @@ struct AtomicCounters {
 /// A graph compiled for one device: buffers, pipelines and bind groups built once, run many
 /// times.
 pub struct Session<'g> {
-    gpu: &'g Gpu,
+    gpu: GpuHandle<'g>,
     graph: Graph,
     plan: Plan,
     arenas: Vec<wgpu::Buffer>,
@@ -110,6 +110,34 @@ fn storage_usage() -> wgpu::BufferUsages {
     wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC
 }
 
+/// The device a session runs on: borrowed from the caller, or shared ownership (sessions
+/// created from a model file own their device).
+enum GpuHandle<'g> {
+    Borrowed(&'g Gpu),
+    Shared(std::sync::Arc<Gpu>),
+}
+
+impl std::ops::Deref for GpuHandle<'_> {
+    type Target = Gpu;
+    fn deref(&self) -> &Gpu {
+        match self {
+            GpuHandle::Borrowed(g) => g,
+            GpuHandle::Shared(g) => g,
+        }
+    }
+}
+
+impl Session<'static> {
+    /// Prepares `graph` on a device the session shares ownership of.
+    pub fn with_shared_gpu(
+        gpu: std::sync::Arc<Gpu>,
+        graph: &Graph,
+        options: SessionOptions,
+    ) -> Result<Self> {
+        Self::build(GpuHandle::Shared(gpu), graph, options)
+    }
+}
+
 impl<'g> Session<'g> {
     /// Optimises, plans and prepares `graph` on `gpu`.
     pub fn new(gpu: &'g Gpu, graph: &Graph) -> Result<Self> {
@@ -118,6 +146,16 @@ impl<'g> Session<'g> {
 
     /// Prepares `graph` with explicit options.
     pub fn with_options(gpu: &'g Gpu, graph: &Graph, options: SessionOptions) -> Result<Self> {
+        Self::build(GpuHandle::Borrowed(gpu), graph, options)
+    }
+
+    /// The device this session runs on.
+    pub fn gpu(&self) -> &Gpu {
+        &self.gpu
+    }
+
+    fn build(handle: GpuHandle<'g>, graph: &Graph, options: SessionOptions) -> Result<Self> {
+        let gpu: &Gpu = &handle;
         let graph = if options.optimize {
             passes::optimize(graph)?
         } else {
@@ -213,7 +251,7 @@ impl<'g> Session<'g> {
             })
             .collect();
         Ok(Self {
-            gpu,
+            gpu: handle,
             graph,
             plan,
             arenas,
@@ -284,7 +322,7 @@ impl<'g> Session<'g> {
                 ));
             }
         }
-        let gpu = self.gpu;
+        let gpu: &Gpu = &self.gpu;
         gpu.scoped("session run", || {
             let mut uploaded = 0;
             for ((_, region, _), t) in self.inputs.iter().zip(inputs) {

@@ -4,7 +4,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use std::time::Instant;
+
+use wgconv::Tensor;
 use wgconv::bench::{self, BenchOptions, Peak, Suite};
+use wgconv::cli_model::{self, ModelSource};
 use wgconv::{Gpu, GpuOptions, Result};
 
 #[derive(Parser)]
@@ -43,6 +47,48 @@ impl AdapterArgs {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run an ONNX model or a built-in network on the GPU; write every output as NAME.npy.
+    ///
+    /// Examples:
+    ///   wgconv run model.onnx --input input=image.npy --output-dir out/
+    ///   wgconv run resnet18 --shape input=1x3x224x224 --runs 20
+    Run {
+        /// An .onnx file, or a zoo network (resnet18, resnet34, resnet50, mobilenet_v2,
+        /// efficientnet_b0, squeezenet1_1, googlenet, shufflenet_v2_x1_0, cifar10_net).
+        model: String,
+        /// NAME=FILE.npy (float32, float64, int64 or int32); repeat per input. Without it,
+        /// seeded random inputs of the model's shapes.
+        #[arg(long = "input", value_name = "NAME=FILE.npy")]
+        inputs: Vec<String>,
+        /// NAME=1x3x224x224: fixes a (dynamic) input shape; for zoo networks, the input shape.
+        #[arg(long = "shape", value_name = "NAME=SHAPE")]
+        shapes: Vec<String>,
+        /// safetensors file with PyTorch state_dict names (zoo networks only).
+        #[arg(long)]
+        weights: Option<PathBuf>,
+        /// Write outputs here as <output name>.npy.
+        #[arg(long)]
+        output_dir: Option<PathBuf>,
+        /// Timed runs after the first.
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+        #[command(flatten)]
+        adapter: AdapterArgs,
+    },
+    /// Print a torchsummary-style table (layer, output shape, parameters, MACs) of an ONNX
+    /// model or a built-in network.
+    ///
+    /// Example: wgconv summary cifar10_net
+    Summary {
+        /// An .onnx file or a zoo network name.
+        model: String,
+        /// NAME=1x3x224x224 for dynamic inputs (or the zoo input shape).
+        #[arg(long = "shape", value_name = "NAME=SHAPE")]
+        shapes: Vec<String>,
+        /// Print exactly torchsummary's table (no MACs column).
+        #[arg(long)]
+        torchsummary: bool,
+    },
     /// Check every kernel on every adapter (or the chosen ones) against the CPU reference, and
     /// translate every shader to SPIR-V, MSL, HLSL and GLSL. Exits non-zero on any failure.
     ///
@@ -94,6 +140,146 @@ enum Command {
         #[command(flatten)]
         adapter: AdapterArgs,
     },
+}
+
+fn parse_shapes(shapes: &[String]) -> Result<std::collections::HashMap<String, Vec<usize>>> {
+    shapes
+        .iter()
+        .map(|s| {
+            let (n, v) = cli_model::split_assignment("shape", s)?;
+            Ok((n.to_string(), cli_model::parse_shape(v)?))
+        })
+        .collect()
+}
+
+fn summary_cmd(model: &str, shapes: &[String], torchsummary: bool) -> Result<String> {
+    let g = cli_model::load(&ModelSource::parse(model, None), &parse_shapes(shapes)?)?;
+    let s = wgconv::summary::Summary::of(&g);
+    Ok(if torchsummary {
+        s.torchsummary()
+    } else {
+        s.to_string()
+    })
+}
+
+/// File-name-safe version of an output name (ONNX names contain '/' and ':').
+fn file_stem(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_cmd(
+    model: &str,
+    inputs: &[String],
+    shapes: &[String],
+    weights: Option<&PathBuf>,
+    output_dir: Option<&PathBuf>,
+    runs: usize,
+    adapter: &AdapterArgs,
+) -> Result<String> {
+    let mut shape_map = parse_shapes(shapes)?;
+    let mut given = Vec::new();
+    for a in inputs {
+        let (name, file) = cli_model::split_assignment("input", a)?;
+        let t = wgconv::npy::read(std::path::Path::new(file))?;
+        shape_map
+            .entry(name.to_string())
+            .or_insert_with(|| t.shape().to_vec());
+        given.push((name.to_string(), t));
+    }
+    let source = ModelSource::parse(model, weights.map(|p| p.as_path()));
+    let graph = cli_model::load(&source, &shape_map)?;
+    let gpu = std::sync::Arc::new(adapter.gpu()?);
+    let config = wgconv::SessionConfig {
+        shared_gpu: Some(gpu.clone()),
+        ..Default::default()
+    };
+    let t0 = Instant::now();
+    let session = wgconv::Session::from_graph(&graph, &config)?;
+    let build_ms = t0.elapsed().as_secs_f64() * 1e3;
+    let mut feed = Vec::new();
+    for (i, (name, shape)) in session.inputs().into_iter().enumerate() {
+        match given.iter().position(|(n, _)| *n == name) {
+            Some(k) => feed.push(given.remove(k)),
+            None if inputs.is_empty() => feed.push((name, Tensor::random(shape, 1000 + i as u64))),
+            None => {
+                return Err(wgconv::Error::InvalidSetting {
+                    name: "input",
+                    value: name.clone(),
+                    reason: format!("the model needs input {name:?} of shape {shape:?}"),
+                });
+            }
+        }
+    }
+    if let Some((extra, _)) = given.first() {
+        let names: Vec<String> = session.inputs().into_iter().map(|(n, _)| n).collect();
+        return Err(wgconv::Error::InvalidSetting {
+            name: "input",
+            value: extra.clone(),
+            reason: format!("the model has no such input (inputs: {names:?})"),
+        });
+    }
+    let refs: Vec<(&str, &Tensor)> = feed.iter().map(|(n, t)| (n.as_str(), t)).collect();
+    let t1 = Instant::now();
+    let outputs = session.run_named(&refs)?;
+    let first_ms = t1.elapsed().as_secs_f64() * 1e3;
+    let mut times = Vec::new();
+    for _ in 0..runs {
+        let t = Instant::now();
+        session.run_named(&refs)?;
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    times.sort_by(f64::total_cmp);
+    let mut report = vec![
+        format!("model: {model}"),
+        format!("adapter: {}", gpu.describe()),
+        format!(
+            "session build {build_ms:.1} ms; first run {first_ms:.2} ms; {} dispatches, 1 submit per run",
+            session.dispatch_count()
+        ),
+    ];
+    if !times.is_empty() {
+        report.push(format!(
+            "latency over {} runs (upload + kernels + readback): median {:.3} ms, min {:.3} ms",
+            times.len(),
+            times[times.len() / 2],
+            times[0]
+        ));
+    }
+    if let Some(dir) = output_dir {
+        std::fs::create_dir_all(dir).map_err(|e| wgconv::Error::InvalidSetting {
+            name: "output-dir",
+            value: dir.display().to_string(),
+            reason: e.to_string(),
+        })?;
+    }
+    for (name, t) in &outputs {
+        let (lo, hi) = t
+            .data()
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
+                (a.min(v), b.max(v))
+            });
+        let mut line = format!(
+            "output {name:?}: shape {:?}, min {lo:.4}, max {hi:.4}",
+            t.shape()
+        );
+        if let Some(dir) = output_dir {
+            let path = dir.join(format!("{}.npy", file_stem(name)));
+            wgconv::npy::write(&path, t)?;
+            line += &format!(" -> {}", path.display());
+        }
+        report.push(line);
+    }
+    Ok(report.join("\n"))
 }
 
 fn info() -> Result<String> {
@@ -232,6 +418,28 @@ fn main() -> ExitCode {
             };
         }
         None => wgconv::demo::run_default(),
+        Some(Command::Run {
+            model,
+            inputs,
+            shapes,
+            weights,
+            output_dir,
+            runs,
+            adapter,
+        }) => run_cmd(
+            &model,
+            &inputs,
+            &shapes,
+            weights.as_ref(),
+            output_dir.as_ref(),
+            runs,
+            &adapter,
+        ),
+        Some(Command::Summary {
+            model,
+            shapes,
+            torchsummary,
+        }) => summary_cmd(&model, &shapes, torchsummary),
         Some(Command::Info) => info(),
         Some(Command::Bench {
             suite,

@@ -60,6 +60,8 @@ pub struct Graph {
     values: Vec<Value>,
     inputs: Vec<ValueId>,
     outputs: Vec<ValueId>,
+    /// The name each output is returned under, parallel to `outputs`.
+    output_names: Vec<String>,
     names: HashSet<String>,
 }
 
@@ -83,7 +85,19 @@ impl Graph {
 
     /// Marks `v` as a graph output (outputs are returned in the order they are marked).
     pub fn output(&mut self, v: ValueId) {
+        let name = self.values[v.0].name.clone();
+        self.output_named(v, &name);
+    }
+
+    /// Marks `v` as a graph output returned under `name` (an ONNX model's output name).
+    pub fn output_named(&mut self, v: ValueId, name: &str) {
         self.outputs.push(v);
+        self.output_names.push(name.to_string());
+    }
+
+    /// The names outputs are returned under, in output order.
+    pub fn output_names(&self) -> &[String] {
+        &self.output_names
     }
 
     /// Adds a node, inferring its output shape. An empty `name` gets a generated one

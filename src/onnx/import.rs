@@ -124,7 +124,7 @@ pub fn import(bytes: &[u8], opts: &ImportOptions, base: Option<&Path>) -> Result
     }
     for out in &graph.output {
         match im.vals.get(out.name()) {
-            Some(Val::Dyn(v)) => im.g.output(*v),
+            Some(Val::Dyn(v)) => im.g.output_named(*v, out.name()),
             Some(Val::Const(_)) => {
                 return Err(Error::invalid_op(
                     "ONNX model",
@@ -192,7 +192,7 @@ impl Importer<'_> {
                     return Err(Error::invalid_op(
                         format!("ONNX input {name:?}"),
                         format!(
-                            "has dynamic or unknown dimensions {declared:?} (None = dynamic); give its shape in the session options"
+                            "has dynamic or unknown dimensions {declared:?} (None = dynamic); give its shape (CLI: --shape NAME=1x3x224x224; API: SessionConfig::input_shape)"
                         ),
                     ));
                 }
@@ -308,11 +308,12 @@ impl Importer<'_> {
         let a = Attrs::new(node);
         let op_type = node.op_type();
         // Pure constant subgraphs (shape arithmetic) fold on the host.
-        if self.all_const(node) && !matches!(op_type, "Constant" | "Conv" | "ConvTranspose") {
-            if let Some(c) = self.fold(node, &a)? {
-                self.set(node, Val::Const(c));
-                return Ok(());
-            }
+        if self.all_const(node)
+            && !matches!(op_type, "Constant" | "Conv" | "ConvTranspose")
+            && let Some(c) = self.fold(node, &a)?
+        {
+            self.set(node, Val::Const(c));
+            return Ok(());
         }
         let out = match op_type {
             "Constant" => Val::Const(self.constant(node, &a)?),
@@ -563,13 +564,13 @@ impl Importer<'_> {
         }
         let r = w.shape.len() - 2;
         let kernel = w.shape[2..].to_vec();
-        if let Some(k) = a.ints("kernel_shape") {
-            if k.iter().map(|&v| v as usize).collect::<Vec<_>>() != kernel {
-                return Err(a.error(
-                    "kernel_shape",
-                    format!("{k:?} disagrees with weight {:?}", w.shape),
-                ));
-            }
+        if let Some(k) = a.ints("kernel_shape")
+            && k.iter().map(|&v| v as usize).collect::<Vec<_>>() != kernel
+        {
+            return Err(a.error(
+                "kernel_shape",
+                format!("{k:?} disagrees with weight {:?}", w.shape),
+            ));
         }
         let stride = a.usizes("strides", r, 1)?;
         let dilation = a.usizes("dilations", r, 1)?;
@@ -833,10 +834,10 @@ impl Importer<'_> {
         let (va, vb) = (self.get(node, 0)?.cloned(), self.get(node, 1)?.cloned());
         match (va, vb) {
             (Some(Val::Dyn(x)), Some(Val::Dyn(y))) => {
-                if op_type == "Mul" {
-                    if let Some(v) = self.fuse_gated_mul(node, index, x, y)? {
-                        return Ok(v);
-                    }
+                if op_type == "Mul"
+                    && let Some(v) = self.fuse_gated_mul(node, index, x, y)?
+                {
+                    return Ok(v);
                 }
                 let op = match op_type {
                     "Add" => BinaryOp::Add,
@@ -884,10 +885,10 @@ impl Importer<'_> {
                     }
                     _ => None,
                 };
-                if let (Some(f), [src]) = (fused, ins.as_slice()) {
-                    if *src == a {
-                        return self.add(node, index, Op::Activation(f), &[a]).map(Some);
-                    }
+                if let (Some(f), [src]) = (fused, ins.as_slice())
+                    && *src == a
+                {
+                    return self.add(node, index, Op::Activation(f), &[a]).map(Some);
                 }
             }
         }
@@ -958,15 +959,10 @@ impl Importer<'_> {
             ("Sub", true) => (vec![-1.0; ch], ch_vals),
             ("Mul", _) => (ch_vals, vec![0.0; ch]),
             ("Div", false) => {
-                if ch_vals.iter().all(|&v| v == 6.0) {
-                    if let Some(src) = self.hard_swish_source(x) {
-                        return self.add(
-                            node,
-                            index,
-                            Op::Activation(Activation::HardSwish),
-                            &[src],
-                        );
-                    }
+                if ch_vals.iter().all(|&v| v == 6.0)
+                    && let Some(src) = self.hard_swish_source(x)
+                {
+                    return self.add(node, index, Op::Activation(Activation::HardSwish), &[src]);
                 }
                 (ch_vals.iter().map(|v| 1.0 / v).collect(), vec![0.0; ch])
             }
@@ -1460,7 +1456,7 @@ pub fn reshape_target(input: &[usize], target: &[i64], allowzero: bool) -> Resul
     }
     if let Some(i) = infer {
         let known: usize = out.iter().product();
-        if known == 0 || total % known != 0 {
+        if known == 0 || !total.is_multiple_of(known) {
             return Err(Error::invalid_op(
                 "Reshape",
                 format!("cannot infer -1 in {target:?} for {input:?}"),

@@ -1,7 +1,9 @@
 //! The integration test suite: one binary, so one GPU context and one link step.
 
+mod api;
 mod blocks;
 mod channel_affine;
+mod cli;
 mod common;
 mod conv;
 mod conv_transpose;

@@ -1,0 +1,164 @@
+//! The embedding API: a [`Session`] made straight from an ONNX file, ONNX bytes or a graph,
+//! owning its device, with inputs and outputs by name.
+//!
+//! ```no_run
+//! use wgconv::{Session, SessionConfig, Tensor};
+//! let session = Session::from_onnx_path("model.onnx", &SessionConfig::default().input_shape("input", &[1, 3, 224, 224]))?;
+//! let x = Tensor::zeros(vec![1, 3, 224, 224]);
+//! for (name, y) in session.run_named(&[("input", &x)])? {
+//!     println!("{name}: {:?}", y.shape());
+//! }
+//! # Ok::<(), wgconv::Error>(())
+//! ```
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::device::{Gpu, GpuOptions};
+use crate::error::{Error, Result};
+use crate::graph::Graph;
+use crate::onnx::{ImportOptions, import_bytes, import_path};
+use crate::session::{Session, SessionOptions};
+use crate::tensor::Tensor;
+
+/// How to create a session: which adapter, the shapes of dynamic inputs, and graph options.
+#[derive(Clone, Debug, Default)]
+pub struct SessionConfig {
+    /// Adapter choice (defaults from `WGCONV_BACKEND` / `WGCONV_ADAPTER` when `None`).
+    pub gpu: Option<GpuOptions>,
+    /// A device to share instead of opening one.
+    pub shared_gpu: Option<Arc<Gpu>>,
+    /// ONNX import: input shapes and weights given as graph inputs.
+    pub import: ImportOptions,
+    /// Graph passes and memory reuse.
+    pub session: SessionOptions,
+}
+
+impl SessionConfig {
+    /// Fixes the shape of input `name` (required for dynamic dimensions).
+    pub fn input_shape(mut self, name: &str, shape: &[usize]) -> Self {
+        self.import
+            .input_shapes
+            .insert(name.to_string(), shape.to_vec());
+        self
+    }
+
+    fn device(&self) -> Result<Arc<Gpu>> {
+        if let Some(g) = &self.shared_gpu {
+            return Ok(g.clone());
+        }
+        let opts = match &self.gpu {
+            Some(o) => o.clone(),
+            None => GpuOptions::from_env()?,
+        };
+        Ok(Arc::new(Gpu::with_options(&opts)?))
+    }
+}
+
+impl Session<'static> {
+    /// Imports an ONNX file (external data next to it) and prepares it on a device.
+    pub fn from_onnx_path(path: impl AsRef<Path>, config: &SessionConfig) -> Result<Self> {
+        let graph = import_path(path.as_ref(), &config.import)?;
+        Self::from_graph(&graph, config)
+    }
+
+    /// Imports an ONNX model from memory and prepares it on a device.
+    pub fn from_onnx_bytes(bytes: &[u8], config: &SessionConfig) -> Result<Self> {
+        let graph = import_bytes(bytes, &config.import)?;
+        Self::from_graph(&graph, config)
+    }
+
+    /// Prepares a graph (built with the builder API or the zoo) on a device.
+    pub fn from_graph(graph: &Graph, config: &SessionConfig) -> Result<Self> {
+        Session::with_shared_gpu(config.device()?, graph, config.session)
+    }
+}
+
+impl Session<'_> {
+    /// Input names and shapes, in the order [`Session::run`] takes them.
+    pub fn inputs(&self) -> Vec<(String, Vec<usize>)> {
+        let g = self.graph();
+        g.inputs()
+            .iter()
+            .map(|&v| (g.value(v).name.clone(), g.shape(v).to_vec()))
+            .collect()
+    }
+
+    /// Output names and shapes, in the order [`Session::run`] returns them.
+    pub fn outputs(&self) -> Vec<(String, Vec<usize>)> {
+        let g = self.graph();
+        g.output_names()
+            .iter()
+            .cloned()
+            .zip(g.outputs().iter().map(|&v| g.shape(v).to_vec()))
+            .collect()
+    }
+
+    /// Runs with inputs given by name; returns every output with its name.
+    pub fn run_named(&self, inputs: &[(&str, &Tensor)]) -> Result<Vec<(String, Tensor)>> {
+        let mut given: HashMap<&str, &Tensor> = HashMap::new();
+        for &(name, t) in inputs {
+            if given.insert(name, t).is_some() {
+                return Err(Error::invalid_op(
+                    "session",
+                    format!("input {name:?} given twice"),
+                ));
+            }
+        }
+        let expected = self.inputs();
+        let unknown: Vec<&str> = given
+            .keys()
+            .copied()
+            .filter(|n| !expected.iter().any(|(e, _)| e == n))
+            .collect();
+        if !unknown.is_empty() {
+            let names: Vec<&str> = expected.iter().map(|(n, _)| n.as_str()).collect();
+            return Err(Error::invalid_op(
+                "session",
+                format!("unknown input(s) {unknown:?}; the model's inputs are {names:?}"),
+            ));
+        }
+        let ordered = expected
+            .iter()
+            .map(|(n, _)| {
+                given
+                    .get(n.as_str())
+                    .map(|t| (*t).clone())
+                    .ok_or_else(|| Error::invalid_op("session", format!("missing input {n:?}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let outs = self.run(&ordered)?;
+        Ok(self
+            .outputs()
+            .into_iter()
+            .map(|(n, _)| n)
+            .zip(outs)
+            .collect())
+    }
+
+    /// [`Session::run_named`] on a worker thread, as a future (for async callers that must not
+    /// block their executor). Requires an `Arc` to the session.
+    pub fn run_async(
+        self: &Arc<Self>,
+        inputs: Vec<(String, Tensor)>,
+    ) -> impl std::future::Future<Output = Result<Vec<(String, Tensor)>>> + Send + 'static
+    where
+        Self: 'static,
+    {
+        let (tx, rx) = futures_intrusive::channel::shared::oneshot_channel();
+        let session = self.clone();
+        std::thread::spawn(move || {
+            let refs: Vec<(&str, &Tensor)> = inputs.iter().map(|(n, t)| (n.as_str(), t)).collect();
+            let _ = tx.send(session.run_named(&refs));
+        });
+        async move {
+            rx.receive().await.unwrap_or_else(|| {
+                Err(Error::invalid_op(
+                    "session",
+                    "worker thread ended without a result",
+                ))
+            })
+        }
+    }
+}

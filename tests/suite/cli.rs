@@ -1,0 +1,101 @@
+//! The `wgconv` command line, run as a user would.
+
+use std::path::Path;
+use std::process::Command;
+
+fn wgconv(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_wgconv"))
+        .args(args)
+        .output()
+        .expect("runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[test]
+fn run_writes_outputs_matching_pytorch() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/onnx/mobilenet_v2_w05");
+    let out_dir = std::env::temp_dir().join(format!("wgconv-cli-{}", std::process::id()));
+    let input = format!("input={}", dir.join("input.npy").display());
+    let (ok, stdout, stderr) = wgconv(&[
+        "run",
+        dir.join("model.onnx").to_str().unwrap(),
+        "--input",
+        &input,
+        "--output-dir",
+        out_dir.to_str().unwrap(),
+        "--runs",
+        "2",
+    ]);
+    assert!(ok, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("latency") && stdout.contains("llvmpipe"),
+        "{stdout}"
+    );
+    let got = wgconv::npy::read(&out_dir.join("output.npy")).unwrap();
+    let want = wgconv::npy::read(&dir.join("output.npy")).unwrap();
+    let c = wgconv::compare::compare(
+        got.data(),
+        want.data(),
+        wgconv::compare::Tolerance {
+            atol: 1e-4,
+            rtol: 1e-3,
+        },
+    );
+    assert!(c.passed(), "{c}");
+    std::fs::remove_dir_all(out_dir).ok();
+}
+
+#[test]
+fn run_zoo_network_with_random_input() {
+    let (ok, stdout, stderr) = wgconv(&[
+        "run",
+        "cifar10_net",
+        "--shape",
+        "input=2x3x32x32",
+        "--runs",
+        "1",
+    ]);
+    assert!(ok, "{stdout}\n{stderr}");
+    assert!(stdout.contains("shape [2, 10]"), "{stdout}");
+}
+
+#[test]
+fn summary_reproduces_seed_003() {
+    let (ok, stdout, _) = wgconv(&["summary", "cifar10_net", "--torchsummary"]);
+    assert!(ok);
+    assert!(stdout.contains("Total params: 193,376"), "{stdout}");
+    let (ok, stdout, _) = wgconv(&["summary", "resnet18"]);
+    assert!(ok && stdout.contains("11,689,512"), "{stdout}");
+}
+
+#[test]
+fn errors_exit_non_zero_with_a_message() {
+    for args in [
+        vec!["run", "missing.onnx"],
+        vec!["run", "not_a_network"],
+        vec!["run", "cifar10_net", "--input", "x=nope.npy"],
+        vec!["run", "cifar10_net", "--shape", "input=1xbad"],
+        vec!["summary", "no_such_model"],
+    ] {
+        let (ok, _, stderr) = wgconv(&args);
+        assert!(!ok, "{args:?} succeeded");
+        assert!(stderr.contains("wgconv: error:"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn info_and_validate() {
+    let (ok, stdout, _) = wgconv(&["info"]);
+    assert!(
+        ok && stdout.contains("Vulkan") && stdout.contains("max_storage_buffer_binding_size"),
+        "{stdout}"
+    );
+    let (ok, stdout, stderr) =
+        wgconv(&["validate", "--filter", "activation", "--backend", "vulkan"]);
+    assert!(ok, "{stdout}\n{stderr}");
+    assert!(stdout.contains("0 failed"), "{stdout}");
+}
