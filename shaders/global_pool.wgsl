@@ -27,7 +27,7 @@ var<workgroup> partial: array<f32, 256>;
 
 fn combine(a: f32, b: f32) -> f32 {
     if POOL_KIND == 0u {
-        return max(a, b);
+        return max_propagating_nan(a, b);
     }
     return a + b;
 }

@@ -72,7 +72,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         for (var ty = ry.x; ty < ry.y; ty++) {
             let row = base + u32(h0 + i32(ty * params.dh)) * params.w;
             for (var tx = rx.x; tx < rx.y; tx++) {
-                m = max(m, src[row + u32(w0 + i32(tx * params.dw))]);
+                m = max_propagating_nan(m, src[row + u32(w0 + i32(tx * params.dw))]);
             }
         }
         dst[i] = m;

@@ -20,6 +20,10 @@ fn sigmoid(x: f32) -> f32 {
 }
 
 fn activate(x: f32) -> f32 {
+    // Every activation maps NaN to NaN in PyTorch; clamps and max() would hide it.
+    if is_nan(x) {
+        return x;
+    }
     switch ACTIVATION {
         case 1u: { return max(x, 0.0); }
         case 2u: { return clamp(x, ACT_ALPHA, ACT_BETA); }
@@ -30,7 +34,7 @@ fn activate(x: f32) -> f32 {
         case 7u: { return x * clamp(x + 3.0, 0.0, 6.0) / 6.0; }
         case 8u: { return 0.5 * x * erfc_approx(-x * 0.7071067811865476); }
         // tanh of large |x| overflows to inf/inf on some drivers; +-10 already rounds to +-1.
-        case 9u: { return select(tanh(clamp(x, -10.0, 10.0)), x, x != x); }
+        case 9u: { return tanh(clamp(x, -10.0, 10.0)); }
         default: { return x; }
     }
 }

@@ -5,3 +5,17 @@
 fn flat_workgroup_id(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return wid.x + nwg.x * (wid.y + nwg.y * wid.z);
 }
+
+// WGSL lets implementations assume float math sees no NaN, so `x != x` may fold to false; the
+// bit pattern test survives. PyTorch propagates NaN through max pooling and activations.
+fn is_nan(x: f32) -> bool {
+    return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
+}
+
+// max() that returns a NaN operand instead of the other one (WGSL's max leaves it unspecified).
+fn max_propagating_nan(a: f32, b: f32) -> f32 {
+    if is_nan(a) {
+        return a;
+    }
+    return select(max(a, b), b, is_nan(b));
+}

@@ -8,6 +8,9 @@ fn sigmoid(x: f64) -> f64 {
 
 /// Applies `act` to one value.
 pub fn apply(act: Activation, x: f64) -> f64 {
+    if x.is_nan() {
+        return x; // clamp() would keep it, but be explicit: PyTorch maps NaN to NaN everywhere
+    }
     match act {
         Activation::Identity => x,
         Activation::Relu => {

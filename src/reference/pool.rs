@@ -34,7 +34,7 @@ pub fn pool(spec: &PoolSpec, x: &Tensor) -> Result<Tensor> {
                             }
                             if iy >= 0 && iy < h && ix >= 0 && ix < w {
                                 let v = plane[(iy * w + ix) as usize] as f64;
-                                max = max.max(v);
+                                max = nan_max(max, v);
                                 sum += v;
                                 inside += 1;
                             }
@@ -75,9 +75,21 @@ pub fn global_pool(kind: PoolKind, x: &Tensor) -> Result<Tensor> {
         .data()
         .chunks(len)
         .map(|row| match kind {
-            PoolKind::Max => row.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64)) as f32,
+            PoolKind::Max => {
+                row.iter()
+                    .fold(f64::NEG_INFINITY, |m, &v| nan_max(m, v as f64)) as f32
+            }
             PoolKind::Avg => (row.iter().map(|&v| v as f64).sum::<f64>() / len as f64) as f32,
         })
         .collect();
     Tensor::new(os, data)
+}
+
+/// `max` that propagates NaN, as PyTorch's max pooling does (`f64::max` would drop it).
+fn nan_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
 }

@@ -11,6 +11,7 @@ mod depthwise;
 mod eltwise;
 mod graph;
 mod matmul;
+mod nan;
 mod onnx;
 mod plan;
 mod pool;
