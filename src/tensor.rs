@@ -251,6 +251,9 @@ impl Gpu {
 
     /// Maps a `MAP_READ` buffer and copies its first `len` floats out.
     pub(crate) fn map_and_read(&self, staging: &wgpu::Buffer, len: usize) -> Result<Vec<f32>> {
+        if len == 0 {
+            return Ok(Vec::new()); // nothing to map (and an empty mapping may be unaligned)
+        }
         let (tx, rx) = std::sync::mpsc::channel();
         let bytes = (len * 4) as u64;
         staging.map_async(wgpu::MapMode::Read, 0..bytes, move |r| {
@@ -263,7 +266,8 @@ impl Gpu {
         let view = staging
             .get_mapped_range(0..bytes)
             .map_err(|e| Error::Readback(e.to_string()))?;
-        let out = bytemuck::cast_slice::<u8, f32>(&view).to_vec();
+        // The mapping's alignment is the driver's business: copy bytes rather than cast in place.
+        let out = bytemuck::pod_collect_to_vec::<u8, f32>(&view);
         drop(view);
         staging.unmap();
         Ok(out)

@@ -119,7 +119,7 @@ pub fn time_pass(
                     let view = read
                         .get_mapped_range(..)
                         .map_err(|e| Error::Readback(e.to_string()))?;
-                    let t: &[u64] = bytemuck::cast_slice(&view);
+                    let t: Vec<u64> = bytemuck::pod_collect_to_vec(&view);
                     [t[0], t[1]]
                 };
                 read.unmap();

@@ -16,6 +16,7 @@ mod onnx;
 mod plan;
 mod pool;
 mod rearrange;
+mod robustness;
 mod shaders;
 mod softmax;
 mod summary;
