@@ -18,6 +18,7 @@ mod pool;
 mod rearrange;
 mod robustness;
 mod shaders;
+mod soak;
 mod softmax;
 mod summary;
 mod validate;
