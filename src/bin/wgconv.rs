@@ -103,6 +103,13 @@ enum Command {
         /// Write a self-contained HTML report here.
         #[arg(long)]
         html: Option<PathBuf>,
+        /// Also bisect this network (an .onnx file or a zoo name) node by node on each adapter
+        /// and report the first node whose output leaves tolerance.
+        #[arg(long)]
+        model: Option<String>,
+        /// NAME=1x3x224x224 input shapes for --model.
+        #[arg(long = "shape", value_name = "NAME=SHAPE")]
+        shapes: Vec<String>,
         #[command(flatten)]
         adapter: AdapterArgs,
     },
@@ -360,8 +367,17 @@ fn validate_cmd(
     filter: Option<String>,
     json: Option<PathBuf>,
     html: Option<PathBuf>,
+    model: Option<String>,
+    shapes: &[String],
     adapter: &AdapterArgs,
 ) -> Result<(String, bool)> {
+    let bisect = match &model {
+        Some(m) => Some(cli_model::load(
+            &ModelSource::parse(m, None),
+            &parse_shapes(shapes)?,
+        )?),
+        None => None,
+    };
     let env = GpuOptions::from_env()?;
     let backends = match &adapter.backend {
         Some(b) => Some(wgconv::device::parse_backend(b)?),
@@ -372,6 +388,7 @@ fn validate_cmd(
         adapter_name: adapter.adapter.clone().or(env.adapter_name),
         filter,
         fault: env.fault,
+        bisect,
     };
     let bar = indicatif::ProgressBar::new_spinner();
     let report = wgconv::validate::run(&opts, &mut |r| {
@@ -399,9 +416,11 @@ fn main() -> ExitCode {
             filter,
             json,
             html,
+            model,
+            shapes,
             adapter,
         }) => {
-            return match validate_cmd(filter, json, html, &adapter) {
+            return match validate_cmd(filter, json, html, model, &shapes, &adapter) {
                 Ok((table, passed)) => {
                     print!("{table}");
                     if passed {

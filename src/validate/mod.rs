@@ -6,6 +6,7 @@
 //! - Bisection (`bisect`): a network node by node against the CPU reference.
 
 pub mod battery;
+pub mod bisect;
 mod report;
 
 use serde::Serialize;
@@ -152,6 +153,8 @@ pub struct ValidateOptions {
     pub filter: Option<String>,
     /// Deliberately break one kernel family (tests of the validator itself).
     pub fault: Option<Shader>,
+    /// A network to bisect node by node on each adapter (seeded random inputs).
+    pub bisect: Option<crate::graph::Graph>,
 }
 
 /// Validates every selected adapter: the dynamic battery on each, then the static translation of
@@ -177,6 +180,9 @@ pub fn run(opts: &ValidateOptions, progress: &mut dyn FnMut(&CaseResult)) -> Rep
                 report
                     .cases
                     .extend(run_battery(&gpu, opts.filter.as_deref(), progress));
+                if let Some(g) = &opts.bisect {
+                    report.bisection.extend(bisect_lines(&gpu, g));
+                }
                 used.extend(gpu.pipeline_cache().keys());
             }
             Err(e) => report
@@ -193,4 +199,24 @@ pub fn run(opts: &ValidateOptions, progress: &mut dyn FnMut(&CaseResult)) -> Rep
     used.dedup();
     report.static_results = static_checks(&used);
     report
+}
+
+/// Bisection of `g` on `gpu` as report lines: a header, then the first failing node (or a
+/// summary when every node passed). Lines of failures start with `FAIL`.
+fn bisect_lines(gpu: &Gpu, g: &crate::graph::Graph) -> Vec<String> {
+    let inputs: Vec<crate::tensor::Tensor> = g
+        .inputs()
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| crate::tensor::Tensor::random(g.shape(v).to_vec(), 900 + i as u64))
+        .collect();
+    let mut lines = vec![format!("on {}:", gpu.describe())];
+    match bisect::bisect(gpu, g, &inputs) {
+        Ok(checks) => match checks.iter().find(|c| !c.passed) {
+            Some(bad) => lines.push(format!("FAIL first node out of tolerance: {bad}")),
+            None => lines.push(format!("all {} nodes within tolerance", checks.len())),
+        },
+        Err(e) => lines.push(format!("FAIL bisection could not run: {e}")),
+    }
+    lines
 }

@@ -80,7 +80,12 @@ impl Report {
                 s += &format!("  {b}\n");
             }
         }
-        let failed = self.cases.iter().filter(|c| !c.passed).count();
+        let failed = self.cases.iter().filter(|c| !c.passed).count()
+            + self
+                .bisection
+                .iter()
+                .filter(|b| b.starts_with("FAIL"))
+                .count();
         s += &format!(
             "\n{} passed, {} failed\n",
             self.cases.len() - failed

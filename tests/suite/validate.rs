@@ -69,3 +69,44 @@ fn planted_fault_is_caught() {
         );
     }
 }
+
+/// Bisection of a network: clean on a healthy device; with max pooling broken, it names the
+/// first max-pool node of the network (and nothing before it).
+#[test]
+fn bisection_names_the_first_broken_node() {
+    use wgconv::validate::bisect::bisect;
+    let mut g = wgconv::zoo::build("squeezenet1_1", &[1, 3, 64, 64]).unwrap();
+    wgconv::weights::init_seeded(&mut g, 0);
+    let x = wgconv::Tensor::random(vec![1, 3, 64, 64], 3);
+    let first_pool = g
+        .nodes()
+        .iter()
+        .position(|n| n.op.kind() == "max_pool")
+        .unwrap();
+
+    let healthy = wgconv::Gpu::with_options(&wgconv::GpuOptions {
+        backends: Some(wgpu::Backends::VULKAN),
+        ..Default::default()
+    })
+    .unwrap();
+    let checks = bisect(&healthy, &g, std::slice::from_ref(&x)).unwrap();
+    assert_eq!(checks.len(), g.nodes().len());
+    assert!(
+        checks.iter().all(|c| c.passed),
+        "{}",
+        checks.iter().find(|c| !c.passed).unwrap()
+    );
+
+    let broken = wgconv::Gpu::with_options(&wgconv::GpuOptions {
+        backends: Some(wgpu::Backends::VULKAN),
+        fault: Some(Shader::Pool),
+        ..Default::default()
+    })
+    .unwrap();
+    let checks = bisect(&broken, &g, &[x]).unwrap();
+    let bad = checks.last().unwrap();
+    assert!(!bad.passed);
+    assert_eq!(bad.index, first_pool, "bisection blamed {bad}");
+    assert_eq!(bad.op, "max_pool");
+    assert!(checks[..first_pool].iter().all(|c| c.passed));
+}
