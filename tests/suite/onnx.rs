@@ -310,7 +310,10 @@ fn dynamic_inputs_and_weights_as_inputs() {
     assert_eq!(g.inputs().len(), 1);
     assert_eq!(g.shape(g.outputs()[0]), &[2, 4, 3, 3]);
     let x = Tensor::random(vec![2, 3, 5, 5], 3);
-    let got = Session::new(gpu(), &g).unwrap().run(std::slice::from_ref(&x)).unwrap();
+    let got = Session::new(gpu(), &g)
+        .unwrap()
+        .run(std::slice::from_ref(&x))
+        .unwrap();
     let b = Tensor::new(vec![4], Tensor::random(vec![4], 2).into_data()).unwrap();
     let want =
         wgconv::reference::conv::conv(&wgconv::ops::ConvSpec::conv2d(3, 3), &x, &w, Some(&b))
