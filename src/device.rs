@@ -214,6 +214,13 @@ impl Gpu {
         })
     }
 
+    /// A second device on the same adapter, with the same limits and an empty pipeline cache:
+    /// what a freshly started process gets (benchmarks time cold starts on it). Driver-level
+    /// shader caches, if any, are not cleared.
+    pub fn fresh_device(&self) -> Result<Gpu> {
+        Self::from_adapter(self.adapter.clone(), Some(self.limits.clone()), self.fault)
+    }
+
     /// The kernel family made deliberately wrong for testing, if any.
     pub fn fault(&self) -> Option<Shader> {
         self.fault

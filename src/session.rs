@@ -296,14 +296,16 @@ impl<'g> Session<'g> {
         }
     }
 
-    /// Runs the graph on `inputs` (one per graph input, in order) and returns its outputs.
-    pub fn run(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
-        let _guard = self.lock.lock().map_err(|_| {
+    fn lock_runs(&self) -> Result<std::sync::MutexGuard<'_, ()>> {
+        self.lock.lock().map_err(|_| {
             Error::invalid_op(
                 "session",
                 "a previous run panicked while holding the session",
             )
-        })?;
+        })
+    }
+
+    fn check_inputs(&self, inputs: &[Tensor]) -> Result<()> {
         if inputs.len() != self.inputs.len() {
             return Err(Error::invalid_op(
                 "session",
@@ -322,19 +324,59 @@ impl<'g> Session<'g> {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// Queues the writes of `inputs` into their buffers; returns the bytes written.
+    fn queue_inputs(&self, inputs: &[Tensor]) -> u64 {
+        let mut uploaded = 0;
+        for ((_, region, _), t) in self.inputs.iter().zip(inputs) {
+            if t.numel() > 0 {
+                self.gpu.queue().write_buffer(
+                    &self.arenas[region.buffer],
+                    region.offset,
+                    bytemuck::cast_slice(t.data()),
+                );
+                uploaded += (t.numel() * 4) as u64;
+            }
+        }
+        self.counters
+            .bytes_uploaded
+            .fetch_add(uploaded, Ordering::Relaxed);
+        uploaded
+    }
+
+    /// Writes `inputs` (one per graph input, in order) into the session's input buffers
+    /// without running anything: with [`Session::record`], for timing the kernels alone.
+    pub fn write_inputs(&self, inputs: &[Tensor]) -> Result<()> {
+        let _guard = self.lock_runs()?;
+        self.check_inputs(inputs)?;
+        self.gpu
+            .scoped("session input upload", || self.queue_inputs(inputs))?;
+        Ok(())
+    }
+
+    /// Records every kernel launch of one forward pass, in order, into `pass`, reading the
+    /// inputs last written by [`Session::write_inputs`] or [`Session::run`]. No upload, no
+    /// readback, nothing created: the caller submits (benchmarks wrap the pass in GPU
+    /// timestamps). The caller should not overlap this with runs from other threads: they
+    /// share the activation buffers (the queue keeps it memory-safe, not meaningful).
+    pub fn record(&self, pass: &mut wgpu::ComputePass<'_>) {
+        for d in &self.dispatches {
+            d.record(pass);
+        }
+        self.counters
+            .dispatches
+            .fetch_add(self.dispatches.len() as u64, Ordering::Relaxed);
+    }
+
+    /// Runs the graph on `inputs` (one per graph input, in order) and returns its outputs.
+    pub fn run(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        let _guard = self.lock_runs()?;
+        self.check_inputs(inputs)?;
         let gpu: &Gpu = &self.gpu;
         gpu.scoped("session run", || {
-            let mut uploaded = 0;
-            for ((_, region, _), t) in self.inputs.iter().zip(inputs) {
-                if t.numel() > 0 {
-                    gpu.queue().write_buffer(
-                        &self.arenas[region.buffer],
-                        region.offset,
-                        bytemuck::cast_slice(t.data()),
-                    );
-                    uploaded += (t.numel() * 4) as u64;
-                }
-            }
+            self.queue_inputs(inputs);
             let mut enc = gpu
                 .device()
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor {
@@ -366,7 +408,6 @@ impl<'g> Session<'g> {
             c.submits.fetch_add(1, Ordering::Relaxed);
             c.dispatches
                 .fetch_add(self.dispatches.len() as u64, Ordering::Relaxed);
-            c.bytes_uploaded.fetch_add(uploaded, Ordering::Relaxed);
         })?;
         let all = gpu.map_and_read(&self.readback, (self.readback_bytes / 4) as usize)?;
         let mut out = Vec::with_capacity(self.outputs.len());

@@ -4,10 +4,11 @@ use crate::device::Gpu;
 use crate::error::{Error, Result};
 use crate::kernels::{
     ConvBindings, Dispatch, conv, conv_transpose, depthwise, eltwise, matmul, pool, rearrange,
+    softmax,
 };
 use crate::ops::{
     Activation, BinaryOp, ChannelOrder, ConvSpec, ConvTransposeSpec, Epilogue, PixelShuffle,
-    PoolKind, SpaceToDepth,
+    PoolKind, PoolSpec, SpaceToDepth,
 };
 use crate::tensor::{GpuTensor, Tensor, numel};
 
@@ -234,10 +235,89 @@ pub fn prepare(gpu: &Gpu, item: &LayerItem) -> Result<PreparedLayer> {
                 _buffers: vec![input, pooled, w1, b1, hidden, w2, b2, gate, output],
             })
         }
+        "max_pool2d" | "avg_pool2d" => {
+            let kind = if item.op == "max_pool2d" {
+                PoolKind::Max
+            } else {
+                PoolKind::Avg
+            };
+            let first = |v: &[usize], d: usize| v.first().copied().unwrap_or(d);
+            let spec = PoolSpec::new(
+                kind,
+                first(&item.kernel, 1),
+                first(&item.stride, 1),
+                first(&item.pad, 0),
+            );
+            let out_shape = spec.output_shape(&input_shape)?;
+            let output = gpu.zeros(&out_shape)?;
+            let d = pool::pool(gpu, &spec, &input_shape, input.binding(), output.binding())?;
+            // One compare or add per window element and output; traffic: input once, output once.
+            let window = (spec.kernel[0] * spec.kernel[1]) as f64;
+            Ok(PreparedLayer {
+                dispatches: vec![d],
+                flops: window * numel(&out_shape) as f64,
+                bytes: f32b * (numel(&input_shape) + numel(&out_shape)) as f64,
+                kernel: "pool",
+                _buffers: vec![input, output],
+            })
+        }
+        "global_avg_pool" | "global_max_pool" => {
+            let kind = if item.op == "global_max_pool" {
+                PoolKind::Max
+            } else {
+                PoolKind::Avg
+            };
+            let output = gpu.zeros(&[item.n, item.cin])?;
+            let d = pool::global_pool(gpu, kind, &input_shape, input.binding(), output.binding())?;
+            // One add (or compare) per input element; bandwidth bound.
+            Ok(PreparedLayer {
+                dispatches: vec![d],
+                flops: numel(&input_shape) as f64,
+                bytes: f32b * (numel(&input_shape) + item.n * item.cin) as f64,
+                kernel: "global_pool",
+                _buffers: vec![input, output],
+            })
+        }
+        "softmax" => {
+            // Over the channel axis (1): classifier logits [N, C], or per-pixel class scores.
+            let output = gpu.zeros(&input_shape)?;
+            let d = softmax::softmax(gpu, 1, &input_shape, input.binding(), output.binding())?;
+            // Per element: max, subtract, exp, sum, divide (exp counted as one op).
+            let len = numel(&input_shape) as f64;
+            Ok(PreparedLayer {
+                dispatches: vec![d],
+                flops: 5.0 * len,
+                bytes: f32b * 2.0 * len,
+                kernel: "softmax",
+                _buffers: vec![input, output],
+            })
+        }
+        "add" => {
+            // A residual join: relu(a + b), both of the input shape.
+            let other = upload_random(gpu, input_shape.clone(), 2)?;
+            let output = gpu.zeros(&input_shape)?;
+            let d = eltwise::binary(
+                gpu,
+                BinaryOp::Add,
+                Activation::Relu,
+                (input.binding(), &input_shape),
+                (other.binding(), &input_shape),
+                output.binding(),
+            )?;
+            // One add per element (the relu is a select); two reads and one write.
+            let len = numel(&input_shape) as f64;
+            Ok(PreparedLayer {
+                dispatches: vec![d],
+                flops: len,
+                bytes: f32b * 3.0 * len,
+                kernel: "eltwise",
+                _buffers: vec![input, other, output],
+            })
+        }
         other => Err(Error::invalid_op(
             &item.name,
             format!(
-                "unknown suite op {other:?} (expected conv2d, conv3d, conv_transpose2d, pixel_shuffle, space_to_depth, squeeze_excite)"
+                "unknown suite op {other:?} (expected conv2d, conv3d, conv_transpose2d, pixel_shuffle, space_to_depth, squeeze_excite, max_pool2d, avg_pool2d, global_avg_pool, global_max_pool, softmax, add)"
             ),
         )),
     }

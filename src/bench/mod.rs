@@ -1,6 +1,7 @@
 //! `wgconv bench`: time every layer (and network) of a suite and report throughput.
 
 mod layers;
+pub mod models;
 pub mod peaks;
 pub mod suite;
 pub mod timer;
@@ -10,6 +11,7 @@ use serde::Serialize;
 use crate::device::Gpu;
 use crate::error::Result;
 pub use layers::{PreparedLayer, prepare};
+pub use models::{ModelResult, model_graph, time_model};
 pub use peaks::Peak;
 pub use suite::Suite;
 pub use timer::{Clock, Timing, time_pass};
@@ -27,6 +29,38 @@ pub struct BenchOptions {
     pub timestamps: bool,
     /// Only items whose name contains this.
     pub filter: Option<String>,
+    /// Items with exactly these names are left out (and listed in the report).
+    pub skip: Vec<String>,
+    /// Run the suite's layers.
+    pub layers: bool,
+    /// Run the suite's models.
+    pub models: bool,
+}
+
+impl BenchOptions {
+    /// Whether the item called `name` passes `filter`.
+    pub fn matches(&self, name: &str) -> bool {
+        self.filter
+            .as_ref()
+            .is_none_or(|f| name.contains(f.as_str()))
+    }
+
+    /// Whether `skip` names the item called `name`.
+    pub fn skips(&self, name: &str) -> bool {
+        self.skip.iter().any(|s| s == name)
+    }
+
+    /// Names of the items of `suite` that [`run`] times, layers then models.
+    pub fn selected<'s>(&self, suite: &'s Suite) -> Vec<&'s str> {
+        let layers = suite.layers.iter().map(|l| l.name.as_str());
+        let models = suite.models.iter().map(|m| m.name.as_str());
+        let layers = layers.filter(|_| self.layers);
+        let models = models.filter(|_| self.models);
+        layers
+            .chain(models)
+            .filter(|n| self.matches(n) && !self.skips(n))
+            .collect()
+    }
 }
 
 impl Default for BenchOptions {
@@ -37,6 +71,9 @@ impl Default for BenchOptions {
             peak: None,
             timestamps: true,
             filter: None,
+            skip: Vec::new(),
+            layers: true,
+            models: true,
         }
     }
 }
@@ -73,8 +110,23 @@ pub struct Report {
     pub adapter: String,
     /// Peak figures used.
     pub peak: Option<Peak>,
-    /// Per item.
+    /// Per layer.
     pub items: Vec<ItemResult>,
+    /// Per model.
+    pub models: Vec<ModelResult>,
+    /// Items selected by the filter but left out with `skip`.
+    pub skipped: Vec<String>,
+}
+
+/// What [`run`] reports as it goes.
+#[derive(Clone, Copy, Debug)]
+pub enum Progress<'a> {
+    /// An item is being prepared and timed.
+    Started(&'a str),
+    /// A layer is done.
+    Layer(&'a ItemResult),
+    /// A model is done.
+    Model(&'a ModelResult),
 }
 
 fn item_result(
@@ -127,63 +179,183 @@ pub fn time_layer(
     ))
 }
 
-/// Runs every layer of `suite` selected by `opts`, calling `progress` after each item.
+/// Runs every layer of `suite` selected by `opts` (ignoring `opts.layers` and `opts.models`),
+/// calling `progress` after each item.
 pub fn run_layers(
     gpu: &Gpu,
     suite: &Suite,
     opts: &BenchOptions,
     progress: &mut dyn FnMut(&ItemResult),
 ) -> Result<Report> {
-    let peak = opts
-        .peak
-        .or_else(|| peaks::lookup(&gpu.adapter_info().name));
-    let mut items = Vec::new();
-    for item in &suite.layers {
-        if opts
-            .filter
-            .as_ref()
-            .is_some_and(|f| !item.name.contains(f.as_str()))
-        {
-            continue;
+    let opts = BenchOptions {
+        layers: true,
+        models: false,
+        ..opts.clone()
+    };
+    run(gpu, suite, &opts, &mut |p| {
+        if let Progress::Layer(r) = p {
+            progress(r)
         }
-        let layer = prepare(gpu, item)?;
-        let r = time_layer(gpu, &item.name, &layer, opts, peak)?;
-        progress(&r);
-        items.push(r);
-    }
-    Ok(Report {
-        adapter: gpu.describe(),
-        peak,
-        items,
     })
 }
 
+/// Runs the layers and then the models of `suite` selected by `opts`.
+pub fn run(
+    gpu: &Gpu,
+    suite: &Suite,
+    opts: &BenchOptions,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<Report> {
+    let peak = opts
+        .peak
+        .or_else(|| peaks::lookup(&gpu.adapter_info().name));
+    let mut report = Report {
+        adapter: gpu.describe(),
+        peak,
+        items: Vec::new(),
+        models: Vec::new(),
+        skipped: Vec::new(),
+    };
+    for item in &suite.layers {
+        if !opts.layers || !opts.matches(&item.name) {
+            continue;
+        }
+        if opts.skips(&item.name) {
+            report.skipped.push(item.name.clone());
+            continue;
+        }
+        progress(Progress::Started(&item.name));
+        let layer = prepare(gpu, item)?;
+        let r = time_layer(gpu, &item.name, &layer, opts, peak)?;
+        progress(Progress::Layer(&r));
+        report.items.push(r);
+    }
+    for item in &suite.models {
+        if !opts.models || !opts.matches(&item.name) {
+            continue;
+        }
+        if opts.skips(&item.name) {
+            report.skipped.push(item.name.clone());
+            continue;
+        }
+        progress(Progress::Started(&item.name));
+        let r = time_model(gpu, item, opts, peak)?;
+        progress(Progress::Model(&r));
+        report.models.push(r);
+    }
+    Ok(report)
+}
+
 impl Report {
-    /// A fixed-width table.
+    /// Fixed-width tables: layers, then models.
     pub fn table(&self) -> String {
+        let pct = |v: Option<f64>| v.map(|x| format!("{x:.1}")).unwrap_or_else(|| "-".into());
         let mut s = format!("adapter: {}\n", self.adapter);
         if let Some(p) = self.peak {
             s += &format!("peak: {:.0} GFLOP/s FP32, {:.0} GB/s\n", p.gflops, p.gbs);
         }
-        s += &format!(
-            "{:<20} {:<15} {:>10} {:>10} {:>10} {:>9} {:>7} {:>7}  clock\n",
-            "item", "kernel", "median ms", "min ms", "GFLOP/s", "GB/s", "%flops", "%bw"
-        );
-        for r in &self.items {
-            let pct = |v: Option<f64>| v.map(|x| format!("{x:.1}")).unwrap_or_else(|| "-".into());
+        if !self.items.is_empty() {
             s += &format!(
-                "{:<20} {:<15} {:>10.4} {:>10.4} {:>10.1} {:>9.1} {:>7} {:>7}  {:?}\n",
-                r.name,
-                r.kernel,
-                r.median_ms,
-                r.min_ms,
-                r.gflops,
-                r.gbs,
-                pct(r.pct_peak_flops),
-                pct(r.pct_peak_bw),
-                r.clock
+                "{:<20} {:<15} {:>10} {:>10} {:>10} {:>9} {:>7} {:>7}  clock\n",
+                "item", "kernel", "median ms", "min ms", "GFLOP/s", "GB/s", "%flops", "%bw"
             );
+            for r in &self.items {
+                s += &format!(
+                    "{:<20} {:<15} {:>10.4} {:>10.4} {:>10.1} {:>9.1} {:>7} {:>7}  {:?}\n",
+                    r.name,
+                    r.kernel,
+                    r.median_ms,
+                    r.min_ms,
+                    r.gflops,
+                    r.gbs,
+                    pct(r.pct_peak_flops),
+                    pct(r.pct_peak_bw),
+                    r.clock
+                );
+            }
+        }
+        if !self.models.is_empty() {
+            if !self.items.is_empty() {
+                s += "\n";
+            }
+            s += &format!(
+                "{:<16} {:<14} {:>5} {:>8} {:>10} {:>10} {:>10} {:>9} {:>9} {:>7}  clock\n",
+                "model",
+                "input",
+                "disp",
+                "GMACs",
+                "cold ms",
+                "median ms",
+                "min ms",
+                "img/s",
+                "GFLOP/s",
+                "%flops"
+            );
+            for r in &self.models {
+                s += &format!(
+                    "{:<16} {:<14} {:>5} {:>8.3} {:>10.1} {:>10.3} {:>10.3} {:>9.2} {:>9.1} {:>7}  {:?}\n",
+                    r.name,
+                    shape_str(&r.input),
+                    r.dispatches,
+                    r.macs as f64 * 1e-9,
+                    r.cold_start_ms,
+                    r.median_ms,
+                    r.min_ms,
+                    r.images_per_s,
+                    r.gflops,
+                    pct(r.pct_peak_flops),
+                    r.clock
+                );
+            }
+        }
+        if !self.skipped.is_empty() {
+            s += &format!("skipped: {}\n", self.skipped.join(", "));
         }
         s
     }
+
+    /// The same tables in Markdown (for READMEs).
+    pub fn markdown(&self) -> String {
+        let mut s = String::new();
+        if !self.items.is_empty() {
+            s += "| layer | kernel | median ms | min ms | GFLOP/s | GB/s |\n";
+            s += "|---|---|---:|---:|---:|---:|\n";
+            for r in &self.items {
+                s += &format!(
+                    "| {} | {} | {:.3} | {:.3} | {:.2} | {:.2} |\n",
+                    r.name, r.kernel, r.median_ms, r.min_ms, r.gflops, r.gbs
+                );
+            }
+        }
+        if !self.models.is_empty() {
+            if !s.is_empty() {
+                s += "\n";
+            }
+            s += "| model | input | dispatches | GMACs | cold start ms | median ms | min ms | images/s | GFLOP/s |\n";
+            s += "|---|---|---:|---:|---:|---:|---:|---:|---:|\n";
+            for r in &self.models {
+                s += &format!(
+                    "| {} | {} | {} | {:.3} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} |\n",
+                    r.name,
+                    shape_str(&r.input),
+                    r.dispatches,
+                    r.macs as f64 * 1e-9,
+                    r.cold_start_ms,
+                    r.median_ms,
+                    r.min_ms,
+                    r.images_per_s,
+                    r.gflops
+                );
+            }
+        }
+        s
+    }
+}
+
+fn shape_str(shape: &[usize]) -> String {
+    shape
+        .iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join("x")
 }

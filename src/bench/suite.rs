@@ -19,13 +19,15 @@ pub struct Suite {
     pub models: Vec<ModelItem>,
 }
 
-/// One layer of the suite. Every layer has a bias of length `cout`.
+/// One layer of the suite. Convolutions have a bias of length `cout`.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct LayerItem {
     /// Unique name.
     pub name: String,
-    /// `conv2d`, `conv_transpose2d`, `conv3d`, `pixel_shuffle`, `space_to_depth` or
-    /// `squeeze_excite`.
+    /// `conv2d`, `conv_transpose2d`, `conv3d`, `pixel_shuffle`, `space_to_depth`,
+    /// `squeeze_excite`, `max_pool2d`, `avg_pool2d` (square window: `kernel[0]`, `stride[0]`,
+    /// `pad[0]`), `global_avg_pool`, `global_max_pool`, `softmax` (over channels) or `add`
+    /// (`relu(a + b)`, two tensors of the input shape).
     pub op: String,
     /// Batch.
     pub n: usize,

@@ -117,9 +117,10 @@ enum Command {
     ///
     /// Example: wgconv info
     Info,
-    /// Time every layer of a benchmark suite and report GFLOP/s, GB/s and % of peak.
+    /// Time every layer and network of a benchmark suite and report GFLOP/s, GB/s, % of
+    /// peak, and for networks images/s and cold-start (session creation) time.
     ///
-    /// Example: wgconv bench --json bench/results/my-gpu.json
+    /// Example: wgconv bench --json bench/results/my-gpu.json --skip resnet50_b32
     Bench {
         /// Suite file (default: the built-in copy of bench/suite.json).
         suite: Option<PathBuf>,
@@ -135,6 +136,15 @@ enum Command {
         /// Only items whose name contains this.
         #[arg(long)]
         filter: Option<String>,
+        /// Leave out the item with exactly this name (repeatable, or comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        skip: Vec<String>,
+        /// Only the suite's single layers.
+        #[arg(long, conflicts_with = "models_only")]
+        layers_only: bool,
+        /// Only the suite's networks.
+        #[arg(long)]
+        models_only: bool,
         /// Peak FP32 GFLOP/s of the adapter (overrides the built-in table).
         #[arg(long)]
         peak_gflops: Option<f64>,
@@ -327,20 +337,24 @@ fn bench_cmd(
         }
         None => Suite::builtin(),
     };
+    if let Some(unknown) = opts.skip.iter().find(|s| {
+        !suite.layers.iter().any(|l| &l.name == *s) && !suite.models.iter().any(|m| &m.name == *s)
+    }) {
+        return Err(wgconv::Error::InvalidSetting {
+            name: "skip",
+            value: unknown.clone(),
+            reason: "no suite item has this name".into(),
+        });
+    }
     let gpu = adapter.gpu()?;
-    let selected = suite
-        .layers
-        .iter()
-        .filter(|l| {
-            opts.filter
-                .as_ref()
-                .is_none_or(|f| l.name.contains(f.as_str()))
-        })
-        .count();
-    let bar = indicatif::ProgressBar::new(selected as u64);
-    let report = bench::run_layers(&gpu, &suite, &opts, &mut |r| {
-        bar.set_message(r.name.clone());
-        bar.inc(1);
+    let bar = indicatif::ProgressBar::new(opts.selected(&suite).len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{pos}/{len} {wide_bar} {elapsed} {msg}")
+            .expect("progress template"),
+    );
+    let report = bench::run(&gpu, &suite, &opts, &mut |p| match p {
+        bench::Progress::Started(name) => bar.set_message(name.to_string()),
+        bench::Progress::Layer(_) | bench::Progress::Model(_) => bar.inc(1),
     })?;
     bar.finish_and_clear();
     if let Some(path) = json {
@@ -466,6 +480,9 @@ fn main() -> ExitCode {
             runs,
             warmup,
             filter,
+            skip,
+            layers_only,
+            models_only,
             peak_gflops,
             peak_gbs,
             wall_clock,
@@ -489,6 +506,9 @@ fn main() -> ExitCode {
                 peak,
                 timestamps: !wall_clock,
                 filter,
+                skip,
+                layers: !models_only,
+                models: !layers_only,
             };
             bench_cmd(suite, json, opts, &adapter)
         }

@@ -1,6 +1,7 @@
 //! The integration test suite: one binary, so one GPU context and one link step.
 
 mod api;
+mod bench;
 mod blocks;
 mod channel_affine;
 mod cli;
