@@ -19,7 +19,6 @@ mod pool;
 mod rearrange;
 mod robustness;
 mod shaders;
-mod soak;
 mod softmax;
 mod summary;
 mod validate;

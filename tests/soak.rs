@@ -1,7 +1,10 @@
 //! Soak: many runs of a small network with no growth in host or device memory. CI runs a
 //! reduced count; the long run is
 //!
-//!     WGCONV_SOAK_RUNS=10000 cargo test --release --test suite soak -- --nocapture
+//!     WGCONV_SOAK_RUNS=10000 cargo test --release --test soak -- --nocapture
+//!
+//! A test binary of its own: host RSS is per process, and the suite's other tests run in
+//! parallel threads of theirs.
 
 use wgconv::{Session, SessionConfig, Tensor};
 
