@@ -62,6 +62,10 @@ pub enum Kernel {
     SpaceToDepth,
     /// Channel shuffle.
     ChannelShuffle,
+    /// 2-D resize through a per-axis lookup (a parameter).
+    Resize,
+    /// Constant padding.
+    Pad,
     /// Dimension permutation.
     Transpose,
     /// Concatenation: one copy per input.
@@ -107,6 +111,8 @@ pub fn choose_kernel(op: &Op, inputs: &[&[usize]]) -> Kernel {
         Op::PixelShuffle(_) => Kernel::PixelShuffle,
         Op::SpaceToDepth(_) => Kernel::SpaceToDepth,
         Op::ChannelShuffle(_) => Kernel::ChannelShuffle,
+        Op::Resize(_) => Kernel::Resize,
+        Op::Pad { .. } => Kernel::Pad,
         Op::Transpose { .. } => Kernel::Transpose,
         Op::Concat { .. } => Kernel::Concat,
         Op::Slice { .. } => Kernel::Slice,
@@ -116,9 +122,10 @@ pub fn choose_kernel(op: &Op, inputs: &[&[usize]]) -> Kernel {
     }
 }
 
-/// The tensors a node's kernel reads besides its inputs, in binding order: weights and
-/// biases, or BatchNorm's per-channel scale and shift (computed here in f64).
-pub fn device_params(op: &Op) -> Vec<Cow<'_, Tensor>> {
+/// The tensors a node's kernel reads besides its inputs (of shapes `inputs`), in binding
+/// order: weights and biases, BatchNorm's per-channel scale and shift (computed here in f64),
+/// or a resize's coordinate lookup.
+pub fn device_params<'a>(op: &'a Op, inputs: &[&[usize]]) -> Vec<Cow<'a, Tensor>> {
     match op {
         Op::Conv { weight, bias, .. }
         | Op::ConvTranspose { weight, bias, .. }
@@ -148,6 +155,10 @@ pub fn device_params(op: &Op) -> Vec<Cow<'_, Tensor>> {
             Cow::Borrowed(w2),
             Cow::Borrowed(b2),
         ],
+        Op::Resize(spec) => vec![Cow::Owned(
+            crate::kernels::resize::resize_table(spec, inputs[0])
+                .expect("shape inference validated the resize"),
+        )],
         _ => Vec::new(),
     }
 }
@@ -479,7 +490,8 @@ pub fn plan_with(g: &Graph, reuse: bool) -> Plan {
     // Parameters: packed back to back.
     let mut param_bytes = 0u64;
     for (step, node) in steps.iter_mut().zip(g.nodes()) {
-        for t in device_params(&node.op) {
+        let shapes: Vec<&[usize]> = node.inputs.iter().map(|v| g.shape(*v)).collect();
+        for t in device_params(&node.op, &shapes) {
             let bytes = tensor_bytes(t.shape());
             step.params.push(Region {
                 buffer: 0,

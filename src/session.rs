@@ -20,8 +20,8 @@ use crate::graph::{Graph, Op, ValueId, passes};
 use crate::kernels::channel_affine::{AffineBindings, channel_affine};
 use crate::kernels::se_gate::{SeGateBindings, se_gate};
 use crate::kernels::{
-    BufRef, ConvBindings, Dispatch, conv, conv_transpose, depthwise, eltwise, matmul, pool,
-    rearrange, softmax,
+    BufRef, ConvBindings, Dispatch, conv, conv_transpose, depthwise, eltwise, matmul, pad, pool,
+    rearrange, resize, softmax,
 };
 use crate::ops::Activation;
 use crate::plan::{self, Kernel, Plan, Region};
@@ -222,7 +222,12 @@ impl<'g> Session<'g> {
 
         // Parameters: written once.
         for (step, node) in plan.steps.iter().zip(graph.nodes()) {
-            for (region, t) in step.params.iter().zip(plan::device_params(&node.op)) {
+            let shapes: Vec<&[usize]> = node.inputs.iter().map(|v| graph.shape(*v)).collect();
+            for (region, t) in step
+                .params
+                .iter()
+                .zip(plan::device_params(&node.op, &shapes))
+            {
                 gpu.queue()
                     .write_buffer(&params, region.offset, bytemuck::cast_slice(t.data()));
                 counters
@@ -612,6 +617,10 @@ fn build_dispatches(
             }
             (Op::ChannelShuffle(s), _) => {
                 rearrange::channel_shuffle(gpu, s, ins[0], x.expect("input"), y)
+            }
+            (Op::Resize(spec), _) => resize::resize(gpu, spec, ins[0], x.expect("input"), p[0], y),
+            (Op::Pad { begin, end, value }, _) => {
+                pad::pad(gpu, begin, end, *value, ins[0], x.expect("input"), y)
             }
             (Op::Transpose { perm }, _) => {
                 rearrange::transpose(gpu, perm, ins[0], x.expect("input"), y)

@@ -49,6 +49,8 @@ shaders! {
     Softmax => "softmax.wgsl",
     ChannelAffine => "channel_affine.wgsl",
     SeGate => "se_gate.wgsl",
+    Resize => "resize.wgsl",
+    Pad => "pad.wgsl",
 }
 
 impl Shader {

@@ -22,7 +22,7 @@ use super::{Graph, Op, ValueId};
 use crate::error::{Error, Result};
 use crate::ops::{
     Activation, BinaryOp, ChannelOrder, ChannelShuffle, ConvSpec, ConvTransposeSpec, Epilogue,
-    PixelShuffle, PoolKind, PoolSpec, SpaceToDepth,
+    PixelShuffle, PoolKind, PoolSpec, ResizeSpec, SpaceToDepth,
 };
 use crate::tensor::Tensor;
 
@@ -439,6 +439,29 @@ impl Graph {
     /// `nn.PixelUnshuffle(r)` (or ONNX `SpaceToDepth` with `ChannelOrder::Dcr`).
     pub fn space_to_depth(&mut self, x: ValueId, r: usize, order: ChannelOrder) -> Result<ValueId> {
         self.add("", Op::SpaceToDepth(SpaceToDepth { block: r, order }), &[x])
+    }
+
+    /// `F.interpolate` / `nn.Upsample` of `[N, C, H, W]` (see [`ResizeSpec`] for the modes;
+    /// [`ResizeSpec::torch_nearest`] and [`ResizeSpec::torch_bilinear`] are PyTorch's).
+    pub fn resize(&mut self, x: ValueId, spec: ResizeSpec) -> Result<ValueId> {
+        self.add("", Op::Resize(spec), &[x])
+    }
+
+    /// Constant padding: `begin[d]` leading and `end[d]` trailing `value`s along every dim
+    /// (`F.pad(x, ..., value=value)`, which lists the pads last dim first).
+    pub fn pad(
+        &mut self,
+        x: ValueId,
+        begin: &[usize],
+        end: &[usize],
+        value: f32,
+    ) -> Result<ValueId> {
+        let op = Op::Pad {
+            begin: begin.to_vec(),
+            end: end.to_vec(),
+            value,
+        };
+        self.add("", op, &[x])
     }
 
     /// `nn.Softmax(dim=axis)`.

@@ -269,6 +269,8 @@ pub fn eval(op: &Op, ins: &[&Tensor], out_shape: &[usize]) -> Result<Tensor> {
         Op::PixelShuffle(p) => reference::rearrange::pixel_shuffle(p, ins[0])?,
         Op::SpaceToDepth(p) => reference::rearrange::space_to_depth(p, ins[0])?,
         Op::ChannelShuffle(p) => reference::rearrange::channel_shuffle(p, ins[0])?,
+        Op::Resize(spec) => reference::resize::resize(spec, ins[0])?,
+        Op::Pad { begin, end, value } => reference::pad::pad(ins[0], begin, end, *value)?,
         Op::Concat { axis } => reference::rearrange::concat(*axis, ins)?,
         Op::Slice {
             starts,

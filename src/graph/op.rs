@@ -3,7 +3,7 @@
 
 use crate::ops::{
     Activation, BinaryOp, ChannelShuffle, ConvSpec, ConvTransposeSpec, Epilogue, PixelShuffle,
-    PoolKind, PoolSpec, SpaceToDepth, broadcast_shape,
+    PoolKind, PoolSpec, ResizeMode, ResizeSpec, SpaceToDepth, broadcast_shape, pad_shape,
 };
 use crate::tensor::{Tensor, numel};
 
@@ -74,6 +74,15 @@ pub enum Op {
     SpaceToDepth(SpaceToDepth),
     /// ShuffleNet channel shuffle.
     ChannelShuffle(ChannelShuffle),
+    /// 2-D resize of `[N, C, H, W]` (ONNX `Resize` / `Upsample`, `F.interpolate`).
+    Resize(ResizeSpec),
+    /// Constant padding: `begin[d]` leading and `end[d]` trailing `value`s along every dim
+    /// (ONNX `Pad` mode constant, `F.pad`).
+    Pad {
+        begin: Vec<usize>,
+        end: Vec<usize>,
+        value: f32,
+    },
     /// Concatenation along an axis.
     Concat { axis: usize },
     /// Strided slice; `starts`, `ends`, `steps` have one entry per dimension.
@@ -143,6 +152,8 @@ impl Op {
             Op::PixelShuffle(_) => "pixel_shuffle",
             Op::SpaceToDepth(_) => "space_to_depth",
             Op::ChannelShuffle(_) => "channel_shuffle",
+            Op::Resize(_) => "resize",
+            Op::Pad { .. } => "pad",
             Op::Concat { .. } => "concat",
             Op::Slice { .. } => "slice",
             Op::Dropout { .. } => "dropout",
@@ -222,6 +233,7 @@ impl Op {
             Op::Softmax { .. } => "Softmax".into(),
             Op::PixelShuffle(_) => "PixelShuffle".into(),
             Op::SpaceToDepth(_) => "PixelUnshuffle".into(),
+            Op::Resize(_) => "Upsample".into(),
             Op::Dropout { .. } => "Dropout".into(),
             Op::Identity => "Identity".into(),
             // Fused forms stand for several modules; the summary of an optimized graph still
@@ -234,6 +246,7 @@ impl Op {
             | Op::Reshape { .. }
             | Op::Transpose { .. }
             | Op::ChannelShuffle(_)
+            | Op::Pad { .. }
             | Op::Concat { .. }
             | Op::Slice { .. } => return None,
         })
@@ -381,6 +394,7 @@ impl Op {
                 s + w1.shape()[1] + w2.shape()[1]
             }
             Op::Softmax { axis } => inputs[0][*axis],
+            Op::Resize(spec) if spec.mode == ResizeMode::Linear => 4,
             _ => 1,
         }
     }
@@ -589,6 +603,14 @@ impl Op {
             Op::ChannelShuffle(p) => {
                 arity(inputs, 1)?;
                 p.output_shape(inputs[0]).map_err(|e| e.to_string())
+            }
+            Op::Resize(spec) => {
+                arity(inputs, 1)?;
+                spec.output_shape(inputs[0]).map_err(|e| e.to_string())
+            }
+            Op::Pad { begin, end, .. } => {
+                arity(inputs, 1)?;
+                pad_shape(inputs[0], begin, end).map_err(|e| e.to_string())
             }
             Op::Concat { axis } => {
                 if inputs.is_empty() {

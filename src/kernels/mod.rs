@@ -19,8 +19,10 @@ pub mod conv_transpose;
 pub mod depthwise;
 pub mod eltwise;
 pub mod matmul;
+pub mod pad;
 pub mod pool;
 pub mod rearrange;
+pub mod resize;
 pub mod se_gate;
 pub mod softmax;
 
@@ -42,6 +44,8 @@ pub fn params_layout(shader: Shader) -> (&'static [(&'static str, usize)], usize
         Shader::Softmax => of::<softmax::SoftmaxParams>(),
         Shader::ChannelAffine => of::<channel_affine::ChannelAffineParams>(),
         Shader::SeGate => of::<se_gate::SeGateParams>(),
+        Shader::Resize => of::<resize::ResizeParams>(),
+        Shader::Pad => of::<pad::PadParams>(),
     }
 }
 

@@ -1,6 +1,6 @@
 //! Lowering an ONNX model onto a [`Graph`]: constants are folded, weights attached to their ops,
-//! and the exporters' decompositions (SiLU, HardSwish, channel / pixel shuffle as
-//! Reshape-Transpose-Reshape, Pad before Conv) mapped back to the fused kernels.
+//! and the exporters' decompositions (SiLU, HardSwish, GELU through Erf, channel / pixel
+//! shuffle as Reshape-Transpose-Reshape, Pad before Conv) mapped back to the fused kernels.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -18,25 +18,55 @@ use super::tensor::{Const, decode};
 use crate::error::{Error, Result};
 use crate::graph::{Graph, Op, ValueId};
 use crate::ops::{
-    Activation, BinaryOp, ChannelOrder, ChannelShuffle, ConvSpec, ConvTransposeSpec, Epilogue,
-    PixelShuffle, PoolKind, PoolSpec, SpaceToDepth,
+    Activation, BinaryOp, ChannelOrder, ChannelShuffle, ConvSpec, ConvTransposeSpec,
+    CoordinateMode, Epilogue, NearestMode, PixelShuffle, PoolKind, PoolSpec, ResizeMode,
+    ResizeSpec, SpaceToDepth,
 };
 use crate::tensor::{Tensor, numel};
 
 /// Lowest and highest default-domain opset accepted.
 pub const OPSETS: std::ops::RangeInclusive<i64> = 7..=22;
 
-/// A value while importing: a graph tensor, a constant, or a zero-padded graph tensor waiting
-/// for the Conv that absorbs the padding.
+/// A value while importing: a graph tensor, a constant, a zero-padded graph tensor waiting
+/// for the Conv that absorbs the padding (any other reader materialises it as an
+/// [`Op::Pad`]), or a part of the GELU decomposition waiting for the rest of it.
 #[derive(Clone, Debug)]
 enum Val {
     Dyn(ValueId),
     Const(Const),
     Padded {
         v: ValueId,
+        /// Spatial padding (dims 2..).
         begin: Vec<usize>,
         end: Vec<usize>,
+        /// The Pad node's name, for the node it may become.
+        name: String,
     },
+    Gelu {
+        /// GELU's input.
+        x: ValueId,
+        stage: GeluStage,
+        /// The Erf node, for errors.
+        erf: String,
+    },
+}
+
+/// How much of `gelu(x) = x * 0.5 * (1 + erf(x / sqrt(2)))` a value holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum GeluStage {
+    /// `erf(x / sqrt(2))`.
+    Erf,
+    /// `1 + erf(..)`.
+    OnePlusErf,
+    /// `0.5 * (1 + erf(..))`.
+    HalfOnePlusErf,
+    /// `x * (1 + erf(..))`: twice GELU.
+    Twice,
+}
+
+/// True for a one-element constant equal to `v` (to f32 rounding of the exporters' literals).
+fn is_scalar(c: &Const, v: f32) -> bool {
+    c.len() == 1 && (c.as_f32()[0] - v).abs() <= 1e-6 * v.abs().max(1.0)
 }
 
 struct Importer<'a> {
@@ -123,6 +153,7 @@ pub fn import(bytes: &[u8], opts: &ImportOptions, base: Option<&Path>) -> Result
         im.lower(node, i)?;
     }
     for out in &graph.output {
+        im.materialise_pad(out.name())?;
         match im.vals.get(out.name()) {
             Some(Val::Dyn(v)) => im.g.output_named(*v, out.name()),
             Some(Val::Const(_)) => {
@@ -134,10 +165,14 @@ pub fn import(bytes: &[u8], opts: &ImportOptions, base: Option<&Path>) -> Result
                     ),
                 ));
             }
-            Some(Val::Padded { .. }) => {
+            Some(Val::Padded { .. }) => unreachable!("materialised above"),
+            Some(Val::Gelu { erf, .. }) => {
                 return Err(Error::invalid_op(
                     "ONNX model",
-                    format!("output {:?} comes from a standalone Pad", out.name()),
+                    format!(
+                        "output {:?} is computed from {erf}, which is supported only inside GELU, x * 0.5 * (1 + erf(x / sqrt(2)))",
+                        out.name()
+                    ),
                 ));
             }
             None => {
@@ -222,7 +257,13 @@ impl Importer<'_> {
             )),
             Some(Val::Padded { .. }) => Err(Error::invalid_op(
                 node_label(node),
-                "reads a Pad output; standalone Pad is supported only in front of Conv",
+                "reads a deferred Pad output that was not materialised (importer bug)",
+            )),
+            Some(Val::Gelu { erf, .. }) => Err(Error::invalid_op(
+                node_label(node),
+                format!(
+                    "reads a value computed from {erf}; Erf is supported only inside GELU, x * 0.5 * (1 + erf(x / sqrt(2)))"
+                ),
             )),
             None => Err(Error::invalid_op(
                 node_label(node),
@@ -280,16 +321,25 @@ impl Importer<'_> {
     }
 
     fn unique_name(&self, node: &NodeProto, index: usize) -> String {
-        let base = if node.name().is_empty() {
+        self.unique_from(&Self::base_name(node, index))
+    }
+
+    /// The node's name, or its first output's when it has none.
+    fn base_name(node: &NodeProto, index: usize) -> String {
+        if node.name().is_empty() {
             node.output
                 .first()
                 .cloned()
                 .unwrap_or_else(|| format!("{}_{index}", node.op_type()))
         } else {
             node.name().to_string()
-        };
-        if self.g.find(&base).is_none() {
-            return base;
+        }
+    }
+
+    /// `base`, or `base_k` with the first free k.
+    fn unique_from(&self, base: &str) -> String {
+        if self.g.find(base).is_none() {
+            return base.to_string();
         }
         (1..)
             .map(|k| format!("{base}_{k}"))
@@ -304,9 +354,39 @@ impl Importer<'_> {
         Some((&n.op, n.inputs.clone()))
     }
 
+    /// Turns the deferred zero padding held under `name`, if any, into an [`Op::Pad`] node:
+    /// its reader is not a Conv that can absorb it.
+    fn materialise_pad(&mut self, name: &str) -> Result<()> {
+        let Some(Val::Padded {
+            v,
+            begin,
+            end,
+            name: pad_name,
+        }) = self.vals.get(name).cloned()
+        else {
+            return Ok(());
+        };
+        let op = Op::Pad {
+            begin: [vec![0, 0], begin].concat(),
+            end: [vec![0, 0], end].concat(),
+            value: 0.0,
+        };
+        let node_name = self.unique_from(&pad_name);
+        let y = self.g.add(&node_name, op, &[v])?;
+        self.vals.insert(name.to_string(), Val::Dyn(y));
+        Ok(())
+    }
+
     fn lower(&mut self, node: &NodeProto, index: usize) -> Result<()> {
         let a = Attrs::new(node);
         let op_type = node.op_type();
+        // Only Conv absorbs a deferred Pad (Identity and Dropout pass it on).
+        if !matches!(op_type, "Conv" | "Identity" | "Dropout") {
+            for i in 0..node.input.len() {
+                let name = node.input[i].clone();
+                self.materialise_pad(&name)?;
+            }
+        }
         // Pure constant subgraphs (shape arithmetic) fold on the host.
         if self.all_const(node)
             && !matches!(op_type, "Constant" | "Conv" | "ConvTranspose")
@@ -333,7 +413,7 @@ impl Importer<'_> {
                 Val::Dyn(self.add(node, index, Op::Activation(act), &[x])?)
             }
             "PRelu" => Val::Dyn(self.prelu(node, index)?),
-            "Add" | "Sub" | "Mul" | "Div" => Val::Dyn(self.binary(node, index)?),
+            "Add" | "Sub" | "Mul" | "Div" => self.binary(node, index)?,
             "Concat" => {
                 let r = self.shape(self.dyn_in(node, 0)?).len();
                 let axis = fold::axis("Concat", a.int("axis", 1), r)?;
@@ -344,7 +424,9 @@ impl Importer<'_> {
             }
             "Split" => return self.split(node, index, &a),
             "Slice" => Val::Dyn(self.slice(node, index, &a)?),
-            "Pad" => self.pad(node, &a)?,
+            "Pad" => self.pad(node, index, &a)?,
+            "Resize" | "Upsample" => Val::Dyn(self.resize(node, index, &a)?),
+            "Erf" => self.erf(node)?,
             "MaxPool" | "AveragePool" => Val::Dyn(self.pool(node, index, &a)?),
             "GlobalAveragePool" | "GlobalMaxPool" => {
                 let kind = if op_type == "GlobalMaxPool" {
@@ -546,7 +628,7 @@ impl Importer<'_> {
 
     fn conv(&mut self, node: &NodeProto, index: usize, a: &Attrs<'_>) -> Result<ValueId> {
         let (x, extra_begin, extra_end) = match self.get(node, 0)? {
-            Some(Val::Padded { v, begin, end }) => (*v, begin.clone(), end.clone()),
+            Some(Val::Padded { v, begin, end, .. }) => (*v, begin.clone(), end.clone()),
             _ => {
                 let x = self.dyn_in(node, 0)?;
                 let r = self.shape(x).len().saturating_sub(2);
@@ -829,9 +911,24 @@ impl Importer<'_> {
         self.add(node, index, op, &[x, r_scaled])
     }
 
-    fn binary(&mut self, node: &NodeProto, index: usize) -> Result<ValueId> {
-        let op_type = node.op_type();
+    fn binary(&mut self, node: &NodeProto, index: usize) -> Result<Val> {
         let (va, vb) = (self.get(node, 0)?.cloned(), self.get(node, 1)?.cloned());
+        if let (Some(a), Some(b)) = (&va, &vb)
+            && let Some(v) = self.gelu_step(node, index, a, b)?
+        {
+            return Ok(v);
+        }
+        self.binary_dyn(node, index, va, vb).map(Val::Dyn)
+    }
+
+    fn binary_dyn(
+        &mut self,
+        node: &NodeProto,
+        index: usize,
+        va: Option<Val>,
+        vb: Option<Val>,
+    ) -> Result<ValueId> {
+        let op_type = node.op_type();
         match (va, vb) {
             (Some(Val::Dyn(x)), Some(Val::Dyn(y))) => {
                 if op_type == "Mul"
@@ -891,6 +988,104 @@ impl Importer<'_> {
                     return self.add(node, index, Op::Activation(f), &[a]).map(Some);
                 }
             }
+        }
+        Ok(None)
+    }
+
+    /// `Erf(x / sqrt(2))` (the division, or a multiplication by 1 / sqrt(2), already lowered
+    /// to a channel affine): the start of GELU. Any other Erf is refused, naming the node.
+    fn erf(&self, node: &NodeProto) -> Result<Val> {
+        let scaled = self.dyn_in(node, 0)?;
+        if let Some((
+            Op::ChannelAffine {
+                scale,
+                shift,
+                activation: Activation::Identity,
+                residual: false,
+            },
+            ins,
+        )) = self.producer(scaled)
+        {
+            let inv_sqrt2 = std::f32::consts::FRAC_1_SQRT_2;
+            // 1e-4: exporters write sqrt(2) to as few as 6 digits (1.41421).
+            if shift.data().iter().all(|&b| b == 0.0)
+                && scale
+                    .data()
+                    .iter()
+                    .all(|&s| (s / inv_sqrt2 - 1.0).abs() < 1e-4)
+            {
+                return Ok(Val::Gelu {
+                    x: ins[0],
+                    stage: GeluStage::Erf,
+                    erf: node_label(node),
+                });
+            }
+        }
+        Err(Error::invalid_op(
+            node_label(node),
+            "a standalone Erf is not supported; Erf is imported only inside GELU, x * 0.5 * (1 + erf(x / sqrt(2)))",
+        ))
+    }
+
+    /// True when `h` is `0.5 * x` (a channel affine of `x` with scale 0.5, no shift).
+    fn is_half_of(&self, h: ValueId, x: ValueId) -> bool {
+        matches!(
+            self.producer(h),
+            Some((Op::ChannelAffine { scale, shift, activation: Activation::Identity, residual: false }, ins))
+                if ins[0] == x
+                    && scale.data().iter().all(|&s| s == 0.5)
+                    && shift.data().iter().all(|&b| b == 0.0)
+        )
+    }
+
+    /// One step of `x * 0.5 * (1 + erf(x / sqrt(2)))` in any operand order and grouping
+    /// (`(x * (1 + e)) * 0.5`, `x * ((1 + e) * 0.5)`, `(x * 0.5) * (1 + e)`,
+    /// `x * (1 + e) / 2`): the next partial value, or GELU itself once complete. `None` when
+    /// neither operand is part of the pattern; an error when one is but the step does not
+    /// continue it.
+    fn gelu_step(
+        &mut self,
+        node: &NodeProto,
+        index: usize,
+        va: &Val,
+        vb: &Val,
+    ) -> Result<Option<Val>> {
+        let op_type = node.op_type();
+        for (p, q, p_first) in [(va, vb, true), (vb, va, false)] {
+            let Val::Gelu { x, stage, erf } = p else {
+                continue;
+            };
+            let (x, erf) = (*x, erf.clone());
+            let partial = |stage| {
+                Ok(Some(Val::Gelu {
+                    x,
+                    stage,
+                    erf: erf.clone(),
+                }))
+            };
+            use GeluStage::*;
+            let done = match (op_type, stage, q) {
+                ("Add", Erf, Val::Const(c)) if is_scalar(c, 1.0) => return partial(OnePlusErf),
+                ("Mul", OnePlusErf, Val::Const(c)) if is_scalar(c, 0.5) => {
+                    return partial(HalfOnePlusErf);
+                }
+                ("Mul", OnePlusErf, Val::Dyn(y)) if *y == x => return partial(Twice),
+                ("Mul", OnePlusErf, Val::Dyn(h)) => self.is_half_of(*h, x),
+                ("Mul", HalfOnePlusErf, Val::Dyn(y)) => *y == x,
+                ("Mul", Twice, Val::Const(c)) => is_scalar(c, 0.5),
+                ("Div", Twice, Val::Const(c)) => p_first && is_scalar(c, 2.0),
+                _ => false,
+            };
+            if !done {
+                return Err(Error::invalid_op(
+                    node_label(node),
+                    format!(
+                        "reads a value computed from {erf}, but does not continue GELU, x * 0.5 * (1 + erf(x / sqrt(2))); a standalone Erf is not supported"
+                    ),
+                ));
+            }
+            let y = self.add(node, index, Op::Activation(Activation::Gelu), &[x])?;
+            return Ok(Some(Val::Dyn(y)));
         }
         Ok(None)
     }
@@ -1093,9 +1288,16 @@ impl Importer<'_> {
         )
     }
 
-    fn pad(&mut self, node: &NodeProto, a: &Attrs<'_>) -> Result<Val> {
-        let x = self.dyn_in(node, 0)?;
-        let r = self.shape(x).len();
+    /// Constant padding. Zero padding of the spatial dims is deferred ([`Val::Padded`]) so
+    /// that a Conv reading it absorbs it; anything else becomes an [`Op::Pad`] now. Negative
+    /// pads crop first (a slice).
+    fn pad(&mut self, node: &NodeProto, index: usize, a: &Attrs<'_>) -> Result<Val> {
+        let mut x = self.dyn_in(node, 0)?;
+        let xs = self.shape(x);
+        let r = xs.len();
+        if a.string("mode", "constant") != "constant" {
+            return Err(a.error("mode", "only constant padding is supported"));
+        }
         let pads = if self.opset < 11 {
             a.ints("pads").unwrap_or_default()
         } else {
@@ -1105,28 +1307,229 @@ impl Importer<'_> {
             a.float("value", 0.0)
         } else {
             self.const_in(node, 2)?
-                .map(|c| c.as_f32()[0])
+                .and_then(|c| c.as_f32().first().copied())
                 .unwrap_or(0.0)
         };
-        if a.string("mode", "constant") != "constant" || value != 0.0 {
+        // Opset 18: pads for a subset of the axes.
+        let axes: Vec<usize> = match self.const_in(node, 3)? {
+            Some(c) if self.opset >= 18 => c
+                .as_i64()
+                .iter()
+                .map(|&v| fold::axis("Pad", v, r))
+                .collect::<Result<_>>()?,
+            _ => (0..r).collect(),
+        };
+        let k = axes.len();
+        if pads.len() != 2 * k {
             return Err(Error::invalid_op(
                 node_label(node),
-                "only zero constant padding is supported",
+                format!("pads {pads:?} need {} entries for input {xs:?}", 2 * k),
             ));
         }
-        if pads.len() != 2 * r
-            || pads.iter().any(|&p| p < 0)
-            || pads[..2].iter().any(|&p| p != 0)
-            || pads[r..r + 2].iter().any(|&p| p != 0)
+        let (mut begin, mut end) = (vec![0i64; r], vec![0i64; r]);
+        for (i, &ax) in axes.iter().enumerate() {
+            begin[ax] = pads[i];
+            end[ax] = pads[k + i];
+        }
+        if begin.iter().chain(&end).any(|&p| p < 0) {
+            let starts: Vec<usize> = begin.iter().map(|&b| (-b).max(0) as usize).collect();
+            let ends: Vec<usize> = (0..r)
+                .map(|d| xs[d].saturating_sub((-end[d]).max(0) as usize))
+                .collect();
+            if (0..r).any(|d| starts[d] >= ends[d]) {
+                return Err(Error::invalid_op(
+                    node_label(node),
+                    format!("negative pads {pads:?} crop all of {xs:?}"),
+                ));
+            }
+            let op = Op::Slice {
+                starts,
+                ends,
+                steps: vec![1; r],
+            };
+            x = self.add(node, index, op, &[x])?;
+        }
+        let begin: Vec<usize> = begin.iter().map(|&p| p.max(0) as usize).collect();
+        let end: Vec<usize> = end.iter().map(|&p| p.max(0) as usize).collect();
+        if begin.iter().chain(&end).all(|&p| p == 0) {
+            return Ok(Val::Dyn(x));
+        }
+        if value == 0.0 && r > 2 && begin[..2] == [0, 0] && end[..2] == [0, 0] {
+            return Ok(Val::Padded {
+                v: x,
+                begin: begin[2..].to_vec(),
+                end: end[2..].to_vec(),
+                name: Self::base_name(node, index),
+            });
+        }
+        let op = Op::Pad { begin, end, value };
+        Ok(Val::Dyn(self.add(node, index, op, &[x])?))
+    }
+
+    /// ONNX `Resize` (opsets 10-19) and `Upsample` (7-9) of the H and W of `[N, C, H, W]`.
+    fn resize(&mut self, node: &NodeProto, index: usize, a: &Attrs<'_>) -> Result<ValueId> {
+        let x = self.dyn_in(node, 0)?;
+        let xs = self.shape(x);
+        let r = xs.len();
+        if r != 4 {
+            return Err(Error::invalid_op(
+                node_label(node),
+                format!("only 2-D resize of [N, C, H, W] is supported, input is {xs:?}"),
+            ));
+        }
+        let mode = match a.string("mode", "nearest").as_str() {
+            "nearest" => ResizeMode::Nearest,
+            "linear" | "bilinear" => ResizeMode::Linear,
+            other => {
+                return Err(a.error(
+                    "mode",
+                    format!("{other:?} is not supported (nearest, linear)"),
+                ));
+            }
+        };
+        let upsample = node.op_type() == "Upsample";
+        // Upsample and Resize-10 have no coordinate attributes: the source coordinate is
+        // x / scale, rounded down in nearest mode (PyTorch's nearest, and a repeat for whole
+        // scales).
+        let (coordinate, nearest_mode) = if upsample || self.opset < 11 {
+            (CoordinateMode::Asymmetric, NearestMode::Floor)
+        } else {
+            let c = match a
+                .string("coordinate_transformation_mode", "half_pixel")
+                .as_str()
+            {
+                "half_pixel" => CoordinateMode::HalfPixel,
+                "pytorch_half_pixel" => CoordinateMode::PytorchHalfPixel,
+                "align_corners" => CoordinateMode::AlignCorners,
+                "asymmetric" => CoordinateMode::Asymmetric,
+                "tf_half_pixel_for_nn" => CoordinateMode::TfHalfPixelForNn,
+                "half_pixel_symmetric" => CoordinateMode::HalfPixelSymmetric,
+                other => {
+                    return Err(a.error(
+                        "coordinate_transformation_mode",
+                        format!("{other:?} is not supported"),
+                    ));
+                }
+            };
+            let n = match a.string("nearest_mode", "round_prefer_floor").as_str() {
+                "round_prefer_floor" => NearestMode::RoundPreferFloor,
+                "round_prefer_ceil" => NearestMode::RoundPreferCeil,
+                "floor" => NearestMode::Floor,
+                "ceil" => NearestMode::Ceil,
+                other => return Err(a.error("nearest_mode", format!("{other:?} is unknown"))),
+            };
+            (c, n)
+        };
+        // Scales or sizes: an input, or Upsample-7's attribute. Empty tensors stand for
+        // "not given" (opset 11 requires the scales input even with sizes).
+        let given = |c: Option<Const>| c.filter(|c| !c.is_empty());
+        let (scales, sizes) = if upsample && self.opset < 9 {
+            (a.floats("scales"), None)
+        } else if upsample || self.opset < 11 {
+            (given(self.const_in(node, 1)?).map(|c| c.as_f32()), None)
+        } else {
+            (
+                given(self.const_in(node, 2)?).map(|c| c.as_f32()),
+                given(self.const_in(node, 3)?).map(|c| c.as_i64()),
+            )
+        };
+        let axes: Vec<usize> = match a.ints("axes") {
+            Some(v) if self.opset >= 18 => v
+                .iter()
+                .map(|&i| fold::axis("Resize", i, r))
+                .collect::<Result<_>>()?,
+            _ => (0..r).collect(),
+        };
+        let k = axes.len();
+        let mut out = xs.clone();
+        let mut factor = vec![1f64; r];
+        let explicit_scale = match (scales, sizes) {
+            (Some(s), None) if s.len() == k => {
+                for (i, &ax) in axes.iter().enumerate() {
+                    if !(s[i].is_finite() && s[i] > 0.0) {
+                        return Err(Error::invalid_op(
+                            node_label(node),
+                            format!("scales {s:?} must be positive"),
+                        ));
+                    }
+                    // f32 arithmetic, as onnxruntime: 10 * 0.7f gives 7.
+                    out[ax] = (xs[ax] as f32 * s[i]).floor() as usize;
+                    factor[ax] = s[i] as f64;
+                }
+                true
+            }
+            (None, Some(sz)) if sz.len() == k => {
+                if sz.iter().any(|&v| v <= 0) {
+                    return Err(Error::invalid_op(
+                        node_label(node),
+                        format!("sizes {sz:?} must be positive"),
+                    ));
+                }
+                let ratios = axes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &ax)| sz[i] as f64 / xs[ax] as f64);
+                let common = match a.string("keep_aspect_ratio_policy", "stretch").as_str() {
+                    "stretch" => None,
+                    "not_larger" => ratios.reduce(f64::min),
+                    "not_smaller" => ratios.reduce(f64::max),
+                    other => {
+                        return Err(
+                            a.error("keep_aspect_ratio_policy", format!("{other:?} is unknown"))
+                        );
+                    }
+                };
+                for (i, &ax) in axes.iter().enumerate() {
+                    match common {
+                        // Rounding halves up, as the ONNX definition says.
+                        Some(s) => {
+                            out[ax] = (s * xs[ax] as f64 + 0.5).floor() as usize;
+                            factor[ax] = s;
+                        }
+                        None => {
+                            out[ax] = sz[i] as usize;
+                            factor[ax] = out[ax] as f64 / xs[ax] as f64;
+                        }
+                    }
+                }
+                common.is_some()
+            }
+            (s, sz) => {
+                return Err(Error::invalid_op(
+                    node_label(node),
+                    format!(
+                        "needs either scales or sizes for {k} axes of {xs:?}, got scales {s:?} and sizes {sz:?}"
+                    ),
+                ));
+            }
+        };
+        if out[..2] != xs[..2] || factor[..2] != [1.0, 1.0] {
+            return Err(Error::invalid_op(
+                node_label(node),
+                format!(
+                    "resizes {xs:?} to {out:?} (scales {factor:?}): only H and W of [N, C, H, W] can be resized"
+                ),
+            ));
+        }
+        if a.int("antialias", 0) != 0
+            && mode == ResizeMode::Linear
+            && factor[2..].iter().any(|&f| f < 1.0)
         {
-            return Err(Error::invalid_op(
-                node_label(node),
-                format!("pads {pads:?}: only non-negative spatial padding is supported"),
+            return Err(a.error(
+                "antialias",
+                "antialiased linear downscaling is not supported",
             ));
         }
-        let begin = pads[2..r].iter().map(|&p| p as usize).collect();
-        let end = pads[r + 2..].iter().map(|&p| p as usize).collect();
-        Ok(Val::Padded { v: x, begin, end })
+        let spec = ResizeSpec {
+            mode,
+            coordinate,
+            nearest_mode,
+            out: [out[2], out[3]],
+            scale: explicit_scale.then_some([factor[2], factor[3]]),
+        };
+        spec.output_shape(&xs)
+            .map_err(|e| Error::invalid_op(node_label(node), e.to_string()))?;
+        self.add(node, index, Op::Resize(spec), &[x])
     }
 
     fn pool(&mut self, node: &NodeProto, index: usize, a: &Attrs<'_>) -> Result<ValueId> {

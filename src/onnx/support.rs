@@ -20,6 +20,9 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Div",
     "Dropout",
     "Equal",
+    // Only inside GELU, x * 0.5 * (1 + erf(x / sqrt(2))); a standalone Erf is refused when
+    // lowered, naming the node.
+    "Erf",
     "Flatten",
     "Gather",
     "Gelu",
@@ -38,6 +41,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "ReduceMean",
     "Relu",
     "Reshape",
+    "Resize",
     "Shape",
     "Sigmoid",
     "Slice",
@@ -49,6 +53,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Tanh",
     "Transpose",
     "Unsqueeze",
+    "Upsample",
 ];
 
 /// Why `node` cannot be imported, or `None` if it can (as far as static checks tell).
@@ -67,6 +72,20 @@ pub fn unsupported_reason(node: &NodeProto, opset: i64) -> Option<String> {
             "Pad mode {:?} (only constant)",
             a.string("mode", "")
         )),
+        "Resize" | "Upsample"
+            if !matches!(
+                a.string("mode", "nearest").as_str(),
+                "nearest" | "linear" | "bilinear"
+            ) =>
+        {
+            Some(format!(
+                "{op} mode {:?} (only nearest and linear)",
+                a.string("mode", "")
+            ))
+        }
+        "Resize" if a.string("coordinate_transformation_mode", "") == "tf_crop_and_resize" => {
+            Some("Resize coordinate_transformation_mode tf_crop_and_resize (needs roi)".into())
+        }
         "Gelu" if a.string("approximate", "none") != "none" => {
             Some("Gelu approximate=tanh (only the exact form)".into())
         }

@@ -6,12 +6,12 @@ use crate::compare::Tolerance;
 use crate::device::Gpu;
 use crate::error::Result;
 use crate::kernels::{
-    BufRef, ConvBindings, Dispatch, conv, conv_transpose, depthwise, eltwise, matmul, pool,
-    rearrange, softmax,
+    BufRef, ConvBindings, Dispatch, conv, conv_transpose, depthwise, eltwise, matmul, pad, pool,
+    rearrange, resize, softmax,
 };
 use crate::ops::{
     Activation, BinaryOp, ChannelOrder, ChannelShuffle, ConvSpec, ConvTransposeSpec, Epilogue,
-    PixelShuffle, PoolKind, PoolSpec, SpaceToDepth,
+    PixelShuffle, PoolKind, PoolSpec, ResizeSpec, SpaceToDepth,
 };
 use crate::reference;
 use crate::tensor::Tensor;
@@ -449,6 +449,52 @@ pub fn cases() -> Vec<Case> {
             }),
         });
     }
+    for (name, spec, tolerance) in [
+        (
+            "bilinear [2,3,13,17] -> 27x9",
+            ResizeSpec::torch_bilinear([27, 9], false),
+            Tolerance::accumulation(4),
+        ),
+        (
+            "nearest [2,3,13,17] -> 27x9",
+            ResizeSpec::torch_nearest([27, 9]),
+            exact(),
+        ),
+    ] {
+        v.push(Case {
+            family: "resize",
+            name: name.into(),
+            run: Box::new(move |gpu| {
+                let xs = [2, 3, 13, 17];
+                let x = Tensor::random(xs.to_vec(), 1);
+                let table = resize::resize_table(&spec, &xs)?;
+                let got = launch(gpu, &[&x, &table], &spec.output_shape(&xs)?, |g, t, out| {
+                    resize::resize(g, &spec, &xs, t[0], t[1], out)
+                })?;
+                Ok(Outcome {
+                    got,
+                    want: reference::resize::resize(&spec, &x)?,
+                    tolerance,
+                })
+            }),
+        });
+    }
+    v.push(Case {
+        family: "pad",
+        name: "[2,3,9,11] by [0,1,2,0] / [0,0,1,3] with 0.5".into(),
+        run: Box::new(|gpu| {
+            let (begin, end) = ([0, 1, 2, 0], [0, 0, 1, 3]);
+            let x = Tensor::random(vec![2, 3, 9, 11], 1);
+            let got = launch(gpu, &[&x], &[2, 4, 12, 14], |g, t, out| {
+                pad::pad(g, &begin, &end, 0.5, &[2, 3, 9, 11], t[0], out)
+            })?;
+            Ok(Outcome {
+                got,
+                want: reference::pad::pad(&x, &begin, &end, 0.5)?,
+                tolerance: exact(),
+            })
+        }),
+    });
     v.push(Case {
         family: "softmax",
         name: "axis 1 [3,1000]".into(),
