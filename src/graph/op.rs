@@ -127,6 +127,52 @@ fn arity(inputs: &[&[usize]], n: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// The parameter tensors of an op with their `state_dict` field names; one body for the
+/// shared and the mutable accessor (match ergonomics give `&` or `&mut` bindings).
+macro_rules! param_list {
+    ($op:expr) => {{
+        let mut v = Vec::new();
+        match $op {
+            Op::Conv { weight, bias, .. }
+            | Op::ConvTranspose { weight, bias, .. }
+            | Op::Linear { weight, bias, .. } => {
+                v.push(("weight", weight));
+                if let Some(b) = bias {
+                    v.push(("bias", b));
+                }
+            }
+            Op::BatchNorm {
+                gamma,
+                beta,
+                mean,
+                var,
+                ..
+            } => {
+                if let Some(g) = gamma {
+                    v.push(("weight", g));
+                }
+                if let Some(b) = beta {
+                    v.push(("bias", b));
+                }
+                v.push(("running_mean", mean));
+                v.push(("running_var", var));
+            }
+            Op::ChannelAffine { scale, shift, .. } => {
+                v.push(("scale", scale));
+                v.push(("shift", shift));
+            }
+            Op::SeGate { w1, b1, w2, b2, .. } => {
+                v.push(("fc1.weight", w1));
+                v.push(("fc1.bias", b1));
+                v.push(("fc2.weight", w2));
+                v.push(("fc2.bias", b2));
+            }
+            _ => {}
+        }
+        v
+    }};
+}
+
 impl Op {
     /// A short lowercase name of the op kind.
     pub fn kind(&self) -> &'static str {
@@ -254,88 +300,12 @@ impl Op {
 
     /// Parameter tensors with their `state_dict` field names.
     pub fn params(&self) -> Vec<(&'static str, &Tensor)> {
-        let mut v = Vec::new();
-        match self {
-            Op::Conv { weight, bias, .. }
-            | Op::ConvTranspose { weight, bias, .. }
-            | Op::Linear { weight, bias, .. } => {
-                v.push(("weight", weight));
-                if let Some(b) = bias {
-                    v.push(("bias", b));
-                }
-            }
-            Op::BatchNorm {
-                gamma,
-                beta,
-                mean,
-                var,
-                ..
-            } => {
-                if let Some(g) = gamma {
-                    v.push(("weight", g));
-                }
-                if let Some(b) = beta {
-                    v.push(("bias", b));
-                }
-                v.push(("running_mean", mean));
-                v.push(("running_var", var));
-            }
-            Op::ChannelAffine { scale, shift, .. } => {
-                v.push(("scale", scale));
-                v.push(("shift", shift));
-            }
-            Op::SeGate { w1, b1, w2, b2, .. } => {
-                v.push(("fc1.weight", w1));
-                v.push(("fc1.bias", b1));
-                v.push(("fc2.weight", w2));
-                v.push(("fc2.bias", b2));
-            }
-            _ => {}
-        }
-        v
+        param_list!(self)
     }
 
     /// Mutable parameter tensors with their `state_dict` field names.
     pub fn params_mut(&mut self) -> Vec<(&'static str, &mut Tensor)> {
-        let mut v = Vec::new();
-        match self {
-            Op::Conv { weight, bias, .. }
-            | Op::ConvTranspose { weight, bias, .. }
-            | Op::Linear { weight, bias, .. } => {
-                v.push(("weight", weight));
-                if let Some(b) = bias {
-                    v.push(("bias", b));
-                }
-            }
-            Op::BatchNorm {
-                gamma,
-                beta,
-                mean,
-                var,
-                ..
-            } => {
-                if let Some(g) = gamma {
-                    v.push(("weight", g));
-                }
-                if let Some(b) = beta {
-                    v.push(("bias", b));
-                }
-                v.push(("running_mean", mean));
-                v.push(("running_var", var));
-            }
-            Op::ChannelAffine { scale, shift, .. } => {
-                v.push(("scale", scale));
-                v.push(("shift", shift));
-            }
-            Op::SeGate { w1, b1, w2, b2, .. } => {
-                v.push(("fc1.weight", w1));
-                v.push(("fc1.bias", b1));
-                v.push(("fc2.weight", w2));
-                v.push(("fc2.bias", b2));
-            }
-            _ => {}
-        }
-        v
+        param_list!(self)
     }
 
     /// Trainable parameters (BatchNorm's running statistics are buffers, not parameters).
