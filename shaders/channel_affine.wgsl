@@ -5,6 +5,7 @@
 // Layout: x, residual, out dense row-major [N, C, inner] (inner = product of spatial dims);
 // scale and shift [C].
 // Tiling: one element per invocation, 256 invocations per workgroup (memory-bound).
+// Elements, scale and shift are stored as Elem (precision prelude); the affine runs in f32.
 // Overrides: HAS_RESIDUAL (residual is bound to some valid buffer and ignored when false),
 // ACTIVATION / ACT_ALPHA / ACT_BETA.
 
@@ -18,11 +19,11 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> scale: array<f32>;
-@group(0) @binding(3) var<storage, read> shift: array<f32>;
-@group(0) @binding(4) var<storage, read> residual: array<f32>;
-@group(0) @binding(5) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<Elem>;
+@group(0) @binding(2) var<storage, read> scale: array<Elem>;
+@group(0) @binding(3) var<storage, read> shift: array<Elem>;
+@group(0) @binding(4) var<storage, read> residual: array<Elem>;
+@group(0) @binding(5) var<storage, read_write> out: array<Elem>;
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -32,11 +33,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         return;
     }
     let c = (i / params.inner) % params.channels;
-    var v = fma(x[i], scale[c], shift[c]);
+    var v = fma(f32(x[i]), f32(scale[c]), f32(shift[c]));
     // Read unconditionally (the binding must be statically used); the select drops it.
-    let r = residual[select(0u, i, HAS_RESIDUAL)];
+    let r = f32(residual[select(0u, i, HAS_RESIDUAL)]);
     if HAS_RESIDUAL {
         v = v + r;
     }
-    out[i] = activate(v);
+    out[i] = Elem(activate(v));
 }

@@ -2,7 +2,8 @@
 // GEMM with a fused epilogue y = activate(acc + bias + residual).
 //
 // Layout: input [N, C, D, H, W], weight [O, C/g, KD, KH, KW] (PyTorch), output [N, O, OD, OH, OW],
-// all row-major f32. 1-D and 2-D convolutions arrive as 3-D with unit depth (and height).
+// all row-major Elem (the precision prelude's storage type; products accumulate in Acc,
+// the epilogue runs in f32). 1-D and 2-D convolutions arrive as 3-D with unit depth (and height).
 // Per group g: out[m, n] = sum_k W[g*Mg + m, k] * X[k, n], M = O/g output channels,
 // N = batch*OD*OH*OW output pixels, K = (C/g)*KD*KH*KW; X (im2col) is gathered on the fly and
 // is zero in the padding, so nothing is materialised.
@@ -52,17 +53,17 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> input: array<f32>;
-@group(0) @binding(2) var<storage, read> weight: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read> residual: array<f32>;
-@group(0) @binding(5) var<storage, read_write> output: array<f32>;
+@group(0) @binding(1) var<storage, read> input: array<Elem>;
+@group(0) @binding(2) var<storage, read> weight: array<Elem>;
+@group(0) @binding(3) var<storage, read> bias: array<Elem>;
+@group(0) @binding(4) var<storage, read> residual: array<Elem>;
+@group(0) @binding(5) var<storage, read_write> output: array<Elem>;
 
 // Weight tile [TK][WG_M + 1] of vec4: row m of the tile is component m / WG_M of slot m % WG_M.
 // The padding slot spreads the k-strided stores over banks.
-var<workgroup> w_tile: array<vec4<f32>, TK * (WG_M + 1u)>;
+var<workgroup> w_tile: array<vec4<Acc>, TK * (WG_M + 1u)>;
 // Input (im2col) tile [TK][WG_N] of vec4: column n is component n / WG_N of slot n % WG_N.
-var<workgroup> x_tile: array<vec4<f32>, TK * WG_N>;
+var<workgroup> x_tile: array<vec4<Acc>, TK * WG_N>;
 
 @compute @workgroup_size(WG_M * WG_N)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -117,9 +118,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let w_base = (g * params.m_per_group) * params.k_total;
 
-    var acc: array<vec4<f32>, 4>;
+    var acc: array<vec4<Acc>, 4>;
     for (var i = 0u; i < 4u; i++) {
-        acc[i] = vec4<f32>(0.0);
+        acc[i] = vec4<Acc>(0.0);
     }
 
     for (var k0 = 0u; k0 < params.k_total; k0 += TK) {
@@ -129,9 +130,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             let mm = e / TK;
             let k = k0 + kk;
             let m = m0 + mm;
-            var v = 0.0;
+            var v = Acc(0.0);
             if k < params.k_total && m < params.m_per_group {
-                v = weight[w_base + m * params.k_total + k];
+                v = Acc(weight[w_base + m * params.k_total + k]);
             }
             w_tile[kk * w_stride + mm % WG_M][mm / WG_M] = v;
         }
@@ -145,14 +146,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var ky = r / params.k_w;
         var kx = r % params.k_w;
         for (var t = 0u; t < rows_per_thread; t++) {
-            var v = 0.0;
+            var v = Acc(0.0);
             if col_valid && k < params.k_total {
                 let iz = base_z + i32(kz) * params.dil_d;
                 let iy = base_y + i32(ky) * params.dil_h;
                 let ix = base_x + i32(kx) * params.dil_w;
                 if iz >= 0 && iz < i32(params.in_d) && iy >= 0 && iy < i32(params.in_h)
                     && ix >= 0 && ix < i32(params.in_w) {
-                    v = input[in_base + ci * in_sp + (u32(iz) * params.in_h + u32(iy)) * params.in_w + u32(ix)];
+                    v = Acc(input[in_base + ci * in_sp + (u32(iz) * params.in_h + u32(iy)) * params.in_w + u32(ix)]);
                 }
             }
             x_tile[(ld_row0 + t) * WG_N + ld_col % WG_N][ld_col / WG_N] = v;
@@ -176,10 +177,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         for (var kk = 0u; kk < TK; kk++) {
             let a = w_tile[kk * w_stride + ty];
             let b = x_tile[kk * WG_N + tx];
-            acc[0] = fma(vec4<f32>(a.x), b, acc[0]);
-            acc[1] = fma(vec4<f32>(a.y), b, acc[1]);
-            acc[2] = fma(vec4<f32>(a.z), b, acc[2]);
-            acc[3] = fma(vec4<f32>(a.w), b, acc[3]);
+            acc[0] = fma(vec4<Acc>(a.x), b, acc[0]);
+            acc[1] = fma(vec4<Acc>(a.y), b, acc[1]);
+            acc[2] = fma(vec4<Acc>(a.z), b, acc[2]);
+            acc[3] = fma(vec4<Acc>(a.w), b, acc[3]);
         }
         workgroupBarrier();
     }
@@ -198,17 +199,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             let o = g * params.m_per_group + m;
             var bv = 0.0;
             if HAS_BIAS {
-                bv = bias[o];
+                bv = f32(bias[o]);
             }
             let row = acc[i];
             for (var j = 0u; j < 4u; j++) {
                 if col_ok[j] {
                     let idx = col_off[j] + o * out_sp;
-                    var v = row[j] + bv;
+                    var v = f32(row[j]) + bv;
                     if HAS_RESIDUAL {
-                        v += residual[idx];
+                        v += f32(residual[idx]);
                     }
-                    output[idx] = activate(v);
+                    output[idx] = Elem(activate(v));
                 }
             }
         }

@@ -11,6 +11,8 @@
 // XB = 4 outputs of one phase (q = qb + j*QB, so neighbouring invocations touch neighbouring
 // input and output columns) for OB = 4 output channels of one group: each tap and input
 // channel then costs 4 input loads + 4 weight loads for 16 FMAs.
+// Elements are stored as Elem and accumulated as Acc (precision prelude); the epilogue runs
+// in f32.
 // Invocation order (fastest first): qb, r, y, z, output-channel block, image. 1-D dispatch.
 // Overrides: WG_SIZE, HAS_BIAS, HAS_RESIDUAL, ACTIVATION (prelude).
 
@@ -54,11 +56,11 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read> residual: array<f32>;
-@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<Elem>;
+@group(0) @binding(2) var<storage, read> w: array<Elem>;
+@group(0) @binding(3) var<storage, read> bias: array<Elem>;
+@group(0) @binding(4) var<storage, read> residual: array<Elem>;
+@group(0) @binding(5) var<storage, read_write> y: array<Elem>;
 
 // Input index of output coordinate `o` through tap `k`, or -1 when that tap does not reach
 // `o` (not divisible by the stride, or outside the input).
@@ -115,9 +117,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let kvol = params.kd * params.kh * params.kw;
     let in_plane = params.d_in * params.h_in * params.w_in;
     let c0 = grp * params.cg;
-    var acc: array<vec4<f32>, OB>;
+    var acc: array<vec4<Acc>, OB>;
     for (var oc = 0u; oc < OB; oc++) {
-        acc[oc] = vec4<f32>(0.0);
+        acc[oc] = vec4<Acc>(0.0);
     }
 
     for (var kz = 0u; kz < params.kd; kz++) {
@@ -154,12 +156,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 for (var ci = 0u; ci < params.cg; ci++) {
                     let c = c0 + ci;
                     let base = (n * params.c_in + c) * in_plane + row;
-                    let xv = select(vec4<f32>(0.0),
-                                    vec4<f32>(x[base + col.x], x[base + col.y], x[base + col.z], x[base + col.w]),
+                    let xv = select(vec4<Acc>(0.0),
+                                    vec4<Acc>(vec4<Elem>(x[base + col.x], x[base + col.y], x[base + col.z], x[base + col.w])),
                                     live);
                     let wbase = c * params.og * kvol + tap;
                     for (var oc = 0u; oc < OB; oc++) {
-                        acc[oc] = fma(vec4<f32>(w[wbase + wo[oc] * kvol]), xv, acc[oc]);
+                        acc[oc] = fma(vec4<Acc>(Acc(w[wbase + wo[oc] * kvol])), xv, acc[oc]);
                     }
                 }
             }
@@ -177,15 +179,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             if !x_live[j] {
                 continue;
             }
-            var v = acc[oc][j];
+            var v = f32(acc[oc][j]);
             if HAS_BIAS {
-                v += bias[o];
+                v += f32(bias[o]);
             }
             let i = base + ox[j];
             if HAS_RESIDUAL {
-                v += residual[i];
+                v += f32(residual[i]);
             }
-            y[i] = activate(v);
+            y[i] = Elem(activate(v));
         }
     }
 }

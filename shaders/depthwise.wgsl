@@ -2,7 +2,8 @@
 // padded, dilated, with the fused epilogue y = activate(acc + bias + residual).
 //
 // Layout: input [N, C, H, W], weight [O, 1, KH, KW] (PyTorch; output channel o reads input
-// channel o / (O/C)), output [N, O, OH, OW], row-major f32.
+// channel o / (O/C)), output [N, O, OH, OW], row-major Elem (precision prelude); taps accumulate in Acc, the
+// epilogue runs in f32.
 // Tiling: a workgroup of DW_X x DW_Y invocations owns a DW_Y x (4*DW_X) output tile of one
 // (image, input channel) and all its O/C output channels; each invocation computes a strip of
 // 4 adjacent output columns. The input patch under the tile (zero-padded) is staged once in
@@ -41,13 +42,13 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> input: array<f32>;
-@group(0) @binding(2) var<storage, read> weight: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read> residual: array<f32>;
-@group(0) @binding(5) var<storage, read_write> output: array<f32>;
+@group(0) @binding(1) var<storage, read> input: array<Elem>;
+@group(0) @binding(2) var<storage, read> weight: array<Elem>;
+@group(0) @binding(3) var<storage, read> bias: array<Elem>;
+@group(0) @binding(4) var<storage, read> residual: array<Elem>;
+@group(0) @binding(5) var<storage, read_write> output: array<Elem>;
 
-var<workgroup> in_tile: array<f32, PATCH_CAP>;
+var<workgroup> in_tile: array<Acc, PATCH_CAP>;
 
 @compute @workgroup_size(DW_X, DW_Y)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -74,9 +75,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         for (var e = lid; e < n; e += DW_X * DW_Y) {
             let iy = iy0 + i32(e / params.patch_w);
             let ix = ix0 + i32(e % params.patch_w);
-            var v = 0.0;
+            var v = Acc(0.0);
             if iy >= 0 && iy < i32(params.in_h) && ix >= 0 && ix < i32(params.in_w) {
-                v = input[in_plane + u32(iy) * params.in_w + u32(ix)];
+                v = Acc(input[in_plane + u32(iy) * params.in_w + u32(ix)]);
             }
             in_tile[e] = v;
         }
@@ -93,45 +94,45 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
     for (var q = 0u; q < params.multiplier; q++) {
         let o = c * params.multiplier + q;
-        var acc = vec4<f32>(0.0);
+        var acc = vec4<Acc>(0.0);
         for (var ky = 0u; ky < params.k_h; ky++) {
             let ty = py + i32(ky) * params.dil_h;
             for (var kx = 0u; kx < params.k_w; kx++) {
-                let w = weight[o * k_area + ky * params.k_w + kx];
+                let w = Acc(weight[o * k_area + ky * params.k_w + kx]);
                 let tx = px + i32(kx) * params.dil_w;
-                var x: vec4<f32>;
+                var x: vec4<Acc>;
                 if STAGE_INPUT {
                     let base = u32(ty) * params.patch_w + u32(tx);
                     let s = u32(params.stride_w);
-                    x = vec4<f32>(in_tile[base], in_tile[base + s], in_tile[base + 2u * s], in_tile[base + 3u * s]);
+                    x = vec4<Acc>(in_tile[base], in_tile[base + s], in_tile[base + 2u * s], in_tile[base + 3u * s]);
                 } else {
                     let iy = iy0 + ty;
                     for (var j = 0u; j < 4u; j++) {
                         let ix = ix0 + tx + i32(j) * params.stride_w;
-                        var v = 0.0;
+                        var v = Acc(0.0);
                         if iy >= 0 && iy < i32(params.in_h) && ix >= 0 && ix < i32(params.in_w) {
-                            v = input[in_plane + u32(iy) * params.in_w + u32(ix)];
+                            v = Acc(input[in_plane + u32(iy) * params.in_w + u32(ix)]);
                         }
                         x[j] = v;
                     }
                 }
-                acc = fma(vec4<f32>(w), x, acc);
+                acc = fma(vec4<Acc>(w), x, acc);
             }
         }
         if oy < params.out_h {
             var bv = 0.0;
             if HAS_BIAS {
-                bv = bias[o];
+                bv = f32(bias[o]);
             }
             let row = ((b * params.out_c + o) * params.out_h + oy) * params.out_w;
             for (var j = 0u; j < 4u; j++) {
                 let ox = ox0 + j;
                 if ox < params.out_w {
-                    var v = acc[j] + bv;
+                    var v = f32(acc[j]) + bv;
                     if HAS_RESIDUAL {
-                        v += residual[row + ox];
+                        v += f32(residual[row + ox]);
                     }
-                    output[row + ox] = activate(v);
+                    output[row + ox] = Elem(activate(v));
                 }
             }
         }

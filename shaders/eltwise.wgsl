@@ -4,6 +4,7 @@
 // Layout: up to 6-D row-major tensors. `out` is dense with dims d0..d5 (leading dims 1);
 // `a` and `b` are read through per-dimension strides sa*/sb* (0 along broadcast dimensions).
 // Tiling: one element per invocation, 256 invocations per workgroup.
+// Elements are stored as Elem (prelude); the op and activation run in f32.
 // Overrides: BINARY_OP (0 add, 1 sub, 2 mul, 3 div, 4 none: out = act(a)), ACTIVATION.
 
 override BINARY_OP: u32 = 4u;
@@ -32,9 +33,9 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> a: array<Elem>;
+@group(0) @binding(2) var<storage, read> b: array<Elem>;
+@group(0) @binding(3) var<storage, read_write> out: array<Elem>;
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -44,7 +45,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         return;
     }
     if BINARY_OP == 4u {
-        out[i] = activate(a[i]);
+        out[i] = Elem(activate(f32(a[i])));
         return;
     }
     // Unravel the output index, innermost dimension first.
@@ -56,8 +57,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let i1 = rest % params.d1; let i0 = rest / params.d1;
     let ia = i0 * params.sa0 + i1 * params.sa1 + i2 * params.sa2 + i3 * params.sa3 + i4 * params.sa4 + i5 * params.sa5;
     let ib = i0 * params.sb0 + i1 * params.sb1 + i2 * params.sb2 + i3 * params.sb3 + i4 * params.sb4 + i5 * params.sb5;
-    let x = a[ia];
-    let y = b[ib];
+    let x = f32(a[ia]);
+    let y = f32(b[ib]);
     var r: f32;
     switch BINARY_OP {
         case 0u: { r = x + y; }
@@ -65,5 +66,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         case 2u: { r = x * y; }
         default: { r = x / y; }
     }
-    out[i] = activate(r);
+    out[i] = Elem(activate(r));
 }

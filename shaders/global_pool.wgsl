@@ -7,6 +7,8 @@
 // such as 7x7 do not leave most of a workgroup idle). Each invocation accumulates a strided
 // partial (coalesced: neighbouring invocations read neighbouring elements) in f32, then the
 // row's invocations combine partials by a tree in workgroup memory.
+// Elements are stored as Elem (precision prelude); partials are f32 whatever the precision
+// (bandwidth-bound: f32 math is free, and an f16 sum of a 56x56 map would lose most bits).
 // Overrides: POOL_KIND (0 max, 1 average), ROW_THREADS.
 
 override POOL_KIND: u32 = 1u;
@@ -20,8 +22,8 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> src: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(1) var<storage, read> src: array<Elem>;
+@group(0) @binding(2) var<storage, read_write> dst: array<Elem>;
 
 var<workgroup> partial: array<f32, 256>;
 
@@ -52,7 +54,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if row < params.rows {
         let base = row * params.len;
         for (var k = t; k < params.len; k += ROW_THREADS) {
-            acc = combine(acc, src[base + k]);
+            acc = combine(acc, f32(src[base + k]));
         }
     }
     partial[lid] = acc;
@@ -69,6 +71,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         if POOL_KIND != 0u {
             r = r / f32(params.len);
         }
-        dst[row] = r;
+        dst[row] = Elem(r);
     }
 }

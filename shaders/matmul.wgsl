@@ -16,6 +16,9 @@
 // are staged in workgroup memory TILE_K columns of K at a time; edge tiles are zero-filled, so
 // any M, N, K works. One workgroup per tile; the flat workgroup id is (batch, tile row, tile col).
 //
+// Elements are stored as Elem and accumulated as Acc (precision prelude); the epilogue runs
+// in f32.
+//
 // Overrides: WG_X, WG_Y, TILE_K (tile shape); A_K_FAST / B_K_FAST (which tile dimension
 // consecutive invocations load, chosen by the host so global loads coalesce along the operand's
 // unit stride); HAS_BIAS, BIAS_PER_ROW, HAS_RESIDUAL; ACTIVATION (prelude).
@@ -61,16 +64,16 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read> residual: array<f32>;
-@group(0) @binding(5) var<storage, read_write> c: array<f32>;
+@group(0) @binding(1) var<storage, read> a: array<Elem>;
+@group(0) @binding(2) var<storage, read> b: array<Elem>;
+@group(0) @binding(3) var<storage, read> bias: array<Elem>;
+@group(0) @binding(4) var<storage, read> residual: array<Elem>;
+@group(0) @binding(5) var<storage, read_write> c: array<Elem>;
 
 // k-major tiles: a_tile[kk][mm], b_tile[kk][nn]. Rows padded by one word so that k-fast
 // loads (consecutive invocations, consecutive kk) land in distinct banks.
-var<workgroup> a_tile: array<f32, TILE_K * (RM * WG_Y + 1u)>;
-var<workgroup> b_tile: array<f32, TILE_K * (RN * WG_X + 1u)>;
+var<workgroup> a_tile: array<Acc, TILE_K * (RM * WG_Y + 1u)>;
+var<workgroup> b_tile: array<Acc, TILE_K * (RN * WG_X + 1u)>;
 
 @compute @workgroup_size(WG_X, WG_Y)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -100,9 +103,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
     let tx = lid3.x;
     let ty = lid3.y;
-    var acc: array<vec4<f32>, RM>;
+    var acc: array<vec4<Acc>, RM>;
     for (var i = 0u; i < RM; i++) {
-        acc[i] = vec4<f32>(0.0);
+        acc[i] = vec4<Acc>(0.0);
     }
 
     for (var k0 = 0u; k0 < params.k; k0 += TILE_K) {
@@ -119,9 +122,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             }
             let gm = row0 + mm;
             let gk = k0 + kk;
-            var v = 0.0;
+            var v = Acc(0.0);
             if gm < params.m && gk < params.k {
-                v = a[a_base + gm * params.a_rs + gk * params.a_cs];
+                v = Acc(a[a_base + gm * params.a_rs + gk * params.a_cs]);
             }
             a_tile[kk * a_pitch + mm] = v;
         }
@@ -137,9 +140,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             }
             let gn = col0 + nn;
             let gk = k0 + kk;
-            var v = 0.0;
+            var v = Acc(0.0);
             if gn < params.n && gk < params.k {
-                v = b[b_base + gk * params.b_rs + gn * params.b_cs];
+                v = Acc(b[b_base + gk * params.b_rs + gn * params.b_cs]);
             }
             b_tile[kk * b_pitch + nn] = v;
         }
@@ -149,10 +152,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         for (var kk = 0u; kk < TILE_K; kk++) {
             let ao = kk * a_pitch + ty;
             let bo = kk * b_pitch + tx;
-            let bv = vec4<f32>(b_tile[bo], b_tile[bo + WG_X], b_tile[bo + 2u * WG_X],
+            let bv = vec4<Acc>(b_tile[bo], b_tile[bo + WG_X], b_tile[bo + 2u * WG_X],
                                b_tile[bo + 3u * WG_X]);
             for (var i = 0u; i < RM; i++) {
-                acc[i] = fma(vec4<f32>(a_tile[ao + i * WG_Y]), bv, acc[i]);
+                acc[i] = fma(vec4<Acc>(a_tile[ao + i * WG_Y]), bv, acc[i]);
             }
         }
         workgroupBarrier();
@@ -168,16 +171,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             if gn >= params.n {
                 break;
             }
-            var v = acc[i][j];
+            var v = f32(acc[i][j]);
             if HAS_BIAS {
                 let bias_base = b_out * params.bias_bo + b_in * params.bias_bi;
-                v += bias[bias_base + select(gn, gm, BIAS_PER_ROW)];
+                v += f32(bias[bias_base + select(gn, gm, BIAS_PER_ROW)]);
             }
             let ci = c_base + gm * params.c_rs + gn * params.c_cs;
             if HAS_RESIDUAL {
-                v += residual[ci];
+                v += f32(residual[ci]);
             }
-            c[ci] = activate(v);
+            c[ci] = Elem(activate(v));
         }
     }
 }

@@ -5,6 +5,8 @@
 // o0..o5, src dims i0..i5, leading padding b0..b5 (leading dims 1 / 1 / 0).
 // Tiling: ELEMS outputs per invocation, each a workgroup width (256) apart, so every step of a
 // workgroup writes 256 consecutive outputs and reads runs of consecutive inputs (coalesced).
+// Elements are Elem (precision prelude); the f32 pad value is converted once (in f16 a value
+// beyond 65504 becomes an infinity).
 // Overrides: RANK (live dims, 1..6; dims o(6-RANK)..o5).
 
 override RANK: u32 = 6u;
@@ -36,8 +38,8 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> src: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(1) var<storage, read> src: array<Elem>;
+@group(0) @binding(2) var<storage, read_write> dst: array<Elem>;
 
 // The source offset of an output index, built dim by dim from the innermost.
 struct Walk {
@@ -82,7 +84,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         walk_dim(&w, 2u, params.o2, params.i2, params.b2);
         walk_dim(&w, 1u, params.o1, params.i1, params.b1);
         walk_dim(&w, 0u, params.o0, params.i0, params.b0);
-        var v = params.value;
+        var v = Elem(params.value);
         if w.inside {
             v = src[w.src];
         }

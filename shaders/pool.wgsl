@@ -7,6 +7,8 @@
 // cache; pooling is bandwidth-bound and has no reuse worth staging in workgroup memory).
 // The window is clipped to the input before the loops, so the inner loop has no bounds tests
 // and padding never enters a max.
+// Elements are stored as Elem (precision prelude); max and the average's sum run in f32
+// (pooling is bandwidth-bound, so f32 math costs nothing and an f16 sum cannot overflow).
 // Overrides: POOL_KIND (0 max, 1 average), COUNT_INCLUDE_PAD (average divisor counts padding
 // inside [-pad_top, H + pad_bottom) x [-pad_left, W + pad_right)).
 
@@ -33,8 +35,8 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> src: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(1) var<storage, read> src: array<Elem>;
+@group(0) @binding(2) var<storage, read_write> dst: array<Elem>;
 
 // Taps t in [0, k) with 0 <= start + t * d < n, as [lo, hi) (empty when hi <= lo).
 fn tap_range(start: i32, k: u32, d: u32, n: u32) -> vec2<u32> {
@@ -72,16 +74,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         for (var ty = ry.x; ty < ry.y; ty++) {
             let row = base + u32(h0 + i32(ty * params.dh)) * params.w;
             for (var tx = rx.x; tx < rx.y; tx++) {
-                m = max_propagating_nan(m, src[row + u32(w0 + i32(tx * params.dw))]);
+                m = max_propagating_nan(m, f32(src[row + u32(w0 + i32(tx * params.dw))]));
             }
         }
-        dst[i] = m;
+        dst[i] = Elem(m);
     } else {
         var s = 0.0;
         for (var ty = ry.x; ty < ry.y; ty++) {
             let row = base + u32(h0 + i32(ty)) * params.w;
             for (var tx = rx.x; tx < rx.y; tx++) {
-                s += src[row + u32(w0 + i32(tx))];
+                s += f32(src[row + u32(w0 + i32(tx))]);
             }
         }
         var count: u32;
@@ -93,6 +95,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         } else {
             count = (ry.y - ry.x) * (rx.y - rx.x);
         }
-        dst[i] = s / f32(max(count, 1u));
+        dst[i] = Elem(s / f32(max(count, 1u)));
     }
 }

@@ -10,6 +10,8 @@
 // invocations take consecutive columns, so every row's loads and stores are coalesced, and
 // the column's lookup (and for linear its two source columns and weight) is read once for
 // ROWS outputs. 256 invocations per workgroup.
+// src and dst are Elem (precision prelude); the table stays f32 in every precision (f16 cannot
+// hold indices past 2048 exactly) and the interpolation runs in f32.
 // Overrides: LINEAR (false: nearest, true: bilinear).
 
 override LINEAR: bool = false;
@@ -31,9 +33,9 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> src: array<f32>;
+@group(0) @binding(1) var<storage, read> src: array<Elem>;
 @group(0) @binding(2) var<storage, read> table: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dst: array<Elem>;
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -59,9 +61,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             let ty = 3u * y;
             let r0 = in_base + u32(table[ty]) * params.in_w;
             let r1 = in_base + u32(table[ty + 1u]) * params.in_w;
-            let top = mix(src[r0 + x0], src[r0 + x1], wx);
-            let bottom = mix(src[r1 + x0], src[r1 + x1], wx);
-            dst[out_base + y * params.out_w + x] = mix(top, bottom, table[ty + 2u]);
+            let top = mix(f32(src[r0 + x0]), f32(src[r0 + x1]), wx);
+            let bottom = mix(f32(src[r1 + x0]), f32(src[r1 + x1]), wx);
+            dst[out_base + y * params.out_w + x] = Elem(mix(top, bottom, table[ty + 2u]));
         }
     } else {
         for (var y = y_first; y < y_end; y++) {

@@ -12,6 +12,8 @@
 // consecutive weights), then a 3-step shared-memory reduction; the hidden vector stays in
 // workgroup memory (at most MAX_HIDDEN units). Layer 2 gives each invocation whole output
 // channels (R terms each).
+// Tensors are stored as Elem (precision prelude). The means are summed in f32 (parked in
+// `gate` as Elem); both layers accumulate in Acc, and their activations run in f32.
 // Overrides: FUSE_POOL; ACTIVATION / ACT_ALPHA / ACT_BETA for the hidden layer.
 
 override FUSE_POOL: bool = false;
@@ -28,22 +30,22 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> input: array<f32>;
-@group(0) @binding(2) var<storage, read> w1: array<f32>;
-@group(0) @binding(3) var<storage, read> b1: array<f32>;
-@group(0) @binding(4) var<storage, read> w2: array<f32>;
-@group(0) @binding(5) var<storage, read> b2: array<f32>;
-@group(0) @binding(6) var<storage, read_write> gate: array<f32>;
+@group(0) @binding(1) var<storage, read> input: array<Elem>;
+@group(0) @binding(2) var<storage, read> w1: array<Elem>;
+@group(0) @binding(3) var<storage, read> b1: array<Elem>;
+@group(0) @binding(4) var<storage, read> w2: array<Elem>;
+@group(0) @binding(5) var<storage, read> b2: array<Elem>;
+@group(0) @binding(6) var<storage, read_write> gate: array<Elem>;
 
-var<workgroup> hidden: array<f32, MAX_HIDDEN>;
-var<workgroup> partial: array<f32, 256>;
+var<workgroup> hidden: array<Acc, MAX_HIDDEN>;
+var<workgroup> partial: array<Acc, 256>;
 
 // The pooled value of channel c of this sample.
-fn pooled(base: u32, c: u32) -> f32 {
+fn pooled(base: u32, c: u32) -> Acc {
     if FUSE_POOL {
-        return gate[base + c];
+        return Acc(gate[base + c]);
     }
-    return input[base + c];
+    return Acc(input[base + c]);
 }
 
 @compute @workgroup_size(256)
@@ -62,9 +64,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             var acc = 0.0;
             let start = (base + c) * s;
             for (var i = 0u; i < s; i++) {
-                acc += input[start + i];
+                acc += f32(input[start + i]);
             }
-            gate[base + c] = acc / f32(s);
+            gate[base + c] = Elem(acc / f32(s));
         }
         // Only this workgroup reads these means: a workgroup-scope storage barrier suffices.
         storageBarrier();
@@ -73,10 +75,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let lane = lid % LANES;
     for (var j0 = 0u; j0 < r_total; j0 += UNITS) {
         let j = j0 + unit;
-        var acc = 0.0;
+        var acc = Acc(0.0);
         if j < r_total {
             for (var c = lane; c < c_total; c += LANES) {
-                acc = fma(w1[j * c_total + c], pooled(base, c), acc);
+                acc = fma(Acc(w1[j * c_total + c]), pooled(base, c), acc);
             }
         }
         partial[lid] = acc;
@@ -88,16 +90,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             workgroupBarrier();
         }
         if lane == 0u && j < r_total {
-            hidden[j] = activate(partial[lid] + b1[j]);
+            hidden[j] = Acc(activate(f32(partial[lid]) + f32(b1[j])));
         }
         workgroupBarrier();
     }
     // Everyone has read the parked means (the barrier above) before they are overwritten.
     for (var c = lid; c < c_total; c += 256u) {
-        var acc = b2[c];
+        var acc = Acc(b2[c]);
         for (var j = 0u; j < r_total; j++) {
-            acc = fma(w2[c * r_total + j], hidden[j], acc);
+            acc = fma(Acc(w2[c * r_total + j]), hidden[j], acc);
         }
-        gate[base + c] = sigmoid(acc);
+        gate[base + c] = Elem(sigmoid(f32(acc)));
     }
 }

@@ -9,6 +9,7 @@
 //   true  (inner >= 32, e.g. channels of NCHW): one invocation per row, neighbouring
 //          invocations on neighbouring i, so every pass over k reads and writes coalesced
 //          without any reduction across invocations.
+// Elements are stored as Elem (precision prelude); max, exp and sums run in f32.
 // Overrides: COLUMNS, ROW_THREADS (power of two, 32..256).
 
 override COLUMNS: bool = false;
@@ -22,8 +23,8 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> src: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(1) var<storage, read> src: array<Elem>;
+@group(0) @binding(2) var<storage, read_write> dst: array<Elem>;
 
 var<workgroup> partial: array<f32, 256>;
 
@@ -47,15 +48,15 @@ fn softmax_column(wg: u32, lid: u32) {
     let step = params.inner;
     var m = neg_inf();
     for (var k = 0u; k < params.len; k++) {
-        m = max(m, src[base + k * step]);
+        m = max(m, f32(src[base + k * step]));
     }
     var s = 0.0;
     for (var k = 0u; k < params.len; k++) {
-        s += exp(src[base + k * step] - m);
+        s += exp(f32(src[base + k * step]) - m);
     }
     let inv = 1.0 / s;
     for (var k = 0u; k < params.len; k++) {
-        dst[base + k * step] = exp(src[base + k * step] - m) * inv;
+        dst[base + k * step] = Elem(exp(f32(src[base + k * step]) - m) * inv);
     }
 }
 
@@ -98,17 +99,17 @@ fn softmax_rows(wg: u32, lid: u32) {
     let step = params.inner;
     var m = neg_inf();
     for (var k = t; k < n; k += ROW_THREADS) {
-        m = max(m, src[base + k * step]);
+        m = max(m, f32(src[base + k * step]));
     }
     m = reduce_segment(lid, m, true);
     var s = 0.0;
     for (var k = t; k < n; k += ROW_THREADS) {
-        s += exp(src[base + k * step] - m);
+        s += exp(f32(src[base + k * step]) - m);
     }
     s = reduce_segment(lid, s, false);
     let inv = 1.0 / s;
     for (var k = t; k < n; k += ROW_THREADS) {
-        dst[base + k * step] = exp(src[base + k * step] - m) * inv;
+        dst[base + k * step] = Elem(exp(f32(src[base + k * step]) - m) * inv);
     }
 }
 

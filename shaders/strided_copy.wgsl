@@ -4,6 +4,7 @@
 // Layout: a <= 6-D index space d0..d5 (leading dims 1). Element idx is read from
 // src[in_offset + sum_i idx_i * is_i] and written to dst[out_offset + sum_i idx_i * os_i].
 // Offsets are in elements, so slices need no 256-byte aligned bindings.
+// Elements are Elem (precision prelude), copied bit for bit (the tile holds Elem too).
 // Overrides: TILED, RANK (flat path only).
 // Tiling (override TILED):
 //   false: the index space is walked in row-major order, ELEMS elements per invocation, each
@@ -53,10 +54,10 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> src: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(1) var<storage, read> src: array<Elem>;
+@group(0) @binding(2) var<storage, read_write> dst: array<Elem>;
 
-var<workgroup> tile: array<f32, 1056>; // TILE * PITCH
+var<workgroup> tile: array<Elem, 1056>; // TILE * PITCH
 
 fn copy_tiled(wg: u32, lid: u32) {
     let nt4 = (params.d4 + TILE - 1u) / TILE;

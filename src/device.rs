@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
 use crate::kernels::PipelineCache;
+use crate::precision::Precision;
 use crate::shaders::Shader;
 
 /// How to choose an adapter. `Default` reads nothing; [`GpuOptions::from_env`] reads the
@@ -75,7 +76,11 @@ pub fn parse_backend(name: &str) -> Result<wgpu::Backends> {
     }
 }
 
-/// A GPU device with its queue, the adapter it came from, and a pipeline cache.
+/// A GPU device with its queue, the adapter it came from, a pipeline cache, and the precision
+/// its kernels store tensors in. [`Gpu::with_precision`] gives another handle on the same device
+/// (same queue, same pipeline cache) whose kernels, uploads and downloads use another precision;
+/// kernel host functions take the precision from the handle they are given, so their signatures
+/// do not change with it.
 pub struct Gpu {
     pub(crate) adapter: wgpu::Adapter,
     pub(crate) device: wgpu::Device,
@@ -83,9 +88,10 @@ pub struct Gpu {
     info: wgpu::AdapterInfo,
     limits: wgpu::Limits,
     features: wgpu::Features,
-    pub(crate) pipelines: PipelineCache,
+    pub(crate) pipelines: Arc<PipelineCache>,
     lost: Arc<Mutex<Option<String>>>,
     fault: Option<Shader>,
+    precision: Precision,
 }
 
 impl std::fmt::Debug for Gpu {
@@ -208,9 +214,10 @@ impl Gpu {
             info,
             limits,
             features,
-            pipelines: PipelineCache::default(),
+            pipelines: Arc::new(PipelineCache::default()),
             lost,
             fault,
+            precision: Precision::F32,
         })
     }
 
@@ -218,7 +225,52 @@ impl Gpu {
     /// what a freshly started process gets (benchmarks time cold starts on it). Driver-level
     /// shader caches, if any, are not cleared.
     pub fn fresh_device(&self) -> Result<Gpu> {
-        Self::from_adapter(self.adapter.clone(), Some(self.limits.clone()), self.fault)
+        let mut g =
+            Self::from_adapter(self.adapter.clone(), Some(self.limits.clone()), self.fault)?;
+        g.precision = self.precision;
+        Ok(g)
+    }
+
+    /// The precision this handle's kernels store tensors in (f32 unless made by
+    /// [`Gpu::with_precision`]).
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// True when the device has `SHADER_F16` enabled (requested whenever the adapter offers
+    /// it), so [`Precision::F16`] and [`Precision::F16AccF32`] can run.
+    pub fn has_shader_f16(&self) -> bool {
+        self.features.contains(wgpu::Features::SHADER_F16)
+    }
+
+    /// True when kernels can run in `precision` on this device.
+    pub fn supports(&self, precision: Precision) -> bool {
+        !precision.is_f16() || self.has_shader_f16()
+    }
+
+    /// A handle on the same device, queue and pipeline cache whose kernels, uploads and
+    /// downloads use `precision`; [`Error::MissingFeature`] when the device cannot (f16 without
+    /// `SHADER_F16`).
+    pub fn with_precision(&self, precision: Precision) -> Result<Gpu> {
+        if !self.supports(precision) {
+            return Err(Error::MissingFeature {
+                what: format!("precision {precision}"),
+                feature: "shader-f16",
+                adapter: format!("{} ({:?})", self.info.name, self.info.backend),
+            });
+        }
+        Ok(Gpu {
+            adapter: self.adapter.clone(),
+            device: self.device.clone(),
+            queue: self.queue.clone(),
+            info: self.info.clone(),
+            limits: self.limits.clone(),
+            features: self.features,
+            pipelines: self.pipelines.clone(),
+            lost: self.lost.clone(),
+            fault: self.fault,
+            precision,
+        })
     }
 
     /// The kernel family made deliberately wrong for testing, if any.

@@ -57,6 +57,14 @@ pub enum Error {
         limit: u64,
         needed: u64,
     },
+    /// The device lacks an optional feature the request needs (e.g. f16 storage without
+    /// `SHADER_F16`, as on GL backends).
+    #[error("{what} needs the {feature} feature, which the device on {adapter:?} does not have")]
+    MissingFeature {
+        what: String,
+        feature: &'static str,
+        adapter: String,
+    },
 }
 
 /// Crate-wide result alias.

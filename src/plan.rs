@@ -22,6 +22,7 @@ use std::borrow::Cow;
 
 use crate::graph::{Graph, NodeId, Op, ValueId, passes::batch_norm_affine};
 use crate::ops::ConvSpec;
+use crate::precision::Precision;
 use crate::tensor::{Tensor, numel};
 
 /// Alignment of every region's offset, in bytes.
@@ -163,6 +164,16 @@ pub fn device_params<'a>(op: &'a Op, inputs: &[&[usize]]) -> Vec<Cow<'a, Tensor>
     }
 }
 
+/// The storage type of `op`'s [`device_params`] when the graph runs in `precision`: a resize's
+/// lookup table stays f32 (f16 cannot hold source indices beyond 2048 exactly); weights, biases
+/// and affines take the run's precision.
+pub fn param_precision(op: &Op, precision: Precision) -> Precision {
+    match op {
+        Op::Resize(_) => Precision::F32,
+        _ => precision,
+    }
+}
+
 /// A byte range of one of the plan's buffers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Region {
@@ -225,8 +236,9 @@ fn aligned(bytes: u64) -> u64 {
     bytes.div_ceil(ALIGN) * ALIGN
 }
 
-fn tensor_bytes(shape: &[usize]) -> u64 {
-    (numel(shape).max(1) * 4) as u64
+/// Bytes of a tensor of `shape` stored in `precision` (at least 4, a multiple of 4).
+fn tensor_bytes(shape: &[usize], precision: Precision) -> u64 {
+    precision.buffer_bytes(numel(shape))
 }
 
 /// Places `order`'s tensors one by one at the lowest aligned offset clear of every placed
@@ -387,6 +399,12 @@ pub fn plan(g: &Graph) -> Plan {
 /// placed as if alive for the whole run): the one-buffer-per-tensor baseline, for comparisons
 /// and for isolating memory-reuse bugs.
 pub fn plan_with(g: &Graph, reuse: bool) -> Plan {
+    plan_for(g, reuse, Precision::F32)
+}
+
+/// [`plan_with`] for tensors stored in `precision` (every byte count scales with its element
+/// size).
+pub fn plan_for(g: &Graph, reuse: bool, precision: Precision) -> Plan {
     let nv = g.values().len();
     let n_steps = g.nodes().len();
     // Storage roots: a view stores nothing of its own.
@@ -435,7 +453,7 @@ pub fn plan_with(g: &Graph, reuse: bool) -> Plan {
     let roots: Vec<usize> = (0..nv)
         .filter(|&v| storage_of[v] == ValueId(v) && lifetimes[v].0 != usize::MAX)
         .collect();
-    let size = |v: usize| tensor_bytes(g.shape(ValueId(v)));
+    let size = |v: usize| tensor_bytes(g.shape(ValueId(v)), precision);
     let mut conflicts: Vec<Vec<usize>> = vec![Vec::new(); nv];
     for node in g.nodes() {
         let out = storage_of[node.output.0].0;
@@ -477,7 +495,7 @@ pub fn plan_with(g: &Graph, reuse: bool) -> Plan {
         let r = storage_of[v].0;
         if r != v {
             regions[v] = Region {
-                bytes: tensor_bytes(g.shape(ValueId(v))),
+                bytes: tensor_bytes(g.shape(ValueId(v)), precision),
                 ..regions[r]
             };
             lifetimes[v] = lifetimes[r];
@@ -485,14 +503,14 @@ pub fn plan_with(g: &Graph, reuse: bool) -> Plan {
     }
     let naive_bytes = roots
         .iter()
-        .map(|&v| aligned(tensor_bytes(g.shape(ValueId(v)))))
+        .map(|&v| aligned(tensor_bytes(g.shape(ValueId(v)), precision)))
         .sum();
     // Parameters: packed back to back.
     let mut param_bytes = 0u64;
     for (step, node) in steps.iter_mut().zip(g.nodes()) {
         let shapes: Vec<&[usize]> = node.inputs.iter().map(|v| g.shape(*v)).collect();
         for t in device_params(&node.op, &shapes) {
-            let bytes = tensor_bytes(t.shape());
+            let bytes = tensor_bytes(t.shape(), param_precision(&node.op, precision));
             step.params.push(Region {
                 buffer: 0,
                 offset: param_bytes,

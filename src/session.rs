@@ -25,6 +25,7 @@ use crate::kernels::{
 };
 use crate::ops::Activation;
 use crate::plan::{self, Kernel, Plan, Region};
+use crate::precision::Precision;
 use crate::tensor::{Tensor, numel};
 
 /// How a session prepares its graph.
@@ -35,6 +36,10 @@ pub struct SessionOptions {
     /// Let tensors whose lifetimes do not overlap share memory (see [`crate::plan`]); off,
     /// every tensor has its own bytes.
     pub reuse_memory: bool,
+    /// Storage (and accumulation) type of activations and weights on the device. f16
+    /// precisions need `SHADER_F16` ([`Error::MissingFeature`] otherwise); inputs and outputs
+    /// stay f32 tensors either way (converted on upload and readback).
+    pub precision: Precision,
 }
 
 impl Default for SessionOptions {
@@ -42,6 +47,7 @@ impl Default for SessionOptions {
         Self {
             optimize: true,
             reuse_memory: true,
+            precision: Precision::F32,
         }
     }
 }
@@ -81,6 +87,7 @@ struct AtomicCounters {
 /// times.
 pub struct Session<'g> {
     gpu: GpuHandle<'g>,
+    precision: Precision,
     graph: Graph,
     plan: Plan,
     arenas: Vec<wgpu::Buffer>,
@@ -154,8 +161,15 @@ impl<'g> Session<'g> {
         &self.gpu
     }
 
+    /// The storage precision of activations and weights on the device.
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
     fn build(handle: GpuHandle<'g>, graph: &Graph, options: SessionOptions) -> Result<Self> {
-        let gpu: &Gpu = &handle;
+        let precision = options.precision;
+        // Kernels take their precision from the handle they are given.
+        let gpu = &handle.with_precision(precision)?;
         let graph = if options.optimize {
             passes::optimize(graph)?
         } else {
@@ -163,7 +177,7 @@ impl<'g> Session<'g> {
             g.compact()?;
             g
         };
-        let plan = plan::plan_with(&graph, options.reuse_memory);
+        let plan = plan::plan_for(&graph, options.reuse_memory, precision);
         let counters = AtomicCounters::default();
         let align = gpu.limits().min_storage_buffer_offset_alignment as u64;
         if !plan::ALIGN.is_multiple_of(align.max(1)) {
@@ -204,7 +218,7 @@ impl<'g> Session<'g> {
                 for &v in graph.outputs() {
                     let r = plan.regions[v.0];
                     let shape = graph.shape(v).to_vec();
-                    let bytes = (numel(&shape) * 4) as u64;
+                    let bytes = precision.buffer_bytes(numel(&shape));
                     outputs.push((r, off, shape));
                     off += bytes.div_ceil(8) * 8;
                 }
@@ -228,8 +242,8 @@ impl<'g> Session<'g> {
                 .iter()
                 .zip(plan::device_params(&node.op, &shapes))
             {
-                gpu.queue()
-                    .write_buffer(&params, region.offset, bytemuck::cast_slice(t.data()));
+                let bytes = plan::param_precision(&node.op, precision).encode(t.data());
+                gpu.queue().write_buffer(&params, region.offset, &bytes);
                 counters
                     .bytes_uploaded
                     .fetch_add(region.bytes, Ordering::Relaxed);
@@ -257,6 +271,7 @@ impl<'g> Session<'g> {
             .collect();
         Ok(Self {
             gpu: handle,
+            precision,
             graph,
             plan,
             arenas,
@@ -337,12 +352,11 @@ impl<'g> Session<'g> {
         let mut uploaded = 0;
         for ((_, region, _), t) in self.inputs.iter().zip(inputs) {
             if t.numel() > 0 {
-                self.gpu.queue().write_buffer(
-                    &self.arenas[region.buffer],
-                    region.offset,
-                    bytemuck::cast_slice(t.data()),
-                );
-                uploaded += (t.numel() * 4) as u64;
+                let bytes = self.precision.encode(t.data());
+                self.gpu
+                    .queue()
+                    .write_buffer(&self.arenas[region.buffer], region.offset, &bytes);
+                uploaded += bytes.len() as u64;
             }
         }
         self.counters
@@ -397,8 +411,8 @@ impl<'g> Session<'g> {
                 }
             }
             for (region, off, shape) in &self.outputs {
-                let bytes = (numel(shape) * 4) as u64;
-                if bytes > 0 {
+                let bytes = self.precision.buffer_bytes(numel(shape));
+                if numel(shape) > 0 {
                     enc.copy_buffer_to_buffer(
                         &self.arenas[region.buffer],
                         region.offset,
@@ -414,14 +428,14 @@ impl<'g> Session<'g> {
             c.dispatches
                 .fetch_add(self.dispatches.len() as u64, Ordering::Relaxed);
         })?;
-        let all = gpu.map_and_read(&self.readback, (self.readback_bytes / 4) as usize)?;
+        let all = gpu.map_and_read_bytes(&self.readback, self.readback_bytes)?;
         let mut out = Vec::with_capacity(self.outputs.len());
         let mut read = 0;
         for (_, off, shape) in &self.outputs {
-            let start = (*off / 4) as usize;
             let n = numel(shape);
-            out.push(Tensor::new(shape.clone(), all[start..start + n].to_vec())?);
-            read += (n * 4) as u64;
+            let data = self.precision.decode(&all[*off as usize..], n);
+            out.push(Tensor::new(shape.clone(), data)?);
+            read += (n * self.precision.elem_bytes()) as u64;
         }
         self.counters
             .bytes_read_back

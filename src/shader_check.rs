@@ -5,6 +5,7 @@
 use naga::back::{glsl, hlsl, msl, spv};
 use naga::valid::{Capabilities, ModuleInfo, ValidationFlags, Validator};
 
+use crate::precision::Precision;
 use crate::shaders::Shader;
 
 /// A translation target.
@@ -23,21 +24,48 @@ pub enum Target {
 impl Target {
     /// Every target.
     pub const ALL: [Target; 4] = [Target::SpirV, Target::Msl, Target::Hlsl, Target::Glsl];
+
+    /// Whether kernels in `precision` can reach this target. GLSL cannot take f16: naga 30's
+    /// GLSL writer has no 16-bit float type ("A scalar with an unsupported width was
+    /// requested"), and wgpu's GL backend never offers `SHADER_F16`, so no f16 pipeline is
+    /// ever built for it.
+    pub fn supports(self, precision: Precision) -> bool {
+        self != Target::Glsl || !precision.is_f16()
+    }
 }
 
-/// Parses and validates a shader's full source.
+/// Parses and validates a shader's full f32 source.
 pub fn parse_and_validate(shader: Shader) -> Result<(naga::Module, ModuleInfo), String> {
-    let module = naga::front::wgsl::parse_str(shader.source())
-        .map_err(|e| format!("parse: {}", e.emit_to_string(shader.source())))?;
+    parse_and_validate_in(shader, Precision::F32)
+}
+
+/// Parses and validates a shader's full source for `precision`.
+pub fn parse_and_validate_in(
+    shader: Shader,
+    precision: Precision,
+) -> Result<(naga::Module, ModuleInfo), String> {
+    let source = shader.source(precision);
+    let module = naga::front::wgsl::parse_str(&source)
+        .map_err(|e| format!("parse: {}", e.emit_to_string(&source)))?;
     let info = Validator::new(ValidationFlags::all(), Capabilities::all())
         .validate(&module)
-        .map_err(|e| format!("validate: {}", e.emit_to_string(shader.source())))?;
+        .map_err(|e| format!("validate: {}", e.emit_to_string(&source)))?;
     Ok((module, info))
 }
 
-/// Resolves overrides with `constants` and translates to `target`.
+/// Resolves overrides with `constants` and translates the f32 source to `target`.
 pub fn translate(shader: Shader, constants: &[(&str, f64)], target: Target) -> Result<(), String> {
-    let (module, info) = parse_and_validate(shader)?;
+    translate_in(shader, Precision::F32, constants, target)
+}
+
+/// Resolves overrides with `constants` and translates the source for `precision` to `target`.
+pub fn translate_in(
+    shader: Shader,
+    precision: Precision,
+    constants: &[(&str, f64)],
+    target: Target,
+) -> Result<(), String> {
+    let (module, info) = parse_and_validate_in(shader, precision)?;
     let mut pc = naga::back::PipelineConstants::default();
     for &(k, v) in constants {
         pc.insert(k.to_string(), v);

@@ -1,5 +1,9 @@
 //! The kernel source registry: one WGSL file per kernel family in `shaders/`, each compiled with
-//! the shared preludes in `shaders/lib/` prepended.
+//! the shared preludes in `shaders/lib/` prepended. The first prelude declares the storage and
+//! accumulation types (`Elem`, `Acc`) of the requested [`Precision`], so one source serves f32
+//! and f16.
+
+use crate::precision::Precision;
 
 /// Declares `Shader` with one variant per file in `shaders/`.
 macro_rules! shaders {
@@ -21,16 +25,10 @@ macro_rules! shaders {
                 }
             }
 
-            /// The complete module source: preludes followed by the family's file.
-            pub fn source(self) -> &'static str {
+            /// The family's own file, without preludes.
+            pub fn body(self) -> &'static str {
                 match self {
-                    $(Shader::$variant => concat!(
-                        include_str!("../shaders/lib/common.wgsl"),
-                        "\n",
-                        include_str!("../shaders/lib/activation.wgsl"),
-                        "\n",
-                        include_str!(concat!("../shaders/", $file)),
-                    )),*
+                    $(Shader::$variant => include_str!(concat!("../shaders/", $file))),*
                 }
             }
         }
@@ -57,5 +55,26 @@ impl Shader {
     /// A label for debuggers and error messages (the file name without `.wgsl`).
     pub fn label(self) -> &'static str {
         self.file_name().trim_end_matches(".wgsl")
+    }
+}
+
+/// Declares `Elem` / `Acc` for each precision (first: `enable f16;` must precede everything).
+const PRELUDE_F32: &str = include_str!("../shaders/lib/precision_f32.wgsl");
+const PRELUDE_F16: &str = include_str!("../shaders/lib/precision_f16.wgsl");
+const PRELUDE_F16_ACC32: &str = include_str!("../shaders/lib/precision_f16_acc32.wgsl");
+/// Shared by every precision.
+const PRELUDE_COMMON: &str = include_str!("../shaders/lib/common.wgsl");
+const PRELUDE_ACTIVATION: &str = include_str!("../shaders/lib/activation.wgsl");
+
+impl Shader {
+    /// The complete module source for `precision`: the precision prelude, the shared preludes,
+    /// then the family's file.
+    pub fn source(self, precision: Precision) -> String {
+        let types = match precision {
+            Precision::F32 => PRELUDE_F32,
+            Precision::F16 => PRELUDE_F16,
+            Precision::F16AccF32 => PRELUDE_F16_ACC32,
+        };
+        [types, PRELUDE_COMMON, PRELUDE_ACTIVATION, self.body()].join("\n")
     }
 }

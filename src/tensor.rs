@@ -5,6 +5,7 @@ use wgpu::util::DeviceExt;
 
 use crate::device::Gpu;
 use crate::error::{Error, Result};
+use crate::precision::Precision;
 
 /// A dense f32 tensor in host memory, row-major.
 #[derive(Clone, Debug, PartialEq)]
@@ -107,11 +108,13 @@ impl Tensor {
     }
 }
 
-/// A tensor resident in a GPU storage buffer.
+/// A tensor resident in a GPU storage buffer, stored in the precision of the [`Gpu`] handle
+/// that made it (f32, or f16 for [`Gpu::with_precision`] handles).
 #[derive(Debug)]
 pub struct GpuTensor {
     pub(crate) buffer: wgpu::Buffer,
     shape: Vec<usize>,
+    precision: Precision,
 }
 
 impl GpuTensor {
@@ -125,9 +128,17 @@ impl GpuTensor {
         &self.buffer
     }
 
+    /// The element type on the device.
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
     /// A binding of the whole tensor.
     pub fn binding(&self) -> crate::kernels::BufRef<'_> {
-        crate::kernels::BufRef::whole(&self.buffer, (numel(&self.shape) * 4) as u64)
+        crate::kernels::BufRef::whole(
+            &self.buffer,
+            self.precision.buffer_bytes(numel(&self.shape)),
+        )
     }
 }
 
@@ -135,11 +146,6 @@ impl GpuTensor {
 pub(crate) const TENSOR_USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
     .union(wgpu::BufferUsages::COPY_SRC)
     .union(wgpu::BufferUsages::COPY_DST);
-
-/// Bytes a tensor buffer of `n` elements occupies; never zero, since wgpu rejects empty bindings.
-pub(crate) fn buffer_bytes(n: usize) -> u64 {
-    (n.max(1) * 4) as u64
-}
 
 impl Gpu {
     /// Checks that a buffer of `bytes` fits the device, naming `what` otherwise.
@@ -164,7 +170,7 @@ impl Gpu {
         Ok(())
     }
 
-    /// Copies a host tensor into a new device buffer.
+    /// Copies a host tensor into a new device buffer (rounded to f16 on f16 handles).
     pub fn upload(&self, t: &Tensor) -> Result<GpuTensor> {
         self.upload_slice(t.shape(), t.data())
     }
@@ -178,32 +184,31 @@ impl Gpu {
                 actual: data.len(),
             });
         }
+        let precision = self.precision();
         self.check_buffer_size(
             &format!("tensor of shape {shape:?}"),
-            buffer_bytes(data.len()),
+            precision.buffer_bytes(data.len()),
         )?;
         let buffer = self.scoped("upload", || {
-            let contents: &[u8] = if data.is_empty() {
-                &[0u8; 4]
-            } else {
-                bytemuck::cast_slice(data)
-            };
+            let contents = precision.encode(data);
             self.device
                 .create_buffer_init(&wgpu::util::BufferInitDescriptor {
                     label: Some("tensor"),
-                    contents,
+                    contents: &contents,
                     usage: TENSOR_USAGE,
                 })
         })?;
         Ok(GpuTensor {
             buffer,
             shape: shape.to_vec(),
+            precision,
         })
     }
 
     /// A new zero-filled device tensor.
     pub fn zeros(&self, shape: &[usize]) -> Result<GpuTensor> {
-        let bytes = buffer_bytes(numel(shape));
+        let precision = self.precision();
+        let bytes = precision.buffer_bytes(numel(shape));
         self.check_buffer_size(&format!("tensor of shape {shape:?}"), bytes)?;
         let buffer = self.scoped("allocate", || {
             self.device.create_buffer(&wgpu::BufferDescriptor {
@@ -216,22 +221,34 @@ impl Gpu {
         Ok(GpuTensor {
             buffer,
             shape: shape.to_vec(),
+            precision,
         })
     }
 
-    /// Copies a device tensor back to the host (waits for all submitted work).
+    /// Copies a device tensor back to the host, widened to f32 (waits for all submitted work).
     pub fn download(&self, t: &GpuTensor) -> Result<Tensor> {
         let n = numel(t.shape());
-        let data = self.read_buffer(&t.buffer, 0, n)?;
+        let data = self.read_elements(&t.buffer, 0, n, t.precision)?;
         Tensor::new(t.shape().to_vec(), data)
     }
 
-    /// Reads `len` f32 elements starting at byte `offset` of `buffer`.
+    /// Reads `len` elements of this handle's precision starting at byte `offset` of `buffer`,
+    /// widened to f32.
     pub fn read_buffer(&self, buffer: &wgpu::Buffer, offset: u64, len: usize) -> Result<Vec<f32>> {
+        self.read_elements(buffer, offset, len, self.precision())
+    }
+
+    fn read_elements(
+        &self,
+        buffer: &wgpu::Buffer,
+        offset: u64,
+        len: usize,
+        precision: Precision,
+    ) -> Result<Vec<f32>> {
         if len == 0 {
             return Ok(Vec::new());
         }
-        let bytes = (len * 4) as u64;
+        let bytes = precision.buffer_bytes(len);
         let staging = self.scoped("readback", || {
             let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("readback"),
@@ -246,16 +263,15 @@ impl Gpu {
             self.queue.submit([enc.finish()]);
             staging
         })?;
-        self.map_and_read(&staging, len)
+        Ok(precision.decode(&self.map_and_read_bytes(&staging, bytes)?, len))
     }
 
-    /// Maps a `MAP_READ` buffer and copies its first `len` floats out.
-    pub(crate) fn map_and_read(&self, staging: &wgpu::Buffer, len: usize) -> Result<Vec<f32>> {
-        if len == 0 {
+    /// Maps a `MAP_READ` buffer and copies its first `bytes` bytes out (a multiple of 4).
+    pub(crate) fn map_and_read_bytes(&self, staging: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>> {
+        if bytes == 0 {
             return Ok(Vec::new()); // nothing to map (and an empty mapping may be unaligned)
         }
         let (tx, rx) = std::sync::mpsc::channel();
-        let bytes = (len * 4) as u64;
         staging.map_async(wgpu::MapMode::Read, 0..bytes, move |r| {
             let _ = tx.send(r);
         });
@@ -267,7 +283,7 @@ impl Gpu {
             .get_mapped_range(0..bytes)
             .map_err(|e| Error::Readback(e.to_string()))?;
         // The mapping's alignment is the driver's business: copy bytes rather than cast in place.
-        let out = bytemuck::pod_collect_to_vec::<u8, f32>(&view);
+        let out = view.to_vec();
         drop(view);
         staging.unmap();
         Ok(out)

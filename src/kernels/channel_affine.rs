@@ -52,13 +52,13 @@ pub fn channel_affine(
     }
     let total = numel(shape);
     let need = |what: &str, r: &BufRef<'_>, elems: usize| -> Result<()> {
-        if r.size < (elems * 4) as u64 {
+        let bytes = crate::kernels::elem_bytes(gpu, elems);
+        if r.size < bytes {
             return Err(Error::invalid_op(
                 OP,
                 format!(
-                    "{what} binding has {} bytes, shape {shape:?} needs {}",
-                    r.size,
-                    elems * 4
+                    "{what} binding has {} bytes, shape {shape:?} needs {bytes}",
+                    r.size
                 ),
             ));
         }

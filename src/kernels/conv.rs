@@ -107,6 +107,7 @@ impl ConvTiling {
     }
 
     fn check(&self, gpu: &Gpu) -> Result<()> {
+        let acc_bytes = gpu.precision().acc_bytes() as u64;
         let ok = self.wg_m >= 4
             && self.wg_m.is_multiple_of(4)
             && self.wg_n >= 4
@@ -142,7 +143,8 @@ impl ConvTiling {
                 });
             }
         }
-        let bytes = self.workgroup_bytes();
+        // Tiles hold accumulators: f16 tiles take half of workgroup_bytes' f32 figure.
+        let bytes = self.workgroup_bytes() / 4 * acc_bytes;
         if bytes > limits.max_compute_workgroup_storage_size as u64 {
             return Err(Error::DeviceLimit {
                 what: format!("{OP} tiling {self:?}"),
@@ -155,9 +157,9 @@ impl ConvTiling {
     }
 }
 
-/// Checks that `b` holds at least a tensor of `shape`.
-fn check_binding(op: &str, what: &str, b: &BufRef<'_>, shape: &[usize]) -> Result<()> {
-    let need = numel(shape) as u64 * 4;
+/// Checks that `b` holds at least a tensor of `shape` in the handle's precision.
+fn check_binding(gpu: &Gpu, op: &str, what: &str, b: &BufRef<'_>, shape: &[usize]) -> Result<()> {
+    let need = crate::kernels::elem_bytes(gpu, numel(shape));
     if b.size < need {
         return Err(Error::invalid_op(
             op,
@@ -173,6 +175,7 @@ fn check_binding(op: &str, what: &str, b: &BufRef<'_>, shape: &[usize]) -> Resul
 /// Validates a convolution-like kernel's shapes and bindings against `spec`; returns the
 /// output shape. Shared with the depthwise kernel.
 pub(crate) fn validate(
+    gpu: &Gpu,
     op: &str,
     spec: &ConvSpec,
     input_shape: &[usize],
@@ -200,15 +203,15 @@ pub(crate) fn validate(
             ),
         ));
     }
-    check_binding(op, "input", &b.input, input_shape)?;
-    check_binding(op, "weight", &b.weight, weight_shape)?;
+    check_binding(gpu, op, "input", &b.input, input_shape)?;
+    check_binding(gpu, op, "weight", &b.weight, weight_shape)?;
     if let Some(bias) = &b.bias {
-        check_binding(op, "bias", bias, &[weight_shape[0]])?;
+        check_binding(gpu, op, "bias", bias, &[weight_shape[0]])?;
     }
     if let Some(res) = &b.residual {
-        check_binding(op, "residual", res, &out_shape)?;
+        check_binding(gpu, op, "residual", res, &out_shape)?;
     }
-    check_binding(op, "output", &b.output, &out_shape)?;
+    check_binding(gpu, op, "output", &b.output, &out_shape)?;
     Ok(out_shape)
 }
 
@@ -244,7 +247,7 @@ pub fn conv_tiled(
     b: ConvBindings<'_>,
     tiling: Option<ConvTiling>,
 ) -> Result<Dispatch> {
-    let out_shape = validate(OP, spec, input_shape, weight_shape, epilogue, &b)?;
+    let out_shape = validate(gpu, OP, spec, input_shape, weight_shape, epilogue, &b)?;
     let r = spec.rank();
     let groups = spec.groups;
     let (batch, in_c, out_c) = (input_shape[0], input_shape[1], out_shape[1]);

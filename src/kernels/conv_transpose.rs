@@ -37,9 +37,9 @@ fn as3(v: &[usize], fill: usize) -> [usize; 3] {
     out
 }
 
-/// Checks that a binding holds at least `elems` f32 elements.
-fn check_binding(what: &str, r: &BufRef<'_>, elems: usize) -> Result<()> {
-    let need = elems as u64 * 4;
+/// Checks that a binding holds at least `elems` elements of the handle's precision.
+fn check_binding(gpu: &Gpu, what: &str, r: &BufRef<'_>, elems: usize) -> Result<()> {
+    let need = crate::kernels::elem_bytes(gpu, elems);
     if r.size < need {
         return Err(Error::invalid_op(
             "conv_transpose",
@@ -96,14 +96,14 @@ pub fn conv_transpose(
         (_, r) => r,
     };
     let out_len = numel(&out_shape);
-    check_binding("input", &b.input, numel(input_shape))?;
-    check_binding("weight", &b.weight, numel(weight_shape))?;
-    check_binding("output", &b.output, out_len)?;
+    check_binding(gpu, "input", &b.input, numel(input_shape))?;
+    check_binding(gpu, "weight", &b.weight, numel(weight_shape))?;
+    check_binding(gpu, "output", &b.output, out_len)?;
     if let Some(r) = &residual {
-        check_binding("residual", r, out_len)?;
+        check_binding(gpu, "residual", r, out_len)?;
     }
     if let Some(bb) = &b.bias {
-        check_binding("bias", bb, o)?;
+        check_binding(gpu, "bias", bb, o)?;
     }
 
     let din = as3(&input_shape[2..], 1);

@@ -142,7 +142,7 @@ pub fn depthwise_tiled(
             ),
         ));
     }
-    let out_shape = validate(OP, spec, input_shape, weight_shape, epilogue, &b)?;
+    let out_shape = validate(gpu, OP, spec, input_shape, weight_shape, epilogue, &b)?;
     let (batch, channels, out_c) = (input_shape[0], input_shape[1], out_shape[1]);
     let (out_h, out_w) = (out_shape[2], out_shape[3]);
 

@@ -68,9 +68,9 @@ struct Gemm {
     bias: Option<(bool, usize, usize)>,
 }
 
-/// Checks that a binding holds at least `elems` f32 elements.
-fn check_binding(op: &str, what: &str, r: &BufRef<'_>, elems: usize) -> Result<()> {
-    let need = elems as u64 * 4;
+/// Checks that a binding holds at least `elems` elements of the handle's precision.
+fn check_binding(gpu: &Gpu, op: &str, what: &str, r: &BufRef<'_>, elems: usize) -> Result<()> {
+    let need = crate::kernels::elem_bytes(gpu, elems);
     if r.size < need {
         return Err(Error::invalid_op(
             op,
@@ -112,17 +112,18 @@ fn gemm(
     out: BufRef<'_>,
 ) -> Result<Dispatch> {
     let (m, n, k, outer, inner) = (g.m, g.n, g.k, g.outer, g.inner);
-    check_binding(op, "A", &a, g.a.extent(m, k, outer, inner))?;
-    check_binding(op, "B", &b, g.b.extent(k, n, outer, inner))?;
+    check_binding(gpu, op, "A", &a, g.a.extent(m, k, outer, inner))?;
+    check_binding(gpu, op, "B", &b, g.b.extent(k, n, outer, inner))?;
     let c_extent = g.c.extent(m, n, outer, inner);
-    check_binding(op, "output", &out, c_extent)?;
+    check_binding(gpu, op, "output", &out, c_extent)?;
     if let Some(r) = &residual {
-        check_binding(op, "residual", r, c_extent)?;
+        check_binding(gpu, op, "residual", r, c_extent)?;
     }
     let (per_row, bias_bo, bias_bi) = g.bias.unwrap_or((true, 0, 0));
     if let Some(bb) = &bias {
         let len = if per_row { m } else { n };
         check_binding(
+            gpu,
             op,
             "bias",
             bb,

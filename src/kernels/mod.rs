@@ -11,6 +11,7 @@ use wgpu::util::DeviceExt;
 
 use crate::device::Gpu;
 use crate::error::{Error, Result};
+use crate::precision::Precision;
 use crate::shaders::Shader;
 
 pub mod channel_affine;
@@ -116,30 +117,48 @@ pub struct ConvBindings<'a> {
     pub output: BufRef<'a>,
 }
 
-/// Identifies a compiled pipeline: the shader and its override constants (as f64 bit patterns,
-/// so the key is hashable).
+/// Bytes of `n` elements of this handle's storage type, for binding-size checks (no padding:
+/// a binding holding them may be larger).
+pub(crate) fn elem_bytes(gpu: &Gpu, n: usize) -> u64 {
+    (n * gpu.precision().elem_bytes()) as u64
+}
+
+/// Identifies a compiled pipeline: the shader, the precision its source was built for, and its
+/// override constants (as f64 bit patterns, so the key is hashable).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PipelineKey {
     /// The kernel family.
     pub shader: Shader,
     /// Override constants, sorted by name.
     pub constants: Vec<(&'static str, u64)>,
+    /// Storage / accumulation types (the prelude the module was compiled with).
+    pub precision: Precision,
 }
 
 impl PipelineKey {
-    /// A key from constants given as f64.
+    /// An f32 key from constants given as f64.
     pub fn new(shader: Shader, constants: &[(&'static str, f64)]) -> Self {
         let mut constants: Vec<_> = constants.iter().map(|&(k, v)| (k, v.to_bits())).collect();
         constants.sort();
         constants.dedup_by_key(|c| c.0);
-        Self { shader, constants }
+        Self {
+            shader,
+            constants,
+            precision: Precision::F32,
+        }
+    }
+
+    /// The same key for `precision`.
+    pub fn with_precision(mut self, precision: Precision) -> Self {
+        self.precision = precision;
+        self
     }
 }
 
 /// Compiled pipelines, shared by every dispatch of a [`Gpu`].
 #[derive(Default)]
 pub struct PipelineCache {
-    modules: Mutex<HashMap<Shader, wgpu::ShaderModule>>,
+    modules: Mutex<HashMap<(Shader, Precision), wgpu::ShaderModule>>,
     pipelines: Mutex<HashMap<PipelineKey, Arc<wgpu::ComputePipeline>>>,
 }
 
@@ -156,7 +175,9 @@ impl PipelineCache {
             .lock()
             .map(|p| p.keys().cloned().collect())
             .unwrap_or_default();
-        k.sort_by(|a, b| (a.shader, &a.constants).cmp(&(b.shader, &b.constants)));
+        k.sort_by(|a, b| {
+            (a.shader, a.precision, &a.constants).cmp(&(b.shader, b.precision, &b.constants))
+        });
         k
     }
 
@@ -198,13 +219,15 @@ impl Dispatch {
 }
 
 impl Gpu {
-    /// The pipeline for `shader` with these override constants, compiled on first use.
+    /// The pipeline for `shader` with these override constants, in this handle's precision,
+    /// compiled on first use.
     pub fn pipeline(
         &self,
         shader: Shader,
         constants: &[(&'static str, f64)],
     ) -> Result<Arc<wgpu::ComputePipeline>> {
-        let key = PipelineKey::new(shader, constants);
+        let precision = self.precision();
+        let key = PipelineKey::new(shader, constants).with_precision(precision);
         if let Some(p) = self
             .pipelines
             .pipelines
@@ -216,17 +239,18 @@ impl Gpu {
         }
         let module = {
             let mut modules = self.pipelines.modules.lock().expect("module cache");
-            match modules.get(&shader) {
+            match modules.get(&(shader, precision)) {
                 Some(m) => m.clone(),
                 None => {
-                    let m = self.scoped(&format!("compiling shader {}", shader.label()), || {
+                    let what = format!("compiling shader {} ({precision})", shader.label());
+                    let m = self.scoped(&what, || {
                         self.device
                             .create_shader_module(wgpu::ShaderModuleDescriptor {
                                 label: Some(shader.label()),
-                                source: wgpu::ShaderSource::Wgsl(shader.source().into()),
+                                source: wgpu::ShaderSource::Wgsl(shader.source(precision).into()),
                             })
                     })?;
-                    modules.insert(shader, m.clone());
+                    modules.insert((shader, precision), m.clone());
                     m
                 }
             }

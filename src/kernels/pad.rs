@@ -65,7 +65,7 @@ pub fn pad(
         ("input", numel(input_shape), input),
         ("output", total, output),
     ] {
-        if (len as u64) * 4 > b.size {
+        if crate::kernels::elem_bytes(gpu, len) > b.size {
             return Err(Error::invalid_op(
                 "pad",
                 format!(

@@ -42,9 +42,15 @@ fn kind_name(kind: PoolKind) -> &'static str {
     }
 }
 
-/// Fails unless `b` holds at least `elems` f32 values.
-pub(crate) fn check_binding(op: &str, what: &str, b: BufRef<'_>, shape: &[usize]) -> Result<()> {
-    let bytes = numel(shape) as u64 * 4;
+/// Fails unless `b` holds at least a tensor of `shape` in the handle's precision.
+pub(crate) fn check_binding(
+    gpu: &Gpu,
+    op: &str,
+    what: &str,
+    b: BufRef<'_>,
+    shape: &[usize],
+) -> Result<()> {
+    let bytes = crate::kernels::elem_bytes(gpu, numel(shape));
     if b.size < bytes {
         return Err(Error::invalid_op(
             op,
@@ -74,8 +80,8 @@ pub fn pool(
 ) -> Result<Dispatch> {
     let op = kind_name(spec.kind);
     let out_shape = spec.output_shape(input_shape)?;
-    check_binding(op, "input", input, input_shape)?;
-    check_binding(op, "output", output, &out_shape)?;
+    check_binding(gpu, op, "input", input, input_shape)?;
+    check_binding(gpu, op, "output", output, &out_shape)?;
     to_u32(op, "input element count", numel(input_shape))?;
     // The shader forms `y * sh - pad_top` and `h + pad_bottom` in i32.
     let reach = (input_shape[2] + spec.pad_end[0])
@@ -153,8 +159,8 @@ pub fn global_pool(
     }
     let rows = input_shape[0] * input_shape[1];
     let len = numel(&input_shape[2..]);
-    check_binding(op, "input", input, input_shape)?;
-    check_binding(op, "output", output, &[rows])?;
+    check_binding(gpu, op, "input", input, input_shape)?;
+    check_binding(gpu, op, "output", output, &[rows])?;
     to_u32(op, "input element count", numel(input_shape))?;
     let threads = row_threads(len);
     let rows_per_wg = WORKGROUP / threads as u64;

@@ -156,7 +156,7 @@ pub fn strided_copy(
     }
     let (in_end, out_end) = plan.extents();
     for (what, end, b) in [("input", in_end, input), ("output", out_end, output)] {
-        if (end as u64) * 4 > b.size {
+        if crate::kernels::elem_bytes(gpu, end) > b.size {
             return Err(Error::invalid_op(
                 op,
                 format!(

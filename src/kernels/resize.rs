@@ -123,7 +123,13 @@ pub fn resize(
         ("table", 3 * (oh + ow), table),
         ("output", numel(&out), output),
     ] {
-        if (len as u64) * 4 > b.size {
+        // The lookup table stays f32 in every precision (indices up to 2^24 must be exact).
+        let bytes = if what == "table" {
+            len as u64 * 4
+        } else {
+            crate::kernels::elem_bytes(gpu, len)
+        };
+        if bytes > b.size {
             return Err(Error::invalid_op(
                 "resize",
                 format!(

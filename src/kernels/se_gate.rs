@@ -91,13 +91,13 @@ pub fn se_gate(
         ("b2", &b.b2, channels),
         ("gate", &b.gate, batch * channels),
     ] {
-        if r.size < (elems * 4) as u64 {
+        let bytes = crate::kernels::elem_bytes(gpu, elems);
+        if r.size < bytes {
             return Err(Error::invalid_op(
                 OP,
                 format!(
-                    "{what} binding has {} bytes, needs {} (batch {batch}, channels {channels}, hidden {hidden})",
-                    r.size,
-                    elems * 4
+                    "{what} binding has {} bytes, needs {bytes} (batch {batch}, channels {channels}, hidden {hidden})",
+                    r.size
                 ),
             ));
         }

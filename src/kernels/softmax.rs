@@ -40,8 +40,8 @@ pub fn softmax(
             format!("axis {axis} is out of range for shape {shape:?}"),
         ));
     }
-    check_binding(op, "input", input, shape)?;
-    check_binding(op, "output", output, shape)?;
+    check_binding(gpu, op, "input", input, shape)?;
+    check_binding(gpu, op, "output", output, shape)?;
     to_u32(op, "element count", numel(shape))?;
     let outer = numel(&shape[..axis]);
     let len = shape[axis];

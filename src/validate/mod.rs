@@ -14,7 +14,8 @@ use serde::Serialize;
 use crate::compare::compare;
 use crate::device::Gpu;
 use crate::kernels::PipelineKey;
-use crate::shader_check::{Target, translate};
+use crate::precision::Precision;
+use crate::shader_check::{Target, translate_in};
 use crate::shaders::Shader;
 
 pub use report::Report;
@@ -111,31 +112,42 @@ pub fn run_battery(
     out
 }
 
-/// Translates each shader with its default overrides and with every override set in `used`.
+/// Translates each shader with its default overrides in every precision, and with every
+/// override set in `used` in the precision it was used in. GLSL is skipped for f16 (see
+/// [`Target::supports`]).
 pub fn static_checks(used: &[PipelineKey]) -> Vec<StaticResult> {
-    let mut sets: Vec<(Shader, Vec<(&'static str, f64)>)> =
-        Shader::ALL.iter().map(|&s| (s, Vec::new())).collect();
+    let mut sets: Vec<(Shader, Precision, Vec<(&'static str, f64)>)> = Shader::ALL
+        .iter()
+        .flat_map(|&s| Precision::ALL.map(|p| (s, p, Vec::new())))
+        .collect();
     for k in used {
         let c = k
             .constants
             .iter()
             .map(|&(n, v)| (n, f64::from_bits(v)))
             .collect();
-        sets.push((k.shader, c));
+        sets.push((k.shader, k.precision, c));
     }
     let mut out = Vec::new();
-    for (shader, constants) in sets {
+    for (shader, precision, constants) in sets {
         let label = constants
             .iter()
             .map(|(n, v)| format!("{n}={v}"))
             .collect::<Vec<_>>()
             .join(" ");
+        let name = match precision {
+            Precision::F32 => shader.file_name().to_string(),
+            p => format!("{} ({p})", shader.file_name()),
+        };
         for target in Target::ALL {
+            if !target.supports(precision) {
+                continue;
+            }
             out.push(StaticResult {
-                shader: shader.file_name().to_string(),
+                shader: name.clone(),
                 constants: label.clone(),
                 target: format!("{target:?}"),
-                error: translate(shader, &constants, target).err(),
+                error: translate_in(shader, precision, &constants, target).err(),
             });
         }
     }

@@ -10,6 +10,7 @@ mod conv;
 mod conv_transpose;
 mod depthwise;
 mod eltwise;
+mod f16;
 mod graph;
 mod matmul;
 mod nan;

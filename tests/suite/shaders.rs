@@ -1,16 +1,32 @@
 //! Static checks of every WGSL kernel through naga (no GPU needed).
 
+use wgconv::Precision;
 use wgconv::kernels::params_layout;
-use wgconv::shader_check::{Target, translate};
+use wgconv::shader_check::{Target, translate_in};
 use wgconv::shaders::Shader;
 
+/// Every shader in every precision (f32, f16, f16 with f32 accumulation) on every target.
 #[test]
 fn every_shader_translates_to_every_target() {
     let mut failures = Vec::new();
     for &shader in Shader::ALL {
-        for target in Target::ALL {
-            if let Err(e) = translate(shader, &[], target) {
-                failures.push(format!("{} -> {target:?}: {e}", shader.file_name()));
+        for precision in Precision::ALL {
+            for target in Target::ALL {
+                let result = translate_in(shader, precision, &[], target);
+                if !target.supports(precision) {
+                    // If naga learns f16 GLSL, Target::supports should say so.
+                    assert!(
+                        result.is_err(),
+                        "{shader:?} {precision} now reaches {target:?}"
+                    );
+                    continue;
+                }
+                if let Err(e) = result {
+                    failures.push(format!(
+                        "{} ({precision}) -> {target:?}: {e}",
+                        shader.file_name()
+                    ));
+                }
             }
         }
     }
@@ -38,6 +54,7 @@ fn shader_directory_matches_enum() {
 #[test]
 fn params_structs_match_naga_layout() {
     for &shader in Shader::ALL {
+        // Params is all 4-byte scalars in every precision; the f32 source is checked.
         let (wgsl_fields, wgsl_size) = wgconv::shader_check::params_layout(shader).unwrap();
         let (rust_fields, rust_size) = params_layout(shader);
         let rust: Vec<(String, u32)> = rust_fields
@@ -64,9 +81,13 @@ fn params_structs_match_naga_layout() {
 /// results on GL only. No shader may divide signed integers.
 #[test]
 fn no_signed_integer_division_in_any_shader() {
-    for &shader in wgconv::shaders::Shader::ALL {
+    for (&shader, precision) in Shader::ALL
+        .iter()
+        .flat_map(|s| Precision::ALL.map(|p| (s, p)))
+    {
         use naga::{BinaryOperator, Expression, ScalarKind};
-        let (module, info) = wgconv::shader_check::parse_and_validate(shader).unwrap();
+        let (module, info) =
+            wgconv::shader_check::parse_and_validate_in(shader, precision).unwrap();
         let mut found = Vec::new();
         let functions = module.functions.iter().map(|(h, f)| (f, &info[h])).chain(
             module
