@@ -19,6 +19,7 @@ use crate::device::{Gpu, GpuOptions};
 use crate::error::{Error, Result};
 use crate::graph::Graph;
 use crate::onnx::{ImportOptions, import_bytes, import_path};
+use crate::precision::Precision;
 use crate::session::{Session, SessionOptions};
 use crate::tensor::Tensor;
 
@@ -41,6 +42,12 @@ impl SessionConfig {
         self.import
             .input_shapes
             .insert(name.to_string(), shape.to_vec());
+        self
+    }
+
+    /// Runs in `precision` (f16 needs the adapter's `SHADER_F16`).
+    pub fn precision(mut self, precision: Precision) -> Self {
+        self.session.precision = Some(precision);
         self
     }
 

@@ -36,10 +36,11 @@ pub struct SessionOptions {
     /// Let tensors whose lifetimes do not overlap share memory (see [`crate::plan`]); off,
     /// every tensor has its own bytes.
     pub reuse_memory: bool,
-    /// Storage (and accumulation) type of activations and weights on the device. f16
+    /// Storage (and accumulation) type of activations and weights on the device; `None`: the
+    /// precision of the [`Gpu`] handle (f32 unless made by [`Gpu::with_precision`]). f16
     /// precisions need `SHADER_F16` ([`Error::MissingFeature`] otherwise); inputs and outputs
     /// stay f32 tensors either way (converted on upload and readback).
-    pub precision: Precision,
+    pub precision: Option<Precision>,
 }
 
 impl Default for SessionOptions {
@@ -47,7 +48,7 @@ impl Default for SessionOptions {
         Self {
             optimize: true,
             reuse_memory: true,
-            precision: Precision::F32,
+            precision: None,
         }
     }
 }
@@ -167,7 +168,7 @@ impl<'g> Session<'g> {
     }
 
     fn build(handle: GpuHandle<'g>, graph: &Graph, options: SessionOptions) -> Result<Self> {
-        let precision = options.precision;
+        let precision = options.precision.unwrap_or(handle.precision());
         // Kernels take their precision from the handle they are given.
         let gpu = &handle.with_precision(precision)?;
         let graph = if options.optimize {

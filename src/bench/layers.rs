@@ -46,7 +46,8 @@ pub fn prepare(gpu: &Gpu, item: &LayerItem) -> Result<PreparedLayer> {
     let mut input_shape = vec![item.n, item.cin];
     input_shape.extend(&item.spatial);
     let input = upload_random(gpu, input_shape.clone(), 1)?;
-    let f32b = 4.0;
+    // Bytes per element in the handle's precision (2 for f16 storage).
+    let f32b = gpu.precision().elem_bytes() as f64;
     match item.op.as_str() {
         "conv2d" | "conv3d" => {
             let spec = spec_from(item);

@@ -9,7 +9,7 @@ use std::time::Instant;
 use wgconv::Tensor;
 use wgconv::bench::{self, BenchOptions, Peak, Suite};
 use wgconv::cli_model::{self, ModelSource};
-use wgconv::{Gpu, GpuOptions, Result};
+use wgconv::{Gpu, GpuOptions, Precision, Result};
 
 #[derive(Parser)]
 #[command(
@@ -30,6 +30,18 @@ struct AdapterArgs {
     /// Part of the adapter name (default: WGCONV_ADAPTER).
     #[arg(long)]
     adapter: Option<String>,
+}
+
+#[derive(Args, Clone, Default)]
+struct PrecisionArg {
+    /// Storage / accumulation precision: f32, f16 (f16 storage and accumulation) or f16-acc32
+    /// (f16 storage, f32 accumulation). f16 needs the adapter's shader-f16 feature.
+    #[arg(long, default_value = "f32", value_parser = parse_precision)]
+    precision: Precision,
+}
+
+fn parse_precision(s: &str) -> std::result::Result<Precision, String> {
+    Precision::parse(s).map_err(|e| e.to_string())
 }
 
 impl AdapterArgs {
@@ -72,6 +84,8 @@ enum Command {
         /// Timed runs after the first.
         #[arg(long, default_value_t = 10)]
         runs: usize,
+        #[command(flatten)]
+        precision: PrecisionArg,
         #[command(flatten)]
         adapter: AdapterArgs,
     },
@@ -155,6 +169,8 @@ enum Command {
         #[arg(long)]
         wall_clock: bool,
         #[command(flatten)]
+        precision: PrecisionArg,
+        #[command(flatten)]
         adapter: AdapterArgs,
     },
 }
@@ -200,6 +216,7 @@ fn run_cmd(
     weights: Option<&PathBuf>,
     output_dir: Option<&PathBuf>,
     runs: usize,
+    precision: Precision,
     adapter: &AdapterArgs,
 ) -> Result<String> {
     let mut shape_map = parse_shapes(shapes)?;
@@ -214,7 +231,7 @@ fn run_cmd(
     }
     let source = ModelSource::parse(model, weights.map(|p| p.as_path()));
     let graph = cli_model::load(&source, &shape_map)?;
-    let gpu = std::sync::Arc::new(adapter.gpu()?);
+    let gpu = std::sync::Arc::new(adapter.gpu()?.with_precision(precision)?);
     let config = wgconv::SessionConfig {
         shared_gpu: Some(gpu.clone()),
         ..Default::default()
@@ -258,6 +275,7 @@ fn run_cmd(
     let mut report = vec![
         format!("model: {model}"),
         format!("adapter: {}", gpu.describe()),
+        format!("precision: {precision}"),
         format!(
             "session build {build_ms:.1} ms; first run {first_ms:.2} ms; {} dispatches, 1 submit per run",
             session.dispatch_count()
@@ -324,6 +342,7 @@ fn bench_cmd(
     suite: Option<PathBuf>,
     json: Option<PathBuf>,
     opts: BenchOptions,
+    precision: Precision,
     adapter: &AdapterArgs,
 ) -> Result<String> {
     let suite = match &suite {
@@ -346,7 +365,8 @@ fn bench_cmd(
             reason: "no suite item has this name".into(),
         });
     }
-    let gpu = adapter.gpu()?;
+    // Layers and sessions take their precision from the handle.
+    let gpu = adapter.gpu()?.with_precision(precision)?;
     let bar = indicatif::ProgressBar::new(opts.selected(&suite).len() as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{pos}/{len} {wide_bar} {elapsed} {msg}")
@@ -365,7 +385,7 @@ fn bench_cmd(
             reason: e.to_string(),
         })?;
     }
-    Ok(report.table())
+    Ok(format!("precision: {precision}\n{}", report.table()))
 }
 
 fn write_file(path: &PathBuf, what: &'static str, text: &str) -> Result<()> {
@@ -458,6 +478,7 @@ fn main() -> ExitCode {
             weights,
             output_dir,
             runs,
+            precision,
             adapter,
         }) => run_cmd(
             &model,
@@ -466,6 +487,7 @@ fn main() -> ExitCode {
             weights.as_ref(),
             output_dir.as_ref(),
             runs,
+            precision.precision,
             &adapter,
         ),
         Some(Command::Summary {
@@ -486,6 +508,7 @@ fn main() -> ExitCode {
             peak_gflops,
             peak_gbs,
             wall_clock,
+            precision,
             adapter,
         }) => {
             let peak = match (peak_gflops, peak_gbs) {
@@ -510,7 +533,7 @@ fn main() -> ExitCode {
                 layers: !models_only,
                 models: !layers_only,
             };
-            bench_cmd(suite, json, opts, &adapter)
+            bench_cmd(suite, json, opts, precision.precision, &adapter)
         }
     };
     match result {

@@ -632,7 +632,7 @@ fn f16_refused_without_shader_f16() {
         }
         let g = zoo::cifar10_net(&[1, 3, 32, 32]).unwrap();
         let opts = SessionOptions {
-            precision: p,
+            precision: Some(p),
             ..Default::default()
         };
         match Session::with_options(&gl, &g, opts) {
@@ -794,7 +794,7 @@ fn check_network(name: &str, input: &[usize]) {
     let scale = want.data().iter().fold(0.0f32, |m, v| m.max(v.abs())) as f64;
     for p in Precision::ALL {
         let opts = SessionOptions {
-            precision: p,
+            precision: Some(p),
             ..Default::default()
         };
         let s = Session::with_options(gpu(), &g, opts).unwrap();
@@ -839,7 +839,7 @@ fn f16_session_halves_memory() {
             gpu(),
             &g,
             SessionOptions {
-                precision: p,
+                precision: Some(p),
                 ..Default::default()
             },
         )
