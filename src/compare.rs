@@ -115,6 +115,23 @@ impl F16Tolerance {
         }
     }
 
+    /// The bound as a uniform [`Tolerance`] for outputs whose absolute sums are at most
+    /// `max_abs_sum` (each term of [`F16Tolerance::bound`] taken at that worst case; looser,
+    /// but usable where one tolerance covers a whole tensor).
+    pub fn uniform(&self, max_abs_sum: f64) -> Tolerance {
+        if self.k == 0 {
+            return Tolerance {
+                atol: 0.0,
+                rtol: 0.0,
+            };
+        }
+        let e = self.slope * self.gamma() * max_abs_sum;
+        Tolerance {
+            atol: (1.0 + F16_UNIT_ROUNDOFF) * e + 1e-6 + 2f64.powi(-24),
+            rtol: F16_UNIT_ROUNDOFF + 1e-5,
+        }
+    }
+
     /// `gamma_{k+2}` for the accumulator (infinite when `(k + 2) u_a >= 1`: no bound).
     pub fn gamma(&self) -> f64 {
         if self.k == 0 {

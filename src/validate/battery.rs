@@ -2,7 +2,7 @@
 //! family on ordinary and awkward shapes (odd sizes, non-multiples of tiles, large dilation,
 //! groups, batch > 1), checked against the CPU reference.
 
-use crate::compare::Tolerance;
+use crate::compare::{F16Tolerance, Tolerance};
 use crate::device::Gpu;
 use crate::error::Result;
 use crate::kernels::{
@@ -13,6 +13,7 @@ use crate::ops::{
     Activation, BinaryOp, ChannelOrder, ChannelShuffle, ConvSpec, ConvTransposeSpec, Epilogue,
     PixelShuffle, PoolKind, PoolSpec, ResizeSpec, SpaceToDepth,
 };
+use crate::precision::Precision;
 use crate::reference;
 use crate::tensor::Tensor;
 
@@ -28,7 +29,8 @@ pub struct Outcome {
 
 type Runner = Box<dyn Fn(&Gpu) -> Result<Outcome> + Send + Sync>;
 
-/// One problem of the battery.
+/// One problem of the battery. Families ending in `f16` or `f16-acc32` (see [`f16_cases`])
+/// run only on adapters with `SHADER_F16`.
 pub struct Case {
     /// Kernel family (`conv`, `depthwise`, ...).
     pub family: &'static str,
@@ -105,6 +107,169 @@ fn conv_case(
             })
         }),
     }
+}
+
+impl Case {
+    /// True for the f16 cases, which need an adapter with `SHADER_F16`.
+    pub fn needs_shader_f16(&self) -> bool {
+        Precision::ALL
+            .iter()
+            .any(|p| p.is_f16() && self.family.ends_with(p.name()))
+    }
+}
+
+fn round16(t: &Tensor) -> Tensor {
+    let data = t.data().iter().map(|&x| Precision::F16.round(x)).collect();
+    Tensor::new(t.shape().to_vec(), data).expect("same shape")
+}
+
+fn abs(t: &Tensor) -> Tensor {
+    let data = t.data().iter().map(|x| x.abs()).collect();
+    Tensor::new(t.shape().to_vec(), data).expect("same shape")
+}
+
+fn max_of(t: &Tensor) -> f64 {
+    t.data().iter().fold(0.0f64, |m, &v| m.max(v as f64))
+}
+
+/// A convolution-like problem in f16 `p`: the reference runs on the f16-rounded data and the
+/// tolerance is [`F16Tolerance`]'s bound made uniform at the largest sum of absolute terms.
+fn f16_conv_case(
+    p: Precision,
+    name: &str,
+    xs: Vec<usize>,
+    cout: usize,
+    spec: ConvSpec,
+    act: Activation,
+) -> Case {
+    let c = xs[1];
+    let mut ws = vec![cout, c / spec.groups];
+    ws.extend(&spec.kernel);
+    let family: &'static str = match p {
+        Precision::F16AccF32 => "conv f16-acc32",
+        _ => "conv f16",
+    };
+    Case {
+        family,
+        name: format!("{name} x{xs:?} w{ws:?} {act:?}"),
+        run: Box::new(move |gpu| {
+            let gpu = &gpu.with_precision(p)?;
+            let xt = round16(&Tensor::random(xs.clone(), 11));
+            let wt = round16(&Tensor::random(ws.clone(), 12));
+            let bt = round16(&Tensor::random(vec![cout], 13));
+            let out_shape = spec.output_shape(&xs, &ws)?;
+            let ep = Epilogue::act(act);
+            let got = launch(gpu, &[&xt, &wt, &bt], &out_shape, |g, b, out| {
+                let bind = ConvBindings {
+                    input: b[0],
+                    weight: b[1],
+                    bias: Some(b[2]),
+                    residual: None,
+                    output: out,
+                };
+                if depthwise::is_depthwise(&spec, &xs) {
+                    depthwise::depthwise(g, &spec, &xs, &ws, ep, bind)
+                } else if matmul::is_pointwise(&spec) {
+                    matmul::pointwise(g, &spec, &xs, &ws, ep, bind)
+                } else {
+                    conv::conv(g, &spec, &xs, &ws, ep, bind)
+                }
+            })?;
+            let want = reference::conv::conv_epilogue(&spec, &xt, &wt, Some(&bt), None, act)?;
+            let sums = reference::conv::conv_epilogue(
+                &spec,
+                &abs(&xt),
+                &abs(&wt),
+                Some(&abs(&bt)),
+                None,
+                Activation::Identity,
+            )?;
+            let k = (c / spec.groups) * spec.kernel.iter().product::<usize>();
+            // 1.5: the steepest activation's slope (HardSwish).
+            let tolerance = F16Tolerance::new(k, p).slope(1.5).uniform(max_of(&sums));
+            Ok(Outcome {
+                got,
+                want,
+                tolerance,
+            })
+        }),
+    }
+}
+
+/// The f16 cases: convolution, depthwise, pointwise and a GEMM-sized reduction in both f16
+/// precisions (f16 and f32 accumulation), plus global average pooling and softmax, whose
+/// sums stay f32.
+pub fn f16_cases() -> Vec<Case> {
+    let mut v = Vec::new();
+    for p in [Precision::F16, Precision::F16AccF32] {
+        v.push(f16_conv_case(
+            p,
+            "3x3 pad1",
+            vec![1, 16, 14, 14],
+            32,
+            ConvSpec::conv2d(3, 3).pad(1),
+            Activation::Relu,
+        ));
+        v.push(f16_conv_case(
+            p,
+            "odd sizes, batch 3, groups",
+            vec![3, 6, 13, 11],
+            9,
+            ConvSpec::conv2d(3, 3).pad(1).groups(3),
+            Activation::HardSwish,
+        ));
+        v.push(f16_conv_case(
+            p,
+            "depthwise 3x3 s2",
+            vec![2, 24, 17, 15],
+            24,
+            ConvSpec::conv2d(3, 3).stride(2).pad(1).groups(24),
+            Activation::Relu6,
+        ));
+        v.push(f16_conv_case(
+            p,
+            "pointwise, K = 576",
+            vec![1, 576, 7, 7],
+            40,
+            ConvSpec::conv2d(1, 1),
+            Activation::Identity,
+        ));
+        let family: &'static str = match p {
+            Precision::F16AccF32 => "pool f16-acc32",
+            _ => "pool f16",
+        };
+        v.push(Case {
+            family,
+            name: "global average [2, 5, 23, 29] and softmax over 1000".into(),
+            run: Box::new(move |gpu| {
+                let gpu = &gpu.with_precision(p)?;
+                let x = round16(&Tensor::random(vec![2, 5, 23, 29], 4));
+                let mut got = launch(gpu, &[&x], &[2, 5], |g, t, out| {
+                    pool::global_pool(g, PoolKind::Avg, &[2, 5, 23, 29], t[0], out)
+                })?
+                .into_data();
+                let mut want = reference::pool::global_pool(PoolKind::Avg, &x)?.into_data();
+                let s = round16(&Tensor::random_range(vec![3, 1000], 5, -8.0, 8.0));
+                got.extend(
+                    launch(gpu, &[&s], &[3, 1000], |g, t, out| {
+                        softmax::softmax(g, 1, &[3, 1000], t[0], out)
+                    })?
+                    .into_data(),
+                );
+                want.extend(reference::softmax::softmax(1, &s)?.into_data());
+                let n = got.len();
+                // Both sum in f32 whatever the precision: f32 accumulation of 667 terms of
+                // magnitude <= 1, then the output's rounding.
+                let tolerance = F16Tolerance::new(23 * 29, Precision::F16AccF32).uniform(1.0);
+                Ok(Outcome {
+                    got: Tensor::new(vec![n], got)?,
+                    want: Tensor::new(vec![n], want)?,
+                    tolerance,
+                })
+            }),
+        });
+    }
+    v
 }
 
 fn exact() -> Tolerance {
@@ -551,6 +716,7 @@ pub fn cases() -> Vec<Case> {
             }),
         });
     }
+    v.extend(f16_cases());
     v
 }
 

@@ -75,6 +75,10 @@ pub fn run_battery(
         if filter.is_some_and(|f| !case.family.contains(f) && !case.name.contains(f)) {
             continue;
         }
+        // f16 cases need the feature; adapters without it (GL) skip them.
+        if case.needs_shader_f16() && !gpu.has_shader_f16() {
+            continue;
+        }
         let mut r = CaseResult {
             adapter: adapter.clone(),
             family: case.family.to_string(),
