@@ -5,6 +5,9 @@
 //! pooling, softmax (rows and channels), eltwise add, squeeze-and-excitation.
 //!
 //! Names are `<kernel family>/<suite item>`, e.g. `cargo bench --bench kernels -- depthwise`.
+//! When the adapter has `SHADER_F16`, conv and depthwise also run in f16 storage with f16 and
+//! with f32 accumulation, as `conv-f16/<item>` and `conv-f16-acc32/<item>` (same FLOP counts, so
+//! the rates compare directly with f32's).
 //! Buffers and pipelines are built by `wgconv::bench::prepare` before timing; one iteration is
 //! one submit of the item's dispatches plus a wait for the queue (wall time, so per-submit
 //! overhead, ~10-100 us, is included; `wgconv bench` reports GPU-timestamp figures).
@@ -61,6 +64,36 @@ fn kernels(c: &mut criterion::Criterion) {
             });
         }
         group.finish();
+    }
+    // The same conv and depthwise items with f16 storage (f16 and f32 accumulation).
+    for precision in [wgconv::Precision::F16, wgconv::Precision::F16AccF32] {
+        let Ok(hgpu) = gpu.with_precision(precision) else {
+            eprintln!(
+                "no shader-f16 on {}: f16 benchmarks skipped",
+                gpu.describe()
+            );
+            break;
+        };
+        for family in ["conv", "depthwise"] {
+            let mut group = c.benchmark_group(format!("{family}-{precision}"));
+            common::flat(&mut group);
+            for item in &suite.layers {
+                let layer = prepare(&hgpu, item).unwrap_or_else(|e| panic!("{}: {e}", item.name));
+                if layer.kernel != family {
+                    continue;
+                }
+                group.throughput(Throughput::Elements(layer.flops as u64));
+                common::submit_and_wait(&hgpu, &layer.dispatches);
+                group.bench_function(item.name.as_str(), |b| {
+                    b.iter_custom(|iters| {
+                        common::time_iters(iters, || {
+                            common::submit_and_wait(&hgpu, &layer.dispatches)
+                        })
+                    })
+                });
+            }
+            group.finish();
+        }
     }
 }
 
