@@ -120,7 +120,8 @@ pub fn run_battery(
 /// override set in `used` in the precision it was used in. GLSL is skipped for f16 (see
 /// [`Target::supports`]).
 pub fn static_checks(used: &[PipelineKey]) -> Vec<StaticResult> {
-    let mut sets: Vec<(Shader, Precision, Vec<(&'static str, f64)>)> = Shader::ALL
+    type OverrideSet = (Shader, Precision, Vec<(&'static str, f64)>);
+    let mut sets: Vec<OverrideSet> = Shader::ALL
         .iter()
         .flat_map(|&s| Precision::ALL.map(|p| (s, p, Vec::new())))
         .collect();

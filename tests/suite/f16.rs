@@ -113,6 +113,7 @@ where
     check(&format!("{p} {pr:?}"), &got, &want, &sums, tol);
 }
 
+#[allow(clippy::too_many_arguments)]
 fn depthwise_problem(
     n: usize,
     c: usize,
@@ -758,6 +759,7 @@ fn rms(t: &Tensor) -> f64 {
 /// - storage: the operands (each rounded to f16, relative error uniform in [-u, u], u = 2^-11)
 ///   perturb the sum by about u sigma sqrt(2/3), and the output's rounding by u sigma / sqrt(3):
 ///   variance about u^2 sigma^2.
+///
 /// Over the L layers of the longest path the variance is sigma^2 (u_a^2 sum k / 2 + u^2 L), with
 /// sum k <= sqrt(L) * sqrt(sum k^2) (Cauchy-Schwarz; `Graph::accumulation_depth_rss` gives
 /// sqrt(sum k^2)) and L at most the node count. The tolerance is 3 standard deviations, with a
