@@ -145,8 +145,17 @@ fn f16_conv_case(
     let c = xs[1];
     let mut ws = vec![cout, c / spec.groups];
     ws.extend(&spec.kernel);
-    let family: &'static str = match p {
-        Precision::F16AccF32 => "conv f16-acc32",
+    // The family names the kernel that runs (as the f32 cases do), then the precision.
+    let family: &'static str = match (
+        depthwise::is_depthwise(&spec, &xs),
+        matmul::is_pointwise(&spec),
+        p,
+    ) {
+        (true, _, Precision::F16AccF32) => "depthwise f16-acc32",
+        (true, _, _) => "depthwise f16",
+        (_, true, Precision::F16AccF32) => "pointwise f16-acc32",
+        (_, true, _) => "pointwise f16",
+        (_, _, Precision::F16AccF32) => "conv f16-acc32",
         _ => "conv f16",
     };
     Case {

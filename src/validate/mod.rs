@@ -212,7 +212,9 @@ pub fn run(opts: &ValidateOptions, progress: &mut dyn FnMut(&CaseResult)) -> Rep
             "no adapter matched (install a GPU driver, or mesa-vulkan-drivers for lavapipe)".into(),
         );
     }
-    used.sort_by(|a, b| (a.shader, &a.constants).cmp(&(b.shader, &b.constants)));
+    used.sort_by(|a, b| {
+        (a.shader, a.precision, &a.constants).cmp(&(b.shader, b.precision, &b.constants))
+    });
     used.dedup();
     report.static_results = static_checks(&used);
     report
