@@ -113,3 +113,33 @@ fn no_signed_integer_division_in_any_shader() {
         assert!(found.is_empty(), "signed integer division: {found:?}");
     }
 }
+
+/// Every storage buffer holds `Elem` (f16 in the f16 precisions): a kernel that declared
+/// `array<f32>` would still compile with the f16 prelude but read f16 tensors as f32. The one
+/// exception is resize's coordinate table, which stays f32 on purpose (exact indices).
+#[test]
+fn storage_buffers_use_elem() {
+    let mut wrong = Vec::new();
+    for &shader in Shader::ALL {
+        let (module, _) =
+            wgconv::shader_check::parse_and_validate_in(shader, Precision::F16).unwrap();
+        for (_, var) in module.global_variables.iter() {
+            if !matches!(var.space, naga::AddressSpace::Storage { .. }) {
+                continue;
+            }
+            let name = var.name.clone().unwrap_or_default();
+            if shader == Shader::Resize && name == "table" {
+                continue;
+            }
+            let inner = &module.types[var.ty].inner;
+            let scalar = match inner {
+                naga::TypeInner::Array { base, .. } => module.types[*base].inner.scalar(),
+                other => other.scalar(),
+            };
+            if scalar != Some(naga::Scalar::F16) {
+                wrong.push(format!("{}: {name} is {scalar:?}", shader.file_name()));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "storage not declared as Elem: {wrong:?}");
+}
