@@ -12,7 +12,7 @@ use crate::device::Gpu;
 use crate::error::{Error, Result};
 use crate::kernels::conv::ConvTiling;
 use crate::kernels::matmul::GemmTiling;
-use crate::kernels::{BufRef, ConvBindings, Dispatch, conv, depthwise, matmul};
+use crate::kernels::{BufRef, ConvBindings, Dispatch, conv, depthwise, matmul, splitk, winograd};
 use crate::ops::{ConvSpec, Epilogue};
 use crate::plan::Kernel;
 use crate::tensor::numel;
@@ -279,12 +279,9 @@ pub fn candidates(
     v
 }
 
-/// True for the variants whose kernels exist.
-fn implemented(a: &ConvAlgorithm) -> bool {
-    matches!(
-        a,
-        ConvAlgorithm::Implicit(_) | ConvAlgorithm::Gemm(_) | ConvAlgorithm::Depthwise
-    )
+/// True for the variants whose kernels exist (all of them).
+fn implemented(_: &ConvAlgorithm) -> bool {
+    true
 }
 
 /// The split count for a GEMM with `tiles` output tiles and reduction `k`, or `None` when the
@@ -373,10 +370,7 @@ pub fn scratch_bytes(
         ConvAlgorithm::SplitK { splits, .. } | ConvAlgorithm::GemmSplitK { splits, .. } => {
             vec![f(splits as usize * numel(&s.out))]
         }
-        ConvAlgorithm::Winograd { .. } => {
-            let tiles = winograd_tiles(&s.out);
-            vec![f(16 * input[1] * tiles), f(16 * weight[0] * tiles)]
-        }
+        ConvAlgorithm::Winograd { .. } => winograd::scratch_bytes(input, &s.out).to_vec(),
         _ => Vec::new(),
     })
 }
@@ -429,13 +423,40 @@ pub fn conv_with(
         ConvAlgorithm::Depthwise => {
             vec![depthwise::depthwise(gpu, spec, input, weight, epilogue, b)?]
         }
-        ConvAlgorithm::SplitK { .. }
-        | ConvAlgorithm::GemmSplitK { .. }
-        | ConvAlgorithm::Winograd { .. } => {
-            return Err(Error::invalid_op(
-                "conv algorithm",
-                format!("{algorithm:?} is not available yet"),
-            ));
-        }
+        ConvAlgorithm::SplitK { tiling, splits } => splitk::conv_splitk(
+            gpu,
+            spec,
+            input,
+            weight,
+            epilogue,
+            b,
+            Some(tiling),
+            splits,
+            scratch[0],
+        )?
+        .into(),
+        ConvAlgorithm::GemmSplitK { tiling, splits } => splitk::pointwise_splitk(
+            gpu,
+            spec,
+            input,
+            weight,
+            epilogue,
+            b,
+            Some(tiling),
+            splits,
+            scratch[0],
+        )?
+        .into(),
+        ConvAlgorithm::Winograd { gemm, .. } => winograd::winograd(
+            gpu,
+            spec,
+            input,
+            weight,
+            epilogue,
+            b,
+            Some(gemm),
+            [scratch[0], scratch[1]],
+        )?
+        .into(),
     })
 }
