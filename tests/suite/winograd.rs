@@ -178,3 +178,77 @@ fn heuristic_uses_winograd_where_it_pays() {
         ConvAlgorithm::Winograd { .. }
     ));
 }
+
+/// Runs `g` in a session with `options` and compares its output with the CPU reference under
+/// the network tolerance; returns the session's plan kernels.
+fn check_session(
+    what: &str,
+    g: &wgconv::graph::Graph,
+    inputs: &[Tensor],
+    options: wgconv::session::SessionOptions,
+) -> Vec<wgconv::plan::Kernel> {
+    let values = wgconv::graph::cpu::run_all(g, inputs).unwrap();
+    let want = values[g.outputs()[0].0].clone().unwrap();
+    let tol = crate::graph::network_tolerance_from(g, &values);
+    let s = wgconv::session::Session::with_options(crate::common::gpu(), g, options)
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let got = s.run(inputs).unwrap();
+    let c = compare(got[0].data(), want.data(), tol);
+    assert!(c.passed(), "{what}: {c} ({tol:?})");
+    eprintln!(
+        "{what}: max abs err {:.2e} = {:.1}% of the tolerance; {} dispatches",
+        c.max_abs,
+        100.0 * c.max_abs / tol.atol,
+        s.dispatch_count()
+    );
+    assert_eq!(s.dispatch_count(), s.plan().dispatch_count(s.graph()));
+    s.plan().steps.iter().map(|s| s.kernel).collect()
+}
+
+/// ResNet-18 at 64x64, batch 1, as a session runs it: the heuristic puts layer1's 64-channel
+/// 3x3 convs on Winograd and the later stages (8x8 and smaller maps, few tiles) on split-K;
+/// then every conv forced through the override map (Winograd wherever it applies, split-K in 3
+/// elsewhere, the 7x7 stem included). Both match the CPU reference.
+#[test]
+fn resnet18_session_with_new_algorithms() {
+    use std::collections::HashMap;
+    use wgconv::graph::{NodeId, Op, passes};
+    use wgconv::kernels::conv::ConvTiling;
+    use wgconv::plan::Kernel;
+    use wgconv::session::SessionOptions;
+
+    let g = wgconv::zoo::resnet18(&[1, 3, 64, 64]).unwrap();
+    let (g, inputs) = crate::graph::initialised(g, 7);
+    let kernels = check_session("resnet18 heuristic", &g, &inputs, SessionOptions::default());
+    assert!(kernels.contains(&Kernel::Winograd), "{kernels:?}");
+    assert!(kernels.contains(&Kernel::ConvSplitK), "{kernels:?}");
+
+    let h = passes::optimize(&g).unwrap();
+    let mut algorithms = HashMap::new();
+    for (i, node) in h.nodes().iter().enumerate() {
+        if let Op::Conv { spec, .. } = &node.op {
+            let a = if algorithm::winograd_applies(spec) {
+                ConvAlgorithm::Winograd {
+                    tile: 2,
+                    gemm: GemmTiling { wg_x: 8, wg_y: 8 },
+                }
+            } else {
+                ConvAlgorithm::SplitK {
+                    tiling: ConvTiling::default(),
+                    splits: 3,
+                }
+            };
+            algorithms.insert(NodeId(i), a);
+        }
+    }
+    let kernels = check_session(
+        "resnet18 forced",
+        &g,
+        &inputs,
+        SessionOptions {
+            algorithms,
+            ..Default::default()
+        },
+    );
+    assert!(!kernels.contains(&Kernel::Conv), "{kernels:?}");
+}
