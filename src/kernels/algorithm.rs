@@ -69,6 +69,10 @@ pub const SPLITK_MAX_SPLITS: u32 = 32;
 pub const WINOGRAD_MIN_CHANNELS: usize = 64;
 /// ... and its batched GEMM has at least this many columns (2x2 tiles over the batch).
 pub const WINOGRAD_MIN_TILES: usize = 32;
+/// ... and each transformed tensor (4x the input or output) stays below half of WebGPU's
+/// default `max_storage_buffer_binding_size`, so large maps fall back to the implicit GEMM
+/// instead of failing a device limit.
+pub const WINOGRAD_MAX_SCRATCH_BYTES: u64 = 64 << 20;
 
 /// The shapes of a convolution problem, validated.
 struct Shape {
@@ -304,7 +308,7 @@ fn splitk_splits(tiles: u64, k: usize) -> Option<u32> {
 ///   writes and reads back 16/4 = 4x the input and 4x the output in its transformed forms, so
 ///   it pays only where the layer is compute bound: saved 10*C*O FLOPs per output pixel
 ///   against ~32*(C+O) extra bytes, i.e. C*O/(C+O) above ~3x a GPU's FLOP/byte ridge (10-20):
-///   C, O >= 64;
+///   C, O >= 64; and while each transformed tensor stays under 64 MiB;
 /// - split-K when the implicit GEMM (or pointwise GEMM) launches fewer than 128 workgroups and
 ///   the reduction is long: splits = min(256 / tiles, K / 256, 32), so the launch approaches
 ///   ~256 workgroups while each split still reduces >= 256 terms;
@@ -320,6 +324,9 @@ pub fn heuristic(spec: &ConvSpec, input: &[usize], weight: &[usize]) -> ConvAlgo
         && input[1] >= WINOGRAD_MIN_CHANNELS
         && weight[0] >= WINOGRAD_MIN_CHANNELS
         && winograd_tiles(&s.out) >= WINOGRAD_MIN_TILES
+        && winograd::scratch_bytes(input, &s.out)
+            .iter()
+            .all(|&b| b <= WINOGRAD_MAX_SCRATCH_BYTES)
     {
         let a = ConvAlgorithm::Winograd {
             tile: 2,

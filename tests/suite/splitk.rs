@@ -105,18 +105,20 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
     /// Any convolution (ranks 1-3, groups, stride, dilation, padding) in 1-9 splits.
     #[test]
-    fn random_convs_split_k(p in conv_problem(), splits in 1u32..=9) {
+    fn random_convs_split_k(p in conv_problem(), splits in 1u32..=9, t in 0usize..4) {
         let splits = splits.min(p.k() as u32);
-        let tiling = ConvTiling::for_problem(p.out_channels / p.spec.groups, 1);
+        let (wg_m, wg_n, tk) = [(4, 4, 16), (8, 32, 16), (16, 16, 16), (16, 4, 8)][t];
+        let tiling = ConvTiling { wg_m, wg_n, tk };
         let a = ConvAlgorithm::SplitK { tiling, splits };
         check_algorithm(&p, &a, &p.reference(), splitk_tolerance(&p));
     }
 
     /// Pointwise convolutions through the GEMM in 1-9 splits.
     #[test]
-    fn random_pointwise_split_k(p in pointwise_problem(), splits in 1u32..=9) {
+    fn random_pointwise_split_k(p in pointwise_problem(), splits in 1u32..=9, t in 0usize..3) {
         let splits = splits.min(p.k() as u32);
-        let a = ConvAlgorithm::GemmSplitK { tiling: GemmTiling { wg_x: 8, wg_y: 4 }, splits };
+        let (wg_x, wg_y) = [(8, 4), (4, 16), (16, 16)][t];
+        let a = ConvAlgorithm::GemmSplitK { tiling: GemmTiling { wg_x, wg_y }, splits };
         check_algorithm(&p, &a, &p.reference(), splitk_tolerance(&p));
     }
 }

@@ -177,6 +177,11 @@ fn heuristic_uses_winograd_where_it_pays() {
         h(&s, &[1, 256, 14, 14], &[256, 256, 3, 3]),
         ConvAlgorithm::Winograd { .. }
     ));
+    // A map so large that the transformed input would pass 64 MiB: the implicit GEMM.
+    assert!(matches!(
+        h(&s, &[4, 64, 256, 256], &[64, 64, 3, 3]),
+        ConvAlgorithm::Implicit(_)
+    ));
 }
 
 /// Runs `g` in a session with `options` and compares its output with the CPU reference under
