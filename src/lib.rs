@@ -10,6 +10,7 @@
 
 pub mod bench;
 pub mod blocks;
+pub mod cache;
 pub mod cli_model;
 pub mod compare;
 pub mod demo;

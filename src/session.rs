@@ -255,6 +255,7 @@ impl<'g> Session<'g> {
                 )
             })
             .collect();
+        gpu.save_pipeline_cache();
         Ok(Self {
             gpu: handle,
             graph,

@@ -279,12 +279,13 @@ impl Report {
                 s += "\n";
             }
             s += &format!(
-                "{:<16} {:<14} {:>5} {:>8} {:>10} {:>10} {:>10} {:>9} {:>9} {:>7}  clock\n",
+                "{:<16} {:<14} {:>5} {:>8} {:>10} {:<14} {:>10} {:>10} {:>9} {:>9} {:>7}  clock\n",
                 "model",
                 "input",
                 "disp",
                 "GMACs",
                 "cold ms",
+                "pipe cache",
                 "median ms",
                 "min ms",
                 "img/s",
@@ -293,12 +294,13 @@ impl Report {
             );
             for r in &self.models {
                 s += &format!(
-                    "{:<16} {:<14} {:>5} {:>8.3} {:>10.1} {:>10.3} {:>10.3} {:>9.2} {:>9.1} {:>7}  {:?}\n",
+                    "{:<16} {:<14} {:>5} {:>8.3} {:>10.1} {:<14} {:>10.3} {:>10.3} {:>9.2} {:>9.1} {:>7}  {:?}\n",
                     r.name,
                     shape_str(&r.input),
                     r.dispatches,
                     r.macs as f64 * 1e-9,
                     r.cold_start_ms,
+                    r.pipeline_cache.to_string(),
                     r.median_ms,
                     r.min_ms,
                     r.images_per_s,
@@ -331,16 +333,17 @@ impl Report {
             if !s.is_empty() {
                 s += "\n";
             }
-            s += "| model | input | dispatches | GMACs | cold start ms | median ms | min ms | images/s | GFLOP/s |\n";
-            s += "|---|---|---:|---:|---:|---:|---:|---:|---:|\n";
+            s += "| model | input | dispatches | GMACs | cold start ms | pipeline cache | median ms | min ms | images/s | GFLOP/s |\n";
+            s += "|---|---|---:|---:|---:|---|---:|---:|---:|---:|\n";
             for r in &self.models {
                 s += &format!(
-                    "| {} | {} | {} | {:.3} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} |\n",
+                    "| {} | {} | {} | {:.3} | {:.0} | {} | {:.2} | {:.2} | {:.2} | {:.2} |\n",
                     r.name,
                     shape_str(&r.input),
                     r.dispatches,
                     r.macs as f64 * 1e-9,
                     r.cold_start_ms,
+                    r.pipeline_cache,
                     r.median_ms,
                     r.min_ms,
                     r.images_per_s,

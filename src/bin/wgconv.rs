@@ -30,6 +30,10 @@ struct AdapterArgs {
     /// Part of the adapter name (default: WGCONV_ADAPTER).
     #[arg(long)]
     adapter: Option<String>,
+    /// Do not load or save wgpu's pipeline cache file (default: WGCONV_PIPELINE_CACHE=0 also
+    /// turns it off); the cache directory is WGCONV_CACHE_DIR, else ~/.cache/wgconv.
+    #[arg(long)]
+    no_pipeline_cache: bool,
 }
 
 impl AdapterArgs {
@@ -40,6 +44,9 @@ impl AdapterArgs {
         }
         if let Some(a) = &self.adapter {
             opts.adapter_name = Some(a.clone());
+        }
+        if self.no_pipeline_cache {
+            opts.pipeline_cache = false;
         }
         Gpu::with_options(&opts)
     }
