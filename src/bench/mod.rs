@@ -3,6 +3,7 @@
 mod layers;
 pub mod models;
 pub mod peaks;
+pub mod roofline;
 pub mod suite;
 pub mod timer;
 

@@ -134,6 +134,10 @@ enum Command {
         /// Also write the results as JSON here.
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Also write a roofline plot (SVG: arithmetic intensity vs GFLOP/s, log-log, under
+        /// the peak compute and bandwidth roofs) here.
+        #[arg(long, value_name = "OUT.svg")]
+        roofline: Option<PathBuf>,
         /// Timed runs per item (>= 20 recommended).
         #[arg(long, default_value_t = 20)]
         runs: usize,
@@ -330,6 +334,7 @@ fn info() -> Result<String> {
 fn bench_cmd(
     suite: Option<PathBuf>,
     json: Option<PathBuf>,
+    roofline: Option<PathBuf>,
     opts: BenchOptions,
     adapter: &AdapterArgs,
 ) -> Result<String> {
@@ -371,6 +376,9 @@ fn bench_cmd(
             value: path.display().to_string(),
             reason: e.to_string(),
         })?;
+    }
+    if let Some(path) = roofline {
+        write_file(&path, "roofline", &bench::roofline::svg(&report))?;
     }
     Ok(report.table())
 }
@@ -484,6 +492,7 @@ fn main() -> ExitCode {
         Some(Command::Bench {
             suite,
             json,
+            roofline,
             runs,
             warmup,
             filter,
@@ -517,7 +526,7 @@ fn main() -> ExitCode {
                 layers: !models_only,
                 models: !layers_only,
             };
-            bench_cmd(suite, json, opts, &adapter)
+            bench_cmd(suite, json, roofline, opts, &adapter)
         }
     };
     match result {
