@@ -206,7 +206,7 @@ fn well_formed(xml: &str) -> Result<usize, String> {
                 return Err(format!("<{open}> closed by </{name}>"));
             }
         } else {
-            if tag.contains('<') || tag.matches('"').count() % 2 != 0 {
+            if tag.contains('<') || !tag.matches('"').count().is_multiple_of(2) {
                 return Err(format!("bad tag <{tag}>"));
             }
             let name = tag
