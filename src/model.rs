@@ -71,7 +71,7 @@ impl Session<'static> {
 
     /// Prepares a graph (built with the builder API or the zoo) on a device.
     pub fn from_graph(graph: &Graph, config: &SessionConfig) -> Result<Self> {
-        Session::with_shared_gpu(config.device()?, graph, config.session)
+        Session::with_shared_gpu(config.device()?, graph, config.session.clone())
     }
 }
 

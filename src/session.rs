@@ -11,30 +11,37 @@
 //!
 //! A session is `Send + Sync`; concurrent runs are serialised (they share the buffers).
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::device::Gpu;
 use crate::error::{Error, Result};
-use crate::graph::{Graph, Op, ValueId, passes};
+use crate::graph::{Graph, NodeId, Op, ValueId, passes};
+use crate::kernels::algorithm::{self, ConvAlgorithm};
 use crate::kernels::channel_affine::{AffineBindings, channel_affine};
 use crate::kernels::se_gate::{SeGateBindings, se_gate};
 use crate::kernels::{
-    BufRef, ConvBindings, Dispatch, conv, conv_transpose, depthwise, eltwise, matmul, pad, pool,
-    rearrange, resize, softmax,
+    BufRef, ConvBindings, Dispatch, conv_transpose, eltwise, matmul, pad, pool, rearrange, resize,
+    softmax,
 };
 use crate::ops::Activation;
 use crate::plan::{self, Kernel, Plan, Region};
 use crate::tensor::{Tensor, numel};
 
 /// How a session prepares its graph.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionOptions {
     /// Run the graph passes (BatchNorm folding, epilogue fusion, SE fusion) first.
     pub optimize: bool,
     /// Let tensors whose lifetimes do not overlap share memory (see [`crate::plan`]); off,
     /// every tensor has its own bytes.
     pub reuse_memory: bool,
+    /// Per-node convolution algorithms overriding the heuristic
+    /// ([`crate::kernels::algorithm::heuristic`]). Node ids are those of the graph the session
+    /// runs ([`Session::graph`]: after the passes when `optimize` is on; the passes are
+    /// deterministic, so `passes::optimize(graph)` numbers nodes the same way).
+    pub algorithms: HashMap<NodeId, ConvAlgorithm>,
 }
 
 impl Default for SessionOptions {
@@ -42,6 +49,7 @@ impl Default for SessionOptions {
         Self {
             optimize: true,
             reuse_memory: true,
+            algorithms: HashMap::new(),
         }
     }
 }
@@ -163,7 +171,7 @@ impl<'g> Session<'g> {
             g.compact()?;
             g
         };
-        let plan = plan::plan_with(&graph, options.reuse_memory);
+        let plan = plan::plan_with_algorithms(&graph, options.reuse_memory, &options.algorithms)?;
         let counters = AtomicCounters::default();
         let align = gpu.limits().min_storage_buffer_offset_alignment as u64;
         if !plan::ALIGN.is_multiple_of(align.max(1)) {
@@ -223,11 +231,11 @@ impl<'g> Session<'g> {
         // Parameters: written once.
         for (step, node) in plan.steps.iter().zip(graph.nodes()) {
             let shapes: Vec<&[usize]> = node.inputs.iter().map(|v| graph.shape(*v)).collect();
-            for (region, t) in step
-                .params
-                .iter()
-                .zip(plan::device_params(&node.op, &shapes))
-            {
+            for (region, t) in step.params.iter().zip(plan::device_params_for(
+                &node.op,
+                &shapes,
+                step.algorithm.as_ref(),
+            )) {
                 gpu.queue()
                     .write_buffer(&params, region.offset, bytemuck::cast_slice(t.data()));
                 counters
@@ -480,7 +488,7 @@ fn build_dispatches(
                     epilogue,
                     ..
                 },
-                k,
+                _,
             ) => {
                 let b = ConvBindings {
                     input: x.expect("conv input"),
@@ -489,12 +497,31 @@ fn build_dispatches(
                     residual: epilogue.residual.then(|| val(node.inputs[1])),
                     output: y,
                 };
-                let f = match k {
-                    Kernel::Depthwise => depthwise::depthwise,
-                    Kernel::Pointwise => matmul::pointwise,
-                    _ => conv::conv,
-                };
-                f(gpu, spec, ins[0], weight.shape(), *epilogue, b)
+                let a = step
+                    .algorithm
+                    .expect("the plan gives every conv an algorithm");
+                let scratch: Vec<BufRef<'_>> = step
+                    .scratch
+                    .iter()
+                    .map(|r| BufRef {
+                        buffer: &arenas[r.buffer],
+                        offset: r.offset,
+                        size: r.bytes,
+                    })
+                    .collect();
+                let ds = algorithm::conv_with(
+                    gpu,
+                    &a,
+                    spec,
+                    ins[0],
+                    weight.shape(),
+                    *epilogue,
+                    b,
+                    &scratch,
+                )
+                .map_err(named)?;
+                out.extend(ds);
+                continue;
             }
             (
                 Op::ConvTranspose {

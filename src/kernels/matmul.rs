@@ -83,18 +83,87 @@ fn check_binding(op: &str, what: &str, r: &BufRef<'_>, elems: usize) -> Result<(
     Ok(())
 }
 
-/// Workgroup shape `(WG_X, WG_Y)`: 64x64 tiles by default, skinny or small tiles when a side of
-/// C is small, so that a Linear with batch 1 or a 1x1 conv on a 4x4 map does not idle most lanes.
-fn workgroup_shape(m: usize, n: usize) -> (usize, usize) {
-    if m <= 16 && n <= 16 {
-        // Tiny (often heavily batched) products: one 16x16 tile, 16 invocations.
-        (4, 4)
-    } else if m <= 16 {
-        (16, 4)
-    } else if n <= 16 {
-        (4, 16)
-    } else {
-        (16, 16)
+/// Workgroup shape of the GEMM kernel: `wg_x x wg_y` invocations, each a 4x4 register block,
+/// so a workgroup computes a `(4*wg_y) x (4*wg_x)` tile of C (rows x columns).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct GemmTiling {
+    /// Invocations along columns (N).
+    pub wg_x: u32,
+    /// Invocations along rows (M).
+    pub wg_y: u32,
+}
+
+impl GemmTiling {
+    /// 64x64 tiles by default, skinny or small tiles when a side of C is small, so that a
+    /// Linear with batch 1 or a 1x1 conv on a 4x4 map does not idle most lanes.
+    pub fn for_problem(m: usize, n: usize) -> Self {
+        let (wg_x, wg_y) = if m <= 16 && n <= 16 {
+            // Tiny (often heavily batched) products: one 16x16 tile, 16 invocations.
+            (4, 4)
+        } else if m <= 16 {
+            (16, 4)
+        } else if n <= 16 {
+            (4, 16)
+        } else {
+            (16, 16)
+        };
+        Self { wg_x, wg_y }
+    }
+
+    /// Rows of C per workgroup.
+    pub fn tile_m(&self) -> u32 {
+        self.wg_y * REG_BLOCK as u32
+    }
+
+    /// Columns of C per workgroup.
+    pub fn tile_n(&self) -> u32 {
+        self.wg_x * REG_BLOCK as u32
+    }
+
+    /// Bytes of workgroup memory the shader declares (TILE_K = 16 rows of each operand tile,
+    /// padded by one word).
+    pub fn workgroup_bytes(&self) -> u64 {
+        (16 * (self.tile_m() + 1) + 16 * (self.tile_n() + 1)) as u64 * 4
+    }
+
+    /// Checks the tiling against the device's limits.
+    pub fn check(&self, op: &str, limits: &wgpu::Limits) -> Result<()> {
+        if self.wg_x == 0 || self.wg_y == 0 {
+            return Err(Error::invalid_op(op, format!("tiling {self:?} is empty")));
+        }
+        let threads = self.wg_x as u64 * self.wg_y as u64;
+        for (name, limit, need) in [
+            (
+                "max_compute_invocations_per_workgroup",
+                limits.max_compute_invocations_per_workgroup,
+                threads,
+            ),
+            (
+                "max_compute_workgroup_size_x",
+                limits.max_compute_workgroup_size_x,
+                self.wg_x as u64,
+            ),
+            (
+                "max_compute_workgroup_size_y",
+                limits.max_compute_workgroup_size_y,
+                self.wg_y as u64,
+            ),
+            (
+                "max_compute_workgroup_storage_size",
+                limits.max_compute_workgroup_storage_size,
+                self.workgroup_bytes(),
+            ),
+        ] {
+            if need > limit as u64 {
+                return Err(Error::DeviceLimit {
+                    what: format!("{op} tiling {self:?}"),
+                    limit_name: name,
+                    limit: limit as u64,
+                    needed: need,
+                });
+            }
+        }
+        Ok(())
     }
 }
 
@@ -110,6 +179,7 @@ fn gemm(
     bias: Option<BufRef<'_>>,
     residual: Option<BufRef<'_>>,
     out: BufRef<'_>,
+    tiling: Option<GemmTiling>,
 ) -> Result<Dispatch> {
     let (m, n, k, outer, inner) = (g.m, g.n, g.k, g.outer, g.inner);
     check_binding(op, "A", &a, g.a.extent(m, k, outer, inner))?;
@@ -136,7 +206,9 @@ fn gemm(
         )?;
     }
 
-    let (wg_x, wg_y) = workgroup_shape(m, n);
+    let tiling = tiling.unwrap_or_else(|| GemmTiling::for_problem(m, n));
+    tiling.check(op, gpu.limits())?;
+    let (wg_x, wg_y) = (tiling.wg_x as usize, tiling.wg_y as usize);
     let tiles_m = m.div_ceil(REG_BLOCK * wg_y);
     let tiles_n = n.div_ceil(REG_BLOCK * wg_x);
     let batch = outer * inner;
@@ -235,6 +307,19 @@ pub fn pointwise(
     epilogue: Epilogue,
     b: ConvBindings<'_>,
 ) -> Result<Dispatch> {
+    pointwise_tiled(gpu, spec, input_shape, weight_shape, epilogue, b, None)
+}
+
+/// [`pointwise`] with an explicit GEMM tiling (`None`: [`GemmTiling::for_problem`]).
+pub fn pointwise_tiled(
+    gpu: &Gpu,
+    spec: &ConvSpec,
+    input_shape: &[usize],
+    weight_shape: &[usize],
+    epilogue: Epilogue,
+    b: ConvBindings<'_>,
+    tiling: Option<GemmTiling>,
+) -> Result<Dispatch> {
     const OP: &str = "pointwise conv";
     if !is_pointwise(spec) {
         spec.validate(OP)?;
@@ -289,6 +374,7 @@ pub fn pointwise(
         b.bias,
         residual,
         b.output,
+        tiling,
     )
 }
 
@@ -345,7 +431,7 @@ pub fn linear(
         },
         bias: Some((false, 0, 0)),
     };
-    gemm(gpu, OP, &problem, activation, x, w, bias, None, out)
+    gemm(gpu, OP, &problem, activation, x, w, bias, None, out, None)
 }
 
 /// Output shape of numpy `matmul` for operands of rank 2 or 3: `[.., M, K] @ [.., K, N]` is
@@ -445,5 +531,6 @@ pub fn matmul(
         None,
         None,
         out,
+        None,
     )
 }

@@ -13,6 +13,7 @@ use crate::device::Gpu;
 use crate::error::{Error, Result};
 use crate::shaders::Shader;
 
+pub mod algorithm;
 pub mod channel_affine;
 pub mod conv;
 pub mod conv_transpose;
@@ -25,6 +26,7 @@ pub mod rearrange;
 pub mod resize;
 pub mod se_gate;
 pub mod softmax;
+pub mod winograd;
 
 /// The Rust mirror of each shader's `Params` uniform: `(field, offset)` list and size. The
 /// match is exhaustive so a new shader cannot skip the layout test.

@@ -93,6 +93,7 @@ pub fn bisect(gpu: &Gpu, g: &Graph, inputs: &[Tensor]) -> Result<Vec<NodeCheck>>
         let opts = SessionOptions {
             optimize: false,
             reuse_memory: true,
+            ..Default::default()
         };
         match Session::with_options(gpu, &single, opts).and_then(|s| s.run(&ins)) {
             Ok(out) => {

@@ -89,6 +89,7 @@ pub fn first_divergence(g: &Graph, inputs: &[Tensor]) -> String {
         SessionOptions {
             optimize: false,
             reuse_memory: true,
+            ..Default::default()
         },
     )
     .and_then(|s| s.run(inputs));
@@ -370,6 +371,7 @@ fn session_runs_fused_and_unfused() {
             SessionOptions {
                 optimize,
                 reuse_memory: true,
+                ..Default::default()
             },
         )
         .unwrap();
@@ -410,6 +412,7 @@ fn session_runs_fused_and_unfused() {
         SessionOptions {
             optimize: false,
             reuse_memory: true,
+            ..Default::default()
         },
     )
     .unwrap();
@@ -566,6 +569,7 @@ fn every_op_kind_runs_in_a_session() {
         SessionOptions {
             optimize: false,
             reuse_memory: true,
+            ..Default::default()
         },
     )
     .unwrap();
