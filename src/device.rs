@@ -120,6 +120,8 @@ pub struct Gpu {
     /// Whether the pipeline cache was asked for (kept for [`Gpu::fresh_device`]).
     want_pipeline_cache: bool,
     pub(crate) disk_cache: Option<DiskPipelineCache>,
+    /// Autotuning choices, loaded on first use.
+    tuner: std::sync::OnceLock<crate::tune::Tuner>,
 }
 
 impl Drop for Gpu {
@@ -280,6 +282,7 @@ impl Gpu {
             cache_dir,
             want_pipeline_cache,
             disk_cache,
+            tuner: std::sync::OnceLock::new(),
         })
     }
 
@@ -311,6 +314,17 @@ impl Gpu {
     /// The pipeline cache file, when the pipeline cache is on.
     pub fn pipeline_cache_path(&self) -> Option<&Path> {
         self.disk_cache.as_ref().map(|c| c.path())
+    }
+
+    /// This adapter's autotuning choices (loaded from the cache directory on first use).
+    pub fn tuner(&self) -> &crate::tune::Tuner {
+        self.tuner.get_or_init(|| {
+            crate::tune::Tuner::open(
+                self.cache_dir.as_deref(),
+                &self.info,
+                crate::tune::TuneOptions::default(),
+            )
+        })
     }
 
     /// The cache directory in use (pipeline cache, autotuning), if any is usable.

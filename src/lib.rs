@@ -29,6 +29,7 @@ pub mod shader_check;
 pub mod shaders;
 pub mod summary;
 pub mod tensor;
+pub mod tune;
 pub mod validate;
 pub mod weights;
 pub mod zoo;

@@ -18,8 +18,9 @@ use crate::cache::PipelineCacheState;
 use crate::device::Gpu;
 use crate::error::Result;
 use crate::graph::Graph;
-use crate::session::Session;
+use crate::session::{Session, SessionOptions};
 use crate::tensor::Tensor;
+use crate::tune::TuneStats;
 
 use super::suite::ModelItem;
 use super::timer::{Clock, time_pass};
@@ -51,6 +52,11 @@ pub struct ModelResult {
     pub pipelines_compiled: usize,
     /// What the fresh device's wgpu pipeline cache started from.
     pub pipeline_cache: PipelineCacheState,
+    /// Whether the session was autotuned ([`crate::tune`]).
+    pub autotune: bool,
+    /// What the autotuner did during that session creation (its timing is part of the cold
+    /// start): shapes timed, shapes found in the cache file, timing runs.
+    pub tuning: TuneStats,
     /// Minimum bytes one forward pass moves, summed per kernel launch (each launch reads its
     /// inputs and parameters and writes its output once): the roofline's traffic figure.
     pub bytes: u64,
@@ -103,7 +109,11 @@ pub fn time_model(
     let fresh = gpu.fresh_device()?;
     let pipeline_cache = fresh.pipeline_cache_state();
     let t0 = Instant::now();
-    let session = Session::new(&fresh, &graph)?;
+    let options = SessionOptions {
+        autotune: opts.autotune,
+        ..Default::default()
+    };
+    let session = Session::with_options(&fresh, &graph, options)?;
     // Parameter writes are queued by `Session::new`; a cold start ends when they have landed.
     fresh.wait_idle()?;
     let cold_start_ms = t0.elapsed().as_secs_f64() * 1e3;
@@ -125,6 +135,12 @@ pub fn time_model(
         cold_start_ms,
         pipelines_compiled,
         pipeline_cache,
+        autotune: opts.autotune,
+        tuning: if opts.autotune {
+            fresh.tuner().stats()
+        } else {
+            TuneStats::default()
+        },
         bytes: session_traffic(&session),
         median_ms: median,
         min_ms: timing.min_ms(),
@@ -134,6 +150,20 @@ pub fn time_model(
         gflops,
         pct_peak_flops: peak.filter(|_| macs > 0).map(|p| 100.0 * gflops / p.gflops),
     })
+}
+
+impl ModelResult {
+    /// `off`, or the shapes timed and found cached during session creation (`3 timed, 9 cached`).
+    pub fn autotune_summary(&self) -> String {
+        if self.autotune {
+            format!(
+                "{} timed, {} cached",
+                self.tuning.tuned, self.tuning.cache_hits
+            )
+        } else {
+            "off".into()
+        }
+    }
 }
 
 /// Bytes each kernel launch of `session` reads and writes at least (inputs, parameters,

@@ -52,6 +52,28 @@ impl AdapterArgs {
     }
 }
 
+/// Autotuning switches (default: on for real GPUs, off on software rasterizers).
+#[derive(Args, Clone, Copy, Default)]
+struct AutotuneArgs {
+    /// Time every convolution configuration the first time a shape is seen on this adapter
+    /// and keep the fastest (remembered in the cache directory). Default on real GPUs.
+    #[arg(long, conflicts_with = "no_autotune")]
+    autotune: bool,
+    /// Use the heuristic's configurations (deterministic; no timing at session build).
+    /// Default on software adapters such as lavapipe, whose speed ranking means nothing.
+    #[arg(long)]
+    no_autotune: bool,
+}
+
+impl AutotuneArgs {
+    fn enabled(self, gpu: &Gpu) -> bool {
+        if self.autotune || self.no_autotune {
+            return self.autotune;
+        }
+        gpu.adapter_info().device_type != wgpu::DeviceType::Cpu
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run an ONNX model or a built-in network on the GPU; write every output as NAME.npy.
@@ -79,6 +101,8 @@ enum Command {
         /// Timed runs after the first.
         #[arg(long, default_value_t = 10)]
         runs: usize,
+        #[command(flatten)]
+        autotune: AutotuneArgs,
         #[command(flatten)]
         adapter: AdapterArgs,
     },
@@ -166,6 +190,8 @@ enum Command {
         #[arg(long)]
         wall_clock: bool,
         #[command(flatten)]
+        autotune: AutotuneArgs,
+        #[command(flatten)]
         adapter: AdapterArgs,
     },
 }
@@ -211,6 +237,7 @@ fn run_cmd(
     weights: Option<&PathBuf>,
     output_dir: Option<&PathBuf>,
     runs: usize,
+    autotune: AutotuneArgs,
     adapter: &AdapterArgs,
 ) -> Result<String> {
     let mut shape_map = parse_shapes(shapes)?;
@@ -226,10 +253,12 @@ fn run_cmd(
     let source = ModelSource::parse(model, weights.map(|p| p.as_path()));
     let graph = cli_model::load(&source, &shape_map)?;
     let gpu = std::sync::Arc::new(adapter.gpu()?);
-    let config = wgconv::SessionConfig {
+    let tune = autotune.enabled(&gpu);
+    let mut config = wgconv::SessionConfig {
         shared_gpu: Some(gpu.clone()),
         ..Default::default()
     };
+    config.session.autotune = tune;
     let t0 = Instant::now();
     let session = wgconv::Session::from_graph(&graph, &config)?;
     let build_ms = t0.elapsed().as_secs_f64() * 1e3;
@@ -273,7 +302,17 @@ fn run_cmd(
             "session build {build_ms:.1} ms; first run {first_ms:.2} ms; {} dispatches, 1 submit per run",
             session.dispatch_count()
         ),
+        format!("pipeline cache: {}", gpu.pipeline_cache_state()),
     ];
+    if tune {
+        let t = gpu.tuner().stats();
+        report.push(format!(
+            "autotune: on ({} shapes timed in {} runs, {} from the cache)",
+            t.tuned, t.timing_runs, t.cache_hits
+        ));
+    } else {
+        report.push("autotune: off (heuristic choices)".into());
+    }
     if !times.is_empty() {
         report.push(format!(
             "latency over {} runs (upload + kernels + readback): median {:.3} ms, min {:.3} ms",
@@ -335,7 +374,8 @@ fn bench_cmd(
     suite: Option<PathBuf>,
     json: Option<PathBuf>,
     roofline: Option<PathBuf>,
-    opts: BenchOptions,
+    mut opts: BenchOptions,
+    autotune: AutotuneArgs,
     adapter: &AdapterArgs,
 ) -> Result<String> {
     let suite = match &suite {
@@ -359,6 +399,7 @@ fn bench_cmd(
         });
     }
     let gpu = adapter.gpu()?;
+    opts.autotune = autotune.enabled(&gpu);
     let bar = indicatif::ProgressBar::new(opts.selected(&suite).len() as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{pos}/{len} {wide_bar} {elapsed} {msg}")
@@ -380,7 +421,16 @@ fn bench_cmd(
     if let Some(path) = roofline {
         write_file(&path, "roofline", &bench::roofline::svg(&report))?;
     }
-    Ok(report.table())
+    let mut table = report.table();
+    table += &format!(
+        "autotune: {}\n",
+        if opts.autotune {
+            "on (convolutions use the fastest configuration timed on this adapter)"
+        } else {
+            "off (heuristic configurations)"
+        }
+    );
+    Ok(table)
 }
 
 fn write_file(path: &PathBuf, what: &'static str, text: &str) -> Result<()> {
@@ -473,6 +523,7 @@ fn main() -> ExitCode {
             weights,
             output_dir,
             runs,
+            autotune,
             adapter,
         }) => run_cmd(
             &model,
@@ -481,6 +532,7 @@ fn main() -> ExitCode {
             weights.as_ref(),
             output_dir.as_ref(),
             runs,
+            autotune,
             &adapter,
         ),
         Some(Command::Summary {
@@ -502,6 +554,7 @@ fn main() -> ExitCode {
             peak_gflops,
             peak_gbs,
             wall_clock,
+            autotune,
             adapter,
         }) => {
             let peak = match (peak_gflops, peak_gbs) {
@@ -525,8 +578,9 @@ fn main() -> ExitCode {
                 skip,
                 layers: !models_only,
                 models: !layers_only,
+                autotune: false,
             };
-            bench_cmd(suite, json, roofline, opts, &adapter)
+            bench_cmd(suite, json, roofline, opts, autotune, &adapter)
         }
     };
     match result {

@@ -258,6 +258,7 @@ fn layer(name: &str, gflops: f64, gbs: f64) -> ItemResult {
     ItemResult {
         name: name.into(),
         kernel: "conv".into(),
+        algorithm: None,
         median_ms: 1.0,
         min_ms: 1.0,
         runs: 1,
@@ -283,6 +284,8 @@ fn roofline_svg_has_one_point_per_item() {
         cold_start_ms: 10.0,
         pipelines_compiled: 3,
         pipeline_cache: PipelineCacheState::Cold,
+        autotune: false,
+        tuning: Default::default(),
         bytes: 2_000_000,
         median_ms: 2.0,
         min_ms: 2.0,
