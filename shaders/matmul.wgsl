@@ -16,9 +16,13 @@
 // are staged in workgroup memory TILE_K columns of K at a time; edge tiles are zero-filled, so
 // any M, N, K works. One workgroup per tile; the flat workgroup id is (batch, tile row, tile col).
 //
+// Split-K (PARTIAL): workgroups also range over `splits` slices of K, k_chunk long each; slice
+// s writes raw partial sums (no epilogue) at c[s * c_split + usual index], and
+// splitk_reduce.wgsl finishes. Without it splits = 1 and k_chunk = k.
+//
 // Overrides: WG_X, WG_Y, TILE_K (tile shape); A_K_FAST / B_K_FAST (which tile dimension
 // consecutive invocations load, chosen by the host so global loads coalesce along the operand's
-// unit stride); HAS_BIAS, BIAS_PER_ROW, HAS_RESIDUAL; ACTIVATION (prelude).
+// unit stride); HAS_BIAS, BIAS_PER_ROW, HAS_RESIDUAL; PARTIAL; ACTIVATION (prelude).
 
 override WG_X: u32 = 16u;
 override WG_Y: u32 = 16u;
@@ -28,6 +32,7 @@ override B_K_FAST: bool = false;
 override HAS_BIAS: bool = false;
 override BIAS_PER_ROW: bool = true;
 override HAS_RESIDUAL: bool = false;
+override PARTIAL: bool = false;
 
 // Register block per invocation (private arrays need constant sizes).
 const RM: u32 = 4u;
@@ -55,9 +60,9 @@ struct Params {
     c_bi: u32,
     bias_bo: u32,
     bias_bi: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
+    k_chunk: u32,
+    splits: u32,
+    c_split: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -83,11 +88,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let threads = WG_X * WG_Y;
 
     let tiles = params.tiles_m * params.tiles_n;
-    let flat = flat_workgroup_id(wid, nwg);
+    let per_split = params.batch * tiles;
+    let flat_all = flat_workgroup_id(wid, nwg);
     // Workgroup-uniform, so returning before the barriers is fine.
-    if flat >= params.batch * tiles {
+    if flat_all >= params.splits * per_split {
         return;
     }
+    let split = flat_all / per_split;
+    let flat = flat_all % per_split;
+    let k_begin = split * params.k_chunk;
+    let k_end = min(k_begin + params.k_chunk, params.k);
     let bat = flat / tiles;
     let t = flat % tiles;
     let row0 = (t / params.tiles_n) * tile_m;
@@ -105,7 +115,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         acc[i] = vec4<f32>(0.0);
     }
 
-    for (var k0 = 0u; k0 < params.k; k0 += TILE_K) {
+    for (var k0 = k_begin; k0 < k_end; k0 += TILE_K) {
         // Stage A[row0.., k0..] and B[k0.., col0..], zero outside the matrices.
         for (var e = lid; e < tile_m * TILE_K; e += threads) {
             var mm: u32;
@@ -120,7 +130,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             let gm = row0 + mm;
             let gk = k0 + kk;
             var v = 0.0;
-            if gm < params.m && gk < params.k {
+            if gm < params.m && gk < k_end {
                 v = a[a_base + gm * params.a_rs + gk * params.a_cs];
             }
             a_tile[kk * a_pitch + mm] = v;
@@ -138,7 +148,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             let gn = col0 + nn;
             let gk = k0 + kk;
             var v = 0.0;
-            if gn < params.n && gk < params.k {
+            if gn < params.n && gk < k_end {
                 v = b[b_base + gk * params.b_rs + gn * params.b_cs];
             }
             b_tile[kk * b_pitch + nn] = v;
@@ -169,6 +179,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 break;
             }
             var v = acc[i][j];
+            if PARTIAL {
+                c[split * params.c_split + c_base + gm * params.c_rs + gn * params.c_cs] = v;
+                continue;
+            }
             if HAS_BIAS {
                 let bias_base = b_out * params.bias_bo + b_in * params.bias_bi;
                 v += bias[bias_base + select(gn, gm, BIAS_PER_ROW)];

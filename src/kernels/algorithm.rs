@@ -12,7 +12,7 @@ use crate::device::Gpu;
 use crate::error::{Error, Result};
 use crate::kernels::conv::ConvTiling;
 use crate::kernels::matmul::GemmTiling;
-use crate::kernels::{BufRef, ConvBindings, Dispatch, conv, depthwise, matmul};
+use crate::kernels::{BufRef, ConvBindings, Dispatch, conv, depthwise, matmul, splitk, winograd};
 use crate::ops::{ConvSpec, Epilogue};
 use crate::plan::Kernel;
 use crate::tensor::numel;
@@ -69,6 +69,10 @@ pub const SPLITK_MAX_SPLITS: u32 = 32;
 pub const WINOGRAD_MIN_CHANNELS: usize = 64;
 /// ... and its batched GEMM has at least this many columns (2x2 tiles over the batch).
 pub const WINOGRAD_MIN_TILES: usize = 32;
+/// ... and each transformed tensor (4x the input or output) stays below half of WebGPU's
+/// default `max_storage_buffer_binding_size`, so large maps fall back to the implicit GEMM
+/// instead of failing a device limit.
+pub const WINOGRAD_MAX_SCRATCH_BYTES: u64 = 64 << 20;
 
 /// The shapes of a convolution problem, validated.
 struct Shape {
@@ -279,12 +283,9 @@ pub fn candidates(
     v
 }
 
-/// True for the variants whose kernels exist.
-fn implemented(a: &ConvAlgorithm) -> bool {
-    matches!(
-        a,
-        ConvAlgorithm::Implicit(_) | ConvAlgorithm::Gemm(_) | ConvAlgorithm::Depthwise
-    )
+/// True for the variants whose kernels exist (all of them).
+fn implemented(_: &ConvAlgorithm) -> bool {
+    true
 }
 
 /// The split count for a GEMM with `tiles` output tiles and reduction `k`, or `None` when the
@@ -307,7 +308,7 @@ fn splitk_splits(tiles: u64, k: usize) -> Option<u32> {
 ///   writes and reads back 16/4 = 4x the input and 4x the output in its transformed forms, so
 ///   it pays only where the layer is compute bound: saved 10*C*O FLOPs per output pixel
 ///   against ~32*(C+O) extra bytes, i.e. C*O/(C+O) above ~3x a GPU's FLOP/byte ridge (10-20):
-///   C, O >= 64;
+///   C, O >= 64; and while each transformed tensor stays under 64 MiB;
 /// - split-K when the implicit GEMM (or pointwise GEMM) launches fewer than 128 workgroups and
 ///   the reduction is long: splits = min(256 / tiles, K / 256, 32), so the launch approaches
 ///   ~256 workgroups while each split still reduces >= 256 terms;
@@ -323,6 +324,9 @@ pub fn heuristic(spec: &ConvSpec, input: &[usize], weight: &[usize]) -> ConvAlgo
         && input[1] >= WINOGRAD_MIN_CHANNELS
         && weight[0] >= WINOGRAD_MIN_CHANNELS
         && winograd_tiles(&s.out) >= WINOGRAD_MIN_TILES
+        && winograd::scratch_bytes(input, &s.out)
+            .iter()
+            .all(|&b| b <= WINOGRAD_MAX_SCRATCH_BYTES)
     {
         let a = ConvAlgorithm::Winograd {
             tile: 2,
@@ -373,10 +377,7 @@ pub fn scratch_bytes(
         ConvAlgorithm::SplitK { splits, .. } | ConvAlgorithm::GemmSplitK { splits, .. } => {
             vec![f(splits as usize * numel(&s.out))]
         }
-        ConvAlgorithm::Winograd { .. } => {
-            let tiles = winograd_tiles(&s.out);
-            vec![f(16 * input[1] * tiles), f(16 * weight[0] * tiles)]
-        }
+        ConvAlgorithm::Winograd { .. } => winograd::scratch_bytes(input, &s.out).to_vec(),
         _ => Vec::new(),
     })
 }
@@ -429,13 +430,40 @@ pub fn conv_with(
         ConvAlgorithm::Depthwise => {
             vec![depthwise::depthwise(gpu, spec, input, weight, epilogue, b)?]
         }
-        ConvAlgorithm::SplitK { .. }
-        | ConvAlgorithm::GemmSplitK { .. }
-        | ConvAlgorithm::Winograd { .. } => {
-            return Err(Error::invalid_op(
-                "conv algorithm",
-                format!("{algorithm:?} is not available yet"),
-            ));
-        }
+        ConvAlgorithm::SplitK { tiling, splits } => splitk::conv_splitk(
+            gpu,
+            spec,
+            input,
+            weight,
+            epilogue,
+            b,
+            Some(tiling),
+            splits,
+            scratch[0],
+        )?
+        .into(),
+        ConvAlgorithm::GemmSplitK { tiling, splits } => splitk::pointwise_splitk(
+            gpu,
+            spec,
+            input,
+            weight,
+            epilogue,
+            b,
+            Some(tiling),
+            splits,
+            scratch[0],
+        )?
+        .into(),
+        ConvAlgorithm::Winograd { gemm, .. } => winograd::winograd(
+            gpu,
+            spec,
+            input,
+            weight,
+            epilogue,
+            b,
+            Some(gemm),
+            [scratch[0], scratch[1]],
+        )?
+        .into(),
     })
 }

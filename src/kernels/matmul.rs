@@ -21,7 +21,7 @@ crate::gpu_params! {
         pub b_rs: u32, pub b_cs: u32, pub b_bo: u32, pub b_bi: u32,
         pub c_rs: u32, pub c_cs: u32, pub c_bo: u32, pub c_bi: u32,
         pub bias_bo: u32, pub bias_bi: u32,
-        pub _pad0: u32, pub _pad1: u32, pub _pad2: u32,
+        pub k_chunk: u32, pub splits: u32, pub c_split: u32,
     }
 }
 
@@ -180,12 +180,18 @@ fn gemm(
     residual: Option<BufRef<'_>>,
     out: BufRef<'_>,
     tiling: Option<GemmTiling>,
+    splits: Option<u32>,
 ) -> Result<Dispatch> {
     let (m, n, k, outer, inner) = (g.m, g.n, g.k, g.outer, g.inner);
     check_binding(op, "A", &a, g.a.extent(m, k, outer, inner))?;
     check_binding(op, "B", &b, g.b.extent(k, n, outer, inner))?;
     let c_extent = g.c.extent(m, n, outer, inner);
-    check_binding(op, "output", &out, c_extent)?;
+    let n_splits = splits.unwrap_or(1) as usize;
+    if n_splits == 0 {
+        return Err(Error::invalid_op(op, "split-K needs at least one split"));
+    }
+    // Split-K writes slice s of the partial sums at s * c_extent.
+    check_binding(op, "output", &out, c_extent * n_splits)?;
     if let Some(r) = &residual {
         check_binding(op, "residual", r, c_extent)?;
     }
@@ -212,6 +218,8 @@ fn gemm(
     let tiles_m = m.div_ceil(REG_BLOCK * wg_y);
     let tiles_n = n.div_ceil(REG_BLOCK * wg_x);
     let batch = outer * inner;
+    // Split ranges are whole TILE_K chunks (see conv.rs).
+    let k_chunk = k.div_ceil(n_splits).div_ceil(16).max(1) * 16;
     let u = |what: &str, v: usize| to_u32(op, what, v);
     let params = MatmulParams {
         m: u("rows", m)?,
@@ -235,13 +243,15 @@ fn gemm(
         c_bi: u("C stride", g.c.bi)?,
         bias_bo: u("bias stride", bias_bo)?,
         bias_bi: u("bias stride", bias_bi)?,
-        ..Default::default()
+        k_chunk: u("split range", k_chunk)?,
+        splits: u("splits", n_splits)?,
+        c_split: u("partial slice", c_extent)?,
     };
     // Every index the shader forms must fit its u32 arithmetic.
     for (what, e) in [
         ("A extent", g.a.extent(m, k, outer, inner)),
         ("B extent", g.b.extent(k, n, outer, inner)),
-        ("C extent", c_extent),
+        ("C extent", c_extent * n_splits),
     ] {
         u(what, e)?;
     }
@@ -258,6 +268,7 @@ fn gemm(
         ("HAS_BIAS", flag(bias.is_some())),
         ("BIAS_PER_ROW", flag(per_row)),
         ("HAS_RESIDUAL", flag(residual.is_some())),
+        ("PARTIAL", flag(splits.is_some())),
     ]);
     // Unused optional inputs are bound to A (read-only, so no usage conflict with the output).
     gpu.dispatch(
@@ -265,7 +276,7 @@ fn gemm(
         &constants,
         &params,
         &[a, b, bias.unwrap_or(a), residual.unwrap_or(a), out],
-        (batch * tiles_m * tiles_n) as u64,
+        (n_splits * batch * tiles_m * tiles_n) as u64,
     )
 }
 
@@ -321,6 +332,115 @@ pub fn pointwise_tiled(
     tiling: Option<GemmTiling>,
 ) -> Result<Dispatch> {
     const OP: &str = "pointwise conv";
+    let problem = pointwise_problem(spec, input_shape, weight_shape)?;
+    let residual = residual_binding(OP, &epilogue, b.residual)?;
+    gemm(
+        gpu,
+        OP,
+        &problem,
+        epilogue.activation,
+        b.weight,
+        b.input,
+        b.bias,
+        residual,
+        b.output,
+        tiling,
+        None,
+    )
+}
+
+/// Split-K's first pass for a pointwise convolution: the GEMM over `splits` ranges of the
+/// reduction, each writing raw partial sums to slice `s` of `partial` (`[splits, *output
+/// shape]`). `crate::kernels::splitk::reduce` finishes.
+#[allow(clippy::too_many_arguments)]
+pub fn pointwise_partial(
+    gpu: &Gpu,
+    spec: &ConvSpec,
+    input_shape: &[usize],
+    weight_shape: &[usize],
+    input: BufRef<'_>,
+    weight: BufRef<'_>,
+    partial: BufRef<'_>,
+    tiling: Option<GemmTiling>,
+    splits: u32,
+) -> Result<Dispatch> {
+    const OP: &str = "pointwise conv (split-K)";
+    let problem = pointwise_problem(spec, input_shape, weight_shape)?;
+    gemm(
+        gpu,
+        OP,
+        &problem,
+        Activation::Identity,
+        weight,
+        input,
+        None,
+        None,
+        partial,
+        tiling,
+        Some(splits),
+    )
+}
+
+/// Winograd's batched GEMM: for each of `points` transform points p, `M[p] = U[p] V[p]` with
+/// `U` `[points, O, C]`, `V` `[points, C, P]`, `M` `[points, O, P]`, all dense.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn batched_gemm(
+    gpu: &Gpu,
+    op: &str,
+    (points, o, c, p): (usize, usize, usize, usize),
+    u: BufRef<'_>,
+    v: BufRef<'_>,
+    m: BufRef<'_>,
+    tiling: Option<GemmTiling>,
+) -> Result<Dispatch> {
+    let problem = Gemm {
+        m: o,
+        n: p,
+        k: c,
+        outer: points,
+        inner: 1,
+        a: Layout {
+            rs: c,
+            cs: 1,
+            bo: o * c,
+            bi: 0,
+        },
+        b: Layout {
+            rs: p,
+            cs: 1,
+            bo: c * p,
+            bi: 0,
+        },
+        c: Layout {
+            rs: p,
+            cs: 1,
+            bo: o * p,
+            bi: 0,
+        },
+        bias: None,
+    };
+    gemm(
+        gpu,
+        op,
+        &problem,
+        Activation::Identity,
+        u,
+        v,
+        None,
+        None,
+        m,
+        tiling,
+        None,
+    )
+}
+
+/// The batched GEMM of a pointwise convolution (after checking that it is one).
+fn pointwise_problem(
+    spec: &ConvSpec,
+    input_shape: &[usize],
+    weight_shape: &[usize],
+) -> Result<Gemm> {
+    const OP: &str = "pointwise conv";
     if !is_pointwise(spec) {
         spec.validate(OP)?;
         return Err(Error::invalid_op(
@@ -335,8 +455,7 @@ pub fn pointwise_tiled(
     let (batch, c, o, g) = (input_shape[0], input_shape[1], weight_shape[0], spec.groups);
     let s: usize = out_shape[2..].iter().product();
     let (cg, og) = (c / g, o / g);
-    let residual = residual_binding(OP, &epilogue, b.residual)?;
-    let problem = Gemm {
+    Ok(Gemm {
         m: og,
         n: s,
         k: cg,
@@ -363,19 +482,7 @@ pub fn pointwise_tiled(
             bi: og * s,
         },
         bias: Some((true, 0, og)),
-    };
-    gemm(
-        gpu,
-        OP,
-        &problem,
-        epilogue.activation,
-        b.weight,
-        b.input,
-        b.bias,
-        residual,
-        b.output,
-        tiling,
-    )
+    })
 }
 
 /// `y = activation(x W^T + bias)`: PyTorch `nn.Linear`, ONNX `Gemm` with `transB = 1`.
@@ -431,7 +538,9 @@ pub fn linear(
         },
         bias: Some((false, 0, 0)),
     };
-    gemm(gpu, OP, &problem, activation, x, w, bias, None, out, None)
+    gemm(
+        gpu, OP, &problem, activation, x, w, bias, None, out, None, None,
+    )
 }
 
 /// Output shape of numpy `matmul` for operands of rank 2 or 3: `[.., M, K] @ [.., K, N]` is
@@ -531,6 +640,7 @@ pub fn matmul(
         None,
         None,
         out,
+        None,
         None,
     )
 }

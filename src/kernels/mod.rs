@@ -26,6 +26,7 @@ pub mod rearrange;
 pub mod resize;
 pub mod se_gate;
 pub mod softmax;
+pub mod splitk;
 pub mod winograd;
 
 /// The Rust mirror of each shader's `Params` uniform: `(field, offset)` list and size. The
@@ -48,6 +49,9 @@ pub fn params_layout(shader: Shader) -> (&'static [(&'static str, usize)], usize
         Shader::SeGate => of::<se_gate::SeGateParams>(),
         Shader::Resize => of::<resize::ResizeParams>(),
         Shader::Pad => of::<pad::PadParams>(),
+        Shader::SplitkReduce => of::<splitk::SplitkReduceParams>(),
+        Shader::WinogradInput => of::<winograd::WinogradInputParams>(),
+        Shader::WinogradOutput => of::<winograd::WinogradOutputParams>(),
     }
 }
 

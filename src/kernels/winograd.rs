@@ -16,7 +16,46 @@
 //! [`WINOGRAD_ERROR_FACTOR`]). Networks are checked against a tolerance calibrated for direct
 //! convolution, chained over dozens of layers; F(2x2) stays inside it.
 
-use crate::tensor::Tensor;
+use crate::device::Gpu;
+use crate::error::{Error, Result};
+use crate::kernels::conv;
+use crate::kernels::eltwise::to_u32;
+use crate::kernels::matmul::{self, GemmTiling};
+use crate::kernels::{BufRef, ConvBindings, Dispatch};
+use crate::ops::{ConvSpec, Epilogue};
+use crate::shaders::Shader;
+use crate::tensor::{Tensor, numel};
+
+const OP: &str = "winograd conv";
+const WORKGROUP: u64 = 256;
+
+crate::gpu_params! {
+    /// Mirrors `Params` in `shaders/winograd_input.wgsl`.
+    pub struct WinogradInputParams {
+        pub channels: u32,
+        pub in_h: u32,
+        pub in_w: u32,
+        pub tiles_h: u32,
+        pub tiles_w: u32,
+        pub tiles: u32,
+        pub pad_h: i32,
+        pub pad_w: i32,
+    }
+}
+
+crate::gpu_params! {
+    /// Mirrors `Params` in `shaders/winograd_output.wgsl`.
+    pub struct WinogradOutputParams {
+        pub out_c: u32,
+        pub out_h: u32,
+        pub out_w: u32,
+        pub tiles_h: u32,
+        pub tiles_w: u32,
+        pub tiles: u32,
+        pub _pad0: u32,
+        pub _pad1: u32,
+    }
+}
 
 /// `G` of F(2x2, 3x3): 4x3.
 const G: [[f64; 3]; 4] = [
@@ -70,4 +109,145 @@ pub fn transform_weights(weight: &Tensor) -> Tensor {
         }
     }
     Tensor::new(vec![POINTS, o, c], u).expect("sized above")
+}
+
+/// Bytes of the two scratch regions: `V` `[16, C, P]` and `M` `[16, O, P]`, `P` the 2x2 output
+/// tiles over the batch.
+pub fn scratch_bytes(input_shape: &[usize], out_shape: &[usize]) -> [u64; 2] {
+    let p = out_shape[0] * out_shape[2].div_ceil(2) * out_shape[3].div_ceil(2);
+    let f = |e: usize| (e.max(1) * 4) as u64;
+    [f(POINTS * input_shape[1] * p), f(POINTS * out_shape[1] * p)]
+}
+
+/// `output = act(conv(input, weight) + bias + residual)` by Winograd F(2x2, 3x3) in three
+/// dispatches. `b.weight` holds [`transform_weights`] of the `[O, C, 3, 3]` weights of shape
+/// `weight_shape`; `scratch` is `[V, M]` of [`scratch_bytes`], in buffers apart from each other,
+/// from the input (V) and from the output (M).
+#[allow(clippy::too_many_arguments)]
+pub fn winograd(
+    gpu: &Gpu,
+    spec: &ConvSpec,
+    input_shape: &[usize],
+    weight_shape: &[usize],
+    epilogue: Epilogue,
+    b: ConvBindings<'_>,
+    tiling: Option<GemmTiling>,
+    scratch: [BufRef<'_>; 2],
+) -> Result<[Dispatch; 3]> {
+    if !crate::kernels::algorithm::winograd_applies(spec) {
+        spec.validate(OP)?;
+        return Err(Error::invalid_op(
+            OP,
+            format!(
+                "needs a 2-D 3x3 kernel, stride 1, dilation 1 and one group; got kernel {:?}, stride {:?}, dilation {:?}, groups {}",
+                spec.kernel, spec.stride, spec.dilation, spec.groups
+            ),
+        ));
+    }
+    // The transformed weights are 16/9 the size of the raw ones: check them against that, and
+    // the other bindings against the op's shapes.
+    let raw_weight = BufRef {
+        size: (numel(weight_shape) * 4) as u64,
+        ..b.weight
+    };
+    let out_shape = conv::validate(
+        OP,
+        spec,
+        input_shape,
+        weight_shape,
+        epilogue,
+        &ConvBindings {
+            weight: raw_weight,
+            ..b
+        },
+    )?;
+    let (c, o) = (input_shape[1], out_shape[1]);
+    let u_bytes = (POINTS * o * c * 4) as u64;
+    if b.weight.size < u_bytes {
+        return Err(Error::invalid_op(
+            OP,
+            format!(
+                "transformed weight binding of {} bytes is too small for [16, {o}, {c}] ({u_bytes} bytes)",
+                b.weight.size
+            ),
+        ));
+    }
+    let need = scratch_bytes(input_shape, &out_shape);
+    for (r, n) in scratch.iter().zip(need) {
+        if r.size < n {
+            return Err(Error::invalid_op(
+                OP,
+                format!(
+                    "scratch binding of {} bytes is too small ({n} bytes needed)",
+                    r.size
+                ),
+            ));
+        }
+    }
+    let (tiles_h, tiles_w) = (out_shape[2].div_ceil(2), out_shape[3].div_ceil(2));
+    let tiles = out_shape[0] * tiles_h * tiles_w;
+    let u = |what: &str, v: usize| to_u32(OP, what, v);
+    for (what, e) in [
+        ("input elements", numel(input_shape)),
+        ("transformed input elements", POINTS * c * tiles),
+        ("transformed output elements", POINTS * o * tiles),
+        ("output elements", numel(&out_shape)),
+    ] {
+        u(what, e)?;
+    }
+    let pad = |v: usize| {
+        i32::try_from(v).map_err(|_| Error::invalid_op(OP, format!("padding {v} does not fit i32")))
+    };
+    let [v_buf, m_buf] = scratch;
+    let input = gpu.dispatch(
+        Shader::WinogradInput,
+        &[],
+        &WinogradInputParams {
+            channels: u("channels", c)?,
+            in_h: u("input height", input_shape[2])?,
+            in_w: u("input width", input_shape[3])?,
+            tiles_h: u("tiles", tiles_h)?,
+            tiles_w: u("tiles", tiles_w)?,
+            tiles: u("tiles", tiles)?,
+            pad_h: pad(spec.pad_begin[0])?,
+            pad_w: pad(spec.pad_begin[1])?,
+        },
+        &[b.input, v_buf],
+        ((c * tiles) as u64).div_ceil(WORKGROUP),
+    )?;
+    let gemm = matmul::batched_gemm(
+        gpu,
+        OP,
+        (POINTS, o, c, tiles),
+        b.weight,
+        v_buf,
+        m_buf,
+        tiling,
+    )?;
+    let mut constants = epilogue.activation.constants().to_vec();
+    constants.extend([
+        ("HAS_BIAS", b.bias.is_some() as u32 as f64),
+        ("HAS_RESIDUAL", b.residual.is_some() as u32 as f64),
+    ]);
+    let output = gpu.dispatch(
+        Shader::WinogradOutput,
+        &constants,
+        &WinogradOutputParams {
+            out_c: u("output channels", o)?,
+            out_h: u("output height", out_shape[2])?,
+            out_w: u("output width", out_shape[3])?,
+            tiles_h: u("tiles", tiles_h)?,
+            tiles_w: u("tiles", tiles_w)?,
+            tiles: u("tiles", tiles)?,
+            ..Default::default()
+        },
+        &[
+            m_buf,
+            b.bias.unwrap_or(m_buf),
+            b.residual.unwrap_or(m_buf),
+            b.output,
+        ],
+        ((o * tiles) as u64).div_ceil(WORKGROUP),
+    )?;
+    Ok([input, gemm, output])
 }

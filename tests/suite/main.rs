@@ -23,6 +23,8 @@ mod resize;
 mod robustness;
 mod shaders;
 mod softmax;
+mod splitk;
 mod summary;
 mod validate;
+mod winograd;
 mod zoo;
