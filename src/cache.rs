@@ -213,12 +213,12 @@ impl DiskPipelineCache {
     /// Writes the cache data to its file if pipelines were created since the last save;
     /// true when a file was written. Failures are reported once on stderr and otherwise
     /// ignored: a cache that cannot be saved costs time, not correctness.
-    pub(crate) fn save(&self, force: bool) -> bool {
+    pub(crate) fn save(&self) -> bool {
         let Ok(_guard) = self.save.lock() else {
             return false;
         };
         let pending = self.unsaved.swap(0, Ordering::Relaxed);
-        if pending == 0 && !force {
+        if pending == 0 {
             return false;
         }
         let Some(data) = self.cache.get_data().filter(|d| !d.is_empty()) else {

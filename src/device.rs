@@ -127,7 +127,7 @@ pub struct Gpu {
 impl Drop for Gpu {
     fn drop(&mut self) {
         if let Some(c) = &self.disk_cache {
-            c.save(false);
+            c.save();
         }
     }
 }
@@ -336,7 +336,7 @@ impl Gpu {
     /// (sessions call this when they finish building; dropping the device does too). True
     /// when a file was written; failures are not errors.
     pub fn save_pipeline_cache(&self) -> bool {
-        self.disk_cache.as_ref().is_some_and(|c| c.save(false))
+        self.disk_cache.as_ref().is_some_and(|c| c.save())
     }
 
     /// The kernel family made deliberately wrong for testing, if any.
