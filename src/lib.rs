@@ -10,6 +10,7 @@
 
 pub mod bench;
 pub mod blocks;
+pub mod cache;
 pub mod cli_model;
 pub mod compare;
 pub mod demo;
@@ -28,6 +29,7 @@ pub mod shader_check;
 pub mod shaders;
 pub mod summary;
 pub mod tensor;
+pub mod tune;
 pub mod validate;
 pub mod weights;
 pub mod zoo;

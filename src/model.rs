@@ -44,6 +44,13 @@ impl SessionConfig {
         self
     }
 
+    /// Autotunes the convolutions ([`SessionOptions::autotune`], [`crate::tune`]): slower
+    /// first builds, faster runs, choices remembered per adapter in the cache directory.
+    pub fn autotune(mut self, on: bool) -> Self {
+        self.session.autotune = on;
+        self
+    }
+
     fn device(&self) -> Result<Arc<Gpu>> {
         if let Some(g) = &self.shared_gpu {
             return Ok(g.clone());

@@ -42,6 +42,11 @@ pub struct SessionOptions {
     /// runs ([`Session::graph`]: after the passes when `optimize` is on; the passes are
     /// deterministic, so `passes::optimize(graph)` numbers nodes the same way).
     pub algorithms: HashMap<NodeId, ConvAlgorithm>,
+    /// Choose every other convolution's algorithm by timing the candidates on this device
+    /// the first time its shape is seen, remembering the choice per adapter in the cache
+    /// directory ([`crate::tune`]). Off by default: building then takes predictable time and
+    /// every build makes the same (heuristic) choices; turn it on for long-lived sessions.
+    pub autotune: bool,
 }
 
 impl Default for SessionOptions {
@@ -50,6 +55,7 @@ impl Default for SessionOptions {
             optimize: true,
             reuse_memory: true,
             algorithms: HashMap::new(),
+            autotune: false,
         }
     }
 }
@@ -171,7 +177,27 @@ impl<'g> Session<'g> {
             g.compact()?;
             g
         };
-        let plan = plan::plan_with_algorithms(&graph, options.reuse_memory, &options.algorithms)?;
+        let tuned;
+        let algorithms = if options.autotune {
+            let mut a = options.algorithms.clone();
+            let tuner = gpu.tuner();
+            for (i, node) in graph.nodes().iter().enumerate() {
+                if a.contains_key(&NodeId(i)) || node.inputs.is_empty() {
+                    continue;
+                }
+                if let Some(choice) =
+                    tuner.conv_algorithm(gpu, &node.op, graph.shape(node.inputs[0]))
+                {
+                    a.insert(NodeId(i), choice);
+                }
+            }
+            tuner.save();
+            tuned = a;
+            &tuned
+        } else {
+            &options.algorithms
+        };
+        let plan = plan::plan_with_algorithms(&graph, options.reuse_memory, algorithms)?;
         let counters = AtomicCounters::default();
         let align = gpu.limits().min_storage_buffer_offset_alignment as u64;
         if !plan::ALIGN.is_multiple_of(align.max(1)) {
@@ -263,6 +289,7 @@ impl<'g> Session<'g> {
                 )
             })
             .collect();
+        gpu.save_pipeline_cache();
         Ok(Self {
             gpu: handle,
             graph,

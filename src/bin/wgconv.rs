@@ -30,6 +30,10 @@ struct AdapterArgs {
     /// Part of the adapter name (default: WGCONV_ADAPTER).
     #[arg(long)]
     adapter: Option<String>,
+    /// Do not load or save wgpu's pipeline cache file (default: WGCONV_PIPELINE_CACHE=0 also
+    /// turns it off); the cache directory is WGCONV_CACHE_DIR, else ~/.cache/wgconv.
+    #[arg(long)]
+    no_pipeline_cache: bool,
 }
 
 impl AdapterArgs {
@@ -41,7 +45,32 @@ impl AdapterArgs {
         if let Some(a) = &self.adapter {
             opts.adapter_name = Some(a.clone());
         }
+        if self.no_pipeline_cache {
+            opts.pipeline_cache = false;
+        }
         Gpu::with_options(&opts)
+    }
+}
+
+/// Autotuning switches (default: on for real GPUs, off on software rasterizers).
+#[derive(Args, Clone, Copy, Default)]
+struct AutotuneArgs {
+    /// Time every convolution configuration the first time a shape is seen on this adapter
+    /// and keep the fastest (remembered in the cache directory). Default on real GPUs.
+    #[arg(long, conflicts_with = "no_autotune")]
+    autotune: bool,
+    /// Use the heuristic's configurations (deterministic; no timing at session build).
+    /// Default on software adapters such as lavapipe, whose speed ranking means nothing.
+    #[arg(long)]
+    no_autotune: bool,
+}
+
+impl AutotuneArgs {
+    fn enabled(self, gpu: &Gpu) -> bool {
+        if self.autotune || self.no_autotune {
+            return self.autotune;
+        }
+        gpu.adapter_info().device_type != wgpu::DeviceType::Cpu
     }
 }
 
@@ -72,6 +101,8 @@ enum Command {
         /// Timed runs after the first.
         #[arg(long, default_value_t = 10)]
         runs: usize,
+        #[command(flatten)]
+        autotune: AutotuneArgs,
         #[command(flatten)]
         adapter: AdapterArgs,
     },
@@ -127,6 +158,10 @@ enum Command {
         /// Also write the results as JSON here.
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Also write a roofline plot (SVG: arithmetic intensity vs GFLOP/s, log-log, under
+        /// the peak compute and bandwidth roofs) here.
+        #[arg(long, value_name = "OUT.svg")]
+        roofline: Option<PathBuf>,
         /// Timed runs per item (>= 20 recommended).
         #[arg(long, default_value_t = 20)]
         runs: usize,
@@ -154,6 +189,8 @@ enum Command {
         /// Time with host wall clock even when GPU timestamps are available.
         #[arg(long)]
         wall_clock: bool,
+        #[command(flatten)]
+        autotune: AutotuneArgs,
         #[command(flatten)]
         adapter: AdapterArgs,
     },
@@ -200,6 +237,7 @@ fn run_cmd(
     weights: Option<&PathBuf>,
     output_dir: Option<&PathBuf>,
     runs: usize,
+    autotune: AutotuneArgs,
     adapter: &AdapterArgs,
 ) -> Result<String> {
     let mut shape_map = parse_shapes(shapes)?;
@@ -215,10 +253,12 @@ fn run_cmd(
     let source = ModelSource::parse(model, weights.map(|p| p.as_path()));
     let graph = cli_model::load(&source, &shape_map)?;
     let gpu = std::sync::Arc::new(adapter.gpu()?);
-    let config = wgconv::SessionConfig {
+    let tune = autotune.enabled(&gpu);
+    let mut config = wgconv::SessionConfig {
         shared_gpu: Some(gpu.clone()),
         ..Default::default()
     };
+    config.session.autotune = tune;
     let t0 = Instant::now();
     let session = wgconv::Session::from_graph(&graph, &config)?;
     let build_ms = t0.elapsed().as_secs_f64() * 1e3;
@@ -262,7 +302,17 @@ fn run_cmd(
             "session build {build_ms:.1} ms; first run {first_ms:.2} ms; {} dispatches, 1 submit per run",
             session.dispatch_count()
         ),
+        format!("pipeline cache: {}", gpu.pipeline_cache_state()),
     ];
+    if tune {
+        let t = gpu.tuner().stats();
+        report.push(format!(
+            "autotune: on ({} shapes timed in {} runs, {} from the cache)",
+            t.tuned, t.timing_runs, t.cache_hits
+        ));
+    } else {
+        report.push("autotune: off (heuristic choices)".into());
+    }
     if !times.is_empty() {
         report.push(format!(
             "latency over {} runs (upload + kernels + readback): median {:.3} ms, min {:.3} ms",
@@ -323,7 +373,9 @@ fn info() -> Result<String> {
 fn bench_cmd(
     suite: Option<PathBuf>,
     json: Option<PathBuf>,
-    opts: BenchOptions,
+    roofline: Option<PathBuf>,
+    mut opts: BenchOptions,
+    autotune: AutotuneArgs,
     adapter: &AdapterArgs,
 ) -> Result<String> {
     let suite = match &suite {
@@ -347,6 +399,7 @@ fn bench_cmd(
         });
     }
     let gpu = adapter.gpu()?;
+    opts.autotune = autotune.enabled(&gpu);
     let bar = indicatif::ProgressBar::new(opts.selected(&suite).len() as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{pos}/{len} {wide_bar} {elapsed} {msg}")
@@ -365,7 +418,19 @@ fn bench_cmd(
             reason: e.to_string(),
         })?;
     }
-    Ok(report.table())
+    if let Some(path) = roofline {
+        write_file(&path, "roofline", &bench::roofline::svg(&report))?;
+    }
+    let mut table = report.table();
+    table += &format!(
+        "autotune: {}\n",
+        if opts.autotune {
+            "on (convolutions use the fastest configuration timed on this adapter)"
+        } else {
+            "off (heuristic configurations)"
+        }
+    );
+    Ok(table)
 }
 
 fn write_file(path: &PathBuf, what: &'static str, text: &str) -> Result<()> {
@@ -458,6 +523,7 @@ fn main() -> ExitCode {
             weights,
             output_dir,
             runs,
+            autotune,
             adapter,
         }) => run_cmd(
             &model,
@@ -466,6 +532,7 @@ fn main() -> ExitCode {
             weights.as_ref(),
             output_dir.as_ref(),
             runs,
+            autotune,
             &adapter,
         ),
         Some(Command::Summary {
@@ -477,6 +544,7 @@ fn main() -> ExitCode {
         Some(Command::Bench {
             suite,
             json,
+            roofline,
             runs,
             warmup,
             filter,
@@ -486,6 +554,7 @@ fn main() -> ExitCode {
             peak_gflops,
             peak_gbs,
             wall_clock,
+            autotune,
             adapter,
         }) => {
             let peak = match (peak_gflops, peak_gbs) {
@@ -509,8 +578,9 @@ fn main() -> ExitCode {
                 skip,
                 layers: !models_only,
                 models: !layers_only,
+                autotune: false,
             };
-            bench_cmd(suite, json, opts, &adapter)
+            bench_cmd(suite, json, roofline, opts, autotune, &adapter)
         }
     };
     match result {

@@ -253,9 +253,12 @@ impl Gpu {
                         constants: &consts,
                         zero_initialize_workgroup_memory: false,
                     },
-                    cache: None,
+                    cache: self.disk_cache.as_ref().map(|c| &c.cache),
                 })
         })?;
+        if let Some(c) = &self.disk_cache {
+            c.touched();
+        }
         let pipeline = Arc::new(pipeline);
         self.pipelines
             .pipelines

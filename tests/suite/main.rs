@@ -3,6 +3,7 @@
 mod api;
 mod bench;
 mod blocks;
+mod cache;
 mod channel_affine;
 mod cli;
 mod common;
