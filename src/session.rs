@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::device::Gpu;
 use crate::error::{Error, Result};
-use crate::graph::{Graph, Op, ValueId, passes};
+use crate::graph::{Graph, Node, Op, ValueId, passes};
 use crate::kernels::channel_affine::{AffineBindings, channel_affine};
 use crate::kernels::se_gate::{SeGateBindings, se_gate};
 use crate::kernels::{
@@ -25,6 +25,8 @@ use crate::kernels::{
 };
 use crate::ops::Activation;
 use crate::plan::{self, Kernel, Plan, Region};
+use crate::split::lower::NodeViews;
+use crate::split::{self, Launch, Lowering, Store, View};
 use crate::tensor::{Tensor, numel};
 
 /// How a session prepares its graph.
@@ -59,8 +61,8 @@ pub struct Counters {
     pub bytes_uploaded: u64,
     /// Bytes copied back to the host.
     pub bytes_read_back: u64,
-    /// GPU buffers created (activation buffers, parameters, readback, one uniform per
-    /// dispatch).
+    /// GPU buffers created (activation buffers, parameters, readback, staging buffers of
+    /// split nodes, one uniform per dispatch).
     pub buffers_created: u64,
     /// Bind groups created (one per dispatch).
     pub bind_groups_created: u64,
@@ -88,6 +90,8 @@ pub struct Session<'g> {
     _params: wgpu::Buffer,
     readback: wgpu::Buffer,
     dispatches: Vec<Dispatch>,
+    /// Staging buffers of nodes split to fit the binding limit (see [`crate::split`]).
+    staging: Vec<wgpu::Buffer>,
     inputs: Vec<(String, Region, Vec<usize>)>,
     /// (region, readback offset, shape) per output.
     outputs: Vec<(Region, u64, Vec<usize>)>,
@@ -174,10 +178,27 @@ impl<'g> Session<'g> {
                 needed: align,
             });
         }
-        for (i, &b) in plan.buffers.iter().enumerate() {
-            gpu.check_buffer_size(&format!("activation buffer {i}"), b)?;
+        // Tensors beyond the binding limit are split into chunks at dispatch building; a
+        // buffer beyond `max_buffer_size` cannot exist at all.
+        check_tensor_sizes(gpu, &graph, &plan)?;
+        let max_buffer = gpu.limits().max_buffer_size;
+        let sizes = plan
+            .buffers
+            .iter()
+            .enumerate()
+            .map(|(i, &b)| (format!("activation buffer {i}"), b));
+        for (what, bytes) in
+            sizes.chain([("parameter buffer".to_string(), plan.param_bytes.max(4))])
+        {
+            if bytes > max_buffer {
+                return Err(Error::DeviceLimit {
+                    what,
+                    limit_name: "max_buffer_size",
+                    limit: max_buffer,
+                    needed: bytes,
+                });
+            }
         }
-        gpu.check_buffer_size("parameter buffer", plan.param_bytes.max(4))?;
 
         let (arenas, params, readback, outputs, readback_bytes) =
             gpu.scoped("allocating session buffers", || {
@@ -236,10 +257,10 @@ impl<'g> Session<'g> {
             }
         }
 
-        let dispatches = build_dispatches(gpu, &graph, &plan, &arenas, &params)?;
+        let (dispatches, staging) = build_dispatches(gpu, &graph, &plan, &arenas, &params)?;
         counters
             .buffers_created
-            .fetch_add(dispatches.len() as u64, Ordering::Relaxed);
+            .fetch_add((dispatches.len() + staging.len()) as u64, Ordering::Relaxed);
         counters
             .bind_groups_created
             .fetch_add(dispatches.len() as u64, Ordering::Relaxed);
@@ -263,6 +284,7 @@ impl<'g> Session<'g> {
             _params: params,
             readback,
             dispatches,
+            staging,
             inputs,
             outputs,
             readback_bytes,
@@ -284,6 +306,12 @@ impl<'g> Session<'g> {
     /// Kernel launches per run.
     pub fn dispatch_count(&self) -> usize {
         self.dispatches.len()
+    }
+
+    /// Bytes of the staging buffers that nodes split to fit the device's
+    /// `max_storage_buffer_binding_size` use (0 when nothing is split).
+    pub fn staging_bytes(&self) -> u64 {
+        self.staging.iter().map(|b| b.size()).sum()
     }
 
     /// The counters so far.
@@ -431,14 +459,56 @@ impl<'g> Session<'g> {
     }
 }
 
-/// Builds every kernel launch of `plan`, in order.
+/// Refuses, naming the node, op and tensor, any tensor larger than the device's
+/// `max_buffer_size` (no buffer can hold it, so no split helps).
+fn check_tensor_sizes(gpu: &Gpu, g: &Graph, plan: &Plan) -> Result<()> {
+    let max = gpu.limits().max_buffer_size;
+    let refuse = |node: &str, kind: &str, tensor: &str, bytes: u64| Error::DeviceLimit {
+        what: format!("node {node:?} ({kind}): tensor {tensor}"),
+        limit_name: "max_buffer_size",
+        limit: max,
+        needed: bytes,
+    };
+    for &v in g.inputs() {
+        let bytes = plan.regions[v.0].bytes;
+        if bytes > max {
+            let name = &g.value(v).name;
+            return Err(refuse(
+                name,
+                "input",
+                &format!("{name:?} {:?}", g.shape(v)),
+                bytes,
+            ));
+        }
+    }
+    for (step, node) in plan.steps.iter().zip(g.nodes()) {
+        let bytes = plan.regions[node.output.0].bytes;
+        if bytes > max {
+            let what = format!("{:?} {:?}", g.value(node.output).name, g.shape(node.output));
+            return Err(refuse(&node.name, node.op.kind(), &what, bytes));
+        }
+        for (i, r) in step.params.iter().enumerate() {
+            if r.bytes > max {
+                return Err(refuse(
+                    &node.name,
+                    node.op.kind(),
+                    &format!("parameter {i}"),
+                    r.bytes,
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Builds every kernel launch of `plan`, in order, and the staging buffers of split nodes.
 fn build_dispatches(
     gpu: &Gpu,
     g: &Graph,
     plan: &Plan,
     arenas: &[wgpu::Buffer],
     params: &wgpu::Buffer,
-) -> Result<Vec<Dispatch>> {
+) -> Result<(Vec<Dispatch>, Vec<wgpu::Buffer>)> {
     let val = |v: ValueId| {
         let r = plan.regions[v.0];
         BufRef {
@@ -447,207 +517,267 @@ fn build_dispatches(
             size: r.bytes,
         }
     };
-    let mut out = Vec::new();
+    // Nodes binding a tensor beyond the binding limit are lowered to chunks first (a pure
+    // pass), so that the staging buffers they share can be sized and created once.
+    let limit = gpu.limits().max_storage_buffer_binding_size;
+    let mut lowering = Lowering::new(gpu);
+    let mut lowered: Vec<Option<Vec<Launch>>> = Vec::with_capacity(plan.steps.len());
     for step in &plan.steps {
         let node = g.node(step.node);
-        let p: Vec<BufRef<'_>> = step
-            .params
-            .iter()
-            .map(|r| BufRef {
-                buffer: params,
-                offset: r.offset,
-                size: r.bytes,
-            })
-            .collect();
-        let ins: Vec<&[usize]> = node.inputs.iter().map(|v| g.shape(*v)).collect();
-        let x = node.inputs.first().map(|&v| val(v));
-        let y = val(node.output);
-        let out_shape = g.shape(node.output);
-        let named = |e: Error| match e {
-            Error::InvalidOp { op, message } => Error::invalid_op(
-                format!("node {:?} ({}): {op}", node.name, node.op.kind()),
-                message,
-            ),
-            e => e,
+        let too_big = step.kernel != Kernel::Alias
+            && node
+                .inputs
+                .iter()
+                .chain([&node.output])
+                .map(|v| plan.regions[v.0].bytes)
+                .chain(step.params.iter().map(|r| r.bytes))
+                .any(|b| b > limit);
+        if !too_big {
+            lowered.push(None);
+            continue;
+        }
+        let view = |v: ValueId| {
+            let r = plan.regions[v.0];
+            (
+                g.value(v).name.clone(),
+                View::new(Store::Arena(r.buffer), r.offset, g.shape(v)),
+            )
         };
-        let d = match (&node.op, step.kernel) {
-            (_, Kernel::Alias) => continue,
-            (
-                Op::Conv {
-                    spec,
-                    weight,
-                    epilogue,
-                    ..
-                },
-                k,
-            ) => {
-                let b = ConvBindings {
-                    input: x.expect("conv input"),
-                    weight: p[0],
-                    bias: p.get(1).copied(),
-                    residual: epilogue.residual.then(|| val(node.inputs[1])),
-                    output: y,
-                };
-                let f = match k {
-                    Kernel::Depthwise => depthwise::depthwise,
-                    Kernel::Pointwise => matmul::pointwise,
-                    _ => conv::conv,
-                };
-                f(gpu, spec, ins[0], weight.shape(), *epilogue, b)
-            }
-            (
-                Op::ConvTranspose {
-                    spec,
-                    weight,
-                    epilogue,
-                    ..
-                },
-                _,
-            ) => conv_transpose::conv_transpose(
-                gpu,
-                spec,
-                ins[0],
-                weight.shape(),
-                *epilogue,
-                ConvBindings {
-                    input: x.expect("input"),
-                    weight: p[0],
-                    bias: p.get(1).copied(),
-                    residual: epilogue.residual.then(|| val(node.inputs[1])),
-                    output: y,
-                },
-            ),
-            (Op::BatchNorm { .. }, _) => channel_affine(
-                gpu,
-                ins[0],
-                Activation::Identity,
-                AffineBindings {
-                    input: x.expect("input"),
-                    scale: p[0],
-                    shift: p[1],
-                    residual: None,
-                    output: y,
-                },
-            ),
-            (
-                Op::ChannelAffine {
-                    activation,
-                    residual,
-                    ..
-                },
-                _,
-            ) => channel_affine(
-                gpu,
-                ins[0],
-                *activation,
-                AffineBindings {
-                    input: x.expect("input"),
-                    scale: p[0],
-                    shift: p[1],
-                    residual: residual.then(|| val(node.inputs[1])),
-                    output: y,
-                },
-            ),
-            (Op::Activation(a), _) => eltwise::unary(gpu, *a, x.expect("input"), y, numel(ins[0])),
-            (Op::Binary { op, activation }, _) => eltwise::binary(
-                gpu,
-                *op,
-                *activation,
-                (val(node.inputs[0]), ins[0]),
-                (val(node.inputs[1]), ins[1]),
-                y,
-            ),
-            (
-                Op::Linear {
-                    weight, activation, ..
-                },
-                _,
-            ) => matmul::linear(
-                gpu,
-                ins[0],
-                weight.shape(),
-                *activation,
-                x.expect("input"),
-                p[0],
-                p.get(1).copied(),
-                y,
-            ),
-            (Op::MatMul, _) => matmul::matmul(
-                gpu,
-                ins[0],
-                ins[1],
-                val(node.inputs[0]),
-                val(node.inputs[1]),
-                y,
-            ),
-            (Op::Pool(spec), _) => pool::pool(gpu, spec, ins[0], x.expect("input"), y),
-            (Op::GlobalPool(kind), _) => {
-                pool::global_pool(gpu, *kind, ins[0], x.expect("input"), y)
-            }
-            (Op::Softmax { axis }, _) => softmax::softmax(gpu, *axis, ins[0], x.expect("input"), y),
-            (
-                Op::SeGate {
-                    b1,
-                    activation,
-                    pool,
-                    ..
-                },
-                _,
-            ) => se_gate(
-                gpu,
-                ins[0][0],
-                ins[0][1],
-                b1.numel(),
-                pool.then(|| numel(&ins[0][2..])),
-                *activation,
-                SeGateBindings {
-                    input: x.expect("input"),
-                    w1: p[0],
-                    b1: p[1],
-                    w2: p[2],
-                    b2: p[3],
-                    gate: y,
-                },
-            ),
-            (Op::PixelShuffle(s), _) => {
-                rearrange::pixel_shuffle(gpu, s, ins[0], x.expect("input"), y)
-            }
-            (Op::SpaceToDepth(s), _) => {
-                rearrange::space_to_depth(gpu, s, ins[0], x.expect("input"), y)
-            }
-            (Op::ChannelShuffle(s), _) => {
-                rearrange::channel_shuffle(gpu, s, ins[0], x.expect("input"), y)
-            }
-            (Op::Resize(spec), _) => resize::resize(gpu, spec, ins[0], x.expect("input"), p[0], y),
-            (Op::Pad { begin, end, value }, _) => {
-                pad::pad(gpu, begin, end, *value, ins[0], x.expect("input"), y)
-            }
-            (Op::Transpose { perm }, _) => {
-                rearrange::transpose(gpu, perm, ins[0], x.expect("input"), y)
-            }
-            (
-                Op::Slice {
-                    starts,
-                    ends,
-                    steps,
-                },
-                _,
-            ) => rearrange::slice(gpu, ins[0], starts, ends, steps, x.expect("input"), y),
-            (Op::Concat { axis }, _) => {
-                let mut offset = 0;
-                for (i, &v) in node.inputs.iter().enumerate() {
-                    let d = rearrange::copy_into(gpu, *axis, ins[i], out_shape, offset, val(v), y)
-                        .map_err(named)?;
-                    out.push(d);
-                    offset += ins[i][*axis];
-                }
-                continue;
-            }
-            (Op::Flatten { .. } | Op::Reshape { .. } | Op::Dropout { .. } | Op::Identity, _) => {
-                unreachable!("views are Kernel::Alias")
-            }
+        let shapes: Vec<&[usize]> = node.inputs.iter().map(|v| g.shape(*v)).collect();
+        let nv = NodeViews {
+            node,
+            ins: node.inputs.iter().map(|&v| view(v)).collect(),
+            params: step
+                .params
+                .iter()
+                .zip(plan::device_params(&node.op, &shapes))
+                .map(|(r, t)| View::new(Store::Params, r.offset, t.shape()))
+                .collect(),
+            out: view(node.output),
         };
-        out.push(d.map_err(named)?);
+        split::lower::lower(&nv, &mut lowering)?;
+        lowered.push(Some(lowering.take()));
     }
-    Ok(out)
+    let slots: Vec<wgpu::Buffer> = gpu.scoped("allocating staging buffers", || {
+        lowering
+            .slot_sizes
+            .iter()
+            .map(|&size| {
+                gpu.device().create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("wgconv staging"),
+                    size: size.div_ceil(4) * 4,
+                    usage: wgpu::BufferUsages::STORAGE,
+                    mapped_at_creation: false,
+                })
+            })
+            .collect()
+    })?;
+    let mut out = Vec::new();
+    for (step, launches) in plan.steps.iter().zip(&lowered) {
+        let node = g.node(step.node);
+        let ins: Vec<&[usize]> = node.inputs.iter().map(|v| g.shape(*v)).collect();
+        let out_shape = g.shape(node.output);
+        let mut emit = |shapes: &[&[usize]],
+                        x: &[BufRef<'_>],
+                        p: &[BufRef<'_>],
+                        y: BufRef<'_>,
+                        out: &mut Vec<Dispatch>| {
+            emit_node(gpu, node, step.kernel, shapes, out_shape, x, p, y, out)
+        };
+        match launches {
+            Some(l) => split::emit(gpu, l, arenas, params, &slots, &mut emit, &mut out)?,
+            None => {
+                let p: Vec<BufRef<'_>> = step
+                    .params
+                    .iter()
+                    .map(|r| BufRef {
+                        buffer: params,
+                        offset: r.offset,
+                        size: r.bytes,
+                    })
+                    .collect();
+                let x: Vec<BufRef<'_>> = node.inputs.iter().map(|&v| val(v)).collect();
+                emit(&ins, &x, &p, val(node.output), &mut out)?;
+            }
+        }
+    }
+    Ok((out, slots))
+}
+
+/// Emits `node`'s kernel(s) for inputs of shapes `ins` bound at `x`, parameters at `p`, the
+/// output at `y` (of shape `out_shape` for a concatenation, the only op that needs it).
+#[allow(clippy::too_many_arguments)]
+fn emit_node(
+    gpu: &Gpu,
+    node: &Node,
+    kernel: Kernel,
+    ins: &[&[usize]],
+    out_shape: &[usize],
+    x: &[BufRef<'_>],
+    p: &[BufRef<'_>],
+    y: BufRef<'_>,
+    out: &mut Vec<Dispatch>,
+) -> Result<()> {
+    let named = |e: Error| match e {
+        Error::InvalidOp { op, message } => Error::invalid_op(
+            format!("node {:?} ({}): {op}", node.name, node.op.kind()),
+            message,
+        ),
+        e => e,
+    };
+    let d = match (&node.op, kernel) {
+        (_, Kernel::Alias) => return Ok(()),
+        (
+            Op::Conv {
+                spec,
+                weight,
+                epilogue,
+                ..
+            },
+            k,
+        ) => {
+            let b = ConvBindings {
+                input: x[0],
+                weight: p[0],
+                bias: p.get(1).copied(),
+                residual: epilogue.residual.then(|| x[1]),
+                output: y,
+            };
+            let f = match k {
+                Kernel::Depthwise => depthwise::depthwise,
+                Kernel::Pointwise => matmul::pointwise,
+                _ => conv::conv,
+            };
+            f(gpu, spec, ins[0], weight.shape(), *epilogue, b)
+        }
+        (
+            Op::ConvTranspose {
+                spec,
+                weight,
+                epilogue,
+                ..
+            },
+            _,
+        ) => conv_transpose::conv_transpose(
+            gpu,
+            spec,
+            ins[0],
+            weight.shape(),
+            *epilogue,
+            ConvBindings {
+                input: x[0],
+                weight: p[0],
+                bias: p.get(1).copied(),
+                residual: epilogue.residual.then(|| x[1]),
+                output: y,
+            },
+        ),
+        (Op::BatchNorm { .. }, _) => channel_affine(
+            gpu,
+            ins[0],
+            Activation::Identity,
+            AffineBindings {
+                input: x[0],
+                scale: p[0],
+                shift: p[1],
+                residual: None,
+                output: y,
+            },
+        ),
+        (
+            Op::ChannelAffine {
+                activation,
+                residual,
+                ..
+            },
+            _,
+        ) => channel_affine(
+            gpu,
+            ins[0],
+            *activation,
+            AffineBindings {
+                input: x[0],
+                scale: p[0],
+                shift: p[1],
+                residual: residual.then(|| x[1]),
+                output: y,
+            },
+        ),
+        (Op::Activation(a), _) => eltwise::unary(gpu, *a, x[0], y, numel(ins[0])),
+        (Op::Binary { op, activation }, _) => {
+            eltwise::binary(gpu, *op, *activation, (x[0], ins[0]), (x[1], ins[1]), y)
+        }
+        (
+            Op::Linear {
+                weight, activation, ..
+            },
+            _,
+        ) => matmul::linear(
+            gpu,
+            ins[0],
+            weight.shape(),
+            *activation,
+            x[0],
+            p[0],
+            p.get(1).copied(),
+            y,
+        ),
+        (Op::MatMul, _) => matmul::matmul(gpu, ins[0], ins[1], x[0], x[1], y),
+        (Op::Pool(spec), _) => pool::pool(gpu, spec, ins[0], x[0], y),
+        (Op::GlobalPool(kind), _) => pool::global_pool(gpu, *kind, ins[0], x[0], y),
+        (Op::Softmax { axis }, _) => softmax::softmax(gpu, *axis, ins[0], x[0], y),
+        (
+            Op::SeGate {
+                b1,
+                activation,
+                pool,
+                ..
+            },
+            _,
+        ) => se_gate(
+            gpu,
+            ins[0][0],
+            ins[0][1],
+            b1.numel(),
+            pool.then(|| numel(&ins[0][2..])),
+            *activation,
+            SeGateBindings {
+                input: x[0],
+                w1: p[0],
+                b1: p[1],
+                w2: p[2],
+                b2: p[3],
+                gate: y,
+            },
+        ),
+        (Op::PixelShuffle(s), _) => rearrange::pixel_shuffle(gpu, s, ins[0], x[0], y),
+        (Op::SpaceToDepth(s), _) => rearrange::space_to_depth(gpu, s, ins[0], x[0], y),
+        (Op::ChannelShuffle(s), _) => rearrange::channel_shuffle(gpu, s, ins[0], x[0], y),
+        (Op::Resize(spec), _) => resize::resize(gpu, spec, ins[0], x[0], p[0], y),
+        (Op::Pad { begin, end, value }, _) => pad::pad(gpu, begin, end, *value, ins[0], x[0], y),
+        (Op::Transpose { perm }, _) => rearrange::transpose(gpu, perm, ins[0], x[0], y),
+        (
+            Op::Slice {
+                starts,
+                ends,
+                steps,
+            },
+            _,
+        ) => rearrange::slice(gpu, ins[0], starts, ends, steps, x[0], y),
+        (Op::Concat { axis }, _) => {
+            let mut offset = 0;
+            for i in 0..x.len() {
+                let d = rearrange::copy_into(gpu, *axis, ins[i], out_shape, offset, x[i], y)
+                    .map_err(named)?;
+                out.push(d);
+                offset += ins[i][*axis];
+            }
+            return Ok(());
+        }
+        (Op::Flatten { .. } | Op::Reshape { .. } | Op::Dropout { .. } | Op::Identity, _) => {
+            unreachable!("views are Kernel::Alias")
+        }
+    };
+    out.push(d.map_err(named)?);
+    Ok(())
 }

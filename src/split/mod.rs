@@ -1,0 +1,672 @@
+//! Lowering a node whose tensors exceed `max_storage_buffer_binding_size` to several launches,
+//! each binding only a sub-range of every tensor.
+//!
+//! A node is split into chunks ([`lower`] decides how for each op); each chunk reads and writes
+//! [`View`]s: dense boxes of the stored tensors (a batch range, one image's channel range, a
+//! row range, ...). A view whose first byte is a multiple of `min_storage_buffer_offset_alignment`
+//! and whose elements are contiguous is bound where it lies. Any other view is staged: a
+//! strided copy (which takes element offsets, so it can bind an aligned-down window of the
+//! source) moves it into a session-owned staging buffer before the chunk's kernel, or out of
+//! one after it. Every launch stays inside the session's single compute pass; staging buffers
+//! ("slots", numbered per chunk) are sized by a pure first pass over every split node and
+//! allocated once, at session build.
+//!
+//! Chunks are chosen so that each view's extent fits the binding limit less one alignment
+//! unit (the slack an aligned-down copy window may need); chunk boundaries are rounded to
+//! aligned offsets of the output where that costs at most half a chunk, so most views bind in
+//! place.
+
+pub(crate) mod lower;
+
+use crate::device::Gpu;
+use crate::error::{Error, Result};
+use crate::kernels::rearrange::{CopyPlan, strided_copy};
+use crate::kernels::{BufRef, ConvBindings, Dispatch, conv, depthwise, matmul};
+use crate::ops::{Activation, ConvSpec, Epilogue};
+use crate::tensor::{numel, strides};
+
+/// Which buffer a tensor is stored in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Store {
+    /// An activation arena (index into the plan's buffers).
+    Arena(usize),
+    /// The parameter buffer.
+    Params,
+}
+
+/// A box of a stored tensor: `dims` with element `strides`, starting `offset` elements after
+/// the tensor's first element, which lies at byte `base` of `store`.
+#[derive(Clone, Debug)]
+pub(crate) struct View {
+    pub store: Store,
+    pub base: u64,
+    pub offset: usize,
+    pub dims: Vec<usize>,
+    pub strides: Vec<usize>,
+}
+
+impl View {
+    /// The whole tensor of `shape` at byte `base`.
+    pub fn new(store: Store, base: u64, shape: &[usize]) -> Self {
+        Self {
+            store,
+            base,
+            offset: 0,
+            dims: shape.to_vec(),
+            strides: strides(shape),
+        }
+    }
+
+    /// The box `[lo, hi)` of this view (one bound per dim).
+    pub fn sub(&self, lo: &[usize], hi: &[usize]) -> Self {
+        debug_assert!(lo.len() == self.dims.len() && hi.len() == self.dims.len());
+        let offset = self.offset
+            + lo.iter()
+                .zip(&self.strides)
+                .map(|(a, s)| a * s)
+                .sum::<usize>();
+        Self {
+            offset,
+            dims: lo.iter().zip(hi).map(|(a, b)| b - a).collect(),
+            ..self.clone()
+        }
+    }
+
+    /// The same elements seen with another dense shape (the view must be dense).
+    pub fn reshaped(&self, shape: &[usize]) -> Self {
+        debug_assert!(self.is_dense() && numel(shape) == self.numel());
+        Self {
+            dims: shape.to_vec(),
+            strides: strides(shape),
+            ..self.clone()
+        }
+    }
+
+    pub fn numel(&self) -> usize {
+        numel(&self.dims)
+    }
+
+    /// One past the last element touched, counted from the first.
+    pub fn extent(&self) -> usize {
+        if self.numel() == 0 {
+            return 0;
+        }
+        1 + self
+            .dims
+            .iter()
+            .zip(&self.strides)
+            .map(|(d, s)| (d - 1) * s)
+            .sum::<usize>()
+    }
+
+    /// True when the elements are contiguous in row-major order.
+    pub fn is_dense(&self) -> bool {
+        let mut expect = 1;
+        for (&d, &s) in self.dims.iter().zip(&self.strides).rev() {
+            if d == 1 {
+                continue;
+            }
+            if s != expect {
+                return false;
+            }
+            expect *= d;
+        }
+        true
+    }
+
+    fn start_byte(&self) -> u64 {
+        self.base + self.offset as u64 * 4
+    }
+}
+
+/// A binding of a lowered launch: a byte range of a store, or a staging slot.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Bind {
+    Store {
+        store: Store,
+        offset: u64,
+        size: u64,
+    },
+    Slot {
+        slot: usize,
+        size: u64,
+    },
+}
+
+/// One kernel launch of a split node.
+#[derive(Clone, Debug)]
+pub(crate) enum Launch {
+    /// A strided copy (staging, or a chunk of a data-movement op).
+    Copy {
+        plan: CopyPlan,
+        src: Bind,
+        dst: Bind,
+    },
+    /// The node's own kernel on sub-shapes: `shapes` are its inputs' shapes.
+    Node {
+        shapes: Vec<Vec<usize>>,
+        ins: Vec<Bind>,
+        params: Vec<Bind>,
+        out: Bind,
+    },
+    /// A convolution chunk with its own geometry (channel or input-channel split).
+    Conv {
+        spec: ConvSpec,
+        in_shape: Vec<usize>,
+        w_shape: Vec<usize>,
+        epilogue: Epilogue,
+        input: Bind,
+        weight: Bind,
+        bias: Option<Bind>,
+        residual: Option<Bind>,
+        out: Bind,
+    },
+    /// A linear layer chunk (rows x output features).
+    Linear {
+        x_shape: Vec<usize>,
+        w_shape: Vec<usize>,
+        activation: Activation,
+        x: Bind,
+        w: Bind,
+        bias: Option<Bind>,
+        out: Bind,
+    },
+}
+
+/// Collects the launches of split nodes and the sizes their staging slots need.
+pub(crate) struct Lowering {
+    /// `max_storage_buffer_binding_size`.
+    pub limit: u64,
+    /// `min_storage_buffer_offset_alignment`.
+    pub align: u64,
+    /// Largest size each slot is used with, over every split node.
+    pub slot_sizes: Vec<u64>,
+    launches: Vec<Launch>,
+    next_slot: usize,
+    pending: Vec<Launch>,
+}
+
+fn align_down(x: u64, a: u64) -> u64 {
+    x - x % a
+}
+
+impl Lowering {
+    pub fn new(gpu: &Gpu) -> Self {
+        let l = gpu.limits();
+        Self {
+            limit: l.max_storage_buffer_binding_size,
+            align: (l.min_storage_buffer_offset_alignment as u64).max(4),
+            slot_sizes: Vec::new(),
+            launches: Vec::new(),
+            next_slot: 0,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Bytes a view may span: the binding limit less the slack of an aligned-down window.
+    pub fn budget(&self) -> u64 {
+        self.limit.saturating_sub(self.align) / 4 * 4
+    }
+
+    /// True when `v` can be bound, directly or through staging.
+    pub fn fits(&self, v: &View) -> bool {
+        v.extent() as u64 * 4 <= self.budget()
+    }
+
+    /// Elements per alignment unit.
+    pub fn align_elems(&self) -> usize {
+        (self.align / 4) as usize
+    }
+
+    /// Starts a chunk: its staging slots are numbered from 0 again (launches run in order, so
+    /// chunks can share slots).
+    pub fn begin_chunk(&mut self) {
+        self.next_slot = 0;
+    }
+
+    /// Slots taken so far in this chunk.
+    pub fn slots_used(&self) -> usize {
+        self.next_slot
+    }
+
+    /// Frees the chunk's slots from `n` on (their launches are already recorded).
+    pub fn rewind(&mut self, n: usize) {
+        self.next_slot = n;
+    }
+
+    /// A fresh staging slot of `bytes` in this chunk.
+    pub fn scratch(&mut self, bytes: u64) -> Bind {
+        let s = self.next_slot;
+        self.next_slot += 1;
+        if self.slot_sizes.len() <= s {
+            self.slot_sizes.resize(s + 1, 0);
+        }
+        let size = bytes.max(4);
+        self.slot_sizes[s] = self.slot_sizes[s].max(size);
+        Bind::Slot { slot: s, size }
+    }
+
+    fn direct(&self, v: &View) -> Option<Bind> {
+        (v.is_dense() && v.start_byte().is_multiple_of(self.align)).then(|| Bind::Store {
+            store: v.store,
+            offset: v.start_byte(),
+            size: (v.numel() as u64 * 4).max(4),
+        })
+    }
+
+    /// The aligned-down window of `v`'s store that holds every element of `v`, and `v`'s
+    /// first element's index inside it.
+    fn window(&self, v: &View) -> (Bind, usize) {
+        let start = align_down(v.start_byte(), self.align);
+        let end = v.start_byte() + v.extent() as u64 * 4;
+        (
+            Bind::Store {
+                store: v.store,
+                offset: start,
+                size: (end - start).max(4),
+            },
+            ((v.start_byte() - start) / 4) as usize,
+        )
+    }
+
+    /// A binding holding `v` densely: in place, or a staging slot filled by a copy first.
+    pub fn input(&mut self, v: &View) -> Bind {
+        if let Some(b) = self.direct(v) {
+            return b;
+        }
+        let slot = self.scratch(v.numel() as u64 * 4);
+        let (src, rel) = self.window(v);
+        self.launches.push(Launch::Copy {
+            plan: CopyPlan {
+                dims: v.dims.clone(),
+                in_strides: v.strides.clone(),
+                out_strides: strides(&v.dims),
+                in_offset: rel,
+                out_offset: 0,
+            },
+            src,
+            dst: slot,
+        });
+        slot
+    }
+
+    /// A binding for a kernel to write `v` densely: in place, or a staging slot copied out
+    /// after the next [`Lowering::launch`].
+    pub fn output(&mut self, v: &View) -> Bind {
+        if let Some(b) = self.direct(v) {
+            return b;
+        }
+        let slot = self.scratch(v.numel() as u64 * 4);
+        let (dst, rel) = self.window(v);
+        self.pending.push(Launch::Copy {
+            plan: CopyPlan {
+                dims: v.dims.clone(),
+                in_strides: strides(&v.dims),
+                out_strides: v.strides.clone(),
+                in_offset: 0,
+                out_offset: rel,
+            },
+            src: slot,
+            dst,
+        });
+        slot
+    }
+
+    /// Appends a kernel launch, then the copies out of any staged outputs.
+    pub fn launch(&mut self, l: Launch) {
+        self.launches.push(l);
+        self.launches.append(&mut self.pending);
+    }
+
+    /// Appends a copy between two stores without staging: the plan is cut along its outer
+    /// dims until both aligned-down windows fit the binding limit.
+    pub fn copy(
+        &mut self,
+        plan: &CopyPlan,
+        src: (Store, u64),
+        dst: (Store, u64),
+        what: &dyn Fn(u64) -> Error,
+    ) -> Result<()> {
+        let p = plan.simplified();
+        if p.total() == 0 {
+            return Ok(());
+        }
+        self.copy_rec(&p, src, dst, what)
+    }
+
+    fn copy_windows(
+        &self,
+        p: &CopyPlan,
+        src: (Store, u64),
+        dst: (Store, u64),
+    ) -> [(Bind, usize); 2] {
+        copy_windows(self.align, p, src, dst)
+    }
+
+    fn copy_fits(&self, p: &CopyPlan, src: (Store, u64), dst: (Store, u64)) -> bool {
+        copy_fits(self.limit, self.align, p, src, dst)
+    }
+
+    fn copy_rec(
+        &mut self,
+        p: &CopyPlan,
+        src: (Store, u64),
+        dst: (Store, u64),
+        what: &dyn Fn(u64) -> Error,
+    ) -> Result<()> {
+        if self.copy_fits(p, src, dst) {
+            let [(s, ri), (d, ro)] = self.copy_windows(p, src, dst);
+            self.begin_chunk();
+            self.launches.push(Launch::Copy {
+                plan: CopyPlan {
+                    in_offset: ri,
+                    out_offset: ro,
+                    ..p.clone()
+                },
+                src: s,
+                dst: d,
+            });
+            return Ok(());
+        }
+        // Cut the dim along which the largest fitting run covers the most elements; when
+        // no run of any dim fits, halve the dim that spans the most memory (a transpose reads
+        // across its output's outer dims) and try again on each half.
+        let sub = |k: usize, a: usize, c: usize| {
+            let mut q = p.clone();
+            q.dims[k] = c;
+            q.in_offset += a * p.in_strides[k];
+            q.out_offset += a * p.out_strides[k];
+            q
+        };
+        let (limit, align) = (self.limit, self.align);
+        let longest = |k: usize, a: usize| {
+            let (mut lo, mut hi) = (0, p.dims[k] - a);
+            while lo < hi {
+                let mid = (lo + hi).div_ceil(2);
+                if copy_fits(limit, align, &sub(k, a, mid), src, dst) {
+                    lo = mid;
+                } else {
+                    hi = mid - 1;
+                }
+            }
+            lo
+        };
+        let total = p.total();
+        let best = (0..p.dims.len())
+            .filter(|&k| p.dims[k] > 1)
+            .map(|k| (longest(k, 0) * (total / p.dims[k]), k))
+            .max();
+        match best {
+            Some((covered, k)) if covered > 0 => {
+                let mut a = 0;
+                while a < p.dims[k] {
+                    let c = longest(k, a).max(1);
+                    self.copy_rec(&sub(k, a, c), src, dst, what)?;
+                    a += c;
+                }
+                Ok(())
+            }
+            Some(_) => {
+                let k = (0..p.dims.len())
+                    .filter(|&k| p.dims[k] > 1)
+                    .max_by_key(|&k| (p.dims[k] - 1) * p.in_strides[k].max(p.out_strides[k]))
+                    .expect("a dim longer than 1");
+                let half = p.dims[k] / 2;
+                self.copy_rec(&sub(k, 0, half), src, dst, what)?;
+                self.copy_rec(&sub(k, half, p.dims[k] - half), src, dst, what)
+            }
+            // Every dim has one index: a single element always fits.
+            None => Err(what(4)),
+        }
+    }
+
+    /// The launches collected so far.
+    pub fn take(&mut self) -> Vec<Launch> {
+        std::mem::take(&mut self.launches)
+    }
+}
+
+/// The aligned-down windows of a copy's source and destination, and the copy's first element
+/// index inside each.
+fn copy_windows(
+    align: u64,
+    p: &CopyPlan,
+    src: (Store, u64),
+    dst: (Store, u64),
+) -> [(Bind, usize); 2] {
+    let (ie, oe) = p.extents();
+    let w = |(store, base): (Store, u64), off: usize, end: usize| {
+        let first = base + off as u64 * 4;
+        let start = align_down(first, align);
+        (
+            Bind::Store {
+                store,
+                offset: start,
+                size: (base + end as u64 * 4 - start).max(4),
+            },
+            ((first - start) / 4) as usize,
+        )
+    };
+    [w(src, p.in_offset, ie), w(dst, p.out_offset, oe)]
+}
+
+/// True when both windows of a copy fit `limit`.
+fn copy_fits(limit: u64, align: u64, p: &CopyPlan, src: (Store, u64), dst: (Store, u64)) -> bool {
+    copy_windows(align, p, src, dst)
+        .iter()
+        .all(|(b, _)| match b {
+            Bind::Store { size, .. } | Bind::Slot { size, .. } => *size <= limit,
+        })
+}
+
+/// A box `[lo, hi)` of a tensor.
+pub(crate) type Bounds = (Vec<usize>, Vec<usize>);
+
+/// Cuts `shape` into boxes that `fits`: a run of indices of dim `k` with every outer dim fixed
+/// to one index and every inner dim whole, going one dim deeper only where a single index
+/// does not fit (never deeper than `max_dim`). Runs are rounded down to multiples of
+/// `align_elems / gcd(inner, align_elems)` when that keeps at least half of the run, so most
+/// chunks of the output start at aligned offsets. Returns the dim at which a single index did
+/// not fit on failure.
+pub(crate) fn boxes(
+    shape: &[usize],
+    max_dim: usize,
+    align_elems: usize,
+    fits: &dyn Fn(&[usize], &[usize]) -> bool,
+) -> std::result::Result<Vec<Bounds>, usize> {
+    let mut out = Vec::new();
+    if numel(shape) == 0 || fits(&vec![0; shape.len()], shape) {
+        out.push((vec![0; shape.len()], shape.to_vec()));
+        return Ok(out);
+    }
+    boxes_rec(shape, &[], max_dim, align_elems, fits, &mut out)?;
+    Ok(out)
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+fn boxes_rec(
+    shape: &[usize],
+    prefix: &[usize],
+    max_dim: usize,
+    align_elems: usize,
+    fits: &dyn Fn(&[usize], &[usize]) -> bool,
+    out: &mut Vec<Bounds>,
+) -> std::result::Result<(), usize> {
+    let k = prefix.len();
+    if k >= shape.len() || k > max_dim {
+        return Err(k.saturating_sub(1));
+    }
+    let bounds = |a: usize, b: usize| -> Bounds {
+        let mut lo = prefix.to_vec();
+        let mut hi: Vec<usize> = prefix.iter().map(|i| i + 1).collect();
+        lo.push(a);
+        hi.push(b);
+        lo.extend(std::iter::repeat_n(0, shape.len() - k - 1));
+        hi.extend_from_slice(&shape[k + 1..]);
+        (lo, hi)
+    };
+    let d = shape[k];
+    // Fits are translation-invariant (staging absorbs misalignment), so one search serves
+    // every run.
+    let (mut lo, mut hi) = (0, d);
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        let (a, b) = bounds(0, mid);
+        if fits(&a, &b) {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    if lo == 0 {
+        for i in 0..d {
+            let mut p = prefix.to_vec();
+            p.push(i);
+            boxes_rec(shape, &p, max_dim, align_elems, fits, out).map_err(|e| e.max(k))?;
+        }
+        return Ok(());
+    }
+    let inner = numel(&shape[k + 1..]).max(1);
+    let unit = align_elems / gcd(inner, align_elems).max(1);
+    let mut run = lo;
+    if unit > 1 && run >= unit && run - run % unit >= run.div_ceil(2) {
+        run -= run % unit;
+    } else {
+        // Balance the chunks instead.
+        run = d.div_ceil(d.div_ceil(run));
+    }
+    let mut a = 0;
+    while a < d {
+        let b = (a + run).min(d);
+        out.push(bounds(a, b));
+        a = b;
+    }
+    Ok(())
+}
+
+impl Bind {
+    fn buf<'a>(
+        &self,
+        arenas: &'a [wgpu::Buffer],
+        params: &'a wgpu::Buffer,
+        slots: &'a [wgpu::Buffer],
+    ) -> BufRef<'a> {
+        match *self {
+            Bind::Store {
+                store,
+                offset,
+                size,
+            } => BufRef {
+                buffer: match store {
+                    Store::Arena(i) => &arenas[i],
+                    Store::Params => params,
+                },
+                offset,
+                size,
+            },
+            Bind::Slot { slot, size } => BufRef {
+                buffer: &slots[slot],
+                offset: 0,
+                size,
+            },
+        }
+    }
+}
+
+/// Emits the node's own kernel: input shapes, input, parameter and output bindings.
+pub(crate) type NodeEmitter<'e> = &'e mut dyn FnMut(
+    &[&[usize]],
+    &[BufRef<'_>],
+    &[BufRef<'_>],
+    BufRef<'_>,
+    &mut Vec<Dispatch>,
+) -> Result<()>;
+
+/// Creates the dispatches of `launches`; `node` emits [`Launch::Node`] (the node's own kernel
+/// on the given shapes and bindings).
+pub(crate) fn emit(
+    gpu: &Gpu,
+    launches: &[Launch],
+    arenas: &[wgpu::Buffer],
+    params: &wgpu::Buffer,
+    slots: &[wgpu::Buffer],
+    node: NodeEmitter<'_>,
+    out: &mut Vec<Dispatch>,
+) -> Result<()> {
+    let b = |x: &Bind| x.buf(arenas, params, slots);
+    for l in launches {
+        let d = match l {
+            Launch::Copy { plan, src, dst } => {
+                strided_copy(gpu, "split copy", plan, b(src), b(dst))?
+            }
+            Launch::Node {
+                shapes,
+                ins,
+                params: ps,
+                out: y,
+            } => {
+                let shapes: Vec<&[usize]> = shapes.iter().map(|s| s.as_slice()).collect();
+                let ins: Vec<BufRef<'_>> = ins.iter().map(b).collect();
+                let ps: Vec<BufRef<'_>> = ps.iter().map(b).collect();
+                node(&shapes, &ins, &ps, b(y), out)?;
+                continue;
+            }
+            Launch::Conv {
+                spec,
+                in_shape,
+                w_shape,
+                epilogue,
+                input,
+                weight,
+                bias,
+                residual,
+                out: y,
+            } => {
+                let f = if depthwise::is_depthwise(spec, in_shape) {
+                    depthwise::depthwise
+                } else if matmul::is_pointwise(spec) {
+                    matmul::pointwise
+                } else {
+                    conv::conv
+                };
+                f(
+                    gpu,
+                    spec,
+                    in_shape,
+                    w_shape,
+                    *epilogue,
+                    ConvBindings {
+                        input: b(input),
+                        weight: b(weight),
+                        bias: bias.as_ref().map(b),
+                        residual: residual.as_ref().map(b),
+                        output: b(y),
+                    },
+                )?
+            }
+            Launch::Linear {
+                x_shape,
+                w_shape,
+                activation,
+                x,
+                w,
+                bias,
+                out: y,
+            } => matmul::linear(
+                gpu,
+                x_shape,
+                w_shape,
+                *activation,
+                b(x),
+                b(w),
+                bias.as_ref().map(b),
+                b(y),
+            )?,
+        };
+        out.push(d);
+    }
+    Ok(())
+}
