@@ -4,8 +4,9 @@
 //!   the output over any dims (batch ranges, then channel ranges of one image, then row
 //!   ranges of one channel plane ...); a broadcast operand's size-1 dims stay whole.
 //! - Per-image ops: batch ranges; per-channel ones (pool, global pool, resize, pad when N and C
-//!   are not padded) also channel ranges of one image; softmax ranges over the dims before its
-//!   axis; SE gate, transposed conv: batch ranges only.
+//!   are not padded) also channel ranges of one image; softmax boxes over every dim but its
+//!   axis (strided, so staged); SE gate: batch ranges only; transposed conv: batch ranges,
+//!   else (one group) per image output-channel ranges (weight columns staged).
 //! - Convolution (general, depthwise, pointwise, grouped): batch ranges with the whole weight;
 //!   else per image, output-channel ranges (whole groups when grouped) with their weight rows
 //!   and bias; else (groups = 1, one image's input too big) input-channel (K) chunks too,
@@ -96,6 +97,7 @@ impl NodeViews<'_> {
         &self,
         l: &mut Lowering,
         max_dim: Option<usize>,
+        keep: Option<usize>,
         map: &dyn Fn(&[usize], &[usize]) -> Chunk,
     ) -> Result<()> {
         let shape = self.out.1.dims.clone();
@@ -109,7 +111,7 @@ impl NodeViews<'_> {
                 .all(|v| l.fits(v))
         };
         let found = match max_dim {
-            Some(m) => boxes(&shape, m, l.align_elems(), &fits),
+            Some(m) => boxes(&shape, m, keep, l.align_elems(), &fits),
             None if fits(&vec![0; r], &shape) => Ok(vec![(vec![0; r], shape.clone())]),
             None => Err(0),
         };
@@ -172,6 +174,14 @@ fn follow(v: &View, lo: &[usize], hi: &[usize], upto: usize) -> View {
     v.sub(&a, &b)
 }
 
+/// Image 0 of an `[N, ..]` view.
+fn first_image(v: &View) -> View {
+    let lo = vec![0; v.dims.len()];
+    let mut hi = v.dims.clone();
+    hi[0] = hi[0].min(1);
+    v.sub(&lo, &hi)
+}
+
 /// Lowers `n` into launches whose bindings all fit `l`'s limit.
 pub(crate) fn lower(n: &NodeViews<'_>, l: &mut Lowering) -> Result<()> {
     let out = &n.out.1;
@@ -191,9 +201,9 @@ pub(crate) fn lower(n: &NodeViews<'_>, l: &mut Lowering) -> Result<()> {
         }
     };
     match &n.node.op {
-        Op::Activation(_) | Op::Binary { .. } => n.by_boxes(l, Some(last), &per_image(last)),
+        Op::Activation(_) | Op::Binary { .. } => n.by_boxes(l, Some(last), None, &per_image(last)),
         Op::BatchNorm { .. } | Op::ChannelAffine { .. } => {
-            n.by_boxes(l, Some(last), &|lo: &[usize], hi: &[usize]| {
+            n.by_boxes(l, Some(last), None, &|lo: &[usize], hi: &[usize]| {
                 let mut c = per_image(last)(lo, hi);
                 // scale and shift follow the channel range.
                 c.params = n
@@ -205,13 +215,21 @@ pub(crate) fn lower(n: &NodeViews<'_>, l: &mut Lowering) -> Result<()> {
             })
         }
         Op::Pool(_) | Op::GlobalPool(_) | Op::Resize(_) => {
-            n.by_boxes(l, Some(1.min(last)), &per_image(1))
+            n.by_boxes(l, Some(1.min(last)), None, &per_image(1))
         }
-        Op::SeGate { .. } | Op::ConvTranspose { .. } => n.by_boxes(l, Some(0), &per_image(0)),
-        Op::Softmax { axis } => {
-            let m = axis.checked_sub(1);
-            n.by_boxes(l, m, &per_image(m.unwrap_or(0)))
+        Op::SeGate { .. } => n.by_boxes(l, Some(0), None, &per_image(0)),
+        Op::ConvTranspose { spec, epilogue, .. } => {
+            if spec.conv.groups == 1 && !n.params.iter().all(|v| l.fits(v))
+                || !l.fits(&first_image(&n.ins[0].1))
+                || !l.fits(&first_image(out))
+            {
+                lower_conv_transpose(n, l, spec, *epilogue)
+            } else {
+                n.by_boxes(l, Some(0), None, &per_image(0))
+            }
         }
+        // Every slice along the axis is independent: cut any other dim.
+        Op::Softmax { axis } => n.by_boxes(l, Some(last), Some(*axis), &per_image(last)),
         Op::Pad { begin, end, .. } => {
             let unpadded = begin
                 .iter()
@@ -219,11 +237,11 @@ pub(crate) fn lower(n: &NodeViews<'_>, l: &mut Lowering) -> Result<()> {
                 .take_while(|(b, e)| **b == 0 && **e == 0)
                 .count();
             let m = unpadded.checked_sub(1);
-            n.by_boxes(l, m, &per_image(m.unwrap_or(0)))
+            n.by_boxes(l, m, None, &per_image(m.unwrap_or(0)))
         }
         Op::MatMul => {
             // Batch entries and rows of `a` follow the output; `b` whole per batch entry.
-            n.by_boxes(l, Some(rank - 2), &|lo: &[usize], hi: &[usize]| {
+            n.by_boxes(l, Some(rank - 2), None, &|lo: &[usize], hi: &[usize]| {
                 let (a, b) = (&n.ins[0].1, &n.ins[1].1);
                 let av = follow(a, lo, hi, rank - 2);
                 let bv = if b.dims.len() == 3 {
@@ -345,6 +363,95 @@ fn lower_linear(n: &NodeViews<'_>, l: &mut Lowering, activation: Activation) -> 
     Ok(())
 }
 
+/// A transposed convolution with one image or its weight beyond the limit (groups = 1): per
+/// image, output-channel ranges; the weight `[C, O, *k]` is read at columns `o0..o1` (staged).
+fn lower_conv_transpose(
+    n: &NodeViews<'_>,
+    l: &mut Lowering,
+    spec: &crate::ops::ConvTransposeSpec,
+    epilogue: Epilogue,
+) -> Result<()> {
+    let x = &n.ins[0].1;
+    let out = &n.out.1;
+    let residual = epilogue.residual.then(|| &n.ins[1].1);
+    let w = &n.params[0];
+    let (batch, o) = (out.dims[0], out.dims[1]);
+    let image_ok = |v: &View| l.fits(&first_image(v));
+    let chans = |v: &View, i: usize, a: usize, b: usize| {
+        let mut lo = vec![0; v.dims.len()];
+        let mut hi = v.dims.clone();
+        (lo[0], hi[0], lo[1], hi[1]) = (i, i + 1, a, b);
+        v.sub(&lo, &hi)
+    };
+    let cols = |a: usize, b: usize| {
+        let mut lo = vec![0; w.dims.len()];
+        let mut hi = w.dims.clone();
+        (lo[1], hi[1]) = (a, b);
+        w.sub(&lo, &hi)
+    };
+    if spec.conv.groups != 1 || !image_ok(x) {
+        let (name, v) = if spec.conv.groups != 1 {
+            ("weight".to_string(), w.clone())
+        } else {
+            (format!("{:?}", n.ins[0].0), first_image(x))
+        };
+        return Err(n.err(
+            l.limit,
+            &name,
+            &format!(
+                "{:?}: a transposed conv splits only by batch and, with one group, by output channels with a whole input image",
+                v.dims
+            ),
+            v.numel() as u64 * 4,
+        ));
+    }
+    let ok = |u: usize| {
+        l.fits(&chans(out, 0, 0, u))
+            && l.fits(&cols(0, u))
+            && residual.is_none_or(|r| l.fits(&chans(r, 0, 0, u)))
+    };
+    let (mut lo, mut hi) = (0, o);
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        if ok(mid) { lo = mid } else { hi = mid - 1 }
+    }
+    if lo == 0 {
+        let v = chans(out, 0, 0, 1);
+        return Err(n.err(
+            l.limit,
+            &format!("{:?}", n.out.0),
+            &format!("{:?}: one output channel plane does not fit", v.dims),
+            v.numel() as u64 * 4,
+        ));
+    }
+    let ou = o.div_ceil(o.div_ceil(lo));
+    for i in 0..batch {
+        for a in (0..o).step_by(ou) {
+            let b = (a + ou).min(o);
+            l.begin_chunk();
+            let xv = chans(x, i, 0, x.dims[1]);
+            let input = l.input(&xv);
+            let wv = cols(a, b);
+            let weight = l.input(&wv);
+            let bias = n.params.get(1).map(|v| l.input(&v.sub(&[a], &[b])));
+            let res = residual.map(|r| l.input(&chans(r, i, a, b)));
+            let y = l.output(&chans(out, i, a, b));
+            l.launch(Launch::ConvTranspose {
+                spec: spec.clone(),
+                in_shape: xv.dims.clone(),
+                w_shape: wv.dims.clone(),
+                epilogue,
+                input,
+                weight,
+                bias,
+                residual: res,
+                out: y,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Convolutions: see the module comment.
 fn lower_conv(
     n: &NodeViews<'_>,
@@ -383,7 +490,7 @@ fn lower_conv(
         params_fit && fits_all(&vs.iter().collect::<Vec<_>>())
     };
     if batch > 0 && batch_fits(1) {
-        let bs = boxes(&out.dims, 0, l.align_elems(), &|lo, hi| {
+        let bs = boxes(&out.dims, 0, None, l.align_elems(), &|lo, hi| {
             batch_fits(hi[0] - lo[0])
         })
         .expect("one image fits");

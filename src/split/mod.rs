@@ -21,8 +21,8 @@ pub(crate) mod lower;
 use crate::device::Gpu;
 use crate::error::{Error, Result};
 use crate::kernels::rearrange::{CopyPlan, strided_copy};
-use crate::kernels::{BufRef, ConvBindings, Dispatch, conv, depthwise, matmul};
-use crate::ops::{Activation, ConvSpec, Epilogue};
+use crate::kernels::{BufRef, ConvBindings, Dispatch, conv, conv_transpose, depthwise, matmul};
+use crate::ops::{Activation, ConvSpec, ConvTransposeSpec, Epilogue};
 use crate::tensor::{numel, strides};
 
 /// Which buffer a tensor is stored in.
@@ -32,6 +32,8 @@ pub(crate) enum Store {
     Arena(usize),
     /// The parameter buffer.
     Params,
+    /// A staging buffer.
+    Slot(usize),
 }
 
 /// A box of a stored tensor: `dims` with element `strides`, starting `offset` elements after
@@ -161,6 +163,18 @@ pub(crate) enum Launch {
         residual: Option<Bind>,
         out: Bind,
     },
+    /// A transposed convolution chunk (one image's output-channel range).
+    ConvTranspose {
+        spec: ConvTransposeSpec,
+        in_shape: Vec<usize>,
+        w_shape: Vec<usize>,
+        epilogue: Epilogue,
+        input: Bind,
+        weight: Bind,
+        bias: Option<Bind>,
+        residual: Option<Bind>,
+        out: Bind,
+    },
     /// A linear layer chunk (rows x output features).
     Linear {
         x_shape: Vec<usize>,
@@ -208,9 +222,10 @@ impl Lowering {
         self.limit.saturating_sub(self.align) / 4 * 4
     }
 
-    /// True when `v` can be bound, directly or through staging.
+    /// True when `v` can be bound, directly or through staging (the copies that stage a
+    /// strided view are cut further where their windows span more than the limit).
     pub fn fits(&self, v: &View) -> bool {
-        v.extent() as u64 * 4 <= self.budget()
+        v.numel() as u64 * 4 <= self.budget()
     }
 
     /// Elements per alignment unit.
@@ -254,39 +269,30 @@ impl Lowering {
         })
     }
 
-    /// The aligned-down window of `v`'s store that holds every element of `v`, and `v`'s
-    /// first element's index inside it.
-    fn window(&self, v: &View) -> (Bind, usize) {
-        let start = align_down(v.start_byte(), self.align);
-        let end = v.start_byte() + v.extent() as u64 * 4;
-        (
-            Bind::Store {
-                store: v.store,
-                offset: start,
-                size: (end - start).max(4),
-            },
-            ((v.start_byte() - start) / 4) as usize,
-        )
-    }
-
-    /// A binding holding `v` densely: in place, or a staging slot filled by a copy first.
+    /// A binding holding `v` densely: in place, or a staging slot filled by copies first.
     pub fn input(&mut self, v: &View) -> Bind {
         if let Some(b) = self.direct(v) {
             return b;
         }
         let slot = self.scratch(v.numel() as u64 * 4);
-        let (src, rel) = self.window(v);
-        self.launches.push(Launch::Copy {
-            plan: CopyPlan {
-                dims: v.dims.clone(),
-                in_strides: v.strides.clone(),
-                out_strides: strides(&v.dims),
-                in_offset: rel,
-                out_offset: 0,
-            },
-            src,
-            dst: slot,
-        });
+        let Bind::Slot { slot: s, .. } = slot else {
+            unreachable!("scratch gives a slot")
+        };
+        let plan = CopyPlan {
+            dims: v.dims.clone(),
+            in_strides: v.strides.clone(),
+            out_strides: strides(&v.dims),
+            in_offset: v.offset,
+            out_offset: 0,
+        };
+        let mut copies = Vec::new();
+        self.copy_rec(
+            &plan.simplified(),
+            (v.store, v.base),
+            (Store::Slot(s), 0),
+            &mut copies,
+        );
+        self.launches.append(&mut copies);
         slot
     }
 
@@ -297,18 +303,24 @@ impl Lowering {
             return b;
         }
         let slot = self.scratch(v.numel() as u64 * 4);
-        let (dst, rel) = self.window(v);
-        self.pending.push(Launch::Copy {
-            plan: CopyPlan {
-                dims: v.dims.clone(),
-                in_strides: strides(&v.dims),
-                out_strides: v.strides.clone(),
-                in_offset: 0,
-                out_offset: rel,
-            },
-            src: slot,
-            dst,
-        });
+        let Bind::Slot { slot: s, .. } = slot else {
+            unreachable!("scratch gives a slot")
+        };
+        let plan = CopyPlan {
+            dims: v.dims.clone(),
+            in_strides: strides(&v.dims),
+            out_strides: v.strides.clone(),
+            in_offset: 0,
+            out_offset: v.offset,
+        };
+        let mut copies = Vec::new();
+        self.copy_rec(
+            &plan.simplified(),
+            (Store::Slot(s), 0),
+            (v.store, v.base),
+            &mut copies,
+        );
+        self.pending.append(&mut copies);
         slot
     }
 
@@ -331,7 +343,13 @@ impl Lowering {
         if p.total() == 0 {
             return Ok(());
         }
-        self.copy_rec(&p, src, dst, what)
+        if p.dims.is_empty() && !copy_fits(self.limit, self.align, &p, src, dst) {
+            return Err(what(4));
+        }
+        let mut copies = Vec::new();
+        self.copy_rec(&p, src, dst, &mut copies);
+        self.launches.append(&mut copies);
+        Ok(())
     }
 
     fn copy_windows(
@@ -347,17 +365,15 @@ impl Lowering {
         copy_fits(self.limit, self.align, p, src, dst)
     }
 
-    fn copy_rec(
-        &mut self,
-        p: &CopyPlan,
-        src: (Store, u64),
-        dst: (Store, u64),
-        what: &dyn Fn(u64) -> Error,
-    ) -> Result<()> {
+    /// Appends to `out` the copies of `p`, cut until every window fits (a single element
+    /// always does, the limit being at least one alignment unit).
+    fn copy_rec(&self, p: &CopyPlan, src: (Store, u64), dst: (Store, u64), out: &mut Vec<Launch>) {
+        if p.total() == 0 {
+            return;
+        }
         if self.copy_fits(p, src, dst) {
             let [(s, ri), (d, ro)] = self.copy_windows(p, src, dst);
-            self.begin_chunk();
-            self.launches.push(Launch::Copy {
+            out.push(Launch::Copy {
                 plan: CopyPlan {
                     in_offset: ri,
                     out_offset: ro,
@@ -366,7 +382,7 @@ impl Lowering {
                 src: s,
                 dst: d,
             });
-            return Ok(());
+            return;
         }
         // Cut the dim along which the largest fitting run covers the most elements; when
         // no run of any dim fits, halve the dim that spans the most memory (a transpose reads
@@ -401,10 +417,9 @@ impl Lowering {
                 let mut a = 0;
                 while a < p.dims[k] {
                     let c = longest(k, a).max(1);
-                    self.copy_rec(&sub(k, a, c), src, dst, what)?;
+                    self.copy_rec(&sub(k, a, c), src, dst, out);
                     a += c;
                 }
-                Ok(())
             }
             Some(_) => {
                 let k = (0..p.dims.len())
@@ -412,11 +427,11 @@ impl Lowering {
                     .max_by_key(|&k| (p.dims[k] - 1) * p.in_strides[k].max(p.out_strides[k]))
                     .expect("a dim longer than 1");
                 let half = p.dims[k] / 2;
-                self.copy_rec(&sub(k, 0, half), src, dst, what)?;
-                self.copy_rec(&sub(k, half, p.dims[k] - half), src, dst, what)
+                self.copy_rec(&sub(k, 0, half), src, dst, out);
+                self.copy_rec(&sub(k, half, p.dims[k] - half), src, dst, out);
             }
             // Every dim has one index: a single element always fits.
-            None => Err(what(4)),
+            None => unreachable!("a single element fits any binding"),
         }
     }
 
@@ -464,13 +479,15 @@ pub(crate) type Bounds = (Vec<usize>, Vec<usize>);
 
 /// Cuts `shape` into boxes that `fits`: a run of indices of dim `k` with every outer dim fixed
 /// to one index and every inner dim whole, going one dim deeper only where a single index
-/// does not fit (never deeper than `max_dim`). Runs are rounded down to multiples of
-/// `align_elems / gcd(inner, align_elems)` when that keeps at least half of the run, so most
-/// chunks of the output start at aligned offsets. Returns the dim at which a single index did
-/// not fit on failure.
+/// does not fit (never deeper than `max_dim`). Dim `keep`, if any, is never cut (a softmax's
+/// axis): boxes span it whole, so they are strided and get staged. Runs are rounded down to
+/// multiples of `align_elems / gcd(inner, align_elems)` when that keeps at least half of the
+/// run, so most chunks of the output start at aligned offsets. On failure returns the dim at
+/// which a single index did not fit.
 pub(crate) fn boxes(
     shape: &[usize],
     max_dim: usize,
+    keep: Option<usize>,
     align_elems: usize,
     fits: &dyn Fn(&[usize], &[usize]) -> bool,
 ) -> std::result::Result<Vec<Bounds>, usize> {
@@ -479,7 +496,14 @@ pub(crate) fn boxes(
         out.push((vec![0; shape.len()], shape.to_vec()));
         return Ok(out);
     }
-    boxes_rec(shape, &[], max_dim, align_elems, fits, &mut out)?;
+    let cut = Cut {
+        shape,
+        max_dim,
+        keep,
+        align_elems,
+        fits,
+    };
+    cut.rec(&[], &mut out)?;
     Ok(out)
 }
 
@@ -487,64 +511,79 @@ fn gcd(a: usize, b: usize) -> usize {
     if b == 0 { a } else { gcd(b, a % b) }
 }
 
-fn boxes_rec(
-    shape: &[usize],
-    prefix: &[usize],
+struct Cut<'a> {
+    shape: &'a [usize],
     max_dim: usize,
+    keep: Option<usize>,
     align_elems: usize,
-    fits: &dyn Fn(&[usize], &[usize]) -> bool,
-    out: &mut Vec<Bounds>,
-) -> std::result::Result<(), usize> {
-    let k = prefix.len();
-    if k >= shape.len() || k > max_dim {
-        return Err(k.saturating_sub(1));
-    }
-    let bounds = |a: usize, b: usize| -> Bounds {
-        let mut lo = prefix.to_vec();
-        let mut hi: Vec<usize> = prefix.iter().map(|i| i + 1).collect();
-        lo.push(a);
-        hi.push(b);
-        lo.extend(std::iter::repeat_n(0, shape.len() - k - 1));
-        hi.extend_from_slice(&shape[k + 1..]);
-        (lo, hi)
-    };
-    let d = shape[k];
-    // Fits are translation-invariant (staging absorbs misalignment), so one search serves
-    // every run.
-    let (mut lo, mut hi) = (0, d);
-    while lo < hi {
-        let mid = (lo + hi).div_ceil(2);
-        let (a, b) = bounds(0, mid);
-        if fits(&a, &b) {
-            lo = mid;
-        } else {
-            hi = mid - 1;
+    fits: &'a dyn Fn(&[usize], &[usize]) -> bool,
+}
+
+impl Cut<'_> {
+    /// Boxes below `prefix` (the ranges of the outer dims).
+    fn rec(
+        &self,
+        prefix: &[(usize, usize)],
+        out: &mut Vec<Bounds>,
+    ) -> std::result::Result<(), usize> {
+        let shape = self.shape;
+        let k = prefix.len();
+        if k >= shape.len() || k > self.max_dim {
+            return Err(k.saturating_sub(1));
         }
-    }
-    if lo == 0 {
-        for i in 0..d {
+        if self.keep == Some(k) {
             let mut p = prefix.to_vec();
-            p.push(i);
-            boxes_rec(shape, &p, max_dim, align_elems, fits, out).map_err(|e| e.max(k))?;
+            p.push((0, shape[k]));
+            return self.rec(&p, out);
         }
-        return Ok(());
+        let bounds = |a: usize, b: usize| -> Bounds {
+            let mut lo: Vec<usize> = prefix.iter().map(|r| r.0).collect();
+            let mut hi: Vec<usize> = prefix.iter().map(|r| r.1).collect();
+            lo.push(a);
+            hi.push(b);
+            lo.extend(std::iter::repeat_n(0, shape.len() - k - 1));
+            hi.extend_from_slice(&shape[k + 1..]);
+            (lo, hi)
+        };
+        let d = shape[k];
+        // Fits are translation-invariant (staging absorbs misalignment), so one search serves
+        // every run.
+        let (mut lo, mut hi) = (0, d);
+        while lo < hi {
+            let mid = (lo + hi).div_ceil(2);
+            let (a, b) = bounds(0, mid);
+            if (self.fits)(&a, &b) {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        if lo == 0 {
+            for i in 0..d {
+                let mut p = prefix.to_vec();
+                p.push((i, i + 1));
+                self.rec(&p, out).map_err(|e| e.max(k))?;
+            }
+            return Ok(());
+        }
+        let align_elems = self.align_elems;
+        let inner = numel(&shape[k + 1..]).max(1);
+        let unit = align_elems / gcd(inner, align_elems).max(1);
+        let mut run = lo;
+        if unit > 1 && run >= unit && run - run % unit >= run.div_ceil(2) {
+            run -= run % unit;
+        } else {
+            // Balance the chunks instead.
+            run = d.div_ceil(d.div_ceil(run));
+        }
+        let mut a = 0;
+        while a < d {
+            let b = (a + run).min(d);
+            out.push(bounds(a, b));
+            a = b;
+        }
+        Ok(())
     }
-    let inner = numel(&shape[k + 1..]).max(1);
-    let unit = align_elems / gcd(inner, align_elems).max(1);
-    let mut run = lo;
-    if unit > 1 && run >= unit && run - run % unit >= run.div_ceil(2) {
-        run -= run % unit;
-    } else {
-        // Balance the chunks instead.
-        run = d.div_ceil(d.div_ceil(run));
-    }
-    let mut a = 0;
-    while a < d {
-        let b = (a + run).min(d);
-        out.push(bounds(a, b));
-        a = b;
-    }
-    Ok(())
 }
 
 impl Bind {
@@ -563,6 +602,7 @@ impl Bind {
                 buffer: match store {
                     Store::Arena(i) => &arenas[i],
                     Store::Params => params,
+                    Store::Slot(i) => &slots[i],
                 },
                 offset,
                 size,
@@ -647,6 +687,30 @@ pub(crate) fn emit(
                     },
                 )?
             }
+            Launch::ConvTranspose {
+                spec,
+                in_shape,
+                w_shape,
+                epilogue,
+                input,
+                weight,
+                bias,
+                residual,
+                out: y,
+            } => conv_transpose::conv_transpose(
+                gpu,
+                spec,
+                in_shape,
+                w_shape,
+                *epilogue,
+                ConvBindings {
+                    input: b(input),
+                    weight: b(weight),
+                    bias: bias.as_ref().map(b),
+                    residual: residual.as_ref().map(b),
+                    output: b(y),
+                },
+            )?,
             Launch::Linear {
                 x_shape,
                 w_shape,

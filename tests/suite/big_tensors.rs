@@ -7,7 +7,8 @@ use std::sync::OnceLock;
 use wgconv::compare::{Tolerance, compare};
 use wgconv::graph::{Conv2d, Graph, cpu};
 use wgconv::ops::{BinaryOp, ChannelOrder, PoolKind, PoolSpec};
-use wgconv::{Error, Gpu, GpuOptions, Session, Tensor, zoo};
+use wgconv::ops::{ConvSpec, ConvTransposeSpec, ResizeSpec};
+use wgconv::{Error, Gpu, GpuOptions, Session, Tensor, blocks, zoo};
 
 use crate::common::gpu;
 use crate::graph::{initialised, network_tolerance_from};
@@ -290,4 +291,37 @@ fn unsplittable_plane_is_a_device_limit_error() {
     let want: Vec<f32> = x.data().iter().map(|v| v.max(0.0)).collect();
     let c = compare(y[0].data(), &want, Tolerance::elementwise());
     assert!(c.passed(), "{c}");
+}
+
+#[test]
+fn per_image_ops_split() {
+    // BatchNorm on an input (a channel affine), pad of H and W (batch and channel ranges),
+    // nearest resize, softmax over channels (batch ranges), an SE block (pool + gate MLP,
+    // then a broadcast multiply), a transposed conv (batch ranges) and a matmul (row ranges).
+    let mut g = Graph::new();
+    let x = g.input("x", &[2, 10, 33, 33]);
+    let y = g.batch_norm(x, "bn").unwrap();
+    let y = g.pad(y, &[0, 0, 1, 2], &[0, 0, 2, 1], 0.5).unwrap();
+    let y = g.resize(y, ResizeSpec::torch_nearest([50, 47])).unwrap();
+    let s = g.softmax(y, 1).unwrap();
+    let e = blocks::se(&mut g, s, "se", 4).unwrap();
+    g.output(s);
+    g.output(e);
+    // Each image's output (12x50x46) is beyond the limit: output-channel ranges.
+    let d = g.max_pool(s, 2, 2, 0, false).unwrap();
+    let t = g
+        .conv_transpose(
+            d,
+            "up",
+            12,
+            ConvTransposeSpec::new(ConvSpec::conv2d(2, 2).stride(2)),
+            true,
+        )
+        .unwrap();
+    g.output(t);
+    let a = g.input("a", &[120, 150]);
+    let b = g.input("b", &[150, 20]);
+    let m = g.matmul(a, b).unwrap();
+    g.output(m);
+    check("per-image ops", g);
 }
