@@ -207,9 +207,17 @@ fn align_down(x: u64, a: u64) -> u64 {
 impl Lowering {
     pub fn new(gpu: &Gpu) -> Self {
         let l = gpu.limits();
+        Self::with_limits(
+            l.max_storage_buffer_binding_size,
+            l.min_storage_buffer_offset_alignment as u64,
+        )
+    }
+
+    /// A lowering for a binding limit and an offset alignment (bytes).
+    pub fn with_limits(limit: u64, align: u64) -> Self {
         Self {
-            limit: l.max_storage_buffer_binding_size,
-            align: (l.min_storage_buffer_offset_alignment as u64).max(4),
+            limit,
+            align: align.max(4),
             slot_sizes: Vec::new(),
             launches: Vec::new(),
             next_slot: 0,
@@ -733,4 +741,64 @@ pub(crate) fn emit(
         out.push(d);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boxes_tile_the_shape_and_fit() {
+        let shape = [3, 5, 7, 9];
+        let fits = |lo: &[usize], hi: &[usize]| {
+            lo.iter().zip(hi).map(|(a, b)| b - a).product::<usize>() <= 40
+        };
+        let bs = boxes(&shape, 3, None, 8, &fits).unwrap();
+        let mut seen = vec![0u8; numel(&shape)];
+        let st = strides(&shape);
+        for (lo, hi) in &bs {
+            assert!(fits(lo, hi));
+            let v = View::new(Store::Params, 0, &shape).sub(lo, hi);
+            assert!(v.is_dense(), "{lo:?}..{hi:?}");
+            for i in 0..v.numel() {
+                let mut rest = i;
+                let mut off = v.offset;
+                for (d, s) in v.dims.iter().zip(&st).rev() {
+                    off += (rest % d) * s;
+                    rest /= d;
+                }
+                seen[off] += 1;
+            }
+        }
+        assert!(seen.iter().all(|&c| c == 1));
+        // Nothing may be cut below dim 1: a [7, 9] plane of 63 elements does not fit.
+        assert_eq!(boxes(&shape, 1, None, 8, &fits), Err(1));
+    }
+
+    #[test]
+    fn transposed_copy_is_cut_into_few_windows() {
+        // [2, 16, 42, 40] -> [0, 2, 3, 1] under a 64 KiB limit: each copy's windows fit, and
+        // the cut stays coarse (not one copy per pixel).
+        let p = crate::kernels::rearrange::transpose_plan(&[0, 2, 3, 1], &[2, 16, 42, 40]).unwrap();
+        let mut l = Lowering::with_limits(64 << 10, 256);
+        let fail = |_| Error::invalid_op("test", "unsplittable");
+        l.copy(&p, (Store::Arena(0), 0), (Store::Arena(1), 256), &fail)
+            .unwrap();
+        let launches = l.take();
+        assert!(launches.len() <= 16, "{} copies", launches.len());
+        let mut total = 0;
+        for c in &launches {
+            let Launch::Copy { plan, src, dst } = c else {
+                panic!("a copy")
+            };
+            for b in [src, dst] {
+                let Bind::Store { offset, size, .. } = b else {
+                    panic!("a store")
+                };
+                assert!(offset % 256 == 0 && *size <= 64 << 10);
+            }
+            total += plan.total();
+        }
+        assert_eq!(total, p.total());
+    }
 }
