@@ -87,7 +87,7 @@ pub struct Session<'g> {
     plan: Plan,
     arenas: Vec<wgpu::Buffer>,
     // Held for the bind groups that read it.
-    _params: wgpu::Buffer,
+    _params: Vec<wgpu::Buffer>,
     readback: wgpu::Buffer,
     dispatches: Vec<Dispatch>,
     /// Staging buffers of nodes split to fit the binding limit (see [`crate::split`]).
@@ -187,9 +187,7 @@ impl<'g> Session<'g> {
             .iter()
             .enumerate()
             .map(|(i, &b)| (format!("activation buffer {i}"), b));
-        for (what, bytes) in
-            sizes.chain([("parameter buffer".to_string(), plan.param_bytes.max(4))])
-        {
+        for (what, bytes) in sizes {
             if bytes > max_buffer {
                 return Err(Error::DeviceLimit {
                     what,
@@ -200,6 +198,8 @@ impl<'g> Session<'g> {
             }
         }
 
+        // Parameters beyond `max_buffer_size` in all go to several buffers.
+        let param_parts = param_buffers(&plan, max_buffer);
         let (arenas, params, readback, outputs, readback_bytes) =
             gpu.scoped("allocating session buffers", || {
                 let arenas: Vec<wgpu::Buffer> = plan
@@ -214,12 +214,17 @@ impl<'g> Session<'g> {
                         })
                     })
                     .collect();
-                let params = gpu.device().create_buffer(&wgpu::BufferDescriptor {
-                    label: Some("wgconv parameters"),
-                    size: plan.param_bytes.max(4),
-                    usage: storage_usage(),
-                    mapped_at_creation: false,
-                });
+                let params: Vec<wgpu::Buffer> = param_parts
+                    .iter()
+                    .map(|&(_, size)| {
+                        gpu.device().create_buffer(&wgpu::BufferDescriptor {
+                            label: Some("wgconv parameters"),
+                            size: size.max(4),
+                            usage: storage_usage(),
+                            mapped_at_creation: false,
+                        })
+                    })
+                    .collect();
                 let mut outputs = Vec::new();
                 let mut off = 0u64;
                 for &v in graph.outputs() {
@@ -239,7 +244,7 @@ impl<'g> Session<'g> {
             })?;
         counters
             .buffers_created
-            .fetch_add(2 + arenas.len() as u64, Ordering::Relaxed);
+            .fetch_add(1 + (params.len() + arenas.len()) as u64, Ordering::Relaxed);
 
         // Parameters: written once.
         for (step, node) in plan.steps.iter().zip(graph.nodes()) {
@@ -249,14 +254,19 @@ impl<'g> Session<'g> {
                 .iter()
                 .zip(plan::device_params(&node.op, &shapes))
             {
+                let (b, offset) = param_loc(&param_parts, region.offset);
                 gpu.queue()
-                    .write_buffer(&params, region.offset, bytemuck::cast_slice(t.data()));
+                    .write_buffer(&params[b], offset, bytemuck::cast_slice(t.data()));
                 counters
                     .bytes_uploaded
                     .fetch_add(region.bytes, Ordering::Relaxed);
             }
         }
 
+        let params = Params {
+            buffers: params,
+            parts: param_parts,
+        };
         let (dispatches, staging) = build_dispatches(gpu, &graph, &plan, &arenas, &params)?;
         counters
             .buffers_created
@@ -281,7 +291,7 @@ impl<'g> Session<'g> {
             graph,
             plan,
             arenas,
-            _params: params,
+            _params: params.buffers,
             readback,
             dispatches,
             staging,
@@ -459,6 +469,42 @@ impl<'g> Session<'g> {
     }
 }
 
+/// The parameter buffers and the range of the plan's parameter space each holds.
+struct Params {
+    buffers: Vec<wgpu::Buffer>,
+    /// (first byte, bytes) per buffer, in order.
+    parts: Vec<(u64, u64)>,
+}
+
+/// Cuts the plan's parameter regions (packed back to back, each within `max`) into runs of at
+/// most `max` bytes, one buffer each: (first byte, bytes) per buffer.
+fn param_buffers(plan: &Plan, max: u64) -> Vec<(u64, u64)> {
+    let mut regions: Vec<Region> = plan
+        .steps
+        .iter()
+        .flat_map(|s| s.params.iter().copied())
+        .collect();
+    regions.sort_by_key(|r| r.offset);
+    let mut parts: Vec<(u64, u64)> = Vec::new();
+    for r in regions {
+        match parts.last_mut() {
+            Some((start, size)) if r.end() - *start <= max => *size = r.end() - *start,
+            _ => parts.push((r.offset, r.bytes)),
+        }
+    }
+    if parts.is_empty() {
+        parts.push((0, 4));
+    }
+    parts
+}
+
+/// The buffer holding the parameter region at `offset`, and the offset in it (region offsets
+/// are aligned, and so are the buffers' first bytes).
+fn param_loc(parts: &[(u64, u64)], offset: u64) -> (usize, u64) {
+    let i = parts.partition_point(|&(start, _)| start <= offset) - 1;
+    (i, offset - parts[i].0)
+}
+
 /// Refuses, naming the node, op and tensor, any tensor larger than the device's
 /// `max_buffer_size` (no buffer can hold it, so no split helps).
 fn check_tensor_sizes(gpu: &Gpu, g: &Graph, plan: &Plan) -> Result<()> {
@@ -507,7 +553,7 @@ fn build_dispatches(
     g: &Graph,
     plan: &Plan,
     arenas: &[wgpu::Buffer],
-    params: &wgpu::Buffer,
+    params: &Params,
 ) -> Result<(Vec<Dispatch>, Vec<wgpu::Buffer>)> {
     let val = |v: ValueId| {
         let r = plan.regions[v.0];
@@ -551,7 +597,10 @@ fn build_dispatches(
                 .params
                 .iter()
                 .zip(plan::device_params(&node.op, &shapes))
-                .map(|(r, t)| View::new(Store::Params, r.offset, t.shape()))
+                .map(|(r, t)| {
+                    let (b, offset) = param_loc(&params.parts, r.offset);
+                    View::new(Store::Params(b), offset, t.shape())
+                })
                 .collect(),
             out: view(node.output),
         };
@@ -585,15 +634,18 @@ fn build_dispatches(
             emit_node(gpu, node, step.kernel, shapes, out_shape, x, p, y, out)
         };
         match launches {
-            Some(l) => split::emit(gpu, l, arenas, params, &slots, &mut emit, &mut out)?,
+            Some(l) => split::emit(gpu, l, arenas, &params.buffers, &slots, &mut emit, &mut out)?,
             None => {
                 let p: Vec<BufRef<'_>> = step
                     .params
                     .iter()
-                    .map(|r| BufRef {
-                        buffer: params,
-                        offset: r.offset,
-                        size: r.bytes,
+                    .map(|r| {
+                        let (b, offset) = param_loc(&params.parts, r.offset);
+                        BufRef {
+                            buffer: &params.buffers[b],
+                            offset,
+                            size: r.bytes,
+                        }
                     })
                     .collect();
                 let x: Vec<BufRef<'_>> = node.inputs.iter().map(|&v| val(v)).collect();

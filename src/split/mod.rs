@@ -30,8 +30,8 @@ use crate::tensor::{numel, strides};
 pub(crate) enum Store {
     /// An activation arena (index into the plan's buffers).
     Arena(usize),
-    /// The parameter buffer.
-    Params,
+    /// A parameter buffer.
+    Params(usize),
     /// A staging buffer.
     Slot(usize),
 }
@@ -598,7 +598,7 @@ impl Bind {
     fn buf<'a>(
         &self,
         arenas: &'a [wgpu::Buffer],
-        params: &'a wgpu::Buffer,
+        params: &'a [wgpu::Buffer],
         slots: &'a [wgpu::Buffer],
     ) -> BufRef<'a> {
         match *self {
@@ -609,7 +609,7 @@ impl Bind {
             } => BufRef {
                 buffer: match store {
                     Store::Arena(i) => &arenas[i],
-                    Store::Params => params,
+                    Store::Params(i) => &params[i],
                     Store::Slot(i) => &slots[i],
                 },
                 offset,
@@ -639,7 +639,7 @@ pub(crate) fn emit(
     gpu: &Gpu,
     launches: &[Launch],
     arenas: &[wgpu::Buffer],
-    params: &wgpu::Buffer,
+    params: &[wgpu::Buffer],
     slots: &[wgpu::Buffer],
     node: NodeEmitter<'_>,
     out: &mut Vec<Dispatch>,
@@ -758,7 +758,7 @@ mod tests {
         let st = strides(&shape);
         for (lo, hi) in &bs {
             assert!(fits(lo, hi));
-            let v = View::new(Store::Params, 0, &shape).sub(lo, hi);
+            let v = View::new(Store::Params(0), 0, &shape).sub(lo, hi);
             assert!(v.is_dense(), "{lo:?}..{hi:?}");
             for i in 0..v.numel() {
                 let mut rest = i;

@@ -271,6 +271,30 @@ fn beyond_max_buffer_size_is_refused_before_submit() {
     assert!(matches!(err, Error::DeviceLimit { .. }), "{err:?}");
     assert!(msg.contains("max_buffer_size"), "{msg}");
     assert!(msg.contains("big_conv") && msg.contains("conv"), "{msg}");
+    // Parameters beyond max_buffer_size in all (8 x 144 KiB), each within it, go to several
+    // buffers; each weight is also beyond the binding limit (row ranges).
+    let (g, inputs) = initialised(
+        graph(&[1, 64, 6, 6], |g, x| {
+            let mut y = x;
+            for i in 0..8 {
+                let c = g.conv2d(y, &format!("c{i}"), Conv2d::new(64, 3).pad(1));
+                y = g.relu(c.unwrap()).unwrap();
+            }
+            g.output(y);
+        }),
+        4,
+    );
+    let values = cpu::run_all(&g, &inputs).unwrap();
+    let tol = network_tolerance_from(&g, &values);
+    let s = Session::new(&dev, &g).unwrap();
+    assert!(s.plan().param_bytes > 1 << 20);
+    let got = s.run(&inputs).unwrap();
+    let c = compare(
+        got[0].data(),
+        values[g.outputs()[0].0].as_ref().unwrap().data(),
+        tol,
+    );
+    assert!(c.passed(), "{c}");
 }
 
 #[test]
