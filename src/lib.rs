@@ -27,6 +27,7 @@ pub mod reference;
 pub mod session;
 pub mod shader_check;
 pub mod shaders;
+pub(crate) mod split;
 pub mod summary;
 pub mod tensor;
 pub mod tune;

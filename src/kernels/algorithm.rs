@@ -363,6 +363,21 @@ pub fn heuristic(spec: &ConvSpec, input: &[usize], weight: &[usize]) -> ConvAlgo
     ConvAlgorithm::Implicit(tiling)
 }
 
+/// The one-dispatch algorithm for a convolution (no scratch, untransformed weights): what the
+/// heuristic picks when split-K and Winograd are ruled out.
+pub fn single_pass(spec: &ConvSpec, input: &[usize], weight: &[usize]) -> ConvAlgorithm {
+    let Ok(s) = shape(spec, input, weight) else {
+        return ConvAlgorithm::Implicit(ConvTiling::default());
+    };
+    if depthwise::is_depthwise(spec, input) {
+        ConvAlgorithm::Depthwise
+    } else if matmul::is_pointwise(spec) {
+        ConvAlgorithm::Gemm(GemmTiling::for_problem(s.m, numel(&s.out[2..])))
+    } else {
+        ConvAlgorithm::Implicit(ConvTiling::for_problem(s.m, s.n))
+    }
+}
+
 /// Bytes of each scratch region `algorithm` needs for this problem, in the order
 /// [`conv_with`] takes them (empty for single-dispatch algorithms).
 pub fn scratch_bytes(

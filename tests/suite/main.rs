@@ -2,6 +2,7 @@
 
 mod api;
 mod bench;
+mod big_tensors;
 mod blocks;
 mod cache;
 mod channel_affine;
