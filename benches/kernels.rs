@@ -8,6 +8,10 @@
 //! When the adapter has `SHADER_F16`, conv and depthwise also run in f16 storage with f16 and
 //! with f32 accumulation, as `conv-f16/<item>` and `conv-f16-acc32/<item>` (same FLOP counts, so
 //! the rates compare directly with f32's).
+//! The `conv_algorithms` group runs the suite's `conv3x3` (64 -> 64, 56x56) and ResNet's last
+//! 3x3 layer (512 -> 512, 7x7, batch 1, K = 4608) through each convolution algorithm:
+//! implicit GEMM, split-K, Winograd F(2x2, 3x3) (`conv_algorithms/<layer>/<algorithm>`); FLOPs
+//! are the direct convolution's for all three, so the rates compare times.
 //! Buffers and pipelines are built by `wgconv::bench::prepare` before timing; one iteration is
 //! one submit of the item's dispatches plus a wait for the queue (wall time, so per-submit
 //! overhead, ~10-100 us, is included; `wgconv bench` reports GPU-timestamp figures).
@@ -22,6 +26,12 @@ mod common;
 
 use criterion::{Throughput, criterion_group, criterion_main};
 use wgconv::bench::{Suite, prepare};
+use wgconv::kernels::algorithm::{self, ConvAlgorithm};
+use wgconv::kernels::conv::ConvTiling;
+use wgconv::kernels::matmul::GemmTiling;
+use wgconv::kernels::{ConvBindings, Dispatch, winograd};
+use wgconv::ops::{Activation, ConvSpec, Epilogue};
+use wgconv::tensor::Tensor;
 
 fn suite() -> Suite {
     match std::env::var("WGCONV_BENCH_SUITE") {
@@ -97,9 +107,105 @@ fn kernels(c: &mut criterion::Criterion) {
     }
 }
 
+/// The dispatches of `a` on `[n, c, h, w]` -> `o` channels, 3x3 pad 1, bias and ReLU; buffers
+/// live as long as the dispatches' bind groups.
+fn prepare_algorithm(
+    gpu: &wgconv::Gpu,
+    x: [usize; 4],
+    o: usize,
+    a: &ConvAlgorithm,
+) -> Vec<Dispatch> {
+    let spec = ConvSpec::conv2d(3, 3).pad(1);
+    let ws = [o, x[1], 3, 3];
+    let w = Tensor::random(ws.to_vec(), 2);
+    let w = if a.transforms_weights() {
+        winograd::transform_weights(&w)
+    } else {
+        w
+    };
+    let xt = gpu.upload(&Tensor::random(x.to_vec(), 1)).unwrap();
+    let wt = gpu.upload(&w).unwrap();
+    let bt = gpu.upload(&Tensor::random(vec![o], 3)).unwrap();
+    let out = gpu.zeros(&spec.output_shape(&x, &ws).unwrap()).unwrap();
+    let scratch: Vec<_> = algorithm::scratch_bytes(a, &spec, &x, &ws, gpu.precision())
+        .unwrap()
+        .into_iter()
+        .map(|b| gpu.zeros(&[(b as usize).div_ceil(gpu.precision().elem_bytes())]).unwrap())
+        .collect();
+    algorithm::conv_with(
+        gpu,
+        a,
+        &spec,
+        &x,
+        &ws,
+        Epilogue::act(Activation::Relu),
+        ConvBindings {
+            input: xt.binding(),
+            weight: wt.binding(),
+            bias: Some(bt.binding()),
+            residual: None,
+            output: out.binding(),
+        },
+        &scratch.iter().map(|s| s.binding()).collect::<Vec<_>>(),
+    )
+    .unwrap()
+}
+
+/// Implicit GEMM vs split-K vs Winograd on the same layers (see the module comment).
+fn conv_algorithms(c: &mut criterion::Criterion) {
+    let gpu = common::gpu();
+    let conv3x3 = suite()
+        .layers
+        .iter()
+        .find(|l| l.name == "conv3x3")
+        .map(|l| ([l.n, l.cin, l.spatial[0], l.spatial[1]], l.cout))
+        .unwrap_or(([1, 64, 56, 56], 64));
+    let mut group = c.benchmark_group("conv_algorithms");
+    common::flat(&mut group);
+    for (layer, (x, o)) in [
+        ("conv3x3", conv3x3),
+        ("resnet_512x7x7", ([1, 512, 7, 7], 512)),
+    ] {
+        let (m, n) = (o, x[0] * x[2] * x[3]);
+        let tiles = x[0] * x[2].div_ceil(2) * x[3].div_ceil(2);
+        // Direct-convolution FLOPs: 2 * N * O * H * W * C * 9 (pad 1 keeps H x W).
+        let flops = 2 * n * o * x[1] * 9;
+        group.throughput(Throughput::Elements(flops as u64));
+        for (name, a) in [
+            (
+                "implicit",
+                ConvAlgorithm::Implicit(ConvTiling::for_problem(m, n)),
+            ),
+            (
+                "split_k",
+                ConvAlgorithm::SplitK {
+                    tiling: ConvTiling::for_problem(m, n),
+                    splits: 8,
+                },
+            ),
+            (
+                "winograd",
+                ConvAlgorithm::Winograd {
+                    tile: 2,
+                    gemm: GemmTiling::for_problem(o, tiles),
+                },
+            ),
+        ] {
+            let ds = prepare_algorithm(&gpu, x, o, &a);
+            common::submit_and_wait(&gpu, &ds);
+            group.bench_function(format!("{layer}/{name}"), |b| {
+                b.iter_custom(|iters| {
+                    common::time_iters(iters, || common::submit_and_wait(&gpu, &ds))
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = common::criterion(std::time::Duration::from_secs(3));
-    targets = kernels
+    targets = kernels, conv_algorithms
 }
 criterion_main!(benches);

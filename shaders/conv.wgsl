@@ -12,14 +12,19 @@
 // tx + j*WG_N (strided, so output writes coalesce along pixels). Weight and input tiles are
 // staged in workgroup memory over K-chunks of TK, stored so that each invocation's 4 rows (4
 // columns) are one vec4: two 128-bit shared loads feed 16 FMAs.
+// Split-K (PARTIAL): workgroups also range over `splits` slices of K, k_chunk long each;
+// slice s writes its raw partial sums (no epilogue, as Acc) to partial[s * numel(output) + idx], and
+// splitk_reduce.wgsl sums the slices and applies the epilogue. Without it splits = 1 and
+// k_chunk = k_total.
 // Overrides: WG_M, WG_N (multiples of 4), TK (multiple of WG_M/4), HAS_BIAS, HAS_RESIDUAL,
-// ACTIVATION (prelude).
+// PARTIAL, ACTIVATION (prelude).
 
 override WG_M: u32 = 16u;
 override WG_N: u32 = 16u;
 override TK: u32 = 16u;
 override HAS_BIAS: bool = false;
 override HAS_RESIDUAL: bool = false;
+override PARTIAL: bool = false;
 
 struct Params {
     batch: u32,
@@ -50,6 +55,10 @@ struct Params {
     n_total: u32,
     tiles_m: u32,
     tiles_n: u32,
+    k_chunk: u32,
+    splits: u32,
+    _pad0: u32,
+    _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -58,6 +67,9 @@ struct Params {
 @group(0) @binding(3) var<storage, read> bias: array<Elem>;
 @group(0) @binding(4) var<storage, read> residual: array<Elem>;
 @group(0) @binding(5) var<storage, read_write> output: array<Elem>;
+// Split-K partial sums, Acc so that f16-acc32 keeps f32 sums (bound to `output` when PARTIAL
+// is off; with PARTIAL `output` is bound to it and unused).
+@group(0) @binding(6) var<storage, read_write> partial: array<Acc>;
 
 // Weight tile [TK][WG_M + 1] of vec4: row m of the tile is component m / WG_M of slot m % WG_M.
 // The padding slot spreads the k-strided stores over banks.
@@ -77,10 +89,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let tile_n = wg % params.tiles_n;
     wg = wg / params.tiles_n;
     let tile_m = wg % params.tiles_m;
-    let g = wg / params.tiles_m;
-    if g >= params.groups {
+    wg = wg / params.tiles_m;
+    let g = wg % params.groups;
+    let split = wg / params.groups;
+    if split >= params.splits {
         return;
     }
+    let k_begin = split * params.k_chunk;
+    let k_end = min(k_begin + params.k_chunk, params.k_total);
     let m0 = tile_m * tm_size;
     let n0 = tile_n * tn_size;
     let tx = lid % WG_N;
@@ -123,7 +139,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         acc[i] = vec4<Acc>(0.0);
     }
 
-    for (var k0 = 0u; k0 < params.k_total; k0 += TK) {
+    for (var k0 = k_begin; k0 < k_end; k0 += TK) {
         // Weight tile: consecutive invocations read consecutive k of one weight row.
         for (var e = lid; e < tm_size * TK; e += threads) {
             let kk = e % TK;
@@ -131,7 +147,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             let k = k0 + kk;
             let m = m0 + mm;
             var v = Acc(0.0);
-            if k < params.k_total && m < params.m_per_group {
+            if k < k_end && m < params.m_per_group {
                 v = Acc(weight[w_base + m * params.k_total + k]);
             }
             w_tile[kk * w_stride + mm % WG_M][mm / WG_M] = v;
@@ -147,7 +163,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         var kx = r % params.k_w;
         for (var t = 0u; t < rows_per_thread; t++) {
             var v = Acc(0.0);
-            if col_valid && k < params.k_total {
+            if col_valid && k < k_end {
                 let iz = base_z + i32(kz) * params.dil_d;
                 let iy = base_y + i32(ky) * params.dil_h;
                 let ix = base_x + i32(kx) * params.dil_w;
@@ -193,10 +209,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         col_ok[j] = n < params.n_total;
         col_off[j] = (n / out_sp) * params.out_c * out_sp + n % out_sp;
     }
+    let slice = split * params.batch * params.out_c * out_sp;
     for (var i = 0u; i < 4u; i++) {
         let m = m0 + ty + i * WG_M;
         if m < params.m_per_group {
             let o = g * params.m_per_group + m;
+            if PARTIAL {
+                for (var j = 0u; j < 4u; j++) {
+                    if col_ok[j] {
+                        partial[slice + col_off[j] + o * out_sp] = acc[i][j];
+                    }
+                }
+                continue;
+            }
             var bv = 0.0;
             if HAS_BIAS {
                 bv = f32(bias[o]);

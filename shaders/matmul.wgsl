@@ -19,9 +19,14 @@
 // Elements are stored as Elem and accumulated as Acc (precision prelude); the epilogue runs
 // in f32.
 //
+// Split-K (PARTIAL): workgroups also range over `splits` slices of K, k_chunk long each; slice
+// s writes raw partial sums (no epilogue, as Acc) at partial[s * c_split + usual index], and
+// splitk_reduce.wgsl finishes. Without it splits = 1 and k_chunk = k. `partial` is a binding of
+// its own because it holds Acc, not Elem (f32 sums in f16-acc32 keep f32's accuracy).
+//
 // Overrides: WG_X, WG_Y, TILE_K (tile shape); A_K_FAST / B_K_FAST (which tile dimension
 // consecutive invocations load, chosen by the host so global loads coalesce along the operand's
-// unit stride); HAS_BIAS, BIAS_PER_ROW, HAS_RESIDUAL; ACTIVATION (prelude).
+// unit stride); HAS_BIAS, BIAS_PER_ROW, HAS_RESIDUAL; PARTIAL; ACTIVATION (prelude).
 
 override WG_X: u32 = 16u;
 override WG_Y: u32 = 16u;
@@ -31,6 +36,7 @@ override B_K_FAST: bool = false;
 override HAS_BIAS: bool = false;
 override BIAS_PER_ROW: bool = true;
 override HAS_RESIDUAL: bool = false;
+override PARTIAL: bool = false;
 
 // Register block per invocation (private arrays need constant sizes).
 const RM: u32 = 4u;
@@ -58,9 +64,9 @@ struct Params {
     c_bi: u32,
     bias_bo: u32,
     bias_bi: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
+    k_chunk: u32,
+    splits: u32,
+    c_split: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -69,6 +75,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read> bias: array<Elem>;
 @group(0) @binding(4) var<storage, read> residual: array<Elem>;
 @group(0) @binding(5) var<storage, read_write> c: array<Elem>;
+// Split-K partial sums (bound to `c` when PARTIAL is off).
+@group(0) @binding(6) var<storage, read_write> partial: array<Acc>;
 
 // k-major tiles: a_tile[kk][mm], b_tile[kk][nn]. Rows padded by one word so that k-fast
 // loads (consecutive invocations, consecutive kk) land in distinct banks.
@@ -86,11 +94,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let threads = WG_X * WG_Y;
 
     let tiles = params.tiles_m * params.tiles_n;
-    let flat = flat_workgroup_id(wid, nwg);
+    let per_split = params.batch * tiles;
+    let flat_all = flat_workgroup_id(wid, nwg);
     // Workgroup-uniform, so returning before the barriers is fine.
-    if flat >= params.batch * tiles {
+    if flat_all >= params.splits * per_split {
         return;
     }
+    let split = flat_all / per_split;
+    let flat = flat_all % per_split;
+    let k_begin = split * params.k_chunk;
+    let k_end = min(k_begin + params.k_chunk, params.k);
     let bat = flat / tiles;
     let t = flat % tiles;
     let row0 = (t / params.tiles_n) * tile_m;
@@ -108,7 +121,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         acc[i] = vec4<Acc>(0.0);
     }
 
-    for (var k0 = 0u; k0 < params.k; k0 += TILE_K) {
+    for (var k0 = k_begin; k0 < k_end; k0 += TILE_K) {
         // Stage A[row0.., k0..] and B[k0.., col0..], zero outside the matrices.
         for (var e = lid; e < tile_m * TILE_K; e += threads) {
             var mm: u32;
@@ -123,7 +136,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             let gm = row0 + mm;
             let gk = k0 + kk;
             var v = Acc(0.0);
-            if gm < params.m && gk < params.k {
+            if gm < params.m && gk < k_end {
                 v = Acc(a[a_base + gm * params.a_rs + gk * params.a_cs]);
             }
             a_tile[kk * a_pitch + mm] = v;
@@ -141,7 +154,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             let gn = col0 + nn;
             let gk = k0 + kk;
             var v = Acc(0.0);
-            if gn < params.n && gk < params.k {
+            if gn < params.n && gk < k_end {
                 v = Acc(b[b_base + gk * params.b_rs + gn * params.b_cs]);
             }
             b_tile[kk * b_pitch + nn] = v;
@@ -170,6 +183,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             let gn = col0 + tx + j * WG_X;
             if gn >= params.n {
                 break;
+            }
+            if PARTIAL {
+                partial[split * params.c_split + c_base + gm * params.c_rs + gn * params.c_cs] = acc[i][j];
+                continue;
             }
             var v = f32(acc[i][j]);
             if HAS_BIAS {

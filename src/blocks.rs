@@ -228,22 +228,8 @@ pub fn mb_conv(
     squeeze_ratio: usize,
 ) -> Result<ValueId> {
     let exp = channels(g, x) * expansion;
-    let body = |g: &mut Graph, x: ValueId, p: &str| {
-        let s = Activation::Silu;
-        let y = conv_bn_act(g, x, &join(p, "0"), Conv2d::new(exp, 1), s)?;
-        let dw = Conv2d::new(exp, 3).same().groups(exp);
-        let y = conv_bn_act(g, y, &join(p, "1"), dw, s)?;
-        let y = se(g, y, &join(p, "2"), squeeze_ratio)?;
-        conv_bn_act(
-            g,
-            y,
-            &join(p, "3"),
-            Conv2d::new(out, 1),
-            Activation::Identity,
-        )
-    };
-    let y = res_block(g, x, &join(prefix, "Block.0"), body, None)?;
-    g.act(y, Activation::Silu)
+    let expand = [Conv2d::new(exp, 1), Conv2d::new(exp, 3).same().groups(exp)];
+    expand_se_project(g, x, prefix, &expand, out, squeeze_ratio)
 }
 
 /// Seed 002's `FusedMBConv`: 3x3 expand (instead of 1x1 + depthwise), SE, linear 1x1
@@ -257,20 +243,45 @@ pub fn fused_mb_conv(
     squeeze_ratio: usize,
 ) -> Result<ValueId> {
     let exp = channels(g, x) * expansion;
+    expand_se_project(
+        g,
+        x,
+        prefix,
+        &[Conv2d::new(exp, 3).same()],
+        out,
+        squeeze_ratio,
+    )
+}
+
+/// The seeds' MBConv family: the `expand` convs (each + BN + SiLU), SE, a linear 1x1
+/// projection to `out`, the residual, SiLU. Sub-module indices follow the seed's `nn.Sequential`.
+fn expand_se_project(
+    g: &mut Graph,
+    x: ValueId,
+    prefix: &str,
+    expand: &[Conv2d],
+    out: usize,
+    squeeze_ratio: usize,
+) -> Result<ValueId> {
     let body = |g: &mut Graph, x: ValueId, p: &str| {
-        let y = conv_bn_act(
-            g,
-            x,
-            &join(p, "0"),
-            Conv2d::new(exp, 3).same(),
-            Activation::Silu,
-        )?;
-        let y = se(g, y, &join(p, "1"), squeeze_ratio)?;
+        let mut y = x;
+        for (i, conv) in expand.iter().enumerate() {
+            y = conv_bn_act(
+                g,
+                y,
+                &join(p, &i.to_string()),
+                conv.clone(),
+                Activation::Silu,
+            )?;
+        }
+        let n = expand.len();
+        let y = se(g, y, &join(p, &n.to_string()), squeeze_ratio)?;
+        let project = Conv2d::new(out, 1);
         conv_bn_act(
             g,
             y,
-            &join(p, "2"),
-            Conv2d::new(out, 1),
+            &join(p, &(n + 1).to_string()),
+            project,
             Activation::Identity,
         )
     };

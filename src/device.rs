@@ -4,16 +4,18 @@
 //! picks an adapter by name; otherwise the best adapter found is used (discrete > integrated >
 //! virtual > CPU).
 
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use crate::cache::{DiskPipelineCache, PipelineCacheState};
 use crate::error::{Error, Result};
 use crate::kernels::PipelineCache;
 use crate::precision::Precision;
 use crate::shaders::Shader;
 
-/// How to choose an adapter. `Default` reads nothing; [`GpuOptions::from_env`] reads the
-/// `WGCONV_*` variables.
-#[derive(Clone, Debug, Default)]
+/// How to choose an adapter. `Default` reads no `WGCONV_*` adapter setting (the cache
+/// directory still defaults as in [`crate::cache`]); [`GpuOptions::from_env`] reads them.
+#[derive(Clone, Debug)]
 pub struct GpuOptions {
     /// Restrict the search to these backends (all primary backends plus GL when `None`).
     pub backends: Option<wgpu::Backends>,
@@ -25,10 +27,31 @@ pub struct GpuOptions {
     /// Makes this kernel family deliberately wrong (it skips its last workgroup). For testing
     /// that validation catches broken kernels; `WGCONV_FAULT=<shader label>` sets it too.
     pub fault: Option<Shader>,
+    /// Seed pipeline creation from, and save it to, a per-adapter file in the cache directory
+    /// (wgpu's `PipelineCache`; Vulkan only). On by default: it shortens the next process's
+    /// cold start. `WGCONV_PIPELINE_CACHE=0` turns it off.
+    pub pipeline_cache: bool,
+    /// The cache directory (pipeline cache, autotuning choices); `None`:
+    /// [`crate::cache::default_dir`]. A directory that cannot be written means no cache.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for GpuOptions {
+    fn default() -> Self {
+        Self {
+            backends: None,
+            adapter_name: None,
+            limits: None,
+            fault: None,
+            pipeline_cache: true,
+            cache_dir: None,
+        }
+    }
 }
 
 impl GpuOptions {
-    /// Options from `WGCONV_BACKEND`, `WGCONV_ADAPTER` and `WGCONV_FAULT`.
+    /// Options from `WGCONV_BACKEND`, `WGCONV_ADAPTER`, `WGCONV_FAULT` and
+    /// `WGCONV_PIPELINE_CACHE` (`0`/`off` disables the pipeline cache).
     pub fn from_env() -> Result<Self> {
         let backends = match std::env::var("WGCONV_BACKEND") {
             Ok(v) if !v.is_empty() => Some(parse_backend(&v)?),
@@ -51,11 +74,17 @@ impl GpuOptions {
             ),
             _ => None,
         };
+        let pipeline_cache = !matches!(
+            std::env::var("WGCONV_PIPELINE_CACHE").as_deref(),
+            Ok("0" | "off" | "false" | "no")
+        );
         Ok(Self {
             backends,
             adapter_name,
             limits: None,
             fault,
+            pipeline_cache,
+            cache_dir: None,
         })
     }
 }
@@ -92,6 +121,22 @@ pub struct Gpu {
     lost: Arc<Mutex<Option<String>>>,
     fault: Option<Shader>,
     precision: Precision,
+    /// The usable cache directory, if any.
+    cache_dir: Option<PathBuf>,
+    /// Whether the pipeline cache was asked for (kept for [`Gpu::fresh_device`]).
+    want_pipeline_cache: bool,
+    pub(crate) disk_cache: Option<Arc<DiskPipelineCache>>,
+    /// Autotuning choices, loaded on first use (shared by [`Gpu::with_precision`] handles;
+    /// the tuner keys its choices by precision).
+    tuner: Arc<std::sync::OnceLock<crate::tune::Tuner>>,
+}
+
+impl Drop for Gpu {
+    fn drop(&mut self) {
+        if let Some(c) = &self.disk_cache {
+            c.save();
+        }
+    }
 }
 
 impl std::fmt::Debug for Gpu {
@@ -172,16 +217,34 @@ impl Gpu {
                 hint: NO_ADAPTER_HINT,
             });
         };
-        Self::from_adapter(adapter, options.limits.clone(), options.fault)
+        let cache_dir = match &options.cache_dir {
+            Some(d) => Some(d.clone()).filter(|d| crate::cache::usable(d)),
+            None => crate::cache::default_dir(),
+        };
+        Self::from_adapter(
+            adapter,
+            options.limits.clone(),
+            options.fault,
+            cache_dir,
+            options.pipeline_cache,
+        )
     }
 
     fn from_adapter(
         adapter: wgpu::Adapter,
         limits: Option<wgpu::Limits>,
         fault: Option<Shader>,
+        cache_dir: Option<PathBuf>,
+        want_pipeline_cache: bool,
     ) -> Result<Self> {
         let info = adapter.get_info();
-        let wanted = wgpu::Features::SHADER_F16 | wgpu::Features::TIMESTAMP_QUERY;
+        let use_pipeline_cache = want_pipeline_cache
+            && cache_dir.is_some()
+            && wgpu::util::pipeline_cache_key(&info).is_some();
+        let mut wanted = wgpu::Features::SHADER_F16 | wgpu::Features::TIMESTAMP_QUERY;
+        if use_pipeline_cache {
+            wanted |= wgpu::Features::PIPELINE_CACHE;
+        }
         let features = adapter.features() & wanted;
         let limits = limits.unwrap_or_else(|| adapter.limits());
         let desc = wgpu::DeviceDescriptor {
@@ -207,6 +270,12 @@ impl Gpu {
                 *l = Some(format!("{reason:?}: {message}"));
             }
         });
+        let disk_cache = match &cache_dir {
+            Some(dir) if features.contains(wgpu::Features::PIPELINE_CACHE) => {
+                DiskPipelineCache::open(&device, &info, dir).map(Arc::new)
+            }
+            _ => None,
+        };
         Ok(Self {
             adapter,
             device,
@@ -218,17 +287,66 @@ impl Gpu {
             lost,
             fault,
             precision: Precision::F32,
+            cache_dir,
+            want_pipeline_cache,
+            disk_cache,
+            tuner: Arc::new(std::sync::OnceLock::new()),
         })
     }
 
-    /// A second device on the same adapter, with the same limits and an empty pipeline cache:
-    /// what a freshly started process gets (benchmarks time cold starts on it). Driver-level
-    /// shader caches, if any, are not cleared.
+    /// A second device on the same adapter, with the same limits and cache settings and an
+    /// empty in-memory pipeline cache: what a freshly started process gets (benchmarks time
+    /// cold starts on it). Its wgpu pipeline cache, when enabled, is loaded from the file as
+    /// it is now (see [`Gpu::pipeline_cache_state`]); driver-level shader caches (Mesa's,
+    /// NVIDIA's), if any, are outside wgconv's control.
     pub fn fresh_device(&self) -> Result<Gpu> {
-        let mut g =
-            Self::from_adapter(self.adapter.clone(), Some(self.limits.clone()), self.fault)?;
+        // Whatever this device compiled is on disk before the new one reads the file.
+        self.save_pipeline_cache();
+        let mut g = Self::from_adapter(
+            self.adapter.clone(),
+            Some(self.limits.clone()),
+            self.fault,
+            self.cache_dir.clone(),
+            self.want_pipeline_cache,
+        )?;
         g.precision = self.precision;
         Ok(g)
+    }
+
+    /// What this device's wgpu pipeline cache started from: off, cold (empty) or warm
+    /// (loaded from the cache file).
+    pub fn pipeline_cache_state(&self) -> PipelineCacheState {
+        self.disk_cache
+            .as_ref()
+            .map_or(PipelineCacheState::Off, |c| c.state())
+    }
+
+    /// The pipeline cache file, when the pipeline cache is on.
+    pub fn pipeline_cache_path(&self) -> Option<&Path> {
+        self.disk_cache.as_ref().map(|c| c.path())
+    }
+
+    /// This adapter's autotuning choices (loaded from the cache directory on first use).
+    pub fn tuner(&self) -> &crate::tune::Tuner {
+        self.tuner.get_or_init(|| {
+            crate::tune::Tuner::open(
+                self.cache_dir.as_deref(),
+                &self.info,
+                crate::tune::TuneOptions::default(),
+            )
+        })
+    }
+
+    /// The cache directory in use (pipeline cache, autotuning), if any is usable.
+    pub fn cache_dir(&self) -> Option<&Path> {
+        self.cache_dir.as_deref()
+    }
+
+    /// Writes the pipeline cache to its file if pipelines were created since the last save
+    /// (sessions call this when they finish building; dropping the device does too). True
+    /// when a file was written; failures are not errors.
+    pub fn save_pipeline_cache(&self) -> bool {
+        self.disk_cache.as_ref().is_some_and(|c| c.save())
     }
 
     /// The precision this handle's kernels store tensors in (f32 unless made by
@@ -270,6 +388,10 @@ impl Gpu {
             lost: self.lost.clone(),
             fault: self.fault,
             precision,
+            cache_dir: self.cache_dir.clone(),
+            want_pipeline_cache: self.want_pipeline_cache,
+            disk_cache: self.disk_cache.clone(),
+            tuner: self.tuner.clone(),
         })
     }
 
@@ -293,7 +415,8 @@ impl Gpu {
         &self.limits
     }
 
-    /// The optional features enabled on the device (a subset of `SHADER_F16 | TIMESTAMP_QUERY`).
+    /// The optional features enabled on the device (a subset of `SHADER_F16 | TIMESTAMP_QUERY |
+    /// PIPELINE_CACHE`).
     pub fn features(&self) -> wgpu::Features {
         self.features
     }

@@ -10,6 +10,7 @@
 
 pub mod bench;
 pub mod blocks;
+pub mod cache;
 pub mod cli_model;
 pub mod compare;
 pub mod demo;
@@ -27,8 +28,10 @@ pub mod reference;
 pub mod session;
 pub mod shader_check;
 pub mod shaders;
+pub(crate) mod split;
 pub mod summary;
 pub mod tensor;
+pub mod tune;
 pub mod validate;
 pub mod weights;
 pub mod zoo;

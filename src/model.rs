@@ -51,6 +51,13 @@ impl SessionConfig {
         self
     }
 
+    /// Autotunes the convolutions ([`SessionOptions::autotune`], [`crate::tune`]): slower
+    /// first builds, faster runs, choices remembered per adapter in the cache directory.
+    pub fn autotune(mut self, on: bool) -> Self {
+        self.session.autotune = on;
+        self
+    }
+
     fn device(&self) -> Result<Arc<Gpu>> {
         if let Some(g) = &self.shared_gpu {
             return Ok(g.clone());
@@ -78,7 +85,7 @@ impl Session<'static> {
 
     /// Prepares a graph (built with the builder API or the zoo) on a device.
     pub fn from_graph(graph: &Graph, config: &SessionConfig) -> Result<Self> {
-        Session::with_shared_gpu(config.device()?, graph, config.session)
+        Session::with_shared_gpu(config.device()?, graph, config.session.clone())
     }
 }
 

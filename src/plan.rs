@@ -17,11 +17,19 @@
 //!
 //! Parameters (weights, folded biases, BatchNorm's per-channel affine) are packed the same way
 //! into a parameter buffer; they live for the whole run.
+//!
+//! A convolution's algorithm ([`ConvAlgorithm`]: the heuristic's, or a per-node override) may
+//! ask for scratch regions live only during its step (split-K partial sums, Winograd's
+//! transformed tensors). They are placed by the same colouring and packing as tensors, as if
+//! each were a value written and last read at that step, conflicting with the node's inputs,
+//! its output and the step's other scratch regions.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
+use crate::error::{Error, Result};
 use crate::graph::{Graph, NodeId, Op, ValueId, passes::batch_norm_affine};
-use crate::ops::ConvSpec;
+use crate::kernels::algorithm::{self, ConvAlgorithm};
 use crate::precision::Precision;
 use crate::tensor::{Tensor, numel};
 
@@ -37,6 +45,12 @@ pub enum Kernel {
     Depthwise,
     /// 1x1 convolution as a GEMM.
     Pointwise,
+    /// Implicit-GEMM convolution split over the reduction, plus a reduce (2 dispatches).
+    ConvSplitK,
+    /// Pointwise GEMM split over the reduction, plus a reduce (2 dispatches).
+    PointwiseSplitK,
+    /// Winograd F(2x2, 3x3): input transform, batched GEMM, output transform (3 dispatches).
+    Winograd,
     /// Transposed convolution.
     ConvTranspose,
     /// `x W^T + b`.
@@ -77,28 +91,12 @@ pub enum Kernel {
     Alias,
 }
 
-/// A 1x1, unit-stride, unpadded convolution (what a GEMM computes directly).
-fn is_pointwise(spec: &ConvSpec) -> bool {
-    crate::kernels::matmul::is_pointwise(spec)
-}
-
-/// One channel per group, the depthwise kernel's case.
-fn is_depthwise(spec: &ConvSpec, input: &[usize]) -> bool {
-    crate::kernels::depthwise::is_depthwise(spec, input)
-}
-
-/// The kernel for `op` given its input shapes.
+/// The kernel for `op` given its input shapes (a convolution's is its heuristic algorithm's).
 pub fn choose_kernel(op: &Op, inputs: &[&[usize]]) -> Kernel {
     match op {
-        Op::Conv { spec, .. } => {
-            if is_depthwise(spec, inputs[0]) {
-                Kernel::Depthwise
-            } else if is_pointwise(spec) {
-                Kernel::Pointwise
-            } else {
-                Kernel::Conv
-            }
-        }
+        Op::Conv { .. } => choose_algorithm(op, inputs)
+            .map(|a| a.kernel())
+            .unwrap_or(Kernel::Conv),
         Op::ConvTranspose { .. } => Kernel::ConvTranspose,
         Op::BatchNorm { .. } | Op::ChannelAffine { .. } => Kernel::ChannelAffine,
         Op::Activation(_) => Kernel::Activation,
@@ -123,10 +121,42 @@ pub fn choose_kernel(op: &Op, inputs: &[&[usize]]) -> Kernel {
     }
 }
 
+/// The heuristic algorithm of a convolution node ([`algorithm::heuristic`]); `None` for other
+/// ops.
+pub fn choose_algorithm(op: &Op, inputs: &[&[usize]]) -> Option<ConvAlgorithm> {
+    match op {
+        Op::Conv { spec, weight, .. } => {
+            Some(algorithm::heuristic(spec, inputs[0], weight.shape()))
+        }
+        _ => None,
+    }
+}
+
 /// The tensors a node's kernel reads besides its inputs (of shapes `inputs`), in binding
 /// order: weights and biases, BatchNorm's per-channel scale and shift (computed here in f64),
-/// or a resize's coordinate lookup.
+/// or a resize's coordinate lookup. A convolution's are those of its heuristic algorithm.
 pub fn device_params<'a>(op: &'a Op, inputs: &[&[usize]]) -> Vec<Cow<'a, Tensor>> {
+    device_params_for(op, inputs, choose_algorithm(op, inputs).as_ref())
+}
+
+/// [`device_params`] for a convolution run as `algorithm`: Winograd's weights are transformed
+/// on the host (in f64) into the layout its GEMM reads.
+pub fn device_params_for<'a>(
+    op: &'a Op,
+    inputs: &[&[usize]],
+    algorithm: Option<&ConvAlgorithm>,
+) -> Vec<Cow<'a, Tensor>> {
+    if let (Op::Conv { weight, bias, .. }, Some(a)) = (op, algorithm)
+        && a.transforms_weights()
+    {
+        let mut v = vec![Cow::Owned(crate::kernels::winograd::transform_weights(
+            weight,
+        ))];
+        if let Some(b) = bias {
+            v.push(Cow::Borrowed(b));
+        }
+        return v;
+    }
     match op {
         Op::Conv { weight, bias, .. }
         | Op::ConvTranspose { weight, bias, .. }
@@ -205,8 +235,14 @@ pub struct Step {
     pub node: NodeId,
     /// Its kernel.
     pub kernel: Kernel,
-    /// Regions of its parameter tensors in the parameter buffer, in [`device_params`] order.
+    /// Regions of its parameter tensors in the parameter buffer, in [`device_params_for`]
+    /// order.
     pub params: Vec<Region>,
+    /// A convolution's algorithm (`None` for other ops).
+    pub algorithm: Option<ConvAlgorithm>,
+    /// Activation-buffer regions live only during this step, in
+    /// [`algorithm::scratch_bytes`] order.
+    pub scratch: Vec<Region>,
 }
 
 /// A graph lowered to kernels and memory.
@@ -399,20 +435,76 @@ pub fn plan(g: &Graph) -> Plan {
 /// placed as if alive for the whole run): the one-buffer-per-tensor baseline, for comparisons
 /// and for isolating memory-reuse bugs.
 pub fn plan_with(g: &Graph, reuse: bool) -> Plan {
-    plan_for(g, reuse, Precision::F32)
+    plan_with_algorithms(g, reuse, &HashMap::new())
+        .expect("the heuristic's algorithms fit their own nodes")
 }
 
 /// [`plan_with`] for tensors stored in `precision` (every byte count scales with its element
 /// size).
 pub fn plan_for(g: &Graph, reuse: bool, precision: Precision) -> Plan {
+    plan_with_algorithms_in(g, reuse, &HashMap::new(), precision)
+        .expect("the heuristic's algorithms fit their own nodes")
+}
+
+/// [`plan_with`], running each convolution node named in `algorithms` (ids of `g`'s nodes) with
+/// that algorithm instead of the heuristic's. Errors when an override names a node that is not
+/// a convolution or an algorithm that cannot run the node's shapes.
+pub fn plan_with_algorithms(
+    g: &Graph,
+    reuse: bool,
+    algorithms: &HashMap<NodeId, ConvAlgorithm>,
+) -> Result<Plan> {
+    plan_with_algorithms_in(g, reuse, algorithms, Precision::F32)
+}
+
+/// [`plan_with_algorithms`] for tensors (and scratch) stored in `precision`.
+pub fn plan_with_algorithms_in(
+    g: &Graph,
+    reuse: bool,
+    algorithms: &HashMap<NodeId, ConvAlgorithm>,
+    precision: Precision,
+) -> Result<Plan> {
     let nv = g.values().len();
     let n_steps = g.nodes().len();
+    for (&id, a) in algorithms {
+        let node = g.nodes().get(id.0).ok_or_else(|| {
+            Error::invalid_op(
+                "plan",
+                format!("algorithm override for node {id:?}, the graph has {n_steps} nodes"),
+            )
+        })?;
+        let named = |e: Error| match e {
+            Error::InvalidOp { op, message } => Error::invalid_op(
+                format!("node {:?} ({}): {op}", node.name, node.op.kind()),
+                message,
+            ),
+            e => e,
+        };
+        match &node.op {
+            Op::Conv { spec, weight, .. } => a
+                .supports(spec, g.shape(node.inputs[0]), weight.shape())
+                .map_err(named)?,
+            op => {
+                return Err(named(Error::invalid_op(
+                    "plan",
+                    format!("{a:?} given for a {} node, not a convolution", op.kind()),
+                )));
+            }
+        }
+    }
     // Storage roots: a view stores nothing of its own.
     let mut storage_of: Vec<ValueId> = (0..nv).map(ValueId).collect();
     let mut steps = Vec::with_capacity(n_steps);
     for (i, node) in g.nodes().iter().enumerate() {
         let shapes: Vec<&[usize]> = node.inputs.iter().map(|v| g.shape(*v)).collect();
-        let kernel = choose_kernel(&node.op, &shapes);
+        let algorithm = algorithms
+            .get(&NodeId(i))
+            .copied()
+            .or_else(|| choose_algorithm(&node.op, &shapes));
+        let kernel = match &algorithm {
+            Some(a) => a.kernel(),
+            None => choose_kernel(&node.op, &shapes),
+        };
         if kernel == Kernel::Alias {
             storage_of[node.output.0] = storage_of[node.inputs[0].0];
         }
@@ -420,6 +512,8 @@ pub fn plan_for(g: &Graph, reuse: bool, precision: Precision) -> Plan {
             node: NodeId(i),
             kernel,
             params: Vec::new(),
+            algorithm,
+            scratch: Vec::new(),
         });
     }
     // Lifetimes of the roots: from the write to the last read through any alias.
@@ -445,6 +539,28 @@ pub fn plan_for(g: &Graph, reuse: bool, precision: Precision) -> Plan {
         let r = storage_of[v.0];
         lifetimes[r.0].1 = n_steps + 1;
     }
+    // Scratch regions join the placement as pseudo-values nv.. alive only at their step.
+    let mut scratch_sizes: Vec<u64> = Vec::new();
+    let mut scratch_of: Vec<(usize, usize)> = Vec::new(); // (step, index within the step)
+    for (i, (step, node)) in steps.iter().zip(g.nodes()).enumerate() {
+        if let (Some(a), Op::Conv { spec, weight, .. }) = (&step.algorithm, &node.op) {
+            let sizes = algorithm::scratch_bytes(
+                a,
+                spec,
+                g.shape(node.inputs[0]),
+                weight.shape(),
+                precision,
+            )
+            .expect("shape inference validated the convolution");
+            for (j, b) in sizes.into_iter().enumerate() {
+                scratch_sizes.push(b);
+                scratch_of.push((i, j));
+                lifetimes.push((i + 1, i + 1));
+            }
+        }
+    }
+    let ns = scratch_sizes.len();
+    let nt = nv + ns;
     // Buffers: wgpu forbids binding one buffer read-only and read-write in a dispatch, even
     // at disjoint ranges, so a node's output must live in another buffer than its inputs:
     // the buffers colour the "conflict graph" whose edges join each node's inputs to its
@@ -452,9 +568,16 @@ pub fn plan_for(g: &Graph, reuse: bool, precision: Precision) -> Plan {
     // least) in two orders, definition order and largest first, and keep the smaller total.
     let roots: Vec<usize> = (0..nv)
         .filter(|&v| storage_of[v] == ValueId(v) && lifetimes[v].0 != usize::MAX)
+        .chain(nv..nt)
         .collect();
-    let size = |v: usize| tensor_bytes(g.shape(ValueId(v)), precision);
-    let mut conflicts: Vec<Vec<usize>> = vec![Vec::new(); nv];
+    let size = |v: usize| {
+        if v < nv {
+            tensor_bytes(g.shape(ValueId(v)), precision)
+        } else {
+            scratch_sizes[v - nv]
+        }
+    };
+    let mut conflicts: Vec<Vec<usize>> = vec![Vec::new(); nt];
     for node in g.nodes() {
         let out = storage_of[node.output.0].0;
         if out == node.output.0 {
@@ -463,6 +586,27 @@ pub fn plan_for(g: &Graph, reuse: bool, precision: Precision) -> Plan {
                 conflicts[out].push(u);
                 conflicts[u].push(out);
             }
+        }
+    }
+    // A step's scratch is bound beside its inputs, its output and its other scratch.
+    for (s, &(i, _)) in scratch_of.iter().enumerate() {
+        let node = &g.nodes()[i];
+        let mut others: Vec<usize> = node
+            .inputs
+            .iter()
+            .chain([&node.output])
+            .map(|v| storage_of[v.0].0)
+            .collect();
+        others.extend(
+            scratch_of
+                .iter()
+                .enumerate()
+                .filter(|&(t, &(j, _))| j == i && t != s)
+                .map(|(t, _)| nv + t),
+        );
+        for u in others {
+            conflicts[nv + s].push(u);
+            conflicts[u].push(nv + s);
         }
     }
     let mut by_size = roots.clone();
@@ -484,12 +628,17 @@ pub fn plan_for(g: &Graph, reuse: bool, precision: Precision) -> Plan {
     let (regions, buffers) = [roots.clone(), by_size]
         .iter()
         .map(|order| {
-            let color = color_buffers(order, &conflicts, &placement_lifetimes, &size, nv);
-            pack_buffers(&roots, &color, &placement_lifetimes, &size, nv)
+            let color = color_buffers(order, &conflicts, &placement_lifetimes, &size, nt);
+            pack_buffers(&roots, &color, &placement_lifetimes, &size, nt)
         })
         .min_by_key(|(_, buffers)| buffers.iter().sum::<u64>())
         .expect("two orders");
     let mut regions = regions;
+    for (s, &(i, _)) in scratch_of.iter().enumerate() {
+        steps[i].scratch.push(regions[nv + s]);
+    }
+    regions.truncate(nv);
+    lifetimes.truncate(nv);
     let arena = buffers.iter().sum();
     for v in 0..nv {
         let r = storage_of[v].0;
@@ -501,15 +650,12 @@ pub fn plan_for(g: &Graph, reuse: bool, precision: Precision) -> Plan {
             lifetimes[v] = lifetimes[r];
         }
     }
-    let naive_bytes = roots
-        .iter()
-        .map(|&v| aligned(tensor_bytes(g.shape(ValueId(v)), precision)))
-        .sum();
+    let naive_bytes = roots.iter().map(|&v| aligned(size(v))).sum();
     // Parameters: packed back to back.
     let mut param_bytes = 0u64;
     for (step, node) in steps.iter_mut().zip(g.nodes()) {
         let shapes: Vec<&[usize]> = node.inputs.iter().map(|v| g.shape(*v)).collect();
-        for t in device_params(&node.op, &shapes) {
+        for t in device_params_for(&node.op, &shapes, step.algorithm.as_ref()) {
             let bytes = tensor_bytes(t.shape(), param_precision(&node.op, precision));
             step.params.push(Region {
                 buffer: 0,
@@ -519,7 +665,7 @@ pub fn plan_for(g: &Graph, reuse: bool, precision: Precision) -> Plan {
             param_bytes += aligned(bytes);
         }
     }
-    Plan {
+    Ok(Plan {
         steps,
         storage_of,
         regions,
@@ -528,7 +674,7 @@ pub fn plan_for(g: &Graph, reuse: bool, precision: Precision) -> Plan {
         arena_bytes: arena,
         naive_bytes,
         param_bytes,
-    }
+    })
 }
 
 impl Plan {
@@ -536,9 +682,10 @@ impl Plan {
     pub fn dispatch_count(&self, g: &Graph) -> usize {
         self.steps
             .iter()
-            .map(|s| match s.kernel {
-                Kernel::Alias => 0,
-                Kernel::Concat => g.node(s.node).inputs.len(),
+            .map(|s| match (s.kernel, &s.algorithm) {
+                (Kernel::Alias, _) => 0,
+                (Kernel::Concat, _) => g.node(s.node).inputs.len(),
+                (_, Some(a)) => a.dispatch_count(),
                 _ => 1,
             })
             .sum()
@@ -547,9 +694,44 @@ impl Plan {
     /// Checks the plan's invariants, returning the first violation: every region aligned and
     /// inside its buffer, no two values with overlapping lifetimes sharing bytes unless one is
     /// a view of the other, no dispatch writing a buffer it reads, and no more memory than one
-    /// buffer per tensor.
-    pub fn verify(&self, g: &Graph) -> Result<(), String> {
+    /// buffer per tensor. Scratch regions count as values alive at their step, in buffers
+    /// apart from their node's inputs, output and other scratch.
+    pub fn verify(&self, g: &Graph) -> std::result::Result<(), String> {
         let n = self.regions.len();
+        for (i, step) in self.steps.iter().enumerate() {
+            let node = g.node(step.node);
+            let t = i + 1;
+            for (j, s) in step.scratch.iter().enumerate() {
+                if !s.offset.is_multiple_of(ALIGN) || s.end() > self.buffers[s.buffer] {
+                    return Err(format!(
+                        "node {:?} scratch {j}: region {s:?} misaligned or outside its buffer",
+                        node.name
+                    ));
+                }
+                let bound = node.inputs.iter().chain([&node.output]);
+                if let Some(v) = bound.clone().find(|v| self.regions[v.0].buffer == s.buffer) {
+                    return Err(format!(
+                        "node {:?} scratch {j} shares buffer {} with its operand {v:?}",
+                        node.name, s.buffer
+                    ));
+                }
+                if step.scratch[..j].iter().any(|o| o.buffer == s.buffer) {
+                    return Err(format!(
+                        "node {:?} scratch {j} shares buffer {} with another scratch",
+                        node.name, s.buffer
+                    ));
+                }
+                for v in 0..n {
+                    let (a, b) = self.lifetimes[v];
+                    if a != usize::MAX && a <= t && t <= b && self.regions[v].overlaps(s) {
+                        return Err(format!(
+                            "node {:?} scratch {j} {s:?} overlaps value {v} {:?}, live at step {i}",
+                            node.name, self.regions[v]
+                        ));
+                    }
+                }
+            }
+        }
         for step in &self.steps {
             if step.kernel == Kernel::Alias {
                 continue;

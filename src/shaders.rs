@@ -49,6 +49,9 @@ shaders! {
     SeGate => "se_gate.wgsl",
     Resize => "resize.wgsl",
     Pad => "pad.wgsl",
+    SplitkReduce => "splitk_reduce.wgsl",
+    WinogradInput => "winograd_input.wgsl",
+    WinogradOutput => "winograd_output.wgsl",
 }
 
 impl Shader {

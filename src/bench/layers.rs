@@ -2,9 +2,10 @@
 
 use crate::device::Gpu;
 use crate::error::{Error, Result};
+use crate::graph::Op;
+use crate::kernels::algorithm::{self, ConvAlgorithm};
 use crate::kernels::{
-    ConvBindings, Dispatch, conv, conv_transpose, depthwise, eltwise, matmul, pool, rearrange,
-    softmax,
+    ConvBindings, Dispatch, conv_transpose, eltwise, matmul, pool, rearrange, softmax,
 };
 use crate::ops::{
     Activation, BinaryOp, ChannelOrder, ConvSpec, ConvTransposeSpec, Epilogue, PixelShuffle,
@@ -24,6 +25,8 @@ pub struct PreparedLayer {
     pub bytes: f64,
     /// Which kernel ran.
     pub kernel: &'static str,
+    /// A convolution's configuration (`Debug` of its [`ConvAlgorithm`]).
+    pub algorithm: Option<String>,
     _buffers: Vec<GpuTensor>,
 }
 
@@ -41,8 +44,13 @@ fn upload_random(gpu: &Gpu, shape: Vec<usize>, seed: u64) -> Result<GpuTensor> {
     gpu.upload(&Tensor::random(shape, seed))
 }
 
-/// Builds `item` on `gpu` with random data.
+/// Builds `item` on `gpu` with random data, convolutions with the heuristic's algorithm.
 pub fn prepare(gpu: &Gpu, item: &LayerItem) -> Result<PreparedLayer> {
+    prepare_with(gpu, item, false)
+}
+
+/// [`prepare`], convolutions with the autotuner's choice when `autotune` ([`crate::tune`]).
+pub fn prepare_with(gpu: &Gpu, item: &LayerItem, autotune: bool) -> Result<PreparedLayer> {
     let mut input_shape = vec![item.n, item.cin];
     input_shape.extend(&item.spatial);
     let input = upload_random(gpu, input_shape.clone(), 1)?;
@@ -54,42 +62,72 @@ pub fn prepare(gpu: &Gpu, item: &LayerItem) -> Result<PreparedLayer> {
             let mut wshape = vec![item.cout, item.cin / item.groups.max(1)];
             wshape.extend(&item.kernel);
             let out_shape = spec.output_shape(&input_shape, &wshape)?;
-            let weight = upload_random(gpu, wshape.clone(), 2)?;
-            let bias = upload_random(gpu, vec![item.cout], 3)?;
+            let op = Op::Conv {
+                spec: spec.clone(),
+                weight: Tensor::random(wshape.clone(), 2),
+                bias: Some(Tensor::random(vec![item.cout], 3)),
+                epilogue: Epilogue::default(),
+            };
+            let a = if autotune {
+                gpu.tuner().conv_algorithm(gpu, &op, &input_shape)
+            } else {
+                None
+            }
+            .unwrap_or_else(|| algorithm::heuristic(&spec, &input_shape, &wshape));
+            if autotune {
+                gpu.tuner().save();
+            }
+            // The weights as the algorithm binds them (Winograd's are transformed).
+            let shapes: [&[usize]; 1] = [&input_shape];
+            let mut params: Vec<GpuTensor> = crate::plan::device_params_for(&op, &shapes, Some(&a))
+                .iter()
+                .map(|t| gpu.upload(t))
+                .collect::<Result<_>>()?;
+            let scratch: Vec<GpuTensor> =
+                algorithm::scratch_bytes(&a, &spec, &input_shape, &wshape, gpu.precision())?
+                    .into_iter()
+                    .map(|b| gpu.zeros(&[(b as usize).div_ceil(gpu.precision().elem_bytes())]))
+                    .collect::<Result<_>>()?;
             let output = gpu.zeros(&out_shape)?;
             let b = ConvBindings {
                 input: input.binding(),
-                weight: weight.binding(),
-                bias: Some(bias.binding()),
+                weight: params[0].binding(),
+                bias: params.get(1).map(|t| t.binding()),
                 residual: None,
                 output: output.binding(),
             };
-            let ep = Epilogue::default();
-            let (d, kernel) = if depthwise::is_depthwise(&spec, &input_shape) {
-                (
-                    depthwise::depthwise(gpu, &spec, &input_shape, &wshape, ep, b)?,
-                    "depthwise",
-                )
-            } else if matmul::is_pointwise(&spec) {
-                (
-                    matmul::pointwise(gpu, &spec, &input_shape, &wshape, ep, b)?,
-                    "pointwise",
-                )
-            } else {
-                (
-                    conv::conv(gpu, &spec, &input_shape, &wshape, ep, b)?,
-                    "conv",
-                )
+            let scratch_refs: Vec<_> = scratch.iter().map(|t| t.binding()).collect();
+            let dispatches = algorithm::conv_with(
+                gpu,
+                &a,
+                &spec,
+                &input_shape,
+                &wshape,
+                Epilogue::default(),
+                b,
+                &scratch_refs,
+            )?;
+            let kernel = match a {
+                ConvAlgorithm::Implicit(_) => "conv",
+                ConvAlgorithm::Gemm(_) => "pointwise",
+                ConvAlgorithm::Depthwise => "depthwise",
+                ConvAlgorithm::SplitK { .. } => "conv_splitk",
+                ConvAlgorithm::GemmSplitK { .. } => "pointwise_splitk",
+                ConvAlgorithm::Winograd { .. } => "winograd",
             };
             let macs = spec.macs(&out_shape, item.cin) as f64;
             let bytes = f32b
                 * (numel(&input_shape) + numel(&wshape) + item.cout + numel(&out_shape)) as f64;
+            params.push(input);
+            params.push(output);
+            params.extend(scratch);
             Ok(PreparedLayer {
-                dispatches: vec![d],
+                dispatches,
                 flops: 2.0 * macs,
                 bytes,
                 kernel,
-                _buffers: vec![input, weight, bias, output],
+                algorithm: Some(format!("{a:?}")),
+                _buffers: params,
             })
         }
         "conv_transpose2d" | "conv_transpose3d" => {
@@ -124,6 +162,7 @@ pub fn prepare(gpu: &Gpu, item: &LayerItem) -> Result<PreparedLayer> {
                 dispatches: vec![d],
                 flops: 2.0 * macs,
                 bytes,
+                algorithm: None,
                 kernel: "conv_transpose",
                 _buffers: vec![input, weight, bias, output],
             })
@@ -166,6 +205,7 @@ pub fn prepare(gpu: &Gpu, item: &LayerItem) -> Result<PreparedLayer> {
                 flops: 0.0,
                 bytes,
                 kernel,
+                algorithm: None,
                 _buffers: vec![input, out_shape],
             })
         }
@@ -232,6 +272,7 @@ pub fn prepare(gpu: &Gpu, item: &LayerItem) -> Result<PreparedLayer> {
                 dispatches,
                 flops,
                 bytes,
+                algorithm: None,
                 kernel: "squeeze_excite",
                 _buffers: vec![input, pooled, w1, b1, hidden, w2, b2, gate, output],
             })
@@ -258,6 +299,7 @@ pub fn prepare(gpu: &Gpu, item: &LayerItem) -> Result<PreparedLayer> {
                 dispatches: vec![d],
                 flops: window * numel(&out_shape) as f64,
                 bytes: f32b * (numel(&input_shape) + numel(&out_shape)) as f64,
+                algorithm: None,
                 kernel: "pool",
                 _buffers: vec![input, output],
             })
@@ -275,6 +317,7 @@ pub fn prepare(gpu: &Gpu, item: &LayerItem) -> Result<PreparedLayer> {
                 dispatches: vec![d],
                 flops: numel(&input_shape) as f64,
                 bytes: f32b * (numel(&input_shape) + item.n * item.cin) as f64,
+                algorithm: None,
                 kernel: "global_pool",
                 _buffers: vec![input, output],
             })
@@ -289,6 +332,7 @@ pub fn prepare(gpu: &Gpu, item: &LayerItem) -> Result<PreparedLayer> {
                 dispatches: vec![d],
                 flops: 5.0 * len,
                 bytes: f32b * 2.0 * len,
+                algorithm: None,
                 kernel: "softmax",
                 _buffers: vec![input, output],
             })
@@ -311,6 +355,7 @@ pub fn prepare(gpu: &Gpu, item: &LayerItem) -> Result<PreparedLayer> {
                 dispatches: vec![d],
                 flops: len,
                 bytes: f32b * 3.0 * len,
+                algorithm: None,
                 kernel: "eltwise",
                 _buffers: vec![input, other, output],
             })

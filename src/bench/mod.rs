@@ -3,6 +3,7 @@
 mod layers;
 pub mod models;
 pub mod peaks;
+pub mod roofline;
 pub mod suite;
 pub mod timer;
 
@@ -10,7 +11,7 @@ use serde::Serialize;
 
 use crate::device::Gpu;
 use crate::error::Result;
-pub use layers::{PreparedLayer, prepare};
+pub use layers::{PreparedLayer, prepare, prepare_with};
 pub use models::{ModelResult, model_graph, time_model};
 pub use peaks::Peak;
 pub use suite::Suite;
@@ -35,6 +36,9 @@ pub struct BenchOptions {
     pub layers: bool,
     /// Run the suite's models.
     pub models: bool,
+    /// Convolutions (layers and inside networks) use the autotuner's choices
+    /// ([`crate::tune`]); off, the heuristic's.
+    pub autotune: bool,
 }
 
 impl BenchOptions {
@@ -74,6 +78,7 @@ impl Default for BenchOptions {
             skip: Vec::new(),
             layers: true,
             models: true,
+            autotune: false,
         }
     }
 }
@@ -85,6 +90,8 @@ pub struct ItemResult {
     pub name: String,
     /// Kernel (or "network") that ran.
     pub kernel: String,
+    /// A convolution's configuration (`Debug` of its algorithm).
+    pub algorithm: Option<String>,
     /// Median of the timed runs, ms.
     pub median_ms: f64,
     /// Fastest timed run, ms.
@@ -132,6 +139,7 @@ pub enum Progress<'a> {
 fn item_result(
     name: &str,
     kernel: &str,
+    algorithm: Option<String>,
     timing: &Timing,
     flops: f64,
     bytes: f64,
@@ -143,6 +151,7 @@ fn item_result(
     ItemResult {
         name: name.to_string(),
         kernel: kernel.to_string(),
+        algorithm,
         median_ms: median,
         min_ms: timing.min_ms(),
         runs: timing.runs_ms.len(),
@@ -172,6 +181,7 @@ pub fn time_layer(
     Ok(item_result(
         name,
         layer.kernel,
+        layer.algorithm.clone(),
         &timing,
         layer.flops,
         layer.bytes,
@@ -225,7 +235,7 @@ pub fn run(
             continue;
         }
         progress(Progress::Started(&item.name));
-        let layer = prepare(gpu, item)?;
+        let layer = prepare_with(gpu, item, opts.autotune)?;
         let r = time_layer(gpu, &item.name, &layer, opts, peak)?;
         progress(Progress::Layer(&r));
         report.items.push(r);
@@ -279,12 +289,14 @@ impl Report {
                 s += "\n";
             }
             s += &format!(
-                "{:<16} {:<14} {:>5} {:>8} {:>10} {:>10} {:>10} {:>9} {:>9} {:>7}  clock\n",
+                "{:<16} {:<14} {:>5} {:>8} {:>10} {:<14} {:<14} {:>10} {:>10} {:>9} {:>9} {:>7}  clock\n",
                 "model",
                 "input",
                 "disp",
                 "GMACs",
                 "cold ms",
+                "pipe cache",
+                "autotune",
                 "median ms",
                 "min ms",
                 "img/s",
@@ -293,12 +305,14 @@ impl Report {
             );
             for r in &self.models {
                 s += &format!(
-                    "{:<16} {:<14} {:>5} {:>8.3} {:>10.1} {:>10.3} {:>10.3} {:>9.2} {:>9.1} {:>7}  {:?}\n",
+                    "{:<16} {:<14} {:>5} {:>8.3} {:>10.1} {:<14} {:<14} {:>10.3} {:>10.3} {:>9.2} {:>9.1} {:>7}  {:?}\n",
                     r.name,
                     shape_str(&r.input),
                     r.dispatches,
                     r.macs as f64 * 1e-9,
                     r.cold_start_ms,
+                    r.pipeline_cache.to_string(),
+                    r.autotune_summary(),
                     r.median_ms,
                     r.min_ms,
                     r.images_per_s,
@@ -331,16 +345,18 @@ impl Report {
             if !s.is_empty() {
                 s += "\n";
             }
-            s += "| model | input | dispatches | GMACs | cold start ms | median ms | min ms | images/s | GFLOP/s |\n";
-            s += "|---|---|---:|---:|---:|---:|---:|---:|---:|\n";
+            s += "| model | input | dispatches | GMACs | cold start ms | pipeline cache | autotune | median ms | min ms | images/s | GFLOP/s |\n";
+            s += "|---|---|---:|---:|---:|---|---|---:|---:|---:|---:|\n";
             for r in &self.models {
                 s += &format!(
-                    "| {} | {} | {} | {:.3} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} |\n",
+                    "| {} | {} | {} | {:.3} | {:.0} | {} | {} | {:.2} | {:.2} | {:.2} | {:.2} |\n",
                     r.name,
                     shape_str(&r.input),
                     r.dispatches,
                     r.macs as f64 * 1e-9,
                     r.cold_start_ms,
+                    r.pipeline_cache,
+                    r.autotune_summary(),
                     r.median_ms,
                     r.min_ms,
                     r.images_per_s,

@@ -1,9 +1,11 @@
 //! Timing a suite model: a zoo network with seeded weights, run by a [`Session`].
 //!
 //! Two figures per network, kept apart because they answer different questions:
-//! - cold start: [`Session::new`] on a fresh device (empty pipeline cache) until its parameter
-//!   upload has finished: graph passes, plan, buffers, shader compilation, upload. Driver-level
-//!   shader caches (Mesa's, NVIDIA's) may still be warm; they are outside wgconv's control.
+//! - cold start: [`Session::new`] on a fresh device (empty in-memory pipeline table) until its
+//!   parameter upload has finished: graph passes, plan, buffers, shader compilation, upload.
+//!   The report says whether wgpu's pipeline cache file was loaded (`pipeline_cache`: off,
+//!   cold, warm); driver-level shader caches (Mesa's, NVIDIA's) may still be warm, outside
+//!   wgconv's control (`MESA_SHADER_CACHE_DISABLE=true` turns Mesa's off).
 //! - steady state: the session's dispatches recorded into one compute pass, timed with GPU
 //!   timestamps (wall time of submit + wait where the adapter has none), inputs uploaded once
 //!   beforehand and no readback: the kernels alone, as for single layers.
@@ -12,11 +14,13 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::cache::PipelineCacheState;
 use crate::device::Gpu;
 use crate::error::Result;
 use crate::graph::Graph;
-use crate::session::Session;
+use crate::session::{Session, SessionOptions};
 use crate::tensor::Tensor;
+use crate::tune::TuneStats;
 
 use super::suite::ModelItem;
 use super::timer::{Clock, time_pass};
@@ -46,6 +50,16 @@ pub struct ModelResult {
     pub cold_start_ms: f64,
     /// Pipelines compiled during that session creation.
     pub pipelines_compiled: usize,
+    /// What the fresh device's wgpu pipeline cache started from.
+    pub pipeline_cache: PipelineCacheState,
+    /// Whether the session was autotuned ([`crate::tune`]).
+    pub autotune: bool,
+    /// What the autotuner did during that session creation (its timing is part of the cold
+    /// start): shapes timed, shapes found in the cache file, timing runs.
+    pub tuning: TuneStats,
+    /// Minimum bytes one forward pass moves, summed per kernel launch (each launch reads its
+    /// inputs and parameters and writes its output once): the roofline's traffic figure.
+    pub bytes: u64,
     /// Median forward pass, ms.
     pub median_ms: f64,
     /// Fastest forward pass, ms.
@@ -93,8 +107,13 @@ pub fn time_model(
     let batch = item.input.first().copied().unwrap_or(1).max(1);
 
     let fresh = gpu.fresh_device()?;
+    let pipeline_cache = fresh.pipeline_cache_state();
     let t0 = Instant::now();
-    let session = Session::new(&fresh, &graph)?;
+    let options = SessionOptions {
+        autotune: opts.autotune,
+        ..Default::default()
+    };
+    let session = Session::with_options(&fresh, &graph, options)?;
     // Parameter writes are queued by `Session::new`; a cold start ends when they have landed.
     fresh.wait_idle()?;
     let cold_start_ms = t0.elapsed().as_secs_f64() * 1e3;
@@ -115,6 +134,14 @@ pub fn time_model(
         macs,
         cold_start_ms,
         pipelines_compiled,
+        pipeline_cache,
+        autotune: opts.autotune,
+        tuning: if opts.autotune {
+            fresh.tuner().stats()
+        } else {
+            TuneStats::default()
+        },
+        bytes: session_traffic(&session),
         median_ms: median,
         min_ms: timing.min_ms(),
         runs: timing.runs_ms.len(),
@@ -123,4 +150,37 @@ pub fn time_model(
         gflops,
         pct_peak_flops: peak.filter(|_| macs > 0).map(|p| 100.0 * gflops / p.gflops),
     })
+}
+
+impl ModelResult {
+    /// `off`, or the shapes timed and found cached during session creation (`3 timed, 9 cached`).
+    pub fn autotune_summary(&self) -> String {
+        if self.autotune {
+            format!(
+                "{} timed, {} cached",
+                self.tuning.tuned, self.tuning.cache_hits
+            )
+        } else {
+            "off".into()
+        }
+    }
+}
+
+/// Bytes each kernel launch of `session` reads and writes at least (inputs, parameters,
+/// output, f32), summed: views move nothing.
+pub fn session_traffic(session: &Session<'_>) -> u64 {
+    let g = session.graph();
+    let numel = |s: &[usize]| s.iter().product::<usize>() as u64;
+    session
+        .plan()
+        .steps
+        .iter()
+        .filter(|s| s.kernel != crate::plan::Kernel::Alias)
+        .map(|s| {
+            let node = g.node(s.node);
+            let ins: u64 = node.inputs.iter().map(|&v| numel(g.shape(v))).sum();
+            let params: u64 = node.op.params().iter().map(|(_, t)| t.numel() as u64).sum();
+            4 * (ins + params + numel(g.shape(node.output)))
+        })
+        .sum()
 }

@@ -30,6 +30,10 @@ struct AdapterArgs {
     /// Part of the adapter name (default: WGCONV_ADAPTER).
     #[arg(long)]
     adapter: Option<String>,
+    /// Do not load or save wgpu's pipeline cache file (default: WGCONV_PIPELINE_CACHE=0 also
+    /// turns it off); the cache directory is WGCONV_CACHE_DIR, else ~/.cache/wgconv.
+    #[arg(long)]
+    no_pipeline_cache: bool,
 }
 
 #[derive(Args, Clone, Default)]
@@ -53,7 +57,32 @@ impl AdapterArgs {
         if let Some(a) = &self.adapter {
             opts.adapter_name = Some(a.clone());
         }
+        if self.no_pipeline_cache {
+            opts.pipeline_cache = false;
+        }
         Gpu::with_options(&opts)
+    }
+}
+
+/// Autotuning switches (default: on for real GPUs, off on software rasterizers).
+#[derive(Args, Clone, Copy, Default)]
+struct AutotuneArgs {
+    /// Time every convolution configuration the first time a shape is seen on this adapter
+    /// and keep the fastest (remembered in the cache directory). Default on real GPUs.
+    #[arg(long, conflicts_with = "no_autotune")]
+    autotune: bool,
+    /// Use the heuristic's configurations (deterministic; no timing at session build).
+    /// Default on software adapters such as lavapipe, whose speed ranking means nothing.
+    #[arg(long)]
+    no_autotune: bool,
+}
+
+impl AutotuneArgs {
+    fn enabled(self, gpu: &Gpu) -> bool {
+        if self.autotune || self.no_autotune {
+            return self.autotune;
+        }
+        gpu.adapter_info().device_type != wgpu::DeviceType::Cpu
     }
 }
 
@@ -86,6 +115,8 @@ enum Command {
         runs: usize,
         #[command(flatten)]
         precision: PrecisionArg,
+        #[command(flatten)]
+        autotune: AutotuneArgs,
         #[command(flatten)]
         adapter: AdapterArgs,
     },
@@ -141,6 +172,10 @@ enum Command {
         /// Also write the results as JSON here.
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Also write a roofline plot (SVG: arithmetic intensity vs GFLOP/s, log-log, under
+        /// the peak compute and bandwidth roofs) here.
+        #[arg(long, value_name = "OUT.svg")]
+        roofline: Option<PathBuf>,
         /// Timed runs per item (>= 20 recommended).
         #[arg(long, default_value_t = 20)]
         runs: usize,
@@ -170,6 +205,8 @@ enum Command {
         wall_clock: bool,
         #[command(flatten)]
         precision: PrecisionArg,
+        #[command(flatten)]
+        autotune: AutotuneArgs,
         #[command(flatten)]
         adapter: AdapterArgs,
     },
@@ -217,6 +254,7 @@ fn run_cmd(
     output_dir: Option<&PathBuf>,
     runs: usize,
     precision: Precision,
+    autotune: AutotuneArgs,
     adapter: &AdapterArgs,
 ) -> Result<String> {
     let mut shape_map = parse_shapes(shapes)?;
@@ -232,10 +270,12 @@ fn run_cmd(
     let source = ModelSource::parse(model, weights.map(|p| p.as_path()));
     let graph = cli_model::load(&source, &shape_map)?;
     let gpu = std::sync::Arc::new(adapter.gpu()?.with_precision(precision)?);
-    let config = wgconv::SessionConfig {
+    let tune = autotune.enabled(&gpu);
+    let mut config = wgconv::SessionConfig {
         shared_gpu: Some(gpu.clone()),
         ..Default::default()
     };
+    config.session.autotune = tune;
     let t0 = Instant::now();
     let session = wgconv::Session::from_graph(&graph, &config)?;
     let build_ms = t0.elapsed().as_secs_f64() * 1e3;
@@ -280,7 +320,17 @@ fn run_cmd(
             "session build {build_ms:.1} ms; first run {first_ms:.2} ms; {} dispatches, 1 submit per run",
             session.dispatch_count()
         ),
+        format!("pipeline cache: {}", gpu.pipeline_cache_state()),
     ];
+    if tune {
+        let t = gpu.tuner().stats();
+        report.push(format!(
+            "autotune: on ({} shapes timed in {} runs, {} from the cache)",
+            t.tuned, t.timing_runs, t.cache_hits
+        ));
+    } else {
+        report.push("autotune: off (heuristic choices)".into());
+    }
     if !times.is_empty() {
         report.push(format!(
             "latency over {} runs (upload + kernels + readback): median {:.3} ms, min {:.3} ms",
@@ -341,8 +391,10 @@ fn info() -> Result<String> {
 fn bench_cmd(
     suite: Option<PathBuf>,
     json: Option<PathBuf>,
-    opts: BenchOptions,
+    roofline: Option<PathBuf>,
+    mut opts: BenchOptions,
     precision: Precision,
+    autotune: AutotuneArgs,
     adapter: &AdapterArgs,
 ) -> Result<String> {
     let suite = match &suite {
@@ -367,6 +419,7 @@ fn bench_cmd(
     }
     // Layers and sessions take their precision from the handle.
     let gpu = adapter.gpu()?.with_precision(precision)?;
+    opts.autotune = autotune.enabled(&gpu);
     let bar = indicatif::ProgressBar::new(opts.selected(&suite).len() as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{pos}/{len} {wide_bar} {elapsed} {msg}")
@@ -385,7 +438,19 @@ fn bench_cmd(
             reason: e.to_string(),
         })?;
     }
-    Ok(format!("precision: {precision}\n{}", report.table()))
+    if let Some(path) = roofline {
+        write_file(&path, "roofline", &bench::roofline::svg(&report))?;
+    }
+    let mut table = format!("precision: {precision}\n{}", report.table());
+    table += &format!(
+        "autotune: {}\n",
+        if opts.autotune {
+            "on (convolutions use the fastest configuration timed on this adapter)"
+        } else {
+            "off (heuristic configurations)"
+        }
+    );
+    Ok(table)
 }
 
 fn write_file(path: &PathBuf, what: &'static str, text: &str) -> Result<()> {
@@ -479,6 +544,7 @@ fn main() -> ExitCode {
             output_dir,
             runs,
             precision,
+            autotune,
             adapter,
         }) => run_cmd(
             &model,
@@ -488,6 +554,7 @@ fn main() -> ExitCode {
             output_dir.as_ref(),
             runs,
             precision.precision,
+            autotune,
             &adapter,
         ),
         Some(Command::Summary {
@@ -499,6 +566,7 @@ fn main() -> ExitCode {
         Some(Command::Bench {
             suite,
             json,
+            roofline,
             runs,
             warmup,
             filter,
@@ -509,6 +577,7 @@ fn main() -> ExitCode {
             peak_gbs,
             wall_clock,
             precision,
+            autotune,
             adapter,
         }) => {
             let peak = match (peak_gflops, peak_gbs) {
@@ -532,8 +601,9 @@ fn main() -> ExitCode {
                 skip,
                 layers: !models_only,
                 models: !layers_only,
+                autotune: false,
             };
-            bench_cmd(suite, json, opts, precision.precision, &adapter)
+            bench_cmd(suite, json, roofline, opts, precision.precision, autotune, &adapter)
         }
     };
     match result {

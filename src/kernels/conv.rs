@@ -45,6 +45,10 @@ crate::gpu_params! {
         pub n_total: u32,
         pub tiles_m: u32,
         pub tiles_n: u32,
+        pub k_chunk: u32,
+        pub splits: u32,
+        pub _pad0: u32,
+        pub _pad1: u32,
     }
 }
 
@@ -247,6 +251,76 @@ pub fn conv_tiled(
     b: ConvBindings<'_>,
     tiling: Option<ConvTiling>,
 ) -> Result<Dispatch> {
+    conv_impl(
+        gpu,
+        spec,
+        input_shape,
+        weight_shape,
+        epilogue,
+        b,
+        tiling,
+        None,
+    )
+}
+
+/// Split-K's first pass: the implicit GEMM over `splits` ranges of the reduction, each writing
+/// its raw partial sums (no bias, residual or activation) to slice `s` of `partial`
+/// (`[splits, *output shape]`). `crate::kernels::splitk::reduce` finishes.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_partial(
+    gpu: &Gpu,
+    spec: &ConvSpec,
+    input_shape: &[usize],
+    weight_shape: &[usize],
+    input: BufRef<'_>,
+    weight: BufRef<'_>,
+    partial: BufRef<'_>,
+    tiling: Option<ConvTiling>,
+    splits: u32,
+) -> Result<Dispatch> {
+    let out_shape = spec.output_shape(input_shape, weight_shape)?;
+    // Partial sums are Acc (see shaders/splitk_reduce.wgsl).
+    let acc = gpu.precision().acc_bytes();
+    let need = numel(&out_shape) as u64 * splits as u64 * acc as u64;
+    if splits == 0 || partial.size < need {
+        return Err(Error::invalid_op(
+            OP,
+            format!(
+                "split-K with {splits} splits of output {out_shape:?} needs a partial-sum binding of {need} bytes, got {}",
+                partial.size
+            ),
+        ));
+    }
+    to_u32(OP, "partial-sum elements", need as usize / acc)?;
+    conv_impl(
+        gpu,
+        spec,
+        input_shape,
+        weight_shape,
+        Epilogue::default(),
+        ConvBindings {
+            input,
+            weight,
+            bias: None,
+            residual: None,
+            output: partial,
+        },
+        tiling,
+        Some(splits),
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn conv_impl(
+    gpu: &Gpu,
+    spec: &ConvSpec,
+    input_shape: &[usize],
+    weight_shape: &[usize],
+    epilogue: Epilogue,
+    b: ConvBindings<'_>,
+    tiling: Option<ConvTiling>,
+    splits: Option<u32>,
+) -> Result<Dispatch> {
     let out_shape = validate(gpu, OP, spec, input_shape, weight_shape, epilogue, &b)?;
     let r = spec.rank();
     let groups = spec.groups;
@@ -266,6 +340,14 @@ pub fn conv_tiled(
     tiling.check(gpu)?;
     let tiles_m = m_per_group.div_ceil(tiling.tile_m() as usize);
     let tiles_n = n_total.div_ceil(tiling.tile_n() as usize);
+    // Split ranges are whole TK chunks (the last may be shorter or, for a split count close to
+    // K / TK, empty: its slice is then all zeros, still written).
+    let n_splits = splits.unwrap_or(1) as usize;
+    let k_chunk = k_total
+        .div_ceil(n_splits)
+        .div_ceil(tiling.tk as usize)
+        .max(1)
+        * tiling.tk as usize;
 
     // Every flat index the shader forms must fit in u32.
     for (what, n) in [
@@ -310,6 +392,9 @@ pub fn conv_tiled(
         n_total: u("output pixels", n_total)?,
         tiles_m: u("tiles", tiles_m)?,
         tiles_n: u("tiles", tiles_n)?,
+        k_chunk: u("split range", k_chunk)?,
+        splits: u("splits", n_splits)?,
+        ..Default::default()
     };
     // Input coordinates reach (out-1)*stride + (k-1)*dilation; keep them inside i32.
     for d in 0..3 {
@@ -324,9 +409,10 @@ pub fn conv_tiled(
         ("TK", tiling.tk as f64),
         ("HAS_BIAS", b.bias.is_some() as u32 as f64),
         ("HAS_RESIDUAL", b.residual.is_some() as u32 as f64),
+        ("PARTIAL", splits.is_some() as u32 as f64),
     ]);
     // Unused optional inputs are bound to a valid read-only buffer; the flags gate the reads.
-    let total = (groups * tiles_m) as u64 * tiles_n as u64;
+    let total = (n_splits * groups * tiles_m) as u64 * tiles_n as u64;
     gpu.dispatch(
         Shader::Conv,
         &constants,
@@ -336,6 +422,8 @@ pub fn conv_tiled(
             b.weight,
             b.bias.unwrap_or(b.weight),
             b.residual.unwrap_or(b.input),
+            b.output,
+            // `partial` (Acc): conv_partial passes the scratch as `output`, so both are it.
             b.output,
         ],
         total,

@@ -21,7 +21,7 @@ crate::gpu_params! {
         pub b_rs: u32, pub b_cs: u32, pub b_bo: u32, pub b_bi: u32,
         pub c_rs: u32, pub c_cs: u32, pub c_bo: u32, pub c_bi: u32,
         pub bias_bo: u32, pub bias_bi: u32,
-        pub _pad0: u32, pub _pad1: u32, pub _pad2: u32,
+        pub k_chunk: u32, pub splits: u32, pub c_split: u32,
     }
 }
 
@@ -83,18 +83,87 @@ fn check_binding(gpu: &Gpu, op: &str, what: &str, r: &BufRef<'_>, elems: usize) 
     Ok(())
 }
 
-/// Workgroup shape `(WG_X, WG_Y)`: 64x64 tiles by default, skinny or small tiles when a side of
-/// C is small, so that a Linear with batch 1 or a 1x1 conv on a 4x4 map does not idle most lanes.
-fn workgroup_shape(m: usize, n: usize) -> (usize, usize) {
-    if m <= 16 && n <= 16 {
-        // Tiny (often heavily batched) products: one 16x16 tile, 16 invocations.
-        (4, 4)
-    } else if m <= 16 {
-        (16, 4)
-    } else if n <= 16 {
-        (4, 16)
-    } else {
-        (16, 16)
+/// Workgroup shape of the GEMM kernel: `wg_x x wg_y` invocations, each a 4x4 register block,
+/// so a workgroup computes a `(4*wg_y) x (4*wg_x)` tile of C (rows x columns).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct GemmTiling {
+    /// Invocations along columns (N).
+    pub wg_x: u32,
+    /// Invocations along rows (M).
+    pub wg_y: u32,
+}
+
+impl GemmTiling {
+    /// 64x64 tiles by default, skinny or small tiles when a side of C is small, so that a
+    /// Linear with batch 1 or a 1x1 conv on a 4x4 map does not idle most lanes.
+    pub fn for_problem(m: usize, n: usize) -> Self {
+        let (wg_x, wg_y) = if m <= 16 && n <= 16 {
+            // Tiny (often heavily batched) products: one 16x16 tile, 16 invocations.
+            (4, 4)
+        } else if m <= 16 {
+            (16, 4)
+        } else if n <= 16 {
+            (4, 16)
+        } else {
+            (16, 16)
+        };
+        Self { wg_x, wg_y }
+    }
+
+    /// Rows of C per workgroup.
+    pub fn tile_m(&self) -> u32 {
+        self.wg_y * REG_BLOCK as u32
+    }
+
+    /// Columns of C per workgroup.
+    pub fn tile_n(&self) -> u32 {
+        self.wg_x * REG_BLOCK as u32
+    }
+
+    /// Bytes of workgroup memory the shader declares (TILE_K = 16 rows of each operand tile,
+    /// padded by one word).
+    pub fn workgroup_bytes(&self) -> u64 {
+        (16 * (self.tile_m() + 1) + 16 * (self.tile_n() + 1)) as u64 * 4
+    }
+
+    /// Checks the tiling against the device's limits.
+    pub fn check(&self, op: &str, limits: &wgpu::Limits) -> Result<()> {
+        if self.wg_x == 0 || self.wg_y == 0 {
+            return Err(Error::invalid_op(op, format!("tiling {self:?} is empty")));
+        }
+        let threads = self.wg_x as u64 * self.wg_y as u64;
+        for (name, limit, need) in [
+            (
+                "max_compute_invocations_per_workgroup",
+                limits.max_compute_invocations_per_workgroup,
+                threads,
+            ),
+            (
+                "max_compute_workgroup_size_x",
+                limits.max_compute_workgroup_size_x,
+                self.wg_x as u64,
+            ),
+            (
+                "max_compute_workgroup_size_y",
+                limits.max_compute_workgroup_size_y,
+                self.wg_y as u64,
+            ),
+            (
+                "max_compute_workgroup_storage_size",
+                limits.max_compute_workgroup_storage_size,
+                self.workgroup_bytes(),
+            ),
+        ] {
+            if need > limit as u64 {
+                return Err(Error::DeviceLimit {
+                    what: format!("{op} tiling {self:?}"),
+                    limit_name: name,
+                    limit: limit as u64,
+                    needed: need,
+                });
+            }
+        }
+        Ok(())
     }
 }
 
@@ -110,12 +179,32 @@ fn gemm(
     bias: Option<BufRef<'_>>,
     residual: Option<BufRef<'_>>,
     out: BufRef<'_>,
+    tiling: Option<GemmTiling>,
+    splits: Option<u32>,
 ) -> Result<Dispatch> {
     let (m, n, k, outer, inner) = (g.m, g.n, g.k, g.outer, g.inner);
     check_binding(gpu, op, "A", &a, g.a.extent(m, k, outer, inner))?;
     check_binding(gpu, op, "B", &b, g.b.extent(k, n, outer, inner))?;
     let c_extent = g.c.extent(m, n, outer, inner);
-    check_binding(gpu, op, "output", &out, c_extent)?;
+    let n_splits = splits.unwrap_or(1) as usize;
+    if n_splits == 0 {
+        return Err(Error::invalid_op(op, "split-K needs at least one split"));
+    }
+    if splits.is_some() {
+        // Split-K writes slice s of the partial sums (Acc) at s * c_extent.
+        let need = (c_extent * n_splits * gpu.precision().acc_bytes()) as u64;
+        if out.size < need {
+            return Err(Error::invalid_op(
+                op,
+                format!(
+                    "partial-sum binding holds {} bytes, {n_splits} split(s) need {need}",
+                    out.size
+                ),
+            ));
+        }
+    } else {
+        check_binding(gpu, op, "output", &out, c_extent)?;
+    }
     if let Some(r) = &residual {
         check_binding(gpu, op, "residual", r, c_extent)?;
     }
@@ -137,10 +226,14 @@ fn gemm(
         )?;
     }
 
-    let (wg_x, wg_y) = workgroup_shape(m, n);
+    let tiling = tiling.unwrap_or_else(|| GemmTiling::for_problem(m, n));
+    tiling.check(op, gpu.limits())?;
+    let (wg_x, wg_y) = (tiling.wg_x as usize, tiling.wg_y as usize);
     let tiles_m = m.div_ceil(REG_BLOCK * wg_y);
     let tiles_n = n.div_ceil(REG_BLOCK * wg_x);
     let batch = outer * inner;
+    // Split ranges are whole TILE_K chunks (see conv.rs).
+    let k_chunk = k.div_ceil(n_splits).div_ceil(16).max(1) * 16;
     let u = |what: &str, v: usize| to_u32(op, what, v);
     let params = MatmulParams {
         m: u("rows", m)?,
@@ -164,13 +257,15 @@ fn gemm(
         c_bi: u("C stride", g.c.bi)?,
         bias_bo: u("bias stride", bias_bo)?,
         bias_bi: u("bias stride", bias_bi)?,
-        ..Default::default()
+        k_chunk: u("split range", k_chunk)?,
+        splits: u("splits", n_splits)?,
+        c_split: u("partial slice", c_extent)?,
     };
     // Every index the shader forms must fit its u32 arithmetic.
     for (what, e) in [
         ("A extent", g.a.extent(m, k, outer, inner)),
         ("B extent", g.b.extent(k, n, outer, inner)),
-        ("C extent", c_extent),
+        ("C extent", c_extent * n_splits),
     ] {
         u(what, e)?;
     }
@@ -187,14 +282,16 @@ fn gemm(
         ("HAS_BIAS", flag(bias.is_some())),
         ("BIAS_PER_ROW", flag(per_row)),
         ("HAS_RESIDUAL", flag(residual.is_some())),
+        ("PARTIAL", flag(splits.is_some())),
     ]);
     // Unused optional inputs are bound to A (read-only, so no usage conflict with the output).
     gpu.dispatch(
         Shader::Matmul,
         &constants,
         &params,
-        &[a, b, bias.unwrap_or(a), residual.unwrap_or(a), out],
-        (batch * tiles_m * tiles_n) as u64,
+        // `partial` (binding 6, Acc) is `out` too: the partial-sum scratch under split-K.
+        &[a, b, bias.unwrap_or(a), residual.unwrap_or(a), out, out],
+        (n_splits * batch * tiles_m * tiles_n) as u64,
     )
 }
 
@@ -236,6 +333,128 @@ pub fn pointwise(
     epilogue: Epilogue,
     b: ConvBindings<'_>,
 ) -> Result<Dispatch> {
+    pointwise_tiled(gpu, spec, input_shape, weight_shape, epilogue, b, None)
+}
+
+/// [`pointwise`] with an explicit GEMM tiling (`None`: [`GemmTiling::for_problem`]).
+pub fn pointwise_tiled(
+    gpu: &Gpu,
+    spec: &ConvSpec,
+    input_shape: &[usize],
+    weight_shape: &[usize],
+    epilogue: Epilogue,
+    b: ConvBindings<'_>,
+    tiling: Option<GemmTiling>,
+) -> Result<Dispatch> {
+    const OP: &str = "pointwise conv";
+    let problem = pointwise_problem(spec, input_shape, weight_shape)?;
+    let residual = residual_binding(OP, &epilogue, b.residual)?;
+    gemm(
+        gpu,
+        OP,
+        &problem,
+        epilogue.activation,
+        b.weight,
+        b.input,
+        b.bias,
+        residual,
+        b.output,
+        tiling,
+        None,
+    )
+}
+
+/// Split-K's first pass for a pointwise convolution: the GEMM over `splits` ranges of the
+/// reduction, each writing raw partial sums to slice `s` of `partial` (`[splits, *output
+/// shape]`). `crate::kernels::splitk::reduce` finishes.
+#[allow(clippy::too_many_arguments)]
+pub fn pointwise_partial(
+    gpu: &Gpu,
+    spec: &ConvSpec,
+    input_shape: &[usize],
+    weight_shape: &[usize],
+    input: BufRef<'_>,
+    weight: BufRef<'_>,
+    partial: BufRef<'_>,
+    tiling: Option<GemmTiling>,
+    splits: u32,
+) -> Result<Dispatch> {
+    const OP: &str = "pointwise conv (split-K)";
+    let problem = pointwise_problem(spec, input_shape, weight_shape)?;
+    gemm(
+        gpu,
+        OP,
+        &problem,
+        Activation::Identity,
+        weight,
+        input,
+        None,
+        None,
+        partial,
+        tiling,
+        Some(splits),
+    )
+}
+
+/// Winograd's batched GEMM: for each of `points` transform points p, `M[p] = U[p] V[p]` with
+/// `U` `[points, O, C]`, `V` `[points, C, P]`, `M` `[points, O, P]`, all dense.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn batched_gemm(
+    gpu: &Gpu,
+    op: &str,
+    (points, o, c, p): (usize, usize, usize, usize),
+    u: BufRef<'_>,
+    v: BufRef<'_>,
+    m: BufRef<'_>,
+    tiling: Option<GemmTiling>,
+) -> Result<Dispatch> {
+    let problem = Gemm {
+        m: o,
+        n: p,
+        k: c,
+        outer: points,
+        inner: 1,
+        a: Layout {
+            rs: c,
+            cs: 1,
+            bo: o * c,
+            bi: 0,
+        },
+        b: Layout {
+            rs: p,
+            cs: 1,
+            bo: c * p,
+            bi: 0,
+        },
+        c: Layout {
+            rs: p,
+            cs: 1,
+            bo: o * p,
+            bi: 0,
+        },
+        bias: None,
+    };
+    gemm(
+        gpu,
+        op,
+        &problem,
+        Activation::Identity,
+        u,
+        v,
+        None,
+        None,
+        m,
+        tiling,
+        None,
+    )
+}
+
+/// The batched GEMM of a pointwise convolution (after checking that it is one).
+fn pointwise_problem(
+    spec: &ConvSpec,
+    input_shape: &[usize],
+    weight_shape: &[usize],
+) -> Result<Gemm> {
     const OP: &str = "pointwise conv";
     if !is_pointwise(spec) {
         spec.validate(OP)?;
@@ -251,8 +470,7 @@ pub fn pointwise(
     let (batch, c, o, g) = (input_shape[0], input_shape[1], weight_shape[0], spec.groups);
     let s: usize = out_shape[2..].iter().product();
     let (cg, og) = (c / g, o / g);
-    let residual = residual_binding(OP, &epilogue, b.residual)?;
-    let problem = Gemm {
+    Ok(Gemm {
         m: og,
         n: s,
         k: cg,
@@ -279,18 +497,7 @@ pub fn pointwise(
             bi: og * s,
         },
         bias: Some((true, 0, og)),
-    };
-    gemm(
-        gpu,
-        OP,
-        &problem,
-        epilogue.activation,
-        b.weight,
-        b.input,
-        b.bias,
-        residual,
-        b.output,
-    )
+    })
 }
 
 /// `y = activation(x W^T + bias)`: PyTorch `nn.Linear`, ONNX `Gemm` with `transB = 1`.
@@ -346,7 +553,9 @@ pub fn linear(
         },
         bias: Some((false, 0, 0)),
     };
-    gemm(gpu, OP, &problem, activation, x, w, bias, None, out)
+    gemm(
+        gpu, OP, &problem, activation, x, w, bias, None, out, None, None,
+    )
 }
 
 /// Output shape of numpy `matmul` for operands of rank 2 or 3: `[.., M, K] @ [.., K, N]` is
@@ -446,5 +655,7 @@ pub fn matmul(
         None,
         None,
         out,
+        None,
+        None,
     )
 }

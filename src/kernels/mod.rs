@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::precision::Precision;
 use crate::shaders::Shader;
 
+pub mod algorithm;
 pub mod channel_affine;
 pub mod conv;
 pub mod conv_transpose;
@@ -26,6 +27,8 @@ pub mod rearrange;
 pub mod resize;
 pub mod se_gate;
 pub mod softmax;
+pub mod splitk;
+pub mod winograd;
 
 /// The Rust mirror of each shader's `Params` uniform: `(field, offset)` list and size. The
 /// match is exhaustive so a new shader cannot skip the layout test.
@@ -47,6 +50,9 @@ pub fn params_layout(shader: Shader) -> (&'static [(&'static str, usize)], usize
         Shader::SeGate => of::<se_gate::SeGateParams>(),
         Shader::Resize => of::<resize::ResizeParams>(),
         Shader::Pad => of::<pad::PadParams>(),
+        Shader::SplitkReduce => of::<splitk::SplitkReduceParams>(),
+        Shader::WinogradInput => of::<winograd::WinogradInputParams>(),
+        Shader::WinogradOutput => of::<winograd::WinogradOutputParams>(),
     }
 }
 
@@ -271,9 +277,12 @@ impl Gpu {
                         constants: &consts,
                         zero_initialize_workgroup_memory: false,
                     },
-                    cache: None,
+                    cache: self.disk_cache.as_ref().map(|c| &c.cache),
                 })
         })?;
+        if let Some(c) = &self.disk_cache {
+            c.touched();
+        }
         let pipeline = Arc::new(pipeline);
         self.pipelines
             .pipelines

@@ -259,6 +259,12 @@ pub fn pixel_shuffle(
     input: BufRef<'_>,
     output: BufRef<'_>,
 ) -> Result<Dispatch> {
+    let plan = pixel_shuffle_plan(op, input_shape)?;
+    strided_copy(gpu, "pixel_shuffle", &plan, input, output)
+}
+
+/// The [`CopyPlan`] of [`pixel_shuffle`].
+pub fn pixel_shuffle_plan(op: &PixelShuffle, input_shape: &[usize]) -> Result<CopyPlan> {
     let out_shape = op.output_shape(input_shape)?;
     let r = op.factor;
     let (n, c, h, w) = (out_shape[0], out_shape[1], input_shape[2], input_shape[3]);
@@ -274,7 +280,7 @@ pub fn pixel_shuffle(
         in_offset: 0,
         out_offset: 0,
     };
-    strided_copy(gpu, "pixel_shuffle", &plan, input, output)
+    Ok(plan)
 }
 
 /// Space-to-depth `[N, C, H*r, W*r]` -> `[N, C*r*r, H, W]`, the inverse of [`pixel_shuffle`]
@@ -291,6 +297,12 @@ pub fn space_to_depth(
     input: BufRef<'_>,
     output: BufRef<'_>,
 ) -> Result<Dispatch> {
+    let plan = space_to_depth_plan(op, input_shape)?;
+    strided_copy(gpu, "space_to_depth", &plan, input, output)
+}
+
+/// The [`CopyPlan`] of [`space_to_depth`].
+pub fn space_to_depth_plan(op: &SpaceToDepth, input_shape: &[usize]) -> Result<CopyPlan> {
     let out_shape = op.output_shape(input_shape)?;
     let r = op.block;
     let (n, c, hi, wi) = (
@@ -317,7 +329,7 @@ pub fn space_to_depth(
         in_offset: 0,
         out_offset: 0,
     };
-    strided_copy(gpu, "space_to_depth", &plan, input, output)
+    Ok(plan)
 }
 
 /// ShuffleNet channel shuffle on `[N, g*k, *spatial]`.
@@ -331,6 +343,12 @@ pub fn channel_shuffle(
     input: BufRef<'_>,
     output: BufRef<'_>,
 ) -> Result<Dispatch> {
+    let plan = channel_shuffle_plan(op, input_shape)?;
+    strided_copy(gpu, "channel_shuffle", &plan, input, output)
+}
+
+/// The [`CopyPlan`] of [`channel_shuffle`].
+pub fn channel_shuffle_plan(op: &ChannelShuffle, input_shape: &[usize]) -> Result<CopyPlan> {
     op.output_shape(input_shape)?;
     let (n, c) = (input_shape[0], input_shape[1]);
     let s = numel(&input_shape[2..]);
@@ -343,7 +361,7 @@ pub fn channel_shuffle(
         in_offset: 0,
         out_offset: 0,
     };
-    strided_copy(gpu, "channel_shuffle", &plan, input, output)
+    Ok(plan)
 }
 
 /// Output shape of [`transpose`]: `out[i] = input[perm[i]]`.
@@ -376,6 +394,12 @@ pub fn transpose(
     input: BufRef<'_>,
     output: BufRef<'_>,
 ) -> Result<Dispatch> {
+    let plan = transpose_plan(perm, input_shape)?;
+    strided_copy(gpu, "transpose", &plan, input, output)
+}
+
+/// The [`CopyPlan`] of [`transpose`].
+pub fn transpose_plan(perm: &[usize], input_shape: &[usize]) -> Result<CopyPlan> {
     let out_shape = transpose_shape(perm, input_shape)?;
     let s = strides(input_shape);
     let plan = CopyPlan {
@@ -385,7 +409,7 @@ pub fn transpose(
         in_offset: 0,
         out_offset: 0,
     };
-    strided_copy(gpu, "transpose", &plan, input, output)
+    Ok(plan)
 }
 
 /// Writes `input` (shape `part_shape`) into `output` (shape `out_shape`) starting at index
@@ -402,6 +426,17 @@ pub fn copy_into(
     input: BufRef<'_>,
     output: BufRef<'_>,
 ) -> Result<Dispatch> {
+    let plan = copy_into_plan(axis, part_shape, out_shape, offset)?;
+    strided_copy(gpu, "concat", &plan, input, output)
+}
+
+/// The [`CopyPlan`] of [`copy_into`].
+pub fn copy_into_plan(
+    axis: usize,
+    part_shape: &[usize],
+    out_shape: &[usize],
+    offset: usize,
+) -> Result<CopyPlan> {
     let r = out_shape.len();
     let fits = part_shape.len() == r
         && axis < r
@@ -425,7 +460,7 @@ pub fn copy_into(
         out_strides: os,
         in_offset: 0,
     };
-    strided_copy(gpu, "concat", &plan, input, output)
+    Ok(plan)
 }
 
 /// Output shape of [`slice`]: `ceil((end - start) / step)` per dim, 0 when `end <= start`.
@@ -468,6 +503,17 @@ pub fn slice(
     input: BufRef<'_>,
     output: BufRef<'_>,
 ) -> Result<Dispatch> {
+    let plan = slice_plan(input_shape, starts, ends, steps)?;
+    strided_copy(gpu, "slice", &plan, input, output)
+}
+
+/// The [`CopyPlan`] of [`slice`].
+pub fn slice_plan(
+    input_shape: &[usize],
+    starts: &[usize],
+    ends: &[usize],
+    steps: &[usize],
+) -> Result<CopyPlan> {
     let out_shape = slice_shape(input_shape, starts, ends, steps)?;
     let s = strides(input_shape);
     let empty = numel(&out_shape) == 0;
@@ -483,7 +529,7 @@ pub fn slice(
         dims: out_shape,
         out_offset: 0,
     };
-    strided_copy(gpu, "slice", &plan, input, output)
+    Ok(plan)
 }
 
 #[cfg(test)]

@@ -13,3 +13,4 @@ pub mod rearrange;
 pub mod resize;
 pub mod se_gate;
 pub mod softmax;
+pub mod splitk;

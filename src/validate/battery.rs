@@ -5,9 +5,12 @@
 use crate::compare::{F16Tolerance, Tolerance};
 use crate::device::Gpu;
 use crate::error::Result;
+use crate::kernels::algorithm::{self, ConvAlgorithm};
+use crate::kernels::conv::ConvTiling;
+use crate::kernels::matmul::GemmTiling;
 use crate::kernels::{
     BufRef, ConvBindings, Dispatch, conv, conv_transpose, depthwise, eltwise, matmul, pad, pool,
-    rearrange, resize, softmax,
+    rearrange, resize, softmax, winograd,
 };
 use crate::ops::{
     Activation, BinaryOp, ChannelOrder, ChannelShuffle, ConvSpec, ConvTransposeSpec, Epilogue,
@@ -281,6 +284,76 @@ pub fn f16_cases() -> Vec<Case> {
     v
 }
 
+/// A convolution run through `algorithm` (`kernels::algorithm::conv_with`: weights
+/// transformed on the host where the algorithm wants it, each scratch region a buffer of its
+/// own), with bias and `act`.
+fn algorithm_case(
+    family: &'static str,
+    name: &str,
+    xs: Vec<usize>,
+    cout: usize,
+    spec: ConvSpec,
+    act: Activation,
+    a: ConvAlgorithm,
+) -> Case {
+    let mut ws = vec![cout, xs[1] / spec.groups];
+    ws.extend(&spec.kernel);
+    let name = format!("{name} x{xs:?} w{ws:?} {act:?} {a:?}");
+    Case {
+        family,
+        name,
+        run: Box::new(move |gpu| {
+            let xt = Tensor::random(xs.clone(), 21);
+            let wt = Tensor::random(ws.clone(), 22);
+            let bt = Tensor::random(vec![cout], 23);
+            let out_shape = spec.output_shape(&xs, &ws)?;
+            let wdev = if a.transforms_weights() {
+                winograd::transform_weights(&wt)
+            } else {
+                wt.clone()
+            };
+            let bufs = [&xt, &wdev, &bt]
+                .iter()
+                .map(|t| gpu.upload(t))
+                .collect::<Result<Vec<_>>>()?;
+            let scratch = algorithm::scratch_bytes(&a, &spec, &xs, &ws, gpu.precision())?
+                .into_iter()
+                .map(|b| gpu.zeros(&[(b as usize).div_ceil(gpu.precision().elem_bytes())]))
+                .collect::<Result<Vec<_>>>()?;
+            let out = gpu.zeros(&out_shape)?;
+            let ds = algorithm::conv_with(
+                gpu,
+                &a,
+                &spec,
+                &xs,
+                &ws,
+                Epilogue::act(act),
+                ConvBindings {
+                    input: bufs[0].binding(),
+                    weight: bufs[1].binding(),
+                    bias: Some(bufs[2].binding()),
+                    residual: None,
+                    output: out.binding(),
+                },
+                &scratch.iter().map(|s| s.binding()).collect::<Vec<_>>(),
+            )?;
+            gpu.submit(&ds.iter().collect::<Vec<_>>())?;
+            let got = gpu.download(&out)?;
+            let want = reference::conv::conv_epilogue(&spec, &xt, &wt, Some(&bt), None, act)?;
+            let mut k = (xs[1] / spec.groups) * spec.kernel.iter().product::<usize>() + 1;
+            if a.transforms_weights() {
+                // The transforms' worst-case growth of the summed terms (kernels::winograd).
+                k *= winograd::WINOGRAD_ERROR_FACTOR;
+            }
+            Ok(Outcome {
+                got,
+                want,
+                tolerance: Tolerance::accumulation(k),
+            })
+        }),
+    }
+}
+
 fn exact() -> Tolerance {
     Tolerance {
         atol: 0.0,
@@ -425,6 +498,54 @@ pub fn cases() -> Vec<Case> {
             12,
             ConvSpec::conv2d(1, 1).groups(3),
             Activation::Identity,
+        ),
+        algorithm_case(
+            "splitk",
+            "3x3 pad1 K=1152, 6 splits",
+            vec![1, 128, 7, 7],
+            64,
+            ConvSpec::conv2d(3, 3).pad(1),
+            Activation::Relu,
+            ConvAlgorithm::SplitK {
+                tiling: ConvTiling::default(),
+                splits: 6,
+            },
+        ),
+        algorithm_case(
+            "splitk",
+            "1x1 K=512, 4 splits",
+            vec![1, 512, 7, 7],
+            96,
+            ConvSpec::conv2d(1, 1),
+            Activation::Identity,
+            ConvAlgorithm::GemmSplitK {
+                tiling: GemmTiling::for_problem(96, 49),
+                splits: 4,
+            },
+        ),
+        algorithm_case(
+            "winograd",
+            "F(2x2,3x3) pad1, batch 2",
+            vec![2, 40, 9, 11],
+            36,
+            ConvSpec::conv2d(3, 3).pad(1),
+            Activation::Relu,
+            ConvAlgorithm::Winograd {
+                tile: 2,
+                gemm: GemmTiling::for_problem(36, 60),
+            },
+        ),
+        algorithm_case(
+            "winograd",
+            "F(2x2,3x3) asymmetric pads",
+            vec![1, 8, 6, 5],
+            5,
+            ConvSpec::conv2d(3, 3).pads(&[0, 2], &[1, 0]),
+            Activation::Identity,
+            ConvAlgorithm::Winograd {
+                tile: 2,
+                gemm: GemmTiling::for_problem(5, 9),
+            },
         ),
     ];
     for (r, k, s, p, op, g) in [

@@ -188,8 +188,8 @@ pub fn run(opts: &ValidateOptions, progress: &mut dyn FnMut(&CaseResult)) -> Rep
         let gpu_opts = crate::device::GpuOptions {
             backends: Some(info.backend.into()),
             adapter_name: Some(info.name.clone()),
-            limits: None,
             fault: opts.fault,
+            ..Default::default()
         };
         match Gpu::with_options(&gpu_opts) {
             Ok(gpu) => {

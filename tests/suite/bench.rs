@@ -2,7 +2,10 @@
 //! is finite and positive. No timing assertions (CI runs on a shared software rasterizer).
 
 use wgconv::bench::suite::{LayerItem, ModelItem};
-use wgconv::bench::{BenchOptions, Progress, Suite, run};
+use wgconv::bench::{
+    BenchOptions, Clock, ItemResult, ModelResult, Peak, Progress, Report, Suite, roofline, run,
+};
+use wgconv::cache::PipelineCacheState;
 
 use crate::common::gpu;
 
@@ -96,10 +99,16 @@ fn reports_finite_positive_figures() {
         ("min_ms", model.min_ms),
         ("images_per_s", model.images_per_s),
         ("gflops", model.gflops),
+        ("bytes", model.bytes as f64),
     ] {
         positive(what, v);
     }
     assert!(model.min_ms <= model.median_ms);
+
+    // The roofline plots both items.
+    let svg = roofline::svg(&report);
+    well_formed(&svg).unwrap_or_else(|e| panic!("{e}\n{svg}"));
+    assert_eq!(svg.matches(r#"<g class="point">"#).count(), 2, "{svg}");
 
     // Both tables name their items; the JSON carries both lists.
     let table = report.table();
@@ -146,5 +155,184 @@ fn builtin_suite_items_are_valid() {
     for item in &suite.models {
         wgconv::zoo::build(item.zoo_name(), &item.input)
             .unwrap_or_else(|e| panic!("{}: {e}", item.name));
+    }
+}
+
+/// A minimal XML well-formedness check (no external parser): tags balance and nest, one root
+/// element, attributes quoted, `&` only in entities, nothing but whitespace outside the root.
+/// Returns the number of elements.
+fn well_formed(xml: &str) -> Result<usize, String> {
+    fn text_ok(t: &str) -> Result<(), String> {
+        let mut rest = t;
+        while let Some(i) = rest.find('&') {
+            let tail = &rest[i + 1..];
+            let end = tail.find(';').ok_or(format!("bare & in {t:?}"))?;
+            let ent = &tail[..end];
+            let known = ["amp", "lt", "gt", "quot", "apos"].contains(&ent)
+                || ent
+                    .strip_prefix('#')
+                    .is_some_and(|n| n.chars().all(|c| c.is_ascii_alphanumeric()));
+            if !known {
+                return Err(format!("unknown entity &{ent};"));
+            }
+            rest = &tail[end + 1..];
+        }
+        if t.contains('>') {
+            return Err(format!("raw > in text {t:?}"));
+        }
+        Ok(())
+    }
+    let mut stack: Vec<&str> = Vec::new();
+    let mut roots = 0;
+    let mut elements = 0;
+    let mut rest = xml;
+    while let Some(i) = rest.find('<') {
+        let text = &rest[..i];
+        if stack.is_empty() && !text.trim().is_empty() {
+            return Err(format!("text outside the root: {text:?}"));
+        }
+        text_ok(text)?;
+        rest = &rest[i..];
+        let end = rest.find('>').ok_or("unterminated tag")?;
+        let tag = &rest[1..end];
+        rest = &rest[end + 1..];
+        if let Some(pi) = tag.strip_prefix('?') {
+            if !pi.ends_with('?') || elements > 0 {
+                return Err(format!("bad processing instruction <{tag}>"));
+            }
+        } else if let Some(name) = tag.strip_prefix('/') {
+            let open = stack.pop().ok_or(format!("</{name}> closes nothing"))?;
+            if open != name.trim() {
+                return Err(format!("<{open}> closed by </{name}>"));
+            }
+        } else {
+            if tag.contains('<') || !tag.matches('"').count().is_multiple_of(2) {
+                return Err(format!("bad tag <{tag}>"));
+            }
+            let name = tag
+                .split(|c: char| c.is_whitespace() || c == '/')
+                .next()
+                .unwrap_or("");
+            if name.is_empty() {
+                return Err(format!("nameless tag <{tag}>"));
+            }
+            // Attribute values: text rules apply.
+            for (k, v) in tag.split('"').enumerate() {
+                if k % 2 == 1 {
+                    text_ok(v)?;
+                }
+            }
+            if stack.is_empty() {
+                roots += 1;
+            }
+            elements += 1;
+            if !tag.ends_with('/') {
+                stack.push(name);
+            }
+        }
+    }
+    if !rest.trim().is_empty() || !stack.is_empty() || roots != 1 {
+        return Err(format!(
+            "unclosed {stack:?}, {roots} roots, trailing {rest:?}"
+        ));
+    }
+    Ok(elements)
+}
+
+#[test]
+fn well_formed_checker_catches_mistakes() {
+    assert_eq!(well_formed("<a><b x=\"1\"/>t &amp; u</a>"), Ok(2));
+    for bad in [
+        "<a><b></a></b>",
+        "<a>",
+        "<a/><b/>",
+        "<a>x & y</a>",
+        "<a x=\"1></a>",
+        "x<a/>",
+    ] {
+        assert!(well_formed(bad).is_err(), "{bad}");
+    }
+}
+
+fn layer(name: &str, gflops: f64, gbs: f64) -> ItemResult {
+    ItemResult {
+        name: name.into(),
+        kernel: "conv".into(),
+        algorithm: None,
+        median_ms: 1.0,
+        min_ms: 1.0,
+        runs: 1,
+        clock: Clock::WallTime,
+        gflops,
+        gbs,
+        pct_peak_flops: None,
+        pct_peak_bw: None,
+    }
+}
+
+/// One point per item with FLOPs (layers and networks), data-movement items listed instead,
+/// markup in names escaped, with and without known peaks.
+#[test]
+fn roofline_svg_has_one_point_per_item() {
+    let model = ModelResult {
+        name: "net<1>".into(),
+        model: "cifar10_net".into(),
+        input: vec![1, 3, 32, 32],
+        dispatches: 10,
+        params: 1000,
+        macs: 5_000_000,
+        cold_start_ms: 10.0,
+        pipelines_compiled: 3,
+        pipeline_cache: PipelineCacheState::Cold,
+        autotune: false,
+        tuning: Default::default(),
+        bytes: 2_000_000,
+        median_ms: 2.0,
+        min_ms: 2.0,
+        runs: 1,
+        clock: Clock::WallTime,
+        images_per_s: 500.0,
+        gflops: 5.0,
+        pct_peak_flops: None,
+    };
+    let mut report = Report {
+        adapter: "Test & <GPU>".into(),
+        peak: Some(Peak {
+            gflops: 1000.0,
+            gbs: 100.0,
+        }),
+        items: vec![
+            layer("conv3x3", 50.0, 5.0),
+            layer("pointwise", 20.0, 40.0),
+            layer("pixel_shuffle_r2", 0.0, 30.0),
+        ],
+        models: vec![model],
+        skipped: vec![],
+    };
+    let (pts, left_out) = roofline::points(&report);
+    assert_eq!(pts.len(), 3);
+    assert_eq!(left_out, ["pixel_shuffle_r2"]);
+    assert!((pts[0].intensity - 10.0).abs() < 1e-9);
+    // The network: 2 MB per pass in 2 ms is 1 GB/s at 5 GFLOP/s.
+    assert!((pts[2].intensity - 5.0).abs() < 1e-9 && pts[2].model);
+
+    for peak in [
+        report.peak,
+        None,
+        Some(Peak {
+            gflops: f64::NAN,
+            gbs: 100.0,
+        }),
+    ] {
+        report.peak = peak;
+        let svg = roofline::svg(&report);
+        well_formed(&svg).unwrap_or_else(|e| panic!("{peak:?}: {e}\n{svg}"));
+        assert_eq!(svg.matches(r#"<g class="point">"#).count(), 3, "{svg}");
+        for name in ["conv3x3", "pointwise", "net&lt;1&gt;"] {
+            assert!(svg.contains(&format!(">{name}</text>")), "{name}");
+        }
+        assert!(svg.contains("not plotted (no FLOPs): pixel_shuffle_r2"));
+        assert!(svg.contains("Test &amp; &lt;GPU&gt;"));
+        assert_eq!(svg.contains(r#"class="roof""#), peak.is_some(), "{peak:?}");
     }
 }

@@ -8,9 +8,12 @@ use proptest::prelude::*;
 use wgconv::compare::{F16Tolerance, Tolerance, compare, compare_f16};
 use wgconv::kernels::channel_affine::{AffineBindings, channel_affine};
 use wgconv::kernels::se_gate::{SeGateBindings, se_gate};
+use wgconv::kernels::algorithm::{self, ConvAlgorithm};
+use wgconv::kernels::conv::ConvTiling;
+use wgconv::kernels::matmul::GemmTiling;
 use wgconv::kernels::{
     ConvBindings, Dispatch, conv, conv_transpose, depthwise, eltwise, matmul, pad, pool, rearrange,
-    resize, softmax,
+    resize, softmax, winograd,
 };
 use wgconv::ops::{
     Activation, BinaryOp, ChannelOrder, ConvSpec, ConvTransposeSpec, CoordinateMode, Epilogue,
@@ -855,4 +858,168 @@ fn f16_session_halves_memory() {
         half(a16, a32) && half(p16, p32),
         "{a32} {p32} vs {a16} {p16}"
     );
+}
+
+/// Runs convolution `pr` through `algorithm` (`algorithm::conv_with`, scratch sized by
+/// `scratch_bytes` in `p`) and checks it under `tol`.
+fn check_algorithm(pr: &ConvProblem, p: Precision, a: &ConvAlgorithm, tol: F16Tolerance) {
+    let g = hgpu(p);
+    let d = pr.data();
+    let (x, w) = (r16(&d.x), r16(&d.w));
+    let bias = d.bias.as_ref().map(r16);
+    let res = d.residual.as_ref().map(r16);
+    // Winograd's host transform is computed from the f16 weights in f64 and rounded to f16 on
+    // upload, as a session does.
+    let wdev = if a.transforms_weights() {
+        winograd::transform_weights(&w)
+    } else {
+        w.clone()
+    };
+    let mut host = vec![&x, &wdev];
+    host.extend(bias.as_ref());
+    host.extend(res.as_ref());
+    let bufs = up(&g, &host);
+    let out = g.zeros(&pr.output_shape()).unwrap();
+    let scratch: Vec<GpuTensor> = algorithm::scratch_bytes(
+        a,
+        &pr.spec,
+        &pr.input_shape,
+        &pr.weight_shape(),
+        p,
+    )
+    .unwrap()
+    .into_iter()
+    .map(|b| g.zeros(&[(b as usize).div_ceil(p.elem_bytes())]).unwrap())
+    .collect();
+    let ds = algorithm::conv_with(
+        &g,
+        a,
+        &pr.spec,
+        &pr.input_shape,
+        &pr.weight_shape(),
+        pr.epilogue(),
+        ConvBindings {
+            input: bufs[0].binding(),
+            weight: bufs[1].binding(),
+            bias: bias.as_ref().map(|_| bufs[2].binding()),
+            residual: res.as_ref().map(|_| bufs[bufs.len() - 1].binding()),
+            output: out.binding(),
+        },
+        &scratch.iter().map(|s| s.binding()).collect::<Vec<_>>(),
+    )
+    .expect("dispatches");
+    g.submit(&ds.iter().collect::<Vec<_>>()).expect("submit");
+    let got = g.download(&out).unwrap();
+    let want =
+        reference::conv::conv_epilogue(&pr.spec, &x, &w, bias.as_ref(), res.as_ref(), pr.act)
+            .unwrap();
+    let sums = reference::conv::conv_epilogue(
+        &pr.spec,
+        &abs(&x),
+        &abs(&w),
+        bias.as_ref().map(abs).as_ref(),
+        res.as_ref().map(abs).as_ref(),
+        Activation::Identity,
+    )
+    .unwrap();
+    check(&format!("{p} {a:?} {pr:?}"), &got, &want, &sums, tol);
+}
+
+/// Split-K in both f16 precisions: partial sums are Acc (f16 in F16, f32 in F16AccF32), so the
+/// bound is the direct convolution's (each slice accumulates fewer terms than the whole sum;
+/// the reduce adds the slices in f32). F16AccF32 in particular must keep f32's sums: f16
+/// partials would add 2^-11 * sum |partials|, beyond its bound.
+#[test]
+fn splitk_in_f16() {
+    for p in HALF {
+        // Implicit GEMM, K = 72 * 9 = 648 over 5 splits (not a multiple of TK), bias,
+        // residual and ReLU in the reduce.
+        let pr = ConvProblem::new(ConvSpec::conv2d(3, 3).pad(1), &[1, 72, 7, 7], 40)
+            .residual(true)
+            .act(Activation::Relu);
+        let a = ConvAlgorithm::SplitK {
+            tiling: ConvTiling::default(),
+            splits: 5,
+        };
+        check_algorithm(&pr, p, &a, F16Tolerance::new(pr.k(), p).slope(SLOPE));
+        // Pointwise through the GEMM, K = 300 over 4 splits, odd pixel count (odd f16 scratch).
+        let pr = ConvProblem::new(ConvSpec::conv2d(1, 1), &[2, 300, 3, 5], 33)
+            .act(Activation::HardSwish);
+        let a = ConvAlgorithm::GemmSplitK {
+            tiling: GemmTiling::for_problem(33, 15),
+            splits: 4,
+        };
+        check_algorithm(&pr, p, &a, F16Tolerance::new(pr.k(), p).slope(SLOPE));
+    }
+}
+
+/// The split-K scratch holds accumulators: twice the f16 storage size in F16AccF32.
+#[test]
+fn splitk_scratch_holds_acc() {
+    let spec = ConvSpec::conv2d(3, 3).pad(1);
+    let a = ConvAlgorithm::SplitK {
+        tiling: ConvTiling::default(),
+        splits: 3,
+    };
+    let bytes = |p| algorithm::scratch_bytes(&a, &spec, &[1, 8, 5, 5], &[6, 8, 3, 3], p).unwrap();
+    // 3 splits of [1, 6, 5, 5] = 450 partial sums.
+    assert_eq!(bytes(Precision::F32), vec![1800]);
+    assert_eq!(bytes(Precision::F16AccF32), vec![1800]);
+    assert_eq!(bytes(Precision::F16), vec![900]);
+    // Winograd's V and M are Elem: [16, 8, 9] and [16, 6, 9] for 9 tiles.
+    let w = ConvAlgorithm::Winograd {
+        tile: 2,
+        gemm: GemmTiling::for_problem(6, 9),
+    };
+    let wb = |p| algorithm::scratch_bytes(&w, &spec, &[1, 8, 5, 5], &[6, 8, 3, 3], p).unwrap();
+    assert_eq!(wb(Precision::F32), vec![16 * 8 * 9 * 4, 16 * 6 * 9 * 4]);
+    assert_eq!(wb(Precision::F16), vec![16 * 8 * 9 * 2, 16 * 6 * 9 * 2]);
+    assert_eq!(wb(Precision::F16AccF32), wb(Precision::F16));
+}
+
+/// The bound for Winograd F(2x2, 3x3) in f16 storage. Each transformed product meets three
+/// f16 storage roundings beyond the direct convolution's (U = G g G^T on upload, V = B^T d B
+/// and M = U V, all stored as f16 because the GEMM between them reads and writes Elem), plus the
+/// reduction over the K = C * 9 direct terms' worth of accumulation; the transforms amplify
+/// every term by at most `WINOGRAD_ERROR_FACTOR` (8) over the direct sum of |terms|. So the
+/// bound is F16Tolerance's with 8 * (3 + k) roundings of f16 in F16. In F16AccF32 the
+/// accumulation's roundings are f32's: 8 * k * 2^-24 <= 8 * 2^-11 for k <= 2^13, so 8 * (3 + 1)
+/// f16 roundings cover them.
+fn winograd_f16_tolerance(k: usize, p: Precision) -> F16Tolerance {
+    let f = winograd::WINOGRAD_ERROR_FACTOR;
+    let k_eff = match p {
+        Precision::F16 => f * (3 + k),
+        _ => {
+            assert!(k <= 1 << 13, "the F16AccF32 bound below assumes k <= 2^13");
+            f * (3 + 1)
+        }
+    };
+    F16Tolerance {
+        k: k_eff,
+        acc_roundoff: Precision::F16.storage_roundoff(),
+        slope: SLOPE,
+    }
+}
+
+/// Winograd in both f16 precisions, under [`winograd_f16_tolerance`].
+#[test]
+fn winograd_in_f16() {
+    for p in HALF {
+        // Batch 2, odd output (partial edge tiles), bias, residual, ReLU.
+        let pr = ConvProblem::new(ConvSpec::conv2d(3, 3).pad(1), &[2, 24, 9, 11], 20)
+            .residual(true)
+            .act(Activation::Relu);
+        let a = ConvAlgorithm::Winograd {
+            tile: 2,
+            gemm: GemmTiling::for_problem(20, 2 * 5 * 6),
+        };
+        check_algorithm(&pr, p, &a, winograd_f16_tolerance(pr.k(), p));
+        // Asymmetric padding, one input channel, odd tile count.
+        let pr = ConvProblem::new(ConvSpec::conv2d(3, 3).pads(&[0, 2], &[1, 0]), &[1, 1, 6, 5], 3);
+        let a = ConvAlgorithm::Winograd {
+            tile: 2,
+            gemm: GemmTiling::for_problem(3, 9),
+        };
+        check_algorithm(&pr, p, &a, winograd_f16_tolerance(pr.k(), p));
+    }
 }

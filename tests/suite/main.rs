@@ -2,7 +2,9 @@
 
 mod api;
 mod bench;
+mod big_tensors;
 mod blocks;
+mod cache;
 mod channel_affine;
 mod cli;
 mod common;
@@ -23,6 +25,8 @@ mod resize;
 mod robustness;
 mod shaders;
 mod softmax;
+mod splitk;
 mod summary;
 mod validate;
+mod winograd;
 mod zoo;

@@ -2,9 +2,14 @@
 //! with lifetimes recomputed here from the graph, not the plan's own), offsets are aligned,
 //! and the peak never exceeds one buffer per tensor. Random graphs plus every zoo network.
 
+use std::collections::HashMap;
+
 use proptest::prelude::*;
-use wgconv::graph::{Conv2d, Graph, Op, ValueId, passes};
-use wgconv::plan::{ALIGN, Kernel, plan};
+use wgconv::graph::{Conv2d, Graph, NodeId, Op, ValueId, passes};
+use wgconv::kernels::algorithm::{self, ConvAlgorithm, winograd_applies};
+use wgconv::kernels::conv::ConvTiling;
+use wgconv::kernels::matmul::GemmTiling;
+use wgconv::plan::{ALIGN, Kernel, Plan, plan, plan_with_algorithms};
 use wgconv::zoo;
 
 /// Storage groups and their lifetimes, recomputed from the graph: a view (flatten, reshape,
@@ -43,8 +48,62 @@ fn independent_lifetimes(g: &Graph) -> (Vec<usize>, Vec<(usize, usize)>) {
 }
 
 fn check_plan(what: &str, g: &Graph) -> (u64, u64) {
-    let p = plan(g);
+    check_plan_of(what, g, &plan(g))
+}
+
+/// [`check_plan`] of a given plan of `g`; also checks every step's scratch regions: the sizes
+/// its algorithm asks for, aligned, inside their buffers, in buffers apart from the node's
+/// operands and from each other, and sharing no byte with any value alive at that step.
+fn check_plan_of(what: &str, g: &Graph, p: &Plan) -> (u64, u64) {
     p.verify(g).unwrap_or_else(|e| panic!("{what}: {e}"));
+    let (group, life) = independent_lifetimes(g);
+    for (i, step) in p.steps.iter().enumerate() {
+        let node = g.node(step.node);
+        let want = match (&step.algorithm, &node.op) {
+            (Some(a), Op::Conv { spec, weight, .. }) => {
+                algorithm::scratch_bytes(a, spec, g.shape(node.inputs[0]), weight.shape(), wgconv::Precision::F32).unwrap()
+            }
+            _ => Vec::new(),
+        };
+        assert_eq!(step.scratch.len(), want.len(), "{what}: node {}", node.name);
+        for (j, (r, &bytes)) in step.scratch.iter().zip(&want).enumerate() {
+            assert!(
+                r.bytes >= bytes,
+                "{what}: node {} scratch {j} too small",
+                node.name
+            );
+            assert_eq!(r.offset % ALIGN, 0, "{what}: scratch unaligned");
+            assert!(
+                r.end() <= p.buffers[r.buffer],
+                "{what}: scratch outside its buffer"
+            );
+            for v in node.inputs.iter().chain([&node.output]) {
+                assert_ne!(
+                    p.regions[v.0].buffer, r.buffer,
+                    "{what}: node {} scratch {j} shares a buffer with an operand",
+                    node.name
+                );
+            }
+            for (k, o) in step.scratch.iter().enumerate() {
+                assert!(
+                    k == j || o.buffer != r.buffer,
+                    "{what}: scratch share a buffer"
+                );
+            }
+            let t = i + 1;
+            for v in 0..g.values().len() {
+                let l = life[group[v]];
+                if l.0 != usize::MAX && l.0 <= t && t <= l.1 {
+                    assert!(
+                        !p.regions[v].overlaps(r),
+                        "{what}: node {} scratch {j} {r:?} overlaps value {v} {:?}",
+                        node.name,
+                        p.regions[v]
+                    );
+                }
+            }
+        }
+    }
     let (group, life) = independent_lifetimes(g);
     let n = g.values().len();
     for a in 0..n {
@@ -159,7 +218,70 @@ proptest! {
         check_plan("random", &g);
         let h = passes::optimize(&g).unwrap();
         check_plan("random optimized", &h);
+        let p = plan_with_algorithms(&h, true, &forced_algorithms(&h)).unwrap();
+        check_plan_of("random optimized, forced algorithms", &h, &p);
     }
+}
+
+/// Overrides for every convolution of `g`: Winograd where it applies, split-K in 2 or 3 parts
+/// elsewhere, so every conv step asks for scratch.
+fn forced_algorithms(g: &Graph) -> HashMap<NodeId, ConvAlgorithm> {
+    let mut m = HashMap::new();
+    for (i, node) in g.nodes().iter().enumerate() {
+        if let Op::Conv { spec, weight, .. } = &node.op {
+            let k = weight.numel() / weight.shape()[0];
+            let a = if winograd_applies(spec) {
+                ConvAlgorithm::Winograd {
+                    tile: 2,
+                    gemm: GemmTiling::for_problem(8, 8),
+                }
+            } else {
+                ConvAlgorithm::SplitK {
+                    tiling: ConvTiling::default(),
+                    splits: (2 + i as u32 % 2).min(k as u32),
+                }
+            };
+            m.insert(NodeId(i), a);
+        }
+    }
+    m
+}
+
+/// Scratch is planned like a tensor live at its step: a chain of Winograd layers needs
+/// four buffers (input, V, M, output pairwise apart) and reuses the scratch bytes from step to
+/// step; the peak is what one step holds at once.
+#[test]
+fn scratch_regions_are_planned_per_step() {
+    let mut g = Graph::new();
+    let mut y = g.input("x", &[1, 8, 8, 8]);
+    for i in 0..6 {
+        y = g
+            .conv2d(y, &format!("c{i}"), Conv2d::new(8, 3).pad(1))
+            .unwrap();
+    }
+    g.output(y);
+    let algos = forced_algorithms(&g);
+    let p = plan_with_algorithms(&g, true, &algos).unwrap();
+    check_plan_of("winograd chain", &g, &p);
+    assert!(p.steps.iter().all(|s| s.kernel == Kernel::Winograd));
+    assert_eq!(p.dispatch_count(&g), 18);
+    let tensor = 8 * 8 * 8 * 4;
+    // V = 16 * C * 16 tiles, M = 16 * O * 16 tiles: 4x a tensor each.
+    let (v, m) = (4 * tensor, 4 * tensor);
+    assert_eq!(p.arena_bytes, (2 * tensor + v + m) as u64);
+    // Without reuse every scratch region has bytes of its own.
+    let q = wgconv::plan::plan_with(&g, false);
+    assert!(q.steps.iter().all(|s| s.scratch.is_empty()));
+    // Overrides are checked against the node.
+    let mut bad = HashMap::new();
+    bad.insert(
+        NodeId(0),
+        ConvAlgorithm::Gemm(GemmTiling::for_problem(8, 8)),
+    );
+    assert!(plan_with_algorithms(&g, true, &bad).is_err());
+    bad.clear();
+    bad.insert(NodeId(99), algos[&NodeId(0)]);
+    assert!(plan_with_algorithms(&g, true, &bad).is_err());
 }
 
 /// Pinned: a chain reuses two buffers (ping-pong), whatever its length.
@@ -196,12 +318,22 @@ fn view_extends_its_source() {
     check_plan("views", &g);
 }
 
-/// The most bytes alive at any one time (each storage group once, rounded to ALIGN): no
-/// placement can use less.
-fn live_lower_bound(g: &Graph) -> u64 {
+/// The most bytes alive at any one time (each storage group once, and the scratch `p`'s
+/// algorithms ask for at their steps, rounded to ALIGN): no placement can use less.
+fn live_lower_bound(g: &Graph, p: &Plan) -> u64 {
     let (group, life) = independent_lifetimes(g);
     let times = g.nodes().len() + 2;
     let mut live = vec![0u64; times];
+    for (i, step) in p.steps.iter().enumerate() {
+        let node = g.node(step.node);
+        if let (Some(a), Op::Conv { spec, weight, .. }) = (&step.algorithm, &node.op) {
+            for b in
+                algorithm::scratch_bytes(a, spec, g.shape(node.inputs[0]), weight.shape(), wgconv::Precision::F32).unwrap()
+            {
+                live[i + 1] += b.div_ceil(ALIGN) * ALIGN;
+            }
+        }
+    }
     for (v, &gr) in group.iter().enumerate() {
         if gr != v || life[v].0 == usize::MAX {
             continue;
@@ -224,8 +356,8 @@ fn zoo_plans_are_sound_and_small() {
         let g = build(&[1, chw[0], chw[1], chw[2]]).unwrap();
         let h = passes::optimize(&g).unwrap();
         let (peak, naive) = check_plan(name, &h);
-        let bound = live_lower_bound(&h);
         let p = plan(&h);
+        let bound = live_lower_bound(&h, &p);
         let dispatches = p.dispatch_count(&h);
         eprintln!(
             "{name:>20}: peak activations {:>7.2} MiB (live-set bound {:>7.2}), one buffer per tensor {:>7.2} MiB ({:.1}x more); params {:.2} MiB; {} nodes, {} dispatches",

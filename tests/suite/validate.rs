@@ -26,6 +26,8 @@ fn battery_passes_on_vulkan_and_gl() {
         "pool",
         "softmax",
         "activation",
+        "splitk",
+        "winograd",
     ] {
         for a in &report.adapters {
             assert!(
@@ -55,16 +57,17 @@ fn planted_fault_is_caught() {
     assert!(!report.passed());
     let failed: Vec<_> = report.cases.iter().filter(|c| !c.passed).collect();
     assert!(!failed.is_empty());
-    // Pointwise convs, Linear and MatMul all run on the matmul shader (in every precision:
-    // the f16 families are "<family> f16" and "<family> f16-acc32"); nothing else may fail.
+    // Pointwise convs, Linear and MatMul all run on the matmul shader, as do split-K's
+    // pointwise case and Winograd's batched GEMM (in every precision: the f16 families are
+    // "<family> f16" and "<family> f16-acc32"); nothing else may fail.
     for c in &failed {
         let base = c.family.split(' ').next().unwrap_or_default();
         assert!(
-            ["pointwise", "linear", "matmul"].contains(&base),
+            ["pointwise", "linear", "matmul", "splitk", "winograd"].contains(&base),
             "unexpected failure {c:?}"
         );
     }
-    for fam in ["pointwise", "linear", "matmul"] {
+    for fam in ["pointwise", "linear", "matmul", "winograd"] {
         assert!(
             failed.iter().any(|c| c.family == fam),
             "fault in {fam} not caught"

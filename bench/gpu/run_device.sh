@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The whole GPU measurement of issue 5 in one command, for a machine with an NVIDIA GPU, the
+# NVIDIA Vulkan driver and PyTorch (the H100 that the `device` tool lends some sessions).
+#
+# Prepared on the development machine (no GPU there), from the repository root:
+#   cargo build --release                      # the binary travels as target/release/wgconv
+#   mkdir -p .gl && (cd .gl && apt-get download libvulkan1 libegl1 libglvnd0)   # Vulkan loader
+# Then on the GPU machine, from the repository root, with OUT set to a results folder:
+#   bash bench/gpu/run_device.sh
+# It writes $OUT/wgconv.json (every suite layer and model through Vulkan), $OUT/torch.json
+# (PyTorch eager, FP32, TF32 off, cudnn.benchmark on), $OUT/compare.md (the side-by-side
+# table) and $OUT/info.txt (adapter, driver, limits). Commit wgconv.json as
+# bench/results/<adapter>-<date>.json and the table in README.md, with this command.
+set -euo pipefail
+OUT=${OUT:-bench/results/out}
+mkdir -p "$OUT"
+if ! ldconfig -p | grep -q libvulkan.so.1; then
+    for f in .gl/*.deb; do dpkg -x "$f" /; done
+    ldconfig
+fi
+if [ -e /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then
+    export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+fi
+export WGCONV_BACKEND=vulkan
+bin=target/release/wgconv
+nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,clocks.max.mem --format=csv >"$OUT/info.txt" || true
+"$bin" info >>"$OUT/info.txt"
+"$bin" validate --json "$OUT/validate.json" >"$OUT/validate.txt" || echo "validate reported failures: see validate.txt"
+"$bin" bench bench/suite.json --json "$OUT/wgconv.json" ${WGCONV_BENCH_ARGS:-}
+python3 bench/gpu/torch_baseline.py bench/suite.json --json "$OUT/torch.json"
+python3 bench/gpu/compare.py "$OUT/wgconv.json" "$OUT/torch.json" | tee "$OUT/compare.md"

@@ -1,0 +1,79 @@
+// Winograd F(2x2, 3x3), pass 3 of 3: output transform Y = A^T M A of every tile's 4x4
+// transform-domain products, with the fused epilogue y = activate(Y + bias + residual).
+//
+// Layout: M [16, O, P] (the batched GEMM's output, P tiles ordered (n, tile row, tile column));
+// bias [O]; residual and output [N, O, OH, OW]; all Elem (M is the GEMM's output), the
+// transform and the epilogue run in f32. Tiles on the bottom/right edge write only the
+// outputs inside OH x OW.
+// Tiling: one (output channel, tile) per invocation, 256 per workgroup, tile index fastest:
+// the 16 loads of a workgroup are coalesced runs. A^T holds only 0 and +-1: 24 adds.
+// Overrides: HAS_BIAS, HAS_RESIDUAL, ACTIVATION (prelude).
+
+override HAS_BIAS: bool = false;
+override HAS_RESIDUAL: bool = false;
+
+struct Params {
+    out_c: u32,
+    out_h: u32,
+    out_w: u32,
+    tiles_h: u32,
+    tiles_w: u32,
+    tiles: u32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> m: array<Elem>;
+@group(0) @binding(2) var<storage, read> bias: array<Elem>;
+@group(0) @binding(3) var<storage, read> residual: array<Elem>;
+@group(0) @binding(4) var<storage, read_write> output: array<Elem>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let idx = flat_workgroup_id(wid, nwg) * 256u + lid;
+    if idx >= params.out_c * params.tiles {
+        return;
+    }
+    let o = idx / params.tiles;
+    let t = idx % params.tiles;
+    let per_image = params.tiles_h * params.tiles_w;
+    let n = t / per_image;
+    let tr = (t % per_image) / params.tiles_w;
+    let tc = t % params.tiles_w;
+
+    let plane = params.out_c * params.tiles;
+    var q: array<vec4<f32>, 4>;
+    for (var i = 0u; i < 4u; i++) {
+        let b = (i * 4u) * plane + idx;
+        q[i] = vec4<f32>(f32(m[b]), f32(m[b + plane]), f32(m[b + 2u * plane]), f32(m[b + 3u * plane]));
+    }
+    // Rows: A^T M; then columns: (A^T M) A.
+    let s0 = q[0] + q[1] + q[2];
+    let s1 = q[1] - q[2] - q[3];
+    var y: array<vec2<f32>, 2>;
+    y[0] = vec2<f32>(s0.x + s0.y + s0.z, s0.y - s0.z - s0.w);
+    y[1] = vec2<f32>(s1.x + s1.y + s1.z, s1.y - s1.z - s1.w);
+
+    var bv = 0.0;
+    if HAS_BIAS {
+        bv = f32(bias[o]);
+    }
+    let plane_out = params.out_h * params.out_w;
+    let base = (n * params.out_c + o) * plane_out;
+    for (var i = 0u; i < 2u; i++) {
+        let oy = 2u * tr + i;
+        for (var j = 0u; j < 2u; j++) {
+            let ox = 2u * tc + j;
+            if oy < params.out_h && ox < params.out_w {
+                let oi = base + oy * params.out_w + ox;
+                var val = y[i][j] + bv;
+                if HAS_RESIDUAL {
+                    val += f32(residual[oi]);
+                }
+                output[oi] = Elem(activate(val));
+            }
+        }
+    }
+}

@@ -1,0 +1,492 @@
+//! Convolution algorithms: every way the engine can run one convolution node, the viable
+//! configurations for a shape ([`candidates`], for the autotuner), today's choice
+//! ([`heuristic`]), and the launches of a chosen one ([`conv_with`]).
+//!
+//! An algorithm may need scratch memory live only while its node runs (split-K's partial sums,
+//! Winograd's transformed tensors): [`scratch_bytes`] sizes it, the planner places it like any
+//! tensor (`crate::plan`), and [`conv_with`] takes the regions. Scratch regions must lie in
+//! other buffers than the node's input and output and than each other (wgpu forbids one buffer
+//! bound read-only and read-write in a dispatch).
+
+use crate::device::Gpu;
+use crate::error::{Error, Result};
+use crate::kernels::conv::ConvTiling;
+use crate::kernels::matmul::GemmTiling;
+use crate::kernels::{BufRef, ConvBindings, Dispatch, conv, depthwise, matmul, splitk, winograd};
+use crate::ops::{ConvSpec, Epilogue};
+use crate::plan::Kernel;
+use crate::precision::Precision;
+use crate::tensor::numel;
+
+/// How one convolution runs. Every variant computes the same function; they differ in speed,
+/// dispatch count, scratch memory and (Winograd) rounding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConvAlgorithm {
+    /// `conv.wgsl`: implicit GEMM, one dispatch (any convolution).
+    Implicit(ConvTiling),
+    /// `matmul.wgsl`: a pointwise (1x1, stride 1, unpadded) convolution as a batched GEMM.
+    Gemm(GemmTiling),
+    /// `depthwise.wgsl` with its own heuristic tiling (2-D, `groups == C`).
+    Depthwise,
+    /// `conv.wgsl` over `splits` ranges of the reduction, each writing raw partial sums to
+    /// scratch `[splits, N, O, *out]`, then `splitk_reduce.wgsl` sums them and applies the
+    /// epilogue: more workgroups for layers with few output tiles (any convolution).
+    SplitK {
+        /// Tiling of each split's implicit GEMM.
+        tiling: ConvTiling,
+        /// Number of reduction ranges (>= 1).
+        splits: u32,
+    },
+    /// Split-K through `matmul.wgsl` for pointwise convolutions.
+    GemmSplitK {
+        /// Tiling of each split's GEMM.
+        tiling: GemmTiling,
+        /// Number of reduction ranges (>= 1).
+        splits: u32,
+    },
+    /// Winograd F(tile x tile, 3x3) in three passes: input transform to scratch, batched GEMM
+    /// with the host-transformed weights through `matmul.wgsl`, output transform with the
+    /// epilogue. 2-D 3x3 convolutions with stride 1, dilation 1, one group, any padding.
+    Winograd {
+        /// Output tile side (2: F(2x2, 3x3), the only one implemented).
+        tile: u32,
+        /// Tiling of the batched GEMM.
+        gemm: GemmTiling,
+    },
+}
+
+/// Workgroups a GPU wants in flight: about two per compute unit on today's large parts
+/// (100-130 SMs/CUs). Layers launching far fewer leave most of the chip idle.
+pub const TARGET_WORKGROUPS: u64 = 256;
+/// Below this many output tiles (`groups * tiles_m * tiles_n`) split-K is considered.
+pub const SPLITK_MAX_TILES: u64 = 128;
+/// Smallest reduction range per split: its partial tile costs one write and one read of
+/// `tile_m * tile_n` floats for `2 * tile_m * tile_n * range` FLOPs, so 256 keeps the extra
+/// traffic at >= 64 FLOP/byte, above any GPU's ridge point.
+pub const SPLITK_MIN_RANGE: usize = 256;
+/// Most splits the heuristic picks (and the candidates list).
+pub const SPLITK_MAX_SPLITS: u32 = 32;
+/// Winograd F(2x2, 3x3) when both channel counts reach this (see [`heuristic`]).
+pub const WINOGRAD_MIN_CHANNELS: usize = 64;
+/// ... and its batched GEMM has at least this many columns (2x2 tiles over the batch).
+pub const WINOGRAD_MIN_TILES: usize = 32;
+/// ... and each transformed tensor (4x the input or output) stays below half of WebGPU's
+/// default `max_storage_buffer_binding_size`, so large maps fall back to the implicit GEMM
+/// instead of failing a device limit.
+pub const WINOGRAD_MAX_SCRATCH_BYTES: u64 = 64 << 20;
+
+/// The shapes of a convolution problem, validated.
+struct Shape {
+    out: Vec<usize>,
+    /// Output channels per group.
+    m: usize,
+    /// Output pixels over the batch.
+    n: usize,
+    /// Reduction length per output.
+    k: usize,
+}
+
+fn shape(spec: &ConvSpec, input: &[usize], weight: &[usize]) -> Result<Shape> {
+    let out = spec.output_shape(input, weight)?;
+    let g = spec.groups;
+    Ok(Shape {
+        m: out[1] / g,
+        n: out[0] * numel(&out[2..]),
+        k: input[1] / g * numel(&spec.kernel),
+        out,
+    })
+}
+
+/// True when Winograd F(2x2, 3x3) applies: 2-D, 3x3, stride 1, dilation 1, one group.
+pub fn winograd_applies(spec: &ConvSpec) -> bool {
+    spec.rank() == 2
+        && spec.kernel == [3, 3]
+        && spec.stride == [1, 1]
+        && spec.dilation == [1, 1]
+        && spec.groups == 1
+}
+
+impl ConvAlgorithm {
+    /// The kernel family this algorithm shows as in a plan.
+    pub fn kernel(&self) -> Kernel {
+        match self {
+            ConvAlgorithm::Implicit(_) => Kernel::Conv,
+            ConvAlgorithm::Gemm(_) => Kernel::Pointwise,
+            ConvAlgorithm::Depthwise => Kernel::Depthwise,
+            ConvAlgorithm::SplitK { .. } => Kernel::ConvSplitK,
+            ConvAlgorithm::GemmSplitK { .. } => Kernel::PointwiseSplitK,
+            ConvAlgorithm::Winograd { .. } => Kernel::Winograd,
+        }
+    }
+
+    /// Kernel launches per run.
+    pub fn dispatch_count(&self) -> usize {
+        match self {
+            ConvAlgorithm::Implicit(_) | ConvAlgorithm::Gemm(_) | ConvAlgorithm::Depthwise => 1,
+            ConvAlgorithm::SplitK { .. } | ConvAlgorithm::GemmSplitK { .. } => 2,
+            ConvAlgorithm::Winograd { .. } => 3,
+        }
+    }
+
+    /// True when the weights bound are not the op's own but a host transform of them
+    /// ([`crate::plan::device_params_for`] uploads the transform).
+    pub fn transforms_weights(&self) -> bool {
+        matches!(self, ConvAlgorithm::Winograd { .. })
+    }
+
+    /// Checks that this algorithm can run `spec` on these shapes (shape rules, not device
+    /// limits); the error names the algorithm and the shapes.
+    pub fn supports(&self, spec: &ConvSpec, input: &[usize], weight: &[usize]) -> Result<()> {
+        const OP: &str = "conv algorithm";
+        let s = shape(spec, input, weight)?;
+        let refuse = |why: &str| {
+            Err(Error::invalid_op(
+                OP,
+                format!(
+                    "{self:?} cannot run input {input:?}, weight {weight:?}, kernel {:?}, stride {:?}, dilation {:?}, groups {}: {why}",
+                    spec.kernel, spec.stride, spec.dilation, spec.groups
+                ),
+            ))
+        };
+        let splits_ok = |splits: u32| splits >= 1 && splits as usize <= s.k.max(1);
+        match *self {
+            ConvAlgorithm::Implicit(_) => Ok(()),
+            ConvAlgorithm::Gemm(_) if !matmul::is_pointwise(spec) => {
+                refuse("the GEMM needs a 1x1 kernel, stride 1 and no padding")
+            }
+            ConvAlgorithm::Gemm(_) => Ok(()),
+            ConvAlgorithm::Depthwise if !depthwise::is_depthwise(spec, input) => {
+                refuse("the depthwise kernel needs a 2-D convolution with groups == channels")
+            }
+            ConvAlgorithm::Depthwise => Ok(()),
+            ConvAlgorithm::SplitK { splits, .. } if !splits_ok(splits) => {
+                refuse("splits must be between 1 and the reduction length")
+            }
+            ConvAlgorithm::SplitK { .. } => Ok(()),
+            ConvAlgorithm::GemmSplitK { .. } if !matmul::is_pointwise(spec) => {
+                refuse("the GEMM needs a 1x1 kernel, stride 1 and no padding")
+            }
+            ConvAlgorithm::GemmSplitK { splits, .. } if !splits_ok(splits) => {
+                refuse("splits must be between 1 and the reduction length")
+            }
+            ConvAlgorithm::GemmSplitK { .. } => Ok(()),
+            ConvAlgorithm::Winograd { tile, .. } if tile != 2 => {
+                refuse("only F(2x2, 3x3) (tile 2) is implemented")
+            }
+            ConvAlgorithm::Winograd { .. } if !winograd_applies(spec) => {
+                refuse("Winograd needs a 2-D 3x3 kernel, stride 1, dilation 1 and one group")
+            }
+            ConvAlgorithm::Winograd { .. } => Ok(()),
+        }
+    }
+}
+
+/// Implicit-GEMM tilings worth trying for a per-group `m x n` GEMM: 4, 8 or 16 invocations
+/// along channels and 4 to 64 along pixels (each a 4x4 register block), within the device's
+/// invocation and workgroup-memory limits, skipping tiles that a tile half as large already
+/// covers.
+fn conv_tilings(m: usize, n: usize, limits: &wgpu::Limits) -> Vec<ConvTiling> {
+    let useful = |wg: u32, extent: usize| wg == 4 || ((wg / 2 * 4) as usize) < extent;
+    let mut v = Vec::new();
+    for wg_m in [4u32, 8, 16] {
+        for wg_n in [4u32, 8, 16, 32, 64] {
+            let t = ConvTiling { wg_m, wg_n, tk: 16 };
+            if useful(wg_m, m)
+                && useful(wg_n, n)
+                && wg_m * wg_n <= limits.max_compute_invocations_per_workgroup
+                && wg_m * wg_n <= limits.max_compute_workgroup_size_x
+                && t.workgroup_bytes() <= limits.max_compute_workgroup_storage_size as u64
+            {
+                v.push(t);
+            }
+        }
+    }
+    v
+}
+
+/// GEMM tilings worth trying for an `m x n` product: 4, 8 or 16 invocations per side.
+fn gemm_tilings(m: usize, n: usize, limits: &wgpu::Limits) -> Vec<GemmTiling> {
+    let useful = |wg: u32, extent: usize| wg == 4 || ((wg / 2 * 4) as usize) < extent;
+    let mut v = Vec::new();
+    for wg_y in [4u32, 8, 16] {
+        for wg_x in [4u32, 8, 16] {
+            let t = GemmTiling { wg_x, wg_y };
+            if useful(wg_y, m) && useful(wg_x, n) && t.check("gemm", limits).is_ok() {
+                v.push(t);
+            }
+        }
+    }
+    v
+}
+
+/// Split counts worth trying for a reduction of length `k`: each range at least 64 long.
+fn split_counts(k: usize) -> Vec<u32> {
+    [2u32, 3, 4, 6, 8, 12, 16, 24, 32]
+        .into_iter()
+        .filter(|&s| k / s as usize >= 64)
+        .collect()
+}
+
+/// Columns of Winograd F(2x2, 3x3)'s batched GEMM: 2x2 output tiles over the batch.
+fn winograd_tiles(out: &[usize]) -> usize {
+    out[0] * out[2].div_ceil(2) * out[3].div_ceil(2)
+}
+
+/// Every viable configuration for this convolution on a device with `limits`, the heuristic's
+/// choice included; empty when the shapes are invalid.
+pub fn candidates(
+    spec: &ConvSpec,
+    input: &[usize],
+    weight: &[usize],
+    limits: &wgpu::Limits,
+) -> Vec<ConvAlgorithm> {
+    let Ok(s) = shape(spec, input, weight) else {
+        return Vec::new();
+    };
+    let mut v = Vec::new();
+    if depthwise::is_depthwise(spec, input) {
+        v.push(ConvAlgorithm::Depthwise);
+    }
+    let pointwise = matmul::is_pointwise(spec);
+    if pointwise {
+        let gemm = gemm_tilings(s.m, numel(&s.out[2..]), limits);
+        v.extend(gemm.iter().map(|&t| ConvAlgorithm::Gemm(t)));
+        for &splits in &split_counts(s.k) {
+            v.extend(
+                gemm.iter()
+                    .map(|&tiling| ConvAlgorithm::GemmSplitK { tiling, splits }),
+            );
+        }
+    }
+    let tilings = conv_tilings(s.m, s.n, limits);
+    v.extend(tilings.iter().map(|&t| ConvAlgorithm::Implicit(t)));
+    for &splits in &split_counts(s.k) {
+        v.extend(
+            tilings
+                .iter()
+                .map(|&tiling| ConvAlgorithm::SplitK { tiling, splits }),
+        );
+    }
+    if winograd_applies(spec) {
+        let (o, c) = (weight[0], input[1]);
+        v.extend(
+            gemm_tilings(o, winograd_tiles(&s.out), limits)
+                .into_iter()
+                .filter(|_| c > 0)
+                .map(|gemm| ConvAlgorithm::Winograd { tile: 2, gemm }),
+        );
+    }
+    let h = heuristic(spec, input, weight);
+    if !v.contains(&h) {
+        v.push(h);
+    }
+    v.retain(|a| a.supports(spec, input, weight).is_ok() && implemented(a));
+    v
+}
+
+/// True for the variants whose kernels exist (all of them).
+fn implemented(_: &ConvAlgorithm) -> bool {
+    true
+}
+
+/// The split count for a GEMM with `tiles` output tiles and reduction `k`, or `None` when the
+/// layer already fills the GPU or its reduction is too short to split.
+fn splitk_splits(tiles: u64, k: usize) -> Option<u32> {
+    if tiles == 0 || tiles >= SPLITK_MAX_TILES {
+        return None;
+    }
+    let by_occupancy = TARGET_WORKGROUPS.div_ceil(tiles);
+    let by_range = (k / SPLITK_MIN_RANGE) as u64;
+    let splits = by_occupancy.min(by_range).min(SPLITK_MAX_SPLITS as u64);
+    (splits >= 2).then_some(splits as u32)
+}
+
+/// Today's choice for this convolution (shapes assumed valid; an invalid problem gets the
+/// implicit GEMM, whose dispatch then reports the error):
+/// - depthwise (`groups == C`, 2-D): the depthwise kernel;
+/// - Winograd F(2x2, 3x3) for 3x3 / stride 1 / dilation 1 / one group with C and O >= 64 and
+///   at least 32 2x2 tiles: it saves 2.25x the multiplies (16 per 4 outputs instead of 36) but
+///   writes and reads back 16/4 = 4x the input and 4x the output in its transformed forms, so
+///   it pays only where the layer is compute bound: saved 10*C*O FLOPs per output pixel
+///   against ~32*(C+O) extra bytes, i.e. C*O/(C+O) above ~3x a GPU's FLOP/byte ridge (10-20):
+///   C, O >= 64; and while each transformed tensor stays under 64 MiB;
+/// - split-K when the implicit GEMM (or pointwise GEMM) launches fewer than 128 workgroups and
+///   the reduction is long: splits = min(256 / tiles, K / 256, 32), so the launch approaches
+///   ~256 workgroups while each split still reduces >= 256 terms;
+/// - otherwise the pointwise GEMM for 1x1 convolutions and the implicit GEMM for the rest.
+pub fn heuristic(spec: &ConvSpec, input: &[usize], weight: &[usize]) -> ConvAlgorithm {
+    let Ok(s) = shape(spec, input, weight) else {
+        return ConvAlgorithm::Implicit(ConvTiling::default());
+    };
+    if depthwise::is_depthwise(spec, input) {
+        return ConvAlgorithm::Depthwise;
+    }
+    if winograd_applies(spec)
+        && input[1] >= WINOGRAD_MIN_CHANNELS
+        && weight[0] >= WINOGRAD_MIN_CHANNELS
+        && winograd_tiles(&s.out) >= WINOGRAD_MIN_TILES
+        // Capped at f32 sizes, so that the choice does not depend on the precision.
+        && winograd::scratch_bytes(input, &s.out, Precision::F32)
+            .iter()
+            .all(|&b| b <= WINOGRAD_MAX_SCRATCH_BYTES)
+    {
+        let a = ConvAlgorithm::Winograd {
+            tile: 2,
+            gemm: GemmTiling::for_problem(weight[0], winograd_tiles(&s.out)),
+        };
+        if implemented(&a) {
+            return a;
+        }
+    }
+    if matmul::is_pointwise(spec) {
+        let spatial = numel(&s.out[2..]);
+        let tiling = GemmTiling::for_problem(s.m, spatial);
+        let tiles = (s.out[0] * spec.groups) as u64
+            * s.m.div_ceil(tiling.tile_m() as usize) as u64
+            * spatial.div_ceil(tiling.tile_n() as usize) as u64;
+        if let Some(splits) = splitk_splits(tiles, s.k) {
+            let a = ConvAlgorithm::GemmSplitK { tiling, splits };
+            if implemented(&a) {
+                return a;
+            }
+        }
+        return ConvAlgorithm::Gemm(tiling);
+    }
+    let tiling = ConvTiling::for_problem(s.m, s.n);
+    let tiles = spec.groups as u64
+        * s.m.div_ceil(tiling.tile_m() as usize) as u64
+        * s.n.div_ceil(tiling.tile_n() as usize) as u64;
+    if let Some(splits) = splitk_splits(tiles, s.k) {
+        let a = ConvAlgorithm::SplitK { tiling, splits };
+        if implemented(&a) {
+            return a;
+        }
+    }
+    ConvAlgorithm::Implicit(tiling)
+}
+
+/// The one-dispatch algorithm for a convolution (no scratch, untransformed weights): what the
+/// heuristic picks when split-K and Winograd are ruled out.
+pub fn single_pass(spec: &ConvSpec, input: &[usize], weight: &[usize]) -> ConvAlgorithm {
+    let Ok(s) = shape(spec, input, weight) else {
+        return ConvAlgorithm::Implicit(ConvTiling::default());
+    };
+    if depthwise::is_depthwise(spec, input) {
+        ConvAlgorithm::Depthwise
+    } else if matmul::is_pointwise(spec) {
+        ConvAlgorithm::Gemm(GemmTiling::for_problem(s.m, numel(&s.out[2..])))
+    } else {
+        ConvAlgorithm::Implicit(ConvTiling::for_problem(s.m, s.n))
+    }
+}
+
+/// Bytes of each scratch region `algorithm` needs for this problem, in the order
+/// [`conv_with`] takes them (empty for single-dispatch algorithms), in `precision`: split-K's
+/// partial sums are accumulators ([`Precision::acc_bytes`]: f32 in f32 and f16-acc32, f16 in
+/// f16), Winograd's transformed tensors V and M are stored elements
+/// ([`Precision::elem_bytes`]; the GEMM between them reads and writes Elem).
+pub fn scratch_bytes(
+    algorithm: &ConvAlgorithm,
+    spec: &ConvSpec,
+    input: &[usize],
+    weight: &[usize],
+    precision: Precision,
+) -> Result<Vec<u64>> {
+    let s = shape(spec, input, weight)?;
+    let acc = |elems: usize| (elems.max(1) * precision.acc_bytes()).div_ceil(4) as u64 * 4;
+    Ok(match *algorithm {
+        ConvAlgorithm::SplitK { splits, .. } | ConvAlgorithm::GemmSplitK { splits, .. } => {
+            vec![acc(splits as usize * numel(&s.out))]
+        }
+        ConvAlgorithm::Winograd { .. } => {
+            winograd::scratch_bytes(input, &s.out, precision).to_vec()
+        }
+        _ => Vec::new(),
+    })
+}
+
+/// The launches of `algorithm` for `output = act(conv(input, weight) + bias + residual)`, in
+/// order. `b.weight` holds the op's weights, or for [`ConvAlgorithm::transforms_weights`]
+/// algorithms their host transform; `weight` is the op's weight shape either way. `scratch`
+/// holds [`scratch_bytes`]' regions.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_with(
+    gpu: &Gpu,
+    algorithm: &ConvAlgorithm,
+    spec: &ConvSpec,
+    input: &[usize],
+    weight: &[usize],
+    epilogue: Epilogue,
+    b: ConvBindings<'_>,
+    scratch: &[BufRef<'_>],
+) -> Result<Vec<Dispatch>> {
+    algorithm.supports(spec, input, weight)?;
+    let need = scratch_bytes(algorithm, spec, input, weight, gpu.precision())?;
+    if scratch.len() != need.len() || scratch.iter().zip(&need).any(|(r, &n)| r.size < n) {
+        return Err(Error::invalid_op(
+            "conv algorithm",
+            format!(
+                "{algorithm:?} needs scratch regions of {need:?} bytes, got {:?}",
+                scratch.iter().map(|r| r.size).collect::<Vec<_>>()
+            ),
+        ));
+    }
+    Ok(match *algorithm {
+        ConvAlgorithm::Implicit(t) => vec![conv::conv_tiled(
+            gpu,
+            spec,
+            input,
+            weight,
+            epilogue,
+            b,
+            Some(t),
+        )?],
+        ConvAlgorithm::Gemm(t) => vec![matmul::pointwise_tiled(
+            gpu,
+            spec,
+            input,
+            weight,
+            epilogue,
+            b,
+            Some(t),
+        )?],
+        ConvAlgorithm::Depthwise => {
+            vec![depthwise::depthwise(gpu, spec, input, weight, epilogue, b)?]
+        }
+        ConvAlgorithm::SplitK { tiling, splits } => splitk::conv_splitk(
+            gpu,
+            spec,
+            input,
+            weight,
+            epilogue,
+            b,
+            Some(tiling),
+            splits,
+            scratch[0],
+        )?
+        .into(),
+        ConvAlgorithm::GemmSplitK { tiling, splits } => splitk::pointwise_splitk(
+            gpu,
+            spec,
+            input,
+            weight,
+            epilogue,
+            b,
+            Some(tiling),
+            splits,
+            scratch[0],
+        )?
+        .into(),
+        ConvAlgorithm::Winograd { gemm, .. } => winograd::winograd(
+            gpu,
+            spec,
+            input,
+            weight,
+            epilogue,
+            b,
+            Some(gemm),
+            [scratch[0], scratch[1]],
+        )?
+        .into(),
+    })
+}

@@ -1,0 +1,189 @@
+//! Split-K convolution: the implicit GEMM (`conv.wgsl`) or the pointwise GEMM (`matmul.wgsl`)
+//! with the reduction cut into `splits` ranges, each workgroup writing raw partial sums to a
+//! scratch buffer `[splits, *output]`, then `shaders/splitk_reduce.wgsl` summing the slices and
+//! applying the epilogue. For layers with few output tiles (late ResNet stages at batch 1:
+//! 512 x 7x7 outputs, K = 4608, make 8 64x64 tiles) it multiplies the workgroups in flight by
+//! `splits` at the cost of `splits + 1` extra passes over the output's bytes.
+
+use crate::device::Gpu;
+use crate::error::{Error, Result};
+use crate::kernels::conv::{self, ConvTiling};
+use crate::kernels::eltwise::to_u32;
+use crate::kernels::matmul::{self, GemmTiling};
+use crate::kernels::{BufRef, ConvBindings, Dispatch};
+use crate::ops::{ConvSpec, Epilogue};
+use crate::shaders::Shader;
+use crate::tensor::numel;
+
+const OP: &str = "split-K reduce";
+const WORKGROUP: u64 = 256;
+
+crate::gpu_params! {
+    /// Mirrors `Params` in `shaders/splitk_reduce.wgsl`.
+    pub struct SplitkReduceParams {
+        pub numel: u32,
+        pub splits: u32,
+        pub spatial: u32,
+        pub channels: u32,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+/// `output = act(sum_s partial[s] + bias + residual)` for `partial` `[splits, *out_shape]`,
+/// `out_shape` `[N, O, *spatial]`, bias `[O]`.
+pub fn reduce(
+    gpu: &Gpu,
+    out_shape: &[usize],
+    splits: u32,
+    epilogue: Epilogue,
+    partial: BufRef<'_>,
+    bias: Option<BufRef<'_>>,
+    residual: Option<BufRef<'_>>,
+    output: BufRef<'_>,
+) -> Result<Dispatch> {
+    if out_shape.len() < 2 {
+        return Err(Error::invalid_op(
+            OP,
+            format!("output shape {out_shape:?} must be [N, O, *spatial]"),
+        ));
+    }
+    if epilogue.residual != residual.is_some() {
+        return Err(Error::invalid_op(
+            OP,
+            format!(
+                "epilogue.residual is {} but a residual buffer was {}given",
+                epilogue.residual,
+                if residual.is_some() { "" } else { "not " }
+            ),
+        ));
+    }
+    let n = numel(out_shape);
+    // Partial sums are Acc, the rest Elem (see shaders/splitk_reduce.wgsl).
+    let bytes = |e: usize| crate::kernels::elem_bytes(gpu, e);
+    let acc_bytes = (n * splits as usize * gpu.precision().acc_bytes()) as u64;
+    for (what, b, need) in [
+        ("partial", Some(&partial), acc_bytes),
+        ("bias", bias.as_ref(), bytes(out_shape[1])),
+        ("residual", residual.as_ref(), bytes(n)),
+        ("output", Some(&output), bytes(n)),
+    ] {
+        if let Some(b) = b
+            && b.size < need
+        {
+            return Err(Error::invalid_op(
+                OP,
+                format!(
+                    "{what} binding of {} bytes is too small for {splits} split(s) of {out_shape:?} ({need} bytes)",
+                    b.size
+                ),
+            ));
+        }
+    }
+    if splits == 0 {
+        return Err(Error::invalid_op(OP, "needs at least one split"));
+    }
+    to_u32(OP, "partial-sum elements", n * splits as usize)?;
+    let params = SplitkReduceParams {
+        numel: to_u32(OP, "output elements", n)?,
+        splits,
+        spatial: to_u32(OP, "output pixels", numel(&out_shape[2..]).max(1))?,
+        channels: to_u32(OP, "output channels", out_shape[1].max(1))?,
+    };
+    let mut constants = epilogue.activation.constants().to_vec();
+    constants.extend([
+        ("HAS_BIAS", bias.is_some() as u32 as f64),
+        ("HAS_RESIDUAL", residual.is_some() as u32 as f64),
+    ]);
+    gpu.dispatch(
+        Shader::SplitkReduce,
+        &constants,
+        &params,
+        &[
+            partial,
+            bias.unwrap_or(partial),
+            residual.unwrap_or(partial),
+            output,
+        ],
+        (n as u64).div_ceil(WORKGROUP),
+    )
+}
+
+/// Split-K convolution through the implicit GEMM: partial sums of `splits` reduction ranges
+/// into `scratch` (`[splits, *output]`, a buffer apart from the input and output), then the
+/// reduce with the epilogue. Any convolution `conv::conv` takes.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_splitk(
+    gpu: &Gpu,
+    spec: &ConvSpec,
+    input_shape: &[usize],
+    weight_shape: &[usize],
+    epilogue: Epilogue,
+    b: ConvBindings<'_>,
+    tiling: Option<ConvTiling>,
+    splits: u32,
+    scratch: BufRef<'_>,
+) -> Result<[Dispatch; 2]> {
+    let out_shape = conv::validate(
+        gpu,
+        "conv (split-K)",
+        spec,
+        input_shape,
+        weight_shape,
+        epilogue,
+        &b,
+    )?;
+    let first = conv::conv_partial(
+        gpu,
+        spec,
+        input_shape,
+        weight_shape,
+        b.input,
+        b.weight,
+        scratch,
+        tiling,
+        splits,
+    )?;
+    let second = reduce(
+        gpu, &out_shape, splits, epilogue, scratch, b.bias, b.residual, b.output,
+    )?;
+    Ok([first, second])
+}
+
+/// Split-K for a pointwise convolution through the GEMM (see [`conv_splitk`]).
+#[allow(clippy::too_many_arguments)]
+pub fn pointwise_splitk(
+    gpu: &Gpu,
+    spec: &ConvSpec,
+    input_shape: &[usize],
+    weight_shape: &[usize],
+    epilogue: Epilogue,
+    b: ConvBindings<'_>,
+    tiling: Option<GemmTiling>,
+    splits: u32,
+    scratch: BufRef<'_>,
+) -> Result<[Dispatch; 2]> {
+    let out_shape = conv::validate(
+        gpu,
+        "pointwise conv (split-K)",
+        spec,
+        input_shape,
+        weight_shape,
+        epilogue,
+        &b,
+    )?;
+    let first = matmul::pointwise_partial(
+        gpu,
+        spec,
+        input_shape,
+        weight_shape,
+        b.input,
+        b.weight,
+        scratch,
+        tiling,
+        splits,
+    )?;
+    let second = reduce(
+        gpu, &out_shape, splits, epilogue, scratch, b.bias, b.residual, b.output,
+    )?;
+    Ok([first, second])
+}

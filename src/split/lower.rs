@@ -1,0 +1,712 @@
+//! How each op is cut into chunks whose views fit the binding limit.
+//!
+//! - Per-position ops (activation, broadcasting binary, channel affine / BatchNorm): boxes of
+//!   the output over any dims (batch ranges, then channel ranges of one image, then row
+//!   ranges of one channel plane ...); a broadcast operand's size-1 dims stay whole.
+//! - Per-image ops: batch ranges; per-channel ones (pool, global pool, resize, pad when N and C
+//!   are not padded) also channel ranges of one image; softmax boxes over every dim but its
+//!   axis (strided, so staged); SE gate: batch ranges only; transposed conv: batch ranges,
+//!   else (one group) per image output-channel ranges (weight columns staged).
+//! - Convolution (general, depthwise, pointwise, grouped): batch ranges with the whole weight;
+//!   else per image, output-channel ranges (whole groups when grouped) with their weight rows
+//!   and bias; else (groups = 1, one image's input too big) input-channel (K) chunks too,
+//!   accumulated through the residual epilogue in two ping-pong staging slots: the first chunk
+//!   adds the bias (and the node's residual), the last applies the activation.
+//! - Linear: row ranges with the whole weight; else row blocks times output-feature ranges
+//!   with their weight rows (the strided output block staged). MatMul: ranges of batch entries and rows with the whole right operand.
+//! - Data movement (transpose, slice, concat, pixel shuffle, space-to-depth, channel shuffle):
+//!   the strided copy cut along its outer dims ([`Lowering::copy`]).
+//!
+//! What cannot be cut that way (one channel plane, one weight row, one softmax row, a right
+//! matmul operand, a weight of a transposed conv beyond the limit) is
+//! [`Error::DeviceLimit`] naming the node, op and tensor.
+
+use super::{Launch, Lowering, View, boxes};
+use crate::error::{Error, Result};
+use crate::graph::{Node, Op};
+use crate::kernels::rearrange;
+use crate::ops::{Activation, Epilogue};
+
+/// A split node: its op and the whole views of its tensors.
+pub(crate) struct NodeViews<'a> {
+    pub node: &'a Node,
+    /// Inputs, in the node's order, with their value names.
+    pub ins: Vec<(String, View)>,
+    /// Parameters, in [`crate::plan::device_params`] order.
+    pub params: Vec<View>,
+    pub out: (String, View),
+}
+
+/// One chunk of a per-position or per-image op.
+struct Chunk {
+    shapes: Vec<Vec<usize>>,
+    ins: Vec<View>,
+    params: Vec<View>,
+    out: View,
+}
+
+impl NodeViews<'_> {
+    fn err(&self, limit: u64, tensor: &str, why: &str, needed: u64) -> Error {
+        Error::DeviceLimit {
+            what: format!(
+                "node {:?} ({}): tensor {tensor} ({why})",
+                self.node.name,
+                self.node.op.kind()
+            ),
+            limit_name: "max_storage_buffer_binding_size",
+            limit,
+            needed,
+        }
+    }
+
+    fn param_name(&self, i: usize) -> String {
+        match (&self.node.op, i) {
+            (Op::Conv { .. } | Op::ConvTranspose { .. } | Op::Linear { .. }, 0) => "weight".into(),
+            (Op::Conv { .. } | Op::ConvTranspose { .. } | Op::Linear { .. }, 1) => "bias".into(),
+            _ => format!("parameter {i}"),
+        }
+    }
+
+    /// The error for a chunk that does not fit even when cut to one index of dim `k`: names
+    /// its largest view.
+    fn unsplittable(&self, l: &Lowering, c: &Chunk, k: usize) -> Error {
+        let mut all: Vec<(String, &View)> = Vec::new();
+        for (i, v) in c.ins.iter().enumerate() {
+            all.push((format!("{:?}", self.ins[i].0), v));
+        }
+        for (i, v) in c.params.iter().enumerate() {
+            all.push((self.param_name(i), v));
+        }
+        all.push((format!("{:?}", self.out.0), &c.out));
+        let (name, v) = all
+            .into_iter()
+            .max_by_key(|(_, v)| v.extent())
+            .expect("a chunk has an output");
+        self.err(
+            l.limit,
+            &name,
+            &format!(
+                "{:?} even when the output {:?} is cut to one index of dim {k}",
+                v.dims, self.out.1.dims
+            ),
+            l.bytes(v.extent()),
+        )
+    }
+
+    fn by_boxes(
+        &self,
+        l: &mut Lowering,
+        max_dim: Option<usize>,
+        keep: Option<usize>,
+        map: &dyn Fn(&[usize], &[usize]) -> Chunk,
+    ) -> Result<()> {
+        let shape = self.out.1.dims.clone();
+        let r = shape.len();
+        let fits = |lo: &[usize], hi: &[usize]| {
+            let c = map(lo, hi);
+            c.ins
+                .iter()
+                .chain(&c.params)
+                .chain([&c.out])
+                .all(|v| l.fits(v))
+        };
+        let found = match max_dim {
+            Some(m) => boxes(&shape, m, keep, l.align_elems(), &fits),
+            None if fits(&vec![0; r], &shape) => Ok(vec![(vec![0; r], shape.clone())]),
+            None => Err(0),
+        };
+        let bs = found.map_err(|k| {
+            let lo = vec![0; r];
+            let hi: Vec<usize> = (0..r)
+                .map(|j| if j <= k { shape[j].min(1) } else { shape[j] })
+                .collect();
+            self.unsplittable(l, &map(&lo, &hi), k)
+        })?;
+        for (lo, hi) in bs {
+            l.begin_chunk();
+            let c = map(&lo, &hi);
+            let ins = c.ins.iter().map(|v| l.input(v)).collect();
+            let params = c.params.iter().map(|v| l.input(v)).collect();
+            let out = l.output(&c.out);
+            l.launch(Launch::Node {
+                shapes: c.shapes,
+                ins,
+                params,
+                out,
+            });
+        }
+        Ok(())
+    }
+
+    fn copy(&self, l: &mut Lowering, plan: &rearrange::CopyPlan, input: usize) -> Result<()> {
+        let src = &self.ins[input];
+        let limit = l.limit;
+        let what = |needed| {
+            self.err(
+                limit,
+                &format!("{:?}", src.0),
+                "a single element run of the copy",
+                needed,
+            )
+        };
+        let (s, d) = (
+            (src.1.store, src.1.base),
+            (self.out.1.store, self.out.1.base),
+        );
+        l.copy(plan, s, d, &what)
+    }
+}
+
+/// The box of `v` whose dims `0..=upto` follow the output box `[lo, hi)` (whole where `v` has
+/// size 1 there, i.e. broadcasts) and whose other dims are whole. `v` is aligned to the
+/// output's trailing dims when its rank is lower.
+fn follow(v: &View, lo: &[usize], hi: &[usize], upto: usize) -> View {
+    let r = v.dims.len();
+    let shift = lo.len() - r;
+    let (mut a, mut b) = (vec![0; r], v.dims.clone());
+    for j in 0..r {
+        let o = j + shift;
+        if o <= upto && v.dims[j] != 1 {
+            a[j] = lo[o];
+            b[j] = hi[o];
+        }
+    }
+    v.sub(&a, &b)
+}
+
+/// Image 0 of an `[N, ..]` view.
+fn first_image(v: &View) -> View {
+    let lo = vec![0; v.dims.len()];
+    let mut hi = v.dims.clone();
+    hi[0] = hi[0].min(1);
+    v.sub(&lo, &hi)
+}
+
+/// Lowers `n` into launches whose bindings all fit `l`'s limit.
+pub(crate) fn lower(n: &NodeViews<'_>, l: &mut Lowering) -> Result<()> {
+    let out = &n.out.1;
+    let rank = out.dims.len();
+    let last = rank.saturating_sub(1);
+    let whole_params = || n.params.clone();
+    // Every input follows the output box up to `upto`; parameters whole.
+    let per_image = |upto: usize| {
+        move |lo: &[usize], hi: &[usize]| {
+            let ins: Vec<View> = n.ins.iter().map(|(_, v)| follow(v, lo, hi, upto)).collect();
+            Chunk {
+                shapes: ins.iter().map(|v| v.dims.clone()).collect(),
+                ins,
+                params: whole_params(),
+                out: out.sub(lo, hi),
+            }
+        }
+    };
+    match &n.node.op {
+        Op::Activation(_) | Op::Binary { .. } => n.by_boxes(l, Some(last), None, &per_image(last)),
+        Op::BatchNorm { .. } | Op::ChannelAffine { .. } => {
+            n.by_boxes(l, Some(last), None, &|lo: &[usize], hi: &[usize]| {
+                let mut c = per_image(last)(lo, hi);
+                // scale and shift follow the channel range.
+                c.params = n
+                    .params
+                    .iter()
+                    .map(|p| p.sub(&lo[1..2], &hi[1..2]))
+                    .collect();
+                c
+            })
+        }
+        Op::Pool(_) | Op::GlobalPool(_) | Op::Resize(_) => {
+            n.by_boxes(l, Some(1.min(last)), None, &per_image(1))
+        }
+        Op::SeGate { .. } => n.by_boxes(l, Some(0), None, &per_image(0)),
+        Op::ConvTranspose { spec, epilogue, .. } => {
+            if spec.conv.groups == 1 && !n.params.iter().all(|v| l.fits(v))
+                || !l.fits(&first_image(&n.ins[0].1))
+                || !l.fits(&first_image(out))
+            {
+                lower_conv_transpose(n, l, spec, *epilogue)
+            } else {
+                n.by_boxes(l, Some(0), None, &per_image(0))
+            }
+        }
+        // Every slice along the axis is independent: cut any other dim.
+        Op::Softmax { axis } => n.by_boxes(l, Some(last), Some(*axis), &per_image(last)),
+        Op::Pad { begin, end, .. } => {
+            let unpadded = begin
+                .iter()
+                .zip(end)
+                .take_while(|(b, e)| **b == 0 && **e == 0)
+                .count();
+            let m = unpadded.checked_sub(1);
+            n.by_boxes(l, m, None, &per_image(m.unwrap_or(0)))
+        }
+        Op::MatMul => {
+            // Batch entries and rows of `a` follow the output; `b` whole per batch entry.
+            n.by_boxes(l, Some(rank - 2), None, &|lo: &[usize], hi: &[usize]| {
+                let (a, b) = (&n.ins[0].1, &n.ins[1].1);
+                let av = follow(a, lo, hi, rank - 2);
+                let bv = if b.dims.len() == 3 {
+                    follow(b, lo, hi, 0)
+                } else {
+                    b.clone()
+                };
+                Chunk {
+                    shapes: vec![av.dims.clone(), bv.dims.clone()],
+                    ins: vec![av, bv],
+                    params: Vec::new(),
+                    out: out.sub(lo, hi),
+                }
+            })
+        }
+        Op::Linear { activation, .. } => lower_linear(n, l, *activation),
+        Op::Conv { spec, epilogue, .. } => lower_conv(n, l, spec, *epilogue),
+        Op::Transpose { perm } => n.copy(l, &rearrange::transpose_plan(perm, &n.ins[0].1.dims)?, 0),
+        Op::Slice {
+            starts,
+            ends,
+            steps,
+        } => n.copy(
+            l,
+            &rearrange::slice_plan(&n.ins[0].1.dims, starts, ends, steps)?,
+            0,
+        ),
+        Op::PixelShuffle(s) => n.copy(l, &rearrange::pixel_shuffle_plan(s, &n.ins[0].1.dims)?, 0),
+        Op::SpaceToDepth(s) => n.copy(l, &rearrange::space_to_depth_plan(s, &n.ins[0].1.dims)?, 0),
+        Op::ChannelShuffle(s) => {
+            n.copy(l, &rearrange::channel_shuffle_plan(s, &n.ins[0].1.dims)?, 0)
+        }
+        Op::Concat { axis } => {
+            let mut offset = 0;
+            for (i, (_, v)) in n.ins.iter().enumerate() {
+                let plan = rearrange::copy_into_plan(*axis, &v.dims, &out.dims, offset)?;
+                n.copy(l, &plan, i)?;
+                offset += v.dims[*axis];
+            }
+            Ok(())
+        }
+        Op::Flatten { .. } | Op::Reshape { .. } | Op::Dropout { .. } | Op::Identity => {
+            unreachable!("views dispatch nothing")
+        }
+    }
+}
+
+/// `y[rows, F] = act(x[rows, K] W[F, K]^T + b[F])`: row ranges with the whole weight; else
+/// blocks of rows times ranges of output features (weight rows and bias follow; the output
+/// block is strided, so it is staged unless it spans whole rows or one row).
+fn lower_linear(n: &NodeViews<'_>, l: &mut Lowering, activation: Activation) -> Result<()> {
+    let out = &n.out.1;
+    let x = &n.ins[0].1;
+    let (m, k, f) = (x.dims[0], x.dims[1], out.dims[1]);
+    let map = |r0: usize, r1: usize, f0: usize, f1: usize| {
+        let mut params = vec![n.params[0].sub(&[f0, 0], &[f1, k])];
+        if let Some(b) = n.params.get(1) {
+            params.push(b.sub(&[f0], &[f1]));
+        }
+        Chunk {
+            shapes: Vec::new(),
+            ins: vec![x.sub(&[r0, 0], &[r1, k])],
+            params,
+            out: out.sub(&[r0, f0], &[r1, f1]),
+        }
+    };
+    let fits = |c: &Chunk| {
+        c.ins
+            .iter()
+            .chain(&c.params)
+            .chain([&c.out])
+            .all(|v| l.fits(v))
+    };
+    let search = |max: usize, ok: &dyn Fn(usize) -> bool| {
+        let (mut lo, mut hi) = (0, max);
+        while lo < hi {
+            let mid = (lo + hi).div_ceil(2);
+            if ok(mid) { lo = mid } else { hi = mid - 1 }
+        }
+        lo
+    };
+    // Rows per block: as many as fit with the whole weight, else with one feature.
+    let mut rb = search(m, &|r| fits(&map(0, r, 0, f)));
+    let mut fb = f;
+    if rb == 0 {
+        rb = search(m, &|r| fits(&map(0, r, 0, 1)));
+        fb = search(f, &|c| fits(&map(0, rb.max(1), 0, c)));
+        // Fewer rows may allow longer feature ranges (fewer weight re-reads per row).
+        if rb > 1 {
+            let fb1 = search(f, &|c| fits(&map(0, 1, 0, c)));
+            if fb == 0 || fb1 > 2 * fb {
+                (rb, fb) = (1, fb1);
+            }
+        }
+    }
+    if rb == 0 || fb == 0 {
+        return Err(n.unsplittable(l, &map(0, 1.min(m), 0, 1.min(f)), 1));
+    }
+    let (rb, fb) = (m.div_ceil(m.div_ceil(rb)), f.div_ceil(f.div_ceil(fb)));
+    for r0 in (0..m).step_by(rb) {
+        for f0 in (0..f).step_by(fb) {
+            l.begin_chunk();
+            let c = map(r0, (r0 + rb).min(m), f0, (f0 + fb).min(f));
+            let xb = l.input(&c.ins[0]);
+            let w = l.input(&c.params[0]);
+            let bias = c.params.get(1).map(|v| l.input(v));
+            let y = l.output(&c.out);
+            l.launch(Launch::Linear {
+                x_shape: c.ins[0].dims.clone(),
+                w_shape: c.params[0].dims.clone(),
+                activation,
+                x: xb,
+                w,
+                bias,
+                out: y,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A transposed convolution with one image or its weight beyond the limit (groups = 1): per
+/// image, output-channel ranges; the weight `[C, O, *k]` is read at columns `o0..o1` (staged).
+fn lower_conv_transpose(
+    n: &NodeViews<'_>,
+    l: &mut Lowering,
+    spec: &crate::ops::ConvTransposeSpec,
+    epilogue: Epilogue,
+) -> Result<()> {
+    let x = &n.ins[0].1;
+    let out = &n.out.1;
+    let residual = epilogue.residual.then(|| &n.ins[1].1);
+    let w = &n.params[0];
+    let (batch, o) = (out.dims[0], out.dims[1]);
+    let image_ok = |v: &View| l.fits(&first_image(v));
+    let chans = |v: &View, i: usize, a: usize, b: usize| {
+        let mut lo = vec![0; v.dims.len()];
+        let mut hi = v.dims.clone();
+        (lo[0], hi[0], lo[1], hi[1]) = (i, i + 1, a, b);
+        v.sub(&lo, &hi)
+    };
+    let cols = |a: usize, b: usize| {
+        let mut lo = vec![0; w.dims.len()];
+        let mut hi = w.dims.clone();
+        (lo[1], hi[1]) = (a, b);
+        w.sub(&lo, &hi)
+    };
+    if spec.conv.groups != 1 || !image_ok(x) {
+        let (name, v) = if spec.conv.groups != 1 {
+            ("weight".to_string(), w.clone())
+        } else {
+            (format!("{:?}", n.ins[0].0), first_image(x))
+        };
+        return Err(n.err(
+            l.limit,
+            &name,
+            &format!(
+                "{:?}: a transposed conv splits only by batch and, with one group, by output channels with a whole input image",
+                v.dims
+            ),
+            l.bytes(v.numel()),
+        ));
+    }
+    let ok = |u: usize| {
+        l.fits(&chans(out, 0, 0, u))
+            && l.fits(&cols(0, u))
+            && residual.is_none_or(|r| l.fits(&chans(r, 0, 0, u)))
+    };
+    let (mut lo, mut hi) = (0, o);
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        if ok(mid) { lo = mid } else { hi = mid - 1 }
+    }
+    if lo == 0 {
+        let v = chans(out, 0, 0, 1);
+        return Err(n.err(
+            l.limit,
+            &format!("{:?}", n.out.0),
+            &format!("{:?}: one output channel plane does not fit", v.dims),
+            l.bytes(v.numel()),
+        ));
+    }
+    let ou = o.div_ceil(o.div_ceil(lo));
+    for i in 0..batch {
+        for a in (0..o).step_by(ou) {
+            let b = (a + ou).min(o);
+            l.begin_chunk();
+            let xv = chans(x, i, 0, x.dims[1]);
+            let input = l.input(&xv);
+            let wv = cols(a, b);
+            let weight = l.input(&wv);
+            let bias = n.params.get(1).map(|v| l.input(&v.sub(&[a], &[b])));
+            let res = residual.map(|r| l.input(&chans(r, i, a, b)));
+            let y = l.output(&chans(out, i, a, b));
+            l.launch(Launch::ConvTranspose {
+                spec: spec.clone(),
+                in_shape: xv.dims.clone(),
+                w_shape: wv.dims.clone(),
+                epilogue,
+                input,
+                weight,
+                bias,
+                residual: res,
+                out: y,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Convolutions: see the module comment.
+fn lower_conv(
+    n: &NodeViews<'_>,
+    l: &mut Lowering,
+    spec: &crate::ops::ConvSpec,
+    epilogue: Epilogue,
+) -> Result<()> {
+    let x = &n.ins[0].1;
+    let out = &n.out.1;
+    let residual = epilogue.residual.then(|| &n.ins[1].1);
+    let w = &n.params[0];
+    let bias = n.params.get(1);
+    let (batch, c, o) = (x.dims[0], x.dims[1], out.dims[1]);
+    let g = spec.groups;
+    let (cg, og) = (c / g, o / g);
+    let wrow = w.dims[1..].iter().product::<usize>(); // C/g * prod(kernel)
+    let kk = wrow / cg.max(1);
+    let out_plane: usize = out.dims[2..].iter().product();
+    let whole = |v: &View| v.clone();
+    let fits_all = |vs: &[&View]| vs.iter().all(|v| l.fits(v));
+
+    // 1. Batch ranges with the whole weight.
+    let params_fit = fits_all(&n.params.iter().collect::<Vec<_>>());
+    let image = |v: &View, a: usize, b: usize| {
+        let mut lo = vec![0; v.dims.len()];
+        let mut hi = v.dims.clone();
+        lo[0] = a;
+        hi[0] = b;
+        v.sub(&lo, &hi)
+    };
+    let batch_fits = |nb: usize| {
+        let mut vs = vec![image(x, 0, nb), image(out, 0, nb)];
+        if let Some(r) = residual {
+            vs.push(image(r, 0, nb));
+        }
+        params_fit && fits_all(&vs.iter().collect::<Vec<_>>())
+    };
+    if batch > 0 && batch_fits(1) {
+        let bs = boxes(&out.dims, 0, None, l.align_elems(), &|lo, hi| {
+            batch_fits(hi[0] - lo[0])
+        })
+        .expect("one image fits");
+        for (lo, hi) in bs {
+            l.begin_chunk();
+            let xv = image(x, lo[0], hi[0]);
+            let input = l.input(&xv);
+            let weight = l.input(&whole(w));
+            let b = bias.map(|v| l.input(v));
+            let res = residual.map(|r| l.input(&image(r, lo[0], hi[0])));
+            let y = l.output(&image(out, lo[0], hi[0]));
+            l.launch(Launch::Conv {
+                spec: spec.clone(),
+                in_shape: xv.dims.clone(),
+                w_shape: w.dims.clone(),
+                epilogue,
+                input,
+                weight,
+                bias: b,
+                residual: res,
+                out: y,
+            });
+        }
+        return Ok(());
+    }
+
+    // Channel range [a, b) of image `i` of a `[N, C, ..]` view.
+    let chans = |v: &View, i: usize, a: usize, b: usize| {
+        let mut lo = vec![0; v.dims.len()];
+        let mut hi = v.dims.clone();
+        (lo[0], hi[0], lo[1], hi[1]) = (i, i + 1, a, b);
+        v.sub(&lo, &hi)
+    };
+    let rows = |v: &View, a: usize, b: usize| {
+        let mut lo = vec![0; v.dims.len()];
+        let mut hi = v.dims.clone();
+        (lo[0], hi[0]) = (a, b);
+        v.sub(&lo, &hi)
+    };
+    let largest = |cands: Vec<(String, View)>, why: &str| {
+        let (name, v) = cands
+            .into_iter()
+            .max_by_key(|(_, v)| v.extent())
+            .expect("candidates");
+        n.err(
+            l.limit,
+            &name,
+            &format!("{:?}: {why}", v.dims),
+            l.bytes(v.extent()),
+        )
+    };
+    let xname = format!("{:?}", n.ins[0].0);
+    let yname = format!("{:?}", n.out.0);
+
+    // Largest `u` in 1..=max with `ok(u)`, 0 if none (monotone).
+    let search = |max: usize, ok: &dyn Fn(usize) -> bool| {
+        let (mut lo, mut hi) = (0, max);
+        while lo < hi {
+            let mid = (lo + hi).div_ceil(2);
+            if ok(mid) { lo = mid } else { hi = mid - 1 }
+        }
+        lo
+    };
+    let unit_ok = |u: usize, cin: usize, kin: usize| {
+        // `u` output channels reading `cin` input channels through weight rows of `kin` taps.
+        let mut vs = vec![
+            chans(x, 0, 0, cin),
+            chans(out, 0, 0, u),
+            w.sub(&vec![0; w.dims.len()], &{
+                let mut h = w.dims.clone();
+                h[0] = u;
+                h
+            })
+            .reshaped(&[u, wrow])
+            .sub(&[0, 0], &[u, kin]),
+        ];
+        if let Some(r) = residual {
+            vs.push(chans(r, 0, 0, u));
+        }
+        fits_all(&vs.iter().collect::<Vec<_>>())
+    };
+
+    if g > 1 {
+        // 2a. Grouped (incl. depthwise): ranges of whole groups per image.
+        let groups = search(g, &|u| unit_ok(u * og, u * cg, wrow));
+        if groups == 0 {
+            return Err(largest(
+                vec![
+                    (xname, chans(x, 0, 0, cg)),
+                    (yname, chans(out, 0, 0, og)),
+                    ("weight".into(), rows(w, 0, og)),
+                ],
+                "one group of one image does not fit",
+            ));
+        }
+        let groups = g.div_ceil(g.div_ceil(groups));
+        for i in 0..batch {
+            let mut a = 0;
+            while a < g {
+                let u = groups.min(g - a);
+                l.begin_chunk();
+                let xv = chans(x, i, a * cg, (a + u) * cg);
+                let input = l.input(&xv);
+                let wv = rows(w, a * og, (a + u) * og);
+                let weight = l.input(&wv);
+                let b = bias.map(|v| l.input(&v.sub(&[a * og], &[(a + u) * og])));
+                let res = residual.map(|r| l.input(&chans(r, i, a * og, (a + u) * og)));
+                let y = l.output(&chans(out, i, a * og, (a + u) * og));
+                l.launch(Launch::Conv {
+                    spec: spec.clone().groups(u),
+                    in_shape: xv.dims.clone(),
+                    w_shape: wv.dims.clone(),
+                    epilogue,
+                    input,
+                    weight,
+                    bias: b,
+                    residual: res,
+                    out: y,
+                });
+                a += u;
+            }
+        }
+        return Ok(());
+    }
+
+    // 2b. groups = 1: output-channel ranges, and input-channel (K) chunks when one image's
+    // input does not fit.
+    let cin = if l.fits(&chans(x, 0, 0, c)) {
+        c
+    } else {
+        search(c, &|cc| l.fits(&chans(x, 0, 0, cc)))
+    };
+    if cin == 0 {
+        return Err(largest(
+            vec![(xname, chans(x, 0, 0, 1))],
+            "one input channel plane of one image does not fit",
+        ));
+    }
+    let cin = c.div_ceil(c.div_ceil(cin));
+    // The weight chunk [u, cin*kk] is read from a window of u whole rows when staged.
+    let ou = search(o, &|u| {
+        unit_ok(u, cin, cin * kk) && (cin == c || l.fits(&rows(w, 0, u)))
+    });
+    if ou == 0 {
+        return Err(largest(
+            vec![
+                (yname, chans(out, 0, 0, 1)),
+                ("weight".into(), rows(w, 0, 1)),
+            ],
+            "one output channel plane or weight row does not fit",
+        ));
+    }
+    let ou = o.div_ceil(o.div_ceil(ou));
+    let ksteps = c.div_ceil(cin);
+    for i in 0..batch {
+        let mut a = 0;
+        while a < o {
+            let u = ou.min(o - a);
+            l.begin_chunk();
+            let yv = chans(out, i, a, a + u);
+            // Partial sums ping-pong between two slots reserved first.
+            let bytes = l.bytes(u * out_plane);
+            let ping = (ksteps > 1).then(|| [l.scratch(bytes), l.scratch(bytes)]);
+            let reserved = l.slots_used();
+            let wr = rows(w, a, a + u).reshaped(&[u, wrow]);
+            let mut k0 = 0;
+            let mut step = 0;
+            while k0 < c {
+                // Each K step's staging reuses the same slots: steps run in order.
+                l.rewind(reserved);
+                let kc = cin.min(c - k0);
+                let first = k0 == 0;
+                let lastk = k0 + kc == c;
+                let xv = chans(x, i, k0, k0 + kc);
+                let input = l.input(&xv);
+                let wv = wr.sub(&[0, k0 * kk], &[u, (k0 + kc) * kk]);
+                let weight = l.input(&wv);
+                let b = if first {
+                    bias.map(|v| l.input(&v.sub(&[a], &[a + u])))
+                } else {
+                    None
+                };
+                let res = if first {
+                    residual.map(|r| l.input(&chans(r, i, a, a + u)))
+                } else {
+                    ping.map(|p| p[(step + 1) % 2])
+                };
+                let y = match ping {
+                    Some(p) if !lastk => p[step % 2],
+                    _ => l.output(&yv),
+                };
+                let mut w_shape = w.dims.clone();
+                (w_shape[0], w_shape[1]) = (u, kc);
+                l.launch(Launch::Conv {
+                    spec: spec.clone(),
+                    in_shape: xv.dims.clone(),
+                    w_shape,
+                    epilogue: Epilogue {
+                        activation: if lastk {
+                            epilogue.activation
+                        } else {
+                            Activation::Identity
+                        },
+                        residual: res.is_some(),
+                    },
+                    input,
+                    weight,
+                    bias: b,
+                    residual: res,
+                    out: y,
+                });
+                k0 += kc;
+                step += 1;
+            }
+            a += u;
+        }
+    }
+    Ok(())
+}
