@@ -130,7 +130,10 @@ fn prepare_algorithm(
     let scratch: Vec<_> = algorithm::scratch_bytes(a, &spec, &x, &ws, gpu.precision())
         .unwrap()
         .into_iter()
-        .map(|b| gpu.zeros(&[(b as usize).div_ceil(gpu.precision().elem_bytes())]).unwrap())
+        .map(|b| {
+            gpu.zeros(&[(b as usize).div_ceil(gpu.precision().elem_bytes())])
+                .unwrap()
+        })
         .collect();
     algorithm::conv_with(
         gpu,

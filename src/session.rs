@@ -748,9 +748,8 @@ fn single_pass_where_split(gpu: &Gpu, g: &Graph, algorithms: &mut HashMap<NodeId
             .get(&NodeId(i))
             .copied()
             .unwrap_or_else(|| algorithm::heuristic(spec, input, weight.shape()));
-        let scratch =
-            algorithm::scratch_bytes(&chosen, spec, input, weight.shape(), precision)
-                .unwrap_or_default();
+        let scratch = algorithm::scratch_bytes(&chosen, spec, input, weight.shape(), precision)
+            .unwrap_or_default();
         let split = node
             .inputs
             .iter()

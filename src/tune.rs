@@ -40,8 +40,8 @@ use crate::graph::Op;
 use crate::kernels::algorithm::{self, ConvAlgorithm};
 use crate::kernels::{BufRef, ConvBindings, Dispatch};
 use crate::ops::ConvSpec;
-use crate::tensor::{GpuTensor, Tensor};
 use crate::precision::Precision;
+use crate::tensor::{GpuTensor, Tensor};
 
 /// The cache file's name in the cache directory.
 pub const CACHE_FILE: &str = "autotune.json";

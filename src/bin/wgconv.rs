@@ -603,7 +603,15 @@ fn main() -> ExitCode {
                 models: !layers_only,
                 autotune: false,
             };
-            bench_cmd(suite, json, roofline, opts, precision.precision, autotune, &adapter)
+            bench_cmd(
+                suite,
+                json,
+                roofline,
+                opts,
+                precision.precision,
+                autotune,
+                &adapter,
+            )
         }
     };
     match result {

@@ -6,11 +6,11 @@
 
 use proptest::prelude::*;
 use wgconv::compare::{F16Tolerance, Tolerance, compare, compare_f16};
-use wgconv::kernels::channel_affine::{AffineBindings, channel_affine};
-use wgconv::kernels::se_gate::{SeGateBindings, se_gate};
 use wgconv::kernels::algorithm::{self, ConvAlgorithm};
+use wgconv::kernels::channel_affine::{AffineBindings, channel_affine};
 use wgconv::kernels::conv::ConvTiling;
 use wgconv::kernels::matmul::GemmTiling;
+use wgconv::kernels::se_gate::{SeGateBindings, se_gate};
 use wgconv::kernels::{
     ConvBindings, Dispatch, conv, conv_transpose, depthwise, eltwise, matmul, pad, pool, rearrange,
     resize, softmax, winograd,
@@ -880,17 +880,12 @@ fn check_algorithm(pr: &ConvProblem, p: Precision, a: &ConvAlgorithm, tol: F16To
     host.extend(res.as_ref());
     let bufs = up(&g, &host);
     let out = g.zeros(&pr.output_shape()).unwrap();
-    let scratch: Vec<GpuTensor> = algorithm::scratch_bytes(
-        a,
-        &pr.spec,
-        &pr.input_shape,
-        &pr.weight_shape(),
-        p,
-    )
-    .unwrap()
-    .into_iter()
-    .map(|b| g.zeros(&[(b as usize).div_ceil(p.elem_bytes())]).unwrap())
-    .collect();
+    let scratch: Vec<GpuTensor> =
+        algorithm::scratch_bytes(a, &pr.spec, &pr.input_shape, &pr.weight_shape(), p)
+            .unwrap()
+            .into_iter()
+            .map(|b| g.zeros(&[(b as usize).div_ceil(p.elem_bytes())]).unwrap())
+            .collect();
     let ds = algorithm::conv_with(
         &g,
         a,
@@ -1015,7 +1010,11 @@ fn winograd_in_f16() {
         };
         check_algorithm(&pr, p, &a, winograd_f16_tolerance(pr.k(), p));
         // Asymmetric padding, one input channel, odd tile count.
-        let pr = ConvProblem::new(ConvSpec::conv2d(3, 3).pads(&[0, 2], &[1, 0]), &[1, 1, 6, 5], 3);
+        let pr = ConvProblem::new(
+            ConvSpec::conv2d(3, 3).pads(&[0, 2], &[1, 0]),
+            &[1, 1, 6, 5],
+            3,
+        );
         let a = ConvAlgorithm::Winograd {
             tile: 2,
             gemm: GemmTiling::for_problem(3, 9),

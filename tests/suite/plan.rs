@@ -60,9 +60,14 @@ fn check_plan_of(what: &str, g: &Graph, p: &Plan) -> (u64, u64) {
     for (i, step) in p.steps.iter().enumerate() {
         let node = g.node(step.node);
         let want = match (&step.algorithm, &node.op) {
-            (Some(a), Op::Conv { spec, weight, .. }) => {
-                algorithm::scratch_bytes(a, spec, g.shape(node.inputs[0]), weight.shape(), wgconv::Precision::F32).unwrap()
-            }
+            (Some(a), Op::Conv { spec, weight, .. }) => algorithm::scratch_bytes(
+                a,
+                spec,
+                g.shape(node.inputs[0]),
+                weight.shape(),
+                wgconv::Precision::F32,
+            )
+            .unwrap(),
             _ => Vec::new(),
         };
         assert_eq!(step.scratch.len(), want.len(), "{what}: node {}", node.name);
@@ -327,8 +332,14 @@ fn live_lower_bound(g: &Graph, p: &Plan) -> u64 {
     for (i, step) in p.steps.iter().enumerate() {
         let node = g.node(step.node);
         if let (Some(a), Op::Conv { spec, weight, .. }) = (&step.algorithm, &node.op) {
-            for b in
-                algorithm::scratch_bytes(a, spec, g.shape(node.inputs[0]), weight.shape(), wgconv::Precision::F32).unwrap()
+            for b in algorithm::scratch_bytes(
+                a,
+                spec,
+                g.shape(node.inputs[0]),
+                weight.shape(),
+                wgconv::Precision::F32,
+            )
+            .unwrap()
             {
                 live[i + 1] += b.div_ceil(ALIGN) * ALIGN;
             }

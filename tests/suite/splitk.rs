@@ -30,17 +30,12 @@ pub fn run_algorithm(p: &ConvProblem, a: &ConvAlgorithm) -> Tensor {
     host.extend(d.residual.as_ref());
     let bufs = upload_all(&host);
     let out = g.zeros(&p.output_shape()).unwrap();
-    let scratch: Vec<_> = algorithm::scratch_bytes(
-        a,
-        &p.spec,
-        &p.input_shape,
-        &p.weight_shape(),
-        g.precision(),
-    )
-    .unwrap()
-    .into_iter()
-    .map(|b| g.zeros(&[(b / 4) as usize]).unwrap())
-        .collect();
+    let scratch: Vec<_> =
+        algorithm::scratch_bytes(a, &p.spec, &p.input_shape, &p.weight_shape(), g.precision())
+            .unwrap()
+            .into_iter()
+            .map(|b| g.zeros(&[(b / 4) as usize]).unwrap())
+            .collect();
     let scratch_refs: Vec<_> = scratch.iter().map(|s| s.binding()).collect();
     let ds = algorithm::conv_with(
         g,
