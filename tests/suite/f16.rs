@@ -25,7 +25,7 @@ use wgconv::tensor::Tensor;
 use wgconv::{Error, Gpu, GpuOptions, GpuTensor, Precision, Result, zoo};
 
 use crate::common::gpu;
-use crate::conv::{ConvProblem, conv_problem};
+use crate::conv::{ConvData, ConvProblem, conv_problem};
 
 /// Both f16 precisions.
 const HALF: [Precision; 2] = [Precision::F16, Precision::F16AccF32];
@@ -863,8 +863,18 @@ fn f16_session_halves_memory() {
 /// Runs convolution `pr` through `algorithm` (`algorithm::conv_with`, scratch sized by
 /// `scratch_bytes` in `p`) and checks it under `tol`.
 fn check_algorithm(pr: &ConvProblem, p: Precision, a: &ConvAlgorithm, tol: F16Tolerance) {
+    check_algorithm_on(pr, pr.data(), p, a, tol);
+}
+
+/// [`check_algorithm`] on given data.
+fn check_algorithm_on(
+    pr: &ConvProblem,
+    d: ConvData,
+    p: Precision,
+    a: &ConvAlgorithm,
+    tol: F16Tolerance,
+) {
     let g = hgpu(p);
-    let d = pr.data();
     let (x, w) = (r16(&d.x), r16(&d.w));
     let bias = d.bias.as_ref().map(r16);
     let res = d.residual.as_ref().map(r16);
@@ -946,6 +956,46 @@ fn splitk_in_f16() {
         };
         check_algorithm(&pr, p, &a, F16Tolerance::new(pr.k(), p).slope(SLOPE));
     }
+}
+
+/// Split-K partial sums that cancel: with f16 partials (Elem scratch) F16AccF32 would fail.
+/// Channels 0..512 have positive weights, 512..1024 negative ones, all inputs positive, so the
+/// two slices' partial sums are about +-29 (f16 spacing 2^-6 there: up to 0.008 of rounding
+/// each) while outputs are about 1 and F16AccF32's bound is about 0.006; f32 partials keep
+/// the error near f32's.
+#[test]
+fn splitk_partials_cancel_in_f16_acc32() {
+    let p = Precision::F16AccF32;
+    let (c, o) = (1024, 32);
+    let pr = ConvProblem::new(ConvSpec::conv2d(1, 1), &[1, c, 4, 4], o).bias(false);
+    let x = Tensor::random_range(vec![1, c, 4, 4], 5, 0.5, 1.0);
+    let mag = Tensor::random_range(vec![o, c, 1, 1], 6, 0.05, 0.1);
+    let w = Tensor::new(
+        vec![o, c, 1, 1],
+        mag.data()
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| if i % c < c / 2 { v } else { -v })
+            .collect(),
+    )
+    .unwrap();
+    let data = || ConvData {
+        x: x.clone(),
+        w: w.clone(),
+        bias: None,
+        residual: None,
+    };
+    let tol = F16Tolerance::new(pr.k(), p).slope(SLOPE);
+    let a = ConvAlgorithm::GemmSplitK {
+        tiling: GemmTiling::for_problem(o, 16),
+        splits: 2,
+    };
+    check_algorithm_on(&pr, data(), p, &a, tol);
+    let a = ConvAlgorithm::SplitK {
+        tiling: ConvTiling::default(),
+        splits: 2,
+    };
+    check_algorithm_on(&pr, data(), p, &a, tol);
 }
 
 /// The split-K scratch holds accumulators: twice the f16 storage size in F16AccF32.
