@@ -16,6 +16,7 @@
 //! [`WINOGRAD_ERROR_FACTOR`]). Networks are checked against a tolerance calibrated for direct
 //! convolution, chained over dozens of layers; F(2x2) stays inside it.
 
+use crate::compare::F16Tolerance;
 use crate::device::Gpu;
 use crate::error::{Error, Result};
 use crate::kernels::conv;
@@ -74,6 +75,28 @@ const G: [[f64; 3]; 4] = [
 /// over C accumulates those terms, so `Tolerance::accumulation(8 * C * 9)` bounds Winograd
 /// where `accumulation(C * 9)` bounds direct convolution.
 pub const WINOGRAD_ERROR_FACTOR: usize = 8;
+
+/// The error bound of Winograd F(2x2, 3x3) with f16 storage (`precision` F16 or F16AccF32) for
+/// `k` = C * 9 direct terms per output. Each transformed product meets three f16 storage
+/// roundings beyond the direct convolution's (U = G g G^T on upload, V = B^T d B and M = U V,
+/// all stored as f16 because the GEMM between them reads and writes Elem), plus the
+/// accumulation's roundings; the transforms amplify every term by at most
+/// [`WINOGRAD_ERROR_FACTOR`] over the direct sum of |terms|. So: F16Tolerance's bound with
+/// `8 * (3 + k)` f16 roundings in F16; in F16AccF32 the accumulation's roundings are f32's,
+/// `8 * k * 2^-24 <= 8 * 2^-11` for `k <= 2^13`, so `8 * (3 + 1)` f16 roundings cover them
+/// (beyond that, `k` is counted in f16 roundings too).
+pub fn f16_tolerance(k: usize, precision: Precision) -> F16Tolerance {
+    let f = WINOGRAD_ERROR_FACTOR;
+    let roundings = match precision {
+        Precision::F16AccF32 if k <= 1 << 13 => f * (3 + 1),
+        _ => f * (3 + k),
+    };
+    F16Tolerance {
+        k: roundings,
+        acc_roundoff: Precision::F16.storage_roundoff(),
+        slope: 1.0,
+    }
+}
 
 /// Transform points (4x4 per tile).
 pub const POINTS: usize = 16;

@@ -246,6 +246,42 @@ pub fn f16_cases() -> Vec<Case> {
             ConvSpec::conv2d(1, 1),
             Activation::Identity,
         ));
+        v.push(f16_algorithm_case(
+            p,
+            "split-K 3x3 pad1 K=1152, 6 splits",
+            vec![1, 128, 7, 7],
+            64,
+            ConvSpec::conv2d(3, 3).pad(1),
+            Activation::Relu,
+            ConvAlgorithm::SplitK {
+                tiling: ConvTiling::default(),
+                splits: 6,
+            },
+        ));
+        v.push(f16_algorithm_case(
+            p,
+            "split-K 1x1 K=512, 4 splits",
+            vec![1, 512, 7, 7],
+            96,
+            ConvSpec::conv2d(1, 1),
+            Activation::Identity,
+            ConvAlgorithm::GemmSplitK {
+                tiling: GemmTiling::for_problem(96, 49),
+                splits: 4,
+            },
+        ));
+        v.push(f16_algorithm_case(
+            p,
+            "Winograd F(2x2,3x3) pad1, batch 2",
+            vec![2, 40, 9, 11],
+            36,
+            ConvSpec::conv2d(3, 3).pad(1),
+            Activation::Relu,
+            ConvAlgorithm::Winograd {
+                tile: 2,
+                gemm: GemmTiling::for_problem(36, 60),
+            },
+        ));
         let family: &'static str = match p {
             Precision::F16AccF32 => "pool f16-acc32",
             _ => "pool f16",
@@ -282,6 +318,95 @@ pub fn f16_cases() -> Vec<Case> {
         });
     }
     v
+}
+
+/// [`algorithm_case`] in f16 precision `p`: data rounded to f16, the reference on the rounded
+/// data, the bound [`F16Tolerance`]'s (Winograd's: `winograd::f16_tolerance`) made uniform at
+/// the largest sum of absolute terms.
+#[allow(clippy::too_many_arguments)]
+fn f16_algorithm_case(
+    p: Precision,
+    name: &str,
+    xs: Vec<usize>,
+    cout: usize,
+    spec: ConvSpec,
+    act: Activation,
+    a: ConvAlgorithm,
+) -> Case {
+    let mut ws = vec![cout, xs[1] / spec.groups];
+    ws.extend(&spec.kernel);
+    let family: &'static str = match (a.transforms_weights(), p) {
+        (true, Precision::F16AccF32) => "winograd f16-acc32",
+        (true, _) => "winograd f16",
+        (false, Precision::F16AccF32) => "splitk f16-acc32",
+        (false, _) => "splitk f16",
+    };
+    Case {
+        family,
+        name: format!("{name} x{xs:?} w{ws:?} {act:?} {a:?}"),
+        run: Box::new(move |gpu| {
+            let gpu = &gpu.with_precision(p)?;
+            let xt = round16(&Tensor::random(xs.clone(), 21));
+            let wt = round16(&Tensor::random(ws.clone(), 22));
+            let bt = round16(&Tensor::random(vec![cout], 23));
+            let out_shape = spec.output_shape(&xs, &ws)?;
+            // Winograd's transform is rounded to f16 on upload, as in a session.
+            let wdev = if a.transforms_weights() {
+                winograd::transform_weights(&wt)
+            } else {
+                wt.clone()
+            };
+            let bufs = [&xt, &wdev, &bt]
+                .iter()
+                .map(|t| gpu.upload(t))
+                .collect::<Result<Vec<_>>>()?;
+            let scratch = algorithm::scratch_bytes(&a, &spec, &xs, &ws, p)?
+                .into_iter()
+                .map(|b| gpu.zeros(&[(b as usize).div_ceil(p.elem_bytes())]))
+                .collect::<Result<Vec<_>>>()?;
+            let out = gpu.zeros(&out_shape)?;
+            let ds = algorithm::conv_with(
+                gpu,
+                &a,
+                &spec,
+                &xs,
+                &ws,
+                Epilogue::act(act),
+                ConvBindings {
+                    input: bufs[0].binding(),
+                    weight: bufs[1].binding(),
+                    bias: Some(bufs[2].binding()),
+                    residual: None,
+                    output: out.binding(),
+                },
+                &scratch.iter().map(|s| s.binding()).collect::<Vec<_>>(),
+            )?;
+            gpu.submit(&ds.iter().collect::<Vec<_>>())?;
+            let got = gpu.download(&out)?;
+            let want = reference::conv::conv_epilogue(&spec, &xt, &wt, Some(&bt), None, act)?;
+            let sums = reference::conv::conv_epilogue(
+                &spec,
+                &abs(&xt),
+                &abs(&wt),
+                Some(&abs(&bt)),
+                None,
+                Activation::Identity,
+            )?;
+            let k = (xs[1] / spec.groups) * spec.kernel.iter().product::<usize>();
+            let bound = if a.transforms_weights() {
+                winograd::f16_tolerance(k, p)
+            } else {
+                F16Tolerance::new(k, p)
+            };
+            // 1.5: the steepest activation's slope (HardSwish).
+            let tolerance = bound.slope(1.5).uniform(max_of(&sums));
+            Ok(Outcome {
+                got,
+                want,
+                tolerance,
+            })
+        }),
+    }
 }
 
 /// A convolution run through `algorithm` (`kernels::algorithm::conv_with`: weights

@@ -1022,31 +1022,8 @@ fn splitk_scratch_holds_acc() {
     assert_eq!(wb(Precision::F16AccF32), wb(Precision::F16));
 }
 
-/// The bound for Winograd F(2x2, 3x3) in f16 storage. Each transformed product meets three
-/// f16 storage roundings beyond the direct convolution's (U = G g G^T on upload, V = B^T d B
-/// and M = U V, all stored as f16 because the GEMM between them reads and writes Elem), plus the
-/// reduction over the K = C * 9 direct terms' worth of accumulation; the transforms amplify
-/// every term by at most `WINOGRAD_ERROR_FACTOR` (8) over the direct sum of |terms|. So the
-/// bound is F16Tolerance's with 8 * (3 + k) roundings of f16 in F16. In F16AccF32 the
-/// accumulation's roundings are f32's: 8 * k * 2^-24 <= 8 * 2^-11 for k <= 2^13, so 8 * (3 + 1)
-/// f16 roundings cover them.
-fn winograd_f16_tolerance(k: usize, p: Precision) -> F16Tolerance {
-    let f = winograd::WINOGRAD_ERROR_FACTOR;
-    let k_eff = match p {
-        Precision::F16 => f * (3 + k),
-        _ => {
-            assert!(k <= 1 << 13, "the F16AccF32 bound below assumes k <= 2^13");
-            f * (3 + 1)
-        }
-    };
-    F16Tolerance {
-        k: k_eff,
-        acc_roundoff: Precision::F16.storage_roundoff(),
-        slope: SLOPE,
-    }
-}
-
-/// Winograd in both f16 precisions, under [`winograd_f16_tolerance`].
+/// Winograd in both f16 precisions, under `winograd::f16_tolerance` (derived there: the
+/// transforms' growth factor times three extra f16 roundings and the accumulation's).
 #[test]
 fn winograd_in_f16() {
     for p in HALF {
@@ -1058,7 +1035,7 @@ fn winograd_in_f16() {
             tile: 2,
             gemm: GemmTiling::for_problem(20, 2 * 5 * 6),
         };
-        check_algorithm(&pr, p, &a, winograd_f16_tolerance(pr.k(), p));
+        check_algorithm(&pr, p, &a, winograd::f16_tolerance(pr.k(), p).slope(SLOPE));
         // Asymmetric padding, one input channel, odd tile count.
         let pr = ConvProblem::new(
             ConvSpec::conv2d(3, 3).pads(&[0, 2], &[1, 0]),
@@ -1069,6 +1046,6 @@ fn winograd_in_f16() {
             tile: 2,
             gemm: GemmTiling::for_problem(3, 9),
         };
-        check_algorithm(&pr, p, &a, winograd_f16_tolerance(pr.k(), p));
+        check_algorithm(&pr, p, &a, winograd::f16_tolerance(pr.k(), p).slope(SLOPE));
     }
 }
