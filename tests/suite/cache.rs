@@ -358,3 +358,43 @@ fn cli_autotune_switches() {
     assert_eq!(run(None), "autotune: off (heuristic choices)");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The tuner keeps choices per precision: an f16 session times its shapes in f16 (they were
+/// tuned in f32 before) and stores them under keys of their own; a second f16 session is
+/// answered from memory.
+#[test]
+fn autotune_keys_choices_by_precision() {
+    let dir = temp_cache_dir("autotune-precision");
+    let (g, inputs) = tunable_net();
+    let gpu = vulkan(Some(&dir), false);
+    drop(session_checked(&gpu, &g, &inputs, true));
+    let f32_stats = gpu.tuner().stats();
+    assert_eq!(f32_stats.tuned, 3, "{f32_stats:?}");
+    let f16 = SessionOptions {
+        autotune: true,
+        precision: Some(wgconv::Precision::F16),
+        ..Default::default()
+    };
+    let s = Session::with_options(&gpu, &g, f16.clone()).unwrap();
+    let out = s.run(&inputs).unwrap();
+    assert!(out[0].data().iter().all(|v| v.is_finite()));
+    let t = gpu.tuner().stats();
+    assert_eq!(t.tuned - f32_stats.tuned, 3, "f16 tunes its own: {t:?}");
+    drop(Session::with_options(&gpu, &g, f16).unwrap());
+    let t2 = gpu.tuner().stats();
+    assert_eq!(t2.tuned, t.tuned, "answered from memory: {t2:?}");
+    assert_eq!(t2.timing_runs, t.timing_runs, "{t2:?}");
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(gpu.tuner().path().unwrap()).unwrap())
+            .unwrap();
+    let ours = file["adapters"][wgconv::tune::adapter_key(gpu.adapter_info())]
+        .as_object()
+        .unwrap();
+    assert_eq!(ours.len(), 6, "{file:#}");
+    assert_eq!(
+        ours.keys().filter(|k| k.ends_with("precision=f16")).count(),
+        3
+    );
+    drop(gpu);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
