@@ -433,3 +433,32 @@ fn f16_conv_k_split_with_staging() {
         assert!(c.passed(), "{p}: unsplit vs cpu: {c} ({tol:?})");
     }
 }
+
+/// Nearest resize split in an f16 session: its source-index table stays f32 (f16 cannot
+/// index past 2048 exactly) while the session's views count f16 elements, so the table must
+/// still be bound whole at its f32 size. Data movement: split and unsplit agree exactly.
+#[test]
+fn f16_resize_split() {
+    use wgconv::Precision;
+    use wgconv::session::SessionOptions;
+
+    let g = graph(&[2, 12, 60, 60], |g, x| {
+        let y = g.resize(x, ResizeSpec::torch_nearest([90, 87])).unwrap();
+        g.output(y);
+    });
+    let (g, inputs) = initialised(g, 13);
+    let opts = SessionOptions {
+        precision: Some(Precision::F16),
+        ..Default::default()
+    };
+    let split = Session::with_options(small(), &g, opts.clone()).unwrap();
+    let whole = Session::with_options(gpu(), &g, opts).unwrap();
+    assert!(
+        split.dispatch_count() > whole.dispatch_count(),
+        "nothing was split"
+    );
+    let got = split.run(&inputs).unwrap();
+    let want = whole.run(&inputs).unwrap();
+    assert_eq!(got[0].shape(), &[2, 12, 90, 87]);
+    assert_eq!(got[0].data(), want[0].data());
+}
