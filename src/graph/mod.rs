@@ -18,7 +18,7 @@ pub use builder::Conv2d;
 pub use op::Op;
 
 use crate::error::{Error, Result};
-use crate::tensor::{Tensor, numel};
+use crate::tensor::{Tensor, checked_numel, numel};
 
 /// Identifies a value (a tensor flowing between nodes) in a [`Graph`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -133,12 +133,30 @@ impl Graph {
             .iter()
             .map(|v| self.values[v.0].shape.as_slice())
             .collect();
+        // Shape rules do plain arithmetic on dimensions: they only ever see (and make) shapes
+        // whose tensors could exist in memory.
+        if let Some(s) = shapes.iter().find(|s| checked_numel(s).is_none()) {
+            return Err(Error::invalid_op(
+                format!("node {name:?} ({})", op.kind()),
+                format!(
+                    "input shape {s:?} is too large (its f32 size overflows the address space)"
+                ),
+            ));
+        }
         let shape = op.infer(&shapes).map_err(|message| {
             Error::invalid_op(
                 format!("node {name:?} ({})", op.kind()),
                 format!("{message} (input shapes {shapes:?})"),
             )
         })?;
+        if checked_numel(&shape).is_none() {
+            return Err(Error::invalid_op(
+                format!("node {name:?} ({})", op.kind()),
+                format!(
+                    "output shape {shape:?} is too large (its f32 size overflows the address space; input shapes {shapes:?})"
+                ),
+            ));
+        }
         let node = NodeId(self.nodes.len());
         let out = ValueId(self.values.len());
         self.values.push(Value {

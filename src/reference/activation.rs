@@ -21,7 +21,9 @@ pub fn apply(act: Activation, x: f64) -> f64 {
             }
         }
         Activation::Relu6 => x.clamp(0.0, 6.0),
-        Activation::Clip { min, max } => x.clamp(min as f64, max as f64),
+        // max-then-min, not clamp(): never panics on bounds that cross (all outputs are `max`,
+        // as ONNX defines) or are NaN (ignored); the graph rejects both anyway.
+        Activation::Clip { min, max } => x.max(min as f64).min(max as f64),
         Activation::LeakyRelu { slope } => {
             if x >= 0.0 {
                 x
@@ -31,7 +33,9 @@ pub fn apply(act: Activation, x: f64) -> f64 {
         }
         Activation::Silu => x * sigmoid(x),
         Activation::Sigmoid => sigmoid(x),
-        Activation::HardSigmoid { alpha, beta } => (alpha as f64 * x + beta as f64).clamp(0.0, 1.0),
+        Activation::HardSigmoid { alpha, beta } => {
+            (alpha as f64 * x + beta as f64).max(0.0).min(1.0)
+        }
         Activation::HardSwish => x * (x + 3.0).clamp(0.0, 6.0) / 6.0,
         Activation::Gelu => 0.5 * x * (1.0 + libm::erf(x / std::f64::consts::SQRT_2)),
         Activation::Tanh => x.tanh(),

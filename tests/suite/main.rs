@@ -1,6 +1,7 @@
 //! The integration test suite: one binary, so one GPU context and one link step.
 
 mod api;
+mod bad_input;
 mod bench;
 mod blocks;
 mod channel_affine;
@@ -10,6 +11,8 @@ mod conv;
 mod conv_transpose;
 mod depthwise;
 mod eltwise;
+mod fuzz_harness;
+mod fuzz_regressions;
 mod graph;
 mod matmul;
 mod nan;
