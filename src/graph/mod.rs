@@ -53,6 +53,30 @@ pub struct Node {
     pub output: ValueId,
 }
 
+/// `op`'s output shape for node `name`, as a typed error naming the node, the op and the input
+/// shapes when they do not fit. Shape rules do plain arithmetic on dimensions: they only ever
+/// see (and make) shapes whose tensors could exist in memory.
+fn infer_checked(name: &str, op: &Op, shapes: &[&[usize]]) -> Result<Vec<usize>> {
+    let err = |message: String| {
+        Error::invalid_op(
+            format!("node {name:?} ({})", op.kind()),
+            format!("{message} (input shapes {shapes:?})"),
+        )
+    };
+    if let Some(s) = shapes.iter().find(|s| checked_numel(s).is_none()) {
+        return Err(err(format!(
+            "input shape {s:?} is too large (its f32 size overflows the address space)"
+        )));
+    }
+    let shape = op.infer(shapes).map_err(err)?;
+    if checked_numel(&shape).is_none() {
+        return Err(err(format!(
+            "output shape {shape:?} is too large (its f32 size overflows the address space)"
+        )));
+    }
+    Ok(shape)
+}
+
 /// A directed acyclic graph of [`Node`]s over [`Value`]s.
 #[derive(Clone, Debug, Default)]
 pub struct Graph {
@@ -133,30 +157,7 @@ impl Graph {
             .iter()
             .map(|v| self.values[v.0].shape.as_slice())
             .collect();
-        // Shape rules do plain arithmetic on dimensions: they only ever see (and make) shapes
-        // whose tensors could exist in memory.
-        if let Some(s) = shapes.iter().find(|s| checked_numel(s).is_none()) {
-            return Err(Error::invalid_op(
-                format!("node {name:?} ({})", op.kind()),
-                format!(
-                    "input shape {s:?} is too large (its f32 size overflows the address space)"
-                ),
-            ));
-        }
-        let shape = op.infer(&shapes).map_err(|message| {
-            Error::invalid_op(
-                format!("node {name:?} ({})", op.kind()),
-                format!("{message} (input shapes {shapes:?})"),
-            )
-        })?;
-        if checked_numel(&shape).is_none() {
-            return Err(Error::invalid_op(
-                format!("node {name:?} ({})", op.kind()),
-                format!(
-                    "output shape {shape:?} is too large (its f32 size overflows the address space; input shapes {shapes:?})"
-                ),
-            ));
-        }
+        let shape = infer_checked(&name, &op, &shapes)?;
         let node = NodeId(self.nodes.len());
         let out = ValueId(self.values.len());
         self.values.push(Value {
@@ -305,12 +306,7 @@ impl Graph {
                 .iter()
                 .map(|v| self.values[v.0].shape.as_slice())
                 .collect();
-            let shape = n.op.infer(&shapes).map_err(|message| {
-                Error::invalid_op(
-                    format!("node {:?} ({})", n.name, n.op.kind()),
-                    format!("{message} (input shapes {shapes:?})"),
-                )
-            })?;
+            let shape = infer_checked(&n.name, &n.op, &shapes)?;
             let out = n.output;
             self.values[out.0].shape = shape;
         }

@@ -33,9 +33,7 @@ pub fn apply(act: Activation, x: f64) -> f64 {
         }
         Activation::Silu => x * sigmoid(x),
         Activation::Sigmoid => sigmoid(x),
-        Activation::HardSigmoid { alpha, beta } => {
-            (alpha as f64 * x + beta as f64).max(0.0).min(1.0)
-        }
+        Activation::HardSigmoid { alpha, beta } => (alpha as f64 * x + beta as f64).clamp(0.0, 1.0),
         Activation::HardSwish => x * (x + 3.0).clamp(0.0, 6.0) / 6.0,
         Activation::Gelu => 0.5 * x * (1.0 + libm::erf(x / std::f64::consts::SQRT_2)),
         Activation::Tanh => x.tanh(),

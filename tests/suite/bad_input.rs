@@ -772,3 +772,15 @@ fn safetensors_bad_files() {
         .to_string();
     assert_names(&err, &["conv.weight", "[4, 27]", "[4, 3, 3, 3]"]);
 }
+
+/// Re-inference for another batch size goes through the same checks as building.
+#[test]
+fn with_batch_too_large() {
+    let mut g = Graph::new();
+    let x = g.input("x", &[1, 4, 1 << 20, 1 << 20]);
+    let y = g.relu(x).unwrap();
+    g.output(y);
+    let err = g.with_batch(1 << 40).unwrap_err().to_string();
+    assert_names(&err, &["relu", "too large"]);
+    assert_eq!(g.with_batch(3).unwrap().shape(y), &[3, 4, 1 << 20, 1 << 20]);
+}
