@@ -422,7 +422,7 @@ impl Graph {
                 let shapes: Vec<&[usize]> = n.inputs.iter().map(|v| self.shape(*v)).collect();
                 n.op.macs(&shapes, self.shape(n.output))
             })
-            .sum()
+            .fold(0u64, u64::saturating_add)
     }
 
     /// The longest chain of accumulation lengths from an input to an output: the sum over the

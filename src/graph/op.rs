@@ -336,11 +336,15 @@ impl Op {
             Op::Conv { spec, .. } => spec.macs(output, inputs[0][1]),
             Op::ConvTranspose { weight, .. } => {
                 // Every input element is scattered through (O/g) * prod(k) weights.
-                (numel(inputs[0]) * numel(&weight.shape()[1..])) as u64
+                (numel(inputs[0]) as u64).saturating_mul(numel(&weight.shape()[1..]) as u64)
             }
-            Op::Linear { weight, .. } => (output[0] * weight.numel()) as u64,
-            Op::MatMul => (numel(output) * inputs[0][inputs[0].len() - 1]) as u64,
-            Op::SeGate { w1, w2, .. } => (inputs[0][0] * (w1.numel() + w2.numel())) as u64,
+            Op::Linear { weight, .. } => (output[0] as u64).saturating_mul(weight.numel() as u64),
+            Op::MatMul => {
+                (numel(output) as u64).saturating_mul(inputs[0][inputs[0].len() - 1] as u64)
+            }
+            Op::SeGate { w1, w2, .. } => {
+                (inputs[0][0] as u64).saturating_mul((w1.numel() + w2.numel()) as u64)
+            }
             _ => 0,
         }
     }

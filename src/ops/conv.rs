@@ -218,8 +218,12 @@ impl ConvSpec {
 
     /// Multiply-accumulates of one convolution with this output shape.
     pub fn macs(&self, output: &[usize], in_channels: usize) -> u64 {
-        let per_out: usize = (in_channels / self.groups) * self.kernel.iter().product::<usize>();
-        (output.iter().product::<usize>() * per_out) as u64
+        // Saturating: a summary of an absurd (but valid) graph must not overflow.
+        let prod =
+            |xs: &mut dyn Iterator<Item = usize>| xs.fold(1u64, |a, d| a.saturating_mul(d as u64));
+        let per_out = prod(&mut std::iter::once(in_channels / self.groups.max(1)))
+            .saturating_mul(prod(&mut self.kernel.iter().copied()));
+        prod(&mut output.iter().copied()).saturating_mul(per_out)
     }
 }
 

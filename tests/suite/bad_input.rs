@@ -784,3 +784,19 @@ fn with_batch_too_large() {
     assert_names(&err, &["relu", "too large"]);
     assert_eq!(g.with_batch(3).unwrap().shape(y), &[3, 4, 1 << 20, 1 << 20]);
 }
+
+/// Statistics of a valid but absurdly large graph saturate instead of overflowing.
+#[test]
+fn statistics_of_huge_graphs_saturate() {
+    let mut g = Graph::new();
+    let x = g.input("x", &[1 << 15, 1, 1 << 15, 1 << 15]);
+    let w = Tensor::zeros(vec![1, 1, 1, 1]);
+    let y = g.conv(x, "c", ConvSpec::conv2d(1, 1), w, None).unwrap();
+    let spec = ConvTransposeSpec::new(ConvSpec::conv2d(1, 1));
+    let z = g.conv_transpose(y, "t", 1, spec, false).unwrap();
+    g.output(z);
+    assert!(g.macs() >= 1 << 45);
+    let _ = (g.activation_bytes(), g.accumulation_depth(), g.describe());
+    let plan = wgconv::plan::plan(&g);
+    plan.verify(&g).unwrap();
+}
