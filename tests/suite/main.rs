@@ -1,6 +1,7 @@
 //! The integration test suite: one binary, so one GPU context and one link step.
 
 mod api;
+mod bad_input;
 mod bench;
 mod big_tensors;
 mod blocks;
@@ -12,6 +13,8 @@ mod conv;
 mod conv_transpose;
 mod depthwise;
 mod eltwise;
+mod fuzz_harness;
+mod fuzz_regressions;
 mod graph;
 mod matmul;
 mod nan;
