@@ -31,7 +31,7 @@ use crate::error::{Error, Result};
 use crate::graph::{Graph, NodeId, Op, ValueId, passes::batch_norm_affine};
 use crate::kernels::algorithm::{self, ConvAlgorithm};
 use crate::precision::Precision;
-use crate::tensor::{Tensor, numel};
+use crate::tensor::Tensor;
 
 /// Alignment of every region's offset, in bytes.
 pub const ALIGN: u64 = 256;
@@ -272,9 +272,24 @@ fn aligned(bytes: u64) -> u64 {
     bytes.div_ceil(ALIGN) * ALIGN
 }
 
-/// Bytes of a tensor of `shape` stored in `precision` (at least 4, a multiple of 4).
+/// Sizes are capped here (256 TiB, beyond any device) so that offsets and sums over a graph's
+/// tensors cannot overflow u64.
+const MAX_TENSOR_BYTES: u64 = 1 << 48;
+
+/// Bytes of a tensor of `shape` stored in `precision` (at least 4, a multiple of 4, as
+/// [`Precision::buffer_bytes`]), capped at [`MAX_TENSOR_BYTES`]: a graph input can declare a
+/// shape too big to exist; the plan stays well-formed and the session refuses it against the
+/// device's limits.
 fn tensor_bytes(shape: &[usize], precision: Precision) -> u64 {
-    precision.buffer_bytes(numel(shape))
+    let n = shape
+        .iter()
+        .try_fold(1u64, |a, &d| a.checked_mul(d as u64))
+        .unwrap_or(u64::MAX);
+    n.max(1)
+        .saturating_mul(precision.elem_bytes() as u64)
+        .min(MAX_TENSOR_BYTES)
+        .div_ceil(4)
+        * 4
 }
 
 /// Places `order`'s tensors one by one at the lowest aligned offset clear of every placed

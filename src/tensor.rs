@@ -19,6 +19,20 @@ pub fn numel(shape: &[usize]) -> usize {
     shape.iter().product()
 }
 
+/// Number of elements of a shape, or `None` when an f32 tensor of that shape could not exist
+/// (its byte size, zero dims counted as one, overflows `isize`: the most any allocation or
+/// buffer can hold). Shapes from
+/// user input go through this before any size arithmetic.
+pub fn checked_numel(shape: &[usize]) -> Option<usize> {
+    // Zero dims count as one for the bound, so every partial product of an accepted shape
+    // (a row of `[0, H, W]`, strides) fits too.
+    shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d.max(1)))
+        .filter(|&n| n <= isize::MAX as usize / 4)?;
+    Some(numel(shape))
+}
+
 /// Row-major strides of a shape, in elements.
 pub fn strides(shape: &[usize]) -> Vec<usize> {
     let mut s = vec![1; shape.len()];

@@ -358,6 +358,9 @@ impl Tuner {
                 e.insert(key, entry);
                 self.dirty.store(true, Ordering::Relaxed);
             }
+            // Saved per shape: tuning a large network takes minutes on slow adapters, and an
+            // interrupted build keeps what it measured.
+            self.save();
         }
         Some(best)
     }

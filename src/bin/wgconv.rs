@@ -279,6 +279,15 @@ fn run_cmd(
     let t0 = Instant::now();
     let session = wgconv::Session::from_graph(&graph, &config)?;
     let build_ms = t0.elapsed().as_secs_f64() * 1e3;
+    // Unknown names first: a misspelt input would otherwise be reported as a missing one.
+    let names: Vec<String> = session.inputs().into_iter().map(|(n, _)| n).collect();
+    if let Some((extra, _)) = given.iter().find(|(n, _)| !names.contains(n)) {
+        return Err(wgconv::Error::InvalidSetting {
+            name: "input",
+            value: extra.clone(),
+            reason: format!("the model has no such input (inputs: {names:?})"),
+        });
+    }
     let mut feed = Vec::new();
     for (i, (name, shape)) in session.inputs().into_iter().enumerate() {
         match given.iter().position(|(n, _)| *n == name) {
@@ -292,14 +301,6 @@ fn run_cmd(
                 });
             }
         }
-    }
-    if let Some((extra, _)) = given.first() {
-        let names: Vec<String> = session.inputs().into_iter().map(|(n, _)| n).collect();
-        return Err(wgconv::Error::InvalidSetting {
-            name: "input",
-            value: extra.clone(),
-            reason: format!("the model has no such input (inputs: {names:?})"),
-        });
     }
     let refs: Vec<(&str, &Tensor)> = feed.iter().map(|(n, t)| (n.as_str(), t)).collect();
     let t1 = Instant::now();

@@ -120,6 +120,17 @@ impl Conv2d {
     }
 }
 
+/// Zeroed parameters for node `name`, refused (typed error) when the shape could not exist.
+fn zeros(name: &str, what: &str, shape: Vec<usize>) -> Result<Tensor> {
+    if crate::tensor::checked_numel(&shape).is_none() {
+        return Err(Error::invalid_op(
+            format!("node {name:?} ({what})"),
+            format!("parameter shape {shape:?} is too large"),
+        ));
+    }
+    Ok(Tensor::zeros(shape))
+}
+
 impl Graph {
     fn channels(&self, x: ValueId, what: &str, name: &str) -> Result<usize> {
         let s = self.shape(x);
@@ -166,14 +177,18 @@ impl Graph {
                 ),
             ));
         }
-        let weight = Tensor::zeros(vec![
-            c.out_channels,
-            cin / c.groups,
-            c.kernel[0],
-            c.kernel[1],
-        ]);
-        let bias = c.bias.then(|| Tensor::zeros(vec![c.out_channels]));
-        self.conv(x, name, c.spec(), weight, bias)
+        let wshape = vec![c.out_channels, cin / c.groups, c.kernel[0], c.kernel[1]];
+        // The geometry first, so a kernel that cannot fit is an error, not an allocation.
+        let spec = c.spec();
+        spec.output_shape(self.shape(x), &wshape)
+            .map_err(|e| Error::invalid_op(format!("node {name:?} (conv)"), e.to_string()))?;
+        let weight = zeros(name, "conv", wshape)?;
+        let bias = if c.bias {
+            Some(zeros(name, "conv", vec![c.out_channels])?)
+        } else {
+            None
+        };
+        self.conv(x, name, spec, weight, bias)
     }
 
     /// An N-d convolution (`nn.Conv1d` / `nn.Conv3d`) with zeroed parameters.
@@ -189,8 +204,15 @@ impl Graph {
         let g = spec.groups.max(1);
         let mut wshape = vec![out_channels, cin / g];
         wshape.extend(&spec.kernel);
-        let bias = bias.then(|| Tensor::zeros(vec![out_channels]));
-        self.conv(x, name, spec, Tensor::zeros(wshape), bias)
+        spec.output_shape(self.shape(x), &wshape)
+            .map_err(|e| Error::invalid_op(format!("node {name:?} (conv)"), e.to_string()))?;
+        let bias = if bias {
+            Some(zeros(name, "conv", vec![out_channels])?)
+        } else {
+            None
+        };
+        let weight = zeros(name, "conv", wshape)?;
+        self.conv(x, name, spec, weight, bias)
     }
 
     /// `nn.ConvTranspose{1,2,3}d` with zeroed parameters.
@@ -206,12 +228,20 @@ impl Graph {
         let g = spec.conv.groups.max(1);
         let mut wshape = vec![cin, out_channels / g];
         wshape.extend(&spec.conv.kernel);
-        let bias = bias.then(|| Tensor::zeros(vec![out_channels]));
+        spec.output_shape(self.shape(x), &wshape).map_err(|e| {
+            Error::invalid_op(format!("node {name:?} (conv_transpose)"), e.to_string())
+        })?;
+        let bias = if bias {
+            Some(zeros(name, "conv_transpose", vec![out_channels])?)
+        } else {
+            None
+        };
+        let weight = zeros(name, "conv_transpose", wshape)?;
         self.add(
             name,
             Op::ConvTranspose {
                 spec,
-                weight: Tensor::zeros(wshape),
+                weight,
                 bias,
                 epilogue: Epilogue::default(),
             },
@@ -315,8 +345,13 @@ impl Graph {
             ));
         }
         let k = s[1];
-        let bias = bias.then(|| Tensor::zeros(vec![out_features]));
-        self.linear_with(x, name, Tensor::zeros(vec![out_features, k]), bias)
+        let bias = if bias {
+            Some(zeros(name, "linear", vec![out_features])?)
+        } else {
+            None
+        };
+        let weight = zeros(name, "linear", vec![out_features, k])?;
+        self.linear_with(x, name, weight, bias)
     }
 
     /// `nn.Linear` with explicit parameters.

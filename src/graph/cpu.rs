@@ -196,6 +196,11 @@ fn finish(mut t: Tensor, residual: Option<&Tensor>, act: Activation) -> Tensor {
 
 /// Evaluates one op.
 pub fn eval(op: &Op, ins: &[&Tensor], out_shape: &[usize]) -> Result<Tensor> {
+    // An empty output needs no work; the references' loops over its other dimensions (which
+    // may be huge: `[0, 1 << 40]` is a valid empty shape) would only spin.
+    if numel(out_shape) == 0 {
+        return Ok(Tensor::zeros(out_shape.to_vec()));
+    }
     let t = match op {
         Op::Conv {
             spec,

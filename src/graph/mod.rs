@@ -18,7 +18,7 @@ pub use builder::Conv2d;
 pub use op::Op;
 
 use crate::error::{Error, Result};
-use crate::tensor::{Tensor, numel};
+use crate::tensor::{Tensor, checked_numel, numel};
 
 /// Identifies a value (a tensor flowing between nodes) in a [`Graph`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -51,6 +51,30 @@ pub struct Node {
     pub inputs: Vec<ValueId>,
     /// The output value.
     pub output: ValueId,
+}
+
+/// `op`'s output shape for node `name`, as a typed error naming the node, the op and the input
+/// shapes when they do not fit. Shape rules do plain arithmetic on dimensions: they only ever
+/// see (and make) shapes whose tensors could exist in memory.
+fn infer_checked(name: &str, op: &Op, shapes: &[&[usize]]) -> Result<Vec<usize>> {
+    let err = |message: String| {
+        Error::invalid_op(
+            format!("node {name:?} ({})", op.kind()),
+            format!("{message} (input shapes {shapes:?})"),
+        )
+    };
+    if let Some(s) = shapes.iter().find(|s| checked_numel(s).is_none()) {
+        return Err(err(format!(
+            "input shape {s:?} is too large (its f32 size overflows the address space)"
+        )));
+    }
+    let shape = op.infer(shapes).map_err(err)?;
+    if checked_numel(&shape).is_none() {
+        return Err(err(format!(
+            "output shape {shape:?} is too large (its f32 size overflows the address space)"
+        )));
+    }
+    Ok(shape)
 }
 
 /// A directed acyclic graph of [`Node`]s over [`Value`]s.
@@ -133,12 +157,7 @@ impl Graph {
             .iter()
             .map(|v| self.values[v.0].shape.as_slice())
             .collect();
-        let shape = op.infer(&shapes).map_err(|message| {
-            Error::invalid_op(
-                format!("node {name:?} ({})", op.kind()),
-                format!("{message} (input shapes {shapes:?})"),
-            )
-        })?;
+        let shape = infer_checked(&name, &op, &shapes)?;
         let node = NodeId(self.nodes.len());
         let out = ValueId(self.values.len());
         self.values.push(Value {
@@ -287,12 +306,7 @@ impl Graph {
                 .iter()
                 .map(|v| self.values[v.0].shape.as_slice())
                 .collect();
-            let shape = n.op.infer(&shapes).map_err(|message| {
-                Error::invalid_op(
-                    format!("node {:?} ({})", n.name, n.op.kind()),
-                    format!("{message} (input shapes {shapes:?})"),
-                )
-            })?;
+            let shape = infer_checked(&n.name, &n.op, &shapes)?;
             let out = n.output;
             self.values[out.0].shape = shape;
         }
@@ -408,7 +422,7 @@ impl Graph {
                 let shapes: Vec<&[usize]> = n.inputs.iter().map(|v| self.shape(*v)).collect();
                 n.op.macs(&shapes, self.shape(n.output))
             })
-            .sum()
+            .fold(0u64, u64::saturating_add)
     }
 
     /// The longest chain of accumulation lengths from an input to an output: the sum over the

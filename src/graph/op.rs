@@ -120,6 +120,17 @@ fn check_vec(what: &str, t: &Tensor, len: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// Parameters the kernels' `clamp` cannot take: WGSL leaves `clamp(x, lo, hi)` with
+/// `lo > hi` to the implementation, and NaN bounds have no meaning.
+fn check_activation(a: Activation) -> Result<(), String> {
+    if let Activation::Clip { min, max } = a
+        && (min.is_nan() || max.is_nan() || min > max)
+    {
+        return Err(format!("clip bounds min {min} > max {max} (or NaN)"));
+    }
+    Ok(())
+}
+
 fn arity(inputs: &[&[usize]], n: usize) -> Result<(), String> {
     if inputs.len() != n {
         return Err(format!("expects {n} input(s), got {}", inputs.len()));
@@ -325,11 +336,15 @@ impl Op {
             Op::Conv { spec, .. } => spec.macs(output, inputs[0][1]),
             Op::ConvTranspose { weight, .. } => {
                 // Every input element is scattered through (O/g) * prod(k) weights.
-                (numel(inputs[0]) * numel(&weight.shape()[1..])) as u64
+                (numel(inputs[0]) as u64).saturating_mul(numel(&weight.shape()[1..]) as u64)
             }
-            Op::Linear { weight, .. } => (output[0] * weight.numel()) as u64,
-            Op::MatMul => (numel(output) * inputs[0][inputs[0].len() - 1]) as u64,
-            Op::SeGate { w1, w2, .. } => (inputs[0][0] * (w1.numel() + w2.numel())) as u64,
+            Op::Linear { weight, .. } => (output[0] as u64).saturating_mul(weight.numel() as u64),
+            Op::MatMul => {
+                (numel(output) as u64).saturating_mul(inputs[0][inputs[0].len() - 1] as u64)
+            }
+            Op::SeGate { w1, w2, .. } => {
+                (inputs[0][0] as u64).saturating_mul((w1.numel() + w2.numel()) as u64)
+            }
             _ => 0,
         }
     }
@@ -461,7 +476,12 @@ impl Op {
                 }
                 Ok(x.to_vec())
             }
-            Op::Activation(_) | Op::Dropout { .. } | Op::Identity => {
+            Op::Activation(a) => {
+                arity(inputs, 1)?;
+                check_activation(*a)?;
+                Ok(inputs[0].to_vec())
+            }
+            Op::Dropout { .. } | Op::Identity => {
                 arity(inputs, 1)?;
                 Ok(inputs[0].to_vec())
             }
@@ -498,8 +518,10 @@ impl Op {
             Op::GlobalPool(_) => {
                 arity(inputs, 1)?;
                 let x = inputs[0];
-                if x.len() != 4 {
-                    return Err(format!("input {x:?} must be [N, C, H, W]"));
+                if x.len() != 4 || x[2] == 0 || x[3] == 0 {
+                    return Err(format!(
+                        "input {x:?} must be [N, C, H, W] with a non-empty H x W"
+                    ));
                 }
                 Ok(vec![x[0], x[1], 1, 1])
             }
@@ -536,17 +558,18 @@ impl Op {
                         _ => return Err(format!("target shape {shape:?} is invalid")),
                     }
                 }
-                let known: usize = out.iter().product();
+                // Saturating: a target larger than the input fails the count check below.
+                let known = out.iter().fold(1usize, |a, &d| a.saturating_mul(d));
                 if let Some(i) = infer_at {
                     if known == 0 || !numel(x).is_multiple_of(known) {
                         return Err(format!("cannot infer -1 in {shape:?}"));
                     }
                     out[i] = numel(x) / known;
                 }
-                if numel(&out) != numel(x) {
+                let count = out.iter().fold(1usize, |a, &d| a.saturating_mul(d));
+                if count != numel(x) || crate::tensor::checked_numel(&out).is_none() {
                     return Err(format!(
-                        "target {out:?} has {} elements, input has {}",
-                        numel(&out),
+                        "target {out:?} does not have the input's {} elements",
                         numel(x)
                     ));
                 }
@@ -601,7 +624,9 @@ impl Op {
                     {
                         return Err(format!("inputs must agree on every dimension but {axis}"));
                     }
-                    out[*axis] += s[*axis];
+                    out[*axis] = out[*axis]
+                        .checked_add(s[*axis])
+                        .ok_or_else(|| format!("concatenated dim {axis} overflows"))?;
                 }
                 Ok(out)
             }

@@ -110,6 +110,8 @@ fn fold_into_conv(
     let shape = weight.shape().to_vec();
     let w = weight.data_mut();
     match transposed {
+        // An empty weight (zero output channels, or a zero-channel input) has nothing to scale.
+        None if w.is_empty() => {}
         None => {
             // [O, C/g, *k]: output channel o owns a contiguous block.
             let per = w.len() / out_ch;

@@ -10,9 +10,32 @@ fn err(op: &str, msg: impl Into<String>) -> Error {
     Error::invalid_op(format!("constant folding {op}"), msg.into())
 }
 
+/// The most elements one folded constant may have. Folding is for the small integer shape
+/// computations exporters emit; a model asking for more (a `ConstantOfShape` of a huge
+/// shape, a broadcast blow-up) gets an error instead of an allocation the size of its request.
+pub const MAX_FOLD_ELEMENTS: usize = 1 << 24;
+
+/// Element count of a folded constant of `shape`, or an error naming `op` when it is beyond
+/// [`MAX_FOLD_ELEMENTS`].
+pub fn fold_len(op: &str, shape: &[usize]) -> Result<usize> {
+    shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .filter(|&n| n <= MAX_FOLD_ELEMENTS)
+        .ok_or_else(|| {
+            err(
+                op,
+                format!(
+                    "the constant would have shape {shape:?}, more than {MAX_FOLD_ELEMENTS} elements"
+                ),
+            )
+        })
+}
+
 /// Numpy-broadcast elementwise op on constants (integer math when both are integers).
 pub fn binary(op: &str, a: &Const, b: &Const) -> Result<Const> {
     let shape = broadcast_shape(&a.shape, &b.shape)?;
+    let n = fold_len(op, &shape)?;
     let idx = |c: &Const, flat: usize| -> usize {
         // Map an output flat index to the broadcast operand's flat index.
         let out_strides = strides(&shape);
@@ -29,7 +52,6 @@ pub fn binary(op: &str, a: &Const, b: &Const) -> Result<Const> {
         }
         src
     };
-    let n = numel(&shape);
     match (&a.data, &b.data) {
         (ConstData::I64(x), ConstData::I64(y)) => {
             let f = |p: i64, q: i64| -> Result<i64> {
@@ -86,6 +108,9 @@ pub fn axis(op: &str, a: i64, r: usize) -> Result<usize> {
 /// `Gather` along `axis`.
 pub fn gather(data: &Const, indices: &Const, ax: i64) -> Result<Const> {
     let r = data.shape.len();
+    if r == 0 {
+        return Err(err("Gather", "data is a scalar (rank 0)"));
+    }
     let ax = axis("Gather", ax, r)?;
     let dim = data.shape[ax] as i64;
     let idx: Vec<usize> = indices
@@ -108,6 +133,7 @@ pub fn gather(data: &Const, indices: &Const, ax: i64) -> Result<Const> {
     let mut shape = data.shape[..ax].to_vec();
     shape.extend(&indices.shape);
     shape.extend(&data.shape[ax + 1..]);
+    fold_len("Gather", &shape)?;
     let mut order = Vec::with_capacity(outer * idx.len() * inner);
     for o in 0..outer {
         for &i in &idx {
@@ -125,6 +151,9 @@ pub fn gather(data: &Const, indices: &Const, ax: i64) -> Result<Const> {
 pub fn concat(parts: &[Const], ax: i64) -> Result<Const> {
     let first = parts.first().ok_or_else(|| err("Concat", "no inputs"))?;
     let r = first.shape.len();
+    if r == 0 {
+        return Err(err("Concat", "inputs are scalars (rank 0)"));
+    }
     let ax = axis("Concat", ax, r)?;
     let outer: usize = first.shape[..ax].iter().product();
     let mut shape = first.shape.clone();
@@ -144,6 +173,7 @@ pub fn concat(parts: &[Const], ax: i64) -> Result<Const> {
         }
         shape[ax] += p.shape[ax];
     }
+    fold_len("Concat", &shape)?;
     let all_int = parts.iter().all(|p| matches!(p.data, ConstData::I64(_)));
     let chunk = |p: &Const| p.shape[ax..].iter().product::<usize>();
     if all_int {
@@ -203,14 +233,15 @@ pub fn slice_indices(dim: usize, start: i64, end: i64, step: i64) -> Result<Vec<
         let mut i = s;
         while i < e {
             out.push(i as usize);
-            i += step;
+            // A step beyond the end (up to i64::MAX) must stop, not wrap.
+            i = i.saturating_add(step);
         }
     } else {
         let (s, e) = (norm(start).clamp(-1, d - 1), norm(end).clamp(-1, d - 1));
         let mut i = s;
         while i > e {
             out.push(i as usize);
-            i += step;
+            i = i.saturating_add(step);
         }
     }
     Ok(out)

@@ -146,6 +146,12 @@ pub fn import(bytes: &[u8], opts: &ImportOptions, base: Option<&Path>) -> Result
             continue;
         }
         let shape = im.input_shape(input)?;
+        if crate::tensor::checked_numel(&shape).is_none() {
+            return Err(Error::invalid_op(
+                format!("graph input {name:?}"),
+                format!("shape {shape:?} is too large (its f32 size overflows the address space)"),
+            ));
+        }
         let v = im.g.input(name, &shape);
         im.vals.insert(name.to_string(), Val::Dyn(v));
     }
@@ -562,8 +568,18 @@ impl Importer<'_> {
                 }
             }
             "ConstantOfShape" => {
-                let shape: Vec<usize> = c(0)?.as_i64().iter().map(|&d| d.max(0) as usize).collect();
-                let n = numel(&shape);
+                let dims = c(0)?.as_i64();
+                let shape: Vec<usize> = dims
+                    .iter()
+                    .map(|&d| usize::try_from(d))
+                    .collect::<Result<_, _>>()
+                    .map_err(|_| {
+                        Error::invalid_op(
+                            node_label(node),
+                            format!("negative dimension in the shape {dims:?}"),
+                        )
+                    })?;
+                let n = fold::fold_len("ConstantOfShape", &shape)?;
                 match a.tensor("value")? {
                     Some(v) => match v.data {
                         super::tensor::ConstData::F32(x) => {
@@ -809,16 +825,27 @@ impl Importer<'_> {
                 let (min, max) = if self.opset < 11 {
                     (a.float("min", f32::MIN), a.float("max", f32::MAX))
                 } else {
-                    let lo = self
-                        .const_in(node, 1)?
-                        .map(|c| c.as_f32()[0])
-                        .unwrap_or(f32::MIN);
-                    let hi = self
-                        .const_in(node, 2)?
-                        .map(|c| c.as_f32()[0])
-                        .unwrap_or(f32::MAX);
-                    (lo, hi)
+                    let bound = |i: usize, default: f32| -> Result<f32> {
+                        match self.const_in(node, i)? {
+                            None => Ok(default),
+                            Some(c) => c.as_f32().first().copied().ok_or_else(|| {
+                                Error::invalid_op(
+                                    node_label(node),
+                                    format!("input {i} (a bound) is an empty tensor"),
+                                )
+                            }),
+                        }
+                    };
+                    (bound(1, f32::MIN)?, bound(2, f32::MAX)?)
                 };
+                if min.is_nan() || max.is_nan() {
+                    return Err(Error::invalid_op(
+                        node_label(node),
+                        format!("NaN bound (min {min}, max {max})"),
+                    ));
+                }
+                // ONNX: with min > max every output is max.
+                let min = min.min(max);
                 match (min, max) {
                     (0.0, 6.0) => Activation::Relu6,
                     (0.0, m) if m == f32::MAX => Activation::Relu,
@@ -1833,7 +1860,9 @@ fn explicit_pads(a: &Attrs<'_>, r: usize) -> Result<(Vec<usize>, Vec<usize>)> {
 
 /// Resolves an ONNX Reshape target (0 = copy, -1 = infer) against `input`.
 pub fn reshape_target(input: &[usize], target: &[i64], allowzero: bool) -> Result<Vec<usize>> {
-    let total = numel(input);
+    let total = crate::tensor::checked_numel(input).ok_or_else(|| {
+        Error::invalid_op("Reshape", format!("input shape {input:?} is too large"))
+    })?;
     let mut out = Vec::with_capacity(target.len());
     let mut infer = None;
     for (i, &t) in target.iter().enumerate() {
@@ -1857,8 +1886,10 @@ pub fn reshape_target(input: &[usize], target: &[i64], allowzero: bool) -> Resul
             }
         }
     }
+    // Products saturate: a target bigger than the input is refused below either way.
+    let product = |s: &[usize]| s.iter().fold(1usize, |a, &d| a.saturating_mul(d));
     if let Some(i) = infer {
-        let known: usize = out.iter().product();
+        let known = product(&out);
         if known == 0 || !total.is_multiple_of(known) {
             return Err(Error::invalid_op(
                 "Reshape",
@@ -1867,7 +1898,7 @@ pub fn reshape_target(input: &[usize], target: &[i64], allowzero: bool) -> Resul
         }
         out[i] = total / known;
     }
-    if numel(&out) != total {
+    if product(&out) != total || crate::tensor::checked_numel(&out).is_none() {
         return Err(Error::invalid_op(
             "Reshape",
             format!("{input:?} ({total} elements) cannot become {out:?}"),

@@ -119,6 +119,12 @@ impl ConvSpec {
                 ));
             }
         }
+        super::check_param(op, "kernel", &self.kernel)?;
+        super::check_param(op, "stride", &self.stride)?;
+        super::check_param(op, "pad_begin", &self.pad_begin)?;
+        super::check_param(op, "pad_end", &self.pad_end)?;
+        super::check_param(op, "dilation", &self.dilation)?;
+        super::check_param(op, "groups", &[self.groups])?;
         if self.kernel.contains(&0) {
             return Err(Error::invalid_op(
                 op,
@@ -189,7 +195,13 @@ impl ConvSpec {
         }
         let mut out = vec![input[0], o];
         for i in 0..r {
-            let padded = input[2 + i] + self.pad_begin[i] + self.pad_end[i];
+            let padded = super::add3(
+                OP,
+                "padded input",
+                input[2 + i],
+                self.pad_begin[i],
+                self.pad_end[i],
+            )?;
             let span = self.dilation[i] * (self.kernel[i] - 1) + 1;
             if padded < span {
                 return Err(Error::invalid_op(
@@ -206,8 +218,12 @@ impl ConvSpec {
 
     /// Multiply-accumulates of one convolution with this output shape.
     pub fn macs(&self, output: &[usize], in_channels: usize) -> u64 {
-        let per_out: usize = (in_channels / self.groups) * self.kernel.iter().product::<usize>();
-        (output.iter().product::<usize>() * per_out) as u64
+        // Saturating: a summary of an absurd (but valid) graph must not overflow.
+        let prod =
+            |xs: &mut dyn Iterator<Item = usize>| xs.fold(1u64, |a, d| a.saturating_mul(d as u64));
+        let per_out = prod(&mut std::iter::once(in_channels / self.groups.max(1)))
+            .saturating_mul(prod(&mut self.kernel.iter().copied()));
+        prod(&mut output.iter().copied()).saturating_mul(per_out)
     }
 }
 
@@ -283,7 +299,7 @@ impl ConvTransposeSpec {
                 format!("weight {weight:?} does not match kernel {:?}", c.kernel),
             ));
         }
-        let mut out = vec![input[0], weight[1] * g];
+        let mut out = vec![input[0], super::mul(OP, "output channels", weight[1], g)?];
         for i in 0..r {
             let op = self.output_padding[i];
             if op >= c.stride[i] && op >= c.dilation[i] {
@@ -301,8 +317,15 @@ impl ConvTransposeSpec {
                     format!("input {input:?} is empty in spatial dim {i}"),
                 ));
             }
-            let full =
-                (input[2 + i] - 1) * c.stride[i] + c.dilation[i] * (c.kernel[i] - 1) + op + 1;
+            super::check_param(OP, "output_padding", &self.output_padding)?;
+            // Parameters are at most MAX_PARAM (validate): d * (k - 1) cannot overflow.
+            let full = super::add3(
+                OP,
+                "output extent",
+                super::mul(OP, "output extent", input[2 + i] - 1, c.stride[i])?,
+                c.dilation[i] * (c.kernel[i] - 1),
+                op + 1,
+            )?;
             let cut = c.pad_begin[i] + c.pad_end[i];
             if full <= cut {
                 return Err(Error::invalid_op(

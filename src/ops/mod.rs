@@ -9,6 +9,38 @@ mod rearrange;
 mod resize;
 
 pub use activation::{Activation, Epilogue};
+
+use crate::error::{Error, Result};
+
+/// The largest hyper-parameter (kernel extent, stride, padding, dilation, factor, groups,
+/// output size) an op accepts: kernels receive them as 32-bit integers, and with dimensions
+/// bounded by [`crate::tensor::checked_numel`] this keeps shape arithmetic from overflowing.
+pub const MAX_PARAM: usize = i32::MAX as usize;
+
+/// Checks every value of the hyper-parameter `name` against [`MAX_PARAM`].
+pub(crate) fn check_param(op: &str, name: &str, values: &[usize]) -> Result<()> {
+    if let Some(v) = values.iter().find(|&&v| v > MAX_PARAM) {
+        return Err(Error::invalid_op(
+            op,
+            format!("{name} {values:?}: {v} exceeds the limit {MAX_PARAM}"),
+        ));
+    }
+    Ok(())
+}
+
+/// `a + b + c`, or an error naming what overflowed (shape rules are public: their inputs
+/// are not always shapes a graph has checked).
+pub(crate) fn add3(op: &str, what: &str, a: usize, b: usize, c: usize) -> Result<usize> {
+    a.checked_add(b)
+        .and_then(|s| s.checked_add(c))
+        .ok_or_else(|| Error::invalid_op(op, format!("{what}: {a} + {b} + {c} overflows")))
+}
+
+/// `a * b`, or an error naming what overflowed.
+pub(crate) fn mul(op: &str, what: &str, a: usize, b: usize) -> Result<usize> {
+    a.checked_mul(b)
+        .ok_or_else(|| Error::invalid_op(op, format!("{what}: {a} * {b} overflows")))
+}
 pub use broadcast::{BinaryOp, broadcast_shape, broadcast_strides};
 pub use conv::{ConvSpec, ConvTransposeSpec};
 pub use pool::{PoolKind, PoolSpec};

@@ -60,6 +60,11 @@ impl PoolSpec {
                 format!("input {input:?} must be [N, C, H, W]"),
             ));
         }
+        super::check_param(op, "kernel", &self.kernel)?;
+        super::check_param(op, "stride", &self.stride)?;
+        super::check_param(op, "pad_begin", &self.pad_begin)?;
+        super::check_param(op, "pad_end", &self.pad_end)?;
+        super::check_param(op, "dilation", &self.dilation)?;
         if self.kernel.contains(&0) || self.stride.contains(&0) || self.dilation.contains(&0) {
             return Err(Error::invalid_op(
                 op,
@@ -84,7 +89,13 @@ impl PoolSpec {
                     ),
                 ));
             }
-            let padded = input[2 + i] + self.pad_begin[i] + self.pad_end[i];
+            let padded = super::add3(
+                op,
+                "padded input",
+                input[2 + i],
+                self.pad_begin[i],
+                self.pad_end[i],
+            )?;
             if padded < span {
                 return Err(Error::invalid_op(
                     op,

@@ -27,17 +27,19 @@ impl PixelShuffle {
     /// Output shape.
     pub fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         let r = self.factor;
+        super::check_param("pixel_shuffle", "factor", &[r])?;
         if input.len() != 4 || r == 0 || !input[1].is_multiple_of(r * r) {
             return Err(Error::invalid_op(
                 "pixel_shuffle",
                 format!("input {input:?} must be [N, C*{r}*{r}, H, W] with factor >= 1"),
             ));
         }
+        let op = "pixel_shuffle";
         Ok(vec![
             input[0],
             input[1] / (r * r),
-            input[2] * r,
-            input[3] * r,
+            super::mul(op, "output height", input[2], r)?,
+            super::mul(op, "output width", input[3], r)?,
         ])
     }
 }
@@ -56,6 +58,7 @@ impl SpaceToDepth {
     /// Output shape.
     pub fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         let r = self.block;
+        super::check_param("space_to_depth", "block", &[r])?;
         if input.len() != 4 || r == 0 || !input[2].is_multiple_of(r) || !input[3].is_multiple_of(r)
         {
             return Err(Error::invalid_op(
@@ -63,7 +66,8 @@ impl SpaceToDepth {
                 format!("input {input:?} must be [N, C, H, W] with H and W divisible by block {r}"),
             ));
         }
-        Ok(vec![input[0], input[1] * r * r, input[2] / r, input[3] / r])
+        let c = super::mul("space_to_depth", "output channels", input[1], r * r)?;
+        Ok(vec![input[0], c, input[2] / r, input[3] / r])
     }
 }
 

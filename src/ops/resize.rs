@@ -131,6 +131,7 @@ impl ResizeSpec {
                 format!("input {input:?} must be a non-empty [N, C, H, W]"),
             ));
         }
+        super::check_param("resize", "output size", &self.out)?;
         if self.out.contains(&0) {
             return Err(Error::invalid_op(
                 "resize",
@@ -157,7 +158,9 @@ pub fn pad_shape(input: &[usize], begin: &[usize], end: &[usize]) -> Result<Vec<
             format!("pads begin {begin:?} / end {end:?} need one entry per dim of {input:?}"),
         ));
     }
-    Ok((0..input.len())
-        .map(|d| begin[d] + input[d] + end[d])
-        .collect())
+    super::check_param("pad", "begin", begin)?;
+    super::check_param("pad", "end", end)?;
+    (0..input.len())
+        .map(|d| super::add3("pad", &format!("dim {d}"), begin[d], input[d], end[d]))
+        .collect()
 }

@@ -21,7 +21,9 @@ pub fn apply(act: Activation, x: f64) -> f64 {
             }
         }
         Activation::Relu6 => x.clamp(0.0, 6.0),
-        Activation::Clip { min, max } => x.clamp(min as f64, max as f64),
+        // max-then-min, not clamp(): never panics on bounds that cross (all outputs are `max`,
+        // as ONNX defines) or are NaN (ignored); the graph rejects both anyway.
+        Activation::Clip { min, max } => x.max(min as f64).min(max as f64),
         Activation::LeakyRelu { slope } => {
             if x >= 0.0 {
                 x

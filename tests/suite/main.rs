@@ -1,6 +1,7 @@
 //! The integration test suite: one binary, so one GPU context and one link step.
 
 mod api;
+mod bad_input;
 mod bench;
 mod big_tensors;
 mod blocks;
@@ -13,6 +14,8 @@ mod conv_transpose;
 mod depthwise;
 mod eltwise;
 mod f16;
+mod fuzz_harness;
+mod fuzz_regressions;
 mod graph;
 mod matmul;
 mod nan;
