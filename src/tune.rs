@@ -39,7 +39,7 @@ use crate::error::Result;
 use crate::graph::Op;
 use crate::kernels::algorithm::{self, ConvAlgorithm};
 use crate::kernels::{BufRef, ConvBindings, Dispatch};
-use crate::ops::ConvSpec;
+use crate::ops::{ConvSpec, Epilogue};
 use crate::precision::Precision;
 use crate::tensor::{GpuTensor, Tensor};
 
@@ -452,6 +452,20 @@ struct Bench {
     output: GpuTensor,
 }
 
+/// The spec, weight shape and epilogue of `op`, which is a convolution: only those are tuned.
+fn conv_parts(op: &Op) -> (&ConvSpec, &[usize], Epilogue) {
+    let Op::Conv {
+        spec,
+        weight,
+        epilogue,
+        ..
+    } = op
+    else {
+        unreachable!("tuning is for convolutions");
+    };
+    (spec, weight.shape(), *epilogue)
+}
+
 struct Launch {
     dispatches: Vec<Dispatch>,
     _buffers: Vec<GpuTensor>,
@@ -459,16 +473,8 @@ struct Launch {
 
 impl Bench {
     fn new(gpu: &Gpu, op: &Op, input: &[usize]) -> Result<Self> {
-        let Op::Conv {
-            spec,
-            weight,
-            epilogue,
-            ..
-        } = op
-        else {
-            unreachable!("tuning is for convolutions");
-        };
-        let out = spec.output_shape(input, weight.shape())?;
+        let (spec, weight_shape, epilogue) = conv_parts(op);
+        let out = spec.output_shape(input, weight_shape)?;
         Ok(Self {
             // Values do not change a kernel's speed; seeded data keeps runs repeatable.
             input: gpu.upload(&Tensor::random(input.to_vec(), 1))?,
@@ -482,15 +488,7 @@ impl Bench {
     }
 
     fn launch(&self, gpu: &Gpu, op: &Op, input: &[usize], a: &ConvAlgorithm) -> Result<Launch> {
-        let Op::Conv {
-            spec,
-            weight,
-            epilogue,
-            ..
-        } = op
-        else {
-            unreachable!("tuning is for convolutions");
-        };
+        let (spec, weight_shape, epilogue) = conv_parts(op);
         let shapes: [&[usize]; 1] = [input];
         let mut buffers: Vec<GpuTensor> = crate::plan::device_params_for(op, &shapes, Some(a))
             .iter()
@@ -498,7 +496,7 @@ impl Bench {
             .collect::<Result<_>>()?;
         let n_params = buffers.len();
         let elem = gpu.precision().elem_bytes();
-        for bytes in algorithm::scratch_bytes(a, spec, input, weight.shape(), gpu.precision())? {
+        for bytes in algorithm::scratch_bytes(a, spec, input, weight_shape, gpu.precision())? {
             buffers.push(gpu.zeros(&[(bytes as usize).div_ceil(elem)])?);
         }
         fn whole(t: &GpuTensor) -> BufRef<'_> {
@@ -513,7 +511,7 @@ impl Bench {
         };
         let scratch: Vec<BufRef<'_>> = buffers[n_params..].iter().map(whole).collect();
         let dispatches =
-            algorithm::conv_with(gpu, a, spec, input, weight.shape(), *epilogue, b, &scratch)?;
+            algorithm::conv_with(gpu, a, spec, input, weight_shape, epilogue, b, &scratch)?;
         Ok(Launch {
             dispatches,
             _buffers: buffers,
