@@ -673,6 +673,15 @@ pub(crate) fn emit(
     out: &mut Vec<Dispatch>,
 ) -> Result<()> {
     let b = |x: &Bind| x.buf(arenas, params, slots);
+    // Conv and ConvTranspose launches bind their buffers alike.
+    let conv_bindings =
+        |input, weight, bias: &Option<Bind>, residual: &Option<Bind>, y| ConvBindings {
+            input: b(input),
+            weight: b(weight),
+            bias: bias.as_ref().map(b),
+            residual: residual.as_ref().map(b),
+            output: b(y),
+        };
     for l in launches {
         let d = match l {
             Launch::Copy { plan, src, dst } => {
@@ -714,13 +723,7 @@ pub(crate) fn emit(
                     in_shape,
                     w_shape,
                     *epilogue,
-                    ConvBindings {
-                        input: b(input),
-                        weight: b(weight),
-                        bias: bias.as_ref().map(b),
-                        residual: residual.as_ref().map(b),
-                        output: b(y),
-                    },
+                    conv_bindings(input, weight, bias, residual, y),
                 )?
             }
             Launch::ConvTranspose {
@@ -739,13 +742,7 @@ pub(crate) fn emit(
                 in_shape,
                 w_shape,
                 *epilogue,
-                ConvBindings {
-                    input: b(input),
-                    weight: b(weight),
-                    bias: bias.as_ref().map(b),
-                    residual: residual.as_ref().map(b),
-                    output: b(y),
-                },
+                conv_bindings(input, weight, bias, residual, y),
             )?,
             Launch::Linear {
                 x_shape,
