@@ -61,6 +61,22 @@ fn launch(
     gpu.download(&out)
 }
 
+/// The weight shape `[cout, c / groups, *kernel]` of `spec` on `c` input channels.
+fn weight_shape(c: usize, cout: usize, spec: &ConvSpec) -> Vec<usize> {
+    let mut ws = vec![cout, c / spec.groups];
+    ws.extend(&spec.kernel);
+    ws
+}
+
+/// Seeded input, weight and bias (seeds `seed`, `seed + 1`, `seed + 2`) of a convolution.
+fn conv_data(xs: &[usize], ws: &[usize], seed: u64) -> [Tensor; 3] {
+    [
+        Tensor::random(xs.to_vec(), seed),
+        Tensor::random(ws.to_vec(), seed + 1),
+        Tensor::random(vec![ws[0]], seed + 2),
+    ]
+}
+
 /// Runs the convolution kernel `spec` selects (depthwise, pointwise or direct) on `t` =
 /// [input, weight, bias] with activation `act`.
 fn run_conv(
@@ -167,16 +183,13 @@ fn conv_case(
     let (n, c) = (x[0], x[1]);
     let mut xs = vec![n, c];
     xs.extend(spatial);
-    let mut ws = vec![cout, c / spec.groups];
-    ws.extend(&spec.kernel);
+    let ws = weight_shape(c, cout, &spec);
     let name = format!("{name} x{xs:?} w{ws:?} {act:?}");
     Case {
         family,
         name,
         run: Box::new(move |gpu| {
-            let xt = Tensor::random(xs.clone(), 11);
-            let wt = Tensor::random(ws.clone(), 12);
-            let bt = Tensor::random(vec![cout], 13);
+            let [xt, wt, bt] = conv_data(&xs, &ws, 11);
             let got = run_conv(gpu, &spec, &xs, &ws, act, [&xt, &wt, &bt])?;
             let want = reference::conv::conv_epilogue(&spec, &xt, &wt, Some(&bt), None, act)?;
             let k = (c / spec.groups) * spec.kernel.iter().product::<usize>() + 1;
@@ -223,8 +236,7 @@ fn f16_conv_case(
     act: Activation,
 ) -> Case {
     let c = xs[1];
-    let mut ws = vec![cout, c / spec.groups];
-    ws.extend(&spec.kernel);
+    let ws = weight_shape(c, cout, &spec);
     // The family names the kernel that runs (as the f32 cases do), then the precision.
     let family: &'static str = match (
         depthwise::is_depthwise(&spec, &xs),
@@ -243,9 +255,7 @@ fn f16_conv_case(
         name: format!("{name} x{xs:?} w{ws:?} {act:?}"),
         run: Box::new(move |gpu| {
             let gpu = &gpu.with_precision(p)?;
-            let xt = round16(&Tensor::random(xs.clone(), 11));
-            let wt = round16(&Tensor::random(ws.clone(), 12));
-            let bt = round16(&Tensor::random(vec![cout], 13));
+            let [xt, wt, bt] = conv_data(&xs, &ws, 11).map(|t| round16(&t));
             let got = run_conv(gpu, &spec, &xs, &ws, act, [&xt, &wt, &bt])?;
             let want = reference::conv::conv_epilogue(&spec, &xt, &wt, Some(&bt), None, act)?;
             let sums = max_abs_sum(&spec, &xt, &wt, &bt)?;
@@ -386,8 +396,7 @@ fn f16_algorithm_case(
     act: Activation,
     a: ConvAlgorithm,
 ) -> Case {
-    let mut ws = vec![cout, xs[1] / spec.groups];
-    ws.extend(&spec.kernel);
+    let ws = weight_shape(xs[1], cout, &spec);
     let family: &'static str = match (a.transforms_weights(), p) {
         (true, Precision::F16AccF32) => "winograd f16-acc32",
         (true, _) => "winograd f16",
@@ -399,9 +408,7 @@ fn f16_algorithm_case(
         name: format!("{name} x{xs:?} w{ws:?} {act:?} {a:?}"),
         run: Box::new(move |gpu| {
             let gpu = &gpu.with_precision(p)?;
-            let xt = round16(&Tensor::random(xs.clone(), 21));
-            let wt = round16(&Tensor::random(ws.clone(), 22));
-            let bt = round16(&Tensor::random(vec![cout], 23));
+            let [xt, wt, bt] = conv_data(&xs, &ws, 21).map(|t| round16(&t));
             let got = run_algorithm(gpu, &a, &spec, &xs, &ws, act, [&xt, &wt, &bt])?;
             let want = reference::conv::conv_epilogue(&spec, &xt, &wt, Some(&bt), None, act)?;
             let sums = max_abs_sum(&spec, &xt, &wt, &bt)?;
@@ -434,16 +441,13 @@ fn algorithm_case(
     act: Activation,
     a: ConvAlgorithm,
 ) -> Case {
-    let mut ws = vec![cout, xs[1] / spec.groups];
-    ws.extend(&spec.kernel);
+    let ws = weight_shape(xs[1], cout, &spec);
     let name = format!("{name} x{xs:?} w{ws:?} {act:?} {a:?}");
     Case {
         family,
         name,
         run: Box::new(move |gpu| {
-            let xt = Tensor::random(xs.clone(), 21);
-            let wt = Tensor::random(ws.clone(), 22);
-            let bt = Tensor::random(vec![cout], 23);
+            let [xt, wt, bt] = conv_data(&xs, &ws, 21);
             let got = run_algorithm(gpu, &a, &spec, &xs, &ws, act, [&xt, &wt, &bt])?;
             let want = reference::conv::conv_epilogue(&spec, &xt, &wt, Some(&bt), None, act)?;
             let mut k = (xs[1] / spec.groups) * spec.kernel.iter().product::<usize>() + 1;
