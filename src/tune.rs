@@ -321,17 +321,9 @@ impl Tuner {
     /// The configuration for convolution node `op` with input shape `input`: remembered, or
     /// found by timing every candidate now. `None` for other ops.
     pub fn conv_algorithm(&self, gpu: &Gpu, op: &Op, input: &[usize]) -> Option<ConvAlgorithm> {
-        let Op::Conv {
-            spec,
-            weight,
-            epilogue,
-            ..
-        } = op
-        else {
-            return None;
-        };
-        let heuristic = algorithm::heuristic(spec, input, weight.shape());
-        let candidates = algorithm::candidates(spec, input, weight.shape(), gpu.limits());
+        let (spec, weight_shape, epilogue) = conv_parts(op)?;
+        let heuristic = algorithm::heuristic(spec, input, weight_shape);
+        let candidates = algorithm::candidates(spec, input, weight_shape, gpu.limits());
         if candidates.len() <= 1 {
             return Some(candidates.first().copied().unwrap_or(heuristic));
         }
@@ -339,7 +331,7 @@ impl Tuner {
         let key = conv_key_in(
             spec,
             input,
-            weight.shape(),
+            weight_shape,
             epilogue.residual,
             gpu.precision(),
         );
@@ -452,8 +444,9 @@ struct Bench {
     output: GpuTensor,
 }
 
-/// The spec, weight shape and epilogue of `op`, which is a convolution: only those are tuned.
-fn conv_parts(op: &Op) -> (&ConvSpec, &[usize], Epilogue) {
+/// The spec, weight shape and epilogue of `op`; `None` unless it is a convolution, the only
+/// op tuned.
+fn conv_parts(op: &Op) -> Option<(&ConvSpec, &[usize], Epilogue)> {
     let Op::Conv {
         spec,
         weight,
@@ -461,9 +454,9 @@ fn conv_parts(op: &Op) -> (&ConvSpec, &[usize], Epilogue) {
         ..
     } = op
     else {
-        unreachable!("tuning is for convolutions");
+        return None;
     };
-    (spec, weight.shape(), *epilogue)
+    Some((spec, weight.shape(), *epilogue))
 }
 
 struct Launch {
@@ -473,7 +466,7 @@ struct Launch {
 
 impl Bench {
     fn new(gpu: &Gpu, op: &Op, input: &[usize]) -> Result<Self> {
-        let (spec, weight_shape, epilogue) = conv_parts(op);
+        let (spec, weight_shape, epilogue) = conv_parts(op).expect("tuning is for convolutions");
         let out = spec.output_shape(input, weight_shape)?;
         Ok(Self {
             // Values do not change a kernel's speed; seeded data keeps runs repeatable.
@@ -488,7 +481,7 @@ impl Bench {
     }
 
     fn launch(&self, gpu: &Gpu, op: &Op, input: &[usize], a: &ConvAlgorithm) -> Result<Launch> {
-        let (spec, weight_shape, epilogue) = conv_parts(op);
+        let (spec, weight_shape, epilogue) = conv_parts(op).expect("tuning is for convolutions");
         let shapes: [&[usize]; 1] = [input];
         let mut buffers: Vec<GpuTensor> = crate::plan::device_params_for(op, &shapes, Some(a))
             .iter()
