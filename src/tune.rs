@@ -39,7 +39,7 @@ use crate::error::Result;
 use crate::graph::Op;
 use crate::kernels::algorithm::{self, ConvAlgorithm};
 use crate::kernels::{BufRef, ConvBindings, Dispatch};
-use crate::ops::ConvSpec;
+use crate::ops::{ConvSpec, Epilogue};
 use crate::precision::Precision;
 use crate::tensor::{GpuTensor, Tensor};
 
@@ -321,17 +321,9 @@ impl Tuner {
     /// The configuration for convolution node `op` with input shape `input`: remembered, or
     /// found by timing every candidate now. `None` for other ops.
     pub fn conv_algorithm(&self, gpu: &Gpu, op: &Op, input: &[usize]) -> Option<ConvAlgorithm> {
-        let Op::Conv {
-            spec,
-            weight,
-            epilogue,
-            ..
-        } = op
-        else {
-            return None;
-        };
-        let heuristic = algorithm::heuristic(spec, input, weight.shape());
-        let candidates = algorithm::candidates(spec, input, weight.shape(), gpu.limits());
+        let (spec, weight_shape, epilogue) = conv_parts(op)?;
+        let heuristic = algorithm::heuristic(spec, input, weight_shape);
+        let candidates = algorithm::candidates(spec, input, weight_shape, gpu.limits());
         if candidates.len() <= 1 {
             return Some(candidates.first().copied().unwrap_or(heuristic));
         }
@@ -339,7 +331,7 @@ impl Tuner {
         let key = conv_key_in(
             spec,
             input,
-            weight.shape(),
+            weight_shape,
             epilogue.residual,
             gpu.precision(),
         );
@@ -452,6 +444,21 @@ struct Bench {
     output: GpuTensor,
 }
 
+/// The spec, weight shape and epilogue of `op`; `None` unless it is a convolution, the only
+/// op tuned.
+fn conv_parts(op: &Op) -> Option<(&ConvSpec, &[usize], Epilogue)> {
+    let Op::Conv {
+        spec,
+        weight,
+        epilogue,
+        ..
+    } = op
+    else {
+        return None;
+    };
+    Some((spec, weight.shape(), *epilogue))
+}
+
 struct Launch {
     dispatches: Vec<Dispatch>,
     _buffers: Vec<GpuTensor>,
@@ -459,16 +466,8 @@ struct Launch {
 
 impl Bench {
     fn new(gpu: &Gpu, op: &Op, input: &[usize]) -> Result<Self> {
-        let Op::Conv {
-            spec,
-            weight,
-            epilogue,
-            ..
-        } = op
-        else {
-            unreachable!("tuning is for convolutions");
-        };
-        let out = spec.output_shape(input, weight.shape())?;
+        let (spec, weight_shape, epilogue) = conv_parts(op).expect("tuning is for convolutions");
+        let out = spec.output_shape(input, weight_shape)?;
         Ok(Self {
             // Values do not change a kernel's speed; seeded data keeps runs repeatable.
             input: gpu.upload(&Tensor::random(input.to_vec(), 1))?,
@@ -482,15 +481,7 @@ impl Bench {
     }
 
     fn launch(&self, gpu: &Gpu, op: &Op, input: &[usize], a: &ConvAlgorithm) -> Result<Launch> {
-        let Op::Conv {
-            spec,
-            weight,
-            epilogue,
-            ..
-        } = op
-        else {
-            unreachable!("tuning is for convolutions");
-        };
+        let (spec, weight_shape, epilogue) = conv_parts(op).expect("tuning is for convolutions");
         let shapes: [&[usize]; 1] = [input];
         let mut buffers: Vec<GpuTensor> = crate::plan::device_params_for(op, &shapes, Some(a))
             .iter()
@@ -498,7 +489,7 @@ impl Bench {
             .collect::<Result<_>>()?;
         let n_params = buffers.len();
         let elem = gpu.precision().elem_bytes();
-        for bytes in algorithm::scratch_bytes(a, spec, input, weight.shape(), gpu.precision())? {
+        for bytes in algorithm::scratch_bytes(a, spec, input, weight_shape, gpu.precision())? {
             buffers.push(gpu.zeros(&[(bytes as usize).div_ceil(elem)])?);
         }
         fn whole(t: &GpuTensor) -> BufRef<'_> {
@@ -513,7 +504,7 @@ impl Bench {
         };
         let scratch: Vec<BufRef<'_>> = buffers[n_params..].iter().map(whole).collect();
         let dispatches =
-            algorithm::conv_with(gpu, a, spec, input, weight.shape(), *epilogue, b, &scratch)?;
+            algorithm::conv_with(gpu, a, spec, input, weight_shape, epilogue, b, &scratch)?;
         Ok(Launch {
             dispatches,
             _buffers: buffers,

@@ -12,6 +12,7 @@ use crate::device::Gpu;
 use crate::error::{Error, Result};
 use crate::kernels::conv::ConvTiling;
 use crate::kernels::matmul::GemmTiling;
+use crate::kernels::splitk::Partial;
 use crate::kernels::{BufRef, ConvBindings, Dispatch, conv, depthwise, matmul, splitk, winograd};
 use crate::ops::{ConvSpec, Epilogue};
 use crate::plan::Kernel;
@@ -431,6 +432,13 @@ pub fn conv_with(
             ),
         ));
     }
+    // Both split-K algorithms differ only in the kernel of their partial sums.
+    let split_k = |partial, splits| -> Result<Vec<Dispatch>> {
+        let ds = splitk::two_pass(
+            gpu, spec, input, weight, epilogue, b, partial, splits, scratch[0],
+        )?;
+        Ok(ds.into())
+    };
     Ok(match *algorithm {
         ConvAlgorithm::Implicit(t) => vec![conv::conv_tiled(
             gpu,
@@ -453,30 +461,10 @@ pub fn conv_with(
         ConvAlgorithm::Depthwise => {
             vec![depthwise::depthwise(gpu, spec, input, weight, epilogue, b)?]
         }
-        ConvAlgorithm::SplitK { tiling, splits } => splitk::conv_splitk(
-            gpu,
-            spec,
-            input,
-            weight,
-            epilogue,
-            b,
-            Some(tiling),
-            splits,
-            scratch[0],
-        )?
-        .into(),
-        ConvAlgorithm::GemmSplitK { tiling, splits } => splitk::pointwise_splitk(
-            gpu,
-            spec,
-            input,
-            weight,
-            epilogue,
-            b,
-            Some(tiling),
-            splits,
-            scratch[0],
-        )?
-        .into(),
+        ConvAlgorithm::SplitK { tiling, splits } => split_k(Partial::Conv(Some(tiling)), splits)?,
+        ConvAlgorithm::GemmSplitK { tiling, splits } => {
+            split_k(Partial::Pointwise(Some(tiling)), splits)?
+        }
         ConvAlgorithm::Winograd { gemm, .. } => winograd::winograd(
             gpu,
             spec,

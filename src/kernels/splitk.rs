@@ -123,30 +123,17 @@ pub fn conv_splitk(
     splits: u32,
     scratch: BufRef<'_>,
 ) -> Result<[Dispatch; 2]> {
-    let out_shape = conv::validate(
+    two_pass(
         gpu,
-        "conv (split-K)",
         spec,
         input_shape,
         weight_shape,
         epilogue,
-        &b,
-    )?;
-    let first = conv::conv_partial(
-        gpu,
-        spec,
-        input_shape,
-        weight_shape,
-        b.input,
-        b.weight,
-        scratch,
-        tiling,
+        b,
+        Partial::Conv(tiling),
         splits,
-    )?;
-    let second = reduce(
-        gpu, &out_shape, splits, epilogue, scratch, b.bias, b.residual, b.output,
-    )?;
-    Ok([first, second])
+        scratch,
+    )
 }
 
 /// Split-K for a pointwise convolution through the GEMM (see [`conv_splitk`]).
@@ -162,26 +149,51 @@ pub fn pointwise_splitk(
     splits: u32,
     scratch: BufRef<'_>,
 ) -> Result<[Dispatch; 2]> {
-    let out_shape = conv::validate(
+    two_pass(
         gpu,
-        "pointwise conv (split-K)",
         spec,
         input_shape,
         weight_shape,
         epilogue,
-        &b,
-    )?;
-    let first = matmul::pointwise_partial(
-        gpu,
-        spec,
-        input_shape,
-        weight_shape,
-        b.input,
-        b.weight,
-        scratch,
-        tiling,
+        b,
+        Partial::Pointwise(tiling),
         splits,
-    )?;
+        scratch,
+    )
+}
+
+/// Which kernel computes the partial sums, with its tiling.
+pub(crate) enum Partial {
+    Conv(Option<ConvTiling>),
+    Pointwise(Option<GemmTiling>),
+}
+
+/// The two passes of [`conv_splitk`] and [`pointwise_splitk`]: validate, partial sums into
+/// `scratch`, then the reduce with the epilogue.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn two_pass(
+    gpu: &Gpu,
+    spec: &ConvSpec,
+    input_shape: &[usize],
+    weight_shape: &[usize],
+    epilogue: Epilogue,
+    b: ConvBindings<'_>,
+    partial: Partial,
+    splits: u32,
+    scratch: BufRef<'_>,
+) -> Result<[Dispatch; 2]> {
+    let op = match partial {
+        Partial::Conv(_) => "conv (split-K)",
+        Partial::Pointwise(_) => "pointwise conv (split-K)",
+    };
+    let out_shape = conv::validate(gpu, op, spec, input_shape, weight_shape, epilogue, &b)?;
+    let (xs, ws, x, w) = (input_shape, weight_shape, b.input, b.weight);
+    let first = match partial {
+        Partial::Conv(t) => conv::conv_partial(gpu, spec, xs, ws, x, w, scratch, t, splits),
+        Partial::Pointwise(t) => {
+            matmul::pointwise_partial(gpu, spec, xs, ws, x, w, scratch, t, splits)
+        }
+    }?;
     let second = reduce(
         gpu, &out_shape, splits, epilogue, scratch, b.bias, b.residual, b.output,
     )?;

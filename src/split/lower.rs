@@ -174,6 +174,24 @@ fn follow(v: &View, lo: &[usize], hi: &[usize], upto: usize) -> View {
     v.sub(&a, &b)
 }
 
+/// Largest `u` in 1..=max with `ok(u)`, 0 if none (`ok` is monotone).
+fn search(max: usize, ok: &dyn Fn(usize) -> bool) -> usize {
+    let (mut lo, mut hi) = (0, max);
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        if ok(mid) { lo = mid } else { hi = mid - 1 }
+    }
+    lo
+}
+
+/// Channel range [a, b) of image `i` of a `[N, C, ..]` view.
+fn chans(v: &View, i: usize, a: usize, b: usize) -> View {
+    let mut lo = vec![0; v.dims.len()];
+    let mut hi = v.dims.clone();
+    (lo[0], hi[0], lo[1], hi[1]) = (i, i + 1, a, b);
+    v.sub(&lo, &hi)
+}
+
 /// Image 0 of an `[N, ..]` view.
 fn first_image(v: &View) -> View {
     let lo = vec![0; v.dims.len()];
@@ -315,14 +333,6 @@ fn lower_linear(n: &NodeViews<'_>, l: &mut Lowering, activation: Activation) -> 
             .chain([&c.out])
             .all(|v| l.fits(v))
     };
-    let search = |max: usize, ok: &dyn Fn(usize) -> bool| {
-        let (mut lo, mut hi) = (0, max);
-        while lo < hi {
-            let mid = (lo + hi).div_ceil(2);
-            if ok(mid) { lo = mid } else { hi = mid - 1 }
-        }
-        lo
-    };
     // Rows per block: as many as fit with the whole weight, else with one feature.
     let mut rb = search(m, &|r| fits(&map(0, r, 0, f)));
     let mut fb = f;
@@ -377,12 +387,6 @@ fn lower_conv_transpose(
     let w = &n.params[0];
     let (batch, o) = (out.dims[0], out.dims[1]);
     let image_ok = |v: &View| l.fits(&first_image(v));
-    let chans = |v: &View, i: usize, a: usize, b: usize| {
-        let mut lo = vec![0; v.dims.len()];
-        let mut hi = v.dims.clone();
-        (lo[0], hi[0], lo[1], hi[1]) = (i, i + 1, a, b);
-        v.sub(&lo, &hi)
-    };
     let cols = |a: usize, b: usize| {
         let mut lo = vec![0; w.dims.len()];
         let mut hi = w.dims.clone();
@@ -410,11 +414,7 @@ fn lower_conv_transpose(
             && l.fits(&cols(0, u))
             && residual.is_none_or(|r| l.fits(&chans(r, 0, 0, u)))
     };
-    let (mut lo, mut hi) = (0, o);
-    while lo < hi {
-        let mid = (lo + hi).div_ceil(2);
-        if ok(mid) { lo = mid } else { hi = mid - 1 }
-    }
+    let lo = search(o, &ok);
     if lo == 0 {
         let v = chans(out, 0, 0, 1);
         return Err(n.err(
@@ -517,13 +517,6 @@ fn lower_conv(
         return Ok(());
     }
 
-    // Channel range [a, b) of image `i` of a `[N, C, ..]` view.
-    let chans = |v: &View, i: usize, a: usize, b: usize| {
-        let mut lo = vec![0; v.dims.len()];
-        let mut hi = v.dims.clone();
-        (lo[0], hi[0], lo[1], hi[1]) = (i, i + 1, a, b);
-        v.sub(&lo, &hi)
-    };
     let rows = |v: &View, a: usize, b: usize| {
         let mut lo = vec![0; v.dims.len()];
         let mut hi = v.dims.clone();
@@ -545,15 +538,6 @@ fn lower_conv(
     let xname = format!("{:?}", n.ins[0].0);
     let yname = format!("{:?}", n.out.0);
 
-    // Largest `u` in 1..=max with `ok(u)`, 0 if none (monotone).
-    let search = |max: usize, ok: &dyn Fn(usize) -> bool| {
-        let (mut lo, mut hi) = (0, max);
-        while lo < hi {
-            let mid = (lo + hi).div_ceil(2);
-            if ok(mid) { lo = mid } else { hi = mid - 1 }
-        }
-        lo
-    };
     let unit_ok = |u: usize, cin: usize, kin: usize| {
         // `u` output channels reading `cin` input channels through weight rows of `kin` taps.
         let mut vs = vec![

@@ -301,24 +301,7 @@ impl Lowering {
         if let Some(b) = self.direct(v) {
             return b;
         }
-        let slot = self.scratch(self.bytes(v.numel()));
-        let Bind::Slot { slot: s, .. } = slot else {
-            unreachable!("scratch gives a slot")
-        };
-        let plan = CopyPlan {
-            dims: v.dims.clone(),
-            in_strides: v.strides.clone(),
-            out_strides: strides(&v.dims),
-            in_offset: v.offset,
-            out_offset: 0,
-        };
-        let mut copies = Vec::new();
-        self.copy_rec(
-            &plan.simplified(),
-            (v.store, v.base),
-            (Store::Slot(s), 0),
-            &mut copies,
-        );
+        let (slot, mut copies) = self.stage(v, true);
         self.launches.append(&mut copies);
         slot
     }
@@ -329,26 +312,36 @@ impl Lowering {
         if let Some(b) = self.direct(v) {
             return b;
         }
+        let (slot, mut copies) = self.stage(v, false);
+        self.pending.append(&mut copies);
+        slot
+    }
+
+    /// A fresh staging slot for `v` and the copies between them: from `v` into the slot when
+    /// `into_slot` (inputs), else from the slot back to `v` (outputs).
+    fn stage(&mut self, v: &View, into_slot: bool) -> (Bind, Vec<Launch>) {
         let slot = self.scratch(self.bytes(v.numel()));
         let Bind::Slot { slot: s, .. } = slot else {
             unreachable!("scratch gives a slot")
         };
+        // Each side of the copy: strides, element offset, store and base.
+        let view = (v.strides.clone(), v.offset, (v.store, v.base));
+        let dense = (strides(&v.dims), 0, (Store::Slot(s), 0));
+        let (from, to) = if into_slot {
+            (view, dense)
+        } else {
+            (dense, view)
+        };
         let plan = CopyPlan {
             dims: v.dims.clone(),
-            in_strides: strides(&v.dims),
-            out_strides: v.strides.clone(),
-            in_offset: 0,
-            out_offset: v.offset,
+            in_strides: from.0,
+            out_strides: to.0,
+            in_offset: from.1,
+            out_offset: to.1,
         };
         let mut copies = Vec::new();
-        self.copy_rec(
-            &plan.simplified(),
-            (Store::Slot(s), 0),
-            (v.store, v.base),
-            &mut copies,
-        );
-        self.pending.append(&mut copies);
-        slot
+        self.copy_rec(&plan.simplified(), from.2, to.2, &mut copies);
+        (slot, copies)
     }
 
     /// Appends a kernel launch, then the copies out of any staged outputs.
@@ -673,6 +666,15 @@ pub(crate) fn emit(
     out: &mut Vec<Dispatch>,
 ) -> Result<()> {
     let b = |x: &Bind| x.buf(arenas, params, slots);
+    // Conv and ConvTranspose launches bind their buffers alike.
+    let conv_bindings =
+        |input, weight, bias: &Option<Bind>, residual: &Option<Bind>, y| ConvBindings {
+            input: b(input),
+            weight: b(weight),
+            bias: bias.as_ref().map(b),
+            residual: residual.as_ref().map(b),
+            output: b(y),
+        };
     for l in launches {
         let d = match l {
             Launch::Copy { plan, src, dst } => {
@@ -714,13 +716,7 @@ pub(crate) fn emit(
                     in_shape,
                     w_shape,
                     *epilogue,
-                    ConvBindings {
-                        input: b(input),
-                        weight: b(weight),
-                        bias: bias.as_ref().map(b),
-                        residual: residual.as_ref().map(b),
-                        output: b(y),
-                    },
+                    conv_bindings(input, weight, bias, residual, y),
                 )?
             }
             Launch::ConvTranspose {
@@ -739,13 +735,7 @@ pub(crate) fn emit(
                 in_shape,
                 w_shape,
                 *epilogue,
-                ConvBindings {
-                    input: b(input),
-                    weight: b(weight),
-                    bias: bias.as_ref().map(b),
-                    residual: residual.as_ref().map(b),
-                    output: b(y),
-                },
+                conv_bindings(input, weight, bias, residual, y),
             )?,
             Launch::Linear {
                 x_shape,

@@ -61,6 +61,116 @@ fn launch(
     gpu.download(&out)
 }
 
+/// The weight shape `[cout, c / groups, *kernel]` of `spec` on `c` input channels.
+fn weight_shape(c: usize, cout: usize, spec: &ConvSpec) -> Vec<usize> {
+    let mut ws = vec![cout, c / spec.groups];
+    ws.extend(&spec.kernel);
+    ws
+}
+
+/// Seeded input, weight and bias (seeds `seed`, `seed + 1`, `seed + 2`) of a convolution.
+fn conv_data(xs: &[usize], ws: &[usize], seed: u64) -> [Tensor; 3] {
+    [
+        Tensor::random(xs.to_vec(), seed),
+        Tensor::random(ws.to_vec(), seed + 1),
+        Tensor::random(vec![ws[0]], seed + 2),
+    ]
+}
+
+/// Runs the convolution kernel `spec` selects (depthwise, pointwise or direct) on `t` =
+/// [input, weight, bias] with activation `act`.
+fn run_conv(
+    gpu: &Gpu,
+    spec: &ConvSpec,
+    xs: &[usize],
+    ws: &[usize],
+    act: Activation,
+    t: [&Tensor; 3],
+) -> Result<Tensor> {
+    let out_shape = spec.output_shape(xs, ws)?;
+    let ep = Epilogue::act(act);
+    launch(gpu, &t, &out_shape, |g, b, out| {
+        let bind = ConvBindings {
+            input: b[0],
+            weight: b[1],
+            bias: Some(b[2]),
+            residual: None,
+            output: out,
+        };
+        if depthwise::is_depthwise(spec, xs) {
+            depthwise::depthwise(g, spec, xs, ws, ep, bind)
+        } else if matmul::is_pointwise(spec) {
+            matmul::pointwise(g, spec, xs, ws, ep, bind)
+        } else {
+            conv::conv(g, spec, xs, ws, ep, bind)
+        }
+    })
+}
+
+/// Runs `a` through `algorithm::conv_with` on `t` = [input, weight, bias] with activation
+/// `act`: weights transformed on the host where `a` wants it, each scratch region a buffer
+/// of its own, in `gpu`'s precision.
+fn run_algorithm(
+    gpu: &Gpu,
+    a: &ConvAlgorithm,
+    spec: &ConvSpec,
+    xs: &[usize],
+    ws: &[usize],
+    act: Activation,
+    t: [&Tensor; 3],
+) -> Result<Tensor> {
+    let [xt, wt, bt] = t;
+    let p = gpu.precision();
+    let out_shape = spec.output_shape(xs, ws)?;
+    // Winograd's transform is rounded to the storage precision on upload, as in a session.
+    let wdev = if a.transforms_weights() {
+        winograd::transform_weights(wt)
+    } else {
+        wt.clone()
+    };
+    let bufs = [xt, &wdev, bt]
+        .iter()
+        .map(|t| gpu.upload(t))
+        .collect::<Result<Vec<_>>>()?;
+    let scratch = algorithm::scratch_bytes(a, spec, xs, ws, p)?
+        .into_iter()
+        .map(|b| gpu.zeros(&[(b as usize).div_ceil(p.elem_bytes())]))
+        .collect::<Result<Vec<_>>>()?;
+    let out = gpu.zeros(&out_shape)?;
+    let ds = algorithm::conv_with(
+        gpu,
+        a,
+        spec,
+        xs,
+        ws,
+        Epilogue::act(act),
+        ConvBindings {
+            input: bufs[0].binding(),
+            weight: bufs[1].binding(),
+            bias: Some(bufs[2].binding()),
+            residual: None,
+            output: out.binding(),
+        },
+        &scratch.iter().map(|s| s.binding()).collect::<Vec<_>>(),
+    )?;
+    gpu.submit(&ds.iter().collect::<Vec<_>>())?;
+    gpu.download(&out)
+}
+
+/// The largest output of the convolution on absolute values without activation: the sum of
+/// absolute terms the f16 bounds are made uniform at.
+fn max_abs_sum(spec: &ConvSpec, xt: &Tensor, wt: &Tensor, bt: &Tensor) -> Result<f64> {
+    let sums = reference::conv::conv_epilogue(
+        spec,
+        &abs(xt),
+        &abs(wt),
+        Some(&abs(bt)),
+        None,
+        Activation::Identity,
+    )?;
+    Ok(max_of(&sums))
+}
+
 fn conv_case(
     family: &'static str,
     name: &str,
@@ -73,34 +183,14 @@ fn conv_case(
     let (n, c) = (x[0], x[1]);
     let mut xs = vec![n, c];
     xs.extend(spatial);
-    let mut ws = vec![cout, c / spec.groups];
-    ws.extend(&spec.kernel);
+    let ws = weight_shape(c, cout, &spec);
     let name = format!("{name} x{xs:?} w{ws:?} {act:?}");
     Case {
         family,
         name,
         run: Box::new(move |gpu| {
-            let xt = Tensor::random(xs.clone(), 11);
-            let wt = Tensor::random(ws.clone(), 12);
-            let bt = Tensor::random(vec![cout], 13);
-            let out_shape = spec.output_shape(&xs, &ws)?;
-            let ep = Epilogue::act(act);
-            let got = launch(gpu, &[&xt, &wt, &bt], &out_shape, |g, b, out| {
-                let bind = ConvBindings {
-                    input: b[0],
-                    weight: b[1],
-                    bias: Some(b[2]),
-                    residual: None,
-                    output: out,
-                };
-                if depthwise::is_depthwise(&spec, &xs) {
-                    depthwise::depthwise(g, &spec, &xs, &ws, ep, bind)
-                } else if matmul::is_pointwise(&spec) {
-                    matmul::pointwise(g, &spec, &xs, &ws, ep, bind)
-                } else {
-                    conv::conv(g, &spec, &xs, &ws, ep, bind)
-                }
-            })?;
+            let [xt, wt, bt] = conv_data(&xs, &ws, 11);
+            let got = run_conv(gpu, &spec, &xs, &ws, act, [&xt, &wt, &bt])?;
             let want = reference::conv::conv_epilogue(&spec, &xt, &wt, Some(&bt), None, act)?;
             let k = (c / spec.groups) * spec.kernel.iter().product::<usize>() + 1;
             Ok(Outcome {
@@ -146,8 +236,7 @@ fn f16_conv_case(
     act: Activation,
 ) -> Case {
     let c = xs[1];
-    let mut ws = vec![cout, c / spec.groups];
-    ws.extend(&spec.kernel);
+    let ws = weight_shape(c, cout, &spec);
     // The family names the kernel that runs (as the f32 cases do), then the precision.
     let family: &'static str = match (
         depthwise::is_depthwise(&spec, &xs),
@@ -166,39 +255,13 @@ fn f16_conv_case(
         name: format!("{name} x{xs:?} w{ws:?} {act:?}"),
         run: Box::new(move |gpu| {
             let gpu = &gpu.with_precision(p)?;
-            let xt = round16(&Tensor::random(xs.clone(), 11));
-            let wt = round16(&Tensor::random(ws.clone(), 12));
-            let bt = round16(&Tensor::random(vec![cout], 13));
-            let out_shape = spec.output_shape(&xs, &ws)?;
-            let ep = Epilogue::act(act);
-            let got = launch(gpu, &[&xt, &wt, &bt], &out_shape, |g, b, out| {
-                let bind = ConvBindings {
-                    input: b[0],
-                    weight: b[1],
-                    bias: Some(b[2]),
-                    residual: None,
-                    output: out,
-                };
-                if depthwise::is_depthwise(&spec, &xs) {
-                    depthwise::depthwise(g, &spec, &xs, &ws, ep, bind)
-                } else if matmul::is_pointwise(&spec) {
-                    matmul::pointwise(g, &spec, &xs, &ws, ep, bind)
-                } else {
-                    conv::conv(g, &spec, &xs, &ws, ep, bind)
-                }
-            })?;
+            let [xt, wt, bt] = conv_data(&xs, &ws, 11).map(|t| round16(&t));
+            let got = run_conv(gpu, &spec, &xs, &ws, act, [&xt, &wt, &bt])?;
             let want = reference::conv::conv_epilogue(&spec, &xt, &wt, Some(&bt), None, act)?;
-            let sums = reference::conv::conv_epilogue(
-                &spec,
-                &abs(&xt),
-                &abs(&wt),
-                Some(&abs(&bt)),
-                None,
-                Activation::Identity,
-            )?;
+            let sums = max_abs_sum(&spec, &xt, &wt, &bt)?;
             let k = (c / spec.groups) * spec.kernel.iter().product::<usize>();
             // 1.5: the steepest activation's slope (HardSwish).
-            let tolerance = F16Tolerance::new(k, p).slope(1.5).uniform(max_of(&sums));
+            let tolerance = F16Tolerance::new(k, p).slope(1.5).uniform(sums);
             Ok(Outcome {
                 got,
                 want,
@@ -333,8 +396,7 @@ fn f16_algorithm_case(
     act: Activation,
     a: ConvAlgorithm,
 ) -> Case {
-    let mut ws = vec![cout, xs[1] / spec.groups];
-    ws.extend(&spec.kernel);
+    let ws = weight_shape(xs[1], cout, &spec);
     let family: &'static str = match (a.transforms_weights(), p) {
         (true, Precision::F16AccF32) => "winograd f16-acc32",
         (true, _) => "winograd f16",
@@ -346,52 +408,10 @@ fn f16_algorithm_case(
         name: format!("{name} x{xs:?} w{ws:?} {act:?} {a:?}"),
         run: Box::new(move |gpu| {
             let gpu = &gpu.with_precision(p)?;
-            let xt = round16(&Tensor::random(xs.clone(), 21));
-            let wt = round16(&Tensor::random(ws.clone(), 22));
-            let bt = round16(&Tensor::random(vec![cout], 23));
-            let out_shape = spec.output_shape(&xs, &ws)?;
-            // Winograd's transform is rounded to f16 on upload, as in a session.
-            let wdev = if a.transforms_weights() {
-                winograd::transform_weights(&wt)
-            } else {
-                wt.clone()
-            };
-            let bufs = [&xt, &wdev, &bt]
-                .iter()
-                .map(|t| gpu.upload(t))
-                .collect::<Result<Vec<_>>>()?;
-            let scratch = algorithm::scratch_bytes(&a, &spec, &xs, &ws, p)?
-                .into_iter()
-                .map(|b| gpu.zeros(&[(b as usize).div_ceil(p.elem_bytes())]))
-                .collect::<Result<Vec<_>>>()?;
-            let out = gpu.zeros(&out_shape)?;
-            let ds = algorithm::conv_with(
-                gpu,
-                &a,
-                &spec,
-                &xs,
-                &ws,
-                Epilogue::act(act),
-                ConvBindings {
-                    input: bufs[0].binding(),
-                    weight: bufs[1].binding(),
-                    bias: Some(bufs[2].binding()),
-                    residual: None,
-                    output: out.binding(),
-                },
-                &scratch.iter().map(|s| s.binding()).collect::<Vec<_>>(),
-            )?;
-            gpu.submit(&ds.iter().collect::<Vec<_>>())?;
-            let got = gpu.download(&out)?;
+            let [xt, wt, bt] = conv_data(&xs, &ws, 21).map(|t| round16(&t));
+            let got = run_algorithm(gpu, &a, &spec, &xs, &ws, act, [&xt, &wt, &bt])?;
             let want = reference::conv::conv_epilogue(&spec, &xt, &wt, Some(&bt), None, act)?;
-            let sums = reference::conv::conv_epilogue(
-                &spec,
-                &abs(&xt),
-                &abs(&wt),
-                Some(&abs(&bt)),
-                None,
-                Activation::Identity,
-            )?;
+            let sums = max_abs_sum(&spec, &xt, &wt, &bt)?;
             let k = (xs[1] / spec.groups) * spec.kernel.iter().product::<usize>();
             let bound = if a.transforms_weights() {
                 winograd::f16_tolerance(k, p)
@@ -399,7 +419,7 @@ fn f16_algorithm_case(
                 F16Tolerance::new(k, p)
             };
             // 1.5: the steepest activation's slope (HardSwish).
-            let tolerance = bound.slope(1.5).uniform(max_of(&sums));
+            let tolerance = bound.slope(1.5).uniform(sums);
             Ok(Outcome {
                 got,
                 want,
@@ -421,49 +441,14 @@ fn algorithm_case(
     act: Activation,
     a: ConvAlgorithm,
 ) -> Case {
-    let mut ws = vec![cout, xs[1] / spec.groups];
-    ws.extend(&spec.kernel);
+    let ws = weight_shape(xs[1], cout, &spec);
     let name = format!("{name} x{xs:?} w{ws:?} {act:?} {a:?}");
     Case {
         family,
         name,
         run: Box::new(move |gpu| {
-            let xt = Tensor::random(xs.clone(), 21);
-            let wt = Tensor::random(ws.clone(), 22);
-            let bt = Tensor::random(vec![cout], 23);
-            let out_shape = spec.output_shape(&xs, &ws)?;
-            let wdev = if a.transforms_weights() {
-                winograd::transform_weights(&wt)
-            } else {
-                wt.clone()
-            };
-            let bufs = [&xt, &wdev, &bt]
-                .iter()
-                .map(|t| gpu.upload(t))
-                .collect::<Result<Vec<_>>>()?;
-            let scratch = algorithm::scratch_bytes(&a, &spec, &xs, &ws, gpu.precision())?
-                .into_iter()
-                .map(|b| gpu.zeros(&[(b as usize).div_ceil(gpu.precision().elem_bytes())]))
-                .collect::<Result<Vec<_>>>()?;
-            let out = gpu.zeros(&out_shape)?;
-            let ds = algorithm::conv_with(
-                gpu,
-                &a,
-                &spec,
-                &xs,
-                &ws,
-                Epilogue::act(act),
-                ConvBindings {
-                    input: bufs[0].binding(),
-                    weight: bufs[1].binding(),
-                    bias: Some(bufs[2].binding()),
-                    residual: None,
-                    output: out.binding(),
-                },
-                &scratch.iter().map(|s| s.binding()).collect::<Vec<_>>(),
-            )?;
-            gpu.submit(&ds.iter().collect::<Vec<_>>())?;
-            let got = gpu.download(&out)?;
+            let [xt, wt, bt] = conv_data(&xs, &ws, 21);
+            let got = run_algorithm(gpu, &a, &spec, &xs, &ws, act, [&xt, &wt, &bt])?;
             let want = reference::conv::conv_epilogue(&spec, &xt, &wt, Some(&bt), None, act)?;
             let mut k = (xs[1] / spec.groups) * spec.kernel.iter().product::<usize>() + 1;
             if a.transforms_weights() {
