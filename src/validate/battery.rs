@@ -61,6 +61,34 @@ fn launch(
     gpu.download(&out)
 }
 
+/// A case running one kernel on one seeded random input of shape `xs` (output shape from
+/// `out_shape`) against its CPU `reference`.
+fn one_input_case(
+    family: &'static str,
+    name: String,
+    xs: Vec<usize>,
+    out_shape: impl Fn(&[usize]) -> Result<Vec<usize>> + Send + Sync + 'static,
+    kernel: impl Fn(&Gpu, &[usize], BufRef<'_>, BufRef<'_>) -> Result<Dispatch> + Send + Sync + 'static,
+    reference: impl Fn(&Tensor) -> Result<Tensor> + Send + Sync + 'static,
+    tolerance: Tolerance,
+) -> Case {
+    Case {
+        family,
+        name,
+        run: Box::new(move |gpu| {
+            let x = Tensor::random(xs.clone(), 1);
+            let got = launch(gpu, &[&x], &out_shape(&xs)?, |g, t, out| {
+                kernel(g, &xs, t[0], out)
+            })?;
+            Ok(Outcome {
+                got,
+                want: reference(&x)?,
+                tolerance,
+            })
+        }),
+    }
+}
+
 /// The weight shape `[cout, c / groups, *kernel]` of `spec` on `c` input channels.
 fn weight_shape(c: usize, cout: usize, spec: &ConvSpec) -> Vec<usize> {
     let mut ws = vec![cout, c / spec.groups];
@@ -712,71 +740,47 @@ pub fn cases() -> Vec<Case> {
         }),
     });
     for order in [ChannelOrder::Crd, ChannelOrder::Dcr] {
-        v.push(Case {
-            family: "pixel_shuffle",
-            name: format!("r3 {order:?} [2,18,5,7]"),
-            run: Box::new(move |gpu| {
-                let op = PixelShuffle { factor: 3, order };
-                let x = Tensor::random(vec![2, 18, 5, 7], 1);
-                let got = launch(gpu, &[&x], &op.output_shape(x.shape())?, |g, t, out| {
-                    rearrange::pixel_shuffle(g, &op, &[2, 18, 5, 7], t[0], out)
-                })?;
-                Ok(Outcome {
-                    got,
-                    want: reference::rearrange::pixel_shuffle(&op, &x)?,
-                    tolerance: exact(),
-                })
-            }),
-        });
-        v.push(Case {
-            family: "space_to_depth",
-            name: format!("r2 {order:?} [1,3,10,14]"),
-            run: Box::new(move |gpu| {
-                let op = SpaceToDepth { block: 2, order };
-                let x = Tensor::random(vec![1, 3, 10, 14], 1);
-                let got = launch(gpu, &[&x], &op.output_shape(x.shape())?, |g, t, out| {
-                    rearrange::space_to_depth(g, &op, &[1, 3, 10, 14], t[0], out)
-                })?;
-                Ok(Outcome {
-                    got,
-                    want: reference::rearrange::space_to_depth(&op, &x)?,
-                    tolerance: exact(),
-                })
-            }),
-        });
+        let op = PixelShuffle { factor: 3, order };
+        v.push(one_input_case(
+            "pixel_shuffle",
+            format!("r3 {order:?} [2,18,5,7]"),
+            vec![2, 18, 5, 7],
+            move |xs| op.output_shape(xs),
+            move |g, xs, x, out| rearrange::pixel_shuffle(g, &op, xs, x, out),
+            move |x| reference::rearrange::pixel_shuffle(&op, x),
+            exact(),
+        ));
+        let op = SpaceToDepth { block: 2, order };
+        v.push(one_input_case(
+            "space_to_depth",
+            format!("r2 {order:?} [1,3,10,14]"),
+            vec![1, 3, 10, 14],
+            move |xs| op.output_shape(xs),
+            move |g, xs, x, out| rearrange::space_to_depth(g, &op, xs, x, out),
+            move |x| reference::rearrange::space_to_depth(&op, x),
+            exact(),
+        ));
     }
-    v.push(Case {
-        family: "channel_shuffle",
-        name: "g3 [2,12,5,5]".into(),
-        run: Box::new(|gpu| {
-            let op = ChannelShuffle { groups: 3 };
-            let x = Tensor::random(vec![2, 12, 5, 5], 1);
-            let got = launch(gpu, &[&x], x.shape(), |g, t, out| {
-                rearrange::channel_shuffle(g, &op, &[2, 12, 5, 5], t[0], out)
-            })?;
-            Ok(Outcome {
-                got,
-                want: reference::rearrange::channel_shuffle(&op, &x)?,
-                tolerance: exact(),
-            })
-        }),
-    });
-    v.push(Case {
-        family: "transpose",
-        name: "perm [0,2,3,1] [2,5,33,17]".into(),
-        run: Box::new(|gpu| {
-            let perm = [0, 2, 3, 1];
-            let x = Tensor::random(vec![2, 5, 33, 17], 1);
-            let got = launch(gpu, &[&x], &[2, 33, 17, 5], |g, t, out| {
-                rearrange::transpose(g, &perm, &[2, 5, 33, 17], t[0], out)
-            })?;
-            Ok(Outcome {
-                got,
-                want: reference::rearrange::transpose(&perm, &x)?,
-                tolerance: exact(),
-            })
-        }),
-    });
+    let op = ChannelShuffle { groups: 3 };
+    v.push(one_input_case(
+        "channel_shuffle",
+        "g3 [2,12,5,5]".into(),
+        vec![2, 12, 5, 5],
+        |xs| Ok(xs.to_vec()),
+        move |g, xs, x, out| rearrange::channel_shuffle(g, &op, xs, x, out),
+        move |x| reference::rearrange::channel_shuffle(&op, x),
+        exact(),
+    ));
+    let perm = [0, 2, 3, 1];
+    v.push(one_input_case(
+        "transpose",
+        "perm [0,2,3,1] [2,5,33,17]".into(),
+        vec![2, 5, 33, 17],
+        |_| Ok(vec![2, 33, 17, 5]),
+        move |g, xs, x, out| rearrange::transpose(g, &perm, xs, x, out),
+        move |x| reference::rearrange::transpose(&perm, x),
+        exact(),
+    ));
     v.push(Case {
         family: "concat",
         name: "axis 1 [2,3,4,5] + [2,6,4,5]".into(),
@@ -818,41 +822,30 @@ pub fn cases() -> Vec<Case> {
         (PoolKind::Avg, 3, 2, 1, true, false),
         (PoolKind::Avg, 2, 3, 1, false, true),
     ] {
-        v.push(Case {
-            family: "pool",
-            name: format!("{kind:?} k{k} s{s} p{p} ceil={ceil} include_pad={incl} [2,3,14,15]"),
-            run: Box::new(move |gpu| {
-                let mut spec = PoolSpec::new(kind, k, s, p);
-                spec.ceil_mode = ceil;
-                spec.count_include_pad = incl;
-                let x = Tensor::random(vec![2, 3, 14, 15], 1);
-                let got = launch(gpu, &[&x], &spec.output_shape(x.shape())?, |g, t, out| {
-                    pool::pool(g, &spec, &[2, 3, 14, 15], t[0], out)
-                })?;
-                Ok(Outcome {
-                    got,
-                    want: reference::pool::pool(&spec, &x)?,
-                    tolerance: Tolerance::accumulation(k * k),
-                })
-            }),
-        });
+        let mut spec = PoolSpec::new(kind, k, s, p);
+        spec.ceil_mode = ceil;
+        spec.count_include_pad = incl;
+        let (s1, s2, s3) = (spec.clone(), spec.clone(), spec);
+        v.push(one_input_case(
+            "pool",
+            format!("{kind:?} k{k} s{s} p{p} ceil={ceil} include_pad={incl} [2,3,14,15]"),
+            vec![2, 3, 14, 15],
+            move |xs| s1.output_shape(xs),
+            move |g, xs, x, out| pool::pool(g, &s2, xs, x, out),
+            move |x| reference::pool::pool(&s3, x),
+            Tolerance::accumulation(k * k),
+        ));
     }
     for kind in [PoolKind::Avg, PoolKind::Max] {
-        v.push(Case {
-            family: "global_pool",
-            name: format!("{kind:?} [2,5,23,29]"),
-            run: Box::new(move |gpu| {
-                let x = Tensor::random(vec![2, 5, 23, 29], 1);
-                let got = launch(gpu, &[&x], &[2, 5, 1, 1], |g, t, out| {
-                    pool::global_pool(g, kind, &[2, 5, 23, 29], t[0], out)
-                })?;
-                Ok(Outcome {
-                    got,
-                    want: reference::pool::global_pool(kind, &x)?,
-                    tolerance: Tolerance::accumulation(23 * 29),
-                })
-            }),
-        });
+        v.push(one_input_case(
+            "global_pool",
+            format!("{kind:?} [2,5,23,29]"),
+            vec![2, 5, 23, 29],
+            |_| Ok(vec![2, 5, 1, 1]),
+            move |g, xs, x, out| pool::global_pool(g, kind, xs, x, out),
+            move |x| reference::pool::global_pool(kind, x),
+            Tolerance::accumulation(23 * 29),
+        ));
     }
     for (name, spec, tolerance) in [
         (
@@ -884,22 +877,16 @@ pub fn cases() -> Vec<Case> {
             }),
         });
     }
-    v.push(Case {
-        family: "pad",
-        name: "[2,3,9,11] by [0,1,2,0] / [0,0,1,3] with 0.5".into(),
-        run: Box::new(|gpu| {
-            let (begin, end) = ([0, 1, 2, 0], [0, 0, 1, 3]);
-            let x = Tensor::random(vec![2, 3, 9, 11], 1);
-            let got = launch(gpu, &[&x], &[2, 4, 12, 14], |g, t, out| {
-                pad::pad(g, &begin, &end, 0.5, &[2, 3, 9, 11], t[0], out)
-            })?;
-            Ok(Outcome {
-                got,
-                want: reference::pad::pad(&x, &begin, &end, 0.5)?,
-                tolerance: exact(),
-            })
-        }),
-    });
+    let (begin, end) = ([0, 1, 2, 0], [0, 0, 1, 3]);
+    v.push(one_input_case(
+        "pad",
+        "[2,3,9,11] by [0,1,2,0] / [0,0,1,3] with 0.5".into(),
+        vec![2, 3, 9, 11],
+        |_| Ok(vec![2, 4, 12, 14]),
+        move |g, xs, x, out| pad::pad(g, &begin, &end, 0.5, xs, x, out),
+        move |x| reference::pad::pad(x, &begin, &end, 0.5),
+        exact(),
+    ));
     v.push(Case {
         family: "softmax",
         name: "axis 1 [3,1000]".into(),
