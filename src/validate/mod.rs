@@ -71,12 +71,14 @@ pub fn run_battery(
 ) -> Vec<CaseResult> {
     let adapter = gpu.describe();
     let mut out = Vec::new();
+    let mut skipped_f16 = 0;
     for case in battery::cases() {
         if filter.is_some_and(|f| !case.family.contains(f) && !case.name.contains(f)) {
             continue;
         }
-        // f16 cases need the feature; adapters without it (GL) skip them.
+        // f16 cases need the feature; adapters without it (GL) skip them, said once below.
         if case.needs_shader_f16() && !gpu.has_shader_f16() {
+            skipped_f16 += 1;
             continue;
         }
         let mut r = CaseResult {
@@ -112,6 +114,9 @@ pub fn run_battery(
         }
         progress(&r);
         out.push(r);
+    }
+    if skipped_f16 > 0 {
+        eprintln!("{adapter}: {skipped_f16} f16 cases not run (the adapter lacks SHADER_F16)");
     }
     out
 }
