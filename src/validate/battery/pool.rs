@@ -1,0 +1,43 @@
+//! Windowed and global pooling cases.
+
+use super::Case;
+use super::run::one_input_case;
+use crate::compare::Tolerance;
+use crate::kernels::pool;
+use crate::ops::{PoolKind, PoolSpec};
+use crate::reference;
+
+pub(super) fn cases() -> Vec<Case> {
+    let mut v = Vec::new();
+    for (kind, k, s, p, ceil, incl) in [
+        (PoolKind::Max, 3, 2, 1, true, true),
+        (PoolKind::Avg, 3, 2, 1, true, false),
+        (PoolKind::Avg, 2, 3, 1, false, true),
+    ] {
+        let mut spec = PoolSpec::new(kind, k, s, p);
+        spec.ceil_mode = ceil;
+        spec.count_include_pad = incl;
+        let (s1, s2, s3) = (spec.clone(), spec.clone(), spec);
+        v.push(one_input_case(
+            "pool",
+            format!("{kind:?} k{k} s{s} p{p} ceil={ceil} include_pad={incl} [2,3,14,15]"),
+            vec![2, 3, 14, 15],
+            move |xs| s1.output_shape(xs),
+            move |g, xs, x, out| pool::pool(g, &s2, xs, x, out),
+            move |x| reference::pool::pool(&s3, x),
+            Tolerance::accumulation(k * k),
+        ));
+    }
+    for kind in [PoolKind::Avg, PoolKind::Max] {
+        v.push(one_input_case(
+            "global_pool",
+            format!("{kind:?} [2,5,23,29]"),
+            vec![2, 5, 23, 29],
+            |_| Ok(vec![2, 5, 1, 1]),
+            move |g, xs, x, out| pool::global_pool(g, kind, xs, x, out),
+            move |x| reference::pool::global_pool(kind, x),
+            Tolerance::accumulation(23 * 29),
+        ));
+    }
+    v
+}
