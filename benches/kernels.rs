@@ -135,8 +135,7 @@ fn prepare_algorithm(
                 .unwrap()
         })
         .collect();
-    algorithm::conv_with(
-        gpu,
+    gpu.encode(algorithm::conv_with(gpu.target(),
         a,
         &spec,
         &x,
@@ -150,7 +149,7 @@ fn prepare_algorithm(
             output: out.binding(),
         },
         &scratch.iter().map(|s| s.binding()).collect::<Vec<_>>(),
-    )
+    ))
     .unwrap()
 }
 

@@ -10,7 +10,6 @@
 
 pub mod bench;
 pub mod blocks;
-pub mod cache;
 pub mod cli_model;
 pub mod compare;
 pub mod demo;
@@ -28,7 +27,6 @@ pub mod reference;
 pub mod session;
 pub mod shader_check;
 pub mod shaders;
-pub(crate) mod split;
 pub mod summary;
 pub mod tensor;
 pub mod tune;
@@ -41,4 +39,5 @@ pub use error::{Error, Result};
 pub use model::SessionConfig;
 pub use precision::Precision;
 pub use session::{Session, SessionOptions};
-pub use tensor::{GpuTensor, Tensor};
+pub use device::GpuTensor;
+pub use tensor::Tensor;

@@ -1,6 +1,6 @@
 //! Autotuning: the first time a convolution shape is seen on an adapter, time every viable
 //! configuration ([`crate::kernels::algorithm::candidates`]) and keep the fastest; remember the
-//! choice per adapter in `autotune.json` in the cache directory ([`crate::cache`]) so later
+//! choice per adapter in `autotune.json` in the cache directory ([`crate::device::cache`]) so later
 //! sessions (and processes) reuse it without timing.
 //!
 //! Off by default for the library ([`crate::SessionOptions::autotune`]): a session then uses
@@ -33,15 +33,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use crate::bench::timer::{Clock, time_pass};
-use crate::device::Gpu;
+use crate::device::timer::{Clock, time_pass};
+use crate::device::{BufRef, Dispatch, Gpu, GpuTensor};
 use crate::error::Result;
 use crate::graph::Op;
+use crate::kernels::ConvBindings;
 use crate::kernels::algorithm::{self, ConvAlgorithm};
-use crate::kernels::{BufRef, ConvBindings, Dispatch};
 use crate::ops::{ConvSpec, Epilogue};
 use crate::precision::Precision;
-use crate::tensor::{GpuTensor, Tensor};
+use crate::tensor::Tensor;
 
 /// The cache file's name in the cache directory.
 pub const CACHE_FILE: &str = "autotune.json";
@@ -173,7 +173,7 @@ pub fn conv_key_in(
 /// A fingerprint of a candidate list (order-sensitive; the heuristic's place included).
 pub fn fingerprint(candidates: &[ConvAlgorithm]) -> String {
     let text: Vec<String> = candidates.iter().map(|c| format!("{c:?}")).collect();
-    format!("{:016x}", crate::cache::fnv1a(text.join(";").as_bytes()))
+    format!("{:016x}", crate::device::cache::fnv1a(text.join(";").as_bytes()))
 }
 
 /// An adapter's tuning choices, loaded from and saved to the cache file.
@@ -306,7 +306,7 @@ impl Tuner {
             .or_default()
             .extend(ours);
         let text = serde_json::to_string_pretty(&file).expect("cache serializes");
-        match crate::cache::write_atomic(path, text.as_bytes()) {
+        match crate::device::cache::write_atomic(path, text.as_bytes()) {
             Ok(()) => true,
             Err(e) => {
                 eprintln!(
@@ -436,6 +436,26 @@ impl Tuner {
     }
 }
 
+/// The autotuner of a device: one per [`Gpu`] (shared by its [`Gpu::with_precision`] handles),
+/// loaded from the cache directory on first use.
+pub trait GpuTuner {
+    /// This adapter's autotuning choices.
+    fn tuner(&self) -> &Tuner;
+}
+
+impl GpuTuner for Gpu {
+    fn tuner(&self) -> &Tuner {
+        self.upper_state(|| {
+            Tuner::open(
+                self.cache_dir(),
+                self.adapter_info(),
+                TuneOptions::default(),
+            )
+        })
+        .expect("the device's upper-layer slot holds its tuner")
+    }
+}
+
 /// Buffers of one convolution shape for timing its candidates: input, residual and output
 /// (shared by every candidate), parameters and scratch (per candidate).
 struct Bench {
@@ -503,8 +523,19 @@ impl Bench {
             output: self.output.binding(),
         };
         let scratch: Vec<BufRef<'_>> = buffers[n_params..].iter().map(whole).collect();
-        let dispatches =
-            algorithm::conv_with(gpu, a, spec, input, weight_shape, epilogue, b, &scratch)?;
+        let dispatches = algorithm::conv_with(
+            gpu.target(),
+            a,
+            spec,
+            input,
+            weight_shape,
+            epilogue,
+            b,
+            &scratch,
+        )?
+        .iter()
+        .map(|l| gpu.dispatch(l))
+        .collect::<Result<_>>()?;
         Ok(Launch {
             dispatches,
             _buffers: buffers,

@@ -1,17 +1,18 @@
 //! Building a suite layer into GPU dispatches, with its napkin math (FLOPs and bytes moved).
 
-use crate::device::Gpu;
+use crate::device::{Dispatch, Gpu, GpuTensor};
 use crate::error::{Error, Result};
 use crate::graph::Op;
 use crate::kernels::algorithm::{self, ConvAlgorithm};
 use crate::kernels::{
-    ConvBindings, Dispatch, conv_transpose, eltwise, matmul, pool, rearrange, softmax,
+    ConvBindings, conv_transpose, eltwise, matmul, pool, rearrange, softmax,
 };
 use crate::ops::{
     Activation, BinaryOp, ChannelOrder, ConvSpec, ConvTransposeSpec, Epilogue, PixelShuffle,
     PoolKind, PoolSpec, SpaceToDepth,
 };
-use crate::tensor::{GpuTensor, Tensor, numel};
+use crate::tensor::{Tensor, numel};
+use crate::tune::GpuTuner;
 
 use super::suite::LayerItem;
 
@@ -97,8 +98,7 @@ pub fn prepare_with(gpu: &Gpu, item: &LayerItem, autotune: bool) -> Result<Prepa
                 output: output.binding(),
             };
             let scratch_refs: Vec<_> = scratch.iter().map(|t| t.binding()).collect();
-            let dispatches = algorithm::conv_with(
-                gpu,
+            let dispatches = gpu.encode(algorithm::conv_with(gpu.target(),
                 &a,
                 &spec,
                 &input_shape,
@@ -106,7 +106,7 @@ pub fn prepare_with(gpu: &Gpu, item: &LayerItem, autotune: bool) -> Result<Prepa
                 Epilogue::default(),
                 b,
                 &scratch_refs,
-            )?;
+            ))?;
             let kernel = match a {
                 ConvAlgorithm::Implicit(_) => "conv",
                 ConvAlgorithm::Gemm(_) => "pointwise",
@@ -145,14 +145,13 @@ pub fn prepare_with(gpu: &Gpu, item: &LayerItem, autotune: bool) -> Result<Prepa
                 residual: None,
                 output: output.binding(),
             };
-            let d = conv_transpose::conv_transpose(
-                gpu,
+            let d = gpu.encode(conv_transpose::conv_transpose(gpu.target(),
                 &spec,
                 &input_shape,
                 &wshape,
                 Epilogue::default(),
                 b,
-            )?;
+            ))?;
             // Suite definition: MACs = n * cin * prod(in_spatial) * (cout / groups) * prod(kernel).
             let macs =
                 (numel(&input_shape) * wshape[1] * item.kernel.iter().product::<usize>()) as f64;
@@ -175,13 +174,12 @@ pub fn prepare_with(gpu: &Gpu, item: &LayerItem, autotune: bool) -> Result<Prepa
                 };
                 let out_shape = op.output_shape(&input_shape)?;
                 let output = gpu.zeros(&out_shape)?;
-                let d = rearrange::pixel_shuffle(
-                    gpu,
+                let d = gpu.encode(rearrange::pixel_shuffle(gpu.target(),
                     &op,
                     &input_shape,
                     input.binding(),
                     output.binding(),
-                )?;
+                ))?;
                 (output, d, "pixel_shuffle")
             } else {
                 let op = SpaceToDepth {
@@ -190,13 +188,12 @@ pub fn prepare_with(gpu: &Gpu, item: &LayerItem, autotune: bool) -> Result<Prepa
                 };
                 let out_shape = op.output_shape(&input_shape)?;
                 let output = gpu.zeros(&out_shape)?;
-                let d = rearrange::space_to_depth(
-                    gpu,
+                let d = gpu.encode(rearrange::space_to_depth(gpu.target(),
                     &op,
                     &input_shape,
                     input.binding(),
                     output.binding(),
-                )?;
+                ))?;
                 (output, d, "space_to_depth")
             };
             let bytes = f32b * 2.0 * numel(&input_shape) as f64;
@@ -229,15 +226,13 @@ pub fn prepare_with(gpu: &Gpu, item: &LayerItem, autotune: bool) -> Result<Prepa
             let mut gate_shape = vec![n, c];
             gate_shape.extend(std::iter::repeat_n(1, item.spatial.len()));
             let dispatches = vec![
-                pool::global_pool(
-                    gpu,
+                gpu.encode(pool::global_pool(gpu.target(),
                     PoolKind::Avg,
                     &input_shape,
                     input.binding(),
                     pooled.binding(),
-                )?,
-                matmul::linear(
-                    gpu,
+                ))?,
+                gpu.encode(matmul::linear(gpu.target(),
                     &[n, c],
                     &[s, c],
                     Activation::Silu,
@@ -245,9 +240,8 @@ pub fn prepare_with(gpu: &Gpu, item: &LayerItem, autotune: bool) -> Result<Prepa
                     w1.binding(),
                     Some(b1.binding()),
                     hidden.binding(),
-                )?,
-                matmul::linear(
-                    gpu,
+                ))?,
+                gpu.encode(matmul::linear(gpu.target(),
                     &[n, s],
                     &[c, s],
                     Activation::Sigmoid,
@@ -255,15 +249,14 @@ pub fn prepare_with(gpu: &Gpu, item: &LayerItem, autotune: bool) -> Result<Prepa
                     w2.binding(),
                     Some(b2.binding()),
                     gate.binding(),
-                )?,
-                eltwise::binary(
-                    gpu,
+                ))?,
+                gpu.encode(eltwise::binary(gpu.target(),
                     BinaryOp::Mul,
                     Activation::Identity,
                     (input.binding(), &input_shape),
                     (gate.binding(), &gate_shape),
                     output.binding(),
-                )?,
+                ))?,
             ];
             let hw = numel(&item.spatial) as f64;
             let flops = (n * c) as f64 * hw * 2.0 + 4.0 * (n * c * s) as f64;
@@ -292,7 +285,7 @@ pub fn prepare_with(gpu: &Gpu, item: &LayerItem, autotune: bool) -> Result<Prepa
             );
             let out_shape = spec.output_shape(&input_shape)?;
             let output = gpu.zeros(&out_shape)?;
-            let d = pool::pool(gpu, &spec, &input_shape, input.binding(), output.binding())?;
+            let d = gpu.encode(pool::pool(gpu.target(), &spec, &input_shape, input.binding(), output.binding()))?;
             // One compare or add per window element and output; traffic: input once, output once.
             let window = (spec.kernel[0] * spec.kernel[1]) as f64;
             Ok(PreparedLayer {
@@ -311,7 +304,7 @@ pub fn prepare_with(gpu: &Gpu, item: &LayerItem, autotune: bool) -> Result<Prepa
                 PoolKind::Avg
             };
             let output = gpu.zeros(&[item.n, item.cin])?;
-            let d = pool::global_pool(gpu, kind, &input_shape, input.binding(), output.binding())?;
+            let d = gpu.encode(pool::global_pool(gpu.target(), kind, &input_shape, input.binding(), output.binding()))?;
             // One add (or compare) per input element; bandwidth bound.
             Ok(PreparedLayer {
                 dispatches: vec![d],
@@ -325,7 +318,7 @@ pub fn prepare_with(gpu: &Gpu, item: &LayerItem, autotune: bool) -> Result<Prepa
         "softmax" => {
             // Over the channel axis (1): classifier logits [N, C], or per-pixel class scores.
             let output = gpu.zeros(&input_shape)?;
-            let d = softmax::softmax(gpu, 1, &input_shape, input.binding(), output.binding())?;
+            let d = gpu.encode(softmax::softmax(gpu.target(), 1, &input_shape, input.binding(), output.binding()))?;
             // Per element: max, subtract, exp, sum, divide (exp counted as one op).
             let len = numel(&input_shape) as f64;
             Ok(PreparedLayer {
@@ -341,14 +334,13 @@ pub fn prepare_with(gpu: &Gpu, item: &LayerItem, autotune: bool) -> Result<Prepa
             // A residual join: relu(a + b), both of the input shape.
             let other = upload_random(gpu, input_shape.clone(), 2)?;
             let output = gpu.zeros(&input_shape)?;
-            let d = eltwise::binary(
-                gpu,
+            let d = gpu.encode(eltwise::binary(gpu.target(),
                 BinaryOp::Add,
                 Activation::Relu,
                 (input.binding(), &input_shape),
                 (other.binding(), &input_shape),
                 output.binding(),
-            )?;
+            ))?;
             // One add per element (the relu is a select); two reads and one write.
             let len = numel(&input_shape) as f64;
             Ok(PreparedLayer {

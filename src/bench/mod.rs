@@ -5,7 +5,7 @@ pub mod models;
 pub mod peaks;
 pub mod roofline;
 pub mod suite;
-pub mod timer;
+
 
 use serde::Serialize;
 
@@ -15,7 +15,7 @@ pub use layers::{PreparedLayer, prepare, prepare_with};
 pub use models::{ModelResult, model_graph, time_model};
 pub use peaks::Peak;
 pub use suite::Suite;
-pub use timer::{Clock, Timing, time_pass};
+pub use crate::device::timer::{Clock, Timing, time_pass};
 
 /// How to run a suite.
 #[derive(Clone, Debug)]

@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::cache::PipelineCacheState;
+use crate::device::cache::PipelineCacheState;
 use crate::device::Gpu;
 use crate::error::Result;
 use crate::graph::Graph;
@@ -23,7 +23,8 @@ use crate::tensor::Tensor;
 use crate::tune::TuneStats;
 
 use super::suite::ModelItem;
-use super::timer::{Clock, time_pass};
+use crate::device::timer::{Clock, time_pass};
+use crate::tune::GpuTuner;
 use super::{BenchOptions, Peak};
 
 /// Seed of the parameters of every suite model ([`crate::weights::init_seeded`]); speed does
@@ -175,7 +176,7 @@ pub fn session_traffic(session: &Session<'_>) -> u64 {
         .plan()
         .steps
         .iter()
-        .filter(|s| s.kernel != crate::plan::Kernel::Alias)
+        .filter(|s| !s.launches.is_empty())
         .map(|s| {
             let node = g.node(s.node);
             let ins: u64 = node.inputs.iter().map(|&v| numel(g.shape(v))).sum();

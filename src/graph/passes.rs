@@ -353,7 +353,7 @@ fn as_dense_1x1(op: &Op) -> Option<(Tensor, Tensor, Activation)> {
 
 /// Replaces SE's `conv1x1(+act) -> conv1x1(+sigmoid)` on a globally average-pooled vector
 /// with one [`Op::SeGate`], which also absorbs the pooling when the map is small enough for
-/// the gate kernel to average it ([`crate::kernels::se_gate::pool_fusable`]). Run after
+/// the gate kernel to average it ([`crate::ops::pool_fusable_into_se_gate`]). Run after
 /// [`fuse_activations`].
 pub fn fuse_squeeze_excitation(g: &mut Graph) -> Result<PassStats> {
     let mut n = 0;
@@ -396,7 +396,7 @@ pub fn fuse_squeeze_excitation(g: &mut Graph) -> Result<PassStats> {
         // takes 2 dispatches (gate, scale) instead of 3.
         let x = pool.inputs[0];
         let xs = g.shape(x);
-        let fuse_pool = crate::kernels::se_gate::pool_fusable(xs[1], xs[2..].iter().product());
+        let fuse_pool = crate::ops::pool_fusable_into_se_gate(xs[1], xs[2..].iter().product());
         *g.op_mut(c2) = Op::SeGate {
             w1,
             b1,

@@ -8,14 +8,12 @@
 //! other buffers than the node's input and output and than each other (wgpu forbids one buffer
 //! bound read-only and read-write in a dispatch).
 
-use crate::device::Gpu;
 use crate::error::{Error, Result};
 use crate::kernels::conv::ConvTiling;
 use crate::kernels::matmul::GemmTiling;
 use crate::kernels::splitk::Partial;
-use crate::kernels::{BufRef, ConvBindings, Dispatch, conv, depthwise, matmul, splitk, winograd};
+use crate::kernels::{Binding, ConvBindings, Launch, Target, conv, depthwise, matmul, splitk, winograd};
 use crate::ops::{ConvSpec, Epilogue};
-use crate::plan::Kernel;
 use crate::precision::Precision;
 use crate::tensor::numel;
 
@@ -108,18 +106,6 @@ pub fn winograd_applies(spec: &ConvSpec) -> bool {
 }
 
 impl ConvAlgorithm {
-    /// The kernel family this algorithm shows as in a plan.
-    pub fn kernel(&self) -> Kernel {
-        match self {
-            ConvAlgorithm::Implicit(_) => Kernel::Conv,
-            ConvAlgorithm::Gemm(_) => Kernel::Pointwise,
-            ConvAlgorithm::Depthwise => Kernel::Depthwise,
-            ConvAlgorithm::SplitK { .. } => Kernel::ConvSplitK,
-            ConvAlgorithm::GemmSplitK { .. } => Kernel::PointwiseSplitK,
-            ConvAlgorithm::Winograd { .. } => Kernel::Winograd,
-        }
-    }
-
     /// Kernel launches per run.
     pub fn dispatch_count(&self) -> usize {
         match self {
@@ -130,7 +116,7 @@ impl ConvAlgorithm {
     }
 
     /// True when the weights bound are not the op's own but a host transform of them
-    /// ([`crate::plan::device_params_for`] uploads the transform).
+    /// (the planner uploads the transform).
     pub fn transforms_weights(&self) -> bool {
         matches!(self, ConvAlgorithm::Winograd { .. })
     }
@@ -411,37 +397,37 @@ pub fn scratch_bytes(
 /// algorithms their host transform; `weight` is the op's weight shape either way. `scratch`
 /// holds [`scratch_bytes`]' regions.
 #[allow(clippy::too_many_arguments)]
-pub fn conv_with(
-    gpu: &Gpu,
+pub fn conv_with<B: Binding>(
+    target: &Target,
     algorithm: &ConvAlgorithm,
     spec: &ConvSpec,
     input: &[usize],
     weight: &[usize],
     epilogue: Epilogue,
-    b: ConvBindings<'_>,
-    scratch: &[BufRef<'_>],
-) -> Result<Vec<Dispatch>> {
+    b: ConvBindings<B>,
+    scratch: &[B],
+) -> Result<Vec<Launch<B>>> {
     algorithm.supports(spec, input, weight)?;
-    let need = scratch_bytes(algorithm, spec, input, weight, gpu.precision())?;
-    if scratch.len() != need.len() || scratch.iter().zip(&need).any(|(r, &n)| r.size < n) {
+    let need = scratch_bytes(algorithm, spec, input, weight, target.precision())?;
+    if scratch.len() != need.len() || scratch.iter().zip(&need).any(|(r, &n)| r.size() < n) {
         return Err(Error::invalid_op(
             "conv algorithm",
             format!(
                 "{algorithm:?} needs scratch regions of {need:?} bytes, got {:?}",
-                scratch.iter().map(|r| r.size).collect::<Vec<_>>()
+                scratch.iter().map(|r| r.size()).collect::<Vec<_>>()
             ),
         ));
     }
     // Both split-K algorithms differ only in the kernel of their partial sums.
-    let split_k = |partial, splits| -> Result<Vec<Dispatch>> {
+    let split_k = |partial, splits| -> Result<Vec<Launch<B>>> {
         let ds = splitk::two_pass(
-            gpu, spec, input, weight, epilogue, b, partial, splits, scratch[0],
+            target, spec, input, weight, epilogue, b, partial, splits, scratch[0],
         )?;
         Ok(ds.into())
     };
     Ok(match *algorithm {
         ConvAlgorithm::Implicit(t) => vec![conv::conv_tiled(
-            gpu,
+            target,
             spec,
             input,
             weight,
@@ -450,7 +436,7 @@ pub fn conv_with(
             Some(t),
         )?],
         ConvAlgorithm::Gemm(t) => vec![matmul::pointwise_tiled(
-            gpu,
+            target,
             spec,
             input,
             weight,
@@ -459,14 +445,14 @@ pub fn conv_with(
             Some(t),
         )?],
         ConvAlgorithm::Depthwise => {
-            vec![depthwise::depthwise(gpu, spec, input, weight, epilogue, b)?]
+            vec![depthwise::depthwise(target, spec, input, weight, epilogue, b)?]
         }
         ConvAlgorithm::SplitK { tiling, splits } => split_k(Partial::Conv(Some(tiling)), splits)?,
         ConvAlgorithm::GemmSplitK { tiling, splits } => {
             split_k(Partial::Pointwise(Some(tiling)), splits)?
         }
         ConvAlgorithm::Winograd { gemm, .. } => winograd::winograd(
-            gpu,
+            target,
             spec,
             input,
             weight,

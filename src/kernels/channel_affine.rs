@@ -1,10 +1,9 @@
 //! Per-channel affine with fused residual and activation (`shaders/channel_affine.wgsl`): the
 //! device form of a BatchNorm that cannot be folded into a convolution.
 
-use crate::device::Gpu;
 use crate::error::{Error, Result};
 use crate::kernels::eltwise::to_u32;
-use crate::kernels::{BufRef, Dispatch};
+use crate::kernels::{Binding, Launch, Target};
 use crate::ops::Activation;
 use crate::shaders::Shader;
 use crate::tensor::numel;
@@ -24,26 +23,26 @@ crate::gpu_params! {
 
 /// The buffers of [`channel_affine`].
 #[derive(Clone, Copy, Debug)]
-pub struct AffineBindings<'a> {
+pub struct AffineBindings<B> {
     /// `[N, C, *spatial]`.
-    pub input: BufRef<'a>,
+    pub input: B,
     /// `[C]`.
-    pub scale: BufRef<'a>,
+    pub scale: B,
     /// `[C]`.
-    pub shift: BufRef<'a>,
+    pub shift: B,
     /// Same shape as the input, added before the activation.
-    pub residual: Option<BufRef<'a>>,
+    pub residual: Option<B>,
     /// Same shape as the input.
-    pub output: BufRef<'a>,
+    pub output: B,
 }
 
 /// `out = act(x * scale[c] + shift[c] (+ residual))` over dim 1 of `shape`.
-pub fn channel_affine(
-    gpu: &Gpu,
+pub fn channel_affine<B: Binding>(
+    target: &Target,
     shape: &[usize],
     act: Activation,
-    b: AffineBindings<'_>,
-) -> Result<Dispatch> {
+    b: AffineBindings<B>,
+) -> Result<Launch<B>> {
     if shape.len() < 2 || shape[1] == 0 {
         return Err(Error::invalid_op(
             OP,
@@ -51,14 +50,14 @@ pub fn channel_affine(
         ));
     }
     let total = numel(shape);
-    let need = |what: &str, r: &BufRef<'_>, elems: usize| -> Result<()> {
-        let bytes = crate::kernels::elem_bytes(gpu, elems);
-        if r.size < bytes {
+    let need = |what: &str, r: &B, elems: usize| -> Result<()> {
+        let bytes = target.elem_bytes(elems);
+        if r.size() < bytes {
             return Err(Error::invalid_op(
                 OP,
                 format!(
                     "{what} binding has {} bytes, shape {shape:?} needs {bytes}",
-                    r.size
+                    r.size()
                 ),
             ));
         }
@@ -79,7 +78,7 @@ pub fn channel_affine(
     };
     let mut constants = act.constants().to_vec();
     constants.push(("HAS_RESIDUAL", b.residual.is_some() as u32 as f64));
-    gpu.dispatch(
+    target.launch(
         Shader::ChannelAffine,
         &constants,
         &params,

@@ -1,10 +1,9 @@
 //! General convolution (`shaders/conv.wgsl`): 1-D, 2-D and 3-D, grouped, strided, padded,
 //! dilated, as one tiled implicit GEMM with a fused bias/residual/activation epilogue.
 
-use crate::device::Gpu;
 use crate::error::{Error, Result};
 use crate::kernels::eltwise::to_u32;
-use crate::kernels::{BufRef, ConvBindings, Dispatch};
+use crate::kernels::{Binding, ConvBindings, Launch, Target};
 use crate::ops::{ConvSpec, Epilogue};
 use crate::shaders::Shader;
 use crate::tensor::numel;
@@ -110,8 +109,8 @@ impl ConvTiling {
         floats as u64 * 4
     }
 
-    fn check(&self, gpu: &Gpu) -> Result<()> {
-        let acc_bytes = gpu.precision().acc_bytes() as u64;
+    fn check(&self, target: &Target) -> Result<()> {
+        let acc_bytes = target.precision().acc_bytes() as u64;
         let ok = self.wg_m >= 4
             && self.wg_m.is_multiple_of(4)
             && self.wg_n >= 4
@@ -126,7 +125,7 @@ impl ConvTiling {
                 ),
             ));
         }
-        let limits = gpu.limits();
+        let limits = target.limits();
         let threads = self.wg_m * self.wg_n;
         for (name, limit) in [
             (
@@ -162,14 +161,14 @@ impl ConvTiling {
 }
 
 /// Checks that `b` holds at least a tensor of `shape` in the handle's precision.
-fn check_binding(gpu: &Gpu, op: &str, what: &str, b: &BufRef<'_>, shape: &[usize]) -> Result<()> {
-    let need = crate::kernels::elem_bytes(gpu, numel(shape));
-    if b.size < need {
+fn check_binding<B: Binding>(target: &Target, op: &str, what: &str, b: &B, shape: &[usize]) -> Result<()> {
+    let need = target.elem_bytes(numel(shape));
+    if b.size() < need {
         return Err(Error::invalid_op(
             op,
             format!(
                 "{what} binding of {} bytes is too small for shape {shape:?} ({need} bytes)",
-                b.size
+                b.size()
             ),
         ));
     }
@@ -178,14 +177,14 @@ fn check_binding(gpu: &Gpu, op: &str, what: &str, b: &BufRef<'_>, shape: &[usize
 
 /// Validates a convolution-like kernel's shapes and bindings against `spec`; returns the
 /// output shape. Shared with the depthwise kernel.
-pub(crate) fn validate(
-    gpu: &Gpu,
+pub(crate) fn validate<B: Binding>(
+    target: &Target,
     op: &str,
     spec: &ConvSpec,
     input_shape: &[usize],
     weight_shape: &[usize],
     epilogue: Epilogue,
-    b: &ConvBindings<'_>,
+    b: &ConvBindings<B>,
 ) -> Result<Vec<usize>> {
     let out_shape = spec
         .output_shape(input_shape, weight_shape)
@@ -207,15 +206,15 @@ pub(crate) fn validate(
             ),
         ));
     }
-    check_binding(gpu, op, "input", &b.input, input_shape)?;
-    check_binding(gpu, op, "weight", &b.weight, weight_shape)?;
+    check_binding(target, op, "input", &b.input, input_shape)?;
+    check_binding(target, op, "weight", &b.weight, weight_shape)?;
     if let Some(bias) = &b.bias {
-        check_binding(gpu, op, "bias", bias, &[weight_shape[0]])?;
+        check_binding(target, op, "bias", bias, &[weight_shape[0]])?;
     }
     if let Some(res) = &b.residual {
-        check_binding(gpu, op, "residual", res, &out_shape)?;
+        check_binding(target, op, "residual", res, &out_shape)?;
     }
-    check_binding(gpu, op, "output", &b.output, &out_shape)?;
+    check_binding(target, op, "output", &b.output, &out_shape)?;
     Ok(out_shape)
 }
 
@@ -229,30 +228,30 @@ fn to3(v: &[usize], fill: usize) -> [usize; 3] {
 /// `output = act(conv(input, weight) + bias + residual)` for 1-D, 2-D and 3-D convolutions
 /// with any stride, padding, dilation and groups. Shapes: input `[N, C, *s]`, weight
 /// `[O, C/g, *k]`, bias `[O]`, residual and output `spec.output_shape(..)`.
-pub fn conv(
-    gpu: &Gpu,
+pub fn conv<B: Binding>(
+    target: &Target,
     spec: &ConvSpec,
     input_shape: &[usize],
     weight_shape: &[usize],
     epilogue: Epilogue,
-    b: ConvBindings<'_>,
-) -> Result<Dispatch> {
-    conv_tiled(gpu, spec, input_shape, weight_shape, epilogue, b, None)
+    b: ConvBindings<B>,
+) -> Result<Launch<B>> {
+    conv_tiled(target, spec, input_shape, weight_shape, epilogue, b, None)
 }
 
 /// [`conv`] with an explicit workgroup tiling (`None`: [`ConvTiling::for_problem`]); for
 /// tuning and for tests that must exercise every tile shape.
-pub fn conv_tiled(
-    gpu: &Gpu,
+pub fn conv_tiled<B: Binding>(
+    target: &Target,
     spec: &ConvSpec,
     input_shape: &[usize],
     weight_shape: &[usize],
     epilogue: Epilogue,
-    b: ConvBindings<'_>,
+    b: ConvBindings<B>,
     tiling: Option<ConvTiling>,
-) -> Result<Dispatch> {
+) -> Result<Launch<B>> {
     conv_impl(
-        gpu,
+        target,
         spec,
         input_shape,
         weight_shape,
@@ -267,33 +266,33 @@ pub fn conv_tiled(
 /// its raw partial sums (no bias, residual or activation) to slice `s` of `partial`
 /// (`[splits, *output shape]`). `crate::kernels::splitk::reduce` finishes.
 #[allow(clippy::too_many_arguments)]
-pub fn conv_partial(
-    gpu: &Gpu,
+pub fn conv_partial<B: Binding>(
+    target: &Target,
     spec: &ConvSpec,
     input_shape: &[usize],
     weight_shape: &[usize],
-    input: BufRef<'_>,
-    weight: BufRef<'_>,
-    partial: BufRef<'_>,
+    input: B,
+    weight: B,
+    partial: B,
     tiling: Option<ConvTiling>,
     splits: u32,
-) -> Result<Dispatch> {
+) -> Result<Launch<B>> {
     let out_shape = spec.output_shape(input_shape, weight_shape)?;
     // Partial sums are Acc (see shaders/splitk_reduce.wgsl).
-    let acc = gpu.precision().acc_bytes();
+    let acc = target.precision().acc_bytes();
     let need = numel(&out_shape) as u64 * splits as u64 * acc as u64;
-    if splits == 0 || partial.size < need {
+    if splits == 0 || partial.size() < need {
         return Err(Error::invalid_op(
             OP,
             format!(
                 "split-K with {splits} splits of output {out_shape:?} needs a partial-sum binding of {need} bytes, got {}",
-                partial.size
+                partial.size()
             ),
         ));
     }
     to_u32(OP, "partial-sum elements", need as usize / acc)?;
     conv_impl(
-        gpu,
+        target,
         spec,
         input_shape,
         weight_shape,
@@ -311,17 +310,17 @@ pub fn conv_partial(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn conv_impl(
-    gpu: &Gpu,
+fn conv_impl<B: Binding>(
+    target: &Target,
     spec: &ConvSpec,
     input_shape: &[usize],
     weight_shape: &[usize],
     epilogue: Epilogue,
-    b: ConvBindings<'_>,
+    b: ConvBindings<B>,
     tiling: Option<ConvTiling>,
     splits: Option<u32>,
-) -> Result<Dispatch> {
-    let out_shape = validate(gpu, OP, spec, input_shape, weight_shape, epilogue, &b)?;
+) -> Result<Launch<B>> {
+    let out_shape = validate(target, OP, spec, input_shape, weight_shape, epilogue, &b)?;
     let r = spec.rank();
     let groups = spec.groups;
     let (batch, in_c, out_c) = (input_shape[0], input_shape[1], out_shape[1]);
@@ -337,7 +336,7 @@ fn conv_impl(
     let k_total = (in_c / groups) * numel(&spec.kernel);
     let n_total = batch * numel(&out_shape[2..]);
     let tiling = tiling.unwrap_or_else(|| ConvTiling::for_problem(m_per_group, n_total));
-    tiling.check(gpu)?;
+    tiling.check(target)?;
     let tiles_m = m_per_group.div_ceil(tiling.tile_m() as usize);
     let tiles_n = n_total.div_ceil(tiling.tile_n() as usize);
     // Split ranges are whole TK chunks (the last may be shorter or, for a split count close to
@@ -413,7 +412,7 @@ fn conv_impl(
     ]);
     // Unused optional inputs are bound to a valid read-only buffer; the flags gate the reads.
     let total = (n_splits * groups * tiles_m) as u64 * tiles_n as u64;
-    gpu.dispatch(
+    target.launch(
         Shader::Conv,
         &constants,
         &params,

@@ -1,10 +1,9 @@
 //! Transposed convolution, 1-D to 3-D (`shaders/conv_transpose.wgsl`): a gather over the taps
 //! that reach each output, register-blocked over 4 output channels x 4 output columns.
 
-use crate::device::Gpu;
 use crate::error::{Error, Result};
 use crate::kernels::eltwise::to_u32;
-use crate::kernels::{BufRef, ConvBindings, Dispatch};
+use crate::kernels::{Binding, ConvBindings, Launch, Target};
 use crate::ops::{ConvTransposeSpec, Epilogue};
 use crate::shaders::Shader;
 use crate::tensor::numel;
@@ -38,14 +37,14 @@ fn as3(v: &[usize], fill: usize) -> [usize; 3] {
 }
 
 /// Checks that a binding holds at least `elems` elements of the handle's precision.
-fn check_binding(gpu: &Gpu, what: &str, r: &BufRef<'_>, elems: usize) -> Result<()> {
-    let need = crate::kernels::elem_bytes(gpu, elems);
-    if r.size < need {
+fn check_binding<B: Binding>(target: &Target, what: &str, r: &B, elems: usize) -> Result<()> {
+    let need = target.elem_bytes(elems);
+    if r.size() < need {
         return Err(Error::invalid_op(
             "conv_transpose",
             format!(
                 "{what} binding holds {} bytes, the shapes need {need}",
-                r.size
+                r.size()
             ),
         ));
     }
@@ -54,14 +53,14 @@ fn check_binding(gpu: &Gpu, what: &str, r: &BufRef<'_>, elems: usize) -> Result<
 
 /// A transposed convolution of `input` `[N, C, *spatial]` with `weight` `[C, O/g, *k]`
 /// (PyTorch `ConvTransposeNd`), writing `[N, O, *out]` with the fused epilogue.
-pub fn conv_transpose(
-    gpu: &Gpu,
+pub fn conv_transpose<B: Binding>(
+    target: &Target,
     spec: &ConvTransposeSpec,
     input_shape: &[usize],
     weight_shape: &[usize],
     epilogue: Epilogue,
-    b: ConvBindings<'_>,
-) -> Result<Dispatch> {
+    b: ConvBindings<B>,
+) -> Result<Launch<B>> {
     const OP: &str = "conv_transpose";
     // An empty spatial input has no transposed-conv output size (PyTorch rejects it too).
     if input_shape.len() > 2 && input_shape[2..].contains(&0) {
@@ -96,14 +95,14 @@ pub fn conv_transpose(
         (_, r) => r,
     };
     let out_len = numel(&out_shape);
-    check_binding(gpu, "input", &b.input, numel(input_shape))?;
-    check_binding(gpu, "weight", &b.weight, numel(weight_shape))?;
-    check_binding(gpu, "output", &b.output, out_len)?;
+    check_binding(target, "input", &b.input, numel(input_shape))?;
+    check_binding(target, "weight", &b.weight, numel(weight_shape))?;
+    check_binding(target, "output", &b.output, out_len)?;
     if let Some(r) = &residual {
-        check_binding(gpu, "residual", r, out_len)?;
+        check_binding(target, "residual", r, out_len)?;
     }
     if let Some(bb) = &b.bias {
-        check_binding(gpu, "bias", bb, o)?;
+        check_binding(target, "bias", bb, o)?;
     }
 
     let din = as3(&input_shape[2..], 1);
@@ -166,7 +165,7 @@ pub fn conv_transpose(
         ("HAS_RESIDUAL", flag(residual.is_some())),
     ]);
     // Unused optional inputs are bound to the input (read-only: no conflict with the output).
-    gpu.dispatch(
+    target.launch(
         Shader::ConvTranspose,
         &constants,
         &params,

@@ -1,11 +1,10 @@
 //! Depthwise 2-D convolution (`shaders/depthwise.wgsl`): `groups == C`, any channel multiplier,
 //! stride, asymmetric padding and dilation, with the fused bias/residual/activation epilogue.
 
-use crate::device::Gpu;
 use crate::error::{Error, Result};
 use crate::kernels::conv::validate;
 use crate::kernels::eltwise::to_u32;
-use crate::kernels::{ConvBindings, Dispatch};
+use crate::kernels::{Binding, ConvBindings, Launch, Target};
 use crate::ops::{ConvSpec, Epilogue};
 use crate::shaders::Shader;
 use crate::tensor::numel;
@@ -112,27 +111,27 @@ pub fn is_depthwise(spec: &ConvSpec, input_shape: &[usize]) -> bool {
 /// `output = act(depthwise_conv(input, weight) + bias + residual)`. Shapes: input
 /// `[N, C, H, W]`, weight `[C*mult, 1, kh, kw]`, bias `[C*mult]`, output
 /// `spec.output_shape(..)`. Errors unless [`is_depthwise`].
-pub fn depthwise(
-    gpu: &Gpu,
+pub fn depthwise<B: Binding>(
+    target: &Target,
     spec: &ConvSpec,
     input_shape: &[usize],
     weight_shape: &[usize],
     epilogue: Epilogue,
-    b: ConvBindings<'_>,
-) -> Result<Dispatch> {
-    depthwise_tiled(gpu, spec, input_shape, weight_shape, epilogue, b, None)
+    b: ConvBindings<B>,
+) -> Result<Launch<B>> {
+    depthwise_tiled(target, spec, input_shape, weight_shape, epilogue, b, None)
 }
 
 /// [`depthwise`] with an explicit tiling (`None`: [`DepthwiseTiling::for_problem`]).
-pub fn depthwise_tiled(
-    gpu: &Gpu,
+pub fn depthwise_tiled<B: Binding>(
+    target: &Target,
     spec: &ConvSpec,
     input_shape: &[usize],
     weight_shape: &[usize],
     epilogue: Epilogue,
-    b: ConvBindings<'_>,
+    b: ConvBindings<B>,
     tiling: Option<DepthwiseTiling>,
-) -> Result<Dispatch> {
+) -> Result<Launch<B>> {
     if !is_depthwise(spec, input_shape) {
         return Err(Error::invalid_op(
             OP,
@@ -142,11 +141,11 @@ pub fn depthwise_tiled(
             ),
         ));
     }
-    let out_shape = validate(gpu, OP, spec, input_shape, weight_shape, epilogue, &b)?;
+    let out_shape = validate(target, OP, spec, input_shape, weight_shape, epilogue, &b)?;
     let (batch, channels, out_c) = (input_shape[0], input_shape[1], out_shape[1]);
     let (out_h, out_w) = (out_shape[2], out_shape[3]);
 
-    let limits = gpu.limits();
+    let limits = target.limits();
     let cap = PATCH_CAP.min(limits.max_compute_workgroup_storage_size / 4);
     let tiling = tiling.unwrap_or_else(|| DepthwiseTiling::for_problem(spec, out_h, out_w, cap));
     let (patch_h, patch_w) = tiling.patch(spec);
@@ -240,7 +239,7 @@ pub fn depthwise_tiled(
         ("HAS_RESIDUAL", b.residual.is_some() as u32 as f64),
     ]);
     let total = (batch * channels) as u64 * tiles_y as u64 * tiles_x as u64;
-    gpu.dispatch(
+    target.launch(
         Shader::Depthwise,
         &constants,
         &params,

@@ -1,8 +1,7 @@
 //! Elementwise activation and broadcasting binary ops (`shaders/eltwise.wgsl`).
 
-use crate::device::Gpu;
 use crate::error::{Error, Result};
-use crate::kernels::{BufRef, Dispatch};
+use crate::kernels::{Binding, Launch, Target};
 use crate::ops::{Activation, BinaryOp, broadcast_shape, broadcast_strides};
 use crate::shaders::Shader;
 use crate::tensor::numel;
@@ -40,13 +39,13 @@ fn pad6(v: &[usize], fill: usize) -> [usize; MAX_RANK] {
 }
 
 /// `out = act(input)` over `len` elements.
-pub fn unary(
-    gpu: &Gpu,
+pub fn unary<B: Binding>(
+    target: &Target,
     act: Activation,
-    input: BufRef<'_>,
-    output: BufRef<'_>,
+    input: B,
+    output: B,
     len: usize,
-) -> Result<Dispatch> {
+) -> Result<Launch<B>> {
     let params = EltwiseParams {
         total: to_u32("activation", "element count", len)?,
         ..Default::default()
@@ -54,7 +53,7 @@ pub fn unary(
     let mut constants = act.constants().to_vec();
     constants.push(("BINARY_OP", 4.0));
     // `b` is unused by the unary path but bound so one layout serves both.
-    gpu.dispatch(
+    target.launch(
         Shader::Eltwise,
         &constants,
         &params,
@@ -64,14 +63,14 @@ pub fn unary(
 }
 
 /// `out = act(a op b)` with numpy broadcasting; `out` must have the broadcast shape.
-pub fn binary(
-    gpu: &Gpu,
+pub fn binary<B: Binding>(
+    target: &Target,
     op: BinaryOp,
     act: Activation,
-    a: (BufRef<'_>, &[usize]),
-    b: (BufRef<'_>, &[usize]),
-    output: BufRef<'_>,
-) -> Result<Dispatch> {
+    a: (B, &[usize]),
+    b: (B, &[usize]),
+    output: B,
+) -> Result<Launch<B>> {
     let out_shape = broadcast_shape(a.1, b.1)?;
     if out_shape.len() > MAX_RANK {
         return Err(Error::invalid_op(
@@ -107,7 +106,7 @@ pub fn binary(
     };
     let mut constants = act.constants().to_vec();
     constants.push(("BINARY_OP", op.code() as f64));
-    gpu.dispatch(
+    target.launch(
         Shader::Eltwise,
         &constants,
         &params,

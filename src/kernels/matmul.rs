@@ -1,10 +1,9 @@
 //! Tiled strided batched GEMM (`shaders/matmul.wgsl`): pointwise (1x1) and grouped pointwise
 //! convolution, Linear / ONNX Gemm, and numpy MatMul, all as views of one kernel through strides.
 
-use crate::device::Gpu;
 use crate::error::{Error, Result};
 use crate::kernels::eltwise::to_u32;
-use crate::kernels::{BufRef, ConvBindings, Dispatch};
+use crate::kernels::{Binding, ConvBindings, Launch, Target};
 use crate::ops::{Activation, ConvSpec, Epilogue};
 use crate::shaders::Shader;
 
@@ -69,14 +68,14 @@ struct Gemm {
 }
 
 /// Checks that a binding holds at least `elems` elements of the handle's precision.
-fn check_binding(gpu: &Gpu, op: &str, what: &str, r: &BufRef<'_>, elems: usize) -> Result<()> {
-    let need = crate::kernels::elem_bytes(gpu, elems);
-    if r.size < need {
+fn check_binding<B: Binding>(target: &Target, op: &str, what: &str, r: &B, elems: usize) -> Result<()> {
+    let need = target.elem_bytes(elems);
+    if r.size() < need {
         return Err(Error::invalid_op(
             op,
             format!(
                 "{what} binding holds {} bytes, the shapes need {need}",
-                r.size
+                r.size()
             ),
         ));
     }
@@ -169,22 +168,22 @@ impl GemmTiling {
 
 /// Builds the dispatch of a validated GEMM problem.
 #[allow(clippy::too_many_arguments)]
-fn gemm(
-    gpu: &Gpu,
+fn gemm<B: Binding>(
+    target: &Target,
     op: &str,
     g: &Gemm,
     act: Activation,
-    a: BufRef<'_>,
-    b: BufRef<'_>,
-    bias: Option<BufRef<'_>>,
-    residual: Option<BufRef<'_>>,
-    out: BufRef<'_>,
+    a: B,
+    b: B,
+    bias: Option<B>,
+    residual: Option<B>,
+    out: B,
     tiling: Option<GemmTiling>,
     splits: Option<u32>,
-) -> Result<Dispatch> {
+) -> Result<Launch<B>> {
     let (m, n, k, outer, inner) = (g.m, g.n, g.k, g.outer, g.inner);
-    check_binding(gpu, op, "A", &a, g.a.extent(m, k, outer, inner))?;
-    check_binding(gpu, op, "B", &b, g.b.extent(k, n, outer, inner))?;
+    check_binding(target, op, "A", &a, g.a.extent(m, k, outer, inner))?;
+    check_binding(target, op, "B", &b, g.b.extent(k, n, outer, inner))?;
     let c_extent = g.c.extent(m, n, outer, inner);
     let n_splits = splits.unwrap_or(1) as usize;
     if n_splits == 0 {
@@ -192,27 +191,27 @@ fn gemm(
     }
     if splits.is_some() {
         // Split-K writes slice s of the partial sums (Acc) at s * c_extent.
-        let need = (c_extent * n_splits * gpu.precision().acc_bytes()) as u64;
-        if out.size < need {
+        let need = (c_extent * n_splits * target.precision().acc_bytes()) as u64;
+        if out.size() < need {
             return Err(Error::invalid_op(
                 op,
                 format!(
                     "partial-sum binding holds {} bytes, {n_splits} split(s) need {need}",
-                    out.size
+                    out.size()
                 ),
             ));
         }
     } else {
-        check_binding(gpu, op, "output", &out, c_extent)?;
+        check_binding(target, op, "output", &out, c_extent)?;
     }
     if let Some(r) = &residual {
-        check_binding(gpu, op, "residual", r, c_extent)?;
+        check_binding(target, op, "residual", r, c_extent)?;
     }
     let (per_row, bias_bo, bias_bi) = g.bias.unwrap_or((true, 0, 0));
     if let Some(bb) = &bias {
         let len = if per_row { m } else { n };
         check_binding(
-            gpu,
+            target,
             op,
             "bias",
             bb,
@@ -227,7 +226,7 @@ fn gemm(
     }
 
     let tiling = tiling.unwrap_or_else(|| GemmTiling::for_problem(m, n));
-    tiling.check(op, gpu.limits())?;
+    tiling.check(op, target.limits())?;
     let (wg_x, wg_y) = (tiling.wg_x as usize, tiling.wg_y as usize);
     let tiles_m = m.div_ceil(REG_BLOCK * wg_y);
     let tiles_n = n.div_ceil(REG_BLOCK * wg_x);
@@ -285,7 +284,7 @@ fn gemm(
         ("PARTIAL", flag(splits.is_some())),
     ]);
     // Unused optional inputs are bound to A (read-only, so no usage conflict with the output).
-    gpu.dispatch(
+    target.launch(
         Shader::Matmul,
         &constants,
         &params,
@@ -305,11 +304,11 @@ pub fn is_pointwise(spec: &ConvSpec) -> bool {
 }
 
 /// Checks that the residual binding and the epilogue agree.
-fn residual_binding<'a>(
+fn residual_binding<'a, B: Binding>(
     op: &str,
     epilogue: &Epilogue,
-    residual: Option<BufRef<'a>>,
-) -> Result<Option<BufRef<'a>>> {
+    residual: Option<B>,
+) -> Result<Option<B>> {
     match (epilogue.residual, residual) {
         (true, None) => Err(Error::invalid_op(
             op,
@@ -325,32 +324,32 @@ fn residual_binding<'a>(
 
 /// A 1x1 convolution (any groups) on `[N, C, *spatial]`, weight `[O, C/g, 1, ..]`, output
 /// `[N, O, *spatial]`, as a GEMM batched over (image, group).
-pub fn pointwise(
-    gpu: &Gpu,
+pub fn pointwise<B: Binding>(
+    target: &Target,
     spec: &ConvSpec,
     input_shape: &[usize],
     weight_shape: &[usize],
     epilogue: Epilogue,
-    b: ConvBindings<'_>,
-) -> Result<Dispatch> {
-    pointwise_tiled(gpu, spec, input_shape, weight_shape, epilogue, b, None)
+    b: ConvBindings<B>,
+) -> Result<Launch<B>> {
+    pointwise_tiled(target, spec, input_shape, weight_shape, epilogue, b, None)
 }
 
 /// [`pointwise`] with an explicit GEMM tiling (`None`: [`GemmTiling::for_problem`]).
-pub fn pointwise_tiled(
-    gpu: &Gpu,
+pub fn pointwise_tiled<B: Binding>(
+    target: &Target,
     spec: &ConvSpec,
     input_shape: &[usize],
     weight_shape: &[usize],
     epilogue: Epilogue,
-    b: ConvBindings<'_>,
+    b: ConvBindings<B>,
     tiling: Option<GemmTiling>,
-) -> Result<Dispatch> {
+) -> Result<Launch<B>> {
     const OP: &str = "pointwise conv";
     let problem = pointwise_problem(spec, input_shape, weight_shape)?;
     let residual = residual_binding(OP, &epilogue, b.residual)?;
     gemm(
-        gpu,
+        target,
         OP,
         &problem,
         epilogue.activation,
@@ -368,21 +367,21 @@ pub fn pointwise_tiled(
 /// reduction, each writing raw partial sums to slice `s` of `partial` (`[splits, *output
 /// shape]`). `crate::kernels::splitk::reduce` finishes.
 #[allow(clippy::too_many_arguments)]
-pub fn pointwise_partial(
-    gpu: &Gpu,
+pub fn pointwise_partial<B: Binding>(
+    target: &Target,
     spec: &ConvSpec,
     input_shape: &[usize],
     weight_shape: &[usize],
-    input: BufRef<'_>,
-    weight: BufRef<'_>,
-    partial: BufRef<'_>,
+    input: B,
+    weight: B,
+    partial: B,
     tiling: Option<GemmTiling>,
     splits: u32,
-) -> Result<Dispatch> {
+) -> Result<Launch<B>> {
     const OP: &str = "pointwise conv (split-K)";
     let problem = pointwise_problem(spec, input_shape, weight_shape)?;
     gemm(
-        gpu,
+        target,
         OP,
         &problem,
         Activation::Identity,
@@ -399,15 +398,15 @@ pub fn pointwise_partial(
 /// Winograd's batched GEMM: for each of `points` transform points p, `M[p] = U[p] V[p]` with
 /// `U` `[points, O, C]`, `V` `[points, C, P]`, `M` `[points, O, P]`, all dense.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn batched_gemm(
-    gpu: &Gpu,
+pub(crate) fn batched_gemm<B: Binding>(
+    target: &Target,
     op: &str,
     (points, o, c, p): (usize, usize, usize, usize),
-    u: BufRef<'_>,
-    v: BufRef<'_>,
-    m: BufRef<'_>,
+    u: B,
+    v: B,
+    m: B,
     tiling: Option<GemmTiling>,
-) -> Result<Dispatch> {
+) -> Result<Launch<B>> {
     let problem = Gemm {
         m: o,
         n: p,
@@ -435,7 +434,7 @@ pub(crate) fn batched_gemm(
         bias: None,
     };
     gemm(
-        gpu,
+        target,
         op,
         &problem,
         Activation::Identity,
@@ -503,16 +502,16 @@ fn pointwise_problem(
 /// `y = activation(x W^T + bias)`: PyTorch `nn.Linear`, ONNX `Gemm` with `transB = 1`.
 /// `x` is `[N, K]`, `w` `[M, K]`, `bias` `[M]`, `out` `[N, M]`.
 #[allow(clippy::too_many_arguments)]
-pub fn linear(
-    gpu: &Gpu,
+pub fn linear<B: Binding>(
+    target: &Target,
     x_shape: &[usize],
     w_shape: &[usize],
     activation: Activation,
-    x: BufRef<'_>,
-    w: BufRef<'_>,
-    bias: Option<BufRef<'_>>,
-    out: BufRef<'_>,
-) -> Result<Dispatch> {
+    x: B,
+    w: B,
+    bias: Option<B>,
+    out: B,
+) -> Result<Launch<B>> {
     const OP: &str = "linear";
     let (&[rows, k], &[m, wk]) = (x_shape, w_shape) else {
         return Err(Error::invalid_op(
@@ -554,7 +553,7 @@ pub fn linear(
         bias: Some((false, 0, 0)),
     };
     gemm(
-        gpu, OP, &problem, activation, x, w, bias, None, out, None, None,
+        target, OP, &problem, activation, x, w, bias, None, out, None, None,
     )
 }
 
@@ -594,14 +593,14 @@ pub fn matmul_output_shape(a_shape: &[usize], b_shape: &[usize]) -> Result<Vec<u
 }
 
 /// numpy `matmul` for rank-2 and rank-3 operands (see [`matmul_output_shape`]); `out` is dense.
-pub fn matmul(
-    gpu: &Gpu,
+pub fn matmul<B: Binding>(
+    target: &Target,
     a_shape: &[usize],
     b_shape: &[usize],
-    a: BufRef<'_>,
-    b: BufRef<'_>,
-    out: BufRef<'_>,
-) -> Result<Dispatch> {
+    a: B,
+    b: B,
+    out: B,
+) -> Result<Launch<B>> {
     const OP: &str = "matmul";
     let out_shape = matmul_output_shape(a_shape, b_shape)?;
     let (ra, rb) = (a_shape.len(), b_shape.len());
@@ -646,7 +645,7 @@ pub fn matmul(
         bias: None,
     };
     gemm(
-        gpu,
+        target,
         OP,
         &problem,
         Activation::Identity,

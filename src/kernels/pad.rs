@@ -1,9 +1,8 @@
 //! Constant padding of any rank (`shaders/pad.wgsl`).
 
-use crate::device::Gpu;
 use crate::error::{Error, Result};
 use crate::kernels::eltwise::to_u32;
-use crate::kernels::{BufRef, Dispatch};
+use crate::kernels::{Binding, Launch, Target};
 use crate::ops::pad_shape;
 use crate::shaders::Shader;
 use crate::tensor::numel;
@@ -50,27 +49,27 @@ pub fn merged_dims(
 }
 
 /// `output = pad(input)`: `begin[d]` leading and `end[d]` trailing `value`s along every dim.
-pub fn pad(
-    gpu: &Gpu,
+pub fn pad<B: Binding>(
+    target: &Target,
     begin: &[usize],
     end: &[usize],
     value: f32,
     input_shape: &[usize],
-    input: BufRef<'_>,
-    output: BufRef<'_>,
-) -> Result<Dispatch> {
+    input: B,
+    output: B,
+) -> Result<Launch<B>> {
     let out_shape = pad_shape(input_shape, begin, end)?;
     let total = numel(&out_shape);
     for (what, len, b) in [
         ("input", numel(input_shape), input),
         ("output", total, output),
     ] {
-        if crate::kernels::elem_bytes(gpu, len) > b.size {
+        if target.elem_bytes(len) > b.size() {
             return Err(Error::invalid_op(
                 "pad",
                 format!(
                     "{what} binding of {} bytes is too small for {len} elements ({input_shape:?} -> {out_shape:?})",
-                    b.size
+                    b.size()
                 ),
             ));
         }
@@ -117,7 +116,7 @@ pub fn pad(
         b4: u(d[4].2)?,
         b5: u(d[5].2)?,
     };
-    gpu.dispatch(
+    target.launch(
         Shader::Pad,
         &[("RANK", dims.len().max(1) as f64)],
         &params,

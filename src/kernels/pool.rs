@@ -1,9 +1,8 @@
 //! Window pooling (`shaders/pool.wgsl`) and global pooling (`shaders/global_pool.wgsl`).
 
-use crate::device::Gpu;
 use crate::error::{Error, Result};
 use crate::kernels::eltwise::to_u32;
-use crate::kernels::{BufRef, Dispatch};
+use crate::kernels::{Binding, Launch, Target};
 use crate::ops::{PoolKind, PoolSpec};
 use crate::shaders::Shader;
 use crate::tensor::numel;
@@ -43,20 +42,20 @@ fn kind_name(kind: PoolKind) -> &'static str {
 }
 
 /// Fails unless `b` holds at least a tensor of `shape` in the handle's precision.
-pub(crate) fn check_binding(
-    gpu: &Gpu,
+pub(crate) fn check_binding<B: Binding>(
+    target: &Target,
     op: &str,
     what: &str,
-    b: BufRef<'_>,
+    b: B,
     shape: &[usize],
 ) -> Result<()> {
-    let bytes = crate::kernels::elem_bytes(gpu, numel(shape));
-    if b.size < bytes {
+    let bytes = target.elem_bytes(numel(shape));
+    if b.size() < bytes {
         return Err(Error::invalid_op(
             op,
             format!(
                 "{what} binding of {} bytes is too small for shape {shape:?} ({bytes} bytes)",
-                b.size
+                b.size()
             ),
         ));
     }
@@ -71,17 +70,17 @@ pub(crate) fn row_threads(len: usize) -> u32 {
 
 /// 2-D max or average pooling of `input` `[N, C, H, W]` into `output`
 /// `[N, C, OH, OW]` = `spec.output_shape(input_shape)`.
-pub fn pool(
-    gpu: &Gpu,
+pub fn pool<B: Binding>(
+    target: &Target,
     spec: &PoolSpec,
     input_shape: &[usize],
-    input: BufRef<'_>,
-    output: BufRef<'_>,
-) -> Result<Dispatch> {
+    input: B,
+    output: B,
+) -> Result<Launch<B>> {
     let op = kind_name(spec.kind);
     let out_shape = spec.output_shape(input_shape)?;
-    check_binding(gpu, op, "input", input, input_shape)?;
-    check_binding(gpu, op, "output", output, &out_shape)?;
+    check_binding(target, op, "input", input, input_shape)?;
+    check_binding(target, op, "output", output, &out_shape)?;
     to_u32(op, "input element count", numel(input_shape))?;
     // The shader forms `y * sh - pad_top` and `h + pad_bottom` in i32.
     let reach = (input_shape[2] + spec.pad_end[0])
@@ -129,7 +128,7 @@ pub fn pool(
             if spec.count_include_pad { 1.0 } else { 0.0 },
         ),
     ];
-    gpu.dispatch(
+    target.launch(
         Shader::Pool,
         &constants,
         &params,
@@ -140,13 +139,13 @@ pub fn pool(
 
 /// Global max or average pooling of `input` `[N, C, *spatial]` into `output` `[N, C, 1, ..]`
 /// (any shape with N*C elements).
-pub fn global_pool(
-    gpu: &Gpu,
+pub fn global_pool<B: Binding>(
+    target: &Target,
     kind: PoolKind,
     input_shape: &[usize],
-    input: BufRef<'_>,
-    output: BufRef<'_>,
-) -> Result<Dispatch> {
+    input: B,
+    output: B,
+) -> Result<Launch<B>> {
     let op = match kind {
         PoolKind::Max => "global_max_pool",
         PoolKind::Avg => "global_avg_pool",
@@ -159,8 +158,8 @@ pub fn global_pool(
     }
     let rows = input_shape[0] * input_shape[1];
     let len = numel(&input_shape[2..]);
-    check_binding(gpu, op, "input", input, input_shape)?;
-    check_binding(gpu, op, "output", output, &[rows])?;
+    check_binding(target, op, "input", input, input_shape)?;
+    check_binding(target, op, "output", output, &[rows])?;
     to_u32(op, "input element count", numel(input_shape))?;
     let threads = row_threads(len);
     let rows_per_wg = WORKGROUP / threads as u64;
@@ -179,7 +178,7 @@ pub fn global_pool(
         ),
         ("ROW_THREADS", threads as f64),
     ];
-    gpu.dispatch(
+    target.launch(
         Shader::GlobalPool,
         &constants,
         &params,

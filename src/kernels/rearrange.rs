@@ -6,10 +6,9 @@
 //! documented at each function; the CPU references in `crate::reference::rearrange` are written
 //! from the op definitions instead, so a wrong mapping cannot agree with its own oracle.
 
-use crate::device::Gpu;
 use crate::error::{Error, Result};
 use crate::kernels::eltwise::to_u32;
-use crate::kernels::{BufRef, Dispatch};
+use crate::kernels::{Binding, Launch, Target};
 use crate::ops::{ChannelOrder, ChannelShuffle, PixelShuffle, SpaceToDepth};
 use crate::shaders::Shader;
 use crate::tensor::{numel, strides};
@@ -137,13 +136,13 @@ fn tiled_layout(p: &CopyPlan) -> Option<CopyPlan> {
 
 /// Runs any [`CopyPlan`]. `op` names the caller in errors. Checks that both bindings hold every
 /// element the plan touches and that all indices fit the kernel's u32 arithmetic.
-pub fn strided_copy(
-    gpu: &Gpu,
+pub fn strided_copy<B: Binding>(
+    target: &Target,
     op: &str,
     plan: &CopyPlan,
-    input: BufRef<'_>,
-    output: BufRef<'_>,
-) -> Result<Dispatch> {
+    input: B,
+    output: B,
+) -> Result<Launch<B>> {
     let n = plan.dims.len();
     if plan.in_strides.len() != n || plan.out_strides.len() != n {
         return Err(Error::invalid_op(
@@ -156,12 +155,12 @@ pub fn strided_copy(
     }
     let (in_end, out_end) = plan.extents();
     for (what, end, b) in [("input", in_end, input), ("output", out_end, output)] {
-        if crate::kernels::elem_bytes(gpu, end) > b.size {
+        if target.elem_bytes(end) > b.size() {
             return Err(Error::invalid_op(
                 op,
                 format!(
                     "{what} binding of {} bytes is too small for {end} elements (copy of {:?})",
-                    b.size, plan.dims
+                    b.size(), plan.dims
                 ),
             ));
         }
@@ -237,7 +236,7 @@ pub fn strided_copy(
     } else {
         p.dims.len().max(1)
     };
-    gpu.dispatch(
+    target.launch(
         Shader::StridedCopy,
         &[("TILED", flag), ("RANK", rank as f64)],
         &params,
@@ -252,15 +251,15 @@ pub fn strided_copy(
 /// input element is channel `c*r*r + i*r + j` (CRD) or `(i*r + j)*C + c` (DCR) at `(h, w)`, so
 /// the input strides are `N: C*r*r*H*W, C: r*r*H*W (CRD) | H*W (DCR), H: W, i: r*H*W (CRD) |
 /// r*C*H*W (DCR), W: 1, j: H*W (CRD) | C*H*W (DCR)`.
-pub fn pixel_shuffle(
-    gpu: &Gpu,
+pub fn pixel_shuffle<B: Binding>(
+    target: &Target,
     op: &PixelShuffle,
     input_shape: &[usize],
-    input: BufRef<'_>,
-    output: BufRef<'_>,
-) -> Result<Dispatch> {
+    input: B,
+    output: B,
+) -> Result<Launch<B>> {
     let plan = pixel_shuffle_plan(op, input_shape)?;
-    strided_copy(gpu, "pixel_shuffle", &plan, input, output)
+    strided_copy(target, "pixel_shuffle", &plan, input, output)
 }
 
 /// The [`CopyPlan`] of [`pixel_shuffle`].
@@ -290,15 +289,15 @@ pub fn pixel_shuffle_plan(op: &PixelShuffle, input_shape: &[usize]) -> Result<Co
 /// (DCR), dense, is walked in that order; its element `(c, i, j, h, w)` is input
 /// `(c, h*r + i, w*r + j)`, so with input width `Wi = W*r` the input strides are
 /// `C: Hi*Wi, i: Wi, j: 1, H: r*Wi, W: r`.
-pub fn space_to_depth(
-    gpu: &Gpu,
+pub fn space_to_depth<B: Binding>(
+    target: &Target,
     op: &SpaceToDepth,
     input_shape: &[usize],
-    input: BufRef<'_>,
-    output: BufRef<'_>,
-) -> Result<Dispatch> {
+    input: B,
+    output: B,
+) -> Result<Launch<B>> {
     let plan = space_to_depth_plan(op, input_shape)?;
-    strided_copy(gpu, "space_to_depth", &plan, input, output)
+    strided_copy(target, "space_to_depth", &plan, input, output)
 }
 
 /// The [`CopyPlan`] of [`space_to_depth`].
@@ -336,15 +335,15 @@ pub fn space_to_depth_plan(op: &SpaceToDepth, input_shape: &[usize]) -> Result<C
 ///
 /// Mapping: output channel `kk*g + gg` is input channel `gg*k + kk`; walking the output as
 /// `[N, k, g, S]` (S = spatial size, dense) the input strides are `N: C*S, k: S, g: k*S, S: 1`.
-pub fn channel_shuffle(
-    gpu: &Gpu,
+pub fn channel_shuffle<B: Binding>(
+    target: &Target,
     op: &ChannelShuffle,
     input_shape: &[usize],
-    input: BufRef<'_>,
-    output: BufRef<'_>,
-) -> Result<Dispatch> {
+    input: B,
+    output: B,
+) -> Result<Launch<B>> {
     let plan = channel_shuffle_plan(op, input_shape)?;
-    strided_copy(gpu, "channel_shuffle", &plan, input, output)
+    strided_copy(target, "channel_shuffle", &plan, input, output)
 }
 
 /// The [`CopyPlan`] of [`channel_shuffle`].
@@ -387,15 +386,15 @@ pub fn transpose_shape(perm: &[usize], input_shape: &[usize]) -> Result<Vec<usiz
 /// `out = input.permute(perm)` (ONNX `Transpose`), rank <= 6.
 ///
 /// Mapping: walk the dense output; output dim `i` steps the input by `in_strides[perm[i]]`.
-pub fn transpose(
-    gpu: &Gpu,
+pub fn transpose<B: Binding>(
+    target: &Target,
     perm: &[usize],
     input_shape: &[usize],
-    input: BufRef<'_>,
-    output: BufRef<'_>,
-) -> Result<Dispatch> {
+    input: B,
+    output: B,
+) -> Result<Launch<B>> {
     let plan = transpose_plan(perm, input_shape)?;
-    strided_copy(gpu, "transpose", &plan, input, output)
+    strided_copy(target, "transpose", &plan, input, output)
 }
 
 /// The [`CopyPlan`] of [`transpose`].
@@ -417,17 +416,17 @@ pub fn transpose_plan(perm: &[usize], input_shape: &[usize]) -> Result<CopyPlan>
 ///
 /// Mapping: walk the dense part; strides are the part's own on the input side and the
 /// output's on the output side, with `offset * out_strides[axis]` as output offset.
-pub fn copy_into(
-    gpu: &Gpu,
+pub fn copy_into<B: Binding>(
+    target: &Target,
     axis: usize,
     part_shape: &[usize],
     out_shape: &[usize],
     offset: usize,
-    input: BufRef<'_>,
-    output: BufRef<'_>,
-) -> Result<Dispatch> {
+    input: B,
+    output: B,
+) -> Result<Launch<B>> {
     let plan = copy_into_plan(axis, part_shape, out_shape, offset)?;
-    strided_copy(gpu, "concat", &plan, input, output)
+    strided_copy(target, "concat", &plan, input, output)
 }
 
 /// The [`CopyPlan`] of [`copy_into`].
@@ -494,17 +493,17 @@ pub fn slice_shape(
 ///
 /// Mapping: walk the dense output; dim `i` steps the input by `steps[i] * in_strides[i]`,
 /// starting at `sum starts[i] * in_strides[i]`.
-pub fn slice(
-    gpu: &Gpu,
+pub fn slice<B: Binding>(
+    target: &Target,
     input_shape: &[usize],
     starts: &[usize],
     ends: &[usize],
     steps: &[usize],
-    input: BufRef<'_>,
-    output: BufRef<'_>,
-) -> Result<Dispatch> {
+    input: B,
+    output: B,
+) -> Result<Launch<B>> {
     let plan = slice_plan(input_shape, starts, ends, steps)?;
-    strided_copy(gpu, "slice", &plan, input, output)
+    strided_copy(target, "slice", &plan, input, output)
 }
 
 /// The [`CopyPlan`] of [`slice`].

@@ -6,10 +6,9 @@
 //! and whole-number coordinates between backends; the host's f64 coordinates are exact
 //! wherever the mathematics gives a tie.
 
-use crate::device::Gpu;
 use crate::error::{Error, Result};
 use crate::kernels::eltwise::to_u32;
-use crate::kernels::{BufRef, Dispatch};
+use crate::kernels::{Binding, Launch, Target};
 use crate::ops::{CoordinateMode, NearestMode, ResizeMode, ResizeSpec};
 use crate::shaders::Shader;
 use crate::tensor::{Tensor, numel};
@@ -107,14 +106,14 @@ pub fn resize_table(spec: &ResizeSpec, input_shape: &[usize]) -> Result<Tensor> 
 
 /// `output = resize(input)`: `input` `[N, C, H, W]`, `table` from [`resize_table`] for the same
 /// spec and shape, `output` `[N, C, out_h, out_w]`.
-pub fn resize(
-    gpu: &Gpu,
+pub fn resize<B: Binding>(
+    target: &Target,
     spec: &ResizeSpec,
     input_shape: &[usize],
-    input: BufRef<'_>,
-    table: BufRef<'_>,
-    output: BufRef<'_>,
-) -> Result<Dispatch> {
+    input: B,
+    table: B,
+    output: B,
+) -> Result<Launch<B>> {
     let out = spec.output_shape(input_shape)?;
     let (h, w, oh, ow) = (input_shape[2], input_shape[3], out[2], out[3]);
     let planes = input_shape[0] * input_shape[1];
@@ -127,14 +126,14 @@ pub fn resize(
         let bytes = if what == "table" {
             len as u64 * 4
         } else {
-            crate::kernels::elem_bytes(gpu, len)
+            target.elem_bytes(len)
         };
-        if bytes > b.size {
+        if bytes > b.size() {
             return Err(Error::invalid_op(
                 "resize",
                 format!(
                     "{what} binding of {} bytes is too small for {len} elements ({input_shape:?} -> {out:?})",
-                    b.size
+                    b.size()
                 ),
             ));
         }
@@ -166,7 +165,7 @@ pub fn resize(
         ResizeMode::Nearest => 0.0,
         ResizeMode::Linear => 1.0,
     };
-    gpu.dispatch(
+    target.launch(
         Shader::Resize,
         &[("LINEAR", linear)],
         &params,

@@ -1,11 +1,10 @@
 //! Squeeze-and-excitation's excitation MLP (`shaders/se_gate.wgsl`): one dispatch computes
 //! `sigmoid(W2 act(W1 p + b1) + b2)` for every sample of a pooled `[N, C, 1, 1]` map, or, with
-//! the pooling fused, of the feature map `[N, C, H, W]` itself (see [`pool_fusable`]).
+//! the pooling fused, of the feature map `[N, C, H, W]` itself (see [`crate::ops::pool_fusable_into_se_gate`]).
 
-use crate::device::Gpu;
 use crate::error::{Error, Result};
 use crate::kernels::eltwise::to_u32;
-use crate::kernels::{BufRef, Dispatch};
+use crate::kernels::{Binding, Launch, Target};
 use crate::ops::Activation;
 use crate::shaders::Shader;
 
@@ -23,46 +22,35 @@ crate::gpu_params! {
     }
 }
 
-/// Whether fusing the global average pool into the gate kernel pays for `channels` maps of
-/// `spatial` values: each of the 256 invocations then averages whole channels serially, so the
-/// serial work `ceil(C / 256) * S` must stay small: at most 512 loads, about what one launch
-/// of a separate pooling kernel costs in latency. At 224 x 224, EfficientNet-B0's SE layers at
-/// 7 x 7 and at 14 x 14 with <= 512 channels qualify; the 112 x 112 to 28 x 28 ones keep the
-/// separate, fully parallel pooling kernel. (A heuristic from launch-latency arithmetic, not
-/// yet timed on real GPUs.)
-pub fn pool_fusable(channels: usize, spatial: usize) -> bool {
-    channels.div_ceil(256) * spatial <= 512
-}
-
 /// The buffers of [`se_gate`].
 #[derive(Clone, Copy, Debug)]
-pub struct SeGateBindings<'a> {
+pub struct SeGateBindings<B> {
     /// `[N, C]` pooled features, or the `[N, C, S]` feature map when `spatial` is `Some(S)`.
-    pub input: BufRef<'a>,
+    pub input: B,
     /// `[R, C]`.
-    pub w1: BufRef<'a>,
+    pub w1: B,
     /// `[R]`.
-    pub b1: BufRef<'a>,
+    pub b1: B,
     /// `[C, R]`.
-    pub w2: BufRef<'a>,
+    pub w2: B,
     /// `[C]`.
-    pub b2: BufRef<'a>,
+    pub b2: B,
     /// `[N, C]` gates in (0, 1).
-    pub gate: BufRef<'a>,
+    pub gate: B,
 }
 
 /// The excitation gates for `batch` samples of `channels` features through `hidden` units.
 /// With `spatial: Some(S)` the input is the feature map and the kernel averages each channel's
 /// `S` values first (the squeeze, fused).
-pub fn se_gate(
-    gpu: &Gpu,
+pub fn se_gate<B: Binding>(
+    target: &Target,
     batch: usize,
     channels: usize,
     hidden: usize,
     spatial: Option<usize>,
     act: Activation,
-    b: SeGateBindings<'_>,
-) -> Result<Dispatch> {
+    b: SeGateBindings<B>,
+) -> Result<Launch<B>> {
     if channels == 0 || hidden == 0 {
         return Err(Error::invalid_op(
             OP,
@@ -91,13 +79,13 @@ pub fn se_gate(
         ("b2", &b.b2, channels),
         ("gate", &b.gate, batch * channels),
     ] {
-        let bytes = crate::kernels::elem_bytes(gpu, elems);
-        if r.size < bytes {
+        let bytes = target.elem_bytes(elems);
+        if r.size() < bytes {
             return Err(Error::invalid_op(
                 OP,
                 format!(
                     "{what} binding has {} bytes, needs {bytes} (batch {batch}, channels {channels}, hidden {hidden})",
-                    r.size
+                    r.size()
                 ),
             ));
         }
@@ -110,7 +98,7 @@ pub fn se_gate(
     };
     let mut constants = act.constants().to_vec();
     constants.push(("FUSE_POOL", spatial.is_some() as u32 as f64));
-    gpu.dispatch(
+    target.launch(
         Shader::SeGate,
         &constants,
         &params,

@@ -1,10 +1,9 @@
 //! Softmax along any axis (`shaders/softmax.wgsl`).
 
-use crate::device::Gpu;
 use crate::error::{Error, Result};
 use crate::kernels::eltwise::to_u32;
 use crate::kernels::pool::{check_binding, row_threads};
-use crate::kernels::{BufRef, Dispatch};
+use crate::kernels::{Binding, Launch, Target};
 use crate::shaders::Shader;
 use crate::tensor::numel;
 
@@ -26,13 +25,13 @@ crate::gpu_params! {
 
 /// `output = softmax(input, axis)` for a dense tensor of `shape`, numerically stable (the row
 /// maximum is subtracted before `exp`).
-pub fn softmax(
-    gpu: &Gpu,
+pub fn softmax<B: Binding>(
+    target: &Target,
     axis: usize,
     shape: &[usize],
-    input: BufRef<'_>,
-    output: BufRef<'_>,
-) -> Result<Dispatch> {
+    input: B,
+    output: B,
+) -> Result<Launch<B>> {
     let op = "softmax";
     if axis >= shape.len() {
         return Err(Error::invalid_op(
@@ -40,8 +39,8 @@ pub fn softmax(
             format!("axis {axis} is out of range for shape {shape:?}"),
         ));
     }
-    check_binding(gpu, op, "input", input, shape)?;
-    check_binding(gpu, op, "output", output, shape)?;
+    check_binding(target, op, "input", input, shape)?;
+    check_binding(target, op, "output", output, shape)?;
     to_u32(op, "element count", numel(shape))?;
     let outer = numel(&shape[..axis]);
     let len = shape[axis];
@@ -63,7 +62,7 @@ pub fn softmax(
         (rows as u64).div_ceil(WORKGROUP / threads as u64)
     };
     let workgroups = if len == 0 { 0 } else { workgroups };
-    gpu.dispatch(
+    target.launch(
         Shader::Softmax,
         &[
             ("COLUMNS", if columns { 1.0 } else { 0.0 }),

@@ -5,12 +5,11 @@
 //! 512 x 7x7 outputs, K = 4608, make 8 64x64 tiles) it multiplies the workgroups in flight by
 //! `splits` at the cost of `splits + 1` extra passes over the output's bytes.
 
-use crate::device::Gpu;
 use crate::error::{Error, Result};
 use crate::kernels::conv::{self, ConvTiling};
 use crate::kernels::eltwise::to_u32;
 use crate::kernels::matmul::{self, GemmTiling};
-use crate::kernels::{BufRef, ConvBindings, Dispatch};
+use crate::kernels::{Binding, ConvBindings, Launch, Target};
 use crate::ops::{ConvSpec, Epilogue};
 use crate::shaders::Shader;
 use crate::tensor::numel;
@@ -31,16 +30,16 @@ crate::gpu_params! {
 #[allow(clippy::too_many_arguments)]
 /// `output = act(sum_s partial[s] + bias + residual)` for `partial` `[splits, *out_shape]`,
 /// `out_shape` `[N, O, *spatial]`, bias `[O]`.
-pub fn reduce(
-    gpu: &Gpu,
+pub fn reduce<B: Binding>(
+    target: &Target,
     out_shape: &[usize],
     splits: u32,
     epilogue: Epilogue,
-    partial: BufRef<'_>,
-    bias: Option<BufRef<'_>>,
-    residual: Option<BufRef<'_>>,
-    output: BufRef<'_>,
-) -> Result<Dispatch> {
+    partial: B,
+    bias: Option<B>,
+    residual: Option<B>,
+    output: B,
+) -> Result<Launch<B>> {
     if out_shape.len() < 2 {
         return Err(Error::invalid_op(
             OP,
@@ -59,8 +58,8 @@ pub fn reduce(
     }
     let n = numel(out_shape);
     // Partial sums are Acc, the rest Elem (see shaders/splitk_reduce.wgsl).
-    let bytes = |e: usize| crate::kernels::elem_bytes(gpu, e);
-    let acc_bytes = (n * splits as usize * gpu.precision().acc_bytes()) as u64;
+    let bytes = |e: usize| target.elem_bytes(e);
+    let acc_bytes = (n * splits as usize * target.precision().acc_bytes()) as u64;
     for (what, b, need) in [
         ("partial", Some(&partial), acc_bytes),
         ("bias", bias.as_ref(), bytes(out_shape[1])),
@@ -68,13 +67,13 @@ pub fn reduce(
         ("output", Some(&output), bytes(n)),
     ] {
         if let Some(b) = b
-            && b.size < need
+            && b.size() < need
         {
             return Err(Error::invalid_op(
                 OP,
                 format!(
                     "{what} binding of {} bytes is too small for {splits} split(s) of {out_shape:?} ({need} bytes)",
-                    b.size
+                    b.size()
                 ),
             ));
         }
@@ -94,7 +93,7 @@ pub fn reduce(
         ("HAS_BIAS", bias.is_some() as u32 as f64),
         ("HAS_RESIDUAL", residual.is_some() as u32 as f64),
     ]);
-    gpu.dispatch(
+    target.launch(
         Shader::SplitkReduce,
         &constants,
         &params,
@@ -112,19 +111,19 @@ pub fn reduce(
 /// into `scratch` (`[splits, *output]`, a buffer apart from the input and output), then the
 /// reduce with the epilogue. Any convolution `conv::conv` takes.
 #[allow(clippy::too_many_arguments)]
-pub fn conv_splitk(
-    gpu: &Gpu,
+pub fn conv_splitk<B: Binding>(
+    target: &Target,
     spec: &ConvSpec,
     input_shape: &[usize],
     weight_shape: &[usize],
     epilogue: Epilogue,
-    b: ConvBindings<'_>,
+    b: ConvBindings<B>,
     tiling: Option<ConvTiling>,
     splits: u32,
-    scratch: BufRef<'_>,
-) -> Result<[Dispatch; 2]> {
+    scratch: B,
+) -> Result<[Launch<B>; 2]> {
     two_pass(
-        gpu,
+        target,
         spec,
         input_shape,
         weight_shape,
@@ -138,19 +137,19 @@ pub fn conv_splitk(
 
 /// Split-K for a pointwise convolution through the GEMM (see [`conv_splitk`]).
 #[allow(clippy::too_many_arguments)]
-pub fn pointwise_splitk(
-    gpu: &Gpu,
+pub fn pointwise_splitk<B: Binding>(
+    target: &Target,
     spec: &ConvSpec,
     input_shape: &[usize],
     weight_shape: &[usize],
     epilogue: Epilogue,
-    b: ConvBindings<'_>,
+    b: ConvBindings<B>,
     tiling: Option<GemmTiling>,
     splits: u32,
-    scratch: BufRef<'_>,
-) -> Result<[Dispatch; 2]> {
+    scratch: B,
+) -> Result<[Launch<B>; 2]> {
     two_pass(
-        gpu,
+        target,
         spec,
         input_shape,
         weight_shape,
@@ -171,31 +170,31 @@ pub(crate) enum Partial {
 /// The two passes of [`conv_splitk`] and [`pointwise_splitk`]: validate, partial sums into
 /// `scratch`, then the reduce with the epilogue.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn two_pass(
-    gpu: &Gpu,
+pub(crate) fn two_pass<B: Binding>(
+    target: &Target,
     spec: &ConvSpec,
     input_shape: &[usize],
     weight_shape: &[usize],
     epilogue: Epilogue,
-    b: ConvBindings<'_>,
+    b: ConvBindings<B>,
     partial: Partial,
     splits: u32,
-    scratch: BufRef<'_>,
-) -> Result<[Dispatch; 2]> {
+    scratch: B,
+) -> Result<[Launch<B>; 2]> {
     let op = match partial {
         Partial::Conv(_) => "conv (split-K)",
         Partial::Pointwise(_) => "pointwise conv (split-K)",
     };
-    let out_shape = conv::validate(gpu, op, spec, input_shape, weight_shape, epilogue, &b)?;
+    let out_shape = conv::validate(target, op, spec, input_shape, weight_shape, epilogue, &b)?;
     let (xs, ws, x, w) = (input_shape, weight_shape, b.input, b.weight);
     let first = match partial {
-        Partial::Conv(t) => conv::conv_partial(gpu, spec, xs, ws, x, w, scratch, t, splits),
+        Partial::Conv(t) => conv::conv_partial(target, spec, xs, ws, x, w, scratch, t, splits),
         Partial::Pointwise(t) => {
-            matmul::pointwise_partial(gpu, spec, xs, ws, x, w, scratch, t, splits)
+            matmul::pointwise_partial(target, spec, xs, ws, x, w, scratch, t, splits)
         }
     }?;
     let second = reduce(
-        gpu, &out_shape, splits, epilogue, scratch, b.bias, b.residual, b.output,
+        target, &out_shape, splits, epilogue, scratch, b.bias, b.residual, b.output,
     )?;
     Ok([first, second])
 }

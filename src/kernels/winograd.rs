@@ -17,12 +17,11 @@
 //! convolution, chained over dozens of layers; F(2x2) stays inside it.
 
 use crate::compare::F16Tolerance;
-use crate::device::Gpu;
 use crate::error::{Error, Result};
 use crate::kernels::conv;
 use crate::kernels::eltwise::to_u32;
 use crate::kernels::matmul::{self, GemmTiling};
-use crate::kernels::{BufRef, ConvBindings, Dispatch};
+use crate::kernels::{Binding, ConvBindings, Launch, Target};
 use crate::ops::{ConvSpec, Epilogue};
 use crate::precision::Precision;
 use crate::shaders::Shader;
@@ -148,16 +147,16 @@ pub fn scratch_bytes(input_shape: &[usize], out_shape: &[usize], precision: Prec
 /// `weight_shape`; `scratch` is `[V, M]` of [`scratch_bytes`], in buffers apart from each other,
 /// from the input (V) and from the output (M).
 #[allow(clippy::too_many_arguments)]
-pub fn winograd(
-    gpu: &Gpu,
+pub fn winograd<B: Binding>(
+    target: &Target,
     spec: &ConvSpec,
     input_shape: &[usize],
     weight_shape: &[usize],
     epilogue: Epilogue,
-    b: ConvBindings<'_>,
+    b: ConvBindings<B>,
     tiling: Option<GemmTiling>,
-    scratch: [BufRef<'_>; 2],
-) -> Result<[Dispatch; 3]> {
+    scratch: [B; 2],
+) -> Result<[Launch<B>; 3]> {
     if !crate::kernels::algorithm::winograd_applies(spec) {
         spec.validate(OP)?;
         return Err(Error::invalid_op(
@@ -170,12 +169,9 @@ pub fn winograd(
     }
     // The transformed weights are 16/9 the size of the raw ones: check them against that, and
     // the other bindings against the op's shapes.
-    let raw_weight = BufRef {
-        size: crate::kernels::elem_bytes(gpu, numel(weight_shape)),
-        ..b.weight
-    };
+    let raw_weight = b.weight.resized(target.elem_bytes(numel(weight_shape)));
     let out_shape = conv::validate(
-        gpu,
+        target,
         OP,
         spec,
         input_shape,
@@ -187,24 +183,24 @@ pub fn winograd(
         },
     )?;
     let (c, o) = (input_shape[1], out_shape[1]);
-    let u_bytes = crate::kernels::elem_bytes(gpu, POINTS * o * c);
-    if b.weight.size < u_bytes {
+    let u_bytes = target.elem_bytes(POINTS * o * c);
+    if b.weight.size() < u_bytes {
         return Err(Error::invalid_op(
             OP,
             format!(
                 "transformed weight binding of {} bytes is too small for [16, {o}, {c}] ({u_bytes} bytes)",
-                b.weight.size
+                b.weight.size()
             ),
         ));
     }
-    let need = scratch_bytes(input_shape, &out_shape, gpu.precision());
+    let need = scratch_bytes(input_shape, &out_shape, target.precision());
     for (r, n) in scratch.iter().zip(need) {
-        if r.size < n {
+        if r.size() < n {
             return Err(Error::invalid_op(
                 OP,
                 format!(
                     "scratch binding of {} bytes is too small ({n} bytes needed)",
-                    r.size
+                    r.size()
                 ),
             ));
         }
@@ -224,7 +220,7 @@ pub fn winograd(
         i32::try_from(v).map_err(|_| Error::invalid_op(OP, format!("padding {v} does not fit i32")))
     };
     let [v_buf, m_buf] = scratch;
-    let input = gpu.dispatch(
+    let input = target.launch(
         Shader::WinogradInput,
         &[],
         &WinogradInputParams {
@@ -241,7 +237,7 @@ pub fn winograd(
         ((c * tiles) as u64).div_ceil(WORKGROUP),
     )?;
     let gemm = matmul::batched_gemm(
-        gpu,
+        target,
         OP,
         (POINTS, o, c, tiles),
         b.weight,
@@ -254,7 +250,7 @@ pub fn winograd(
         ("HAS_BIAS", b.bias.is_some() as u32 as f64),
         ("HAS_RESIDUAL", b.residual.is_some() as u32 as f64),
     ]);
-    let output = gpu.dispatch(
+    let output = target.launch(
         Shader::WinogradOutput,
         &constants,
         &WinogradOutputParams {

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::compare::compare;
 use crate::device::Gpu;
-use crate::kernels::PipelineKey;
+use crate::device::PipelineKey;
 use crate::precision::Precision;
 use crate::shader_check::{Target, translate_in};
 use crate::shaders::Shader;

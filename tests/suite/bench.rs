@@ -5,7 +5,7 @@ use wgconv::bench::suite::{LayerItem, ModelItem};
 use wgconv::bench::{
     BenchOptions, Clock, ItemResult, ModelResult, Peak, Progress, Report, Suite, roofline, run,
 };
-use wgconv::cache::PipelineCacheState;
+use wgconv::device::cache::PipelineCacheState;
 
 use crate::common::gpu;
 

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use wgconv::cache::PipelineCacheState;
+use wgconv::device::cache::PipelineCacheState;
 use wgconv::compare::compare;
 use wgconv::graph::{Conv2d, Graph, Op, cpu};
 use wgconv::kernels::algorithm::{ConvAlgorithm, candidates};

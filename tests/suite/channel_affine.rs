@@ -29,8 +29,7 @@ impl AffineProblem {
         let shift = Tensor::random(vec![c], self.seed + 3);
         let bufs = upload_all(&[&x, &r, &scale, &shift]);
         let out = g.zeros(&self.shape).unwrap();
-        let d = channel_affine(
-            g,
+        let d = g.encode(channel_affine(g.target(),
             &self.shape,
             self.act,
             AffineBindings {
@@ -40,7 +39,7 @@ impl AffineProblem {
                 residual: self.residual.then(|| bufs[1].binding()),
                 output: out.binding(),
             },
-        )
+        ))
         .unwrap();
         let got = run(&d, &out);
         let f = |t: &Tensor| t.data().iter().map(|&v| v as f64).collect::<Vec<_>>();
@@ -128,8 +127,7 @@ impl SeProblem {
         let b2 = Tensor::random(vec![c], self.seed + 4);
         let bufs = upload_all(&[&p, &w1, &b1, &w2, &b2]);
         let out = g.zeros(&[n, c, 1, 1]).unwrap();
-        let d = se_gate(
-            g,
+        let d = g.encode(se_gate(g.target(),
             n,
             c,
             r,
@@ -143,7 +141,7 @@ impl SeProblem {
                 b2: bufs[4].binding(),
                 gate: out.binding(),
             },
-        )
+        ))
         .unwrap();
         let got = run(&d, &out);
         let want = reference::se_gate::se_gate(&p, &w1, &b1, self.act, &w2, &b2).unwrap();
@@ -207,8 +205,7 @@ fn se_gate_rejects_too_many_hidden_units() {
     let g = gpu();
     let t = g.zeros(&[4]).unwrap();
     let b = t.binding();
-    let err = se_gate(
-        g,
+    let err = g.encode(se_gate(g.target(),
         1,
         1,
         MAX_HIDDEN + 1,
@@ -222,7 +219,7 @@ fn se_gate_rejects_too_many_hidden_units() {
             b2: b,
             gate: b,
         },
-    )
+    ))
     .unwrap_err();
     assert!(err.to_string().contains("hidden"), "{err}");
 }

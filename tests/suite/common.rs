@@ -3,7 +3,7 @@
 use std::sync::OnceLock;
 
 use wgconv::compare::{Tolerance, compare};
-use wgconv::kernels::Dispatch;
+use wgconv::device::Dispatch;
 use wgconv::{Gpu, GpuTensor, Tensor};
 
 /// The test GPU. Fails loudly when there is none: a GPU test that skips cannot fail.

@@ -168,7 +168,7 @@ impl ConvProblem {
         let arena = g
             .upload(&Tensor::new(vec![head + n + tail], vec![SENTINEL; head + n + tail]).unwrap())
             .unwrap();
-        let output = wgconv::kernels::BufRef {
+        let output = wgconv::device::BufRef {
             buffer: arena.buffer(),
             offset: (head * 4) as u64,
             size: ((n + tail) * 4) as u64,
@@ -221,7 +221,7 @@ impl ConvProblem {
     /// GPU with a forced tiling against the reference.
     pub fn check_tiling(&self, tiling: ConvTiling) {
         let got =
-            self.run_with(|g, s, i, w, e, b| conv::conv_tiled(g, s, i, w, e, b, Some(tiling)));
+            self.run_with(|g, s, i, w, e, b| g.encode(conv::conv_tiled(g.target(), s, i, w, e, b, Some(tiling))));
         assert_close(
             &format!("{tiling:?} {self:?}"),
             &got,
@@ -380,23 +380,21 @@ fn spatial_separable_pair() {
         residual: None,
         output,
     };
-    let d1 = conv::conv(
-        g,
+    let d1 = g.encode(conv::conv(g.target(),
         &s1,
         x.shape(),
         w1.shape(),
         Epilogue::act(Activation::Relu),
         bind(bufs[0].binding(), bufs[1].binding(), mid.binding()),
-    )
+    ))
     .unwrap();
-    let d2 = conv::conv(
-        g,
+    let d2 = g.encode(conv::conv(g.target(),
         &s2,
         &[2, 8, 11, 9],
         w2.shape(),
         Epilogue::default(),
         bind(mid.binding(), bufs[2].binding(), out.binding()),
-    )
+    ))
     .unwrap();
     g.submit(&[&d1, &d2]).unwrap();
     let got_mid = g.download(&mid).unwrap();
@@ -480,26 +478,24 @@ fn invalid_inputs_are_errors() {
     let ok = |r: Result<Dispatch>| r.map(drop);
     // Weight's input channels do not match (C/g = 2 with two groups, weight says 4).
     assert!(
-        ok(conv::conv(
-            g,
+        ok(g.encode(conv::conv(g.target(),
             &spec.clone().groups(2),
             &[1, 4, 8, 8],
             &[6, 4, 3, 3],
             Epilogue::default(),
             bind(None)
-        ))
+        )))
         .is_err()
     );
     // Weight's kernel does not match the spec.
     assert!(
-        ok(conv::conv(
-            g,
+        ok(g.encode(conv::conv(g.target(),
             &spec,
             &[1, 4, 8, 8],
             &[6, 4, 3, 5],
             Epilogue::default(),
             bind(None)
-        ))
+        )))
         .is_err()
     );
     // Residual flag without a residual buffer.
@@ -508,38 +504,35 @@ fn invalid_inputs_are_errors() {
         residual: true,
     };
     assert!(
-        ok(conv::conv(
-            g,
+        ok(g.encode(conv::conv(g.target(),
             &spec,
             &[1, 4, 8, 8],
             &[6, 4, 3, 3],
             with_res,
             bind(None)
-        ))
+        )))
         .is_err()
     );
     // Shapes larger than the buffers.
     assert!(
-        ok(conv::conv(
-            g,
+        ok(g.encode(conv::conv(g.target(),
             &spec,
             &[2, 4, 8, 8],
             &[6, 4, 3, 3],
             Epilogue::default(),
             bind(None)
-        ))
+        )))
         .is_err()
     );
     // A 4-D kernel and a bad tiling.
     assert!(
-        ok(conv::conv(
-            g,
+        ok(g.encode(conv::conv(g.target(),
             &ConvSpec::new(&[1, 1, 1, 1]),
             &[1, 1, 1, 1, 1, 1],
             &[1, 1, 1, 1, 1, 1],
             Epilogue::default(),
             bind(None)
-        ))
+        )))
         .is_err()
     );
     let bad_tiling = ConvTiling {
@@ -548,27 +541,25 @@ fn invalid_inputs_are_errors() {
         tk: 16,
     };
     assert!(
-        ok(conv::conv_tiled(
-            g,
+        ok(g.encode(conv::conv_tiled(g.target(),
             &spec,
             &[1, 4, 8, 8],
             &[6, 4, 3, 3],
             Epilogue::default(),
             bind(None),
             Some(bad_tiling)
-        ))
+        )))
         .is_err()
     );
     // The valid call succeeds.
     assert!(
-        ok(conv::conv(
-            g,
+        ok(g.encode(conv::conv(g.target(),
             &spec,
             &[1, 4, 8, 8],
             &[6, 4, 3, 3],
             Epilogue::default(),
             bind(None)
-        ))
+        )))
         .is_ok()
     );
 }

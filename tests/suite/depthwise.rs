@@ -20,7 +20,7 @@ fn check(p: &ConvProblem) {
 
 fn check_tiling(p: &ConvProblem, tiling: DepthwiseTiling) {
     let got =
-        p.run_with(|g, s, i, w, e, b| depthwise::depthwise_tiled(g, s, i, w, e, b, Some(tiling)));
+        p.run_with(|g, s, i, w, e, b| g.encode(depthwise::depthwise_tiled(g.target(), s, i, w, e, b, Some(tiling))));
     assert_close(
         &format!("{tiling:?} {p:?}"),
         &got,
@@ -204,25 +204,24 @@ fn rejects_non_depthwise() {
     // Grouped but not depthwise.
     let grouped = ConvSpec::conv2d(3, 3).groups(2);
     assert!(
-        depthwise::depthwise(
-            g,
+        g.encode(depthwise::depthwise(g.target(),
             &grouped,
             &[1, 4, 8, 8],
             &[4, 2, 3, 3],
             Epilogue::default(),
             b
-        )
+        ))
         .is_err()
     );
     // Weight with the wrong input-channel count.
     assert!(
-        depthwise::depthwise(g, &dw, &[1, 4, 8, 8], &[4, 2, 3, 3], Epilogue::default(), b).is_err()
+        g.encode(depthwise::depthwise(g.target(), &dw, &[1, 4, 8, 8], &[4, 2, 3, 3], Epilogue::default(), b)).is_err()
     );
     // Output channels not a multiple of C.
     assert!(
-        depthwise::depthwise(g, &dw, &[1, 4, 8, 8], &[6, 1, 3, 3], Epilogue::default(), b).is_err()
+        g.encode(depthwise::depthwise(g.target(), &dw, &[1, 4, 8, 8], &[6, 1, 3, 3], Epilogue::default(), b)).is_err()
     );
     assert!(
-        depthwise::depthwise(g, &dw, &[1, 4, 8, 8], &[4, 1, 3, 3], Epilogue::default(), b).is_ok()
+        g.encode(depthwise::depthwise(g.target(), &dw, &[1, 4, 8, 8], &[4, 1, 3, 3], Epilogue::default(), b)).is_ok()
     );
 }

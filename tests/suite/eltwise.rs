@@ -21,7 +21,7 @@ fn every_activation_matches_reference() {
         let g = gpu();
         let bufs = upload_all(&[&x]);
         let out = g.zeros(x.shape()).unwrap();
-        let d = eltwise::unary(g, act, bufs[0].binding(), out.binding(), x.numel()).unwrap();
+        let d = g.encode(eltwise::unary(g.target(), act, bufs[0].binding(), out.binding(), x.numel())).unwrap();
         let got = run(&d, &out);
         assert_close(
             act.name(),
@@ -40,7 +40,7 @@ fn unary_beyond_one_dispatch_dimension() {
     let g = gpu();
     let bufs = upload_all(&[&x]);
     let out = g.zeros(&[n]).unwrap();
-    let d = eltwise::unary(g, Activation::Relu, bufs[0].binding(), out.binding(), n).unwrap();
+    let d = g.encode(eltwise::unary(g.target(), Activation::Relu, bufs[0].binding(), out.binding(), n)).unwrap();
     assert!(
         d.workgroups()[1] > 1,
         "dispatch was not folded: {:?}",
@@ -66,14 +66,13 @@ fn binary_case(op: BinaryOp, act: Activation, sa: &[usize], sb: &[usize], seed: 
     let out_shape = broadcast_shape(sa, sb).unwrap();
     let bufs = upload_all(&[&a, &b]);
     let out = g.zeros(&out_shape).unwrap();
-    let d = eltwise::binary(
-        g,
+    let d = g.encode(eltwise::binary(g.target(),
         op,
         act,
         (bufs[0].binding(), sa),
         (bufs[1].binding(), sb),
         out.binding(),
-    )
+    ))
     .unwrap();
     let got = run(&d, &out);
     let want = reference::eltwise::binary(op, act, &a, &b).unwrap();
@@ -127,14 +126,13 @@ fn pinned_broadcasts() {
 fn broadcast_rank_above_six_is_an_error() {
     let g = gpu();
     let a = g.zeros(&[1; 7]).unwrap();
-    let r = eltwise::binary(
-        g,
+    let r = g.encode(eltwise::binary(g.target(),
         BinaryOp::Add,
         Activation::Identity,
         (a.binding(), &[1; 7]),
         (a.binding(), &[1; 7]),
         a.binding(),
-    );
+    ));
     assert!(r.is_err());
 }
 

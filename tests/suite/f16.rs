@@ -222,8 +222,7 @@ fn conv_transpose_matches_reference() {
             let g = hgpu(p);
             let bufs = up(&g, &[&x, &w, &b]);
             let out = g.zeros(want.shape()).unwrap();
-            let d = conv_transpose::conv_transpose(
-                &g,
+            let d = g.encode(conv_transpose::conv_transpose(g.target(),
                 &spec,
                 x.shape(),
                 w.shape(),
@@ -235,7 +234,7 @@ fn conv_transpose_matches_reference() {
                     residual: None,
                     output: out.binding(),
                 },
-            );
+            ));
             let got = run(&g, d, &out);
             // Each output sums at most (C / g) * k * k products.
             let tol = F16Tolerance::new(input[1] / groups * k * k, p);
@@ -272,16 +271,14 @@ proptest! {
             let g = hgpu(p);
             let bufs = up(&g, &[&a, &b, &x, &w, &bias]);
             let out = g.zeros(want.shape()).unwrap();
-            let d = matmul::matmul(
-                &g, a.shape(), b.shape(), bufs[0].binding(), bufs[1].binding(), out.binding(),
-            );
+            let d = g.encode(matmul::matmul(g.target(), a.shape(), b.shape(), bufs[0].binding(), bufs[1].binding(), out.binding(),
+            ));
             let got = run(&g, d, &out);
             check(&format!("{p} matmul {a:?}"), &got, &want, &sums, F16Tolerance::new(k, p));
             let out = g.zeros(lin.shape()).unwrap();
-            let d = matmul::linear(
-                &g, x.shape(), w.shape(), Activation::Identity, bufs[2].binding(),
+            let d = g.encode(matmul::linear(g.target(), x.shape(), w.shape(), Activation::Identity, bufs[2].binding(),
                 bufs[3].binding(), Some(bufs[4].binding()), out.binding(),
-            );
+            ));
             let got = run(&g, d, &out);
             check(&format!("{p} linear {m}x{k}x{n}"), &got, &lin, &lin_sums, F16Tolerance::new(k, p));
         }
@@ -299,7 +296,7 @@ fn eltwise_matches_reference() {
         let bufs = up(&g, &[&a, &b]);
         for act in Activation::all() {
             let out = g.zeros(a.shape()).unwrap();
-            let d = eltwise::unary(&g, act, bufs[0].binding(), out.binding(), a.numel());
+            let d = g.encode(eltwise::unary(g.target(), act, bufs[0].binding(), out.binding(), a.numel()));
             let got = run(&g, d, &out);
             let want = reference::eltwise::unary(act, &a);
             let tol = F16Tolerance::new(1, Precision::F16AccF32).slope(SLOPE);
@@ -307,14 +304,13 @@ fn eltwise_matches_reference() {
         }
         for op in [BinaryOp::Add, BinaryOp::Mul] {
             let out = g.zeros(a.shape()).unwrap();
-            let d = eltwise::binary(
-                &g,
+            let d = g.encode(eltwise::binary(g.target(),
                 op,
                 Activation::Relu,
                 (bufs[0].binding(), a.shape()),
                 (bufs[1].binding(), b.shape()),
                 out.binding(),
-            );
+            ));
             let got = run(&g, d, &out);
             let want = reference::eltwise::binary(op, Activation::Relu, &a, &b).unwrap();
             let sums =
@@ -348,7 +344,7 @@ fn reductions_and_affine_match_reference() {
             let out = g.zeros(want.shape()).unwrap();
             let got = run(
                 &g,
-                pool::pool(&g, &spec, x.shape(), bx.binding(), out.binding()),
+                g.encode(pool::pool(g.target(), &spec, x.shape(), bx.binding(), out.binding())),
                 &out,
             );
             let (tol, sums) = match kind {
@@ -362,7 +358,7 @@ fn reductions_and_affine_match_reference() {
 
             let want = reference::pool::global_pool(kind, &x).unwrap();
             let out = g.zeros(want.shape()).unwrap();
-            let d = pool::global_pool(&g, kind, x.shape(), bx.binding(), out.binding());
+            let d = g.encode(pool::global_pool(g.target(), kind, x.shape(), bx.binding(), out.binding()));
             let got = run(&g, d, &out);
             let (tol, sums) = match kind {
                 PoolKind::Max => (F16Tolerance::exact(), want.clone()),
@@ -382,7 +378,7 @@ fn reductions_and_affine_match_reference() {
         for axis in [1, 3] {
             let want = reference::softmax::softmax(axis, &x).unwrap();
             let out = g.zeros(x.shape()).unwrap();
-            let d = softmax::softmax(&g, axis, x.shape(), bx.binding(), out.binding());
+            let d = g.encode(softmax::softmax(g.target(), axis, x.shape(), bx.binding(), out.binding()));
             let got = run(&g, d, &out);
             let tol = F16Tolerance::new(x.shape()[axis], Precision::F16AccF32);
             check(&format!("{p} softmax {axis}"), &got, &want, &want, tol);
@@ -409,8 +405,7 @@ fn reductions_and_affine_match_reference() {
         .unwrap();
         let bufs = up(&g, &[&scale, &shift, &res]);
         let out = g.zeros(x.shape()).unwrap();
-        let d = channel_affine(
-            &g,
+        let d = g.encode(channel_affine(g.target(),
             x.shape(),
             Activation::Silu,
             AffineBindings {
@@ -420,7 +415,7 @@ fn reductions_and_affine_match_reference() {
                 residual: Some(bufs[2].binding()),
                 output: out.binding(),
             },
-        );
+        ));
         let got = run(&g, d, &out);
         let tol = F16Tolerance::new(3, Precision::F16AccF32).slope(SLOPE);
         check(&format!("{p} channel affine"), &got, &want, &sums, tol);
@@ -485,8 +480,7 @@ fn se_gate_matches_reference() {
         let g = hgpu(p);
         let bufs = up(&g, &[&x, &w1, &b1, &w2, &b2]);
         let out = g.zeros(&[n, c]).unwrap();
-        let d = se_gate(
-            &g,
+        let d = g.encode(se_gate(g.target(),
             n,
             c,
             r,
@@ -500,7 +494,7 @@ fn se_gate_matches_reference() {
                 b2: bufs[4].binding(),
                 gate: out.binding(),
             },
-        );
+        ));
         let got = run(&g, d, &out);
         // The propagated bound enters as `abs_sums` of a unit-slope, f32-accumulated sum of
         // one term: F16Tolerance then adds exactly the output rounding on top of it.
@@ -527,7 +521,7 @@ fn data_movement_and_resize() {
         let perm = [0, 2, 3, 1];
         let want = reference::rearrange::transpose(&perm, &x).unwrap();
         let out = g.zeros(want.shape()).unwrap();
-        let d = rearrange::transpose(&g, &perm, x.shape(), bx.binding(), out.binding());
+        let d = g.encode(rearrange::transpose(g.target(), &perm, x.shape(), bx.binding(), out.binding()));
         check(
             &format!("{p} transpose"),
             &run(&g, d, &out),
@@ -542,7 +536,7 @@ fn data_movement_and_resize() {
         };
         let want = reference::rearrange::pixel_shuffle(&ps, &x).unwrap();
         let out = g.zeros(want.shape()).unwrap();
-        let d = rearrange::pixel_shuffle(&g, &ps, x.shape(), bx.binding(), out.binding());
+        let d = g.encode(rearrange::pixel_shuffle(g.target(), &ps, x.shape(), bx.binding(), out.binding()));
         check(
             &format!("{p} pixel shuffle"),
             &run(&g, d, &out),
@@ -554,15 +548,14 @@ fn data_movement_and_resize() {
         let want = reference::rearrange::concat(1, &[&x, &x]).unwrap();
         let out = g.zeros(want.shape()).unwrap();
         for (i, off) in [0, 8].into_iter().enumerate() {
-            let d = rearrange::copy_into(
-                &g,
+            let d = g.encode(rearrange::copy_into(g.target(),
                 1,
                 x.shape(),
                 want.shape(),
                 off,
                 bx.binding(),
                 out.binding(),
-            );
+            ));
             let got = run(&g, d, &out);
             if i == 1 {
                 check(&format!("{p} concat"), &got, &want, &want, exact);
@@ -572,15 +565,14 @@ fn data_movement_and_resize() {
         let (begin, end) = ([0, 1, 2, 0], [0, 0, 1, 3]);
         let want = reference::pad::pad(&x, &begin, &end, 0.5).unwrap();
         let out = g.zeros(want.shape()).unwrap();
-        let d = pad::pad(
-            &g,
+        let d = g.encode(pad::pad(g.target(),
             &begin,
             &end,
             0.5,
             x.shape(),
             bx.binding(),
             out.binding(),
-        );
+        ));
         check(&format!("{p} pad"), &run(&g, d, &out), &want, &want, exact);
 
         for mode in [ResizeMode::Nearest, ResizeMode::Linear] {
@@ -597,14 +589,13 @@ fn data_movement_and_resize() {
                 .upload(&resize::resize_table(&spec, x.shape()).unwrap())
                 .unwrap();
             let out = g.zeros(want.shape()).unwrap();
-            let d = resize::resize(
-                &g,
+            let d = g.encode(resize::resize(g.target(),
                 &spec,
                 x.shape(),
                 bx.binding(),
                 table.binding(),
                 out.binding(),
-            );
+            ));
             let got = run(&g, d, &out);
             let (tol, sums) = match mode {
                 ResizeMode::Nearest => (exact, want.clone()),
@@ -683,7 +674,7 @@ fn nan_and_inf_in_f16() {
         );
         // ReLU keeps NaN (not max(NaN, 0) = 0) and infinities.
         let out = g.zeros(big.shape()).unwrap();
-        let d = eltwise::unary(&g, Activation::Relu, bx.binding(), out.binding(), 6);
+        let d = g.encode(eltwise::unary(g.target(), Activation::Relu, bx.binding(), out.binding(), 6));
         let got = run(&g, d, &out);
         assert!(got.data()[0].is_nan(), "{p}: relu(NaN)");
         assert_eq!(
@@ -692,14 +683,13 @@ fn nan_and_inf_in_f16() {
         );
         // In-kernel overflow: 65504 + 65504 in f32 then stored: infinity.
         let out = g.zeros(big.shape()).unwrap();
-        let d = eltwise::binary(
-            &g,
+        let d = g.encode(eltwise::binary(g.target(),
             BinaryOp::Add,
             Activation::Identity,
             (bx.binding(), big.shape()),
             (bx.binding(), big.shape()),
             out.binding(),
-        );
+        ));
         assert_eq!(
             run(&g, d, &out).data()[4],
             f32::INFINITY,
@@ -709,13 +699,12 @@ fn nan_and_inf_in_f16() {
         let out = g.zeros(&[1, 1]).unwrap();
         let nan_first = Tensor::new(vec![1, 1, 2, 3], big.data().to_vec()).unwrap();
         let bn = g.upload(&nan_first).unwrap();
-        let d = pool::global_pool(
-            &g,
+        let d = g.encode(pool::global_pool(g.target(),
             PoolKind::Max,
             nan_first.shape(),
             bn.binding(),
             out.binding(),
-        );
+        ));
         assert!(run(&g, d, &out).data()[0].is_nan(), "{p}: max pool of NaN");
 
         // 1x1 conv over 3 channels: 200*200 + 200*200 - 200*200. The f16 accumulator
@@ -724,8 +713,7 @@ fn nan_and_inf_in_f16() {
         let w = Tensor::new(vec![1, 3, 1, 1], vec![200.0; 3]).unwrap();
         let bufs = up(&g, &[&x, &w]);
         let out = g.zeros(&[1, 1, 1, 1]).unwrap();
-        let d = conv::conv(
-            &g,
+        let d = g.encode(conv::conv(g.target(),
             &ConvSpec::conv2d(1, 1),
             x.shape(),
             w.shape(),
@@ -737,7 +725,7 @@ fn nan_and_inf_in_f16() {
                 residual: None,
                 output: out.binding(),
             },
-        );
+        ));
         let got = run(&g, d, &out).data()[0];
         match p {
             Precision::F16 => assert_eq!(got, f32::INFINITY, "f16 accumulation overflows"),
@@ -896,8 +884,7 @@ fn check_algorithm_on(
             .into_iter()
             .map(|b| g.zeros(&[(b as usize).div_ceil(p.elem_bytes())]).unwrap())
             .collect();
-    let ds = algorithm::conv_with(
-        &g,
+    let ds = g.encode(algorithm::conv_with(g.target(),
         a,
         &pr.spec,
         &pr.input_shape,
@@ -911,7 +898,7 @@ fn check_algorithm_on(
             output: out.binding(),
         },
         &scratch.iter().map(|s| s.binding()).collect::<Vec<_>>(),
-    )
+    ))
     .expect("dispatches");
     g.submit(&ds.iter().collect::<Vec<_>>()).expect("submit");
     let got = g.download(&out).unwrap();

@@ -20,15 +20,14 @@ fn run_gpu(x: &Tensor, begin: &[usize], end: &[usize], value: f32) -> wgconv::Re
     let out_shape = wgconv::ops::pad_shape(x.shape(), begin, end)?;
     let bufs = upload_all(&[x]);
     let out = g.zeros(&out_shape)?;
-    let d = pad::pad(
-        g,
+    let d = g.encode(pad::pad(g.target(),
         begin,
         end,
         value,
         x.shape(),
         bufs[0].binding(),
         out.binding(),
-    )?;
+    ))?;
     Ok(run(&d, &out))
 }
 

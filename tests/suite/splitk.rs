@@ -37,8 +37,7 @@ pub fn run_algorithm(p: &ConvProblem, a: &ConvAlgorithm) -> Tensor {
             .map(|b| g.zeros(&[(b / 4) as usize]).unwrap())
             .collect();
     let scratch_refs: Vec<_> = scratch.iter().map(|s| s.binding()).collect();
-    let ds = algorithm::conv_with(
-        g,
+    let ds = g.encode(algorithm::conv_with(g.target(),
         a,
         &p.spec,
         &p.input_shape,
@@ -52,7 +51,7 @@ pub fn run_algorithm(p: &ConvProblem, a: &ConvAlgorithm) -> Tensor {
             output: out.binding(),
         },
         &scratch_refs,
-    )
+    ))
     .unwrap_or_else(|e| panic!("{a:?} {p:?}: {e}"));
     assert_eq!(ds.len(), a.dispatch_count(), "{a:?}");
     g.submit(&ds.iter().collect::<Vec<_>>()).unwrap();
@@ -256,8 +255,7 @@ fn reduce_matches_reference() {
         let residual = Tensor::random(shape.clone(), 3);
         let bufs = upload_all(&[&partial, &bias, &residual]);
         let out = g.zeros(&shape).unwrap();
-        let d = splitk::reduce(
-            g,
+        let d = g.encode(splitk::reduce(g.target(),
             &shape,
             splits as u32,
             Epilogue {
@@ -268,7 +266,7 @@ fn reduce_matches_reference() {
             Some(bufs[1].binding()),
             Some(bufs[2].binding()),
             out.binding(),
-        )
+        ))
         .unwrap();
         let got = crate::common::run(&d, &out);
         let want = reference::splitk::reduce(&partial, Some(&bias), Some(&residual), act).unwrap();

@@ -17,7 +17,7 @@ pub(super) fn cases() -> Vec<Case> {
             run: Box::new(move |gpu| {
                 let x = Tensor::random_range(vec![4, 7, 9, 11], 1, -8.0, 8.0);
                 let got = launch(gpu, &[&x], x.shape(), |g, t, out| {
-                    eltwise::unary(g, act, t[0], out, 4 * 7 * 9 * 11)
+                    g.encode(eltwise::unary(g.target(), act, t[0], out, 4 * 7 * 9 * 11))
                 })?;
                 Ok(Outcome {
                     got,
@@ -41,7 +41,7 @@ pub(super) fn cases() -> Vec<Case> {
                 let b = Tensor::random_range(sb.clone(), 2, 0.5, 2.0);
                 let want = reference::eltwise::binary(op, Activation::Identity, &a, &b)?;
                 let got = launch(gpu, &[&a, &b], want.shape(), |g, t, out| {
-                    eltwise::binary(g, op, Activation::Identity, (t[0], &sa), (t[1], &sb), out)
+                    g.encode(eltwise::binary(g.target(), op, Activation::Identity, (t[0], &sa), (t[1], &sb), out))
                 })?;
                 Ok(Outcome {
                     got,

@@ -172,14 +172,14 @@ pub fn f16_cases() -> Vec<Case> {
                 let gpu = &gpu.with_precision(p)?;
                 let x = round16(&Tensor::random(vec![2, 5, 23, 29], 4));
                 let mut got = launch(gpu, &[&x], &[2, 5], |g, t, out| {
-                    pool::global_pool(g, PoolKind::Avg, &[2, 5, 23, 29], t[0], out)
+                    g.encode(pool::global_pool(g.target(), PoolKind::Avg, &[2, 5, 23, 29], t[0], out))
                 })?
                 .into_data();
                 let mut want = reference::pool::global_pool(PoolKind::Avg, &x)?.into_data();
                 let s = round16(&Tensor::random_range(vec![3, 1000], 5, -8.0, 8.0));
                 got.extend(
                     launch(gpu, &[&s], &[3, 1000], |g, t, out| {
-                        softmax::softmax(g, 1, &[3, 1000], t[0], out)
+                        g.encode(softmax::softmax(g.target(), 1, &[3, 1000], t[0], out))
                     })?
                     .into_data(),
                 );

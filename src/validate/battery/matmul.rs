@@ -20,8 +20,7 @@ pub(super) fn cases() -> Vec<Case> {
                 Tensor::random(vec![37], 3),
             );
             let got = launch(gpu, &[&x, &w, &b], &[3, 37], |g, t, out| {
-                matmul::linear(
-                    g,
+                g.encode(matmul::linear(g.target(),
                     &[3, 1001],
                     &[37, 1001],
                     Activation::Identity,
@@ -29,7 +28,7 @@ pub(super) fn cases() -> Vec<Case> {
                     t[1],
                     Some(t[2]),
                     out,
-                )
+                ))
             })?;
             Ok(Outcome {
                 got,
@@ -47,7 +46,7 @@ pub(super) fn cases() -> Vec<Case> {
                 Tensor::random(vec![1, 33, 65], 2),
             );
             let got = launch(gpu, &[&a, &b], &[4, 17, 65], |g, t, out| {
-                matmul::matmul(g, &[4, 17, 33], &[1, 33, 65], t[0], t[1], out)
+                g.encode(matmul::matmul(g.target(), &[4, 17, 33], &[1, 33, 65], t[0], t[1], out))
             })?;
             Ok(Outcome {
                 got,

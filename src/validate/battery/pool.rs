@@ -23,7 +23,7 @@ pub(super) fn cases() -> Vec<Case> {
             format!("{kind:?} k{k} s{s} p{p} ceil={ceil} include_pad={incl} [2,3,14,15]"),
             vec![2, 3, 14, 15],
             move |xs| s1.output_shape(xs),
-            move |g, xs, x, out| pool::pool(g, &s2, xs, x, out),
+            move |g, xs, x, out| g.encode(pool::pool(g.target(), &s2, xs, x, out)),
             move |x| reference::pool::pool(&s3, x),
             Tolerance::accumulation(k * k),
         ));
@@ -34,7 +34,7 @@ pub(super) fn cases() -> Vec<Case> {
             format!("{kind:?} [2,5,23,29]"),
             vec![2, 5, 23, 29],
             |_| Ok(vec![2, 5, 1, 1]),
-            move |g, xs, x, out| pool::global_pool(g, kind, xs, x, out),
+            move |g, xs, x, out| g.encode(pool::global_pool(g.target(), kind, xs, x, out)),
             move |x| reference::pool::global_pool(kind, x),
             Tolerance::accumulation(23 * 29),
         ));

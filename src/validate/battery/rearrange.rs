@@ -16,7 +16,7 @@ pub(super) fn cases() -> Vec<Case> {
             format!("r3 {order:?} [2,18,5,7]"),
             vec![2, 18, 5, 7],
             move |xs| op.output_shape(xs),
-            move |g, xs, x, out| rearrange::pixel_shuffle(g, &op, xs, x, out),
+            move |g, xs, x, out| g.encode(rearrange::pixel_shuffle(g.target(), &op, xs, x, out)),
             move |x| reference::rearrange::pixel_shuffle(&op, x),
             exact(),
         ));
@@ -26,7 +26,7 @@ pub(super) fn cases() -> Vec<Case> {
             format!("r2 {order:?} [1,3,10,14]"),
             vec![1, 3, 10, 14],
             move |xs| op.output_shape(xs),
-            move |g, xs, x, out| rearrange::space_to_depth(g, &op, xs, x, out),
+            move |g, xs, x, out| g.encode(rearrange::space_to_depth(g.target(), &op, xs, x, out)),
             move |x| reference::rearrange::space_to_depth(&op, x),
             exact(),
         ));
@@ -37,7 +37,7 @@ pub(super) fn cases() -> Vec<Case> {
         "g3 [2,12,5,5]".into(),
         vec![2, 12, 5, 5],
         |xs| Ok(xs.to_vec()),
-        move |g, xs, x, out| rearrange::channel_shuffle(g, &op, xs, x, out),
+        move |g, xs, x, out| g.encode(rearrange::channel_shuffle(g.target(), &op, xs, x, out)),
         move |x| reference::rearrange::channel_shuffle(&op, x),
         exact(),
     ));
@@ -47,7 +47,7 @@ pub(super) fn cases() -> Vec<Case> {
         "perm [0,2,3,1] [2,5,33,17]".into(),
         vec![2, 5, 33, 17],
         |_| Ok(vec![2, 33, 17, 5]),
-        move |g, xs, x, out| rearrange::transpose(g, &perm, xs, x, out),
+        move |g, xs, x, out| g.encode(rearrange::transpose(g.target(), &perm, xs, x, out)),
         move |x| reference::rearrange::transpose(&perm, x),
         exact(),
     ));
@@ -61,24 +61,22 @@ pub(super) fn cases() -> Vec<Case> {
             );
             let bufs = [gpu.upload(&a)?, gpu.upload(&b)?];
             let out = gpu.zeros(&[2, 9, 4, 5])?;
-            let d0 = rearrange::copy_into(
-                gpu,
+            let d0 = gpu.encode(rearrange::copy_into(gpu.target(),
                 1,
                 a.shape(),
                 &[2, 9, 4, 5],
                 0,
                 bufs[0].binding(),
                 out.binding(),
-            )?;
-            let d1 = rearrange::copy_into(
-                gpu,
+            ))?;
+            let d1 = gpu.encode(rearrange::copy_into(gpu.target(),
                 1,
                 b.shape(),
                 &[2, 9, 4, 5],
                 3,
                 bufs[1].binding(),
                 out.binding(),
-            )?;
+            ))?;
             gpu.submit(&[&d0, &d1])?;
             Ok(Outcome {
                 got: gpu.download(&out)?,

@@ -30,7 +30,7 @@ pub(super) fn cases() -> Vec<Case> {
                 let x = Tensor::random(xs.to_vec(), 1);
                 let table = resize::resize_table(&spec, &xs)?;
                 let got = launch(gpu, &[&x, &table], &spec.output_shape(&xs)?, |g, t, out| {
-                    resize::resize(g, &spec, &xs, t[0], t[1], out)
+                    g.encode(resize::resize(g.target(), &spec, &xs, t[0], t[1], out))
                 })?;
                 Ok(Outcome {
                     got,
@@ -46,7 +46,7 @@ pub(super) fn cases() -> Vec<Case> {
         "[2,3,9,11] by [0,1,2,0] / [0,0,1,3] with 0.5".into(),
         vec![2, 3, 9, 11],
         |_| Ok(vec![2, 4, 12, 14]),
-        move |g, xs, x, out| pad::pad(g, &begin, &end, 0.5, xs, x, out),
+        move |g, xs, x, out| g.encode(pad::pad(g.target(), &begin, &end, 0.5, xs, x, out)),
         move |x| reference::pad::pad(x, &begin, &end, 0.5),
         exact(),
     ));

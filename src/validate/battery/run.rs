@@ -6,7 +6,8 @@ use crate::compare::Tolerance;
 use crate::device::Gpu;
 use crate::error::Result;
 use crate::kernels::algorithm::{self, ConvAlgorithm};
-use crate::kernels::{BufRef, ConvBindings, Dispatch, conv, depthwise, matmul, winograd};
+use crate::device::{BufRef, Dispatch};
+use crate::kernels::{ConvBindings, conv, depthwise, matmul, winograd};
 use crate::ops::{Activation, ConvSpec, Epilogue};
 use crate::reference;
 use crate::tensor::Tensor;
@@ -94,11 +95,11 @@ pub(super) fn run_conv(
             output: out,
         };
         if depthwise::is_depthwise(spec, xs) {
-            depthwise::depthwise(g, spec, xs, ws, ep, bind)
+            g.encode(depthwise::depthwise(g.target(), spec, xs, ws, ep, bind))
         } else if matmul::is_pointwise(spec) {
-            matmul::pointwise(g, spec, xs, ws, ep, bind)
+            g.encode(matmul::pointwise(g.target(), spec, xs, ws, ep, bind))
         } else {
-            conv::conv(g, spec, xs, ws, ep, bind)
+            g.encode(conv::conv(g.target(), spec, xs, ws, ep, bind))
         }
     })
 }
@@ -133,8 +134,7 @@ pub(super) fn run_algorithm(
         .map(|b| gpu.zeros(&[(b as usize).div_ceil(p.elem_bytes())]))
         .collect::<Result<Vec<_>>>()?;
     let out = gpu.zeros(&out_shape)?;
-    let ds = algorithm::conv_with(
-        gpu,
+    let ds = gpu.encode(algorithm::conv_with(gpu.target(),
         a,
         spec,
         xs,
@@ -148,7 +148,7 @@ pub(super) fn run_algorithm(
             output: out.binding(),
         },
         &scratch.iter().map(|s| s.binding()).collect::<Vec<_>>(),
-    )?;
+    ))?;
     gpu.submit(&ds.iter().collect::<Vec<_>>())?;
     gpu.download(&out)
 }

@@ -15,7 +15,7 @@ pub(super) fn cases() -> Vec<Case> {
         run: Box::new(|gpu| {
             let x = Tensor::random_range(vec![3, 1000], 1, -20.0, 20.0);
             let got = launch(gpu, &[&x], &[3, 1000], |g, t, out| {
-                softmax::softmax(g, 1, &[3, 1000], t[0], out)
+                g.encode(softmax::softmax(g.target(), 1, &[3, 1000], t[0], out))
             })?;
             Ok(Outcome {
                 got,

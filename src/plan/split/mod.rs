@@ -18,23 +18,15 @@
 
 pub(crate) mod lower;
 
-use crate::device::Gpu;
+use super::launches::node_launches;
+use super::{Slice, Store};
 use crate::error::{Error, Result};
+use crate::graph::Node;
+use crate::kernels::algorithm::ConvAlgorithm;
 use crate::kernels::rearrange::{CopyPlan, strided_copy};
-use crate::kernels::{BufRef, ConvBindings, Dispatch, conv, conv_transpose, depthwise, matmul};
+use crate::kernels::{ConvBindings, Launch, Target, conv, conv_transpose, depthwise, matmul};
 use crate::ops::{Activation, ConvSpec, ConvTransposeSpec, Epilogue};
 use crate::tensor::{numel, strides};
-
-/// Which buffer a tensor is stored in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Store {
-    /// An activation arena (index into the plan's buffers).
-    Arena(usize),
-    /// A parameter buffer.
-    Params(usize),
-    /// A staging buffer.
-    Slot(usize),
-}
 
 /// A box of a stored tensor: `dims` with element `strides`, starting `offset` elements after
 /// the tensor's first element, which lies at byte `base` of `store`.
@@ -137,7 +129,7 @@ pub(crate) enum Bind {
 
 /// One kernel launch of a split node.
 #[derive(Clone, Debug)]
-pub(crate) enum Launch {
+pub(crate) enum Part {
     /// A strided copy (staging, or a chunk of a data-movement op).
     Copy {
         plan: CopyPlan,
@@ -197,9 +189,9 @@ pub(crate) struct Lowering {
     pub elem: u64,
     /// Largest size each slot is used with, over every split node.
     pub slot_sizes: Vec<u64>,
-    launches: Vec<Launch>,
+    launches: Vec<Part>,
     next_slot: usize,
-    pending: Vec<Launch>,
+    pending: Vec<Part>,
 }
 
 fn align_down(x: u64, a: u64) -> u64 {
@@ -207,13 +199,13 @@ fn align_down(x: u64, a: u64) -> u64 {
 }
 
 impl Lowering {
-    pub fn new(gpu: &Gpu) -> Self {
-        let l = gpu.limits();
+    pub fn new(target: &Target) -> Self {
+        let l = &target.limits;
         Self::with_limits(
             l.max_storage_buffer_binding_size,
             l.min_storage_buffer_offset_alignment as u64,
         )
-        .elem_bytes(gpu.precision().elem_bytes() as u64)
+        .elem_bytes(target.precision.elem_bytes() as u64)
     }
 
     /// The same lowering for tensors of `elem` bytes per element (the session's precision;
@@ -319,14 +311,14 @@ impl Lowering {
 
     /// A fresh staging slot for `v` and the copies between them: from `v` into the slot when
     /// `into_slot` (inputs), else from the slot back to `v` (outputs).
-    fn stage(&mut self, v: &View, into_slot: bool) -> (Bind, Vec<Launch>) {
+    fn stage(&mut self, v: &View, into_slot: bool) -> (Bind, Vec<Part>) {
         let slot = self.scratch(self.bytes(v.numel()));
         let Bind::Slot { slot: s, .. } = slot else {
             unreachable!("scratch gives a slot")
         };
         // Each side of the copy: strides, element offset, store and base.
         let view = (v.strides.clone(), v.offset, (v.store, v.base));
-        let dense = (strides(&v.dims), 0, (Store::Slot(s), 0));
+        let dense = (strides(&v.dims), 0, (Store::Staging(s), 0));
         let (from, to) = if into_slot {
             (view, dense)
         } else {
@@ -345,7 +337,7 @@ impl Lowering {
     }
 
     /// Appends a kernel launch, then the copies out of any staged outputs.
-    pub fn launch(&mut self, l: Launch) {
+    pub fn launch(&mut self, l: Part) {
         self.launches.push(l);
         self.launches.append(&mut self.pending);
     }
@@ -387,13 +379,13 @@ impl Lowering {
 
     /// Appends to `out` the copies of `p`, cut until every window fits (a single element
     /// always does, the limit being at least one alignment unit).
-    fn copy_rec(&self, p: &CopyPlan, src: (Store, u64), dst: (Store, u64), out: &mut Vec<Launch>) {
+    fn copy_rec(&self, p: &CopyPlan, src: (Store, u64), dst: (Store, u64), out: &mut Vec<Part>) {
         if p.total() == 0 {
             return;
         }
         if self.copy_fits(p, src, dst) {
             let [(s, ri), (d, ro)] = self.copy_windows(p, src, dst);
-            out.push(Launch::Copy {
+            out.push(Part::Copy {
                 plan: CopyPlan {
                     in_offset: ri,
                     out_offset: ro,
@@ -456,7 +448,7 @@ impl Lowering {
     }
 
     /// The launches collected so far.
-    pub fn take(&mut self) -> Vec<Launch> {
+    pub fn take(&mut self) -> Vec<Part> {
         std::mem::take(&mut self.launches)
     }
 }
@@ -616,28 +608,20 @@ impl Cut<'_> {
 }
 
 impl Bind {
-    fn buf<'a>(
-        &self,
-        arenas: &'a [wgpu::Buffer],
-        params: &'a [wgpu::Buffer],
-        slots: &'a [wgpu::Buffer],
-    ) -> BufRef<'a> {
+    /// The plan's binding for this one.
+    fn slice(&self) -> Slice {
         match *self {
             Bind::Store {
                 store,
                 offset,
                 size,
-            } => BufRef {
-                buffer: match store {
-                    Store::Arena(i) => &arenas[i],
-                    Store::Params(i) => &params[i],
-                    Store::Slot(i) => &slots[i],
-                },
+            } => Slice {
+                store,
                 offset,
                 size,
             },
-            Bind::Slot { slot, size } => BufRef {
-                buffer: &slots[slot],
+            Bind::Slot { slot, size } => Slice {
+                store: Store::Staging(slot),
                 offset: 0,
                 size,
             },
@@ -645,28 +629,17 @@ impl Bind {
     }
 }
 
-/// Emits the node's own kernel: input shapes, input, parameter and output bindings.
-pub(crate) type NodeEmitter<'e> = &'e mut dyn FnMut(
-    &[&[usize]],
-    &[BufRef<'_>],
-    &[BufRef<'_>],
-    BufRef<'_>,
-    &mut Vec<Dispatch>,
-) -> Result<()>;
-
-/// Creates the dispatches of `launches`; `node` emits [`Launch::Node`] (the node's own kernel
-/// on the given shapes and bindings).
+/// The launches of a split node's `parts` (its own kernel, run as `algorithm`, on each chunk's
+/// shapes for [`Part::Node`]).
 pub(crate) fn emit(
-    gpu: &Gpu,
-    launches: &[Launch],
-    arenas: &[wgpu::Buffer],
-    params: &[wgpu::Buffer],
-    slots: &[wgpu::Buffer],
-    node: NodeEmitter<'_>,
-    out: &mut Vec<Dispatch>,
-) -> Result<()> {
-    let b = |x: &Bind| x.buf(arenas, params, slots);
-    // Conv and ConvTranspose launches bind their buffers alike.
+    target: &Target,
+    node: &Node,
+    algorithm: Option<ConvAlgorithm>,
+    out_shape: &[usize],
+    parts: Vec<Part>,
+) -> Result<Vec<Launch<Slice>>> {
+    let b = |x: &Bind| x.slice();
+    // Conv and ConvTranspose parts bind their buffers alike.
     let conv_bindings =
         |input, weight, bias: &Option<Bind>, residual: &Option<Bind>, y| ConvBindings {
             input: b(input),
@@ -675,24 +648,27 @@ pub(crate) fn emit(
             residual: residual.as_ref().map(b),
             output: b(y),
         };
-    for l in launches {
+    let mut out = Vec::new();
+    for l in &parts {
         let d = match l {
-            Launch::Copy { plan, src, dst } => {
-                strided_copy(gpu, "split copy", plan, b(src), b(dst))?
+            Part::Copy { plan, src, dst } => {
+                strided_copy(target, "split copy", plan, b(src), b(dst))?
             }
-            Launch::Node {
+            Part::Node {
                 shapes,
                 ins,
                 params: ps,
                 out: y,
             } => {
                 let shapes: Vec<&[usize]> = shapes.iter().map(|s| s.as_slice()).collect();
-                let ins: Vec<BufRef<'_>> = ins.iter().map(b).collect();
-                let ps: Vec<BufRef<'_>> = ps.iter().map(b).collect();
-                node(&shapes, &ins, &ps, b(y), out)?;
+                let ins: Vec<Slice> = ins.iter().map(b).collect();
+                let ps: Vec<Slice> = ps.iter().map(b).collect();
+                out.extend(node_launches(
+                    target, node, algorithm, &[], &shapes, out_shape, &ins, &ps, b(y),
+                )?);
                 continue;
             }
-            Launch::Conv {
+            Part::Conv {
                 spec,
                 in_shape,
                 w_shape,
@@ -703,23 +679,16 @@ pub(crate) fn emit(
                 residual,
                 out: y,
             } => {
-                let f = if depthwise::is_depthwise(spec, in_shape) {
-                    depthwise::depthwise
+                let bindings = conv_bindings(input, weight, bias, residual, y);
+                if depthwise::is_depthwise(spec, in_shape) {
+                    depthwise::depthwise(target, spec, in_shape, w_shape, *epilogue, bindings)?
                 } else if matmul::is_pointwise(spec) {
-                    matmul::pointwise
+                    matmul::pointwise(target, spec, in_shape, w_shape, *epilogue, bindings)?
                 } else {
-                    conv::conv
-                };
-                f(
-                    gpu,
-                    spec,
-                    in_shape,
-                    w_shape,
-                    *epilogue,
-                    conv_bindings(input, weight, bias, residual, y),
-                )?
+                    conv::conv(target, spec, in_shape, w_shape, *epilogue, bindings)?
+                }
             }
-            Launch::ConvTranspose {
+            Part::ConvTranspose {
                 spec,
                 in_shape,
                 w_shape,
@@ -730,14 +699,14 @@ pub(crate) fn emit(
                 residual,
                 out: y,
             } => conv_transpose::conv_transpose(
-                gpu,
+                target,
                 spec,
                 in_shape,
                 w_shape,
                 *epilogue,
                 conv_bindings(input, weight, bias, residual, y),
             )?,
-            Launch::Linear {
+            Part::Linear {
                 x_shape,
                 w_shape,
                 activation,
@@ -746,7 +715,7 @@ pub(crate) fn emit(
                 bias,
                 out: y,
             } => matmul::linear(
-                gpu,
+                target,
                 x_shape,
                 w_shape,
                 *activation,
@@ -758,7 +727,7 @@ pub(crate) fn emit(
         };
         out.push(d);
     }
-    Ok(())
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -806,7 +775,7 @@ mod tests {
         assert!(launches.len() <= 16, "{} copies", launches.len());
         let mut total = 0;
         for c in &launches {
-            let Launch::Copy { plan, src, dst } = c else {
+            let Part::Copy { plan, src, dst } = c else {
                 panic!("a copy")
             };
             for b in [src, dst] {

@@ -7,11 +7,21 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use crate::cache::{DiskPipelineCache, PipelineCacheState};
+pub mod cache;
+mod pipelines;
+mod tensor;
+pub mod timer;
+
+use std::any::Any;
+
 use crate::error::{Error, Result};
-use crate::kernels::PipelineCache;
+use crate::kernels::Target;
 use crate::precision::Precision;
 use crate::shaders::Shader;
+use cache::{DiskPipelineCache, PipelineCacheState};
+
+pub use pipelines::{BufRef, Dispatch, PipelineCache, PipelineKey};
+pub use tensor::GpuTensor;
 
 /// How to choose an adapter. `Default` reads no `WGCONV_*` adapter setting (the cache
 /// directory still defaults as in [`crate::cache`]); [`GpuOptions::from_env`] reads them.
@@ -32,7 +42,7 @@ pub struct GpuOptions {
     /// cold start. `WGCONV_PIPELINE_CACHE=0` turns it off.
     pub pipeline_cache: bool,
     /// The cache directory (pipeline cache, autotuning choices); `None`:
-    /// [`crate::cache::default_dir`]. A directory that cannot be written means no cache.
+    /// [`cache::default_dir`]. A directory that cannot be written means no cache.
     pub cache_dir: Option<PathBuf>,
 }
 
@@ -126,9 +136,10 @@ pub struct Gpu {
     /// Whether the pipeline cache was asked for (kept for [`Gpu::fresh_device`]).
     want_pipeline_cache: bool,
     pub(crate) disk_cache: Option<Arc<DiskPipelineCache>>,
-    /// Autotuning choices, loaded on first use (shared by [`Gpu::with_precision`] handles;
-    /// the tuner keys its choices by precision).
-    tuner: Arc<std::sync::OnceLock<crate::tune::Tuner>>,
+    /// Per-device state of a layer above (the session layer's autotuner), shared by every
+    /// handle of this device.
+    upper: Arc<std::sync::OnceLock<Arc<dyn Any + Send + Sync>>>,
+    target: Target,
 }
 
 impl Drop for Gpu {
@@ -218,8 +229,8 @@ impl Gpu {
             });
         };
         let cache_dir = match &options.cache_dir {
-            Some(d) => Some(d.clone()).filter(|d| crate::cache::usable(d)),
-            None => crate::cache::default_dir(),
+            Some(d) => Some(d.clone()).filter(|d| cache::usable(d)),
+            None => cache::default_dir(),
         };
         Self::from_adapter(
             adapter,
@@ -281,6 +292,7 @@ impl Gpu {
             device,
             queue,
             info,
+            target: Target::new(limits.clone()),
             limits,
             features,
             pipelines: Arc::new(PipelineCache::default()),
@@ -290,7 +302,7 @@ impl Gpu {
             cache_dir,
             want_pipeline_cache,
             disk_cache,
-            tuner: Arc::new(std::sync::OnceLock::new()),
+            upper: Arc::new(std::sync::OnceLock::new()),
         })
     }
 
@@ -310,6 +322,7 @@ impl Gpu {
             self.want_pipeline_cache,
         )?;
         g.precision = self.precision;
+        g.target = self.target.clone();
         Ok(g)
     }
 
@@ -326,15 +339,18 @@ impl Gpu {
         self.disk_cache.as_ref().map(|c| c.path())
     }
 
-    /// This adapter's autotuning choices (loaded from the cache directory on first use).
-    pub fn tuner(&self) -> &crate::tune::Tuner {
-        self.tuner.get_or_init(|| {
-            crate::tune::Tuner::open(
-                self.cache_dir.as_deref(),
-                &self.info,
-                crate::tune::TuneOptions::default(),
-            )
-        })
+    /// The state a layer above keeps per device (the autotuner), made by `init` on first use
+    /// and shared by every [`Gpu::with_precision`] handle of this device. One slot: the first
+    /// type stored wins; `None` when another type holds it.
+    pub fn upper_state<T: Any + Send + Sync>(&self, init: impl FnOnce() -> T) -> Option<&T> {
+        self.upper
+            .get_or_init(|| Arc::new(init()))
+            .downcast_ref::<T>()
+    }
+
+    /// What kernel launches are built against: this handle's precision and the device's limits.
+    pub fn target(&self) -> &Target {
+        &self.target
     }
 
     /// The cache directory in use (pipeline cache, autotuning), if any is usable.
@@ -391,7 +407,8 @@ impl Gpu {
             cache_dir: self.cache_dir.clone(),
             want_pipeline_cache: self.want_pipeline_cache,
             disk_cache: self.disk_cache.clone(),
-            tuner: self.tuner.clone(),
+            upper: self.upper.clone(),
+            target: self.target.with_precision(precision),
         })
     }
 

@@ -21,9 +21,10 @@
 //! matmul operand, a weight of a transposed conv beyond the limit) is
 //! [`Error::DeviceLimit`] naming the node, op and tensor.
 
-use super::{Launch, Lowering, View, boxes};
+use super::{Lowering, Part, View, boxes};
 use crate::error::{Error, Result};
-use crate::graph::{Node, Op};
+use crate::graph::{Graph, Node, Op, ValueId};
+use crate::plan::{Plan, Step, Store, param_precision};
 use crate::kernels::rearrange;
 use crate::ops::{Activation, Epilogue};
 
@@ -35,6 +36,43 @@ pub(crate) struct NodeViews<'a> {
     /// Parameters, in [`crate::plan::device_params`] order.
     pub params: Vec<View>,
     pub out: (String, View),
+}
+
+impl<'a> NodeViews<'a> {
+    /// The whole views of `node`'s tensors as `plan` places them.
+    pub fn new(g: &Graph, node: &'a Node, plan: &Plan, step: &Step) -> Self {
+        let view = |v: ValueId| {
+            let r = plan.regions[v.0];
+            (
+                g.value(v).name.clone(),
+                View::new(Store::Arena(r.buffer), r.offset, g.shape(v)),
+            )
+        };
+        let precision = plan.target.precision;
+        // Views count elements of the plan's precision; a parameter kept in another (Resize's
+        // f32 table in an f16 plan) is only ever bound whole, so it is viewed as the same bytes
+        // in plan elements.
+        let ratio = param_precision(&node.op, precision).elem_bytes() / precision.elem_bytes();
+        let params = step
+            .params
+            .iter()
+            .zip(&step.param_data)
+            .map(|(r, d)| {
+                let t = d.tensor(&node.op);
+                if ratio == 1 {
+                    View::new(Store::Params(r.buffer), r.offset, t.shape())
+                } else {
+                    View::new(Store::Params(r.buffer), r.offset, &[t.numel() * ratio])
+                }
+            })
+            .collect();
+        Self {
+            node,
+            ins: node.inputs.iter().map(|&v| view(v)).collect(),
+            params,
+            out: view(node.output),
+        }
+    }
 }
 
 /// One chunk of a per-position or per-image op.
@@ -128,7 +166,7 @@ impl NodeViews<'_> {
             let ins = c.ins.iter().map(|v| l.input(v)).collect();
             let params = c.params.iter().map(|v| l.input(v)).collect();
             let out = l.output(&c.out);
-            l.launch(Launch::Node {
+            l.launch(Part::Node {
                 shapes: c.shapes,
                 ins,
                 params,
@@ -359,7 +397,7 @@ fn lower_linear(n: &NodeViews<'_>, l: &mut Lowering, activation: Activation) -> 
             let w = l.input(&c.params[0]);
             let bias = c.params.get(1).map(|v| l.input(v));
             let y = l.output(&c.out);
-            l.launch(Launch::Linear {
+            l.launch(Part::Linear {
                 x_shape: c.ins[0].dims.clone(),
                 w_shape: c.params[0].dims.clone(),
                 activation,
@@ -436,7 +474,7 @@ fn lower_conv_transpose(
             let bias = n.params.get(1).map(|v| l.input(&v.sub(&[a], &[b])));
             let res = residual.map(|r| l.input(&chans(r, i, a, b)));
             let y = l.output(&chans(out, i, a, b));
-            l.launch(Launch::ConvTranspose {
+            l.launch(Part::ConvTranspose {
                 spec: spec.clone(),
                 in_shape: xv.dims.clone(),
                 w_shape: wv.dims.clone(),
@@ -502,7 +540,7 @@ fn lower_conv(
             let b = bias.map(|v| l.input(v));
             let res = residual.map(|r| l.input(&image(r, lo[0], hi[0])));
             let y = l.output(&image(out, lo[0], hi[0]));
-            l.launch(Launch::Conv {
+            l.launch(Part::Conv {
                 spec: spec.clone(),
                 in_shape: xv.dims.clone(),
                 w_shape: w.dims.clone(),
@@ -583,7 +621,7 @@ fn lower_conv(
                 let b = bias.map(|v| l.input(&v.sub(&[a * og], &[(a + u) * og])));
                 let res = residual.map(|r| l.input(&chans(r, i, a * og, (a + u) * og)));
                 let y = l.output(&chans(out, i, a * og, (a + u) * og));
-                l.launch(Launch::Conv {
+                l.launch(Part::Conv {
                     spec: spec.clone().groups(u),
                     in_shape: xv.dims.clone(),
                     w_shape: wv.dims.clone(),
@@ -668,7 +706,7 @@ fn lower_conv(
                 };
                 let mut w_shape = w.dims.clone();
                 (w_shape[0], w_shape[1]) = (u, kc);
-                l.launch(Launch::Conv {
+                l.launch(Part::Conv {
                     spec: spec.clone(),
                     in_shape: xv.dims.clone(),
                     w_shape,

@@ -1,0 +1,331 @@
+//! Compiling and binding launches: the pipeline cache (keyed by shader, precision and override
+//! constants), [`BufRef`] (a real buffer range), and [`Gpu::dispatch`], which turns a
+//! [`Launch`] into a recordable [`Dispatch`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use wgpu::util::DeviceExt;
+
+use crate::device::Gpu;
+use crate::error::Result;
+use crate::kernels::{Binding, Launch};
+use crate::precision::Precision;
+use crate::shaders::Shader;
+
+/// A byte range of a storage buffer bound to a kernel. Offsets must be multiples of the device's
+/// `min_storage_buffer_offset_alignment` (256 on most devices).
+#[derive(Clone, Copy, Debug)]
+pub struct BufRef<'a> {
+    /// The buffer.
+    pub buffer: &'a wgpu::Buffer,
+    /// Byte offset of the first element.
+    pub offset: u64,
+    /// Bytes bound.
+    pub size: u64,
+}
+
+impl<'a> BufRef<'a> {
+    /// The first `size` bytes of `buffer`.
+    pub fn whole(buffer: &'a wgpu::Buffer, size: u64) -> Self {
+        Self {
+            buffer,
+            offset: 0,
+            size: size.max(4),
+        }
+    }
+}
+
+impl Binding for BufRef<'_> {
+    fn offset(&self) -> u64 {
+        self.offset
+    }
+    fn size(&self) -> u64 {
+        self.size
+    }
+    fn resized(self, size: u64) -> Self {
+        Self { size, ..self }
+    }
+}
+
+/// Identifies a compiled pipeline: the shader, the precision its source was built for, and its
+/// override constants (as f64 bit patterns, so the key is hashable).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PipelineKey {
+    /// The kernel family.
+    pub shader: Shader,
+    /// Override constants, sorted by name.
+    pub constants: Vec<(&'static str, u64)>,
+    /// Storage / accumulation types (the prelude the module was compiled with).
+    pub precision: Precision,
+}
+
+impl PipelineKey {
+    /// An f32 key from constants given as f64.
+    pub fn new(shader: Shader, constants: &[(&'static str, f64)]) -> Self {
+        let mut constants: Vec<_> = constants.iter().map(|&(k, v)| (k, v.to_bits())).collect();
+        constants.sort();
+        constants.dedup_by_key(|c| c.0);
+        Self {
+            shader,
+            constants,
+            precision: Precision::F32,
+        }
+    }
+
+    /// The same key for `precision`.
+    pub fn with_precision(mut self, precision: Precision) -> Self {
+        self.precision = precision;
+        self
+    }
+}
+
+/// Compiled pipelines, shared by every dispatch of a [`Gpu`].
+#[derive(Default)]
+pub struct PipelineCache {
+    modules: Mutex<HashMap<(Shader, Precision), wgpu::ShaderModule>>,
+    pipelines: Mutex<HashMap<PipelineKey, Arc<wgpu::ComputePipeline>>>,
+}
+
+impl PipelineCache {
+    /// Number of distinct pipelines compiled so far.
+    pub fn len(&self) -> usize {
+        self.pipelines.lock().map(|p| p.len()).unwrap_or(0)
+    }
+
+    /// The keys of every pipeline compiled so far (shader + override values), sorted.
+    pub fn keys(&self) -> Vec<PipelineKey> {
+        let mut k: Vec<PipelineKey> = self
+            .pipelines
+            .lock()
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default();
+        k.sort_by(|a, b| {
+            (a.shader, a.precision, &a.constants).cmp(&(b.shader, b.precision, &b.constants))
+        });
+        k
+    }
+
+    /// True when no pipeline has been compiled.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One recorded-ready kernel launch.
+#[derive(Debug)]
+pub struct Dispatch {
+    label: &'static str,
+    pipeline: Arc<wgpu::ComputePipeline>,
+    bind_group: wgpu::BindGroup,
+    workgroups: [u32; 3],
+    // Held so the uniform lives as long as the bind group that reads it.
+    _params: wgpu::Buffer,
+}
+
+impl Dispatch {
+    /// Records this launch into `pass`.
+    pub fn record(&self, pass: &mut wgpu::ComputePass<'_>) {
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, &self.bind_group, &[]);
+        let [x, y, z] = self.workgroups;
+        pass.dispatch_workgroups(x, y, z);
+    }
+
+    /// The kernel family's label.
+    pub fn label(&self) -> &'static str {
+        self.label
+    }
+
+    /// Workgroups launched in x, y, z.
+    pub fn workgroups(&self) -> [u32; 3] {
+        self.workgroups
+    }
+}
+
+impl Gpu {
+    /// The pipeline for `shader` with these override constants, in this handle's precision,
+    /// compiled on first use.
+    pub fn pipeline(
+        &self,
+        shader: Shader,
+        constants: &[(&'static str, f64)],
+    ) -> Result<Arc<wgpu::ComputePipeline>> {
+        let precision = self.precision();
+        let key = PipelineKey::new(shader, constants).with_precision(precision);
+        if let Some(p) = self
+            .pipelines
+            .pipelines
+            .lock()
+            .expect("pipeline cache")
+            .get(&key)
+        {
+            return Ok(p.clone());
+        }
+        let module = {
+            let mut modules = self.pipelines.modules.lock().expect("module cache");
+            match modules.get(&(shader, precision)) {
+                Some(m) => m.clone(),
+                None => {
+                    let what = format!("compiling shader {} ({precision})", shader.label());
+                    let m = self.scoped(&what, || {
+                        self.device
+                            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                                label: Some(shader.label()),
+                                source: wgpu::ShaderSource::Wgsl(shader.source(precision).into()),
+                            })
+                    })?;
+                    modules.insert((shader, precision), m.clone());
+                    m
+                }
+            }
+        };
+        let consts: Vec<(&str, f64)> = key
+            .constants
+            .iter()
+            .map(|&(k, v)| (k, f64::from_bits(v)))
+            .collect();
+        let pipeline = self.scoped(&format!("creating pipeline {key:?}"), || {
+            self.device
+                .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(shader.label()),
+                    layout: None,
+                    module: &module,
+                    entry_point: Some("main"),
+                    compilation_options: wgpu::PipelineCompilationOptions {
+                        constants: &consts,
+                        zero_initialize_workgroup_memory: false,
+                    },
+                    cache: self.disk_cache.as_ref().map(|c| &c.cache),
+                })
+        })?;
+        if let Some(c) = &self.disk_cache {
+            c.touched();
+        }
+        let pipeline = Arc::new(pipeline);
+        self.pipelines
+            .pipelines
+            .lock()
+            .expect("pipeline cache")
+            .insert(key, pipeline.clone());
+        Ok(pipeline)
+    }
+
+    /// Compiles (or finds) `launch`'s pipeline and binds its buffers: a [`Dispatch`] that can be
+    /// recorded any number of times.
+    pub fn dispatch(&self, launch: &Launch<BufRef<'_>>) -> Result<Dispatch> {
+        let shader = launch.shader;
+        let pipeline = self.pipeline(shader, &launch.constants)?;
+        // Test-only fault injection: the kernel "forgets" its last workgroup, so its output is
+        // wrong; `wgconv validate` must catch it.
+        let total_workgroups = if self.fault() == Some(shader) {
+            launch.workgroups.saturating_sub(1)
+        } else {
+            launch.workgroups
+        };
+        let workgroups = self
+            .target()
+            .fold_workgroups(shader.label(), total_workgroups)?;
+        self.scoped(&format!("binding {}", shader.label()), || {
+            let params_buf = self
+                .device
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some(shader.label()),
+                    contents: &launch.params,
+                    usage: wgpu::BufferUsages::UNIFORM,
+                });
+            let mut entries = vec![wgpu::BindGroupEntry {
+                binding: 0,
+                resource: params_buf.as_entire_binding(),
+            }];
+            for (i, b) in launch.bindings.iter().enumerate() {
+                entries.push(wgpu::BindGroupEntry {
+                    binding: i as u32 + 1,
+                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer: b.buffer,
+                        offset: b.offset,
+                        size: std::num::NonZeroU64::new(b.size),
+                    }),
+                });
+            }
+            let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some(shader.label()),
+                layout: &pipeline.get_bind_group_layout(0),
+                entries: &entries,
+            });
+            Dispatch {
+                label: shader.label(),
+                pipeline: pipeline.clone(),
+                bind_group,
+                workgroups,
+                _params: params_buf,
+            }
+        })
+    }
+
+    /// Binds every launch ([`Gpu::dispatch`]), records them in order into one compute pass and
+    /// submits once.
+    pub fn run(&self, launches: &[Launch<BufRef<'_>>]) -> Result<()> {
+        let ds = launches
+            .iter()
+            .map(|l| self.dispatch(l))
+            .collect::<Result<Vec<_>>>()?;
+        self.submit(&ds.iter().collect::<Vec<_>>())
+    }
+
+    /// Records `dispatches` in order into one compute pass of one encoder and submits it once.
+    /// Storage writes are visible to later dispatches of the same pass (wgpu inserts barriers).
+    pub fn submit(&self, dispatches: &[&Dispatch]) -> Result<()> {
+        self.scoped("submit", || {
+            let mut enc = self
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("wgconv"),
+                });
+            {
+                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
+                for d in dispatches {
+                    d.record(&mut pass);
+                }
+            }
+            self.queue.submit([enc.finish()]);
+        })
+    }
+}
+
+/// What a kernel builder returns, ready to bind on a device: one launch or several.
+pub trait Encodable {
+    /// The bound form.
+    type Bound;
+    /// Binds every launch on `gpu`.
+    fn bind_on(self, gpu: &Gpu) -> Result<Self::Bound>;
+}
+
+impl Encodable for Launch<BufRef<'_>> {
+    type Bound = Dispatch;
+    fn bind_on(self, gpu: &Gpu) -> Result<Dispatch> {
+        gpu.dispatch(&self)
+    }
+}
+
+impl Encodable for Vec<Launch<BufRef<'_>>> {
+    type Bound = Vec<Dispatch>;
+    fn bind_on(self, gpu: &Gpu) -> Result<Vec<Dispatch>> {
+        self.iter().map(|l| gpu.dispatch(l)).collect()
+    }
+}
+
+impl<const N: usize> Encodable for [Launch<BufRef<'_>>; N] {
+    type Bound = Vec<Dispatch>;
+    fn bind_on(self, gpu: &Gpu) -> Result<Vec<Dispatch>> {
+        self.iter().map(|l| gpu.dispatch(l)).collect()
+    }
+}
+
+impl Gpu {
+    /// Binds what a kernel builder returned (called with [`Gpu::target`]):
+    /// `gpu.encode(eltwise::unary(gpu.target(), act, x, y, n))?`.
+    pub fn encode<E: Encodable>(&self, built: Result<E>) -> Result<E::Bound> {
+        built?.bind_on(self)
+    }
+}

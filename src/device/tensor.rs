@@ -1,0 +1,190 @@
+//! Tensors on the device: upload, allocation, download.
+
+use wgpu::util::DeviceExt;
+
+use crate::device::{BufRef, Gpu};
+use crate::error::{Error, Result};
+use crate::precision::Precision;
+use crate::tensor::{Tensor, numel};
+
+/// A tensor resident in a GPU storage buffer, stored in the precision of the [`Gpu`] handle
+/// that made it (f32, or f16 for [`Gpu::with_precision`] handles).
+#[derive(Debug)]
+pub struct GpuTensor {
+    pub(crate) buffer: wgpu::Buffer,
+    shape: Vec<usize>,
+    precision: Precision,
+}
+
+impl GpuTensor {
+    /// The shape.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// The storage buffer holding the elements.
+    pub fn buffer(&self) -> &wgpu::Buffer {
+        &self.buffer
+    }
+
+    /// The element type on the device.
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// A binding of the whole tensor.
+    pub fn binding(&self) -> BufRef<'_> {
+        BufRef::whole(
+            &self.buffer,
+            self.precision.buffer_bytes(numel(&self.shape)),
+        )
+    }
+}
+
+/// Usage flags of every tensor buffer: kernels read and write it, uploads and downloads copy it.
+pub(crate) const TENSOR_USAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
+    .union(wgpu::BufferUsages::COPY_SRC)
+    .union(wgpu::BufferUsages::COPY_DST);
+
+impl Gpu {
+    /// Checks that a buffer of `bytes` fits the device, naming `what` otherwise.
+    pub fn check_buffer_size(&self, what: &str, bytes: u64) -> Result<()> {
+        let limits = self.limits();
+        if bytes > limits.max_buffer_size {
+            return Err(Error::DeviceLimit {
+                what: what.to_string(),
+                limit_name: "max_buffer_size",
+                limit: limits.max_buffer_size,
+                needed: bytes,
+            });
+        }
+        if bytes > limits.max_storage_buffer_binding_size {
+            return Err(Error::DeviceLimit {
+                what: what.to_string(),
+                limit_name: "max_storage_buffer_binding_size",
+                limit: limits.max_storage_buffer_binding_size,
+                needed: bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// Copies a host tensor into a new device buffer (rounded to f16 on f16 handles).
+    pub fn upload(&self, t: &Tensor) -> Result<GpuTensor> {
+        self.upload_slice(t.shape(), t.data())
+    }
+
+    /// Copies `data` (of shape `shape`) into a new device buffer.
+    pub fn upload_slice(&self, shape: &[usize], data: &[f32]) -> Result<GpuTensor> {
+        if numel(shape) != data.len() {
+            return Err(Error::ShapeDataMismatch {
+                shape: shape.to_vec(),
+                expected: numel(shape),
+                actual: data.len(),
+            });
+        }
+        let precision = self.precision();
+        self.check_buffer_size(
+            &format!("tensor of shape {shape:?}"),
+            precision.buffer_bytes(data.len()),
+        )?;
+        let buffer = self.scoped("upload", || {
+            let contents = precision.encode(data);
+            self.device
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some("tensor"),
+                    contents: &contents,
+                    usage: TENSOR_USAGE,
+                })
+        })?;
+        Ok(GpuTensor {
+            buffer,
+            shape: shape.to_vec(),
+            precision,
+        })
+    }
+
+    /// A new zero-filled device tensor.
+    pub fn zeros(&self, shape: &[usize]) -> Result<GpuTensor> {
+        let precision = self.precision();
+        let bytes = precision.buffer_bytes(numel(shape));
+        self.check_buffer_size(&format!("tensor of shape {shape:?}"), bytes)?;
+        let buffer = self.scoped("allocate", || {
+            self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("tensor"),
+                size: bytes,
+                usage: TENSOR_USAGE,
+                mapped_at_creation: false,
+            })
+        })?;
+        Ok(GpuTensor {
+            buffer,
+            shape: shape.to_vec(),
+            precision,
+        })
+    }
+
+    /// Copies a device tensor back to the host, widened to f32 (waits for all submitted work).
+    pub fn download(&self, t: &GpuTensor) -> Result<Tensor> {
+        let n = numel(t.shape());
+        let data = self.read_elements(&t.buffer, 0, n, t.precision)?;
+        Tensor::new(t.shape().to_vec(), data)
+    }
+
+    /// Reads `len` elements of this handle's precision starting at byte `offset` of `buffer`,
+    /// widened to f32.
+    pub fn read_buffer(&self, buffer: &wgpu::Buffer, offset: u64, len: usize) -> Result<Vec<f32>> {
+        self.read_elements(buffer, offset, len, self.precision())
+    }
+
+    fn read_elements(
+        &self,
+        buffer: &wgpu::Buffer,
+        offset: u64,
+        len: usize,
+        precision: Precision,
+    ) -> Result<Vec<f32>> {
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        let bytes = precision.buffer_bytes(len);
+        let staging = self.scoped("readback", || {
+            let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("readback"),
+                size: bytes,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            let mut enc = self
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor::default());
+            enc.copy_buffer_to_buffer(buffer, offset, &staging, 0, bytes);
+            self.queue.submit([enc.finish()]);
+            staging
+        })?;
+        Ok(precision.decode(&self.map_and_read_bytes(&staging, bytes)?, len))
+    }
+
+    /// Maps a `MAP_READ` buffer and copies its first `bytes` bytes out (a multiple of 4).
+    pub(crate) fn map_and_read_bytes(&self, staging: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>> {
+        if bytes == 0 {
+            return Ok(Vec::new()); // nothing to map (and an empty mapping may be unaligned)
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        staging.map_async(wgpu::MapMode::Read, 0..bytes, move |r| {
+            let _ = tx.send(r);
+        });
+        self.wait_idle()?;
+        rx.recv()
+            .map_err(|e| Error::Readback(e.to_string()))?
+            .map_err(|e| Error::Readback(e.to_string()))?;
+        let view = staging
+            .get_mapped_range(0..bytes)
+            .map_err(|e| Error::Readback(e.to_string()))?;
+        // The mapping's alignment is the driver's business: copy bytes rather than cast in place.
+        let out = view.to_vec();
+        drop(view);
+        staging.unmap();
+        Ok(out)
+    }
+}

@@ -1,0 +1,184 @@
+//! The launches of one node: the op's kernel family called with its shapes and bindings. One
+//! match arm per op; a convolution's arm defers to its algorithm.
+
+use crate::error::{Error, Result};
+use crate::graph::{Node, Op};
+use crate::kernels::algorithm::{self, ConvAlgorithm};
+use crate::kernels::channel_affine::{AffineBindings, channel_affine};
+use crate::kernels::se_gate::{SeGateBindings, se_gate};
+use crate::kernels::{
+    Binding, ConvBindings, Launch, Target, conv_transpose, eltwise, matmul, pad, pool, rearrange,
+    resize, softmax,
+};
+use crate::ops::Activation;
+use crate::tensor::numel;
+
+/// True for ops that launch nothing: their output is their input seen with another shape.
+pub fn is_view(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::Flatten { .. } | Op::Reshape { .. } | Op::Dropout { .. } | Op::Identity
+    )
+}
+
+/// The launches of `node` for inputs of shapes `ins` bound at `x`, parameters at `p` (in
+/// [`super::params::node_params`] order), the output at `y` (of shape `out_shape`), run as
+/// `algorithm` with its `scratch` regions when it is a convolution.
+#[allow(clippy::too_many_arguments)]
+pub fn node_launches<B: Binding>(
+    target: &Target,
+    node: &Node,
+    algorithm: Option<ConvAlgorithm>,
+    scratch: &[B],
+    ins: &[&[usize]],
+    out_shape: &[usize],
+    x: &[B],
+    p: &[B],
+    y: B,
+) -> Result<Vec<Launch<B>>> {
+    let named = |e: Error| match e {
+        Error::InvalidOp { op, message } => Error::invalid_op(
+            format!("node {:?} ({}): {op}", node.name, node.op.kind()),
+            message,
+        ),
+        e => e,
+    };
+    if is_view(&node.op) {
+        return Ok(Vec::new());
+    }
+    let d = match &node.op {
+        Op::Conv {
+            spec,
+            weight,
+            epilogue,
+            ..
+        } => {
+            let b = ConvBindings {
+                input: x[0],
+                weight: p[0],
+                bias: p.get(1).copied(),
+                residual: epilogue.residual.then(|| x[1]),
+                output: y,
+            };
+            let a = algorithm
+                .unwrap_or_else(|| algorithm::single_pass(spec, ins[0], weight.shape()));
+            return algorithm::conv_with(target, &a, spec, ins[0], weight.shape(), *epilogue, b, scratch)
+                .map_err(named);
+        }
+        Op::ConvTranspose {
+            spec,
+            weight,
+            epilogue,
+            ..
+        } => conv_transpose::conv_transpose(
+            target,
+            spec,
+            ins[0],
+            weight.shape(),
+            *epilogue,
+            ConvBindings {
+                input: x[0],
+                weight: p[0],
+                bias: p.get(1).copied(),
+                residual: epilogue.residual.then(|| x[1]),
+                output: y,
+            },
+        ),
+        Op::BatchNorm { .. } => channel_affine(
+            target,
+            ins[0],
+            Activation::Identity,
+            AffineBindings {
+                input: x[0],
+                scale: p[0],
+                shift: p[1],
+                residual: None,
+                output: y,
+            },
+        ),
+        Op::ChannelAffine {
+            activation,
+            residual,
+            ..
+        } => channel_affine(
+            target,
+            ins[0],
+            *activation,
+            AffineBindings {
+                input: x[0],
+                scale: p[0],
+                shift: p[1],
+                residual: residual.then(|| x[1]),
+                output: y,
+            },
+        ),
+        Op::Activation(a) => eltwise::unary(target, *a, x[0], y, numel(ins[0])),
+        Op::Binary { op, activation } => {
+            eltwise::binary(target, *op, *activation, (x[0], ins[0]), (x[1], ins[1]), y)
+        }
+        Op::Linear {
+            weight, activation, ..
+        } => matmul::linear(
+            target,
+            ins[0],
+            weight.shape(),
+            *activation,
+            x[0],
+            p[0],
+            p.get(1).copied(),
+            y,
+        ),
+        Op::MatMul => matmul::matmul(target, ins[0], ins[1], x[0], x[1], y),
+        Op::Pool(spec) => pool::pool(target, spec, ins[0], x[0], y),
+        Op::GlobalPool(kind) => pool::global_pool(target, *kind, ins[0], x[0], y),
+        Op::Softmax { axis } => softmax::softmax(target, *axis, ins[0], x[0], y),
+        Op::SeGate {
+            b1,
+            activation,
+            pool,
+            ..
+        } => se_gate(
+            target,
+            ins[0][0],
+            ins[0][1],
+            b1.numel(),
+            pool.then(|| numel(&ins[0][2..])),
+            *activation,
+            SeGateBindings {
+                input: x[0],
+                w1: p[0],
+                b1: p[1],
+                w2: p[2],
+                b2: p[3],
+                gate: y,
+            },
+        ),
+        Op::PixelShuffle(s) => rearrange::pixel_shuffle(target, s, ins[0], x[0], y),
+        Op::SpaceToDepth(s) => rearrange::space_to_depth(target, s, ins[0], x[0], y),
+        Op::ChannelShuffle(s) => rearrange::channel_shuffle(target, s, ins[0], x[0], y),
+        Op::Resize(spec) => resize::resize(target, spec, ins[0], x[0], p[0], y),
+        Op::Pad { begin, end, value } => pad::pad(target, begin, end, *value, ins[0], x[0], y),
+        Op::Transpose { perm } => rearrange::transpose(target, perm, ins[0], x[0], y),
+        Op::Slice {
+            starts,
+            ends,
+            steps,
+        } => rearrange::slice(target, ins[0], starts, ends, steps, x[0], y),
+        Op::Concat { axis } => {
+            let mut out = Vec::with_capacity(x.len());
+            let mut offset = 0;
+            for i in 0..x.len() {
+                out.push(
+                    rearrange::copy_into(target, *axis, ins[i], out_shape, offset, x[i], y)
+                        .map_err(named)?,
+                );
+                offset += ins[i][*axis];
+            }
+            return Ok(out);
+        }
+        Op::Flatten { .. } | Op::Reshape { .. } | Op::Dropout { .. } | Op::Identity => {
+            unreachable!("views return above")
+        }
+    };
+    Ok(vec![d.map_err(named)?])
+}

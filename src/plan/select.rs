@@ -1,0 +1,90 @@
+//! Kernel selection: the algorithm each convolution runs. Per-node overrides (the caller's or
+//! the autotuner's) win over the heuristic ([`algorithm::heuristic`]); a convolution that must
+//! be split to fit the binding limit runs single-pass whatever was asked (the splitter cuts
+//! plain convolutions over untransformed weights).
+
+use std::collections::HashMap;
+
+use crate::error::{Error, Result};
+use crate::graph::{Graph, NodeId, Op};
+use crate::kernels::Target;
+use crate::kernels::algorithm::{self, ConvAlgorithm};
+use crate::tensor::numel;
+
+/// Names the node in an [`Error::InvalidOp`] about it.
+pub(crate) fn name_node(g: &Graph, id: NodeId) -> impl Fn(Error) -> Error + '_ {
+    move |e| {
+        let node = g.node(id);
+        match e {
+            Error::InvalidOp { op, message } => Error::invalid_op(
+                format!("node {:?} ({}): {op}", node.name, node.op.kind()),
+                message,
+            ),
+            e => e,
+        }
+    }
+}
+
+/// Checks that every override names a convolution node of `g` that its algorithm can run.
+fn check_overrides(g: &Graph, overrides: &HashMap<NodeId, ConvAlgorithm>) -> Result<()> {
+    let n_steps = g.nodes().len();
+    for (&id, a) in overrides {
+        if id.0 >= n_steps {
+            return Err(Error::invalid_op(
+                "plan",
+                format!("algorithm override for node {id:?}, the graph has {n_steps} nodes"),
+            ));
+        }
+        let node = g.node(id);
+        match &node.op {
+            Op::Conv { spec, weight, .. } => a
+                .supports(spec, g.shape(node.inputs[0]), weight.shape())
+                .map_err(name_node(g, id))?,
+            op => {
+                return Err(name_node(g, id)(Error::invalid_op(
+                    "plan",
+                    format!("{a:?} given for a {} node, not a convolution", op.kind()),
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The algorithm of every node (`None` for non-convolutions).
+pub(crate) fn algorithms(
+    g: &Graph,
+    target: &Target,
+    overrides: &HashMap<NodeId, ConvAlgorithm>,
+) -> Result<Vec<Option<ConvAlgorithm>>> {
+    check_overrides(g, overrides)?;
+    let limit = target.limits.max_storage_buffer_binding_size;
+    let bytes = |shape: &[usize]| target.precision.buffer_bytes(numel(shape));
+    let chosen = g.nodes().iter().enumerate().map(|(i, node)| {
+        let Op::Conv { spec, weight, .. } = &node.op else {
+            return None;
+        };
+        let input = g.shape(node.inputs[0]);
+        let chosen = overrides
+            .get(&NodeId(i))
+            .copied()
+            .unwrap_or_else(|| algorithm::heuristic(spec, input, weight.shape()));
+        let scratch =
+            algorithm::scratch_bytes(&chosen, spec, input, weight.shape(), target.precision)
+                .unwrap_or_default();
+        let split = node
+            .inputs
+            .iter()
+            .chain([&node.output])
+            .map(|v| bytes(g.shape(*v)))
+            .chain([bytes(weight.shape())])
+            .chain(scratch)
+            .any(|b| b > limit);
+        Some(if split {
+            algorithm::single_pass(spec, input, weight.shape())
+        } else {
+            chosen
+        })
+    });
+    Ok(chosen.collect())
+}

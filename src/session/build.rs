@@ -1,0 +1,199 @@
+//! Building a session: optimise, tune, lower, then create and upload what the plan lists and
+//! encode every planned launch.
+
+use std::sync::atomic::Ordering;
+
+use super::{AtomicCounters, GpuHandle, Session, SessionOptions};
+use crate::device::{BufRef, Dispatch, Gpu};
+use crate::error::Result;
+use crate::graph::{Graph, NodeId, passes};
+use crate::plan::{self, Plan, PlanOptions, Slice, Store, param_precision};
+use crate::tensor::numel;
+use crate::tune::GpuTuner;
+
+fn storage_usage() -> wgpu::BufferUsages {
+    wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC
+}
+
+/// The buffers a plan names.
+struct Buffers {
+    arenas: Vec<wgpu::Buffer>,
+    params: Vec<wgpu::Buffer>,
+    staging: Vec<wgpu::Buffer>,
+}
+
+impl Buffers {
+    fn bind(&self, s: &Slice) -> BufRef<'_> {
+        let buffer = match s.store {
+            Store::Arena(i) => &self.arenas[i],
+            Store::Params(i) => &self.params[i],
+            Store::Staging(i) => &self.staging[i],
+        };
+        BufRef {
+            buffer,
+            offset: s.offset,
+            size: s.size,
+        }
+    }
+}
+
+impl<'g> Session<'g> {
+    pub(super) fn build(
+        handle: GpuHandle<'g>,
+        graph: &Graph,
+        options: SessionOptions,
+    ) -> Result<Self> {
+        let precision = options.precision.unwrap_or(handle.precision());
+        // Kernels take their precision from the handle they are given.
+        let gpu = &handle.with_precision(precision)?;
+        let graph = if options.optimize {
+            passes::optimize(graph)?
+        } else {
+            let mut g = graph.clone();
+            g.compact()?;
+            g
+        };
+        let mut algorithms = options.algorithms.clone();
+        if options.autotune {
+            let tuner = gpu.tuner();
+            for (i, node) in graph.nodes().iter().enumerate() {
+                if algorithms.contains_key(&NodeId(i)) || node.inputs.is_empty() {
+                    continue;
+                }
+                if let Some(choice) =
+                    tuner.conv_algorithm(gpu, &node.op, graph.shape(node.inputs[0]))
+                {
+                    algorithms.insert(NodeId(i), choice);
+                }
+            }
+            tuner.save();
+        }
+        let plan_options = PlanOptions {
+            no_reuse: !options.reuse_memory,
+            algorithms,
+        };
+        let plan = plan::lower(&graph, gpu.target(), &plan_options)?;
+        let counters = AtomicCounters::default();
+        let buffers = allocate(gpu, &plan)?;
+        let (outputs, readback_bytes) = readback_layout(&graph, &plan);
+        let readback = gpu.scoped("allocating the readback buffer", || {
+            gpu.device().create_buffer(&wgpu::BufferDescriptor {
+                label: Some("wgconv readback"),
+                size: readback_bytes.max(8),
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
+        })?;
+        let created = buffers.arenas.len() + buffers.params.len() + buffers.staging.len() + 1;
+        counters
+            .buffers_created
+            .fetch_add(created as u64, Ordering::Relaxed);
+        let uploaded = upload_params(gpu, &graph, &plan, &buffers);
+        counters
+            .bytes_uploaded
+            .fetch_add(uploaded, Ordering::Relaxed);
+        let dispatches: Vec<Dispatch> = plan
+            .launches()
+            .map(|l| gpu.dispatch(&l.clone().map(|s| buffers.bind(&s))))
+            .collect::<Result<_>>()?;
+        // One uniform and one bind group per dispatch.
+        counters
+            .buffers_created
+            .fetch_add(dispatches.len() as u64, Ordering::Relaxed);
+        counters
+            .bind_groups_created
+            .fetch_add(dispatches.len() as u64, Ordering::Relaxed);
+        let inputs = graph
+            .inputs()
+            .iter()
+            .map(|&v| {
+                (
+                    graph.value(v).name.clone(),
+                    plan.regions[v.0],
+                    graph.shape(v).to_vec(),
+                )
+            })
+            .collect();
+        gpu.save_pipeline_cache();
+        Ok(Self {
+            gpu: handle,
+            precision,
+            graph,
+            plan,
+            arenas: buffers.arenas,
+            _params: buffers.params,
+            readback,
+            dispatches,
+            staging: buffers.staging,
+            inputs,
+            outputs,
+            readback_bytes,
+            counters,
+            lock: std::sync::Mutex::new(()),
+        })
+    }
+}
+
+/// Creates the plan's activation, parameter and staging buffers.
+fn allocate(gpu: &Gpu, plan: &Plan) -> Result<Buffers> {
+    gpu.scoped("allocating session buffers", || {
+        let make = |label, size: u64, usage| {
+            gpu.device().create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size: size.max(4),
+                usage,
+                mapped_at_creation: false,
+            })
+        };
+        Buffers {
+            arenas: plan
+                .buffers
+                .iter()
+                .map(|&b| make("wgconv activations", b, storage_usage()))
+                .collect(),
+            params: plan
+                .param_buffers
+                .iter()
+                .map(|&b| make("wgconv parameters", b, storage_usage()))
+                .collect(),
+            staging: plan
+                .staging
+                .iter()
+                .map(|&b| make("wgconv staging", b, wgpu::BufferUsages::STORAGE))
+                .collect(),
+        }
+    })
+}
+
+/// Where each output lands in the readback buffer: (region, offset, shape) per output, and the
+/// readback buffer's size.
+fn readback_layout(
+    graph: &Graph,
+    plan: &Plan,
+) -> (Vec<(plan::Region, u64, Vec<usize>)>, u64) {
+    let mut outputs = Vec::new();
+    let mut off = 0u64;
+    for &v in graph.outputs() {
+        let shape = graph.shape(v).to_vec();
+        let bytes = plan.precision().buffer_bytes(numel(&shape));
+        outputs.push((plan.regions[v.0], off, shape));
+        off += bytes.div_ceil(8) * 8;
+    }
+    (outputs, off)
+}
+
+/// Writes every parameter into its region, converted to its storage precision; returns the
+/// bytes written.
+fn upload_params(gpu: &Gpu, graph: &Graph, plan: &Plan, buffers: &Buffers) -> u64 {
+    let mut uploaded = 0;
+    for step in &plan.steps {
+        let op = &graph.node(step.node).op;
+        for (region, data) in step.params.iter().zip(&step.param_data) {
+            let bytes = param_precision(op, plan.precision()).encode(data.tensor(op).data());
+            gpu.queue()
+                .write_buffer(&buffers.params[region.buffer], region.offset, &bytes);
+            uploaded += region.bytes;
+        }
+    }
+    uploaded
+}

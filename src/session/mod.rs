@@ -1,0 +1,213 @@
+//! Running a graph on the device: execution only, every decision is the plan's.
+//!
+//! [`Session::new`] optimises the graph ([`crate::graph::passes::optimize`]), asks the autotuner
+//! for algorithms when enabled, lowers it ([`crate::plan::lower`]), then (`build.rs`) creates
+//! what the plan lists, once: the activation, parameter (uploaded here), staging and readback
+//! buffers, and one [`Dispatch`] per planned launch (pipeline, uniform, bind group).
+//! [`Session::run`] (`run.rs`) then only writes the inputs into their buffers with
+//! `queue.write_buffer`, records every dispatch into one compute pass of one command encoder,
+//! appends the copies of the outputs into the readback buffer, submits once, and maps the
+//! readback buffer. It creates no buffer and no bind group; the counters let tests check that.
+//!
+//! A session is `Send + Sync`; concurrent runs are serialised (they share the buffers).
+
+mod build;
+mod run;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::device::{Dispatch, Gpu};
+use crate::error::Result;
+use crate::graph::{Graph, NodeId};
+use crate::kernels::algorithm::ConvAlgorithm;
+use crate::plan::{Plan, Region};
+use crate::precision::Precision;
+
+/// How a session prepares its graph.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionOptions {
+    /// Run the graph passes (BatchNorm folding, epilogue fusion, SE fusion) first.
+    pub optimize: bool,
+    /// Let tensors whose lifetimes do not overlap share memory (see [`crate::plan`]); off,
+    /// every tensor has its own bytes.
+    pub reuse_memory: bool,
+    /// Storage (and accumulation) type of activations and weights on the device; `None`: the
+    /// precision of the [`Gpu`] handle (f32 unless made by [`Gpu::with_precision`]). f16
+    /// precisions need `SHADER_F16` ([`Error::MissingFeature`] otherwise); inputs and outputs
+    /// stay f32 tensors either way (converted on upload and readback).
+    pub precision: Option<Precision>,
+    /// Per-node convolution algorithms overriding the heuristic
+    /// ([`crate::kernels::algorithm::heuristic`]). Node ids are those of the graph the session
+    /// runs ([`Session::graph`]: after the passes when `optimize` is on; the passes are
+    /// deterministic, so `passes::optimize(graph)` numbers nodes the same way).
+    pub algorithms: HashMap<NodeId, ConvAlgorithm>,
+    /// Choose every other convolution's algorithm by timing the candidates on this device
+    /// the first time its shape is seen, remembering the choice per adapter in the cache
+    /// directory ([`crate::tune`]). Off by default: building then takes predictable time and
+    /// every build makes the same (heuristic) choices; turn it on for long-lived sessions.
+    pub autotune: bool,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        Self {
+            optimize: true,
+            reuse_memory: true,
+            precision: None,
+            algorithms: HashMap::new(),
+            autotune: false,
+        }
+    }
+}
+
+/// What a session has done so far (a snapshot).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Completed runs.
+    pub runs: u64,
+    /// Kernel launches recorded, over all runs.
+    pub dispatches: u64,
+    /// Queue submissions, over all runs.
+    pub submits: u64,
+    /// Bytes written to the device (parameters at creation, inputs at each run).
+    pub bytes_uploaded: u64,
+    /// Bytes copied back to the host.
+    pub bytes_read_back: u64,
+    /// GPU buffers created (activation buffers, parameters, readback, staging buffers of
+    /// split nodes, one uniform per dispatch).
+    pub buffers_created: u64,
+    /// Bind groups created (one per dispatch).
+    pub bind_groups_created: u64,
+}
+
+#[derive(Default)]
+struct AtomicCounters {
+    runs: AtomicU64,
+    dispatches: AtomicU64,
+    submits: AtomicU64,
+    bytes_uploaded: AtomicU64,
+    bytes_read_back: AtomicU64,
+    buffers_created: AtomicU64,
+    bind_groups_created: AtomicU64,
+}
+
+/// A graph compiled for one device: buffers, pipelines and bind groups built once, run many
+/// times.
+pub struct Session<'g> {
+    gpu: GpuHandle<'g>,
+    precision: Precision,
+    graph: Graph,
+    plan: Plan,
+    arenas: Vec<wgpu::Buffer>,
+    // Held for the bind groups that read it.
+    _params: Vec<wgpu::Buffer>,
+    readback: wgpu::Buffer,
+    dispatches: Vec<Dispatch>,
+    /// Staging buffers of nodes split to fit the binding limit (see [`crate::split`]).
+    staging: Vec<wgpu::Buffer>,
+    inputs: Vec<(String, Region, Vec<usize>)>,
+    /// (region, readback offset, shape) per output.
+    outputs: Vec<(Region, u64, Vec<usize>)>,
+    readback_bytes: u64,
+    counters: AtomicCounters,
+    lock: Mutex<()>,
+}
+
+impl std::fmt::Debug for Session<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("nodes", &self.graph.nodes().len())
+            .field("dispatches", &self.dispatches.len())
+            .field("activation_bytes", &self.plan.arena_bytes)
+            .finish()
+    }
+}
+
+/// The device a session runs on: borrowed from the caller, or shared ownership (sessions
+/// created from a model file own their device).
+enum GpuHandle<'g> {
+    Borrowed(&'g Gpu),
+    Shared(std::sync::Arc<Gpu>),
+}
+
+impl std::ops::Deref for GpuHandle<'_> {
+    type Target = Gpu;
+    fn deref(&self) -> &Gpu {
+        match self {
+            GpuHandle::Borrowed(g) => g,
+            GpuHandle::Shared(g) => g,
+        }
+    }
+}
+
+impl Session<'static> {
+    /// Prepares `graph` on a device the session shares ownership of.
+    pub fn with_shared_gpu(
+        gpu: std::sync::Arc<Gpu>,
+        graph: &Graph,
+        options: SessionOptions,
+    ) -> Result<Self> {
+        Self::build(GpuHandle::Shared(gpu), graph, options)
+    }
+}
+
+impl<'g> Session<'g> {
+    /// Optimises, plans and prepares `graph` on `gpu`.
+    pub fn new(gpu: &'g Gpu, graph: &Graph) -> Result<Self> {
+        Self::with_options(gpu, graph, SessionOptions::default())
+    }
+
+    /// Prepares `graph` with explicit options.
+    pub fn with_options(gpu: &'g Gpu, graph: &Graph, options: SessionOptions) -> Result<Self> {
+        Self::build(GpuHandle::Borrowed(gpu), graph, options)
+    }
+
+    /// The device this session runs on.
+    pub fn gpu(&self) -> &Gpu {
+        &self.gpu
+    }
+
+    /// The storage precision of activations and weights on the device.
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// The graph this session runs (after its passes).
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// The buffer plan.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// Kernel launches per run.
+    pub fn dispatch_count(&self) -> usize {
+        self.dispatches.len()
+    }
+
+    /// Bytes of the staging buffers that nodes split to fit the device's
+    /// `max_storage_buffer_binding_size` use (0 when nothing is split).
+    pub fn staging_bytes(&self) -> u64 {
+        self.staging.iter().map(|b| b.size()).sum()
+    }
+
+    /// The counters so far.
+    pub fn counters(&self) -> Counters {
+        let c = &self.counters;
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Counters {
+            runs: l(&c.runs),
+            dispatches: l(&c.dispatches),
+            submits: l(&c.submits),
+            bytes_uploaded: l(&c.bytes_uploaded),
+            bytes_read_back: l(&c.bytes_read_back),
+            buffers_created: l(&c.buffers_created),
+            bind_groups_created: l(&c.bind_groups_created),
+        }
+    }
+
+}
