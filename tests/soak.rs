@@ -22,10 +22,11 @@ fn rss_bytes() -> u64 {
 
 #[test]
 fn repeated_runs_do_not_grow_memory() {
+    // A mistyped count must not quietly become the short default (or zero runs).
     let runs: usize = std::env::var("WGCONV_SOAK_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
+        .map(|v| v.parse().expect("WGCONV_SOAK_RUNS: a number of runs"))
         .unwrap_or(200);
+    assert!(runs > 0, "WGCONV_SOAK_RUNS=0 would check nothing");
     let dir =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/onnx/squeezenet1_1");
     // A device of its own, so other tests' allocations do not show up in its report.

@@ -98,4 +98,10 @@ fn info_and_validate() {
         wgconv(&["validate", "--filter", "activation", "--backend", "vulkan"]);
     assert!(ok, "{stdout}\n{stderr}");
     assert!(stdout.contains("0 failed"), "{stdout}");
+    // "0 failed" also holds when the filter matches nothing: every activation must have run.
+    let ran = stdout
+        .lines()
+        .filter(|l| l.split_whitespace().take(2).eq(["ok", "activation"]))
+        .count();
+    assert_eq!(ran, wgconv::ops::Activation::all().len(), "{stdout}");
 }

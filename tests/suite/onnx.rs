@@ -18,16 +18,52 @@ use wgconv::tensor::Tensor;
 
 use crate::common::gpu;
 
-fn fixture_dirs() -> Vec<PathBuf> {
+/// Every fixture generate.py writes. Named, so a renamed or lost folder fails the tests that
+/// loop over them instead of shrinking them.
+pub const FIXTURES: &[&str] = &[
+    "cifar10_s9",
+    "conv3d_seed",
+    "fire",
+    "gelu_erf_opset17",
+    "gelu_opset20",
+    "inception",
+    "mbconv_se_silu",
+    "mnasnet0_5",
+    "mobilenet_v2_w05",
+    "ops_patterns",
+    "pad_constant",
+    "ppocr_cls_pretrained",
+    "residual_block",
+    "resize_interpolate",
+    "shufflenet_v2_x0_5",
+    "squeezenet1_1",
+];
+
+/// The fixture folders, exactly [`FIXTURES`]: each must have its model, input and output, and
+/// a folder on disk that is not listed fails too (it would otherwise never be checked).
+pub fn fixture_dirs() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/onnx");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+    let mut on_disk: Vec<String> = std::fs::read_dir(&root)
         .expect("tests/fixtures/onnx exists")
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.join("model.onnx").exists())
+        .map(|e| e.unwrap())
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
-    dirs.sort();
-    assert!(dirs.len() >= 10, "fixtures missing: {dirs:?}");
-    dirs
+    on_disk.sort();
+    assert_eq!(
+        on_disk, FIXTURES,
+        "tests/fixtures/onnx differs from FIXTURES"
+    );
+    FIXTURES
+        .iter()
+        .map(|name| {
+            let dir = root.join(name);
+            for f in ["model.onnx", "input.npy", "output.npy"] {
+                assert!(dir.join(f).is_file(), "{}: {f} missing", dir.display());
+            }
+            dir
+        })
+        .collect()
 }
 
 fn load(dir: &Path) -> (Graph, Tensor, Tensor) {

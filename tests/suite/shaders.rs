@@ -123,10 +123,12 @@ fn storage_buffers_use_elem() {
     for &shader in Shader::ALL {
         let (module, _) =
             wgconv::shader_check::parse_and_validate_in(shader, Precision::F16).unwrap();
+        let mut storage = 0;
         for (_, var) in module.global_variables.iter() {
             if !matches!(var.space, naga::AddressSpace::Storage { .. }) {
                 continue;
             }
+            storage += 1;
             let name = var.name.clone().unwrap_or_default();
             if shader == Shader::Resize && name == "table" {
                 continue;
@@ -140,6 +142,12 @@ fn storage_buffers_use_elem() {
                 wrong.push(format!("{}: {name} is {scalar:?}", shader.file_name()));
             }
         }
+        // Every kernel reads and writes tensors: none found means the scan looked elsewhere.
+        assert!(
+            storage >= 2,
+            "{}: {storage} storage buffers",
+            shader.file_name()
+        );
     }
     assert!(wrong.is_empty(), "storage not declared as Elem: {wrong:?}");
 }

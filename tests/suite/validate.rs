@@ -2,7 +2,7 @@
 //! has, and catch a deliberately broken one.
 
 use wgconv::shaders::Shader;
-use wgconv::validate::{ValidateOptions, run};
+use wgconv::validate::{ValidateOptions, battery, run};
 
 /// The report covers lavapipe (Vulkan) and llvmpipe (GL), and everything passes on both.
 #[test]
@@ -38,6 +38,26 @@ fn battery_passes_on_vulkan_and_gl() {
                 "{family} missing on {a}"
             );
         }
+    }
+    // Each adapter ran the whole battery, in order; only GL (no SHADER_F16) leaves out the f16
+    // cases, and lavapipe must run them: a filtered or shrunken run cannot pass.
+    let battery = battery::cases();
+    let f16_cases = battery.iter().filter(|c| c.needs_shader_f16()).count();
+    assert!(f16_cases >= 16, "{f16_cases} f16 cases in the battery");
+    for a in &report.adapters {
+        let has_f16 = a.contains("Vulkan");
+        let want: Vec<(&str, &str)> = battery
+            .iter()
+            .filter(|c| has_f16 || !c.needs_shader_f16())
+            .map(|c| (c.family, c.name.as_str()))
+            .collect();
+        let ran: Vec<(&str, &str)> = report
+            .cases
+            .iter()
+            .filter(|c| &c.adapter == a)
+            .map(|c| (c.family.as_str(), c.case.as_str()))
+            .collect();
+        assert_eq!(ran, want, "cases run on {a}");
     }
     // Static checks ran for the defaults and for override sets the battery used.
     assert!(report.static_results.len() > Shader::ALL.len() * 4);
