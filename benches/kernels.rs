@@ -29,7 +29,8 @@ use wgconv::bench::{Suite, prepare};
 use wgconv::kernels::algorithm::{self, ConvAlgorithm};
 use wgconv::kernels::conv::ConvTiling;
 use wgconv::kernels::matmul::GemmTiling;
-use wgconv::kernels::{ConvBindings, Dispatch, winograd};
+use wgconv::device::Dispatch;
+use wgconv::kernels::{ConvBindings, winograd};
 use wgconv::ops::{Activation, ConvSpec, Epilogue};
 use wgconv::tensor::Tensor;
 

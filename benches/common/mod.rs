@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode};
 use wgconv::Gpu;
-use wgconv::kernels::Dispatch;
+use wgconv::device::Dispatch;
 
 /// The adapter (`WGCONV_BACKEND` / `WGCONV_ADAPTER` pick it, as everywhere).
 pub fn gpu() -> Gpu {

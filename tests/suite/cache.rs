@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use wgconv::tune::GpuTuner;
 use wgconv::device::cache::PipelineCacheState;
 use wgconv::compare::compare;
 use wgconv::graph::{Conv2d, Graph, Op, cpu};

@@ -3,11 +3,12 @@
 use proptest::prelude::*;
 use wgconv::compare::Tolerance;
 use wgconv::kernels::conv::{self, ConvTiling};
-use wgconv::kernels::{ConvBindings, Dispatch};
+use wgconv::device::{BufRef, Dispatch};
+use wgconv::kernels::{ConvBindings, Launch, Target};
 use wgconv::ops::{Activation, ConvSpec, Epilogue};
 use wgconv::reference;
 use wgconv::tensor::Tensor;
-use wgconv::{Gpu, Result};
+use wgconv::Result;
 
 use crate::common::{assert_close, gpu, run, upload_all};
 
@@ -119,7 +120,14 @@ impl ConvProblem {
     /// Runs `kernel` (the general conv, depthwise, or a fixed tiling) on the GPU.
     pub fn run_with<F>(&self, kernel: F) -> Tensor
     where
-        F: Fn(&Gpu, &ConvSpec, &[usize], &[usize], Epilogue, ConvBindings<'_>) -> Result<Dispatch>,
+        F: for<'a> Fn(
+            &Target,
+            &ConvSpec,
+            &[usize],
+            &[usize],
+            Epilogue,
+            ConvBindings<BufRef<'a>>,
+        ) -> Result<Launch<BufRef<'a>>>,
     {
         let g = gpu();
         let d = self.data();
@@ -130,8 +138,8 @@ impl ConvProblem {
         let out = g.zeros(&self.output_shape()).unwrap();
         let bias = d.bias.as_ref().map(|_| bufs[2].binding());
         let residual = d.residual.as_ref().map(|_| bufs[bufs.len() - 1].binding());
-        let dispatch = kernel(
-            g,
+        let dispatch = g.encode(kernel(
+            g.target(),
             &self.spec,
             &self.input_shape,
             &self.weight_shape(),
@@ -143,7 +151,7 @@ impl ConvProblem {
                 residual,
                 output: out.binding(),
             },
-        )
+        ))
         .expect("dispatch");
         run(&dispatch, &out)
     }
@@ -153,7 +161,14 @@ impl ConvProblem {
     /// output's range was written and that the output is right.
     pub fn check_no_stray_writes<F>(&self, kernel: F)
     where
-        F: Fn(&Gpu, &ConvSpec, &[usize], &[usize], Epilogue, ConvBindings<'_>) -> Result<Dispatch>,
+        F: for<'a> Fn(
+            &Target,
+            &ConvSpec,
+            &[usize],
+            &[usize],
+            Epilogue,
+            ConvBindings<BufRef<'a>>,
+        ) -> Result<Launch<BufRef<'a>>>,
     {
         const SENTINEL: f32 = 1234.5;
         let g = gpu();
@@ -173,8 +188,8 @@ impl ConvProblem {
             offset: (head * 4) as u64,
             size: ((n + tail) * 4) as u64,
         };
-        let dispatch = kernel(
-            g,
+        let dispatch = g.encode(kernel(
+            g.target(),
             &self.spec,
             &self.input_shape,
             &self.weight_shape(),
@@ -186,7 +201,7 @@ impl ConvProblem {
                 residual: d.residual.as_ref().map(|_| bufs[bufs.len() - 1].binding()),
                 output,
             },
-        )
+        ))
         .expect("dispatch");
         let all = run(&dispatch, &arena).into_data();
         let stray = all[..head]
@@ -205,7 +220,7 @@ impl ConvProblem {
     }
 
     pub fn run_gpu(&self) -> Tensor {
-        self.run_with(conv::conv)
+        self.run_with(|t, s, i, w, e, b| conv::conv(t, s, i, w, e, b))
     }
 
     /// GPU (general kernel) against the reference.
@@ -221,7 +236,7 @@ impl ConvProblem {
     /// GPU with a forced tiling against the reference.
     pub fn check_tiling(&self, tiling: ConvTiling) {
         let got =
-            self.run_with(|g, s, i, w, e, b| g.encode(conv::conv_tiled(g.target(), s, i, w, e, b, Some(tiling))));
+            self.run_with(|t, s, i, w, e, b| conv::conv_tiled(t, s, i, w, e, b, Some(tiling)));
         assert_close(
             &format!("{tiling:?} {self:?}"),
             &got,
@@ -331,9 +346,9 @@ fn no_writes_outside_output() {
     // M = 70 and N = 3*5*7 = 105 leave partial tiles in both dimensions.
     ConvProblem::new(ConvSpec::conv2d(3, 3).pad(1), &[3, 6, 5, 7], 70)
         .residual(true)
-        .check_no_stray_writes(conv::conv);
+        .check_no_stray_writes(|t, s, i, w, e, b| conv::conv(t, s, i, w, e, b));
     ConvProblem::new(ConvSpec::new(&[3]).stride(2).groups(3), &[2, 3, 9], 3)
-        .check_no_stray_writes(conv::conv);
+        .check_no_stray_writes(|t, s, i, w, e, b| conv::conv(t, s, i, w, e, b));
 }
 
 /// K = 3*3*3 = 27: one full K-chunk of 16 and a partial one of 11.

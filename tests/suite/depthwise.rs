@@ -12,7 +12,7 @@ fn check(p: &ConvProblem) {
     assert!(is_depthwise(&p.spec, &p.input_shape), "{p:?}");
     assert_close(
         &format!("{p:?}"),
-        &p.run_with(depthwise::depthwise),
+        &p.run_with(|t, s, i, w, e, b| depthwise::depthwise(t, s, i, w, e, b)),
         &p.reference(),
         p.tolerance(),
     );
@@ -20,7 +20,7 @@ fn check(p: &ConvProblem) {
 
 fn check_tiling(p: &ConvProblem, tiling: DepthwiseTiling) {
     let got =
-        p.run_with(|g, s, i, w, e, b| g.encode(depthwise::depthwise_tiled(g.target(), s, i, w, e, b, Some(tiling))));
+        p.run_with(|t, s, i, w, e, b| depthwise::depthwise_tiled(t, s, i, w, e, b, Some(tiling)));
     assert_close(
         &format!("{tiling:?} {p:?}"),
         &got,
@@ -163,7 +163,7 @@ fn huge_dilated_kernel_falls_back() {
 #[test]
 fn no_writes_outside_output() {
     ConvProblem::new(ConvSpec::conv2d(3, 3).pad(1).groups(3), &[2, 3, 9, 10], 6)
-        .check_no_stray_writes(depthwise::depthwise);
+        .check_no_stray_writes(|t, s, i, w, e, b| depthwise::depthwise(t, s, i, w, e, b));
 }
 
 /// 1x1 outputs and a single channel.

@@ -6,13 +6,14 @@
 
 use proptest::prelude::*;
 use wgconv::compare::{F16Tolerance, Tolerance, compare, compare_f16};
+use wgconv::device::{BufRef, Dispatch};
 use wgconv::kernels::algorithm::{self, ConvAlgorithm};
 use wgconv::kernels::channel_affine::{AffineBindings, channel_affine};
 use wgconv::kernels::conv::ConvTiling;
 use wgconv::kernels::matmul::GemmTiling;
 use wgconv::kernels::se_gate::{SeGateBindings, se_gate};
 use wgconv::kernels::{
-    ConvBindings, Dispatch, conv, conv_transpose, depthwise, eltwise, matmul, pad, pool, rearrange,
+    ConvBindings, Launch, Target, conv, conv_transpose, depthwise, eltwise, matmul, pad, pool, rearrange,
     resize, softmax, winograd,
 };
 use wgconv::ops::{
@@ -73,7 +74,14 @@ fn check(what: &str, got: &Tensor, want: &Tensor, abs_sums: &Tensor, tol: F16Tol
 /// Runs a convolution-like kernel (conv, depthwise, pointwise) on `pr` in `p` and checks it.
 fn check_conv_like<F>(pr: &ConvProblem, p: Precision, kernel: F)
 where
-    F: Fn(&Gpu, &ConvSpec, &[usize], &[usize], Epilogue, ConvBindings<'_>) -> Result<Dispatch>,
+    F: for<'a> Fn(
+            &Target,
+            &ConvSpec,
+            &[usize],
+            &[usize],
+            Epilogue,
+            ConvBindings<BufRef<'a>>,
+        ) -> Result<Launch<BufRef<'a>>>,
 {
     let g = hgpu(p);
     let d = pr.data();
@@ -85,8 +93,8 @@ where
     host.extend(res.as_ref());
     let bufs = up(&g, &host);
     let out = g.zeros(&pr.output_shape()).unwrap();
-    let dispatch = kernel(
-        &g,
+    let dispatch = g.encode(kernel(
+        g.target(),
         &pr.spec,
         &pr.input_shape,
         &pr.weight_shape(),
@@ -98,7 +106,7 @@ where
             residual: res.as_ref().map(|_| bufs[bufs.len() - 1].binding()),
             output: out.binding(),
         },
-    );
+    ));
     let got = run(&g, dispatch, &out);
     let want =
         reference::conv::conv_epilogue(&pr.spec, &x, &w, bias.as_ref(), res.as_ref(), pr.act)
@@ -146,7 +154,7 @@ proptest! {
     #[test]
     fn conv_matches_reference(pr in conv_problem()) {
         for p in HALF {
-            check_conv_like(&pr, p, conv::conv);
+            check_conv_like(&pr, p, |t, s, i, w, e, b| conv::conv(t, s, i, w, e, b));
         }
     }
 
@@ -164,7 +172,7 @@ proptest! {
             .act(Activation::all()[act]);
         pr.seed = seed;
         for p in HALF {
-            check_conv_like(&pr, p, depthwise::depthwise);
+            check_conv_like(&pr, p, |t, s, i, w, e, b| depthwise::depthwise(t, s, i, w, e, b));
         }
     }
 }
@@ -177,15 +185,15 @@ fn conv_like_pinned() {
         let pr = ConvProblem::new(ConvSpec::conv2d(3, 3).pad(1), &[2, 37, 9, 11], 70)
             .residual(true)
             .act(Activation::Relu);
-        check_conv_like(&pr, p, conv::conv);
+        check_conv_like(&pr, p, |t, s, i, w, e, b| conv::conv(t, s, i, w, e, b));
         // 1x1 conv through the GEMM (pointwise), grouped, odd pixel count.
         let mut spec = ConvSpec::conv2d(1, 1);
         spec.groups = 3;
         let pr = ConvProblem::new(spec, &[1, 9, 5, 7], 12).act(Activation::HardSwish);
-        check_conv_like(&pr, p, matmul::pointwise);
+        check_conv_like(&pr, p, |t, s, i, w, e, b| matmul::pointwise(t, s, i, w, e, b));
         // Depthwise 3x3 stride 2 (MobileNet), a patch that is not staged (large map).
         let pr = depthwise_problem(1, 4, 1, [67, 67], [3, 3], 2, 1, 1).act(Activation::Relu6);
-        check_conv_like(&pr, p, depthwise::depthwise);
+        check_conv_like(&pr, p, |t, s, i, w, e, b| depthwise::depthwise(t, s, i, w, e, b));
     }
 }
 

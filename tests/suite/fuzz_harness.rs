@@ -57,7 +57,7 @@ pub fn check_graph(g: &Graph) -> Result<()> {
                     graph.describe()
                 );
             }
-            let _ = p.dispatch_count(graph);
+            let _ = p.dispatch_count();
         }
     }
     if !tiny(g) || !tiny(&opt) {

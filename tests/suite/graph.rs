@@ -5,7 +5,7 @@
 use wgconv::compare::{Tolerance, compare};
 use wgconv::graph::{Conv2d, Graph, Op, cpu, passes};
 use wgconv::ops::{Activation, PoolKind};
-use wgconv::plan::Kernel;
+use wgconv::shaders::Shader;
 use wgconv::session::{Session, SessionOptions};
 use wgconv::tensor::Tensor;
 use wgconv::{Error, blocks, weights};
@@ -338,10 +338,10 @@ fn fusion_skips_values_with_other_readers() {
 #[test]
 fn squeeze_excitation_fuses_to_two_or_three_dispatches() {
     for (shape, expect) in [
-        ([2, 16, 6, 6], vec![Kernel::SeGate, Kernel::Binary]),
+        ([2, 16, 6, 6], vec![Shader::SeGate, Shader::Eltwise]),
         (
             [1, 8, 40, 40],
-            vec![Kernel::GlobalPool, Kernel::SeGate, Kernel::Binary],
+            vec![Shader::GlobalPool, Shader::SeGate, Shader::Eltwise],
         ),
     ] {
         let mut g = Graph::new();
@@ -354,7 +354,7 @@ fn squeeze_excitation_fuses_to_two_or_three_dispatches() {
         });
         assert_eq!(count(&h, |op| matches!(op, Op::SeGate { .. })), 1);
         let plan = wgconv::plan::plan(&h);
-        let kernels: Vec<Kernel> = plan.steps.iter().map(|s| s.kernel).collect();
+        let kernels: Vec<Shader> = plan.launches().map(|l| l.shader).collect();
         assert_eq!(kernels, expect, "{}", h.describe());
         let (_, dispatches) = check_on_device("SE block", &g, &inputs);
         assert_eq!(dispatches, expect.len());
