@@ -26,10 +26,10 @@ mod common;
 
 use criterion::{Throughput, criterion_group, criterion_main};
 use wgconv::bench::{Suite, prepare};
+use wgconv::device::Dispatch;
 use wgconv::kernels::algorithm::{self, ConvAlgorithm};
 use wgconv::kernels::conv::ConvTiling;
 use wgconv::kernels::matmul::GemmTiling;
-use wgconv::device::Dispatch;
 use wgconv::kernels::{ConvBindings, winograd};
 use wgconv::ops::{Activation, ConvSpec, Epilogue};
 use wgconv::tensor::Tensor;
@@ -136,7 +136,8 @@ fn prepare_algorithm(
                 .unwrap()
         })
         .collect();
-    gpu.encode(algorithm::conv_with(gpu.target(),
+    gpu.encode(algorithm::conv_with(
+        gpu.target(),
         a,
         &spec,
         &x,

@@ -34,10 +34,10 @@ pub mod validate;
 pub mod weights;
 pub mod zoo;
 
+pub use device::GpuTensor;
 pub use device::{Gpu, GpuOptions};
 pub use error::{Error, Result};
 pub use model::SessionConfig;
 pub use precision::Precision;
 pub use session::{Session, SessionOptions};
-pub use device::GpuTensor;
 pub use tensor::Tensor;

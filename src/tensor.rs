@@ -1,7 +1,7 @@
 //! Host tensors (row-major, NCHW / NCDHW exactly like PyTorch).
 
-use rand::{Rng, SeedableRng, rngs::StdRng};
 use crate::error::{Error, Result};
+use rand::{Rng, SeedableRng, rngs::StdRng};
 
 /// A dense f32 tensor in host memory, row-major.
 #[derive(Clone, Debug, PartialEq)]
@@ -117,4 +117,3 @@ impl Tensor {
         Ok(self)
     }
 }
-

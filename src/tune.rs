@@ -173,7 +173,10 @@ pub fn conv_key_in(
 /// A fingerprint of a candidate list (order-sensitive; the heuristic's place included).
 pub fn fingerprint(candidates: &[ConvAlgorithm]) -> String {
     let text: Vec<String> = candidates.iter().map(|c| format!("{c:?}")).collect();
-    format!("{:016x}", crate::device::cache::fnv1a(text.join(";").as_bytes()))
+    format!(
+        "{:016x}",
+        crate::device::cache::fnv1a(text.join(";").as_bytes())
+    )
 }
 
 /// An adapter's tuning choices, loaded from and saved to the cache file.

@@ -4,9 +4,7 @@ use crate::device::{Dispatch, Gpu, GpuTensor};
 use crate::error::{Error, Result};
 use crate::graph::Op;
 use crate::kernels::algorithm::{self, ConvAlgorithm};
-use crate::kernels::{
-    ConvBindings, conv_transpose, eltwise, matmul, pool, rearrange, softmax,
-};
+use crate::kernels::{ConvBindings, conv_transpose, eltwise, matmul, pool, rearrange, softmax};
 use crate::ops::{
     Activation, BinaryOp, ChannelOrder, ConvSpec, ConvTransposeSpec, Epilogue, PixelShuffle,
     PoolKind, PoolSpec, SpaceToDepth,
@@ -98,7 +96,8 @@ pub fn prepare_with(gpu: &Gpu, item: &LayerItem, autotune: bool) -> Result<Prepa
                 output: output.binding(),
             };
             let scratch_refs: Vec<_> = scratch.iter().map(|t| t.binding()).collect();
-            let dispatches = gpu.encode(algorithm::conv_with(gpu.target(),
+            let dispatches = gpu.encode(algorithm::conv_with(
+                gpu.target(),
                 &a,
                 &spec,
                 &input_shape,
@@ -145,7 +144,8 @@ pub fn prepare_with(gpu: &Gpu, item: &LayerItem, autotune: bool) -> Result<Prepa
                 residual: None,
                 output: output.binding(),
             };
-            let d = gpu.encode(conv_transpose::conv_transpose(gpu.target(),
+            let d = gpu.encode(conv_transpose::conv_transpose(
+                gpu.target(),
                 &spec,
                 &input_shape,
                 &wshape,
@@ -174,7 +174,8 @@ pub fn prepare_with(gpu: &Gpu, item: &LayerItem, autotune: bool) -> Result<Prepa
                 };
                 let out_shape = op.output_shape(&input_shape)?;
                 let output = gpu.zeros(&out_shape)?;
-                let d = gpu.encode(rearrange::pixel_shuffle(gpu.target(),
+                let d = gpu.encode(rearrange::pixel_shuffle(
+                    gpu.target(),
                     &op,
                     &input_shape,
                     input.binding(),
@@ -188,7 +189,8 @@ pub fn prepare_with(gpu: &Gpu, item: &LayerItem, autotune: bool) -> Result<Prepa
                 };
                 let out_shape = op.output_shape(&input_shape)?;
                 let output = gpu.zeros(&out_shape)?;
-                let d = gpu.encode(rearrange::space_to_depth(gpu.target(),
+                let d = gpu.encode(rearrange::space_to_depth(
+                    gpu.target(),
                     &op,
                     &input_shape,
                     input.binding(),
@@ -226,13 +228,15 @@ pub fn prepare_with(gpu: &Gpu, item: &LayerItem, autotune: bool) -> Result<Prepa
             let mut gate_shape = vec![n, c];
             gate_shape.extend(std::iter::repeat_n(1, item.spatial.len()));
             let dispatches = vec![
-                gpu.encode(pool::global_pool(gpu.target(),
+                gpu.encode(pool::global_pool(
+                    gpu.target(),
                     PoolKind::Avg,
                     &input_shape,
                     input.binding(),
                     pooled.binding(),
                 ))?,
-                gpu.encode(matmul::linear(gpu.target(),
+                gpu.encode(matmul::linear(
+                    gpu.target(),
                     &[n, c],
                     &[s, c],
                     Activation::Silu,
@@ -241,7 +245,8 @@ pub fn prepare_with(gpu: &Gpu, item: &LayerItem, autotune: bool) -> Result<Prepa
                     Some(b1.binding()),
                     hidden.binding(),
                 ))?,
-                gpu.encode(matmul::linear(gpu.target(),
+                gpu.encode(matmul::linear(
+                    gpu.target(),
                     &[n, s],
                     &[c, s],
                     Activation::Sigmoid,
@@ -250,7 +255,8 @@ pub fn prepare_with(gpu: &Gpu, item: &LayerItem, autotune: bool) -> Result<Prepa
                     Some(b2.binding()),
                     gate.binding(),
                 ))?,
-                gpu.encode(eltwise::binary(gpu.target(),
+                gpu.encode(eltwise::binary(
+                    gpu.target(),
                     BinaryOp::Mul,
                     Activation::Identity,
                     (input.binding(), &input_shape),
@@ -285,7 +291,13 @@ pub fn prepare_with(gpu: &Gpu, item: &LayerItem, autotune: bool) -> Result<Prepa
             );
             let out_shape = spec.output_shape(&input_shape)?;
             let output = gpu.zeros(&out_shape)?;
-            let d = gpu.encode(pool::pool(gpu.target(), &spec, &input_shape, input.binding(), output.binding()))?;
+            let d = gpu.encode(pool::pool(
+                gpu.target(),
+                &spec,
+                &input_shape,
+                input.binding(),
+                output.binding(),
+            ))?;
             // One compare or add per window element and output; traffic: input once, output once.
             let window = (spec.kernel[0] * spec.kernel[1]) as f64;
             Ok(PreparedLayer {
@@ -304,7 +316,13 @@ pub fn prepare_with(gpu: &Gpu, item: &LayerItem, autotune: bool) -> Result<Prepa
                 PoolKind::Avg
             };
             let output = gpu.zeros(&[item.n, item.cin])?;
-            let d = gpu.encode(pool::global_pool(gpu.target(), kind, &input_shape, input.binding(), output.binding()))?;
+            let d = gpu.encode(pool::global_pool(
+                gpu.target(),
+                kind,
+                &input_shape,
+                input.binding(),
+                output.binding(),
+            ))?;
             // One add (or compare) per input element; bandwidth bound.
             Ok(PreparedLayer {
                 dispatches: vec![d],
@@ -318,7 +336,13 @@ pub fn prepare_with(gpu: &Gpu, item: &LayerItem, autotune: bool) -> Result<Prepa
         "softmax" => {
             // Over the channel axis (1): classifier logits [N, C], or per-pixel class scores.
             let output = gpu.zeros(&input_shape)?;
-            let d = gpu.encode(softmax::softmax(gpu.target(), 1, &input_shape, input.binding(), output.binding()))?;
+            let d = gpu.encode(softmax::softmax(
+                gpu.target(),
+                1,
+                &input_shape,
+                input.binding(),
+                output.binding(),
+            ))?;
             // Per element: max, subtract, exp, sum, divide (exp counted as one op).
             let len = numel(&input_shape) as f64;
             Ok(PreparedLayer {
@@ -334,7 +358,8 @@ pub fn prepare_with(gpu: &Gpu, item: &LayerItem, autotune: bool) -> Result<Prepa
             // A residual join: relu(a + b), both of the input shape.
             let other = upload_random(gpu, input_shape.clone(), 2)?;
             let output = gpu.zeros(&input_shape)?;
-            let d = gpu.encode(eltwise::binary(gpu.target(),
+            let d = gpu.encode(eltwise::binary(
+                gpu.target(),
                 BinaryOp::Add,
                 Activation::Relu,
                 (input.binding(), &input_shape),

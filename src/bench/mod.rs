@@ -6,16 +6,15 @@ pub mod peaks;
 pub mod roofline;
 pub mod suite;
 
-
 use serde::Serialize;
 
 use crate::device::Gpu;
+pub use crate::device::timer::{Clock, Timing, time_pass};
 use crate::error::Result;
 pub use layers::{PreparedLayer, prepare, prepare_with};
 pub use models::{ModelResult, model_graph, time_model};
 pub use peaks::Peak;
 pub use suite::Suite;
-pub use crate::device::timer::{Clock, Timing, time_pass};
 
 /// How to run a suite.
 #[derive(Clone, Debug)]

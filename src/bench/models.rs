@@ -14,8 +14,8 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::device::cache::PipelineCacheState;
 use crate::device::Gpu;
+use crate::device::cache::PipelineCacheState;
 use crate::error::Result;
 use crate::graph::Graph;
 use crate::session::{Session, SessionOptions};
@@ -23,9 +23,9 @@ use crate::tensor::Tensor;
 use crate::tune::TuneStats;
 
 use super::suite::ModelItem;
+use super::{BenchOptions, Peak};
 use crate::device::timer::{Clock, time_pass};
 use crate::tune::GpuTuner;
-use super::{BenchOptions, Peak};
 
 /// Seed of the parameters of every suite model ([`crate::weights::init_seeded`]); speed does
 /// not depend on it, results of a run do.

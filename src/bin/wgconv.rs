@@ -6,10 +6,10 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use std::time::Instant;
 
-use wgconv::tune::GpuTuner;
 use wgconv::Tensor;
 use wgconv::bench::{self, BenchOptions, Peak, Suite};
 use wgconv::cli_model::{self, ModelSource};
+use wgconv::tune::GpuTuner;
 use wgconv::{Gpu, GpuOptions, Precision, Result};
 
 #[derive(Parser)]

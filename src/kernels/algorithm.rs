@@ -12,7 +12,9 @@ use crate::error::{Error, Result};
 use crate::kernels::conv::ConvTiling;
 use crate::kernels::matmul::GemmTiling;
 use crate::kernels::splitk::Partial;
-use crate::kernels::{Binding, ConvBindings, Launch, Target, conv, depthwise, matmul, splitk, winograd};
+use crate::kernels::{
+    Binding, ConvBindings, Launch, Target, conv, depthwise, matmul, splitk, winograd,
+};
 use crate::ops::{ConvSpec, Epilogue};
 use crate::precision::Precision;
 use crate::tensor::numel;
@@ -445,7 +447,9 @@ pub fn conv_with<B: Binding>(
             Some(t),
         )?],
         ConvAlgorithm::Depthwise => {
-            vec![depthwise::depthwise(target, spec, input, weight, epilogue, b)?]
+            vec![depthwise::depthwise(
+                target, spec, input, weight, epilogue, b,
+            )?]
         }
         ConvAlgorithm::SplitK { tiling, splits } => split_k(Partial::Conv(Some(tiling)), splits)?,
         ConvAlgorithm::GemmSplitK { tiling, splits } => {

@@ -161,7 +161,13 @@ impl ConvTiling {
 }
 
 /// Checks that `b` holds at least a tensor of `shape` in the handle's precision.
-fn check_binding<B: Binding>(target: &Target, op: &str, what: &str, b: &B, shape: &[usize]) -> Result<()> {
+fn check_binding<B: Binding>(
+    target: &Target,
+    op: &str,
+    what: &str,
+    b: &B,
+    shape: &[usize],
+) -> Result<()> {
     let need = target.elem_bytes(numel(shape));
     if b.size() < need {
         return Err(Error::invalid_op(

@@ -68,7 +68,13 @@ struct Gemm {
 }
 
 /// Checks that a binding holds at least `elems` elements of the handle's precision.
-fn check_binding<B: Binding>(target: &Target, op: &str, what: &str, r: &B, elems: usize) -> Result<()> {
+fn check_binding<B: Binding>(
+    target: &Target,
+    op: &str,
+    what: &str,
+    r: &B,
+    elems: usize,
+) -> Result<()> {
     let need = target.elem_bytes(elems);
     if r.size() < need {
         return Err(Error::invalid_op(

@@ -65,4 +65,3 @@ pub struct ConvBindings<B> {
     /// `[N, O, *out_spatial]`.
     pub output: B,
 }
-

@@ -35,10 +35,7 @@ crate::gpu_params! {
 }
 
 fn kind_name(kind: PoolKind) -> &'static str {
-    match kind {
-        PoolKind::Max => "max_pool",
-        PoolKind::Avg => "avg_pool",
-    }
+    kind.name(false)
 }
 
 /// Fails unless `b` holds at least a tensor of `shape` in the handle's precision.
@@ -116,13 +113,7 @@ pub fn pool<B: Binding>(
         ..Default::default()
     };
     let constants = [
-        (
-            "POOL_KIND",
-            match spec.kind {
-                PoolKind::Max => 0.0,
-                PoolKind::Avg => 1.0,
-            },
-        ),
+        ("POOL_KIND", spec.kind.code() as f64),
         (
             "COUNT_INCLUDE_PAD",
             if spec.count_include_pad { 1.0 } else { 0.0 },
@@ -146,10 +137,7 @@ pub fn global_pool<B: Binding>(
     input: B,
     output: B,
 ) -> Result<Launch<B>> {
-    let op = match kind {
-        PoolKind::Max => "global_max_pool",
-        PoolKind::Avg => "global_avg_pool",
-    };
+    let op = kind.name(true);
     if input_shape.len() < 3 || input_shape[2..].contains(&0) {
         return Err(Error::invalid_op(
             op,
@@ -169,13 +157,7 @@ pub fn global_pool<B: Binding>(
         ..Default::default()
     };
     let constants = [
-        (
-            "POOL_KIND",
-            match kind {
-                PoolKind::Max => 0.0,
-                PoolKind::Avg => 1.0,
-            },
-        ),
+        ("POOL_KIND", kind.code() as f64),
         ("ROW_THREADS", threads as f64),
     ];
     target.launch(

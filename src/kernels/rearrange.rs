@@ -160,7 +160,8 @@ pub fn strided_copy<B: Binding>(
                 op,
                 format!(
                     "{what} binding of {} bytes is too small for {end} elements (copy of {:?})",
-                    b.size(), plan.dims
+                    b.size(),
+                    plan.dims
                 ),
             ));
         }

@@ -35,20 +35,39 @@ impl Activation {
         beta: 0.5,
     };
 
+    /// The activation's row: its `ACTIVATION` override value in
+    /// `shaders/lib/activation.wgsl`, a short lowercase name, and its PyTorch module. A new
+    /// activation is a variant, a row here, a case in the shader and an arm in
+    /// `reference::activation`.
+    fn row(self) -> (u32, &'static str, &'static str) {
+        match self {
+            Activation::Identity => (0, "identity", "Identity"),
+            Activation::Relu => (1, "relu", "ReLU"),
+            Activation::Relu6 => (2, "relu6", "ReLU6"),
+            Activation::Clip { .. } => (2, "clip", "Hardtanh"),
+            Activation::LeakyRelu { .. } => (3, "leaky_relu", "LeakyReLU"),
+            Activation::Silu => (4, "silu", "SiLU"),
+            Activation::Sigmoid => (5, "sigmoid", "Sigmoid"),
+            Activation::HardSigmoid { .. } => (6, "hard_sigmoid", "Hardsigmoid"),
+            Activation::HardSwish => (7, "hard_swish", "Hardswish"),
+            Activation::Gelu => (8, "gelu", "GELU"),
+            Activation::Tanh => (9, "tanh", "Tanh"),
+        }
+    }
+
     /// The `ACTIVATION` override value in `shaders/lib/activation.wgsl`.
     pub fn code(self) -> u32 {
-        match self {
-            Activation::Identity => 0,
-            Activation::Relu => 1,
-            Activation::Relu6 | Activation::Clip { .. } => 2,
-            Activation::LeakyRelu { .. } => 3,
-            Activation::Silu => 4,
-            Activation::Sigmoid => 5,
-            Activation::HardSigmoid { .. } => 6,
-            Activation::HardSwish => 7,
-            Activation::Gelu => 8,
-            Activation::Tanh => 9,
-        }
+        self.row().0
+    }
+
+    /// A short lowercase name (`relu6`, `silu`, ...).
+    pub fn name(self) -> &'static str {
+        self.row().1
+    }
+
+    /// PyTorch's module name (`ReLU6`, `SiLU`, ...).
+    pub fn torch_module(self) -> &'static str {
+        self.row().2
     }
 
     /// `(ACT_ALPHA, ACT_BETA)` override values.
@@ -90,23 +109,6 @@ impl Activation {
             Activation::Gelu,
             Activation::Tanh,
         ]
-    }
-
-    /// A short lowercase name (`relu6`, `silu`, ...).
-    pub fn name(self) -> &'static str {
-        match self {
-            Activation::Identity => "identity",
-            Activation::Relu => "relu",
-            Activation::Relu6 => "relu6",
-            Activation::Clip { .. } => "clip",
-            Activation::LeakyRelu { .. } => "leaky_relu",
-            Activation::Silu => "silu",
-            Activation::Sigmoid => "sigmoid",
-            Activation::HardSigmoid { .. } => "hard_sigmoid",
-            Activation::HardSwish => "hard_swish",
-            Activation::Gelu => "gelu",
-            Activation::Tanh => "tanh",
-        }
     }
 }
 

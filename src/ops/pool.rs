@@ -11,6 +11,42 @@ pub enum PoolKind {
     Avg,
 }
 
+impl PoolKind {
+    /// The kind's row: its `POOL_KIND` override value in `shaders/pool.wgsl` and
+    /// `shaders/global_pool.wgsl`, its window and global op names, and its window and global
+    /// PyTorch modules. A new reduction is a variant, a row here, a case in both shaders and an
+    /// arm in `reference::pool`.
+    fn row(self) -> (u32, [&'static str; 2], [&'static str; 2]) {
+        match self {
+            PoolKind::Max => (
+                0,
+                ["max_pool", "global_max_pool"],
+                ["MaxPool2d", "AdaptiveMaxPool2d"],
+            ),
+            PoolKind::Avg => (
+                1,
+                ["avg_pool", "global_avg_pool"],
+                ["AvgPool2d", "AdaptiveAvgPool2d"],
+            ),
+        }
+    }
+
+    /// The `POOL_KIND` override value.
+    pub fn code(self) -> u32 {
+        self.row().0
+    }
+
+    /// The op's name: windowed, or `global` over every spatial position.
+    pub fn name(self, global: bool) -> &'static str {
+        self.row().1[global as usize]
+    }
+
+    /// PyTorch's module: windowed, or `global` (adaptive to 1x1).
+    pub fn torch_module(self, global: bool) -> &'static str {
+        self.row().2[global as usize]
+    }
+}
+
 /// A 2-D pooling window.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PoolSpec {
@@ -50,10 +86,7 @@ impl PoolSpec {
 
     /// Output shape for `input` `[N, C, H, W]`.
     pub fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
-        let op = match self.kind {
-            PoolKind::Max => "max_pool",
-            PoolKind::Avg => "avg_pool",
-        };
+        let op = self.kind.name(false);
         if input.len() != 4 {
             return Err(Error::invalid_op(
                 op,

@@ -60,10 +60,19 @@ pub fn node_launches<B: Binding>(
                 residual: epilogue.residual.then(|| x[1]),
                 output: y,
             };
-            let a = algorithm
-                .unwrap_or_else(|| algorithm::single_pass(spec, ins[0], weight.shape()));
-            return algorithm::conv_with(target, &a, spec, ins[0], weight.shape(), *epilogue, b, scratch)
-                .map_err(named);
+            let a =
+                algorithm.unwrap_or_else(|| algorithm::single_pass(spec, ins[0], weight.shape()));
+            return algorithm::conv_with(
+                target,
+                &a,
+                spec,
+                ins[0],
+                weight.shape(),
+                *epilogue,
+                b,
+                scratch,
+            )
+            .map_err(named);
         }
         Op::ConvTranspose {
             spec,

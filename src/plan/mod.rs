@@ -179,18 +179,17 @@ pub fn default_target() -> Target {
 
 /// Lowers `g` (normally after [`crate::graph::passes::optimize`]) for WebGPU's default limits
 /// in f32.
-pub fn plan(g: &Graph) -> Plan {
+pub fn plan(g: &Graph) -> Result<Plan> {
     plan_with(g, true)
 }
 
 /// [`plan`], or with `reuse` false the one-buffer-per-tensor baseline.
-pub fn plan_with(g: &Graph, reuse: bool) -> Plan {
+pub fn plan_with(g: &Graph, reuse: bool) -> Result<Plan> {
     let options = PlanOptions {
         no_reuse: !reuse,
         ..Default::default()
     };
     lower(g, &default_target(), &options)
-        .expect("a graph whose shapes were inferred lowers within WebGPU's default limits")
 }
 
 /// Lowers `g` for `target`. Errors name the node: an override that does not fit its node, a
@@ -359,7 +358,8 @@ fn check_sizes(g: &Graph, plan: &Plan) -> Result<()> {
         }
     }
     for (step, node) in plan.steps.iter().zip(g.nodes()) {
-        let named = |tensor: &str| format!("node {:?} ({}): tensor {tensor}", node.name, node.op.kind());
+        let named =
+            |tensor: &str| format!("node {:?} ({}): tensor {tensor}", node.name, node.op.kind());
         let bytes = plan.regions[node.output.0].bytes;
         if bytes > max {
             let what = format!("{:?} {:?}", g.value(node.output).name, g.shape(node.output));
@@ -424,7 +424,11 @@ fn build_launches(g: &Graph, plan: &mut Plan) -> Result<()> {
         plan.steps[i].split = too_big;
         plan.steps[i].launches = launches;
     }
-    plan.staging = lowering.slot_sizes.iter().map(|&b| b.div_ceil(4) * 4).collect();
+    plan.staging = lowering
+        .slot_sizes
+        .iter()
+        .map(|&b| b.div_ceil(4) * 4)
+        .collect();
     Ok(())
 }
 

@@ -167,10 +167,7 @@ fn allocate(gpu: &Gpu, plan: &Plan) -> Result<Buffers> {
 
 /// Where each output lands in the readback buffer: (region, offset, shape) per output, and the
 /// readback buffer's size.
-fn readback_layout(
-    graph: &Graph,
-    plan: &Plan,
-) -> (Vec<(plan::Region, u64, Vec<usize>)>, u64) {
+fn readback_layout(graph: &Graph, plan: &Plan) -> (Vec<(plan::Region, u64, Vec<usize>)>, u64) {
     let mut outputs = Vec::new();
     let mut off = 0u64;
     for &v in graph.outputs() {

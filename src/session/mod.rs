@@ -209,5 +209,4 @@ impl<'g> Session<'g> {
             bind_groups_created: l(&c.bind_groups_created),
         }
     }
-
 }

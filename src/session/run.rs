@@ -136,4 +136,3 @@ impl Session<'_> {
         Ok(out)
     }
 }
-

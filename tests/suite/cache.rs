@@ -3,11 +3,11 @@
 
 use std::path::PathBuf;
 
-use wgconv::tune::GpuTuner;
-use wgconv::device::cache::PipelineCacheState;
 use wgconv::compare::compare;
+use wgconv::device::cache::PipelineCacheState;
 use wgconv::graph::{Conv2d, Graph, Op, cpu};
 use wgconv::kernels::algorithm::{ConvAlgorithm, candidates};
+use wgconv::tune::GpuTuner;
 use wgconv::tune::TuneStats;
 use wgconv::{Gpu, GpuOptions, Session, SessionOptions, Tensor, zoo};
 

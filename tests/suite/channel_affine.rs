@@ -29,18 +29,20 @@ impl AffineProblem {
         let shift = Tensor::random(vec![c], self.seed + 3);
         let bufs = upload_all(&[&x, &r, &scale, &shift]);
         let out = g.zeros(&self.shape).unwrap();
-        let d = g.encode(channel_affine(g.target(),
-            &self.shape,
-            self.act,
-            AffineBindings {
-                input: bufs[0].binding(),
-                scale: bufs[2].binding(),
-                shift: bufs[3].binding(),
-                residual: self.residual.then(|| bufs[1].binding()),
-                output: out.binding(),
-            },
-        ))
-        .unwrap();
+        let d = g
+            .encode(channel_affine(
+                g.target(),
+                &self.shape,
+                self.act,
+                AffineBindings {
+                    input: bufs[0].binding(),
+                    scale: bufs[2].binding(),
+                    shift: bufs[3].binding(),
+                    residual: self.residual.then(|| bufs[1].binding()),
+                    output: out.binding(),
+                },
+            ))
+            .unwrap();
         let got = run(&d, &out);
         let f = |t: &Tensor| t.data().iter().map(|&v| v as f64).collect::<Vec<_>>();
         let want = reference::channel_affine::channel_affine(
@@ -127,22 +129,24 @@ impl SeProblem {
         let b2 = Tensor::random(vec![c], self.seed + 4);
         let bufs = upload_all(&[&p, &w1, &b1, &w2, &b2]);
         let out = g.zeros(&[n, c, 1, 1]).unwrap();
-        let d = g.encode(se_gate(g.target(),
-            n,
-            c,
-            r,
-            self.spatial,
-            self.act,
-            SeGateBindings {
-                input: bufs[0].binding(),
-                w1: bufs[1].binding(),
-                b1: bufs[2].binding(),
-                w2: bufs[3].binding(),
-                b2: bufs[4].binding(),
-                gate: out.binding(),
-            },
-        ))
-        .unwrap();
+        let d = g
+            .encode(se_gate(
+                g.target(),
+                n,
+                c,
+                r,
+                self.spatial,
+                self.act,
+                SeGateBindings {
+                    input: bufs[0].binding(),
+                    w1: bufs[1].binding(),
+                    b1: bufs[2].binding(),
+                    w2: bufs[3].binding(),
+                    b2: bufs[4].binding(),
+                    gate: out.binding(),
+                },
+            ))
+            .unwrap();
         let got = run(&d, &out);
         let want = reference::se_gate::se_gate(&p, &w1, &b1, self.act, &w2, &b2).unwrap();
         // The gate sums R terms of hidden units, each a sum of C terms of means of S values:
@@ -205,21 +209,23 @@ fn se_gate_rejects_too_many_hidden_units() {
     let g = gpu();
     let t = g.zeros(&[4]).unwrap();
     let b = t.binding();
-    let err = g.encode(se_gate(g.target(),
-        1,
-        1,
-        MAX_HIDDEN + 1,
-        None,
-        Activation::Relu,
-        SeGateBindings {
-            input: b,
-            w1: b,
-            b1: b,
-            w2: b,
-            b2: b,
-            gate: b,
-        },
-    ))
-    .unwrap_err();
+    let err = g
+        .encode(se_gate(
+            g.target(),
+            1,
+            1,
+            MAX_HIDDEN + 1,
+            None,
+            Activation::Relu,
+            SeGateBindings {
+                input: b,
+                w1: b,
+                b1: b,
+                w2: b,
+                b2: b,
+                gate: b,
+            },
+        ))
+        .unwrap_err();
     assert!(err.to_string().contains("hidden"), "{err}");
 }

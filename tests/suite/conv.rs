@@ -1,14 +1,14 @@
 //! The general convolution kernel (1-D, 2-D, 3-D implicit GEMM) against the CPU reference.
 
 use proptest::prelude::*;
+use wgconv::Result;
 use wgconv::compare::Tolerance;
-use wgconv::kernels::conv::{self, ConvTiling};
 use wgconv::device::{BufRef, Dispatch};
+use wgconv::kernels::conv::{self, ConvTiling};
 use wgconv::kernels::{ConvBindings, Launch, Target};
 use wgconv::ops::{Activation, ConvSpec, Epilogue};
 use wgconv::reference;
 use wgconv::tensor::Tensor;
-use wgconv::Result;
 
 use crate::common::{assert_close, gpu, run, upload_all};
 
@@ -138,21 +138,22 @@ impl ConvProblem {
         let out = g.zeros(&self.output_shape()).unwrap();
         let bias = d.bias.as_ref().map(|_| bufs[2].binding());
         let residual = d.residual.as_ref().map(|_| bufs[bufs.len() - 1].binding());
-        let dispatch = g.encode(kernel(
-            g.target(),
-            &self.spec,
-            &self.input_shape,
-            &self.weight_shape(),
-            self.epilogue(),
-            ConvBindings {
-                input: bufs[0].binding(),
-                weight: bufs[1].binding(),
-                bias,
-                residual,
-                output: out.binding(),
-            },
-        ))
-        .expect("dispatch");
+        let dispatch = g
+            .encode(kernel(
+                g.target(),
+                &self.spec,
+                &self.input_shape,
+                &self.weight_shape(),
+                self.epilogue(),
+                ConvBindings {
+                    input: bufs[0].binding(),
+                    weight: bufs[1].binding(),
+                    bias,
+                    residual,
+                    output: out.binding(),
+                },
+            ))
+            .expect("dispatch");
         run(&dispatch, &out)
     }
 
@@ -188,21 +189,22 @@ impl ConvProblem {
             offset: (head * 4) as u64,
             size: ((n + tail) * 4) as u64,
         };
-        let dispatch = g.encode(kernel(
-            g.target(),
-            &self.spec,
-            &self.input_shape,
-            &self.weight_shape(),
-            self.epilogue(),
-            ConvBindings {
-                input: bufs[0].binding(),
-                weight: bufs[1].binding(),
-                bias: d.bias.as_ref().map(|_| bufs[2].binding()),
-                residual: d.residual.as_ref().map(|_| bufs[bufs.len() - 1].binding()),
-                output,
-            },
-        ))
-        .expect("dispatch");
+        let dispatch = g
+            .encode(kernel(
+                g.target(),
+                &self.spec,
+                &self.input_shape,
+                &self.weight_shape(),
+                self.epilogue(),
+                ConvBindings {
+                    input: bufs[0].binding(),
+                    weight: bufs[1].binding(),
+                    bias: d.bias.as_ref().map(|_| bufs[2].binding()),
+                    residual: d.residual.as_ref().map(|_| bufs[bufs.len() - 1].binding()),
+                    output,
+                },
+            ))
+            .expect("dispatch");
         let all = run(&dispatch, &arena).into_data();
         let stray = all[..head]
             .iter()
@@ -395,22 +397,26 @@ fn spatial_separable_pair() {
         residual: None,
         output,
     };
-    let d1 = g.encode(conv::conv(g.target(),
-        &s1,
-        x.shape(),
-        w1.shape(),
-        Epilogue::act(Activation::Relu),
-        bind(bufs[0].binding(), bufs[1].binding(), mid.binding()),
-    ))
-    .unwrap();
-    let d2 = g.encode(conv::conv(g.target(),
-        &s2,
-        &[2, 8, 11, 9],
-        w2.shape(),
-        Epilogue::default(),
-        bind(mid.binding(), bufs[2].binding(), out.binding()),
-    ))
-    .unwrap();
+    let d1 = g
+        .encode(conv::conv(
+            g.target(),
+            &s1,
+            x.shape(),
+            w1.shape(),
+            Epilogue::act(Activation::Relu),
+            bind(bufs[0].binding(), bufs[1].binding(), mid.binding()),
+        ))
+        .unwrap();
+    let d2 = g
+        .encode(conv::conv(
+            g.target(),
+            &s2,
+            &[2, 8, 11, 9],
+            w2.shape(),
+            Epilogue::default(),
+            bind(mid.binding(), bufs[2].binding(), out.binding()),
+        ))
+        .unwrap();
     g.submit(&[&d1, &d2]).unwrap();
     let got_mid = g.download(&mid).unwrap();
     let got = g.download(&out).unwrap();
@@ -493,7 +499,8 @@ fn invalid_inputs_are_errors() {
     let ok = |r: Result<Dispatch>| r.map(drop);
     // Weight's input channels do not match (C/g = 2 with two groups, weight says 4).
     assert!(
-        ok(g.encode(conv::conv(g.target(),
+        ok(g.encode(conv::conv(
+            g.target(),
             &spec.clone().groups(2),
             &[1, 4, 8, 8],
             &[6, 4, 3, 3],
@@ -504,7 +511,8 @@ fn invalid_inputs_are_errors() {
     );
     // Weight's kernel does not match the spec.
     assert!(
-        ok(g.encode(conv::conv(g.target(),
+        ok(g.encode(conv::conv(
+            g.target(),
             &spec,
             &[1, 4, 8, 8],
             &[6, 4, 3, 5],
@@ -519,7 +527,8 @@ fn invalid_inputs_are_errors() {
         residual: true,
     };
     assert!(
-        ok(g.encode(conv::conv(g.target(),
+        ok(g.encode(conv::conv(
+            g.target(),
             &spec,
             &[1, 4, 8, 8],
             &[6, 4, 3, 3],
@@ -530,7 +539,8 @@ fn invalid_inputs_are_errors() {
     );
     // Shapes larger than the buffers.
     assert!(
-        ok(g.encode(conv::conv(g.target(),
+        ok(g.encode(conv::conv(
+            g.target(),
             &spec,
             &[2, 4, 8, 8],
             &[6, 4, 3, 3],
@@ -541,7 +551,8 @@ fn invalid_inputs_are_errors() {
     );
     // A 4-D kernel and a bad tiling.
     assert!(
-        ok(g.encode(conv::conv(g.target(),
+        ok(g.encode(conv::conv(
+            g.target(),
             &ConvSpec::new(&[1, 1, 1, 1]),
             &[1, 1, 1, 1, 1, 1],
             &[1, 1, 1, 1, 1, 1],
@@ -556,7 +567,8 @@ fn invalid_inputs_are_errors() {
         tk: 16,
     };
     assert!(
-        ok(g.encode(conv::conv_tiled(g.target(),
+        ok(g.encode(conv::conv_tiled(
+            g.target(),
             &spec,
             &[1, 4, 8, 8],
             &[6, 4, 3, 3],
@@ -568,7 +580,8 @@ fn invalid_inputs_are_errors() {
     );
     // The valid call succeeds.
     assert!(
-        ok(g.encode(conv::conv(g.target(),
+        ok(g.encode(conv::conv(
+            g.target(),
             &spec,
             &[1, 4, 8, 8],
             &[6, 4, 3, 3],

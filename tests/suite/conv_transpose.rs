@@ -52,23 +52,25 @@ impl ConvTransposeProblem {
         let g = gpu();
         let bufs = upload_all(&[&x, &w, &bias, &res]);
         let out = g.zeros(&ys).unwrap();
-        let d = g.encode(conv_transpose(g.target(),
-            &self.spec,
-            &xs,
-            &ws,
-            Epilogue {
-                activation: self.act,
-                residual: self.residual,
-            },
-            ConvBindings {
-                input: bufs[0].binding(),
-                weight: bufs[1].binding(),
-                bias: self.bias.then(|| bufs[2].binding()),
-                residual: self.residual.then(|| bufs[3].binding()),
-                output: out.binding(),
-            },
-        ))
-        .unwrap();
+        let d = g
+            .encode(conv_transpose(
+                g.target(),
+                &self.spec,
+                &xs,
+                &ws,
+                Epilogue {
+                    activation: self.act,
+                    residual: self.residual,
+                },
+                ConvBindings {
+                    input: bufs[0].binding(),
+                    weight: bufs[1].binding(),
+                    bias: self.bias.then(|| bufs[2].binding()),
+                    residual: self.residual.then(|| bufs[3].binding()),
+                    output: out.binding(),
+                },
+            ))
+            .unwrap();
         (run(&d, &out), x, w, bias, res)
     }
 
@@ -278,36 +280,133 @@ fn bad_shapes_are_errors() {
     };
     let e = Epilogue::default();
     let base = ConvTransposeSpec::new(ConvSpec::conv2d(3, 3).stride(2));
-    let ok = g.encode(conv_transpose(g.target(), &base, &[1, 4, 3, 3], &[4, 2, 3, 3], e, cb));
+    let ok = g.encode(conv_transpose(
+        g.target(),
+        &base,
+        &[1, 4, 3, 3],
+        &[4, 2, 3, 3],
+        e,
+        cb,
+    ));
     assert!(ok.is_ok(), "{:?}", ok.err());
     // output_padding not below stride or dilation.
     let bad_op = base.clone().output_padding(&[2, 0]);
-    assert!(g.encode(conv_transpose(g.target(), &bad_op, &[1, 4, 3, 3], &[4, 2, 3, 3], e, cb)).is_err());
+    assert!(
+        g.encode(conv_transpose(
+            g.target(),
+            &bad_op,
+            &[1, 4, 3, 3],
+            &[4, 2, 3, 3],
+            e,
+            cb
+        ))
+        .is_err()
+    );
     // Weight's input channels differ from the input's; kernel mismatch; rank mismatch.
-    assert!(g.encode(conv_transpose(g.target(), &base, &[1, 4, 3, 3], &[3, 2, 3, 3], e, cb)).is_err());
-    assert!(g.encode(conv_transpose(g.target(), &base, &[1, 4, 3, 3], &[4, 2, 2, 3], e, cb)).is_err());
-    assert!(g.encode(conv_transpose(g.target(), &base, &[1, 4, 3], &[4, 2, 3], e, cb)).is_err());
+    assert!(
+        g.encode(conv_transpose(
+            g.target(),
+            &base,
+            &[1, 4, 3, 3],
+            &[3, 2, 3, 3],
+            e,
+            cb
+        ))
+        .is_err()
+    );
+    assert!(
+        g.encode(conv_transpose(
+            g.target(),
+            &base,
+            &[1, 4, 3, 3],
+            &[4, 2, 2, 3],
+            e,
+            cb
+        ))
+        .is_err()
+    );
+    assert!(
+        g.encode(conv_transpose(
+            g.target(),
+            &base,
+            &[1, 4, 3],
+            &[4, 2, 3],
+            e,
+            cb
+        ))
+        .is_err()
+    );
     // Groups not dividing the input channels.
     let grouped = ConvTransposeSpec::new(ConvSpec::conv2d(3, 3).groups(3));
-    assert!(g.encode(conv_transpose(g.target(), &grouped, &[1, 4, 3, 3], &[4, 2, 3, 3], e, cb)).is_err());
+    assert!(
+        g.encode(conv_transpose(
+            g.target(),
+            &grouped,
+            &[1, 4, 3, 3],
+            &[4, 2, 3, 3],
+            e,
+            cb
+        ))
+        .is_err()
+    );
     // Padding that removes the whole output.
     let eaten = ConvTransposeSpec::new(ConvSpec::conv2d(1, 1).pad(1));
-    assert!(g.encode(conv_transpose(g.target(), &eaten, &[1, 4, 1, 1], &[4, 2, 1, 1], e, cb)).is_err());
+    assert!(
+        g.encode(conv_transpose(
+            g.target(),
+            &eaten,
+            &[1, 4, 1, 1],
+            &[4, 2, 1, 1],
+            e,
+            cb
+        ))
+        .is_err()
+    );
     // An empty spatial dimension.
-    assert!(g.encode(conv_transpose(g.target(), &base, &[1, 4, 0, 3], &[4, 2, 3, 3], e, cb)).is_err());
+    assert!(
+        g.encode(conv_transpose(
+            g.target(),
+            &base,
+            &[1, 4, 0, 3],
+            &[4, 2, 3, 3],
+            e,
+            cb
+        ))
+        .is_err()
+    );
     // Residual flag and binding disagree.
     let with_res = Epilogue {
         residual: true,
         ..e
     };
-    assert!(g.encode(conv_transpose(g.target(), &base, &[1, 4, 3, 3], &[4, 2, 3, 3], with_res, cb)).is_err());
+    assert!(
+        g.encode(conv_transpose(
+            g.target(),
+            &base,
+            &[1, 4, 3, 3],
+            &[4, 2, 3, 3],
+            with_res,
+            cb
+        ))
+        .is_err()
+    );
     // Output binding too small.
     let small = g.zeros(&[8]).unwrap();
     let cb_small = ConvBindings {
         output: small.binding(),
         ..cb
     };
-    assert!(g.encode(conv_transpose(g.target(), &base, &[1, 4, 3, 3], &[4, 2, 3, 3], e, cb_small)).is_err());
+    assert!(
+        g.encode(conv_transpose(
+            g.target(),
+            &base,
+            &[1, 4, 3, 3],
+            &[4, 2, 3, 3],
+            e,
+            cb_small
+        ))
+        .is_err()
+    );
     // The reference rejects the same shapes.
     let t = |s: &[usize]| Tensor::zeros(s.to_vec());
     assert!(

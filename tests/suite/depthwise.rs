@@ -204,7 +204,8 @@ fn rejects_non_depthwise() {
     // Grouped but not depthwise.
     let grouped = ConvSpec::conv2d(3, 3).groups(2);
     assert!(
-        g.encode(depthwise::depthwise(g.target(),
+        g.encode(depthwise::depthwise(
+            g.target(),
             &grouped,
             &[1, 4, 8, 8],
             &[4, 2, 3, 3],
@@ -215,13 +216,37 @@ fn rejects_non_depthwise() {
     );
     // Weight with the wrong input-channel count.
     assert!(
-        g.encode(depthwise::depthwise(g.target(), &dw, &[1, 4, 8, 8], &[4, 2, 3, 3], Epilogue::default(), b)).is_err()
+        g.encode(depthwise::depthwise(
+            g.target(),
+            &dw,
+            &[1, 4, 8, 8],
+            &[4, 2, 3, 3],
+            Epilogue::default(),
+            b
+        ))
+        .is_err()
     );
     // Output channels not a multiple of C.
     assert!(
-        g.encode(depthwise::depthwise(g.target(), &dw, &[1, 4, 8, 8], &[6, 1, 3, 3], Epilogue::default(), b)).is_err()
+        g.encode(depthwise::depthwise(
+            g.target(),
+            &dw,
+            &[1, 4, 8, 8],
+            &[6, 1, 3, 3],
+            Epilogue::default(),
+            b
+        ))
+        .is_err()
     );
     assert!(
-        g.encode(depthwise::depthwise(g.target(), &dw, &[1, 4, 8, 8], &[4, 1, 3, 3], Epilogue::default(), b)).is_ok()
+        g.encode(depthwise::depthwise(
+            g.target(),
+            &dw,
+            &[1, 4, 8, 8],
+            &[4, 1, 3, 3],
+            Epilogue::default(),
+            b
+        ))
+        .is_ok()
     );
 }

@@ -21,7 +21,15 @@ fn every_activation_matches_reference() {
         let g = gpu();
         let bufs = upload_all(&[&x]);
         let out = g.zeros(x.shape()).unwrap();
-        let d = g.encode(eltwise::unary(g.target(), act, bufs[0].binding(), out.binding(), x.numel())).unwrap();
+        let d = g
+            .encode(eltwise::unary(
+                g.target(),
+                act,
+                bufs[0].binding(),
+                out.binding(),
+                x.numel(),
+            ))
+            .unwrap();
         let got = run(&d, &out);
         assert_close(
             act.name(),
@@ -40,7 +48,15 @@ fn unary_beyond_one_dispatch_dimension() {
     let g = gpu();
     let bufs = upload_all(&[&x]);
     let out = g.zeros(&[n]).unwrap();
-    let d = g.encode(eltwise::unary(g.target(), Activation::Relu, bufs[0].binding(), out.binding(), n)).unwrap();
+    let d = g
+        .encode(eltwise::unary(
+            g.target(),
+            Activation::Relu,
+            bufs[0].binding(),
+            out.binding(),
+            n,
+        ))
+        .unwrap();
     assert!(
         d.workgroups()[1] > 1,
         "dispatch was not folded: {:?}",
@@ -66,14 +82,16 @@ fn binary_case(op: BinaryOp, act: Activation, sa: &[usize], sb: &[usize], seed: 
     let out_shape = broadcast_shape(sa, sb).unwrap();
     let bufs = upload_all(&[&a, &b]);
     let out = g.zeros(&out_shape).unwrap();
-    let d = g.encode(eltwise::binary(g.target(),
-        op,
-        act,
-        (bufs[0].binding(), sa),
-        (bufs[1].binding(), sb),
-        out.binding(),
-    ))
-    .unwrap();
+    let d = g
+        .encode(eltwise::binary(
+            g.target(),
+            op,
+            act,
+            (bufs[0].binding(), sa),
+            (bufs[1].binding(), sb),
+            out.binding(),
+        ))
+        .unwrap();
     let got = run(&d, &out);
     let want = reference::eltwise::binary(op, act, &a, &b).unwrap();
     assert_close(
@@ -126,7 +144,8 @@ fn pinned_broadcasts() {
 fn broadcast_rank_above_six_is_an_error() {
     let g = gpu();
     let a = g.zeros(&[1; 7]).unwrap();
-    let r = g.encode(eltwise::binary(g.target(),
+    let r = g.encode(eltwise::binary(
+        g.target(),
         BinaryOp::Add,
         Activation::Identity,
         (a.binding(), &[1; 7]),

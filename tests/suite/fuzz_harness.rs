@@ -50,7 +50,8 @@ pub fn check_graph(g: &Graph) -> Result<()> {
         let _ = graph.parameter_count();
         let _ = graph.accumulation_depth_rss();
         for reuse in [true, false] {
-            let p = plan::plan_with(graph, reuse);
+            // A graph beyond the device's limits is refused with a typed error.
+            let p = plan::plan_with(graph, reuse)?;
             if let Err(e) = p.verify(graph) {
                 panic!(
                     "plan::verify failed (a planner bug): {e}\n{}",

@@ -5,8 +5,8 @@
 use wgconv::compare::{Tolerance, compare};
 use wgconv::graph::{Conv2d, Graph, Op, cpu, passes};
 use wgconv::ops::{Activation, PoolKind};
-use wgconv::shaders::Shader;
 use wgconv::session::{Session, SessionOptions};
+use wgconv::shaders::Shader;
 use wgconv::tensor::Tensor;
 use wgconv::{Error, blocks, weights};
 
@@ -353,7 +353,7 @@ fn squeeze_excitation_fuses_to_two_or_three_dispatches() {
             *h = passes::optimize(h).unwrap();
         });
         assert_eq!(count(&h, |op| matches!(op, Op::SeGate { .. })), 1);
-        let plan = wgconv::plan::plan(&h);
+        let plan = wgconv::plan::plan(&h).unwrap();
         let kernels: Vec<Shader> = plan.launches().map(|l| l.shader).collect();
         assert_eq!(kernels, expect, "{}", h.describe());
         let (_, dispatches) = check_on_device("SE block", &g, &inputs);

@@ -65,20 +65,22 @@ impl PointwiseProblem {
             activation: self.act,
             residual: self.residual,
         };
-        let d = g.encode(matmul::pointwise(g.target(),
-            &spec,
-            &xs,
-            &ws,
-            epilogue,
-            ConvBindings {
-                input: bufs[0].binding(),
-                weight: bufs[1].binding(),
-                bias: self.bias.then(|| bufs[2].binding()),
-                residual: self.residual.then(|| bufs[3].binding()),
-                output: out.binding(),
-            },
-        ))
-        .unwrap();
+        let d = g
+            .encode(matmul::pointwise(
+                g.target(),
+                &spec,
+                &xs,
+                &ws,
+                epilogue,
+                ConvBindings {
+                    input: bufs[0].binding(),
+                    weight: bufs[1].binding(),
+                    bias: self.bias.then(|| bufs[2].binding()),
+                    residual: self.residual.then(|| bufs[3].binding()),
+                    output: out.binding(),
+                },
+            ))
+            .unwrap();
         let got = run(&d, &out);
         let pre =
             reference::matmul::pointwise(&x, &w, self.bias.then_some(&bias), self.groups).unwrap();
@@ -111,16 +113,18 @@ impl LinearProblem {
         let g = gpu();
         let bufs = upload_all(&[&x, &w, &bias]);
         let out = g.zeros(&[self.n, self.m]).unwrap();
-        let d = g.encode(matmul::linear(g.target(),
-            x.shape(),
-            w.shape(),
-            self.act,
-            bufs[0].binding(),
-            bufs[1].binding(),
-            self.bias.then(|| bufs[2].binding()),
-            out.binding(),
-        ))
-        .unwrap();
+        let d = g
+            .encode(matmul::linear(
+                g.target(),
+                x.shape(),
+                w.shape(),
+                self.act,
+                bufs[0].binding(),
+                bufs[1].binding(),
+                self.bias.then(|| bufs[2].binding()),
+                out.binding(),
+            ))
+            .unwrap();
         let got = run(&d, &out);
         let pre = reference::matmul::linear(&x, &w, self.bias.then_some(&bias)).unwrap();
         let want = epilogue_ref(&pre, None, self.act);
@@ -149,14 +153,16 @@ impl MatmulProblem {
         let shape = matmul_output_shape(&self.a, &self.b).unwrap();
         let bufs = upload_all(&[&a, &b]);
         let out = g.zeros(&shape).unwrap();
-        let d = g.encode(matmul::matmul(g.target(),
-            &self.a,
-            &self.b,
-            bufs[0].binding(),
-            bufs[1].binding(),
-            out.binding(),
-        ))
-        .unwrap();
+        let d = g
+            .encode(matmul::matmul(
+                g.target(),
+                &self.a,
+                &self.b,
+                bufs[0].binding(),
+                bufs[1].binding(),
+                out.binding(),
+            ))
+            .unwrap();
         let got = run(&d, &out);
         let want = reference::matmul::matmul(&a, &b).unwrap();
         let k = self.a[self.a.len() - 1];
@@ -344,13 +350,34 @@ fn bad_shapes_are_errors() {
         ConvSpec::conv2d(1, 1).pad(1),
     ] {
         assert!(!matmul::is_pointwise(&spec));
-        assert!(g.encode(matmul::pointwise(g.target(), &spec, &[1, 4, 4, 4], &[4, 4, 1, 1], e, cb)).is_err());
+        assert!(
+            g.encode(matmul::pointwise(
+                g.target(),
+                &spec,
+                &[1, 4, 4, 4],
+                &[4, 4, 1, 1],
+                e,
+                cb
+            ))
+            .is_err()
+        );
     }
     let pw = ConvSpec::conv2d(1, 1);
     // Channel mismatch, groups not dividing, rank mismatch.
-    assert!(g.encode(matmul::pointwise(g.target(), &pw, &[1, 4, 4, 4], &[4, 3, 1, 1], e, cb)).is_err());
     assert!(
-        g.encode(matmul::pointwise(g.target(),
+        g.encode(matmul::pointwise(
+            g.target(),
+            &pw,
+            &[1, 4, 4, 4],
+            &[4, 3, 1, 1],
+            e,
+            cb
+        ))
+        .is_err()
+    );
+    assert!(
+        g.encode(matmul::pointwise(
+            g.target(),
             &pw.clone().groups(3),
             &[1, 4, 4, 4],
             &[3, 1, 1, 1],
@@ -359,33 +386,109 @@ fn bad_shapes_are_errors() {
         ))
         .is_err()
     );
-    assert!(g.encode(matmul::pointwise(g.target(), &pw, &[1, 4, 4], &[4, 4, 1, 1], e, cb)).is_err());
+    assert!(
+        g.encode(matmul::pointwise(
+            g.target(),
+            &pw,
+            &[1, 4, 4],
+            &[4, 4, 1, 1],
+            e,
+            cb
+        ))
+        .is_err()
+    );
     // Residual flag without a buffer, and a buffer without the flag.
     let with_res = Epilogue {
         residual: true,
         ..e
     };
-    assert!(g.encode(matmul::pointwise(g.target(), &pw, &[1, 4, 4, 4], &[4, 4, 1, 1], with_res, cb)).is_err());
+    assert!(
+        g.encode(matmul::pointwise(
+            g.target(),
+            &pw,
+            &[1, 4, 4, 4],
+            &[4, 4, 1, 1],
+            with_res,
+            cb
+        ))
+        .is_err()
+    );
     let cb_res = ConvBindings {
         residual: Some(r),
         ..cb
     };
-    assert!(g.encode(matmul::pointwise(g.target(), &pw, &[1, 4, 4, 4], &[4, 4, 1, 1], e, cb_res)).is_err());
+    assert!(
+        g.encode(matmul::pointwise(
+            g.target(),
+            &pw,
+            &[1, 4, 4, 4],
+            &[4, 4, 1, 1],
+            e,
+            cb_res
+        ))
+        .is_err()
+    );
     // Output binding too small for the shapes.
     let small = g.zeros(&[8]).unwrap();
     let cb_small = ConvBindings {
         output: small.binding(),
         ..cb
     };
-    assert!(g.encode(matmul::pointwise(g.target(), &pw, &[1, 4, 4, 4], &[4, 4, 1, 1], e, cb_small)).is_err());
+    assert!(
+        g.encode(matmul::pointwise(
+            g.target(),
+            &pw,
+            &[1, 4, 4, 4],
+            &[4, 4, 1, 1],
+            e,
+            cb_small
+        ))
+        .is_err()
+    );
     // Linear: rank, feature mismatch.
-    assert!(g.encode(matmul::linear(g.target(), &[2, 3, 4], &[5, 4], Activation::Identity, r, r, None, r)).is_err());
-    assert!(g.encode(matmul::linear(g.target(), &[2, 3], &[5, 4], Activation::Identity, r, r, None, r)).is_err());
+    assert!(
+        g.encode(matmul::linear(
+            g.target(),
+            &[2, 3, 4],
+            &[5, 4],
+            Activation::Identity,
+            r,
+            r,
+            None,
+            r
+        ))
+        .is_err()
+    );
+    assert!(
+        g.encode(matmul::linear(
+            g.target(),
+            &[2, 3],
+            &[5, 4],
+            Activation::Identity,
+            r,
+            r,
+            None,
+            r
+        ))
+        .is_err()
+    );
     // MatMul: inner mismatch, batches 2 vs 3, rank 1 and 4.
-    assert!(g.encode(matmul::matmul(g.target(), &[2, 3], &[4, 5], r, r, r)).is_err());
-    assert!(g.encode(matmul::matmul(g.target(), &[2, 3, 4], &[3, 4, 5], r, r, r)).is_err());
-    assert!(g.encode(matmul::matmul(g.target(), &[3], &[3, 5], r, r, r)).is_err());
-    assert!(g.encode(matmul::matmul(g.target(), &[1, 1, 2, 3], &[3, 5], r, r, r)).is_err());
+    assert!(
+        g.encode(matmul::matmul(g.target(), &[2, 3], &[4, 5], r, r, r))
+            .is_err()
+    );
+    assert!(
+        g.encode(matmul::matmul(g.target(), &[2, 3, 4], &[3, 4, 5], r, r, r))
+            .is_err()
+    );
+    assert!(
+        g.encode(matmul::matmul(g.target(), &[3], &[3, 5], r, r, r))
+            .is_err()
+    );
+    assert!(
+        g.encode(matmul::matmul(g.target(), &[1, 1, 2, 3], &[3, 5], r, r, r))
+            .is_err()
+    );
     // References agree on the rejections.
     let t = |s: &[usize]| Tensor::zeros(s.to_vec());
     assert!(reference::matmul::matmul(&t(&[2, 3, 4]), &t(&[3, 4, 5])).is_err());

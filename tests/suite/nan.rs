@@ -35,7 +35,14 @@ fn activations_of_nan_and_infinities() {
         let b = upload_all(&[&x]);
         let out = g.zeros(&[7]).unwrap();
         let got = run(
-            &g.encode(eltwise::unary(g.target(), act, b[0].binding(), out.binding(), 7)).unwrap(),
+            &g.encode(eltwise::unary(
+                g.target(),
+                act,
+                b[0].binding(),
+                out.binding(),
+                7,
+            ))
+            .unwrap(),
             &out,
         );
         assert!(
@@ -57,7 +64,14 @@ fn activations_of_nan_and_infinities() {
     let b = upload_all(&[&x]);
     let out = g.zeros(&[7]).unwrap();
     let got = run(
-        &g.encode(eltwise::unary(g.target(), Activation::Relu, b[0].binding(), out.binding(), 7)).unwrap(),
+        &g.encode(eltwise::unary(
+            g.target(),
+            Activation::Relu,
+            b[0].binding(),
+            out.binding(),
+            7,
+        ))
+        .unwrap(),
         &out,
     );
     assert!(
@@ -76,7 +90,14 @@ fn max_pool_propagates_nan_and_infinity() {
     let b = upload_all(&[&x]);
     let out = g.zeros(&[1, 2, 3, 3]).unwrap();
     let got = run(
-        &g.encode(pool::pool(g.target(), &spec, x.shape(), b[0].binding(), out.binding())).unwrap(),
+        &g.encode(pool::pool(
+            g.target(),
+            &spec,
+            x.shape(),
+            b[0].binding(),
+            out.binding(),
+        ))
+        .unwrap(),
         &out,
     );
     assert!(got.data()[0].is_nan(), "window with NaN: {}", got.data()[0]);
@@ -89,7 +110,14 @@ fn max_pool_propagates_nan_and_infinity() {
     );
     let gout = g.zeros(&[1, 2, 1, 1]).unwrap();
     let got = run(
-        &g.encode(pool::global_pool(g.target(), PoolKind::Max, x.shape(), b[0].binding(), gout.binding())).unwrap(),
+        &g.encode(pool::global_pool(
+            g.target(),
+            PoolKind::Max,
+            x.shape(),
+            b[0].binding(),
+            gout.binding(),
+        ))
+        .unwrap(),
         &gout,
     );
     assert!(
@@ -117,7 +145,8 @@ fn convolution_spreads_nan_to_its_receptive_field_only() {
         output: out.binding(),
     };
     let got = run(
-        &g.encode(conv::conv(g.target(),
+        &g.encode(conv::conv(
+            g.target(),
             &spec,
             x.shape(),
             w.shape(),

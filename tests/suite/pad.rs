@@ -20,7 +20,8 @@ fn run_gpu(x: &Tensor, begin: &[usize], end: &[usize], value: f32) -> wgconv::Re
     let out_shape = wgconv::ops::pad_shape(x.shape(), begin, end)?;
     let bufs = upload_all(&[x]);
     let out = g.zeros(&out_shape)?;
-    let d = g.encode(pad::pad(g.target(),
+    let d = g.encode(pad::pad(
+        g.target(),
         begin,
         end,
         value,

@@ -48,7 +48,7 @@ fn independent_lifetimes(g: &Graph) -> (Vec<usize>, Vec<(usize, usize)>) {
 }
 
 fn check_plan(what: &str, g: &Graph) -> (u64, u64) {
-    check_plan_of(what, g, &plan(g))
+    check_plan_of(what, g, &plan(g).unwrap_or_else(|e| panic!("{what}: {e}")))
 }
 
 /// [`check_plan`] of a given plan of `g`; also checks every step's scratch regions: the sizes
@@ -292,7 +292,7 @@ fn scratch_regions_are_planned_per_step() {
     let (v, m) = (4 * tensor, 4 * tensor);
     assert_eq!(p.arena_bytes, (2 * tensor + v + m) as u64);
     // Without reuse every scratch region has bytes of its own.
-    let q = wgconv::plan::plan_with(&g, false);
+    let q = wgconv::plan::plan_with(&g, false).unwrap();
     assert!(q.steps.iter().all(|s| s.scratch.is_empty()));
     // Overrides are checked against the node.
     let mut bad = HashMap::new();
@@ -333,7 +333,7 @@ fn view_extends_its_source() {
     let bf = g.flatten(b, 1).unwrap();
     let c = g.add_values(f, bf).unwrap();
     g.output(c);
-    let p = plan(&g);
+    let p = plan(&g).unwrap();
     assert_eq!(p.storage_of[f.0], a);
     assert!(!p.regions[a.0].overlaps(&p.regions[b.0]));
     assert_eq!(p.regions[f.0].buffer, p.regions[a.0].buffer);
@@ -384,7 +384,7 @@ fn zoo_plans_are_sound_and_small() {
         let g = build(&[1, chw[0], chw[1], chw[2]]).unwrap();
         let h = passes::optimize(&g).unwrap();
         let (peak, naive) = check_plan(name, &h);
-        let p = plan(&h);
+        let p = plan(&h).unwrap();
         let bound = live_lower_bound(&h, &p);
         let dispatches = p.dispatch_count();
         eprintln!(
@@ -409,4 +409,87 @@ fn zoo_plans_are_sound_and_small() {
         assert!(p.steps.iter().all(|s| !s.launches.is_empty()
             || matches!(h.node(s.node).op, Op::Flatten { .. } | Op::Reshape { .. })));
     }
+}
+
+/// The zoo networks lower, without a GPU, to the launches and memory they took before the plan
+/// became data (measured at commit 16cf191 with `plan::plan` on the optimised graph at
+/// 1x3x224x224: dispatches, arena bytes, parameter bytes); fewer is allowed, more is a
+/// regression.
+#[test]
+fn zoo_networks_keep_their_launch_counts_and_memory() {
+    for (name, dispatches, arena, params) in [
+        ("resnet50", 100, 14_450_688u64, 113_017_344u64),
+        ("mobilenet_v2", 60, 6_811_392, 13_955_072),
+        ("efficientnet_b0", 97, 7_313_152, 21_081_600),
+        ("googlenet", 150, 16_056_320, 32_623_872),
+    ] {
+        let g = wgconv::zoo::build(name, &[1, 3, 224, 224]).unwrap();
+        let h = passes::optimize(&g).unwrap();
+        let p = plan(&h).unwrap();
+        check_plan_of(name, &h, &p);
+        eprintln!(
+            "{name}: {} launches (was {dispatches}), arena {} (was {arena}), params {} (was {params})",
+            p.dispatch_count(),
+            p.arena_bytes,
+            p.param_bytes
+        );
+        assert!(p.dispatch_count() <= dispatches, "{name}: more launches");
+        assert!(p.arena_bytes <= arena, "{name}: more activation memory");
+        assert!(p.param_bytes <= params, "{name}: more parameter memory");
+    }
+}
+
+/// ResNet-18 at 1x3x224x224 lowers to an exact launch list, inspected without a GPU: the stem
+/// (7x7 implicit GEMM) and max pool, layer1's eight 3x3 convs on Winograd (three launches
+/// each), the rest on implicit / split-K GEMMs, and the head's pool and linear layer.
+#[test]
+fn resnet18_launch_list() {
+    use wgconv::shaders::Shader;
+    let g = wgconv::zoo::resnet18(&[1, 3, 224, 224]).unwrap();
+    let h = passes::optimize(&g).unwrap();
+    let p = plan(&h).unwrap();
+    let shaders: Vec<Shader> = p.launches().map(|l| l.shader).collect();
+    let count = |s: Shader| shaders.iter().filter(|&&x| x == s).count();
+    let winograd = p
+        .steps
+        .iter()
+        .filter(|s| matches!(s.algorithm, Some(ConvAlgorithm::Winograd { .. })))
+        .count();
+    eprintln!("resnet18: {} launches: {shaders:?}", shaders.len());
+    assert_eq!(shaders.first(), Some(&Shader::Conv), "the stem");
+    assert_eq!(shaders[1], Shader::Pool, "the stem's max pool");
+    assert_eq!(
+        &shaders[shaders.len() - 2..],
+        [Shader::GlobalPool, Shader::Matmul]
+    );
+    assert_eq!(count(Shader::WinogradInput), winograd);
+    assert_eq!(count(Shader::WinogradOutput), winograd);
+    // Every launch binds plan slices within its buffers.
+    for l in p.launches() {
+        for b in &l.bindings {
+            let size = match b.store {
+                wgconv::plan::Store::Arena(i) => p.buffers[i],
+                wgconv::plan::Store::Params(i) => p.param_buffers[i],
+                wgconv::plan::Store::Staging(i) => p.staging[i],
+            };
+            assert!(b.offset % ALIGN == 0 && b.offset + b.size <= size, "{l:?}");
+        }
+    }
+    // Every convolution launches what its algorithm takes; besides them only the stem's max
+    // pool, the global pool and the linear layer launch (BN, ReLU and the adds are fused).
+    let conv_launches: usize = p
+        .steps
+        .iter()
+        .filter_map(|s| s.algorithm.map(|a| (s, a)))
+        .map(|(s, a)| {
+            assert_eq!(s.launches.len(), a.dispatch_count(), "{a:?}");
+            s.launches.len()
+        })
+        .sum();
+    let convs = p.steps.iter().filter(|s| s.algorithm.is_some()).count();
+    assert_eq!(convs, 20);
+    assert_eq!(shaders.len(), conv_launches + 3);
+    assert_eq!(shaders.len(), p.dispatch_count());
+    // Pinned (measured when the plan became data; sessions at 16cf191 made the same count).
+    assert_eq!(shaders.len(), 49);
 }

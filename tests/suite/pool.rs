@@ -42,7 +42,15 @@ impl PoolProblem {
         let out_shape = self.spec.output_shape(x.shape()).unwrap();
         let bufs = upload_all(&[x]);
         let out = g.zeros(&out_shape).unwrap();
-        let d = g.encode(pool::pool(g.target(), &self.spec, x.shape(), bufs[0].binding(), out.binding())).unwrap();
+        let d = g
+            .encode(pool::pool(
+                g.target(),
+                &self.spec,
+                x.shape(),
+                bufs[0].binding(),
+                out.binding(),
+            ))
+            .unwrap();
         run(&d, &out)
     }
 
@@ -173,7 +181,15 @@ fn global_case(kind: PoolKind, shape: &[usize], seed: u64) {
     let g = gpu();
     let bufs = upload_all(&[&x]);
     let out = g.zeros(want.shape()).unwrap();
-    let d = g.encode(pool::global_pool(g.target(), kind, shape, bufs[0].binding(), out.binding())).unwrap();
+    let d = g
+        .encode(pool::global_pool(
+            g.target(),
+            kind,
+            shape,
+            bufs[0].binding(),
+            out.binding(),
+        ))
+        .unwrap();
     let got = run(&d, &out);
     let len: usize = shape[2..].iter().product();
     let tol = match kind {
@@ -221,23 +237,80 @@ fn bad_shapes_are_errors() {
     let (i, o) = (b.binding(), b.binding());
     let ok = spec(PoolKind::Max, 2, 2, 0, false);
     // Wrong rank.
-    assert!(g.encode(pool::pool(g.target(), &ok, &[1, 4, 4], i, o)).is_err());
+    assert!(
+        g.encode(pool::pool(g.target(), &ok, &[1, 4, 4], i, o))
+            .is_err()
+    );
     // Zero kernel / stride.
-    assert!(g.encode(pool::pool(g.target(), &spec(PoolKind::Max, 0, 1, 0, false), &[1, 1, 4, 4], i, o)).is_err());
-    assert!(g.encode(pool::pool(g.target(), &spec(PoolKind::Max, 2, 0, 0, false), &[1, 1, 4, 4], i, o)).is_err());
+    assert!(
+        g.encode(pool::pool(
+            g.target(),
+            &spec(PoolKind::Max, 0, 1, 0, false),
+            &[1, 1, 4, 4],
+            i,
+            o
+        ))
+        .is_err()
+    );
+    assert!(
+        g.encode(pool::pool(
+            g.target(),
+            &spec(PoolKind::Max, 2, 0, 0, false),
+            &[1, 1, 4, 4],
+            i,
+            o
+        ))
+        .is_err()
+    );
     // Padding above half the window.
-    assert!(g.encode(pool::pool(g.target(), &spec(PoolKind::Max, 3, 1, 2, false), &[1, 1, 4, 4], i, o)).is_err());
+    assert!(
+        g.encode(pool::pool(
+            g.target(),
+            &spec(PoolKind::Max, 3, 1, 2, false),
+            &[1, 1, 4, 4],
+            i,
+            o
+        ))
+        .is_err()
+    );
     // Window larger than the padded input.
-    assert!(g.encode(pool::pool(g.target(), &spec(PoolKind::Avg, 5, 1, 0, false), &[1, 1, 4, 4], i, o)).is_err());
+    assert!(
+        g.encode(pool::pool(
+            g.target(),
+            &spec(PoolKind::Avg, 5, 1, 0, false),
+            &[1, 1, 4, 4],
+            i,
+            o
+        ))
+        .is_err()
+    );
     // Average pooling with dilation.
     let mut d = spec(PoolKind::Avg, 2, 1, 0, false);
     d.dilation = [2, 2];
-    assert!(g.encode(pool::pool(g.target(), &d, &[1, 1, 4, 4], i, o)).is_err());
+    assert!(
+        g.encode(pool::pool(g.target(), &d, &[1, 1, 4, 4], i, o))
+            .is_err()
+    );
     // Input binding too small (64 elements bound, 2*4*4*4 needed).
-    assert!(g.encode(pool::pool(g.target(), &ok, &[2, 4, 4, 4], i, o)).is_err());
+    assert!(
+        g.encode(pool::pool(g.target(), &ok, &[2, 4, 4, 4], i, o))
+            .is_err()
+    );
     // Global pool without a spatial part, or an empty one.
-    assert!(g.encode(pool::global_pool(g.target(), PoolKind::Avg, &[1, 4], i, o)).is_err());
-    assert!(g.encode(pool::global_pool(g.target(), PoolKind::Avg, &[1, 4, 0], i, o)).is_err());
+    assert!(
+        g.encode(pool::global_pool(g.target(), PoolKind::Avg, &[1, 4], i, o))
+            .is_err()
+    );
+    assert!(
+        g.encode(pool::global_pool(
+            g.target(),
+            PoolKind::Avg,
+            &[1, 4, 0],
+            i,
+            o
+        ))
+        .is_err()
+    );
     // The references refuse the same.
     assert!(reference::pool::pool(&ok, &Tensor::zeros(vec![1, 4, 4])).is_err());
     assert!(reference::pool::global_pool(PoolKind::Max, &Tensor::zeros(vec![1, 4])).is_err());

@@ -42,7 +42,13 @@ fn iota(shape: &[usize]) -> Tensor {
 fn check_pixel_shuffle(op: PixelShuffle, x: &Tensor) {
     let want = reference::rearrange::pixel_shuffle(&op, x).unwrap();
     let got = gpu_op(x, want.shape(), |i, o| {
-        gpu().encode(rearrange::pixel_shuffle(gpu().target(), &op, x.shape(), i, o))
+        gpu().encode(rearrange::pixel_shuffle(
+            gpu().target(),
+            &op,
+            x.shape(),
+            i,
+            o,
+        ))
     });
     assert_close(&format!("{op:?} {:?}", x.shape()), &got, &want, EXACT);
 }
@@ -50,7 +56,13 @@ fn check_pixel_shuffle(op: PixelShuffle, x: &Tensor) {
 fn check_space_to_depth(op: SpaceToDepth, x: &Tensor) {
     let want = reference::rearrange::space_to_depth(&op, x).unwrap();
     let got = gpu_op(x, want.shape(), |i, o| {
-        gpu().encode(rearrange::space_to_depth(gpu().target(), &op, x.shape(), i, o))
+        gpu().encode(rearrange::space_to_depth(
+            gpu().target(),
+            &op,
+            x.shape(),
+            i,
+            o,
+        ))
     });
     assert_close(&format!("{op:?} {:?}", x.shape()), &got, &want, EXACT);
 }
@@ -58,7 +70,13 @@ fn check_space_to_depth(op: SpaceToDepth, x: &Tensor) {
 fn check_channel_shuffle(op: ChannelShuffle, x: &Tensor) {
     let want = reference::rearrange::channel_shuffle(&op, x).unwrap();
     let got = gpu_op(x, want.shape(), |i, o| {
-        gpu().encode(rearrange::channel_shuffle(gpu().target(), &op, x.shape(), i, o))
+        gpu().encode(rearrange::channel_shuffle(
+            gpu().target(),
+            &op,
+            x.shape(),
+            i,
+            o,
+        ))
     });
     assert_close(&format!("{op:?} {:?}", x.shape()), &got, &want, EXACT);
 }
@@ -87,7 +105,8 @@ fn check_concat(axis: usize, parts: &[Tensor]) {
     let mut ds = Vec::new();
     for (p, b) in parts.iter().zip(&bufs) {
         ds.push(
-            g.encode(rearrange::copy_into(g.target(),
+            g.encode(rearrange::copy_into(
+                g.target(),
                 axis,
                 p.shape(),
                 want.shape(),
@@ -113,7 +132,15 @@ fn check_concat(axis: usize, parts: &[Tensor]) {
 fn check_slice(x: &Tensor, starts: &[usize], ends: &[usize], steps: &[usize]) {
     let want = reference::rearrange::slice(x, starts, ends, steps).unwrap();
     let got = gpu_op(x, want.shape(), |i, o| {
-        gpu().encode(rearrange::slice(gpu().target(), x.shape(), starts, ends, steps, i, o))
+        gpu().encode(rearrange::slice(
+            gpu().target(),
+            x.shape(),
+            starts,
+            ends,
+            steps,
+            i,
+            o,
+        ))
     });
     assert_close(
         &format!("slice {:?} {starts:?}..{ends:?} step {steps:?}", x.shape()),
@@ -158,11 +185,23 @@ fn space_to_depth_then_pixel_shuffle_round_trips() {
             let s2d = SpaceToDepth { block: r, order };
             let mid_shape = s2d.output_shape(x.shape()).unwrap();
             let mid = gpu_op(&x, &mid_shape, |i, o| {
-                gpu().encode(rearrange::space_to_depth(gpu().target(), &s2d, x.shape(), i, o))
+                gpu().encode(rearrange::space_to_depth(
+                    gpu().target(),
+                    &s2d,
+                    x.shape(),
+                    i,
+                    o,
+                ))
             });
             let ps = PixelShuffle { factor: r, order };
             let back = gpu_op(&mid, x.shape(), |i, o| {
-                gpu().encode(rearrange::pixel_shuffle(gpu().target(), &ps, &mid_shape, i, o))
+                gpu().encode(rearrange::pixel_shuffle(
+                    gpu().target(),
+                    &ps,
+                    &mid_shape,
+                    i,
+                    o,
+                ))
             });
             assert_close(&format!("round trip {order:?} r={r}"), &back, &x, EXACT);
         }
@@ -196,7 +235,13 @@ fn crd_and_dcr_differ_as_derived_by_hand() {
         let ps = PixelShuffle { factor: 2, order };
         let want = Tensor::new(vec![1, 2, 2, 2], d2s_want.to_vec()).unwrap();
         let got = gpu_op(&d2s_in, &[1, 2, 2, 2], |i, o| {
-            gpu().encode(rearrange::pixel_shuffle(gpu().target(), &ps, &[1, 8, 1, 1], i, o))
+            gpu().encode(rearrange::pixel_shuffle(
+                gpu().target(),
+                &ps,
+                &[1, 8, 1, 1],
+                i,
+                o,
+            ))
         });
         assert_close(&format!("gpu {ps:?}"), &got, &want, EXACT);
         let r = reference::rearrange::pixel_shuffle(&ps, &d2s_in).unwrap();
@@ -205,7 +250,13 @@ fn crd_and_dcr_differ_as_derived_by_hand() {
         let s2d = SpaceToDepth { block: 2, order };
         let want = Tensor::new(vec![1, 8, 1, 1], s2d_want.to_vec()).unwrap();
         let got = gpu_op(&s2d_in, &[1, 8, 1, 1], |i, o| {
-            gpu().encode(rearrange::space_to_depth(gpu().target(), &s2d, &[1, 2, 2, 2], i, o))
+            gpu().encode(rearrange::space_to_depth(
+                gpu().target(),
+                &s2d,
+                &[1, 2, 2, 2],
+                i,
+                o,
+            ))
         });
         assert_close(&format!("gpu {s2d:?}"), &got, &want, EXACT);
         let r = reference::rearrange::space_to_depth(&s2d, &s2d_in).unwrap();
@@ -221,7 +272,13 @@ fn channel_shuffle_groups_2_and_3() {
         let op = ChannelShuffle { groups: g };
         let x = iota(&[1, 6, 1, 1]);
         let got = gpu_op(&x, &[1, 6, 1, 1], |i, o| {
-            gpu().encode(rearrange::channel_shuffle(gpu().target(), &op, x.shape(), i, o))
+            gpu().encode(rearrange::channel_shuffle(
+                gpu().target(),
+                &op,
+                x.shape(),
+                i,
+                o,
+            ))
         });
         let want = Tensor::new(vec![1, 6, 1, 1], order.to_vec()).unwrap();
         assert_close(&format!("g={g}"), &got, &want, EXACT);
@@ -315,33 +372,168 @@ fn bad_shapes_are_errors() {
         order: ChannelOrder::Crd,
     };
     // Channels not divisible by r^2, wrong rank, factor 0.
-    assert!(g.encode(rearrange::pixel_shuffle(g.target(), &ps, &[1, 6, 2, 2], i, o)).is_err());
-    assert!(g.encode(rearrange::pixel_shuffle(g.target(), &ps, &[4, 2, 2], i, o)).is_err());
+    assert!(
+        g.encode(rearrange::pixel_shuffle(
+            g.target(),
+            &ps,
+            &[1, 6, 2, 2],
+            i,
+            o
+        ))
+        .is_err()
+    );
+    assert!(
+        g.encode(rearrange::pixel_shuffle(g.target(), &ps, &[4, 2, 2], i, o))
+            .is_err()
+    );
     let ps0 = PixelShuffle { factor: 0, ..ps };
-    assert!(g.encode(rearrange::pixel_shuffle(g.target(), &ps0, &[1, 4, 2, 2], i, o)).is_err());
+    assert!(
+        g.encode(rearrange::pixel_shuffle(
+            g.target(),
+            &ps0,
+            &[1, 4, 2, 2],
+            i,
+            o
+        ))
+        .is_err()
+    );
     // Spatial size not divisible by the block.
     let s2d = SpaceToDepth {
         block: 2,
         order: ChannelOrder::Dcr,
     };
-    assert!(g.encode(rearrange::space_to_depth(g.target(), &s2d, &[1, 1, 3, 4], i, o)).is_err());
+    assert!(
+        g.encode(rearrange::space_to_depth(
+            g.target(),
+            &s2d,
+            &[1, 1, 3, 4],
+            i,
+            o
+        ))
+        .is_err()
+    );
     // Groups not dividing channels.
     let cs = ChannelShuffle { groups: 4 };
-    assert!(g.encode(rearrange::channel_shuffle(g.target(), &cs, &[1, 6, 1, 1], i, o)).is_err());
+    assert!(
+        g.encode(rearrange::channel_shuffle(
+            g.target(),
+            &cs,
+            &[1, 6, 1, 1],
+            i,
+            o
+        ))
+        .is_err()
+    );
     // Not a permutation, rank above six.
-    assert!(g.encode(rearrange::transpose(g.target(), &[0, 0, 1], &[2, 2, 2], i, o)).is_err());
-    assert!(g.encode(rearrange::transpose(g.target(), &[0, 1], &[2, 2, 2], i, o)).is_err());
-    assert!(g.encode(rearrange::transpose(g.target(), &[6, 5, 4, 3, 2, 1, 0], &[1; 7], i, o)).is_err());
+    assert!(
+        g.encode(rearrange::transpose(
+            g.target(),
+            &[0, 0, 1],
+            &[2, 2, 2],
+            i,
+            o
+        ))
+        .is_err()
+    );
+    assert!(
+        g.encode(rearrange::transpose(g.target(), &[0, 1], &[2, 2, 2], i, o))
+            .is_err()
+    );
+    assert!(
+        g.encode(rearrange::transpose(
+            g.target(),
+            &[6, 5, 4, 3, 2, 1, 0],
+            &[1; 7],
+            i,
+            o
+        ))
+        .is_err()
+    );
     // Part too big for the output, mismatched off-axis dims, axis out of range.
-    assert!(g.encode(rearrange::copy_into(g.target(), 1, &[1, 3, 2], &[1, 4, 2], 2, i, o)).is_err());
-    assert!(g.encode(rearrange::copy_into(g.target(), 1, &[1, 2, 3], &[1, 4, 2], 0, i, o)).is_err());
-    assert!(g.encode(rearrange::copy_into(g.target(), 3, &[1, 2, 2], &[1, 4, 2], 0, i, o)).is_err());
+    assert!(
+        g.encode(rearrange::copy_into(
+            g.target(),
+            1,
+            &[1, 3, 2],
+            &[1, 4, 2],
+            2,
+            i,
+            o
+        ))
+        .is_err()
+    );
+    assert!(
+        g.encode(rearrange::copy_into(
+            g.target(),
+            1,
+            &[1, 2, 3],
+            &[1, 4, 2],
+            0,
+            i,
+            o
+        ))
+        .is_err()
+    );
+    assert!(
+        g.encode(rearrange::copy_into(
+            g.target(),
+            3,
+            &[1, 2, 2],
+            &[1, 4, 2],
+            0,
+            i,
+            o
+        ))
+        .is_err()
+    );
     // End past the input, step 0, wrong entry count.
-    assert!(g.encode(rearrange::slice(g.target(), &[4, 4], &[0, 0], &[5, 4], &[1, 1], i, o)).is_err());
-    assert!(g.encode(rearrange::slice(g.target(), &[4, 4], &[0, 0], &[4, 4], &[1, 0], i, o)).is_err());
-    assert!(g.encode(rearrange::slice(g.target(), &[4, 4], &[0], &[4], &[1], i, o)).is_err());
+    assert!(
+        g.encode(rearrange::slice(
+            g.target(),
+            &[4, 4],
+            &[0, 0],
+            &[5, 4],
+            &[1, 1],
+            i,
+            o
+        ))
+        .is_err()
+    );
+    assert!(
+        g.encode(rearrange::slice(
+            g.target(),
+            &[4, 4],
+            &[0, 0],
+            &[4, 4],
+            &[1, 0],
+            i,
+            o
+        ))
+        .is_err()
+    );
+    assert!(
+        g.encode(rearrange::slice(
+            g.target(),
+            &[4, 4],
+            &[0],
+            &[4],
+            &[1],
+            i,
+            o
+        ))
+        .is_err()
+    );
     // A binding too small for the tensor (64 elements bound, 2*4*4*4 = 128 needed).
-    assert!(g.encode(rearrange::pixel_shuffle(g.target(), &ps, &[2, 4, 4, 4], i, o)).is_err());
+    assert!(
+        g.encode(rearrange::pixel_shuffle(
+            g.target(),
+            &ps,
+            &[2, 4, 4, 4],
+            i,
+            o
+        ))
+        .is_err()
+    );
     // The references refuse the same shapes.
     let x = Tensor::zeros(vec![1, 6, 2, 2]);
     assert!(reference::rearrange::pixel_shuffle(&ps, &x).is_err());

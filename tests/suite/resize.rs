@@ -71,14 +71,16 @@ impl ResizeProblem {
         let out = g
             .zeros(&self.spec.output_shape(x.shape()).unwrap())
             .unwrap();
-        let d = g.encode(resize::resize(g.target(),
-            &self.spec,
-            x.shape(),
-            bufs[0].binding(),
-            bufs[1].binding(),
-            out.binding(),
-        ))
-        .unwrap();
+        let d = g
+            .encode(resize::resize(
+                g.target(),
+                &self.spec,
+                x.shape(),
+                bufs[0].binding(),
+                bufs[1].binding(),
+                out.binding(),
+            ))
+            .unwrap();
         run(&d, &out)
     }
 
@@ -321,14 +323,16 @@ fn invalid_resizes_are_errors() {
     let table = resize::resize_table(&spec, x.shape()).unwrap();
     let bufs = upload_all(&[&x, &table]);
     let small = g.zeros(&[1, 1, 2, 2]).unwrap();
-    let e = g.encode(resize::resize(g.target(),
-        &spec,
-        x.shape(),
-        bufs[0].binding(),
-        bufs[1].binding(),
-        small.binding(),
-    ))
-    .unwrap_err();
+    let e = g
+        .encode(resize::resize(
+            g.target(),
+            &spec,
+            x.shape(),
+            bufs[0].binding(),
+            bufs[1].binding(),
+            small.binding(),
+        ))
+        .unwrap_err();
     assert!(e.to_string().contains("too small"), "{e}");
 }
 

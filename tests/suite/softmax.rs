@@ -29,7 +29,15 @@ fn check(axis: usize, x: &Tensor) -> Tensor {
     let g = gpu();
     let bufs = upload_all(&[x]);
     let out = g.zeros(x.shape()).unwrap();
-    let d = g.encode(softmax::softmax(g.target(), axis, x.shape(), bufs[0].binding(), out.binding())).unwrap();
+    let d = g
+        .encode(softmax::softmax(
+            g.target(),
+            axis,
+            x.shape(),
+            bufs[0].binding(),
+            out.binding(),
+        ))
+        .unwrap();
     let got = run(&d, &out);
     assert_close(
         &format!("softmax axis {axis} of {:?}", x.shape()),
@@ -124,9 +132,27 @@ fn every_variant_translates_to_every_target() {
 fn bad_shapes_are_errors() {
     let g = gpu();
     let b = g.zeros(&[16]).unwrap();
-    assert!(g.encode(softmax::softmax(g.target(), 2, &[4, 4], b.binding(), b.binding())).is_err());
+    assert!(
+        g.encode(softmax::softmax(
+            g.target(),
+            2,
+            &[4, 4],
+            b.binding(),
+            b.binding()
+        ))
+        .is_err()
+    );
     // Binding smaller than the tensor.
-    assert!(g.encode(softmax::softmax(g.target(), 1, &[4, 8], b.binding(), b.binding())).is_err());
+    assert!(
+        g.encode(softmax::softmax(
+            g.target(),
+            1,
+            &[4, 8],
+            b.binding(),
+            b.binding()
+        ))
+        .is_err()
+    );
     assert!(reference::softmax::softmax(2, &Tensor::zeros(vec![4, 4])).is_err());
 }
 

@@ -37,22 +37,24 @@ pub fn run_algorithm(p: &ConvProblem, a: &ConvAlgorithm) -> Tensor {
             .map(|b| g.zeros(&[(b / 4) as usize]).unwrap())
             .collect();
     let scratch_refs: Vec<_> = scratch.iter().map(|s| s.binding()).collect();
-    let ds = g.encode(algorithm::conv_with(g.target(),
-        a,
-        &p.spec,
-        &p.input_shape,
-        &p.weight_shape(),
-        p.epilogue(),
-        ConvBindings {
-            input: bufs[0].binding(),
-            weight: bufs[1].binding(),
-            bias: d.bias.as_ref().map(|_| bufs[2].binding()),
-            residual: d.residual.as_ref().map(|_| bufs[bufs.len() - 1].binding()),
-            output: out.binding(),
-        },
-        &scratch_refs,
-    ))
-    .unwrap_or_else(|e| panic!("{a:?} {p:?}: {e}"));
+    let ds = g
+        .encode(algorithm::conv_with(
+            g.target(),
+            a,
+            &p.spec,
+            &p.input_shape,
+            &p.weight_shape(),
+            p.epilogue(),
+            ConvBindings {
+                input: bufs[0].binding(),
+                weight: bufs[1].binding(),
+                bias: d.bias.as_ref().map(|_| bufs[2].binding()),
+                residual: d.residual.as_ref().map(|_| bufs[bufs.len() - 1].binding()),
+                output: out.binding(),
+            },
+            &scratch_refs,
+        ))
+        .unwrap_or_else(|e| panic!("{a:?} {p:?}: {e}"));
     assert_eq!(ds.len(), a.dispatch_count(), "{a:?}");
     g.submit(&ds.iter().collect::<Vec<_>>()).unwrap();
     g.download(&out).unwrap()
@@ -255,19 +257,21 @@ fn reduce_matches_reference() {
         let residual = Tensor::random(shape.clone(), 3);
         let bufs = upload_all(&[&partial, &bias, &residual]);
         let out = g.zeros(&shape).unwrap();
-        let d = g.encode(splitk::reduce(g.target(),
-            &shape,
-            splits as u32,
-            Epilogue {
-                activation: act,
-                residual: true,
-            },
-            bufs[0].binding(),
-            Some(bufs[1].binding()),
-            Some(bufs[2].binding()),
-            out.binding(),
-        ))
-        .unwrap();
+        let d = g
+            .encode(splitk::reduce(
+                g.target(),
+                &shape,
+                splits as u32,
+                Epilogue {
+                    activation: act,
+                    residual: true,
+                },
+                bufs[0].binding(),
+                Some(bufs[1].binding()),
+                Some(bufs[2].binding()),
+                out.binding(),
+            ))
+            .unwrap();
         let got = crate::common::run(&d, &out);
         let want = reference::splitk::reduce(&partial, Some(&bias), Some(&residual), act).unwrap();
         assert_close(

@@ -664,7 +664,15 @@ pub(crate) fn emit(
                 let ins: Vec<Slice> = ins.iter().map(b).collect();
                 let ps: Vec<Slice> = ps.iter().map(b).collect();
                 out.extend(node_launches(
-                    target, node, algorithm, &[], &shapes, out_shape, &ins, &ps, b(y),
+                    target,
+                    node,
+                    algorithm,
+                    &[],
+                    &shapes,
+                    out_shape,
+                    &ins,
+                    &ps,
+                    b(y),
                 )?);
                 continue;
             }

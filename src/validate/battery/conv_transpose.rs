@@ -45,7 +45,14 @@ fn conv_transpose_case(rank: usize, k: usize, s: usize, p: usize, op: usize, g: 
                     residual: None,
                     output: out,
                 };
-                gg.encode(conv_transpose::conv_transpose(gg.target(), &spec, &xs, &ws, Epilogue::default(), bind))
+                gg.encode(conv_transpose::conv_transpose(
+                    gg.target(),
+                    &spec,
+                    &xs,
+                    &ws,
+                    Epilogue::default(),
+                    bind,
+                ))
             })?;
             let want = reference::conv_transpose::conv_transpose(&spec, &xt, &wt, Some(&bt))?;
             Ok(Outcome {

@@ -41,7 +41,14 @@ pub(super) fn cases() -> Vec<Case> {
                 let b = Tensor::random_range(sb.clone(), 2, 0.5, 2.0);
                 let want = reference::eltwise::binary(op, Activation::Identity, &a, &b)?;
                 let got = launch(gpu, &[&a, &b], want.shape(), |g, t, out| {
-                    g.encode(eltwise::binary(g.target(), op, Activation::Identity, (t[0], &sa), (t[1], &sb), out))
+                    g.encode(eltwise::binary(
+                        g.target(),
+                        op,
+                        Activation::Identity,
+                        (t[0], &sa),
+                        (t[1], &sb),
+                        out,
+                    ))
                 })?;
                 Ok(Outcome {
                     got,

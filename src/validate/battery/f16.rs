@@ -172,7 +172,13 @@ pub fn f16_cases() -> Vec<Case> {
                 let gpu = &gpu.with_precision(p)?;
                 let x = round16(&Tensor::random(vec![2, 5, 23, 29], 4));
                 let mut got = launch(gpu, &[&x], &[2, 5], |g, t, out| {
-                    g.encode(pool::global_pool(g.target(), PoolKind::Avg, &[2, 5, 23, 29], t[0], out))
+                    g.encode(pool::global_pool(
+                        g.target(),
+                        PoolKind::Avg,
+                        &[2, 5, 23, 29],
+                        t[0],
+                        out,
+                    ))
                 })?
                 .into_data();
                 let mut want = reference::pool::global_pool(PoolKind::Avg, &x)?.into_data();

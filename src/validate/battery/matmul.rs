@@ -20,7 +20,8 @@ pub(super) fn cases() -> Vec<Case> {
                 Tensor::random(vec![37], 3),
             );
             let got = launch(gpu, &[&x, &w, &b], &[3, 37], |g, t, out| {
-                g.encode(matmul::linear(g.target(),
+                g.encode(matmul::linear(
+                    g.target(),
                     &[3, 1001],
                     &[37, 1001],
                     Activation::Identity,
@@ -46,7 +47,14 @@ pub(super) fn cases() -> Vec<Case> {
                 Tensor::random(vec![1, 33, 65], 2),
             );
             let got = launch(gpu, &[&a, &b], &[4, 17, 65], |g, t, out| {
-                g.encode(matmul::matmul(g.target(), &[4, 17, 33], &[1, 33, 65], t[0], t[1], out))
+                g.encode(matmul::matmul(
+                    g.target(),
+                    &[4, 17, 33],
+                    &[1, 33, 65],
+                    t[0],
+                    t[1],
+                    out,
+                ))
             })?;
             Ok(Outcome {
                 got,

@@ -61,7 +61,8 @@ pub(super) fn cases() -> Vec<Case> {
             );
             let bufs = [gpu.upload(&a)?, gpu.upload(&b)?];
             let out = gpu.zeros(&[2, 9, 4, 5])?;
-            let d0 = gpu.encode(rearrange::copy_into(gpu.target(),
+            let d0 = gpu.encode(rearrange::copy_into(
+                gpu.target(),
                 1,
                 a.shape(),
                 &[2, 9, 4, 5],
@@ -69,7 +70,8 @@ pub(super) fn cases() -> Vec<Case> {
                 bufs[0].binding(),
                 out.binding(),
             ))?;
-            let d1 = gpu.encode(rearrange::copy_into(gpu.target(),
+            let d1 = gpu.encode(rearrange::copy_into(
+                gpu.target(),
                 1,
                 b.shape(),
                 &[2, 9, 4, 5],

@@ -4,9 +4,9 @@
 use super::{Case, Outcome};
 use crate::compare::Tolerance;
 use crate::device::Gpu;
+use crate::device::{BufRef, Dispatch};
 use crate::error::Result;
 use crate::kernels::algorithm::{self, ConvAlgorithm};
-use crate::device::{BufRef, Dispatch};
 use crate::kernels::{ConvBindings, conv, depthwise, matmul, winograd};
 use crate::ops::{Activation, ConvSpec, Epilogue};
 use crate::reference;
@@ -134,7 +134,8 @@ pub(super) fn run_algorithm(
         .map(|b| gpu.zeros(&[(b as usize).div_ceil(p.elem_bytes())]))
         .collect::<Result<Vec<_>>>()?;
     let out = gpu.zeros(&out_shape)?;
-    let ds = gpu.encode(algorithm::conv_with(gpu.target(),
+    let ds = gpu.encode(algorithm::conv_with(
+        gpu.target(),
         a,
         spec,
         xs,
