@@ -136,38 +136,74 @@ fn dims(v: &[usize]) -> String {
         .join("x")
 }
 
-/// The shape key of a convolution: every number that decides which configuration is fastest
-/// (input and weight shapes, kernel, stride, both paddings, dilation, groups, and whether a
-/// residual is read).
-pub fn conv_key(spec: &ConvSpec, input: &[usize], weight: &[usize], residual: bool) -> String {
-    format!(
-        "conv in={} w={} s={} p={}/{} d={} g={} res={}",
-        dims(input),
-        dims(weight),
-        dims(&spec.stride),
-        dims(&spec.pad_begin),
-        dims(&spec.pad_end),
-        dims(&spec.dilation),
-        spec.groups,
-        residual as u8
-    )
-}
-
-/// [`conv_key`] for a convolution run in `precision`: f16 storage halves the bytes moved and
-/// f16 accumulation changes the arithmetic, so the fastest configuration may differ. f32 keys
-/// carry no suffix (they are the keys of caches written before precisions existed).
-pub fn conv_key_in(
-    spec: &ConvSpec,
-    input: &[usize],
-    weight: &[usize],
+/// What a tuned choice is remembered under: a convolution's geometry (weight shape, kernel,
+/// stride, both paddings, dilation, groups, whether a residual is read, precision) exactly, and
+/// its batch and spatial extents bucketed up to powers of two, so that a new input size near a
+/// tuned one reuses its choice instead of retuning (the fastest tiling depends on the extents'
+/// magnitude, not on their exact values).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ConvKey {
+    spec: ConvSpec,
+    /// `[N, C, *spatial]` with N and the spatial extents bucketed.
+    input: Vec<usize>,
+    weight: Vec<usize>,
     residual: bool,
     precision: Precision,
-) -> String {
-    let key = conv_key(spec, input, weight, residual);
-    match precision {
-        Precision::F32 => key,
-        p => format!("{key} precision={}", p.name()),
+}
+
+impl ConvKey {
+    /// The key of a convolution of `input` and `weight` run in `precision`.
+    pub fn new(
+        spec: &ConvSpec,
+        input: &[usize],
+        weight: &[usize],
+        residual: bool,
+        precision: Precision,
+    ) -> Self {
+        let bucket = |(i, &d): (usize, &usize)| if i == 1 { d } else { d.next_power_of_two() };
+        Self {
+            spec: spec.clone(),
+            input: input.iter().enumerate().map(bucket).collect(),
+            weight: weight.to_vec(),
+            residual,
+            precision,
+        }
     }
+
+    /// The input shape the bucket stands for: its candidates' fingerprint is remembered with
+    /// a choice, so that a release with other candidates retunes.
+    pub fn bucket_input(&self) -> &[usize] {
+        &self.input
+    }
+}
+
+/// The cache file's text form. f32 keys carry no precision suffix (they are the keys of caches
+/// written before precisions existed).
+impl std::fmt::Display for ConvKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = &self.spec;
+        write!(
+            f,
+            "conv in={} w={} s={} p={}/{} d={} g={} res={}",
+            dims(&self.input),
+            dims(&self.weight),
+            dims(&s.stride),
+            dims(&s.pad_begin),
+            dims(&s.pad_end),
+            dims(&s.dilation),
+            s.groups,
+            self.residual as u8
+        )?;
+        match self.precision {
+            Precision::F32 => Ok(()),
+            p => write!(f, " precision={}", p.name()),
+        }
+    }
+}
+
+/// The text key of an f32 convolution ([`ConvKey`]).
+pub fn conv_key(spec: &ConvSpec, input: &[usize], weight: &[usize], residual: bool) -> String {
+    ConvKey::new(spec, input, weight, residual, Precision::F32).to_string()
 }
 
 /// A fingerprint of a candidate list (order-sensitive; the heuristic's place included).
@@ -331,14 +367,21 @@ impl Tuner {
             return Some(candidates.first().copied().unwrap_or(heuristic));
         }
         // Timed in the handle's precision (the session's), and remembered under it.
-        let key = conv_key_in(
+        let key = ConvKey::new(
             spec,
             input,
             weight_shape,
             epilogue.residual,
             gpu.precision(),
         );
-        let print = fingerprint(&candidates);
+        let print = fingerprint(&algorithm::candidates(
+            spec,
+            key.bucket_input(),
+            weight_shape,
+            gpu.limits(),
+        ));
+        let key = key.to_string();
+        // A choice made for another shape of the bucket counts when it is viable here too.
         if let Some(e) = self.entries.lock().ok()?.get(&key)
             && e.candidates == print
             && let Some(a) = candidates.iter().find(|c| format!("{c:?}") == e.algorithm)
@@ -565,10 +608,17 @@ mod tests {
         // Each precision has its own choices; f32's keys are the plain ones.
         let keys: Vec<String> = Precision::ALL
             .iter()
-            .map(|&p| conv_key_in(&a, &x, &w, false, p))
+            .map(|&p| ConvKey::new(&a, &x, &w, false, p).to_string())
             .collect();
         assert_eq!(keys[0], conv_key(&a, &x, &w, false));
         assert!(keys[0] != keys[1] && keys[1] != keys[2] && keys[0] != keys[2]);
+        // Batch and spatial extents share a bucket up to the next power of two; channels and
+        // the weight do not.
+        let near = conv_key(&a, &[1, 8, 13, 9], &w, false);
+        assert_eq!(near, conv_key(&a, &x, &w, false));
+        assert_ne!(near, conv_key(&a, &[1, 8, 17, 9], &w, false));
+        assert_ne!(near, conv_key(&a, &[2, 8, 16, 16], &w, false));
+        assert_ne!(near, conv_key(&a, &[1, 9, 16, 16], &[16, 9, 3, 3], false));
     }
 
     #[test]

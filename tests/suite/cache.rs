@@ -257,12 +257,21 @@ fn no_autotune_uses_the_heuristic_even_with_a_cache() {
         .iter()
         .find(|&&c| c != h[0])
         .expect("several candidates");
-    let key = wgconv::tune::conv_key(spec, input, weight.shape(), epilogue.residual);
+    let key = wgconv::tune::ConvKey::new(
+        spec,
+        input,
+        weight.shape(),
+        epilogue.residual,
+        wgconv::Precision::F32,
+    );
+    // The fingerprint is of the bucket's candidates.
+    let bucket_cands = candidates(spec, key.bucket_input(), weight.shape(), gpu.limits());
+    let key = key.to_string();
     let planted = serde_json::json!({
         "version": 1,
         "adapters": { wgconv::tune::adapter_key(gpu.adapter_info()): { key: {
             "algorithm": format!("{other:?}"),
-            "candidates": wgconv::tune::fingerprint(&cands),
+            "candidates": wgconv::tune::fingerprint(&bucket_cands),
             "ms": 1.0, "heuristic_ms": 2.0, "clock": "wall_time", "timed": cands.len()
         }}}
     });
