@@ -11,6 +11,7 @@ mod builder;
 pub mod cpu;
 mod op;
 pub mod passes;
+pub mod patterns;
 
 use std::collections::{HashMap, HashSet};
 
