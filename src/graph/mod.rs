@@ -11,6 +11,7 @@ mod builder;
 pub mod cpu;
 mod op;
 pub mod passes;
+pub mod patterns;
 
 use std::collections::{HashMap, HashSet};
 
@@ -221,6 +222,17 @@ impl Graph {
         self.nodes.iter().position(|n| n.name == name).map(NodeId)
     }
 
+    /// `base` if no node has that name yet, else `base_k` with the first free k.
+    pub fn unique_name(&self, base: &str) -> String {
+        if !self.names.contains(base) {
+            return base.to_string();
+        }
+        (1..)
+            .map(|k| format!("{base}_{k}"))
+            .find(|n| !self.names.contains(n))
+            .expect("unbounded")
+    }
+
     /// For every value, the nodes reading it (a node reading a value twice is listed twice).
     pub fn consumers(&self) -> Vec<Vec<NodeId>> {
         let mut c = vec![Vec::new(); self.values.len()];
@@ -265,6 +277,51 @@ impl Graph {
     /// Sets a node's inputs (a pass fusing a residual add appends the residual).
     pub fn set_inputs(&mut self, id: NodeId, inputs: Vec<ValueId>) {
         self.nodes[id.0].inputs = inputs;
+    }
+
+    /// Makes node `id` compute `op` on `inputs`, keeping its name. When that changes the output
+    /// shape (same element count, e.g. a shuffle recognised at the reshape that ends it), a
+    /// Reshape back to the old shape, named [`Graph::unique_name`] of the node's, follows it, so
+    /// readers are unaffected. Nothing changes on error. The appended Reshape breaks the
+    /// topological order until [`Graph::compact`].
+    pub fn replace_node(&mut self, id: NodeId, op: Op, inputs: Vec<ValueId>) -> Result<()> {
+        let name = self.nodes[id.0].name.clone();
+        if let Some(v) = inputs.iter().find(|v| v.0 >= self.values.len()) {
+            return Err(Error::invalid_op(
+                format!("node {name:?} ({})", op.kind()),
+                format!("input {v:?} does not exist"),
+            ));
+        }
+        let shapes: Vec<&[usize]> = inputs
+            .iter()
+            .map(|v| self.values[v.0].shape.as_slice())
+            .collect();
+        let shape = infer_checked(&name, &op, &shapes)?;
+        let out = self.nodes[id.0].output;
+        let old = self.values[out.0].shape.clone();
+        let back = Op::Reshape {
+            shape: old.iter().map(|&d| d as i64).collect(),
+        };
+        if shape != old && back.infer(&[&shape]).as_deref() != Ok(old.as_slice()) {
+            return Err(Error::invalid_op(
+                format!("node {name:?} ({})", op.kind()),
+                format!("replacing it changes its output {old:?} to {shape:?}"),
+            ));
+        }
+        let node = &mut self.nodes[id.0];
+        node.op = op;
+        node.inputs = inputs;
+        if shape == old {
+            return Ok(());
+        }
+        self.values[out.0].shape = shape;
+        let reshape_name = self.unique_name(&name);
+        let r = self.add(&reshape_name, back, &[out])?;
+        // Every reader of `out` but the new Reshape now reads the Reshape.
+        self.replace_uses(out, r);
+        let last = self.nodes.len() - 1;
+        self.nodes[last].inputs = vec![out];
+        Ok(())
     }
 
     /// Trainable parameter count (what PyTorch's `sum(p.numel() for p in m.parameters())`

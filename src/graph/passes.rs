@@ -2,6 +2,8 @@
 //! running the original and the rewritten graph on the CPU reference):
 //!
 //! - [`remove_identities`]: drops `Dropout`, `Identity` and identity activations.
+//! - [`fuse_patterns`]: decomposed SiLU / HardSwish, reshape-transpose-reshape shuffles and
+//!   zero padding before a convolution become the dedicated ops (see [`super::patterns`]).
 //! - [`fold_batch_norm`]: folds a BatchNorm into the convolution in front of it (weights and
 //!   bias), and turns the BatchNorms that cannot be folded (pre-activation blocks, BN after
 //!   ReLU) into a per-channel affine op.
@@ -14,8 +16,10 @@
 //! - [`Graph::compact`] after each: dead nodes go, the order is topological again.
 //!
 //! A fusion only happens when the producer's output has no other reader: otherwise the
-//! unfused value would still be needed.
+//! unfused value would still be needed. ([`fuse_patterns`] differs: it recomputes from the
+//! pattern's source, so other readers keep the inner nodes alive instead.)
 
+pub use super::patterns::fuse_patterns;
 use super::{Graph, NodeId, Op, ValueId};
 use crate::error::Result;
 use crate::ops::{Activation, BinaryOp, ConvSpec, PoolKind};
@@ -25,6 +29,7 @@ use crate::tensor::Tensor;
 pub fn optimize(g: &Graph) -> Result<Graph> {
     let mut g = g.clone();
     remove_identities(&mut g)?;
+    fuse_patterns(&mut g)?;
     fold_batch_norm(&mut g)?;
     fuse_residual_add(&mut g)?;
     fuse_activations(&mut g)?;

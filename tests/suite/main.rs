@@ -17,6 +17,7 @@ mod f16;
 mod fuzz_harness;
 mod fuzz_regressions;
 mod graph;
+mod graph_patterns;
 mod matmul;
 mod nan;
 mod onnx;

@@ -647,3 +647,43 @@ fn dynamic_inputs_and_weights_as_inputs() {
     check("conv with weight input", &got[0], &want);
     let _ = Activation::Relu;
 }
+
+/// A Pad in front of a Conv with `auto_pad` SAME: the SAME padding is that of the padded
+/// input (the graph pass adds the two afterwards), not of the unpadded one.
+#[test]
+fn pad_before_a_same_padded_conv() {
+    let pads = TensorProto {
+        name: Some("pads".into()),
+        dims: vec![8],
+        data_type: Some(7),
+        int64_data: vec![0, 0, 0, 0, 0, 0, 1, 1],
+        ..Default::default()
+    };
+    let mut conv = node("Conv", "c", &["p", "w"], &["y"]);
+    conv.attribute = vec![
+        attr_s("auto_pad", "SAME_UPPER"),
+        AttributeProto {
+            name: Some("strides".into()),
+            ints: vec![2, 2],
+            r#type: Some(7),
+            ..Default::default()
+        },
+    ];
+    let bytes = model(
+        vec![node("Pad", "p", &["x", "pads"], &["p"]), conv],
+        vec![value_info("x", &[1, 2, 7, 7])],
+        vec![pads, weight("w", &[3, 2, 3, 3], 4)],
+        "y",
+    );
+    let x = Tensor::random(vec![1, 2, 7, 7], 9);
+    let (g, y) = run_model(&bytes, &x);
+    assert_eq!(g.nodes().len(), 1, "{}", g.describe());
+    // On the padded 8 x 8, SAME with stride 2 pads (0, 1): (0, 2) in all.
+    let padded = wgconv::reference::pad::pad(&x, &[0; 4], &[0, 0, 1, 1], 0.0).unwrap();
+    let spec = wgconv::ops::ConvSpec::conv2d(3, 3)
+        .strides(&[2, 2])
+        .pads(&[0, 0], &[1, 1]);
+    let w = Tensor::new(vec![3, 2, 3, 3], Tensor::random(vec![54], 4).into_data()).unwrap();
+    let want = wgconv::reference::conv::conv(&spec, &padded, &w, None).unwrap();
+    check("pad + SAME conv", &y, &want);
+}

@@ -1,0 +1,151 @@
+//! Constants and pass-throughs: `Constant`, `Shape` (shapes are static, so it is always a
+//! constant), `Identity` / `Dropout`, and the host folding of nodes whose inputs are all
+//! constants (the exporters' shape arithmetic).
+
+use super::{Importer, Val, node_label, shape_ops};
+use crate::error::{Error, Result};
+use crate::onnx::attrs::Attrs;
+use crate::onnx::fold;
+use crate::onnx::proto::NodeProto;
+use crate::onnx::tensor::{Const, ConstData};
+
+pub(super) const OPS: &[&str] = &["Constant", "Shape", "Identity", "Dropout"];
+
+/// Ops imported only when every input is a constant (folded); there is no graph op for them.
+#[cfg(test)]
+pub(super) const FOLD_ONLY: &[&str] = &["Cast", "ConstantOfShape", "Equal", "Gather"];
+
+pub(super) fn lower(
+    im: &mut Importer<'_>,
+    node: &NodeProto,
+    _index: usize,
+    a: &Attrs<'_>,
+) -> Result<Option<Val>> {
+    Ok(Some(match node.op_type() {
+        "Constant" => Val::Const(constant(node, a)?),
+        "Shape" => Val::Const(shape_const(&im.shape(im.dyn_in(node, 0)?), a)),
+        // "Identity" | "Dropout"
+        _ => im
+            .get(node, 0)?
+            .cloned()
+            .ok_or_else(|| Error::invalid_op(node_label(node), "missing input"))?,
+    }))
+}
+
+fn constant(node: &NodeProto, a: &Attrs<'_>) -> Result<Const> {
+    if let Some(t) = a.tensor("value")? {
+        return Ok(t);
+    }
+    if a.has("value_float") {
+        return Ok(Const::f32(vec![], vec![a.float("value_float", 0.0)]));
+    }
+    if let Some(v) = a.floats("value_floats").filter(|_| a.has("value_floats")) {
+        return Ok(Const::f32(vec![v.len()], v));
+    }
+    if a.has("value_int") {
+        return Ok(Const::i64(vec![], vec![a.int("value_int", 0)]));
+    }
+    if let Some(v) = a.ints("value_ints") {
+        return Ok(Const::i64(vec![v.len()], v));
+    }
+    Err(Error::invalid_op(
+        node_label(node),
+        "Constant without a supported value attribute",
+    ))
+}
+
+/// `Shape` with the opset-15 `start` / `end` attributes.
+fn shape_const(shape: &[usize], a: &Attrs<'_>) -> Const {
+    let r = shape.len() as i64;
+    let clamp = |v: i64| (if v < 0 { v + r } else { v }).clamp(0, r) as usize;
+    let (s, e) = (clamp(a.int("start", 0)), clamp(a.int("end", r)));
+    let dims: Vec<i64> = shape[s..e.max(s)].iter().map(|&d| d as i64).collect();
+    Const::i64(vec![dims.len()], dims)
+}
+
+impl Importer<'_> {
+    /// Folds a node whose inputs are all constants; `None` when the op is not foldable.
+    pub(super) fn fold(&self, node: &NodeProto, a: &Attrs<'_>) -> Result<Option<Const>> {
+        let c = |i: usize| self.need_const(node, i);
+        Ok(Some(match node.op_type() {
+            "Identity" | "Dropout" => c(0)?,
+            "Add" | "Sub" | "Mul" | "Div" | "Equal" => {
+                fold::binary(node.op_type(), &c(0)?, &c(1)?)?
+            }
+            "Shape" => shape_const(&c(0)?.shape, a),
+            "Gather" => fold::gather(&c(0)?, &c(1)?, a.int("axis", 0))?,
+            "Concat" => {
+                let parts = (0..node.input.len()).map(c).collect::<Result<Vec<_>>>()?;
+                fold::concat(&parts, a.int("axis", 0))?
+            }
+            "Cast" => {
+                let x = c(0)?;
+                // TensorProto.DataType: 1 float, 10 float16, 11 double; everything else integral.
+                match a.int("to", 1) {
+                    1 | 10 | 11 => Const::f32(x.shape.clone(), x.as_f32()),
+                    _ => Const::i64(x.shape.clone(), x.as_i64()),
+                }
+            }
+            "ConstantOfShape" => {
+                let dims = c(0)?.as_i64();
+                let shape: Vec<usize> = dims
+                    .iter()
+                    .map(|&d| usize::try_from(d))
+                    .collect::<Result<_, _>>()
+                    .map_err(|_| {
+                        Error::invalid_op(
+                            node_label(node),
+                            format!("negative dimension in the shape {dims:?}"),
+                        )
+                    })?;
+                let n = fold::fold_len("ConstantOfShape", &shape)?;
+                match a.tensor("value")? {
+                    Some(v) => match v.data {
+                        ConstData::F32(x) => {
+                            Const::f32(shape, vec![x.first().copied().unwrap_or(0.0); n])
+                        }
+                        ConstData::I64(x) => {
+                            Const::i64(shape, vec![x.first().copied().unwrap_or(0); n])
+                        }
+                    },
+                    None => Const::f32(shape, vec![0.0; n]),
+                }
+            }
+            "Transpose" => {
+                let x = c(0)?;
+                let perm = shape_ops::transpose_perm(a, x.shape.len())?;
+                fold::transpose(&x, &perm)?
+            }
+            "Unsqueeze" | "Squeeze" => {
+                let x = c(0)?;
+                let axes = self.axes(node, a, 1)?;
+                let shape = shape_ops::squeeze_shape(node.op_type(), &x.shape, axes.as_deref())?;
+                Const {
+                    shape,
+                    data: x.data,
+                }
+            }
+            "Reshape" => {
+                let x = c(0)?;
+                let target = c(1)?.as_i64();
+                let shape =
+                    shape_ops::reshape_target(&x.shape, &target, a.int("allowzero", 0) != 0)?;
+                Const {
+                    shape,
+                    data: x.data,
+                }
+            }
+            "Slice" => {
+                let x = c(0)?;
+                let (starts, ends, axes, steps) = self.slice_args(node, a, x.shape.len())?;
+                let mut picks: Vec<Vec<usize>> =
+                    x.shape.iter().map(|&d| (0..d).collect()).collect();
+                for (k, &ax) in axes.iter().enumerate() {
+                    picks[ax] = fold::slice_indices(x.shape[ax], starts[k], ends[k], steps[k])?;
+                }
+                fold::slice(&x, &picks)
+            }
+            _ => return Ok(None),
+        }))
+    }
+}

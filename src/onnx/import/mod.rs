@@ -1,0 +1,398 @@
+//! Lowering an ONNX model onto a [`Graph`]. This file is the driver: decoding, the opset and
+//! support checks, graph inputs and initializers, the node loop and the outputs. Each family of
+//! ops is translated in its own file ([`FAMILIES`]); constant subgraphs fold on the host
+//! ([`constant`]).
+//!
+//! Nodes are lowered as written; the exporters' decompositions (SiLU, HardSwish, channel /
+//! pixel shuffle as Reshape-Transpose-Reshape, Pad before Conv) are fused afterwards on the
+//! typed graph by [`crate::graph::patterns`], which builder graphs get too. GELU through Erf
+//! is the exception, recognised while lowering ([`gelu`]): Erf is no graph op.
+
+mod constant;
+mod conv;
+mod eltwise;
+mod gelu;
+mod linear;
+mod pool;
+mod resize;
+mod shape_ops;
+mod slicing;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use prost::Message;
+
+use super::ImportOptions;
+use super::attrs::Attrs;
+use super::proto::{
+    ModelProto, NodeProto, ValueInfoProto, tensor_shape_proto::dimension::Value as Dim, type_proto,
+};
+use super::support::unsupported_reason;
+use super::tensor::{Const, decode};
+use crate::error::{Error, Result};
+use crate::graph::{Graph, Op, ValueId, patterns};
+
+/// Lowest and highest default-domain opset accepted.
+pub const OPSETS: std::ops::RangeInclusive<i64> = 7..=22;
+
+/// A value while importing: a graph tensor, a constant, or a part of the GELU decomposition
+/// waiting for the rest of it.
+#[derive(Clone, Debug)]
+enum Val {
+    Dyn(ValueId),
+    Const(Const),
+    Gelu {
+        /// GELU's input.
+        x: ValueId,
+        stage: gelu::Stage,
+        /// The Erf node, for errors.
+        erf: String,
+    },
+}
+
+/// Translates one node of a family: the value of its output, or `None` when it bound its
+/// outputs itself (Split).
+type Translate = fn(&mut Importer<'_>, &NodeProto, usize, &Attrs<'_>) -> Result<Option<Val>>;
+
+/// The op families: which ops each translates, and how.
+const FAMILIES: &[(&[&str], Translate)] = &[
+    (constant::OPS, constant::lower),
+    (conv::OPS, conv::lower),
+    (eltwise::OPS, eltwise::lower),
+    (gelu::OPS, gelu::lower),
+    (linear::OPS, linear::lower),
+    (pool::OPS, pool::lower),
+    (resize::OPS, resize::lower),
+    (shape_ops::OPS, shape_ops::lower),
+    (slicing::OPS, slicing::lower),
+];
+
+struct Importer<'a> {
+    g: Graph,
+    vals: HashMap<String, Val>,
+    opset: i64,
+    opts: &'a ImportOptions,
+}
+
+fn node_label(n: &NodeProto) -> String {
+    format!("ONNX node {:?} ({})", n.name(), n.op_type())
+}
+
+/// Decodes and lowers a model.
+pub fn import(bytes: &[u8], opts: &ImportOptions, base: Option<&Path>) -> Result<Graph> {
+    let model = ModelProto::decode(bytes)
+        .map_err(|e| Error::invalid_op("ONNX model", format!("not a valid ONNX protobuf: {e}")))?;
+    let graph = model
+        .graph
+        .as_ref()
+        .ok_or_else(|| Error::invalid_op("ONNX model", "has no graph"))?;
+    let opset = model
+        .opset_import
+        .iter()
+        .find(|o| o.domain().is_empty() || o.domain() == "ai.onnx")
+        .map(|o| o.version())
+        .unwrap_or(1);
+    if !OPSETS.contains(&opset) {
+        return Err(Error::invalid_op(
+            "ONNX model",
+            format!(
+                "default-domain opset {opset} is outside the supported {}..={}",
+                OPSETS.start(),
+                OPSETS.end()
+            ),
+        ));
+    }
+    // Every unsupported node at once, before lowering anything.
+    let unsupported: Vec<String> = graph
+        .node
+        .iter()
+        .filter_map(|n| {
+            unsupported_reason(n, opset)
+                .map(|why| format!("{} [opset {opset}]: {why}", node_label(n)))
+        })
+        .collect();
+    if !unsupported.is_empty() {
+        return Err(Error::invalid_op(
+            "ONNX model",
+            format!(
+                "{} unsupported node(s):\n  {}",
+                unsupported.len(),
+                unsupported.join("\n  ")
+            ),
+        ));
+    }
+    let mut im = Importer {
+        g: Graph::new(),
+        vals: HashMap::new(),
+        opset,
+        opts,
+    };
+    for t in &graph.initializer {
+        im.vals
+            .insert(t.name().to_string(), Val::Const(decode(t, base)?));
+    }
+    for input in &graph.input {
+        let name = input.name();
+        if im.vals.contains_key(name) {
+            continue; // IR < 4: initializers are also listed as inputs.
+        }
+        if let Some(t) = opts.constants.get(name) {
+            im.vals.insert(
+                name.to_string(),
+                Val::Const(Const::f32(t.shape().to_vec(), t.data().to_vec())),
+            );
+            continue;
+        }
+        let shape = im.input_shape(input)?;
+        if crate::tensor::checked_numel(&shape).is_none() {
+            return Err(Error::invalid_op(
+                format!("graph input {name:?}"),
+                format!("shape {shape:?} is too large (its f32 size overflows the address space)"),
+            ));
+        }
+        let v = im.g.input(name, &shape);
+        im.vals.insert(name.to_string(), Val::Dyn(v));
+    }
+    for (i, node) in graph.node.iter().enumerate() {
+        im.lower(node, i)?;
+    }
+    for out in &graph.output {
+        match im.vals.get(out.name()) {
+            Some(Val::Dyn(v)) => im.g.output_named(*v, out.name()),
+            Some(Val::Const(_)) => {
+                return Err(Error::invalid_op(
+                    "ONNX model",
+                    format!(
+                        "output {:?} is a constant; wgconv runs only computed outputs",
+                        out.name()
+                    ),
+                ));
+            }
+            Some(Val::Gelu { erf, .. }) => {
+                return Err(Error::invalid_op(
+                    "ONNX model",
+                    format!(
+                        "output {:?} is computed from {erf}, which is supported only inside GELU, x * 0.5 * (1 + erf(x / sqrt(2)))",
+                        out.name()
+                    ),
+                ));
+            }
+            None => {
+                return Err(Error::invalid_op(
+                    "ONNX model",
+                    format!("output {:?} is never computed", out.name()),
+                ));
+            }
+        }
+    }
+    patterns::fuse_patterns(&mut im.g)?;
+    Ok(im.g)
+}
+
+impl Importer<'_> {
+    fn input_shape(&self, vi: &ValueInfoProto) -> Result<Vec<usize>> {
+        let name = vi.name();
+        let declared: Vec<Option<usize>> = match vi.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+            Some(type_proto::Value::TensorType(tt)) => match &tt.shape {
+                Some(s) => s
+                    .dim
+                    .iter()
+                    .map(|d| match d.value {
+                        Some(Dim::DimValue(v)) if v > 0 => Some(v as usize),
+                        _ => None,
+                    })
+                    .collect(),
+                None => Vec::new(),
+            },
+            _ => Vec::new(),
+        };
+        match self.opts.input_shapes.get(name) {
+            Some(given) => {
+                if !declared.is_empty() {
+                    let fits = given.len() == declared.len()
+                        && given
+                            .iter()
+                            .zip(&declared)
+                            .all(|(g, d)| d.is_none_or(|d| d == *g));
+                    if !fits {
+                        return Err(Error::invalid_op(
+                            format!("ONNX input {name:?}"),
+                            format!(
+                                "given shape {given:?} does not fit the declared {declared:?} (None = dynamic)"
+                            ),
+                        ));
+                    }
+                }
+                Ok(given.clone())
+            }
+            None => {
+                if declared.is_empty() || declared.iter().any(Option::is_none) {
+                    return Err(Error::invalid_op(
+                        format!("ONNX input {name:?}"),
+                        format!(
+                            "has dynamic or unknown dimensions {declared:?} (None = dynamic); give its shape (CLI: --shape NAME=1x3x224x224; API: SessionConfig::input_shape)"
+                        ),
+                    ));
+                }
+                Ok(declared.into_iter().map(|d| d.expect("checked")).collect())
+            }
+        }
+    }
+
+    fn lower(&mut self, node: &NodeProto, index: usize) -> Result<()> {
+        let a = Attrs::new(node);
+        let op_type = node.op_type();
+        // Pure constant subgraphs (shape arithmetic) fold on the host.
+        if self.all_const(node)
+            && !matches!(op_type, "Constant" | "Conv" | "ConvTranspose")
+            && let Some(c) = self.fold(node, &a)?
+        {
+            self.set(node, Val::Const(c));
+            return Ok(());
+        }
+        let Some((_, translate)) = FAMILIES.iter().find(|(ops, _)| ops.contains(&op_type)) else {
+            return Err(Error::invalid_op(
+                node_label(node),
+                format!("{op_type} has no lowering for computed (non-constant) inputs"),
+            ));
+        };
+        if let Some(out) = translate(self, node, index, &a)? {
+            self.set(node, out);
+        }
+        Ok(())
+    }
+
+    fn get(&self, node: &NodeProto, i: usize) -> Result<Option<&Val>> {
+        match node.input.get(i).map(String::as_str) {
+            None | Some("") => Ok(None),
+            Some(name) => self.vals.get(name).map(Some).ok_or_else(|| {
+                Error::invalid_op(
+                    node_label(node),
+                    format!("input {name:?} is not defined before use"),
+                )
+            }),
+        }
+    }
+
+    fn dyn_in(&self, node: &NodeProto, i: usize) -> Result<ValueId> {
+        match self.get(node, i)? {
+            Some(Val::Dyn(v)) => Ok(*v),
+            Some(Val::Const(_)) => Err(Error::invalid_op(
+                node_label(node),
+                format!("input {i} is a constant where wgconv needs a computed tensor"),
+            )),
+            Some(Val::Gelu { erf, .. }) => Err(Error::invalid_op(
+                node_label(node),
+                format!(
+                    "reads a value computed from {erf}; Erf is supported only inside GELU, x * 0.5 * (1 + erf(x / sqrt(2)))"
+                ),
+            )),
+            None => Err(Error::invalid_op(
+                node_label(node),
+                format!("missing input {i}"),
+            )),
+        }
+    }
+
+    fn const_in(&self, node: &NodeProto, i: usize) -> Result<Option<Const>> {
+        match self.get(node, i)? {
+            Some(Val::Const(c)) => Ok(Some(c.clone())),
+            None => Ok(None),
+            Some(_) => Err(Error::invalid_op(
+                node_label(node),
+                format!(
+                    "input {i} ({:?}) must be a constant (initializer, Constant node, or a graph input given as a constant)",
+                    node.input[i]
+                ),
+            )),
+        }
+    }
+
+    fn need_const(&self, node: &NodeProto, i: usize) -> Result<Const> {
+        self.const_in(node, i)?.ok_or_else(|| {
+            Error::invalid_op(node_label(node), format!("missing constant input {i}"))
+        })
+    }
+
+    fn all_const(&self, node: &NodeProto) -> bool {
+        node.input
+            .iter()
+            .filter(|n| !n.is_empty())
+            .all(|n| matches!(self.vals.get(n.as_str()), Some(Val::Const(_))))
+    }
+
+    /// `axes` as an attribute (older opsets) or a constant input.
+    fn axes(&self, node: &NodeProto, a: &Attrs<'_>, input: usize) -> Result<Option<Vec<i64>>> {
+        if let Some(v) = a.ints("axes") {
+            return Ok(Some(v));
+        }
+        Ok(self.const_in(node, input)?.map(|c| c.as_i64()))
+    }
+
+    fn shape(&self, v: ValueId) -> Vec<usize> {
+        self.g.shape(v).to_vec()
+    }
+
+    fn set(&mut self, node: &NodeProto, v: Val) {
+        if let Some(out) = node.output.first() {
+            self.vals.insert(out.clone(), v);
+        }
+    }
+
+    /// Adds a node named after the ONNX node (made unique: one ONNX node may become several).
+    fn add(
+        &mut self,
+        node: &NodeProto,
+        index: usize,
+        op: Op,
+        inputs: &[ValueId],
+    ) -> Result<ValueId> {
+        let name = self.unique_name(node, index);
+        self.g.add(&name, op, inputs)
+    }
+
+    fn unique_name(&self, node: &NodeProto, index: usize) -> String {
+        self.g.unique_name(&Self::base_name(node, index))
+    }
+
+    /// The node's name, or its first output's when it has none.
+    fn base_name(node: &NodeProto, index: usize) -> String {
+        if node.name().is_empty() {
+            node.output
+                .first()
+                .cloned()
+                .unwrap_or_else(|| format!("{}_{index}", node.op_type()))
+        } else {
+            node.name().to_string()
+        }
+    }
+
+    /// The producer op of a value, if computed by a node.
+    fn producer(&self, v: ValueId) -> Option<(&Op, Vec<ValueId>)> {
+        let id = self.g.value(v).producer?;
+        let n = self.g.node(id);
+        Some((&n.op, n.inputs.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::onnx::SUPPORTED_OPS;
+
+    /// Every supported op is translated by exactly one family, or only ever folded.
+    #[test]
+    fn every_supported_op_has_one_translator() {
+        for op in SUPPORTED_OPS {
+            let n = FAMILIES.iter().filter(|(ops, _)| ops.contains(op)).count();
+            let folded = constant::FOLD_ONLY.contains(op);
+            assert_eq!(n + folded as usize, 1, "{op}");
+        }
+        for (ops, _) in FAMILIES {
+            for op in *ops {
+                assert!(SUPPORTED_OPS.contains(op), "{op} is not in SUPPORTED_OPS");
+            }
+        }
+    }
+}

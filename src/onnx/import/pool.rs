@@ -1,0 +1,131 @@
+//! Reductions over windows and axes: `MaxPool` / `AveragePool` (2-D), the global pools,
+//! `ReduceMean` over all spatial axes (a global average pool), and `Softmax`.
+
+use super::conv::explicit_pads;
+use super::{Importer, Val, node_label};
+use crate::error::{Error, Result};
+use crate::graph::{Op, ValueId};
+use crate::onnx::attrs::Attrs;
+use crate::onnx::fold;
+use crate::onnx::proto::NodeProto;
+use crate::ops::{PoolKind, PoolSpec};
+
+pub(super) const OPS: &[&str] = &[
+    "MaxPool",
+    "AveragePool",
+    "GlobalAveragePool",
+    "GlobalMaxPool",
+    "ReduceMean",
+    "Softmax",
+];
+
+pub(super) fn lower(
+    im: &mut Importer<'_>,
+    node: &NodeProto,
+    index: usize,
+    a: &Attrs<'_>,
+) -> Result<Option<Val>> {
+    let y = match node.op_type() {
+        "MaxPool" | "AveragePool" => im.pool(node, index, a)?,
+        "GlobalAveragePool" => {
+            let x = im.dyn_in(node, 0)?;
+            im.add(node, index, Op::GlobalPool(PoolKind::Avg), &[x])?
+        }
+        "GlobalMaxPool" => {
+            let x = im.dyn_in(node, 0)?;
+            im.add(node, index, Op::GlobalPool(PoolKind::Max), &[x])?
+        }
+        "ReduceMean" => im.reduce_mean(node, index, a)?,
+        // "Softmax"
+        _ => {
+            let x = im.dyn_in(node, 0)?;
+            let r = im.shape(x).len();
+            let default = if im.opset >= 13 { -1 } else { 1 };
+            let axis = fold::axis("Softmax", a.int("axis", default), r)?;
+            if im.opset < 13 && axis != r - 1 {
+                return Err(a.error("axis", format!("opset {} Softmax on axis {axis} of rank {r} flattens trailing dims; only the last axis is supported", im.opset)));
+            }
+            im.add(node, index, Op::Softmax { axis }, &[x])?
+        }
+    };
+    Ok(Some(Val::Dyn(y)))
+}
+
+impl Importer<'_> {
+    fn pool(&mut self, node: &NodeProto, index: usize, a: &Attrs<'_>) -> Result<ValueId> {
+        let x = self.dyn_in(node, 0)?;
+        let xs = self.shape(x);
+        if xs.len() != 4 {
+            return Err(Error::invalid_op(
+                node_label(node),
+                format!("only 2-D pooling is supported, input is {xs:?}"),
+            ));
+        }
+        let kind = if node.op_type() == "MaxPool" {
+            PoolKind::Max
+        } else {
+            PoolKind::Avg
+        };
+        let k = a.usizes("kernel_shape", 2, 1)?;
+        let s = a.usizes("strides", 2, 1)?;
+        let d = a.usizes("dilations", 2, 1)?;
+        let (mut begin, mut end) = explicit_pads(a, 2)?;
+        match a.string("auto_pad", "NOTSET").as_str() {
+            "NOTSET" => {}
+            "VALID" => (begin, end) = (vec![0; 2], vec![0; 2]),
+            mode => {
+                for i in 0..2 {
+                    let input = xs[2 + i];
+                    let out = input.div_ceil(s[i]);
+                    let span = d[i] * (k[i] - 1) + 1;
+                    let total = ((out - 1) * s[i] + span).saturating_sub(input);
+                    let h = total / 2;
+                    (begin[i], end[i]) = if mode == "SAME_LOWER" {
+                        (total - h, h)
+                    } else {
+                        (h, total - h)
+                    };
+                }
+            }
+        }
+        let spec = PoolSpec {
+            kind,
+            kernel: [k[0], k[1]],
+            stride: [s[0], s[1]],
+            pad_begin: [begin[0], begin[1]],
+            pad_end: [end[0], end[1]],
+            dilation: [d[0], d[1]],
+            ceil_mode: a.int("ceil_mode", 0) != 0,
+            count_include_pad: a.int("count_include_pad", 0) != 0,
+        };
+        self.add(node, index, Op::Pool(spec), &[x])
+    }
+
+    fn reduce_mean(&mut self, node: &NodeProto, index: usize, a: &Attrs<'_>) -> Result<ValueId> {
+        let x = self.dyn_in(node, 0)?;
+        let xs = self.shape(x);
+        let r = xs.len();
+        let axes = self
+            .axes(node, a, 1)?
+            .unwrap_or_else(|| (0..r as i64).collect());
+        let mut axes: Vec<usize> = axes
+            .iter()
+            .map(|&v| fold::axis("ReduceMean", v, r))
+            .collect::<Result<_>>()?;
+        axes.sort();
+        if axes != (2..r).collect::<Vec<_>>() {
+            return Err(Error::invalid_op(
+                node_label(node),
+                format!(
+                    "ReduceMean over axes {axes:?} of {xs:?}: only all spatial axes are supported"
+                ),
+            ));
+        }
+        let pooled = self.add(node, index, Op::GlobalPool(PoolKind::Avg), &[x])?;
+        if a.int("keepdims", 1) != 0 {
+            return Ok(pooled);
+        }
+        let shape = vec![xs[0] as i64, xs[1] as i64];
+        self.add(node, index, Op::Reshape { shape }, &[pooled])
+    }
+}
