@@ -483,11 +483,7 @@ impl Op {
             }
             Op::MatMul => {
                 arity(inputs, 2)?;
-                let (a, b) = (inputs[0], inputs[1]);
-                if a.len() != 2 || b.len() != 2 || a[1] != b[0] {
-                    return Err(format!("shapes {a:?} and {b:?} must be [M, K] and [K, N]"));
-                }
-                Ok(vec![a[0], b[1]])
+                crate::ops::matmul_output_shape(inputs[0], inputs[1]).map_err(|e| e.to_string())
             }
             Op::Pool(spec) => {
                 arity(inputs, 1)?;

@@ -4,6 +4,7 @@
 mod activation;
 mod broadcast;
 mod conv;
+mod matmul;
 mod pool;
 mod rearrange;
 mod resize;
@@ -43,6 +44,7 @@ pub(crate) fn mul(op: &str, what: &str, a: usize, b: usize) -> Result<usize> {
 }
 pub use broadcast::{BinaryOp, broadcast_shape, broadcast_strides};
 pub use conv::{ConvSpec, ConvTransposeSpec};
+pub use matmul::matmul_output_shape;
 pub use pool::{PoolKind, PoolSpec, pool_fusable_into_se_gate};
 pub use rearrange::{ChannelOrder, ChannelShuffle, PixelShuffle, SpaceToDepth};
 pub use resize::{CoordinateMode, NearestMode, ResizeMode, ResizeSpec, pad_shape};

@@ -8,15 +8,7 @@ use crate::tensor::Tensor;
 /// every batch entry of the other.
 pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let (sa, sb) = (a.shape(), b.shape());
-    let bad = |msg: &str| {
-        Err(Error::invalid_op(
-            "matmul",
-            format!("{msg}: {sa:?} @ {sb:?}"),
-        ))
-    };
-    if !(2..=3).contains(&sa.len()) || !(2..=3).contains(&sb.len()) {
-        return bad("operands must have rank 2 or 3");
-    }
+    let shape = crate::ops::matmul_output_shape(sa, sb)?;
     // View both as [batch, rows, cols].
     let as3 = |s: &[usize]| {
         if s.len() == 3 {
@@ -27,12 +19,7 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     };
     let [ba, m, k] = as3(sa);
     let [bb, kb, n] = as3(sb);
-    if k != kb {
-        return bad("inner dimensions differ");
-    }
-    if ba != bb && ba != 1 && bb != 1 {
-        return bad("batch dimensions do not broadcast");
-    }
+    debug_assert_eq!(k, kb);
     let batch = ba.max(bb);
     let mut out = Vec::with_capacity(batch * m * n);
     for bi in 0..batch {
@@ -49,11 +36,6 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
             }
         }
     }
-    let shape = if sa.len() == 2 && sb.len() == 2 {
-        vec![m, n]
-    } else {
-        vec![batch, m, n]
-    };
     Tensor::new(shape, out)
 }
 

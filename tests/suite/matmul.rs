@@ -3,7 +3,8 @@
 use proptest::prelude::*;
 use wgconv::compare::Tolerance;
 use wgconv::kernels::ConvBindings;
-use wgconv::kernels::matmul::{self, matmul_output_shape};
+use wgconv::kernels::matmul;
+use wgconv::ops::matmul_output_shape;
 use wgconv::ops::{Activation, ConvSpec, Epilogue};
 use wgconv::reference;
 use wgconv::reference::activation::apply;

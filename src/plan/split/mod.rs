@@ -22,9 +22,9 @@ use super::launches::node_launches;
 use super::{Slice, Store};
 use crate::error::{Error, Result};
 use crate::graph::Node;
-use crate::kernels::algorithm::ConvAlgorithm;
+use crate::kernels::algorithm::{self, ConvAlgorithm};
 use crate::kernels::rearrange::{CopyPlan, strided_copy};
-use crate::kernels::{ConvBindings, Launch, Target, conv, conv_transpose, depthwise, matmul};
+use crate::kernels::{ConvBindings, Launch, Target, conv_transpose, matmul};
 use crate::ops::{Activation, ConvSpec, ConvTransposeSpec, Epilogue};
 use crate::tensor::{numel, strides};
 
@@ -687,14 +687,13 @@ pub(crate) fn emit(
                 residual,
                 out: y,
             } => {
+                // Each chunk is a convolution of its own geometry, run single-pass.
+                let a = algorithm::single_pass(spec, in_shape, w_shape);
                 let bindings = conv_bindings(input, weight, bias, residual, y);
-                if depthwise::is_depthwise(spec, in_shape) {
-                    depthwise::depthwise(target, spec, in_shape, w_shape, *epilogue, bindings)?
-                } else if matmul::is_pointwise(spec) {
-                    matmul::pointwise(target, spec, in_shape, w_shape, *epilogue, bindings)?
-                } else {
-                    conv::conv(target, spec, in_shape, w_shape, *epilogue, bindings)?
-                }
+                out.extend(algorithm::conv_with(
+                    target, &a, spec, in_shape, w_shape, *epilogue, bindings, &[],
+                )?);
+                continue;
             }
             Part::ConvTranspose {
                 spec,
