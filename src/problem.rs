@@ -13,6 +13,32 @@ use crate::ops::{Activation, ConvSpec, Epilogue};
 use crate::reference;
 use crate::tensor::{Tensor, numel};
 
+/// A single-launch convolution kernel builder with the kernels' common signature: the general
+/// conv, depthwise, pointwise, or one of them at a fixed tiling.
+pub trait ConvKernel:
+    for<'a> Fn(
+    &Target,
+    &ConvSpec,
+    &[usize],
+    &[usize],
+    Epilogue,
+    ConvBindings<BufRef<'a>>,
+) -> Result<Launch<BufRef<'a>>>
+{
+}
+
+impl<F> ConvKernel for F where
+    F: for<'a> Fn(
+        &Target,
+        &ConvSpec,
+        &[usize],
+        &[usize],
+        Epilogue,
+        ConvBindings<BufRef<'a>>,
+    ) -> Result<Launch<BufRef<'a>>>
+{
+}
+
 /// A convolution problem: geometry, channels, epilogue and the seed of its data.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConvProblem {
@@ -269,17 +295,7 @@ impl ConvProblem {
 
     /// Uploads `d` and binds one launch of `kernel` (the general conv, depthwise, a fixed
     /// tiling, ...) writing a fresh output.
-    pub fn launch_with<F>(&self, gpu: &Gpu, d: &ConvData, kernel: F) -> Result<ConvRun>
-    where
-        F: for<'a> Fn(
-            &Target,
-            &ConvSpec,
-            &[usize],
-            &[usize],
-            Epilogue,
-            ConvBindings<BufRef<'a>>,
-        ) -> Result<Launch<BufRef<'a>>>,
-    {
+    pub fn launch_with(&self, gpu: &Gpu, d: &ConvData, kernel: impl ConvKernel) -> Result<ConvRun> {
         let buffers = self.upload(gpu, d)?;
         let output = gpu.zeros(&self.output_shape()?)?;
         let dispatch = gpu.encode(kernel(

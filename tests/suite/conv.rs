@@ -4,39 +4,14 @@ use proptest::prelude::*;
 use wgconv::Result;
 use wgconv::compare::Tolerance;
 use wgconv::device::{BufRef, Dispatch};
+use wgconv::kernels::ConvBindings;
 use wgconv::kernels::conv::{self, ConvTiling};
-use wgconv::kernels::{ConvBindings, Launch, Target};
 use wgconv::ops::{Activation, ConvSpec, Epilogue};
-use wgconv::problem::ConvProblem;
+use wgconv::problem::{ConvKernel, ConvProblem};
 use wgconv::reference;
 use wgconv::tensor::Tensor;
 
 use crate::common::{assert_close, gpu, run, upload_all};
-
-/// A kernel under test: the general conv, depthwise, or a fixed tiling.
-pub trait ConvKernel:
-    for<'a> Fn(
-    &Target,
-    &ConvSpec,
-    &[usize],
-    &[usize],
-    Epilogue,
-    ConvBindings<BufRef<'a>>,
-) -> Result<Launch<BufRef<'a>>>
-{
-}
-
-impl<F> ConvKernel for F where
-    F: for<'a> Fn(
-        &Target,
-        &ConvSpec,
-        &[usize],
-        &[usize],
-        Epilogue,
-        ConvBindings<BufRef<'a>>,
-    ) -> Result<Launch<BufRef<'a>>>
-{
-}
 
 /// The tests' checks on a library [`ConvProblem`] (panicking, against the CPU reference).
 pub trait ConvCheck {

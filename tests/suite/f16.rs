@@ -6,15 +6,15 @@
 
 use proptest::prelude::*;
 use wgconv::compare::{F16Tolerance, Tolerance, compare, compare_f16};
-use wgconv::device::{BufRef, Dispatch};
+use wgconv::device::Dispatch;
 use wgconv::kernels::algorithm::{self, ConvAlgorithm};
 use wgconv::kernels::channel_affine::{AffineBindings, channel_affine};
 use wgconv::kernels::conv::ConvTiling;
 use wgconv::kernels::matmul::GemmTiling;
 use wgconv::kernels::se_gate::{SeGateBindings, se_gate};
 use wgconv::kernels::{
-    ConvBindings, Launch, Target, conv, conv_transpose, depthwise, eltwise, matmul, pad, pool,
-    rearrange, resize, softmax, winograd,
+    ConvBindings, conv, conv_transpose, depthwise, eltwise, matmul, pad, pool, rearrange, resize,
+    softmax, winograd,
 };
 use wgconv::ops::{
     Activation, BinaryOp, ChannelOrder, ConvSpec, ConvTransposeSpec, CoordinateMode, Epilogue,
@@ -27,7 +27,7 @@ use wgconv::{Error, Gpu, GpuOptions, GpuTensor, Precision, Result, zoo};
 
 use crate::common::gpu;
 use crate::conv::conv_problem;
-use wgconv::problem::{ConvData, ConvProblem};
+use wgconv::problem::{ConvData, ConvKernel, ConvProblem};
 
 /// Both f16 precisions.
 const HALF: [Precision; 2] = [Precision::F16, Precision::F16AccF32];
@@ -73,17 +73,7 @@ fn check(what: &str, got: &Tensor, want: &Tensor, abs_sums: &Tensor, tol: F16Tol
 }
 
 /// Runs a convolution-like kernel (conv, depthwise, pointwise) on `pr` in `p` and checks it.
-fn check_conv_like<F>(pr: &ConvProblem, p: Precision, kernel: F)
-where
-    F: for<'a> Fn(
-        &Target,
-        &ConvSpec,
-        &[usize],
-        &[usize],
-        Epilogue,
-        ConvBindings<BufRef<'a>>,
-    ) -> Result<Launch<BufRef<'a>>>,
-{
+fn check_conv_like(pr: &ConvProblem, p: Precision, kernel: impl ConvKernel) {
     let g = hgpu(p);
     let d = pr.data().unwrap().map(r16);
     let got = pr
