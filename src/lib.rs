@@ -6,7 +6,8 @@
 //! choice and error handling). Whole networks: [`graph`] (typed ops, shape inference, builder,
 //! passes, CPU executor), [`plan`] (kernel choice and buffers by liveness, pure), [`session`]
 //! (run on the device, one submit), [`blocks`] and [`zoo`] (the seeds' blocks, torchvision
-//! networks), [`weights`] (safetensors, seeded init) and [`summary`] (torchsummary tables).
+//! networks), [`weights`] (safetensors, seeded init) and [`summary`] (torchsummary tables). [`problem`]: one
+//! convolution problem shared by the tests, the validate battery and the benchmarks.
 
 pub mod bench;
 pub mod blocks;
@@ -23,6 +24,7 @@ pub mod onnx;
 pub mod ops;
 pub mod plan;
 pub mod precision;
+pub mod problem;
 pub mod reference;
 pub mod session;
 pub mod shader_check;

@@ -9,6 +9,7 @@ use crate::ops::{
     Activation, BinaryOp, ChannelOrder, ConvSpec, ConvTransposeSpec, Epilogue, PixelShuffle,
     PoolKind, PoolSpec, SpaceToDepth,
 };
+use crate::problem::ConvProblem;
 use crate::tensor::{Tensor, numel};
 use crate::tune::GpuTuner;
 
@@ -43,6 +44,53 @@ fn upload_random(gpu: &Gpu, shape: Vec<usize>, seed: u64) -> Result<GpuTensor> {
     gpu.upload(&Tensor::random(shape, seed))
 }
 
+/// A conv2d/conv3d layer: its [`ConvProblem`] (bias, no epilogue) through the heuristic's or
+/// the autotuner's algorithm.
+fn prepare_conv(
+    gpu: &Gpu,
+    item: &LayerItem,
+    input_shape: &[usize],
+    autotune: bool,
+) -> Result<PreparedLayer> {
+    // Data seeds 1 (input), 2 (weight), 3 (bias), as the other layer kinds use.
+    let p = ConvProblem::new(spec_from(item), input_shape, item.cout).seed(1);
+    // Invalid geometry fails here, before any tuning or upload.
+    let (flops, bytes) = (p.flops()?, p.bytes(gpu.precision().elem_bytes())?);
+    let wshape = p.weight_shape();
+    let d = p.data()?;
+    let a = if autotune {
+        let op = Op::Conv {
+            spec: p.spec.clone(),
+            weight: d.w.clone(),
+            bias: d.bias.clone(),
+            epilogue: p.epilogue(),
+        };
+        let a = gpu.tuner().conv_algorithm(gpu, &op, input_shape);
+        gpu.tuner().save();
+        a
+    } else {
+        None
+    }
+    .unwrap_or_else(|| algorithm::heuristic(&p.spec, input_shape, &wshape));
+    let kernel = match a {
+        ConvAlgorithm::Implicit(_) => "conv",
+        ConvAlgorithm::Gemm(_) => "pointwise",
+        ConvAlgorithm::Depthwise => "depthwise",
+        ConvAlgorithm::SplitK { .. } => "conv_splitk",
+        ConvAlgorithm::GemmSplitK { .. } => "pointwise_splitk",
+        ConvAlgorithm::Winograd { .. } => "winograd",
+    };
+    let (dispatches, buffers) = p.launch(gpu, &d, &a)?.into_parts();
+    Ok(PreparedLayer {
+        dispatches,
+        flops,
+        bytes,
+        kernel,
+        algorithm: Some(format!("{a:?}")),
+        _buffers: buffers,
+    })
+}
+
 /// Builds `item` on `gpu` with random data, convolutions with the heuristic's algorithm.
 pub fn prepare(gpu: &Gpu, item: &LayerItem) -> Result<PreparedLayer> {
     prepare_with(gpu, item, false)
@@ -52,83 +100,13 @@ pub fn prepare(gpu: &Gpu, item: &LayerItem) -> Result<PreparedLayer> {
 pub fn prepare_with(gpu: &Gpu, item: &LayerItem, autotune: bool) -> Result<PreparedLayer> {
     let mut input_shape = vec![item.n, item.cin];
     input_shape.extend(&item.spatial);
+    if matches!(item.op.as_str(), "conv2d" | "conv3d") {
+        return prepare_conv(gpu, item, &input_shape, autotune);
+    }
     let input = upload_random(gpu, input_shape.clone(), 1)?;
     // Bytes per element in the handle's precision (2 for f16 storage).
     let f32b = gpu.precision().elem_bytes() as f64;
     match item.op.as_str() {
-        "conv2d" | "conv3d" => {
-            let spec = spec_from(item);
-            let mut wshape = vec![item.cout, item.cin / item.groups.max(1)];
-            wshape.extend(&item.kernel);
-            let out_shape = spec.output_shape(&input_shape, &wshape)?;
-            let op = Op::Conv {
-                spec: spec.clone(),
-                weight: Tensor::random(wshape.clone(), 2),
-                bias: Some(Tensor::random(vec![item.cout], 3)),
-                epilogue: Epilogue::default(),
-            };
-            let a = if autotune {
-                gpu.tuner().conv_algorithm(gpu, &op, &input_shape)
-            } else {
-                None
-            }
-            .unwrap_or_else(|| algorithm::heuristic(&spec, &input_shape, &wshape));
-            if autotune {
-                gpu.tuner().save();
-            }
-            // The weights as the algorithm binds them (Winograd's are transformed).
-            let shapes: [&[usize]; 1] = [&input_shape];
-            let mut params: Vec<GpuTensor> = crate::plan::device_params_for(&op, &shapes, Some(&a))
-                .iter()
-                .map(|t| gpu.upload(t))
-                .collect::<Result<_>>()?;
-            let scratch: Vec<GpuTensor> =
-                algorithm::scratch_bytes(&a, &spec, &input_shape, &wshape, gpu.precision())?
-                    .into_iter()
-                    .map(|b| gpu.zeros(&[(b as usize).div_ceil(gpu.precision().elem_bytes())]))
-                    .collect::<Result<_>>()?;
-            let output = gpu.zeros(&out_shape)?;
-            let b = ConvBindings {
-                input: input.binding(),
-                weight: params[0].binding(),
-                bias: params.get(1).map(|t| t.binding()),
-                residual: None,
-                output: output.binding(),
-            };
-            let scratch_refs: Vec<_> = scratch.iter().map(|t| t.binding()).collect();
-            let dispatches = gpu.encode(algorithm::conv_with(
-                gpu.target(),
-                &a,
-                &spec,
-                &input_shape,
-                &wshape,
-                Epilogue::default(),
-                b,
-                &scratch_refs,
-            ))?;
-            let kernel = match a {
-                ConvAlgorithm::Implicit(_) => "conv",
-                ConvAlgorithm::Gemm(_) => "pointwise",
-                ConvAlgorithm::Depthwise => "depthwise",
-                ConvAlgorithm::SplitK { .. } => "conv_splitk",
-                ConvAlgorithm::GemmSplitK { .. } => "pointwise_splitk",
-                ConvAlgorithm::Winograd { .. } => "winograd",
-            };
-            let macs = spec.macs(&out_shape, item.cin) as f64;
-            let bytes = f32b
-                * (numel(&input_shape) + numel(&wshape) + item.cout + numel(&out_shape)) as f64;
-            params.push(input);
-            params.push(output);
-            params.extend(scratch);
-            Ok(PreparedLayer {
-                dispatches,
-                flops: 2.0 * macs,
-                bytes,
-                kernel,
-                algorithm: Some(format!("{a:?}")),
-                _buffers: params,
-            })
-        }
         "conv_transpose2d" | "conv_transpose3d" => {
             let spec = ConvTransposeSpec::new(spec_from(item));
             let mut wshape = vec![item.cin, item.cout / item.groups.max(1)];

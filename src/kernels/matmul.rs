@@ -310,7 +310,7 @@ pub fn is_pointwise(spec: &ConvSpec) -> bool {
 }
 
 /// Checks that the residual binding and the epilogue agree.
-fn residual_binding<'a, B: Binding>(
+fn residual_binding<B: Binding>(
     op: &str,
     epilogue: &Epilogue,
     residual: Option<B>,
@@ -562,7 +562,6 @@ pub fn linear<B: Binding>(
         target, OP, &problem, activation, x, w, bias, None, out, None, None,
     )
 }
-
 
 /// numpy `matmul` for rank-2 and rank-3 operands (see [`crate::ops::matmul_output_shape`]); `out` is dense.
 pub fn matmul<B: Binding>(

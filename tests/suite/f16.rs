@@ -6,15 +6,15 @@
 
 use proptest::prelude::*;
 use wgconv::compare::{F16Tolerance, Tolerance, compare, compare_f16};
-use wgconv::device::{BufRef, Dispatch};
+use wgconv::device::Dispatch;
 use wgconv::kernels::algorithm::{self, ConvAlgorithm};
 use wgconv::kernels::channel_affine::{AffineBindings, channel_affine};
 use wgconv::kernels::conv::ConvTiling;
 use wgconv::kernels::matmul::GemmTiling;
 use wgconv::kernels::se_gate::{SeGateBindings, se_gate};
 use wgconv::kernels::{
-    ConvBindings, Launch, Target, conv, conv_transpose, depthwise, eltwise, matmul, pad, pool,
-    rearrange, resize, softmax, winograd,
+    ConvBindings, conv, conv_transpose, depthwise, eltwise, matmul, pad, pool, rearrange, resize,
+    softmax, winograd,
 };
 use wgconv::ops::{
     Activation, BinaryOp, ChannelOrder, ConvSpec, ConvTransposeSpec, CoordinateMode, Epilogue,
@@ -26,7 +26,8 @@ use wgconv::tensor::Tensor;
 use wgconv::{Error, Gpu, GpuOptions, GpuTensor, Precision, Result, zoo};
 
 use crate::common::gpu;
-use crate::conv::{ConvData, ConvProblem, conv_problem};
+use crate::conv::conv_problem;
+use wgconv::problem::{ConvData, ConvKernel, ConvProblem};
 
 /// Both f16 precisions.
 const HALF: [Precision; 2] = [Precision::F16, Precision::F16AccF32];
@@ -72,56 +73,29 @@ fn check(what: &str, got: &Tensor, want: &Tensor, abs_sums: &Tensor, tol: F16Tol
 }
 
 /// Runs a convolution-like kernel (conv, depthwise, pointwise) on `pr` in `p` and checks it.
-fn check_conv_like<F>(pr: &ConvProblem, p: Precision, kernel: F)
-where
-    F: for<'a> Fn(
-        &Target,
-        &ConvSpec,
-        &[usize],
-        &[usize],
-        Epilogue,
-        ConvBindings<BufRef<'a>>,
-    ) -> Result<Launch<BufRef<'a>>>,
-{
+fn check_conv_like(pr: &ConvProblem, p: Precision, kernel: impl ConvKernel) {
     let g = hgpu(p);
-    let d = pr.data();
-    let (x, w) = (r16(&d.x), r16(&d.w));
-    let bias = d.bias.as_ref().map(r16);
-    let res = d.residual.as_ref().map(r16);
-    let mut host = vec![&x, &w];
-    host.extend(bias.as_ref());
-    host.extend(res.as_ref());
-    let bufs = up(&g, &host);
-    let out = g.zeros(&pr.output_shape()).unwrap();
-    let dispatch = g.encode(kernel(
-        g.target(),
-        &pr.spec,
-        &pr.input_shape,
-        &pr.weight_shape(),
-        pr.epilogue(),
-        ConvBindings {
-            input: bufs[0].binding(),
-            weight: bufs[1].binding(),
-            bias: bias.as_ref().map(|_| bufs[2].binding()),
-            residual: res.as_ref().map(|_| bufs[bufs.len() - 1].binding()),
-            output: out.binding(),
-        },
-    ));
-    let got = run(&g, dispatch, &out);
-    let want =
-        reference::conv::conv_epilogue(&pr.spec, &x, &w, bias.as_ref(), res.as_ref(), pr.act)
-            .unwrap();
-    let sums = reference::conv::conv_epilogue(
-        &pr.spec,
-        &abs(&x),
-        &abs(&w),
-        bias.as_ref().map(abs).as_ref(),
-        res.as_ref().map(abs).as_ref(),
-        Activation::Identity,
-    )
-    .unwrap();
+    let d = pr.data().unwrap().map(r16);
+    let got = pr
+        .launch_with(&g, &d, kernel)
+        .expect("dispatch")
+        .run(&g)
+        .expect("run");
     let tol = F16Tolerance::new(pr.k(), p).slope(SLOPE);
-    check(&format!("{p} {pr:?}"), &got, &want, &sums, tol);
+    check(
+        &format!("{p} {pr:?}"),
+        &got,
+        &pr.reference_on(&d).unwrap(),
+        &abs_sums(pr, &d),
+        tol,
+    );
+}
+
+/// The reference on absolute values without activation: each output's sum of absolute terms.
+fn abs_sums(pr: &ConvProblem, d: &ConvData) -> Tensor {
+    let mut q = pr.clone();
+    q.act = Activation::Identity;
+    q.reference_on(&d.map(abs)).unwrap()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -170,7 +144,8 @@ proptest! {
         let mut pr = depthwise_problem(n, c, mult, [h, w], [kk, kk], stride, pad, dil)
             .bias(bias)
             .act(Activation::all()[act]);
-        pr.seed = seed;
+        // The problem's base seed; 4 tensors per problem.
+        pr.seed = seed * 4;
         for p in HALF {
             check_conv_like(&pr, p, |t, s, i, w, e, b| depthwise::depthwise(t, s, i, w, e, b));
         }
@@ -915,7 +890,7 @@ fn f16_session_halves_memory() {
 /// Runs convolution `pr` through `algorithm` (`algorithm::conv_with`, scratch sized by
 /// `scratch_bytes` in `p`) and checks it under `tol`.
 fn check_algorithm(pr: &ConvProblem, p: Precision, a: &ConvAlgorithm, tol: F16Tolerance) {
-    check_algorithm_on(pr, pr.data(), p, a, tol);
+    check_algorithm_on(pr, pr.data().unwrap(), p, a, tol);
 }
 
 /// [`check_algorithm`] on given data.
@@ -927,60 +902,22 @@ fn check_algorithm_on(
     tol: F16Tolerance,
 ) {
     let g = hgpu(p);
-    let (x, w) = (r16(&d.x), r16(&d.w));
-    let bias = d.bias.as_ref().map(r16);
-    let res = d.residual.as_ref().map(r16);
     // Winograd's host transform is computed from the f16 weights in f64 and rounded to f16 on
     // upload, as a session does.
-    let wdev = if a.transforms_weights() {
-        winograd::transform_weights(&w)
-    } else {
-        w.clone()
-    };
-    let mut host = vec![&x, &wdev];
-    host.extend(bias.as_ref());
-    host.extend(res.as_ref());
-    let bufs = up(&g, &host);
-    let out = g.zeros(&pr.output_shape()).unwrap();
-    let scratch: Vec<GpuTensor> =
-        algorithm::scratch_bytes(a, &pr.spec, &pr.input_shape, &pr.weight_shape(), p)
-            .unwrap()
-            .into_iter()
-            .map(|b| g.zeros(&[(b as usize).div_ceil(p.elem_bytes())]).unwrap())
-            .collect();
-    let ds = g
-        .encode(algorithm::conv_with(
-            g.target(),
-            a,
-            &pr.spec,
-            &pr.input_shape,
-            &pr.weight_shape(),
-            pr.epilogue(),
-            ConvBindings {
-                input: bufs[0].binding(),
-                weight: bufs[1].binding(),
-                bias: bias.as_ref().map(|_| bufs[2].binding()),
-                residual: res.as_ref().map(|_| bufs[bufs.len() - 1].binding()),
-                output: out.binding(),
-            },
-            &scratch.iter().map(|s| s.binding()).collect::<Vec<_>>(),
-        ))
-        .expect("dispatches");
-    g.submit(&ds.iter().collect::<Vec<_>>()).expect("submit");
-    let got = g.download(&out).unwrap();
-    let want =
-        reference::conv::conv_epilogue(&pr.spec, &x, &w, bias.as_ref(), res.as_ref(), pr.act)
-            .unwrap();
-    let sums = reference::conv::conv_epilogue(
-        &pr.spec,
-        &abs(&x),
-        &abs(&w),
-        bias.as_ref().map(abs).as_ref(),
-        res.as_ref().map(abs).as_ref(),
-        Activation::Identity,
-    )
-    .unwrap();
-    check(&format!("{p} {a:?} {pr:?}"), &got, &want, &sums, tol);
+    let d = d.map(r16);
+    let got = pr
+        .launch(&g, &d, a)
+        .expect("dispatches")
+        .run(&g)
+        .expect("run");
+    let want = pr.reference_on(&d).unwrap();
+    check(
+        &format!("{p} {a:?} {pr:?}"),
+        &got,
+        &want,
+        &abs_sums(pr, &d),
+        tol,
+    );
 }
 
 /// Split-K in both f16 precisions: partial sums are Acc (f16 in F16, f32 in F16AccF32), so the

@@ -691,7 +691,14 @@ pub(crate) fn emit(
                 let a = algorithm::single_pass(spec, in_shape, w_shape);
                 let bindings = conv_bindings(input, weight, bias, residual, y);
                 out.extend(algorithm::conv_with(
-                    target, &a, spec, in_shape, w_shape, *epilogue, bindings, &[],
+                    target,
+                    &a,
+                    spec,
+                    in_shape,
+                    w_shape,
+                    *epilogue,
+                    bindings,
+                    &[],
                 )?);
                 continue;
             }

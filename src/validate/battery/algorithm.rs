@@ -1,6 +1,5 @@
 //! Convolutions through an explicit algorithm: split-K and Winograd.
 
-use super::run::{conv_data, run_algorithm, weight_shape};
 use super::{Case, Outcome};
 use crate::compare::Tolerance;
 use crate::kernels::algorithm::ConvAlgorithm;
@@ -8,7 +7,7 @@ use crate::kernels::conv::ConvTiling;
 use crate::kernels::matmul::GemmTiling;
 use crate::kernels::winograd;
 use crate::ops::{Activation, ConvSpec};
-use crate::reference;
+use crate::problem::ConvProblem;
 
 pub(super) fn cases() -> Vec<Case> {
     vec![
@@ -63,9 +62,7 @@ pub(super) fn cases() -> Vec<Case> {
     ]
 }
 
-/// A convolution run through `algorithm` (`kernels::algorithm::conv_with`: weights
-/// transformed on the host where the algorithm wants it, each scratch region a buffer of its
-/// own), with bias and `act`.
+/// A convolution run through `algorithm` ([`ConvProblem::launch`]), with bias and `act`.
 fn algorithm_case(
     family: &'static str,
     name: &str,
@@ -75,23 +72,22 @@ fn algorithm_case(
     act: Activation,
     a: ConvAlgorithm,
 ) -> Case {
-    let ws = weight_shape(xs[1], cout, &spec);
-    let name = format!("{name} x{xs:?} w{ws:?} {act:?} {a:?}");
+    let p = ConvProblem::new(spec, &xs, cout).act(act).seed(21);
+    let name = format!("{name} x{xs:?} w{:?} {act:?} {a:?}", p.weight_shape());
     Case {
         family,
         name,
         run: Box::new(move |gpu| {
-            let [xt, wt, bt] = conv_data(&xs, &ws, 21);
-            let got = run_algorithm(gpu, &a, &spec, &xs, &ws, act, [&xt, &wt, &bt])?;
-            let want = reference::conv::conv_epilogue(&spec, &xt, &wt, Some(&bt), None, act)?;
-            let mut k = (xs[1] / spec.groups) * spec.kernel.iter().product::<usize>() + 1;
+            let d = p.data()?;
+            let got = p.launch(gpu, &d, &a)?.run(gpu)?;
+            let mut k = p.k() + 1;
             if a.transforms_weights() {
                 // The transforms' worst-case growth of the summed terms (kernels::winograd).
                 k *= winograd::WINOGRAD_ERROR_FACTOR;
             }
             Ok(Outcome {
                 got,
-                want,
+                want: p.reference_on(&d)?,
                 tolerance: Tolerance::accumulation(k),
             })
         }),

@@ -1,6 +1,6 @@
 //! The f16 cases, which run only on adapters with `SHADER_F16`.
 
-use super::run::{conv_data, launch, run_algorithm, run_conv, weight_shape};
+use super::run::{by_spec, launch};
 use super::{Case, Outcome};
 use crate::compare::F16Tolerance;
 use crate::error::Result;
@@ -10,21 +10,16 @@ use crate::kernels::matmul::GemmTiling;
 use crate::kernels::{depthwise, matmul, pool, softmax, winograd};
 use crate::ops::{Activation, ConvSpec, PoolKind};
 use crate::precision::Precision;
+use crate::problem::{ConvData, ConvProblem};
 use crate::reference;
 use crate::tensor::Tensor;
 
 /// The largest output of the convolution on absolute values without activation: the sum of
 /// absolute terms the f16 bounds are made uniform at.
-fn max_abs_sum(spec: &ConvSpec, xt: &Tensor, wt: &Tensor, bt: &Tensor) -> Result<f64> {
-    let sums = reference::conv::conv_epilogue(
-        spec,
-        &abs(xt),
-        &abs(wt),
-        Some(&abs(bt)),
-        None,
-        Activation::Identity,
-    )?;
-    Ok(max_of(&sums))
+fn max_abs_sum(p: &ConvProblem, d: &ConvData) -> Result<f64> {
+    let mut abs_p = p.clone();
+    abs_p.act = Activation::Identity;
+    Ok(max_of(&abs_p.reference_on(&d.map(abs))?))
 }
 
 fn round16(t: &Tensor) -> Tensor {
@@ -51,12 +46,12 @@ fn f16_conv_case(
     spec: ConvSpec,
     act: Activation,
 ) -> Case {
-    let c = xs[1];
-    let ws = weight_shape(c, cout, &spec);
+    let p16 = ConvProblem::new(spec, &xs, cout).act(act).seed(11);
+    let spec = &p16.spec;
     // The family names the kernel that runs (as the f32 cases do), then the precision.
     let family: &'static str = match (
-        depthwise::is_depthwise(&spec, &xs),
-        matmul::is_pointwise(&spec),
+        depthwise::is_depthwise(spec, &xs),
+        matmul::is_pointwise(spec),
         p,
     ) {
         (true, _, Precision::F16AccF32) => "depthwise f16-acc32",
@@ -68,19 +63,17 @@ fn f16_conv_case(
     };
     Case {
         family,
-        name: format!("{name} x{xs:?} w{ws:?} {act:?}"),
+        name: format!("{name} x{xs:?} w{:?} {act:?}", p16.weight_shape()),
         run: Box::new(move |gpu| {
             let gpu = &gpu.with_precision(p)?;
-            let [xt, wt, bt] = conv_data(&xs, &ws, 11).map(|t| round16(&t));
-            let got = run_conv(gpu, &spec, &xs, &ws, act, [&xt, &wt, &bt])?;
-            let want = reference::conv::conv_epilogue(&spec, &xt, &wt, Some(&bt), None, act)?;
-            let sums = max_abs_sum(&spec, &xt, &wt, &bt)?;
-            let k = (c / spec.groups) * spec.kernel.iter().product::<usize>();
+            let d = p16.data()?.map(round16);
+            let got = p16.launch_with(gpu, &d, by_spec)?.run(gpu)?;
+            let sums = max_abs_sum(&p16, &d)?;
             // 1.5: the steepest activation's slope (HardSwish).
-            let tolerance = F16Tolerance::new(k, p).slope(1.5).uniform(sums);
+            let tolerance = F16Tolerance::new(p16.k(), p).slope(1.5).uniform(sums);
             Ok(Outcome {
                 got,
-                want,
+                want: p16.reference_on(&d)?,
                 tolerance,
             })
         }),
@@ -218,7 +211,7 @@ fn f16_algorithm_case(
     act: Activation,
     a: ConvAlgorithm,
 ) -> Case {
-    let ws = weight_shape(xs[1], cout, &spec);
+    let p16 = ConvProblem::new(spec, &xs, cout).act(act).seed(21);
     let family: &'static str = match (a.transforms_weights(), p) {
         (true, Precision::F16AccF32) => "winograd f16-acc32",
         (true, _) => "winograd f16",
@@ -227,14 +220,13 @@ fn f16_algorithm_case(
     };
     Case {
         family,
-        name: format!("{name} x{xs:?} w{ws:?} {act:?} {a:?}"),
+        name: format!("{name} x{xs:?} w{:?} {act:?} {a:?}", p16.weight_shape()),
         run: Box::new(move |gpu| {
             let gpu = &gpu.with_precision(p)?;
-            let [xt, wt, bt] = conv_data(&xs, &ws, 21).map(|t| round16(&t));
-            let got = run_algorithm(gpu, &a, &spec, &xs, &ws, act, [&xt, &wt, &bt])?;
-            let want = reference::conv::conv_epilogue(&spec, &xt, &wt, Some(&bt), None, act)?;
-            let sums = max_abs_sum(&spec, &xt, &wt, &bt)?;
-            let k = (xs[1] / spec.groups) * spec.kernel.iter().product::<usize>();
+            let d = p16.data()?.map(round16);
+            let got = p16.launch(gpu, &d, &a)?.run(gpu)?;
+            let sums = max_abs_sum(&p16, &d)?;
+            let k = p16.k();
             let bound = if a.transforms_weights() {
                 winograd::f16_tolerance(k, p)
             } else {
@@ -244,7 +236,7 @@ fn f16_algorithm_case(
             let tolerance = bound.slope(1.5).uniform(sums);
             Ok(Outcome {
                 got,
-                want,
+                want: p16.reference_on(&d)?,
                 tolerance,
             })
         }),

@@ -1,15 +1,14 @@
 //! Runners the battery's families share: launching one dispatch, one-input cases, and the
-//! convolution paths (kernel chosen by the spec, or an explicit algorithm).
+//! convolution cases (kernel chosen by the spec) on a [`ConvProblem`].
 
 use super::{Case, Outcome};
 use crate::compare::Tolerance;
 use crate::device::Gpu;
 use crate::device::{BufRef, Dispatch};
 use crate::error::Result;
-use crate::kernels::algorithm::{self, ConvAlgorithm};
-use crate::kernels::{ConvBindings, conv, depthwise, matmul, winograd};
+use crate::kernels::{ConvBindings, Launch, Target, conv, depthwise, matmul};
 use crate::ops::{Activation, ConvSpec, Epilogue};
-use crate::reference;
+use crate::problem::ConvProblem;
 use crate::tensor::Tensor;
 
 /// Uploads `inputs`, allocates `out_shape`, builds one dispatch, runs it and downloads.
@@ -58,100 +57,36 @@ pub(super) fn one_input_case(
     }
 }
 
-/// The weight shape `[cout, c / groups, *kernel]` of `spec` on `c` input channels.
-pub(super) fn weight_shape(c: usize, cout: usize, spec: &ConvSpec) -> Vec<usize> {
-    let mut ws = vec![cout, c / spec.groups];
-    ws.extend(&spec.kernel);
-    ws
-}
-
-/// Seeded input, weight and bias (seeds `seed`, `seed + 1`, `seed + 2`) of a convolution.
-pub(super) fn conv_data(xs: &[usize], ws: &[usize], seed: u64) -> [Tensor; 3] {
-    [
-        Tensor::random(xs.to_vec(), seed),
-        Tensor::random(ws.to_vec(), seed + 1),
-        Tensor::random(vec![ws[0]], seed + 2),
-    ]
-}
-
-/// Runs the convolution kernel `spec` selects (depthwise, pointwise or direct) on `t` =
-/// [input, weight, bias] with activation `act`.
-pub(super) fn run_conv(
-    gpu: &Gpu,
+/// The kernel `spec` selects (depthwise, pointwise or direct), as the battery's conv cases run.
+pub(super) fn by_spec<'a>(
+    t: &Target,
     spec: &ConvSpec,
     xs: &[usize],
     ws: &[usize],
-    act: Activation,
-    t: [&Tensor; 3],
-) -> Result<Tensor> {
-    let out_shape = spec.output_shape(xs, ws)?;
-    let ep = Epilogue::act(act);
-    launch(gpu, &t, &out_shape, |g, b, out| {
-        let bind = ConvBindings {
-            input: b[0],
-            weight: b[1],
-            bias: Some(b[2]),
-            residual: None,
-            output: out,
-        };
-        if depthwise::is_depthwise(spec, xs) {
-            g.encode(depthwise::depthwise(g.target(), spec, xs, ws, ep, bind))
-        } else if matmul::is_pointwise(spec) {
-            g.encode(matmul::pointwise(g.target(), spec, xs, ws, ep, bind))
-        } else {
-            g.encode(conv::conv(g.target(), spec, xs, ws, ep, bind))
-        }
-    })
-}
-
-/// Runs `a` through `algorithm::conv_with` on `t` = [input, weight, bias] with activation
-/// `act`: weights transformed on the host where `a` wants it, each scratch region a buffer
-/// of its own, in `gpu`'s precision.
-pub(super) fn run_algorithm(
-    gpu: &Gpu,
-    a: &ConvAlgorithm,
-    spec: &ConvSpec,
-    xs: &[usize],
-    ws: &[usize],
-    act: Activation,
-    t: [&Tensor; 3],
-) -> Result<Tensor> {
-    let [xt, wt, bt] = t;
-    let p = gpu.precision();
-    let out_shape = spec.output_shape(xs, ws)?;
-    // Winograd's transform is rounded to the storage precision on upload, as in a session.
-    let wdev = if a.transforms_weights() {
-        winograd::transform_weights(wt)
+    ep: Epilogue,
+    bind: ConvBindings<BufRef<'a>>,
+) -> Result<Launch<BufRef<'a>>> {
+    if depthwise::is_depthwise(spec, xs) {
+        depthwise::depthwise(t, spec, xs, ws, ep, bind)
+    } else if matmul::is_pointwise(spec) {
+        matmul::pointwise(t, spec, xs, ws, ep, bind)
     } else {
-        wt.clone()
-    };
-    let bufs = [xt, &wdev, bt]
-        .iter()
-        .map(|t| gpu.upload(t))
-        .collect::<Result<Vec<_>>>()?;
-    let scratch = algorithm::scratch_bytes(a, spec, xs, ws, p)?
-        .into_iter()
-        .map(|b| gpu.zeros(&[(b as usize).div_ceil(p.elem_bytes())]))
-        .collect::<Result<Vec<_>>>()?;
-    let out = gpu.zeros(&out_shape)?;
-    let ds = gpu.encode(algorithm::conv_with(
-        gpu.target(),
-        a,
-        spec,
-        xs,
-        ws,
-        Epilogue::act(act),
-        ConvBindings {
-            input: bufs[0].binding(),
-            weight: bufs[1].binding(),
-            bias: Some(bufs[2].binding()),
-            residual: None,
-            output: out.binding(),
-        },
-        &scratch.iter().map(|s| s.binding()).collect::<Vec<_>>(),
-    ))?;
-    gpu.submit(&ds.iter().collect::<Vec<_>>())?;
-    gpu.download(&out)
+        conv::conv(t, spec, xs, ws, ep, bind)
+    }
+}
+
+/// The problem of a battery conv case: `[n, c, *spatial]` to `cout` channels, bias, `act`.
+pub(super) fn problem(
+    x: [usize; 2],
+    spatial: &[usize],
+    cout: usize,
+    spec: ConvSpec,
+    act: Activation,
+    seed: u64,
+) -> ConvProblem {
+    let mut xs = x.to_vec();
+    xs.extend(spatial);
+    ConvProblem::new(spec, &xs, cout).act(act).seed(seed)
 }
 
 pub(super) fn conv_case(
@@ -163,23 +98,22 @@ pub(super) fn conv_case(
     spec: ConvSpec,
     act: Activation,
 ) -> Case {
-    let (n, c) = (x[0], x[1]);
-    let mut xs = vec![n, c];
-    xs.extend(spatial);
-    let ws = weight_shape(c, cout, &spec);
-    let name = format!("{name} x{xs:?} w{ws:?} {act:?}");
+    let p = problem(x, spatial, cout, spec, act, 11);
+    let name = format!(
+        "{name} x{:?} w{:?} {act:?}",
+        p.input_shape,
+        p.weight_shape()
+    );
     Case {
         family,
         name,
         run: Box::new(move |gpu| {
-            let [xt, wt, bt] = conv_data(&xs, &ws, 11);
-            let got = run_conv(gpu, &spec, &xs, &ws, act, [&xt, &wt, &bt])?;
-            let want = reference::conv::conv_epilogue(&spec, &xt, &wt, Some(&bt), None, act)?;
-            let k = (c / spec.groups) * spec.kernel.iter().product::<usize>() + 1;
+            let d = p.data()?;
+            let got = p.launch_with(gpu, &d, by_spec)?.run(gpu)?;
             Ok(Outcome {
                 got,
-                want,
-                tolerance: Tolerance::accumulation(k),
+                want: p.reference_on(&d)?,
+                tolerance: Tolerance::accumulation(p.k() + 1),
             })
         }),
     }
