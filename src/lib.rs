@@ -1,13 +1,14 @@
 //! wgconv: a GPU inference engine for convolutional networks, on wgpu, with every kernel a
 //! hand-written WGSL compute shader.
 //!
-//! Layers, from the bottom: [`ops`] (hyper-parameters and shape rules), [`reference`] (the CPU
-//! oracle), [`shaders`] + [`kernels`] (WGSL sources and their host side), [`device`] (adapter
-//! choice and error handling). Whole networks: [`graph`] (typed ops, shape inference, builder,
-//! passes, CPU executor), [`plan`] (kernel choice and buffers by liveness, pure), [`session`]
-//! (run on the device, one submit), [`blocks`] and [`zoo`] (the seeds' blocks, torchvision
-//! networks), [`weights`] (safetensors, seeded init) and [`summary`] (torchsummary tables). [`problem`]: one
-//! convolution problem shared by the tests, the validate battery and the benchmarks.
+//! Layers, from the bottom (each module imports only from below; README "Architecture"):
+//! [`error`], [`precision`], [`tensor`] (host tensors), [`ops`] (hyper-parameters and shape
+//! rules), [`shaders`] and [`kernels`] (pure launch builders: shapes and bindings in, a
+//! [`kernels::Launch`] out), [`reference`] (the CPU oracle), [`graph`] (typed ops, builder,
+//! passes, CPU executor), [`plan`] (graph + target -> buffers, parameters, launches; no GPU),
+//! [`device`] (adapter, pipelines, GPU tensors, timers), [`tune`] (the autotuner), [`session`]
+//! (allocate, upload, bind, run). Front ends and tools: [`onnx`], [`blocks`], [`zoo`],
+//! [`weights`], [`summary`], [`problem`], [`validate`], [`bench`].
 
 pub mod bench;
 pub mod blocks;

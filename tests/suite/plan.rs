@@ -493,3 +493,40 @@ fn resnet18_launch_list() {
     // Pinned (measured when the plan became data; sessions at 16cf191 made the same count).
     assert_eq!(shaders.len(), 49);
 }
+
+/// Splitting is a rewrite of launches, visible without a GPU: with a 64 KiB binding limit a
+/// ResNet-18 at 64x64 lowers with its large tensors cut, every launch binding at most the
+/// limit, at aligned offsets, inside buffers the plan sized (staging included). The split
+/// session's results are checked against the CPU in `big_tensors.rs`.
+#[test]
+fn split_launches_fit_the_binding_limit() {
+    let limit = 64 << 10;
+    let mut target = default_target();
+    target.limits.max_storage_buffer_binding_size = limit;
+    let g = wgconv::zoo::resnet18(&[1, 3, 64, 64]).unwrap();
+    let h = passes::optimize(&g).unwrap();
+    let small = lower(&h, &target, &PlanOptions::default()).unwrap();
+    let whole = plan(&h).unwrap();
+    check_plan_of("resnet18 split", &h, &small);
+    let split = small.steps.iter().filter(|s| s.split).count();
+    assert!(split > 0, "nothing was split");
+    assert!(small.dispatch_count() > whole.dispatch_count());
+    assert!(!small.staging.is_empty());
+    for l in small.launches() {
+        for b in &l.bindings {
+            let size = match b.store {
+                wgconv::plan::Store::Arena(i) => small.buffers[i],
+                wgconv::plan::Store::Params(i) => small.param_buffers[i],
+                wgconv::plan::Store::Staging(i) => small.staging[i],
+            };
+            assert!(b.size <= limit, "{:?} binds {} bytes", l.shader, b.size);
+            assert!(b.offset % ALIGN == 0 && b.offset + b.size <= size, "{l:?}");
+        }
+    }
+    eprintln!(
+        "resnet18 at a 64 KiB binding limit: {split} of {} steps split, {} launches (unsplit {})",
+        small.steps.len(),
+        small.dispatch_count(),
+        whole.dispatch_count()
+    );
+}
