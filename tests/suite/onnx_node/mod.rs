@@ -112,7 +112,7 @@ fn onnx_backend_node_tests() {
         root.display(),
         scanned.len()
     );
-    let tests = select(&scanned);
+    let (tests, excluded) = select(&scanned);
     assert!(
         tests.len() >= MIN_SELECTED,
         "only {} of {} node tests selected, expected at least {MIN_SELECTED}",
@@ -124,7 +124,19 @@ fn onnx_backend_node_tests() {
     let start = Instant::now();
     let results: Vec<Result<(), String>> = tests.iter().map(outcome).collect();
     let elapsed = start.elapsed();
+    if std::env::var_os("WGCONV_ONNX_NODE_LIST").is_some() {
+        for (t, r) in tests.iter().zip(&results) {
+            let r = r.as_ref().err().map_or("pass", String::as_str);
+            eprintln!("{}", line(&format!("{}\t{}", t.name, t.op), r));
+        }
+    }
     summary(&tests, &results);
+    eprintln!(
+        "  not selected: {} of another op, {} of a CNN op with other element types (of {} node tests)",
+        excluded.other_op,
+        excluded.other_types,
+        scanned.len()
+    );
     eprintln!("  ran in {:.1} s", elapsed.as_secs_f64());
 
     let failing: BTreeMap<String, String> = tests

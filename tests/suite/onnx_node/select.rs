@@ -199,38 +199,55 @@ pub fn scan(root: &Path) -> Vec<Scanned> {
         .collect()
 }
 
-/// The op a test exercises. A one-node model tests that node's op. A model of several nodes
-/// is an expanded function (`<base>_expanded...`): it tests the op of its base test's single
-/// node. Any other model of several nodes tests its op only when every node is the same op.
+/// The op a test exercises. An expanded function (`<base>_expanded...`, usually several
+/// nodes, sometimes one other op: Clip within bounds expands to Identity) tests the op of its
+/// base test's single node. A one-node model tests that node's op. Any other model of several
+/// nodes tests its op only when every node is the same op.
 fn op_of(t: &Scanned, single: &BTreeMap<&str, &str>) -> Option<String> {
+    if let Some(i) = t.name.find("_expanded") {
+        if let Some(op) = single.get(&t.name[..i]) {
+            return Some(op.to_string());
+        }
+    }
     if t.ops.len() == 1 {
         return Some(t.ops[0].clone());
-    }
-    if let Some(i) = t.name.find("_expanded") {
-        return single.get(&t.name[..i]).map(|s| s.to_string());
     }
     let first = t.ops.first()?;
     t.ops.iter().all(|o| o == first).then(|| first.to_string())
 }
 
-/// The CNN tests among `scanned`, sorted by name.
-pub fn select(scanned: &[Scanned]) -> Vec<NodeTest> {
+/// Why the tests that are not selected are not, as counts.
+#[derive(Debug, Default)]
+pub struct Excluded {
+    /// Their op is not a CNN op (or a multi-node model of several ops that is no expansion).
+    pub other_op: usize,
+    /// A CNN op with element types other than f32 / i64 / bool (or non-tensor values).
+    pub other_types: usize,
+}
+
+/// The CNN tests among `scanned`, sorted by name, and what the others are.
+pub fn select(scanned: &[Scanned]) -> (Vec<NodeTest>, Excluded) {
     let single: BTreeMap<&str, &str> = scanned
         .iter()
         .filter(|t| t.ops.len() == 1)
         .map(|t| (t.name.as_str(), t.ops[0].as_str()))
         .collect();
-    scanned
-        .iter()
-        .filter(|t| t.types_ok)
-        .filter_map(|t| {
-            let op = op_of(t, &single)?;
-            family(&op)?;
-            Some(NodeTest {
-                name: t.name.clone(),
-                dir: t.dir.clone(),
-                op,
-            })
-        })
-        .collect()
+    let mut excluded = Excluded::default();
+    let mut tests = Vec::new();
+    for t in scanned {
+        let Some(op) = op_of(t, &single).filter(|op| family(op).is_some()) else {
+            excluded.other_op += 1;
+            continue;
+        };
+        if !t.types_ok {
+            excluded.other_types += 1;
+            continue;
+        }
+        tests.push(NodeTest {
+            name: t.name.clone(),
+            dir: t.dir.clone(),
+            op,
+        });
+    }
+    (tests, excluded)
 }
