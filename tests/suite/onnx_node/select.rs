@@ -204,10 +204,12 @@ pub fn scan(root: &Path) -> Vec<Scanned> {
 /// base test's single node. A one-node model tests that node's op. Any other model of several
 /// nodes tests its op only when every node is the same op.
 fn op_of(t: &Scanned, single: &BTreeMap<&str, &str>) -> Option<String> {
-    if let Some(i) = t.name.find("_expanded") {
-        if let Some(op) = single.get(&t.name[..i]) {
-            return Some(op.to_string());
-        }
+    if let Some(op) = t
+        .name
+        .find("_expanded")
+        .and_then(|i| single.get(&t.name[..i]))
+    {
+        return Some(op.to_string());
     }
     if t.ops.len() == 1 {
         return Some(t.ops[0].clone());
