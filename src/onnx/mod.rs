@@ -29,6 +29,13 @@ pub struct ImportOptions {
     pub constants: HashMap<String, Tensor>,
 }
 
+/// Decodes one `TensorProto` (its data inline, not in an external file) as the importer does:
+/// floats of every width as f32, integers and booleans as i64. The ONNX backend tests store
+/// their inputs and outputs this way.
+pub fn decode_tensor(t: &proto::TensorProto) -> Result<Const> {
+    tensor::decode(t, None)
+}
+
 /// Imports a model from memory (external data files are not reachable this way).
 pub fn import_bytes(bytes: &[u8], opts: &ImportOptions) -> Result<Graph> {
     import::import(bytes, opts, None)

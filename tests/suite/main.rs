@@ -21,6 +21,7 @@ mod graph_patterns;
 mod matmul;
 mod nan;
 mod onnx;
+mod onnx_node;
 mod pad;
 mod plan;
 mod pool;
