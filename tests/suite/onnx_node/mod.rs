@@ -21,14 +21,21 @@ const MIN_TESTS: usize = 1500;
 /// The selection from onnx 1.22.0 is larger; fewer means the selection broke.
 const MIN_SELECTED: usize = 300;
 
+/// `WGCONV_ONNX_NODE_TESTS`, else where `.ci/run` unpacks the data by default.
 fn data_root() -> PathBuf {
-    let dir = std::env::var_os(ENV).unwrap_or_else(|| {
-        panic!(
-            "{ENV} is not set: it must name onnx/backend/test/data/node from the onnx 1.22.0 wheel \
-             (.ci/run fetches it; see README.md, \"ONNX\")"
-        )
-    });
-    let dir = PathBuf::from(dir);
+    let default = || {
+        std::env::var_os("HOME")
+            .map(|h| PathBuf::from(h).join(".cache/wgconv/onnx-1.22.0/onnx/backend/test/data/node"))
+    };
+    let dir = std::env::var_os(ENV)
+        .map(PathBuf::from)
+        .or_else(default)
+        .unwrap_or_else(|| {
+            panic!(
+                "{ENV} is not set and there is no HOME: it must name onnx/backend/test/data/node \
+                 from the onnx 1.22.0 wheel (.ci/run fetches it; see README.md, \"ONNX\")"
+            )
+        });
     assert!(
         dir.is_dir(),
         "{ENV}={}: not a folder (.ci/run fetches it)",
