@@ -24,9 +24,9 @@
 use super::{Lowering, Part, View, boxes};
 use crate::error::{Error, Result};
 use crate::graph::{Graph, Node, Op, ValueId};
-use crate::plan::{Plan, Step, Store, param_precision};
 use crate::kernels::rearrange;
 use crate::ops::{Activation, Epilogue};
+use crate::plan::{Plan, Step, Store, param_precision};
 
 /// A split node: its op and the whole views of its tensors.
 pub(crate) struct NodeViews<'a> {
