@@ -118,6 +118,17 @@ impl PoolSpec {
     }
 }
 
+/// Whether fusing the global average pool into the gate kernel pays for `channels` maps of
+/// `spatial` values: each of the 256 invocations then averages whole channels serially, so the
+/// serial work `ceil(C / 256) * S` must stay small: at most 512 loads, about what one launch
+/// of a separate pooling kernel costs in latency. At 224 x 224, EfficientNet-B0's SE layers at
+/// 7 x 7 and at 14 x 14 with <= 512 channels qualify; the 112 x 112 to 28 x 28 ones keep the
+/// separate, fully parallel pooling kernel. (A heuristic from launch-latency arithmetic, not
+/// yet timed on real GPUs.)
+pub fn pool_fusable_into_se_gate(channels: usize, spatial: usize) -> bool {
+    channels.div_ceil(256) * spatial <= 512
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,15 +147,4 @@ mod tests {
             vec![1, 64, 56, 56]
         );
     }
-}
-
-/// Whether fusing the global average pool into the gate kernel pays for `channels` maps of
-/// `spatial` values: each of the 256 invocations then averages whole channels serially, so the
-/// serial work `ceil(C / 256) * S` must stay small: at most 512 loads, about what one launch
-/// of a separate pooling kernel costs in latency. At 224 x 224, EfficientNet-B0's SE layers at
-/// 7 x 7 and at 14 x 14 with <= 512 channels qualify; the 112 x 112 to 28 x 28 ones keep the
-/// separate, fully parallel pooling kernel. (A heuristic from launch-latency arithmetic, not
-/// yet timed on real GPUs.)
-pub fn pool_fusable_into_se_gate(channels: usize, spatial: usize) -> bool {
-    channels.div_ceil(256) * spatial <= 512
 }

@@ -17,7 +17,7 @@ pub fn is_pointwise(spec: &ConvSpec) -> bool {
 }
 
 /// Checks that the residual binding and the epilogue agree.
-fn residual_binding<'a, B: Binding>(
+fn residual_binding<B: Binding>(
     op: &str,
     epilogue: &Epilogue,
     residual: Option<B>,
