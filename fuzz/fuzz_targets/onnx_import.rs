@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 
-#[path = "../../tests/suite/fuzz_harness.rs"]
+#[path = "../../tests/suite/fuzz_harness/mod.rs"]
 mod fuzz_harness;
 
 fuzz_target!(|data: &[u8]| {

@@ -9,6 +9,7 @@
 
 mod builder;
 pub mod cpu;
+mod infer;
 mod op;
 pub mod passes;
 pub mod patterns;

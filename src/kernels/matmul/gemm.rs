@@ -1,10 +1,10 @@
-//! Tiled strided batched GEMM (`shaders/matmul.wgsl`): pointwise (1x1) and grouped pointwise
-//! convolution, Linear / ONNX Gemm, and numpy MatMul, all as views of one kernel through strides.
+//! The tiled strided batched GEMM kernel itself (`shaders/matmul.wgsl`): its problem
+//! description through strides, its tiling, and its launch.
 
 use crate::error::{Error, Result};
 use crate::kernels::eltwise::to_u32;
-use crate::kernels::{Binding, ConvBindings, Launch, Target};
-use crate::ops::{Activation, ConvSpec, Epilogue};
+use crate::kernels::{Binding, Launch, Target};
+use crate::ops::Activation;
 use crate::shaders::Shader;
 
 /// Rows (and columns) each invocation accumulates in registers; fixed in the shader.
@@ -26,21 +26,21 @@ crate::gpu_params! {
 
 /// How one operand of the batched GEMM is laid out in its buffer, in elements.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Layout {
+pub(super) struct Layout {
     /// Stride between rows.
-    rs: usize,
+    pub(super) rs: usize,
     /// Stride between columns.
-    cs: usize,
+    pub(super) cs: usize,
     /// Stride between outer batch entries (0 broadcasts).
-    bo: usize,
+    pub(super) bo: usize,
     /// Stride between inner batch entries (0 broadcasts).
-    bi: usize,
+    pub(super) bi: usize,
 }
 
 impl Layout {
     /// Elements from the first to one past the last element touched by a `rows x cols` matrix
     /// at every batch index (0 when nothing is touched).
-    fn extent(&self, rows: usize, cols: usize, outer: usize, inner: usize) -> usize {
+    pub(super) fn extent(&self, rows: usize, cols: usize, outer: usize, inner: usize) -> usize {
         if rows == 0 || cols == 0 || outer == 0 || inner == 0 {
             return 0;
         }
@@ -54,17 +54,17 @@ impl Layout {
 
 /// A batched GEMM problem `C[b] = A[b] (m x k) * B[b] (k x n)`, batch `outer x inner`.
 #[derive(Clone, Copy, Debug)]
-struct Gemm {
-    m: usize,
-    n: usize,
-    k: usize,
-    outer: usize,
-    inner: usize,
-    a: Layout,
-    b: Layout,
-    c: Layout,
+pub(super) struct Gemm {
+    pub(super) m: usize,
+    pub(super) n: usize,
+    pub(super) k: usize,
+    pub(super) outer: usize,
+    pub(super) inner: usize,
+    pub(super) a: Layout,
+    pub(super) b: Layout,
+    pub(super) c: Layout,
     /// `(per_row, outer stride, inner stride)` of the bias, when there is one.
-    bias: Option<(bool, usize, usize)>,
+    pub(super) bias: Option<(bool, usize, usize)>,
 }
 
 /// Checks that a binding holds at least `elems` elements of the handle's precision.
@@ -174,7 +174,7 @@ impl GemmTiling {
 
 /// Builds the dispatch of a validated GEMM problem.
 #[allow(clippy::too_many_arguments)]
-fn gemm<B: Binding>(
+pub(super) fn gemm<B: Binding>(
     target: &Target,
     op: &str,
     g: &Gemm,
@@ -300,107 +300,6 @@ fn gemm<B: Binding>(
     )
 }
 
-/// True for convolutions the GEMM kernel runs: every kernel extent 1, stride 1, no padding
-/// (any dilation, any groups, spatial rank 1 to 3).
-pub fn is_pointwise(spec: &ConvSpec) -> bool {
-    spec.validate("pointwise").is_ok()
-        && spec.kernel.iter().all(|&k| k == 1)
-        && spec.stride.iter().all(|&s| s == 1)
-        && spec.pad_begin.iter().chain(&spec.pad_end).all(|&p| p == 0)
-}
-
-/// Checks that the residual binding and the epilogue agree.
-fn residual_binding<B: Binding>(
-    op: &str,
-    epilogue: &Epilogue,
-    residual: Option<B>,
-) -> Result<Option<B>> {
-    match (epilogue.residual, residual) {
-        (true, None) => Err(Error::invalid_op(
-            op,
-            "the epilogue adds a residual but no residual buffer is bound",
-        )),
-        (false, Some(_)) => Err(Error::invalid_op(
-            op,
-            "a residual buffer is bound but the epilogue does not add it",
-        )),
-        (_, r) => Ok(r),
-    }
-}
-
-/// A 1x1 convolution (any groups) on `[N, C, *spatial]`, weight `[O, C/g, 1, ..]`, output
-/// `[N, O, *spatial]`, as a GEMM batched over (image, group).
-pub fn pointwise<B: Binding>(
-    target: &Target,
-    spec: &ConvSpec,
-    input_shape: &[usize],
-    weight_shape: &[usize],
-    epilogue: Epilogue,
-    b: ConvBindings<B>,
-) -> Result<Launch<B>> {
-    pointwise_tiled(target, spec, input_shape, weight_shape, epilogue, b, None)
-}
-
-/// [`pointwise`] with an explicit GEMM tiling (`None`: [`GemmTiling::for_problem`]).
-pub fn pointwise_tiled<B: Binding>(
-    target: &Target,
-    spec: &ConvSpec,
-    input_shape: &[usize],
-    weight_shape: &[usize],
-    epilogue: Epilogue,
-    b: ConvBindings<B>,
-    tiling: Option<GemmTiling>,
-) -> Result<Launch<B>> {
-    const OP: &str = "pointwise conv";
-    let problem = pointwise_problem(spec, input_shape, weight_shape)?;
-    let residual = residual_binding(OP, &epilogue, b.residual)?;
-    gemm(
-        target,
-        OP,
-        &problem,
-        epilogue.activation,
-        b.weight,
-        b.input,
-        b.bias,
-        residual,
-        b.output,
-        tiling,
-        None,
-    )
-}
-
-/// Split-K's first pass for a pointwise convolution: the GEMM over `splits` ranges of the
-/// reduction, each writing raw partial sums to slice `s` of `partial` (`[splits, *output
-/// shape]`). `crate::kernels::splitk::reduce` finishes.
-#[allow(clippy::too_many_arguments)]
-pub fn pointwise_partial<B: Binding>(
-    target: &Target,
-    spec: &ConvSpec,
-    input_shape: &[usize],
-    weight_shape: &[usize],
-    input: B,
-    weight: B,
-    partial: B,
-    tiling: Option<GemmTiling>,
-    splits: u32,
-) -> Result<Launch<B>> {
-    const OP: &str = "pointwise conv (split-K)";
-    let problem = pointwise_problem(spec, input_shape, weight_shape)?;
-    gemm(
-        target,
-        OP,
-        &problem,
-        Activation::Identity,
-        weight,
-        input,
-        None,
-        None,
-        partial,
-        tiling,
-        Some(splits),
-    )
-}
-
 /// Winograd's batched GEMM: for each of `points` transform points p, `M[p] = U[p] V[p]` with
 /// `U` `[points, O, C]`, `V` `[points, C, P]`, `M` `[points, O, P]`, all dense.
 #[allow(clippy::too_many_arguments)]
@@ -450,182 +349,6 @@ pub(crate) fn batched_gemm<B: Binding>(
         None,
         m,
         tiling,
-        None,
-    )
-}
-
-/// The batched GEMM of a pointwise convolution (after checking that it is one).
-fn pointwise_problem(
-    spec: &ConvSpec,
-    input_shape: &[usize],
-    weight_shape: &[usize],
-) -> Result<Gemm> {
-    const OP: &str = "pointwise conv";
-    if !is_pointwise(spec) {
-        spec.validate(OP)?;
-        return Err(Error::invalid_op(
-            OP,
-            format!(
-                "needs a 1x1 kernel, stride 1 and no padding; got kernel {:?}, stride {:?}, pads {:?}/{:?}",
-                spec.kernel, spec.stride, spec.pad_begin, spec.pad_end
-            ),
-        ));
-    }
-    let out_shape = spec.output_shape(input_shape, weight_shape)?;
-    let (batch, c, o, g) = (input_shape[0], input_shape[1], weight_shape[0], spec.groups);
-    let s: usize = out_shape[2..].iter().product();
-    let (cg, og) = (c / g, o / g);
-    Ok(Gemm {
-        m: og,
-        n: s,
-        k: cg,
-        outer: batch,
-        inner: g,
-        // The group's weight rows [O/g, C/g].
-        a: Layout {
-            rs: cg,
-            cs: 1,
-            bo: 0,
-            bi: og * cg,
-        },
-        // The group's input channels of one image, [C/g, S].
-        b: Layout {
-            rs: s,
-            cs: 1,
-            bo: c * s,
-            bi: cg * s,
-        },
-        c: Layout {
-            rs: s,
-            cs: 1,
-            bo: o * s,
-            bi: og * s,
-        },
-        bias: Some((true, 0, og)),
-    })
-}
-
-/// `y = activation(x W^T + bias)`: PyTorch `nn.Linear`, ONNX `Gemm` with `transB = 1`.
-/// `x` is `[N, K]`, `w` `[M, K]`, `bias` `[M]`, `out` `[N, M]`.
-#[allow(clippy::too_many_arguments)]
-pub fn linear<B: Binding>(
-    target: &Target,
-    x_shape: &[usize],
-    w_shape: &[usize],
-    activation: Activation,
-    x: B,
-    w: B,
-    bias: Option<B>,
-    out: B,
-) -> Result<Launch<B>> {
-    const OP: &str = "linear";
-    let (&[rows, k], &[m, wk]) = (x_shape, w_shape) else {
-        return Err(Error::invalid_op(
-            OP,
-            format!("input {x_shape:?} and weight {w_shape:?} must both have rank 2"),
-        ));
-    };
-    if k != wk {
-        return Err(Error::invalid_op(
-            OP,
-            format!("input {x_shape:?} has {k} features, weight {w_shape:?} expects {wk}"),
-        ));
-    }
-    let problem = Gemm {
-        m: rows,
-        n: m,
-        k,
-        outer: 1,
-        inner: 1,
-        a: Layout {
-            rs: k,
-            cs: 1,
-            bo: 0,
-            bi: 0,
-        },
-        // B[k][n] = W[n][k]: W read with its strides swapped.
-        b: Layout {
-            rs: 1,
-            cs: k,
-            bo: 0,
-            bi: 0,
-        },
-        c: Layout {
-            rs: m,
-            cs: 1,
-            bo: 0,
-            bi: 0,
-        },
-        bias: Some((false, 0, 0)),
-    };
-    gemm(
-        target, OP, &problem, activation, x, w, bias, None, out, None, None,
-    )
-}
-
-/// numpy `matmul` for rank-2 and rank-3 operands (see [`crate::ops::matmul_output_shape`]); `out` is dense.
-pub fn matmul<B: Binding>(
-    target: &Target,
-    a_shape: &[usize],
-    b_shape: &[usize],
-    a: B,
-    b: B,
-    out: B,
-) -> Result<Launch<B>> {
-    const OP: &str = "matmul";
-    let out_shape = crate::ops::matmul_output_shape(a_shape, b_shape)?;
-    let (ra, rb) = (a_shape.len(), b_shape.len());
-    let (m, k, n) = (a_shape[ra - 2], a_shape[ra - 1], b_shape[rb - 1]);
-    let batch = if out_shape.len() == 3 {
-        out_shape[0]
-    } else {
-        1
-    };
-    // A batch of one (or no batch dimension) is shared by every output batch entry.
-    let batch_stride = |shape: &[usize], mat: usize| {
-        if shape.len() == 3 && shape[0] > 1 {
-            mat
-        } else {
-            0
-        }
-    };
-    let problem = Gemm {
-        m,
-        n,
-        k,
-        outer: batch,
-        inner: 1,
-        a: Layout {
-            rs: k,
-            cs: 1,
-            bo: batch_stride(a_shape, m * k),
-            bi: 0,
-        },
-        b: Layout {
-            rs: n,
-            cs: 1,
-            bo: batch_stride(b_shape, k * n),
-            bi: 0,
-        },
-        c: Layout {
-            rs: n,
-            cs: 1,
-            bo: m * n,
-            bi: 0,
-        },
-        bias: None,
-    };
-    gemm(
-        target,
-        OP,
-        &problem,
-        Activation::Identity,
-        a,
-        b,
-        None,
-        None,
-        out,
-        None,
         None,
     )
 }

@@ -1,0 +1,286 @@
+//! The `wgconv` command line. With no subcommand it runs the main job on a built-in default.
+
+mod args;
+mod bench;
+mod info;
+mod run;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use wgconv::Result;
+use wgconv::bench::{BenchOptions, Peak};
+
+use crate::args::{AdapterArgs, AutotuneArgs, PrecisionArg};
+use crate::bench::bench_cmd;
+use crate::info::{info, summary_cmd};
+use crate::run::run_cmd;
+use crate::validate::validate_cmd;
+
+#[derive(Parser)]
+#[command(
+    name = "wgconv",
+    version,
+    about = "GPU inference engine for convolutional networks (wgpu + WGSL)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run an ONNX model or a built-in network on the GPU; write every output as NAME.npy.
+    ///
+    /// Examples:
+    ///   wgconv run model.onnx --input input=image.npy --output-dir out/
+    ///   wgconv run resnet18 --shape input=1x3x224x224 --runs 20
+    Run {
+        /// An .onnx file, or a zoo network (resnet18, resnet34, resnet50, mobilenet_v2,
+        /// efficientnet_b0, squeezenet1_1, googlenet, shufflenet_v2_x1_0, cifar10_net).
+        model: String,
+        /// NAME=FILE.npy (float32, float64, int64 or int32); repeat per input. Without it,
+        /// seeded random inputs of the model's shapes.
+        #[arg(long = "input", value_name = "NAME=FILE.npy")]
+        inputs: Vec<String>,
+        /// NAME=1x3x224x224: fixes a (dynamic) input shape; for zoo networks, the input shape.
+        #[arg(long = "shape", value_name = "NAME=SHAPE")]
+        shapes: Vec<String>,
+        /// safetensors file with PyTorch state_dict names (zoo networks only).
+        #[arg(long)]
+        weights: Option<PathBuf>,
+        /// Write outputs here as <output name>.npy.
+        #[arg(long)]
+        output_dir: Option<PathBuf>,
+        /// Timed runs after the first.
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+        #[command(flatten)]
+        precision: PrecisionArg,
+        #[command(flatten)]
+        autotune: AutotuneArgs,
+        #[command(flatten)]
+        adapter: AdapterArgs,
+    },
+    /// Print a torchsummary-style table (layer, output shape, parameters, MACs) of an ONNX
+    /// model or a built-in network.
+    ///
+    /// Example: wgconv summary cifar10_net
+    Summary {
+        /// An .onnx file or a zoo network name.
+        model: String,
+        /// NAME=1x3x224x224 for dynamic inputs (or the zoo input shape).
+        #[arg(long = "shape", value_name = "NAME=SHAPE")]
+        shapes: Vec<String>,
+        /// Print exactly torchsummary's table (no MACs column).
+        #[arg(long)]
+        torchsummary: bool,
+    },
+    /// Check every kernel on every adapter (or the chosen ones) against the CPU reference, and
+    /// translate every shader to SPIR-V, MSL, HLSL and GLSL. Exits non-zero on any failure.
+    ///
+    /// Example: wgconv validate --json validate.json --html validate.html
+    Validate {
+        /// Only cases whose family or name contains this (e.g. conv, pool).
+        #[arg(long)]
+        filter: Option<String>,
+        /// Write the report as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Write a self-contained HTML report here.
+        #[arg(long)]
+        html: Option<PathBuf>,
+        /// Also bisect this network (an .onnx file or a zoo name) node by node on each adapter
+        /// and report the first node whose output leaves tolerance.
+        #[arg(long)]
+        model: Option<String>,
+        /// NAME=1x3x224x224 input shapes for --model.
+        #[arg(long = "shape", value_name = "NAME=SHAPE")]
+        shapes: Vec<String>,
+        #[command(flatten)]
+        adapter: AdapterArgs,
+    },
+    /// List every adapter wgpu finds, with backend, type, driver, features and key limits.
+    ///
+    /// Example: wgconv info
+    Info,
+    /// Time every layer and network of a benchmark suite and report GFLOP/s, GB/s, % of
+    /// peak, and for networks images/s and cold-start (session creation) time.
+    ///
+    /// Example: wgconv bench --json bench/results/my-gpu.json --skip resnet50_b32
+    Bench {
+        /// Suite file (default: the built-in copy of bench/suite.json).
+        suite: Option<PathBuf>,
+        /// Also write the results as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Also write a roofline plot (SVG: arithmetic intensity vs GFLOP/s, log-log, under
+        /// the peak compute and bandwidth roofs) here.
+        #[arg(long, value_name = "OUT.svg")]
+        roofline: Option<PathBuf>,
+        /// Timed runs per item (>= 20 recommended).
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+        /// Untimed warm-up runs per item.
+        #[arg(long, default_value_t = 5)]
+        warmup: usize,
+        /// Only items whose name contains this.
+        #[arg(long)]
+        filter: Option<String>,
+        /// Leave out the item with exactly this name (repeatable, or comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        skip: Vec<String>,
+        /// Only the suite's single layers.
+        #[arg(long, conflicts_with = "models_only")]
+        layers_only: bool,
+        /// Only the suite's networks.
+        #[arg(long)]
+        models_only: bool,
+        /// Peak FP32 GFLOP/s of the adapter (overrides the built-in table).
+        #[arg(long)]
+        peak_gflops: Option<f64>,
+        /// Peak memory bandwidth in GB/s (overrides the built-in table).
+        #[arg(long)]
+        peak_gbs: Option<f64>,
+        /// Time with host wall clock even when GPU timestamps are available.
+        #[arg(long)]
+        wall_clock: bool,
+        #[command(flatten)]
+        precision: PrecisionArg,
+        #[command(flatten)]
+        autotune: AutotuneArgs,
+        #[command(flatten)]
+        adapter: AdapterArgs,
+    },
+}
+
+fn write_file(path: &PathBuf, what: &'static str, text: &str) -> Result<()> {
+    std::fs::write(path, text).map_err(|e| wgconv::Error::InvalidSetting {
+        name: what,
+        value: path.display().to_string(),
+        reason: e.to_string(),
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Validate {
+            filter,
+            json,
+            html,
+            model,
+            shapes,
+            adapter,
+        }) => {
+            return match validate_cmd(filter, json, html, model, &shapes, &adapter) {
+                Ok((table, passed)) => {
+                    print!("{table}");
+                    if passed {
+                        ExitCode::SUCCESS
+                    } else {
+                        eprintln!("wgconv: validation FAILED");
+                        ExitCode::FAILURE
+                    }
+                }
+                Err(e) => {
+                    eprintln!("wgconv: error: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        None => wgconv::demo::run_default(),
+        Some(Command::Run {
+            model,
+            inputs,
+            shapes,
+            weights,
+            output_dir,
+            runs,
+            precision,
+            autotune,
+            adapter,
+        }) => run_cmd(
+            &model,
+            &inputs,
+            &shapes,
+            weights.as_ref(),
+            output_dir.as_ref(),
+            runs,
+            precision.precision,
+            autotune,
+            &adapter,
+        ),
+        Some(Command::Summary {
+            model,
+            shapes,
+            torchsummary,
+        }) => summary_cmd(&model, &shapes, torchsummary),
+        Some(Command::Info) => info(),
+        Some(Command::Bench {
+            suite,
+            json,
+            roofline,
+            runs,
+            warmup,
+            filter,
+            skip,
+            layers_only,
+            models_only,
+            peak_gflops,
+            peak_gbs,
+            wall_clock,
+            precision,
+            autotune,
+            adapter,
+        }) => {
+            let peak = match (peak_gflops, peak_gbs) {
+                (Some(gflops), Some(gbs)) => Some(Peak { gflops, gbs }),
+                (Some(gflops), None) => Some(Peak {
+                    gflops,
+                    gbs: f64::NAN,
+                }),
+                (None, Some(gbs)) => Some(Peak {
+                    gflops: f64::NAN,
+                    gbs,
+                }),
+                (None, None) => None,
+            };
+            let opts = BenchOptions {
+                warmup,
+                runs: runs.max(1),
+                peak,
+                timestamps: !wall_clock,
+                filter,
+                skip,
+                layers: !models_only,
+                models: !layers_only,
+                autotune: false,
+            };
+            bench_cmd(
+                suite,
+                json,
+                roofline,
+                opts,
+                precision.precision,
+                autotune,
+                &adapter,
+            )
+        }
+    };
+    match result {
+        Ok(report) => {
+            print!("{report}");
+            if !report.ends_with('\n') {
+                println!();
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("wgconv: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
