@@ -34,10 +34,6 @@ crate::gpu_params! {
     }
 }
 
-fn kind_name(kind: PoolKind) -> &'static str {
-    kind.name(false)
-}
-
 /// Fails unless `b` holds at least a tensor of `shape` in the handle's precision.
 pub(crate) fn check_binding<B: Binding>(
     target: &Target,
@@ -74,7 +70,7 @@ pub fn pool<B: Binding>(
     input: B,
     output: B,
 ) -> Result<Launch<B>> {
-    let op = kind_name(spec.kind);
+    let op = spec.kind.name(false);
     let out_shape = spec.output_shape(input_shape)?;
     check_binding(target, op, "input", input, input_shape)?;
     check_binding(target, op, "output", output, &out_shape)?;
