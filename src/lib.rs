@@ -4,11 +4,11 @@
 //! Layers, from the bottom (each module imports only from below; README "Architecture"):
 //! [`error`], [`precision`], [`tensor`] (host tensors), [`ops`] (hyper-parameters and shape
 //! rules), [`shaders`] and [`kernels`] (pure launch builders: shapes and bindings in, a
-//! [`kernels::Launch`] out), [`reference`] (the CPU oracle), [`graph`] (typed ops, builder,
+//! [`kernels::Launch`] out), [`reference`](mod@reference) (the CPU oracle), [`graph`] (typed ops, builder,
 //! passes, CPU executor), [`plan`] (graph + target -> buffers, parameters, launches; no GPU),
 //! [`device`] (adapter, pipelines, GPU tensors, timers), [`tune`] (the autotuner), [`session`]
 //! (allocate, upload, bind, run). Front ends and tools: [`onnx`], [`blocks`], [`zoo`],
-//! [`weights`], [`summary`], [`problem`], [`validate`], [`bench`].
+//! [`weights`], [`summary`], [`problem`], [`validate`], [`bench`](mod@bench).
 
 pub mod bench;
 pub mod blocks;

@@ -24,7 +24,7 @@ pub use pipelines::{BufRef, Dispatch, PipelineCache, PipelineKey};
 pub use tensor::GpuTensor;
 
 /// How to choose an adapter. `Default` reads no `WGCONV_*` adapter setting (the cache
-/// directory still defaults as in [`crate::cache`]); [`GpuOptions::from_env`] reads them.
+/// directory still defaults as in [`cache`]); [`GpuOptions::from_env`] reads them.
 #[derive(Clone, Debug)]
 pub struct GpuOptions {
     /// Restrict the search to these backends (all primary backends plus GL when `None`).

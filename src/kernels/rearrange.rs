@@ -463,7 +463,7 @@ pub fn copy_into_plan(
     Ok(plan)
 }
 
-/// Output shape of [`slice`]: `ceil((end - start) / step)` per dim, 0 when `end <= start`.
+/// Output shape of [`slice`](fn@slice): `ceil((end - start) / step)` per dim, 0 when `end <= start`.
 pub fn slice_shape(
     input_shape: &[usize],
     starts: &[usize],
@@ -507,7 +507,7 @@ pub fn slice<B: Binding>(
     strided_copy(target, "slice", &plan, input, output)
 }
 
-/// The [`CopyPlan`] of [`slice`].
+/// The [`CopyPlan`] of [`slice`](fn@slice).
 pub fn slice_plan(
     input_shape: &[usize],
     starts: &[usize],

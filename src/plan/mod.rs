@@ -2,12 +2,12 @@
 //! `Graph + Target (precision, device limits) + options -> Plan { buffers, params, launches }`.
 //!
 //! The lowering is a short pipeline of rewrites, one file each:
-//! - [`select`]: each convolution's algorithm (override, heuristic, single-pass where split);
+//! - `select`: each convolution's algorithm (override, heuristic, single-pass where split);
 //! - [`params`]: every node's parameter tensors, derived ones (BatchNorm's affine, Winograd's
 //!   transformed weights, resize lookups) computed once and held by the plan;
-//! - [`alloc`]: activation and scratch regions placed in a few arena buffers by liveness;
+//! - `alloc`: activation and scratch regions placed in a few arena buffers by liveness;
 //! - [`launches`]: each node's kernel launches, bound to symbolic [`Slice`]s of those buffers;
-//! - [`split`]: nodes binding a tensor beyond `max_storage_buffer_binding_size` lowered to
+//! - `split`: nodes binding a tensor beyond `max_storage_buffer_binding_size` lowered to
 //!   chunked launches over sub-ranges and staging buffers instead.
 //!
 //! The session (`crate::session`) then only allocates the buffers, uploads the parameters and
@@ -126,7 +126,7 @@ pub struct Step {
     /// Activation-buffer regions live only during this step, in
     /// [`algorithm::scratch_bytes`] order.
     pub scratch: Vec<Region>,
-    /// True when the node was split to fit the binding limit ([`split`]).
+    /// True when the node was split to fit the binding limit (`plan/split`).
     pub split: bool,
     /// Its kernel launches, in order (none for views).
     pub launches: Vec<Launch<Slice>>,

@@ -35,7 +35,7 @@ pub struct SessionOptions {
     pub reuse_memory: bool,
     /// Storage (and accumulation) type of activations and weights on the device; `None`: the
     /// precision of the [`Gpu`] handle (f32 unless made by [`Gpu::with_precision`]). f16
-    /// precisions need `SHADER_F16` ([`Error::MissingFeature`] otherwise); inputs and outputs
+    /// precisions need `SHADER_F16` ([`crate::Error::MissingFeature`] otherwise); inputs and outputs
     /// stay f32 tensors either way (converted on upload and readback).
     pub precision: Option<Precision>,
     /// Per-node convolution algorithms overriding the heuristic
