@@ -224,13 +224,7 @@ impl Op {
             }
             Op::Transpose { perm } => {
                 arity(inputs, 1)?;
-                let x = inputs[0];
-                let mut sorted = perm.clone();
-                sorted.sort();
-                if sorted != (0..x.len()).collect::<Vec<_>>() {
-                    return Err(format!("{perm:?} is not a permutation of {} dims", x.len()));
-                }
-                Ok(perm.iter().map(|&p| x[p]).collect())
+                crate::ops::transpose_shape(perm, inputs[0]).map_err(|e| e.to_string())
             }
             Op::PixelShuffle(p) => {
                 arity(inputs, 1)?;

@@ -364,26 +364,6 @@ pub fn channel_shuffle_plan(op: &ChannelShuffle, input_shape: &[usize]) -> Resul
     Ok(plan)
 }
 
-/// Output shape of [`transpose`]: `out[i] = input[perm[i]]`.
-pub fn transpose_shape(perm: &[usize], input_shape: &[usize]) -> Result<Vec<usize>> {
-    let r = input_shape.len();
-    let mut seen = vec![false; r];
-    let ok = perm.len() == r
-        && r <= MAX_RANK
-        && perm
-            .iter()
-            .all(|&p| p < r && !std::mem::replace(&mut seen[p], true));
-    if !ok {
-        return Err(Error::invalid_op(
-            "transpose",
-            format!(
-                "perm {perm:?} must be a permutation of the axes of {input_shape:?} (rank <= {MAX_RANK})"
-            ),
-        ));
-    }
-    Ok(perm.iter().map(|&p| input_shape[p]).collect())
-}
-
 /// `out = input.permute(perm)` (ONNX `Transpose`), rank <= 6.
 ///
 /// Mapping: walk the dense output; output dim `i` steps the input by `in_strides[perm[i]]`.
@@ -400,7 +380,7 @@ pub fn transpose<B: Binding>(
 
 /// The [`CopyPlan`] of [`transpose`].
 pub fn transpose_plan(perm: &[usize], input_shape: &[usize]) -> Result<CopyPlan> {
-    let out_shape = transpose_shape(perm, input_shape)?;
+    let out_shape = crate::ops::transpose_shape(perm, input_shape)?;
     let s = strides(input_shape);
     let plan = CopyPlan {
         in_strides: perm.iter().map(|&p| s[p]).collect(),

@@ -46,5 +46,5 @@ pub use broadcast::{BinaryOp, broadcast_shape, broadcast_strides};
 pub use conv::{ConvSpec, ConvTransposeSpec};
 pub use matmul::matmul_output_shape;
 pub use pool::{PoolKind, PoolSpec, pool_fusable_into_se_gate};
-pub use rearrange::{ChannelOrder, ChannelShuffle, PixelShuffle, SpaceToDepth};
+pub use rearrange::{ChannelOrder, ChannelShuffle, PixelShuffle, SpaceToDepth, transpose_shape};
 pub use resize::{CoordinateMode, NearestMode, ResizeMode, ResizeSpec, pad_shape};

@@ -94,3 +94,21 @@ impl ChannelShuffle {
         Ok(input.to_vec())
     }
 }
+
+/// Output shape of a transpose: `out[i] = input[perm[i]]`, any rank (the copy kernel's own limit
+/// is on the rank left after merging contiguous dims).
+pub fn transpose_shape(perm: &[usize], input_shape: &[usize]) -> Result<Vec<usize>> {
+    let r = input_shape.len();
+    let mut seen = vec![false; r];
+    let ok = perm.len() == r
+        && perm
+            .iter()
+            .all(|&p| p < r && !std::mem::replace(&mut seen[p], true));
+    if !ok {
+        return Err(Error::invalid_op(
+            "transpose",
+            format!("perm {perm:?} is not a permutation of the axes of {input_shape:?}"),
+        ));
+    }
+    Ok(perm.iter().map(|&p| input_shape[p]).collect())
+}
