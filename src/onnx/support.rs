@@ -101,7 +101,6 @@ pub fn unsupported_reason(node: &NodeProto, opset: i64) -> Option<String> {
         "BatchNormalization" if a.int("training_mode", 0) != 0 => {
             Some("training-mode BatchNormalization".into())
         }
-        "Gemm" if a.int("transA", 0) != 0 => Some("Gemm with transA=1".into()),
         "Softmax" if opset < 13 && a.has("axis") && a.int("axis", 1) != -1 => None, // checked against the rank later
         _ => None,
     }

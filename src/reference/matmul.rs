@@ -4,27 +4,30 @@
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
-/// numpy `matmul` for operands of rank 2 or 3; a rank-2 operand or a batch of 1 is shared by
-/// every batch entry of the other.
+/// numpy `matmul` for operands of any rank: 1-D operands promoted, batch dims broadcast. Each
+/// output batch index maps to each operand's by clamping broadcast dims to 0, index by index
+/// (no stride tricks: the kernel's merged batch levels are what this checks).
 pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
-    let (sa, sb) = (a.shape(), b.shape());
-    let shape = crate::ops::matmul_output_shape(sa, sb)?;
-    // View both as [batch, rows, cols].
-    let as3 = |s: &[usize]| {
-        if s.len() == 3 {
-            [s[0], s[1], s[2]]
-        } else {
-            [1, s[0], s[1]]
+    let s = crate::ops::matmul_shape(a.shape(), b.shape())?;
+    let (m, k, n) = (s.m, s.k, s.n);
+    let batches: usize = s.batch.iter().product();
+    // Index of the batch entry `idx` (of the output's batch dims) in an operand's batch dims.
+    let entry = |dims: &[usize], mut idx: usize| {
+        let mut at = 0;
+        let mut scale = 1;
+        for (i, &d) in s.batch.iter().enumerate().rev() {
+            let j = idx % d;
+            idx /= d;
+            if dims[i] != 1 {
+                at += j * scale;
+            }
+            scale *= dims[i];
         }
+        at
     };
-    let [ba, m, k] = as3(sa);
-    let [bb, kb, n] = as3(sb);
-    debug_assert_eq!(k, kb);
-    let batch = ba.max(bb);
-    let mut out = Vec::with_capacity(batch * m * n);
-    for bi in 0..batch {
-        let ia = if ba == 1 { 0 } else { bi };
-        let ib = if bb == 1 { 0 } else { bi };
+    let mut out = Vec::with_capacity(batches * m * n);
+    for bi in 0..batches {
+        let (ia, ib) = (entry(&s.a_batch, bi), entry(&s.b_batch, bi));
         for i in 0..m {
             for j in 0..n {
                 let mut acc = 0f64;
@@ -36,7 +39,7 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
             }
         }
     }
-    Tensor::new(shape, out)
+    Tensor::new(s.out, out)
 }
 
 /// `x W^T + bias` with `x` `[N, K]`, `w` `[M, K]`, `bias` `[M]`: PyTorch `nn.Linear`.

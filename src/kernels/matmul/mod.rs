@@ -72,7 +72,8 @@ pub fn linear<B: Binding>(
     )
 }
 
-/// numpy `matmul` for rank-2 and rank-3 operands (see [`crate::ops::matmul_output_shape`]); `out` is dense.
+/// numpy `matmul` for operands of any rank with broadcast batch dims (see
+/// [`crate::ops::matmul_shape`]); every operand dense, `out` too.
 pub fn matmul<B: Binding>(
     target: &Target,
     a_shape: &[usize],
@@ -82,46 +83,27 @@ pub fn matmul<B: Binding>(
     out: B,
 ) -> Result<Launch<B>> {
     const OP: &str = "matmul";
-    let out_shape = crate::ops::matmul_output_shape(a_shape, b_shape)?;
-    let (ra, rb) = (a_shape.len(), b_shape.len());
-    let (m, k, n) = (a_shape[ra - 2], a_shape[ra - 1], b_shape[rb - 1]);
-    let batch = if out_shape.len() == 3 {
-        out_shape[0]
-    } else {
-        1
+    let s = crate::ops::matmul_shape(a_shape, b_shape)?;
+    let Some([outer, inner]) = s.batch_levels() else {
+        return Err(Error::invalid_op(
+            OP,
+            format!(
+                "batch dims {:?} of {a_shape:?} @ {b_shape:?} broadcast in more than two alternating groups",
+                s.batch
+            ),
+        ));
     };
-    // A batch of one (or no batch dimension) is shared by every output batch entry.
-    let batch_stride = |shape: &[usize], mat: usize| {
-        if shape.len() == 3 && shape[0] > 1 {
-            mat
-        } else {
-            0
-        }
-    };
+    let (m, k, n) = (s.m, s.k, s.n);
+    let layout = |rs, bo, bi| Layout { rs, cs: 1, bo, bi };
     let problem = Gemm {
         m,
         n,
         k,
-        outer: batch,
-        inner: 1,
-        a: Layout {
-            rs: k,
-            cs: 1,
-            bo: batch_stride(a_shape, m * k),
-            bi: 0,
-        },
-        b: Layout {
-            rs: n,
-            cs: 1,
-            bo: batch_stride(b_shape, k * n),
-            bi: 0,
-        },
-        c: Layout {
-            rs: n,
-            cs: 1,
-            bo: m * n,
-            bi: 0,
-        },
+        outer: outer.count,
+        inner: inner.count,
+        a: layout(k, outer.a, inner.a),
+        b: layout(n, outer.b, inner.b),
+        c: layout(n, outer.c, inner.c),
         bias: None,
     };
     gemm(

@@ -27,10 +27,11 @@ pub(super) fn lower(
 
 impl Importer<'_> {
     fn gemm(&mut self, node: &NodeProto, index: usize, a: &Attrs<'_>) -> Result<ValueId> {
+        let mut x = self.dyn_in(node, 0)?;
         if a.int("transA", 0) != 0 {
-            return Err(a.error("transA", "transposed A is not supported"));
+            // Gemm's A is 2-D: a transposing copy, then the linear layer.
+            x = self.add(node, index, Op::Transpose { perm: vec![1, 0] }, &[x])?;
         }
-        let x = self.dyn_in(node, 0)?;
         let b = self.need_const(node, 1)?;
         if b.shape.len() != 2 {
             return Err(Error::invalid_op(

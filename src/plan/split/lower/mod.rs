@@ -300,12 +300,28 @@ pub(crate) fn lower(n: &NodeViews<'_>, l: &mut Lowering) -> Result<()> {
             n.by_boxes(l, m, None, &per_image(m.unwrap_or(0)))
         }
         Op::MatMul => {
-            // Batch entries and rows of `a` follow the output; `b` whole per batch entry.
+            let (a, b) = (&n.ins[0].1, &n.ins[1].1);
+            if a.dims.len() < 2 || b.dims.len() < 2 {
+                // A 1-D operand drops a dim of the output, so boxes of the output do not map
+                // onto it; such products are vector-sized in practice.
+                let (name, v) = if a.numel() >= b.numel() {
+                    (&n.ins[0].0, a)
+                } else {
+                    (&n.ins[1].0, b)
+                };
+                return Err(n.err(
+                    l.limit,
+                    &format!("{name:?}"),
+                    "a matmul with a 1-D operand is not cut",
+                    l.bytes(v.numel()),
+                ));
+            }
+            // Batch entries and rows of `a` follow the output; `b` whole per batch entry
+            // (broadcast dims of either stay whole).
             n.by_boxes(l, Some(rank - 2), None, &|lo: &[usize], hi: &[usize]| {
-                let (a, b) = (&n.ins[0].1, &n.ins[1].1);
                 let av = follow(a, lo, hi, rank - 2);
-                let bv = if b.dims.len() == 3 {
-                    follow(b, lo, hi, 0)
+                let bv = if rank >= 3 {
+                    follow(b, lo, hi, rank - 3)
                 } else {
                     b.clone()
                 };
