@@ -356,3 +356,43 @@ fn narrow_element_types_are_refused() {
         "{err}"
     );
 }
+
+/// The README's list of supported ops, between its markers: `SUPPORTED_OPS`, wrapped.
+fn readme_ops_block() -> String {
+    let mut lines = vec![String::new()];
+    let n = wgconv::onnx::SUPPORTED_OPS.len();
+    for (i, op) in wgconv::onnx::SUPPORTED_OPS.iter().enumerate() {
+        let item = format!("`{op}`{}", if i + 1 < n { "," } else { "." });
+        let last = lines.last_mut().expect("one line");
+        if !last.is_empty() && last.len() + 1 + item.len() > 95 {
+            lines.push(item);
+        } else {
+            if !last.is_empty() {
+                last.push(' ');
+            }
+            last.push_str(&item);
+        }
+    }
+    lines.join("\n") + "\n"
+}
+
+#[test]
+fn readme_lists_the_supported_ops() {
+    const START: &str = "<!-- supported-ops:start -->\n";
+    const END: &str = "<!-- supported-ops:end -->";
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let (head, rest) = text.split_once(START).expect("README has the start marker");
+    let (listed, tail) = rest.split_once(END).expect("README has the end marker");
+    let want = readme_ops_block();
+    if listed == want {
+        return;
+    }
+    if std::env::var_os("WGCONV_README_BLESS").is_some() {
+        std::fs::write(&path, format!("{head}{START}{want}{END}{tail}")).unwrap();
+        return;
+    }
+    panic!(
+        "README.md's supported-ops list differs from SUPPORTED_OPS (WGCONV_README_BLESS=1 rewrites it); it should read:\n{want}"
+    );
+}
