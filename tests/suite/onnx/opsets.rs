@@ -56,7 +56,9 @@ fn import_at(
 }
 
 fn refused(r: Result<Graph, String>, wants: &[&str]) {
-    let err = r.err().expect("refused");
+    let Err(err) = r else {
+        panic!("accepted; wanted an error with {wants:?}")
+    };
     for w in wants {
         assert!(err.contains(w), "{w:?} not in: {err}");
     }
@@ -189,6 +191,21 @@ fn reduce_mean_axes_attribute_before_18_input_from_18() {
     refused(
         import_at(17, input, &[1, 2, 3, 3], ax()),
         &["input 1 (axes)"],
+    );
+    // From 18 an absent or empty axes input means every axis (here refused: only the spatial
+    // ones lower); noop_with_empty_axes exists only from 18.
+    let all = node("ReduceMean", "m", &["x", "e"], &["y"]);
+    refused(
+        import_at(18, all, &[1, 2, 3, 3], vec![ints("e", &[])]),
+        &["axes [0, 1, 2, 3]"],
+    );
+    let noop = with(
+        node("ReduceMean", "m", &["x"], &["y"]),
+        vec![attr_i("noop_with_empty_axes", 1)],
+    );
+    refused(
+        import_at(17, noop, &[1, 2, 3, 3], vec![]),
+        &["noop_with_empty_axes", "from opset 18"],
     );
 }
 
