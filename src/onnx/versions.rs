@@ -168,3 +168,23 @@ fn value_reason(op: &str, a: &Attrs<'_>, opset: i64) -> Option<String> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::onnx::SUPPORTED_OPS;
+
+    /// The tables name only supported ops (a typo would silently check nothing), and each
+    /// attribute range lies in the order first <= last.
+    #[test]
+    fn tables_name_supported_ops() {
+        let ops = OP_RANGES.iter().map(|r| r.0);
+        let ops = ops.chain(ATTRS.iter().map(|r| r.0));
+        for op in ops.chain(INPUTS.iter().map(|r| r.0)) {
+            assert!(SUPPORTED_OPS.contains(&op), "{op}");
+        }
+        for &(op, name, first, last) in ATTRS {
+            assert!(first <= last, "{op}.{name}");
+        }
+    }
+}
