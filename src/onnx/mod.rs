@@ -8,6 +8,7 @@ mod import;
 pub mod proto;
 mod support;
 mod tensor;
+mod versions;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -3,6 +3,7 @@
 
 use super::attrs::Attrs;
 use super::proto::NodeProto;
+use super::versions::version_reason;
 
 /// Default-domain operators the importer lowers or folds.
 pub const SUPPORTED_OPS: &[&str] = &[
@@ -66,6 +67,9 @@ pub fn unsupported_reason(node: &NodeProto, opset: i64) -> Option<String> {
     if !SUPPORTED_OPS.contains(&op) {
         return Some(format!("operator {op} is not supported"));
     }
+    if let Some(why) = version_reason(node, opset) {
+        return Some(why);
+    }
     let a = Attrs::new(node);
     match op {
         "Pad" if a.string("mode", "constant") != "constant" => Some(format!(
@@ -101,7 +105,6 @@ pub fn unsupported_reason(node: &NodeProto, opset: i64) -> Option<String> {
         "BatchNormalization" if a.int("training_mode", 0) != 0 => {
             Some("training-mode BatchNormalization".into())
         }
-        "Softmax" if opset < 13 && a.has("axis") && a.int("axis", 1) != -1 => None, // checked against the rank later
         _ => None,
     }
 }

@@ -235,13 +235,10 @@ pub fn decode(t: &TensorProto, base: Option<&Path>) -> Result<Const> {
                 .map(|b| u16::from_le_bytes(b) as i64)
                 .collect(),
         ),
-        (other, _) => {
-            return Err(bad(
-                name,
-                format!(
-                    "element type {other:?} is not supported (float, double, float16, int8-64, uint8/16, bool are)"
-                ),
-            ));
+        _ => {
+            let why = unsupported_type(t.data_type())
+                .unwrap_or_else(|| "element type not readable in this form".into());
+            return Err(bad(name, why));
         }
     };
     let len = match &data {
@@ -255,4 +252,30 @@ pub fn decode(t: &TensorProto, base: Option<&Path>) -> Result<Const> {
         ));
     }
     Ok(Const { shape, data })
+}
+
+/// Why element type `dt` (a `TensorProto.DataType`) cannot be read, or `None` when it can.
+/// The narrow types of opsets 19-25 (float8, int4, uint4, float4, ...) are packed and scaled
+/// differently from every type here, so they are refused rather than misread.
+pub fn unsupported_type(dt: i32) -> Option<String> {
+    use DataType as T;
+    match DataType::try_from(dt) {
+        Ok(
+            T::Float
+            | T::Double
+            | T::Float16
+            | T::Int64
+            | T::Int32
+            | T::Int16
+            | T::Int8
+            | T::Uint16
+            | T::Uint8
+            | T::Bool,
+        ) => None,
+        Ok(t) => Some(format!(
+            "element type {} is not supported (float, double, float16, int8-64, uint8/16, bool are)",
+            t.as_str_name()
+        )),
+        Err(_) => Some(format!("element type {dt} is unknown")),
+    }
 }

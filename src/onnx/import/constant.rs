@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::onnx::attrs::Attrs;
 use crate::onnx::fold;
 use crate::onnx::proto::NodeProto;
-use crate::onnx::tensor::{Const, ConstData};
+use crate::onnx::tensor::{Const, ConstData, unsupported_type};
 
 pub(super) const OPS: &[&str] = &["Constant", "Shape", "Identity", "Dropout"];
 
@@ -26,6 +26,7 @@ pub(super) fn lower(
         "Shape" => Val::Const(shape_const(&im.shape(im.dyn_in(node, 0)?), a)),
         // "Identity" | "Dropout"
         _ => im
+            .inference_dropout(node)?
             .get(node, 0)?
             .cloned()
             .ok_or_else(|| Error::invalid_op(node_label(node), "missing input"))?,
@@ -64,11 +65,31 @@ fn shape_const(shape: &[usize], a: &Attrs<'_>) -> Const {
 }
 
 impl Importer<'_> {
+    /// Itself, when `node` is not a Dropout in training mode (opset 12's input 2), which drops
+    /// random elements: only inference (the identity) is supported. A zero ratio drops nothing.
+    fn inference_dropout(&self, node: &NodeProto) -> Result<&Self> {
+        if node.op_type() != "Dropout" || self.opset < 12 {
+            return Ok(self);
+        }
+        let zero = |v: Option<&Val>| match v {
+            Some(Val::Const(c)) => c.as_f32().iter().all(|&x| x == 0.0),
+            _ => false,
+        };
+        let training = self.get(node, 2)?;
+        if training.is_none() || zero(training) || zero(self.get(node, 1)?) {
+            return Ok(self);
+        }
+        Err(Error::invalid_op(
+            node_label(node),
+            "training_mode is not a constant false and the ratio is not 0: training-mode Dropout (random) is not supported",
+        ))
+    }
+
     /// Folds a node whose inputs are all constants; `None` when the op is not foldable.
     pub(super) fn fold(&self, node: &NodeProto, a: &Attrs<'_>) -> Result<Option<Const>> {
         let c = |i: usize| self.need_const(node, i);
         Ok(Some(match node.op_type() {
-            "Identity" | "Dropout" => c(0)?,
+            "Identity" | "Dropout" => self.inference_dropout(node)?.need_const(node, 0)?,
             "Add" | "Sub" | "Mul" | "Div" | "Equal" => {
                 fold::binary(node.op_type(), &c(0)?, &c(1)?)?
             }
@@ -80,8 +101,12 @@ impl Importer<'_> {
             }
             "Cast" => {
                 let x = c(0)?;
+                let to = a.int("to", 1);
+                if let Some(why) = unsupported_type(i32::try_from(to).unwrap_or(-1)) {
+                    return Err(a.error("to", why));
+                }
                 // TensorProto.DataType: 1 float, 10 float16, 11 double; everything else integral.
-                match a.int("to", 1) {
+                match to {
                     1 | 10 | 11 => Const::f32(x.shape.clone(), x.as_f32()),
                     _ => Const::i64(x.shape.clone(), x.as_i64()),
                 }

@@ -29,12 +29,13 @@ use super::proto::{
     ModelProto, NodeProto, ValueInfoProto, tensor_shape_proto::dimension::Value as Dim, type_proto,
 };
 use super::support::unsupported_reason;
-use super::tensor::{Const, decode};
+use super::tensor::{Const, decode, unsupported_type};
 use crate::error::{Error, Result};
 use crate::graph::{Graph, Op, ValueId, patterns};
 
-/// Lowest and highest default-domain opset accepted.
-pub const OPSETS: std::ops::RangeInclusive<i64> = 7..=22;
+/// Lowest and highest default-domain opset accepted. Every supported op follows its definition
+/// at each of them (see [`super::versions`]).
+pub const OPSETS: std::ops::RangeInclusive<i64> = 7..=25;
 
 /// A value while importing: a graph tensor, a constant, or a part of the GELU decomposition
 /// waiting for the rest of it.
@@ -79,6 +80,17 @@ fn node_label(n: &NodeProto) -> String {
     format!("ONNX node {:?} ({})", n.name(), n.op_type())
 }
 
+/// Adds the opset to an error about a node: what an op means depends on it.
+fn at_opset(e: Error, opset: i64) -> Error {
+    match e {
+        Error::InvalidOp { op, message } if op.starts_with("ONNX node") => Error::InvalidOp {
+            op: format!("{op} [opset {opset}]"),
+            message,
+        },
+        e => e,
+    }
+}
+
 /// Decodes and lowers a model.
 pub fn import(bytes: &[u8], opts: &ImportOptions, base: Option<&Path>) -> Result<Graph> {
     let model = ModelProto::decode(bytes)
@@ -94,10 +106,16 @@ pub fn import(bytes: &[u8], opts: &ImportOptions, base: Option<&Path>) -> Result
         .map(|o| o.version())
         .unwrap_or(1);
     if !OPSETS.contains(&opset) {
+        // A newer opset may change what an op means, so it is refused rather than guessed.
+        let why = if opset > *OPSETS.end() {
+            "newer than the importer knows"
+        } else {
+            "older than the importer reads"
+        };
         return Err(Error::invalid_op(
             "ONNX model",
             format!(
-                "default-domain opset {opset} is outside the supported {}..={}",
+                "default-domain opset {opset} is {why}: the supported opsets are {}..={}",
                 OPSETS.start(),
                 OPSETS.end()
             ),
@@ -155,7 +173,7 @@ pub fn import(bytes: &[u8], opts: &ImportOptions, base: Option<&Path>) -> Result
         im.vals.insert(name.to_string(), Val::Dyn(v));
     }
     for (i, node) in graph.node.iter().enumerate() {
-        im.lower(node, i)?;
+        im.lower(node, i).map_err(|e| at_opset(e, opset))?;
     }
     for out in &graph.output {
         match im.vals.get(out.name()) {
@@ -193,7 +211,13 @@ pub fn import(bytes: &[u8], opts: &ImportOptions, base: Option<&Path>) -> Result
 impl Importer<'_> {
     fn input_shape(&self, vi: &ValueInfoProto) -> Result<Vec<usize>> {
         let name = vi.name();
-        let declared: Vec<Option<usize>> = match vi.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+        let ty = vi.r#type.as_ref().and_then(|t| t.value.as_ref());
+        if let Some(type_proto::Value::TensorType(tt)) = ty
+            && let Some(why) = tt.elem_type.filter(|&t| t != 0).and_then(unsupported_type)
+        {
+            return Err(Error::invalid_op(format!("ONNX input {name:?}"), why));
+        }
+        let declared: Vec<Option<usize>> = match ty {
             Some(type_proto::Value::TensorType(tt)) => match &tt.shape {
                 Some(s) => s
                     .dim
@@ -322,12 +346,19 @@ impl Importer<'_> {
             .all(|n| matches!(self.vals.get(n.as_str()), Some(Val::Const(_))))
     }
 
-    /// `axes` as an attribute (older opsets) or a constant input.
+    /// `axes` as an attribute (older opsets) or a constant input; which one the opset has is
+    /// checked up front ([`super::versions`]).
     fn axes(&self, node: &NodeProto, a: &Attrs<'_>, input: usize) -> Result<Option<Vec<i64>>> {
         if let Some(v) = a.ints("axes") {
             return Ok(Some(v));
         }
-        Ok(self.const_in(node, input)?.map(|c| c.as_i64()))
+        let axes = self.const_in(node, input)?.map(|c| c.as_i64());
+        // Reductions with axes as an input: none or an empty list means every axis, unless
+        // noop_with_empty_axes makes it no axis (the identity).
+        if node.op_type().starts_with("Reduce") && axes.as_ref().is_none_or(|v| v.is_empty()) {
+            return Ok((a.int("noop_with_empty_axes", 0) != 0).then(Vec::new));
+        }
+        Ok(axes)
     }
 
     fn shape(&self, v: ValueId) -> Vec<usize> {

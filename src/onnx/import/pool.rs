@@ -42,10 +42,11 @@ pub(super) fn lower(
             let r = im.shape(x).len();
             let default = if im.opset >= 13 { -1 } else { 1 };
             let axis = fold::axis("Softmax", a.int("axis", default), r)?;
-            if im.opset < 13 && axis != r - 1 {
-                return Err(a.error("axis", format!("opset {} Softmax on axis {axis} of rank {r} flattens trailing dims; only the last axis is supported", im.opset)));
+            if im.opset < 13 && axis + 1 < r {
+                super::shape_ops::coerced_softmax(im, node, index, x, axis)?
+            } else {
+                im.add(node, index, Op::Softmax { axis }, &[x])?
             }
-            im.add(node, index, Op::Softmax { axis }, &[x])?
         }
     };
     Ok(Some(Val::Dyn(y)))

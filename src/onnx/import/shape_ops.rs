@@ -3,9 +3,9 @@
 //! `SpaceToDepth`. Shuffles written as Reshape-Transpose-Reshape are recognised later, on the
 //! graph ([`crate::graph::patterns`]).
 
-use super::{Importer, Val};
+use super::{Importer, Val, node_label};
 use crate::error::{Error, Result};
-use crate::graph::Op;
+use crate::graph::{Op, ValueId};
 use crate::onnx::attrs::Attrs;
 use crate::onnx::fold;
 use crate::onnx::proto::NodeProto;
@@ -38,6 +38,16 @@ pub(super) fn lower(
                 im.need_const(node, 1)?.as_i64()
             };
             let shape = reshape_target(&xs, &target, a.int("allowzero", 0) != 0)?;
+            // The graph's Reshape reads 0 as "copy the input's dimension" (allowzero=0), and
+            // a real 0 would make an empty tensor, which wgconv does not run.
+            if shape.contains(&0) {
+                return Err(Error::invalid_op(
+                    node_label(node),
+                    format!(
+                        "result {shape:?} has no elements (allowzero=1 with a 0 in the target {target:?}): empty tensors are not supported"
+                    ),
+                ));
+            }
             Op::Reshape {
                 shape: shape.iter().map(|&d| d as i64).collect(),
             }
@@ -80,6 +90,23 @@ pub(super) fn lower(
         }),
     };
     Ok(Some(Val::Dyn(im.add(node, index, op, &[x])?)))
+}
+
+/// Softmax before opset 13: over the input coerced to 2-D at `axis`, [d0..d(axis-1),
+/// d(axis)..], i.e. over all the trailing dims at once; a reshape around a last-axis softmax.
+pub(super) fn coerced_softmax(
+    im: &mut Importer<'_>,
+    node: &NodeProto,
+    index: usize,
+    x: ValueId,
+    axis: usize,
+) -> Result<ValueId> {
+    let xs = im.shape(x);
+    let flat = vec![numel(&xs[..axis]) as i64, numel(&xs[axis..]) as i64];
+    let y = im.add(node, index, Op::Reshape { shape: flat }, &[x])?;
+    let y = im.add(node, index, Op::Softmax { axis: 1 }, &[y])?;
+    let shape = xs.iter().map(|&d| d as i64).collect();
+    im.add(node, index, Op::Reshape { shape }, &[y])
 }
 
 /// Transpose's `perm`, reversed dims by default.

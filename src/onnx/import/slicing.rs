@@ -53,11 +53,29 @@ impl Importer<'_> {
         let axis = fold::axis("Split", a.int("axis", 0), xs.len())?;
         let dim = xs[axis];
         let n_out = node.output.len();
-        let sizes: Vec<usize> = match a
-            .ints("split")
-            .or(self.const_in(node, 1)?.map(|c| c.as_i64()))
-        {
+        // `split` is an attribute before opset 13 and input 1 from it (checked up front).
+        let split = match a.ints("split") {
+            Some(s) => Some(s),
+            None => self.const_in(node, 1)?.map(|c| c.as_i64()),
+        };
+        let wrong = |why: String| Err(Error::invalid_op(node_label(node), why));
+        if a.has("num_outputs") {
+            let n = a.int("num_outputs", 0);
+            if split.is_some() {
+                return wrong("both split and num_outputs are given".into());
+            }
+            if n != n_out as i64 {
+                return wrong(format!("num_outputs {n} but {n_out} outputs"));
+            }
+        }
+        let sizes: Vec<usize> = match split {
             Some(s) => s.iter().map(|&v| v.max(0) as usize).collect(),
+            // Before opset 18 the parts must be equal; from 18 the last may be smaller.
+            None if self.opset < 18 && !dim.is_multiple_of(n_out.max(1)) => {
+                return wrong(format!(
+                    "dimension {dim} does not split into {n_out} equal parts (uneven parts need opset 18)"
+                ));
+            }
             None => {
                 let chunk = dim.div_ceil(n_out.max(1));
                 (0..n_out)

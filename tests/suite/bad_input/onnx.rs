@@ -188,7 +188,15 @@ fn onnx_tensor_declarations_are_checked() {
     short.raw_data = Some(vec![0; 7]); // 1.75 floats
     assert_names(&import_err(&with(short)), &["t_short", "needs 4 elements"]);
 
-    for (dt, name) in [(14, "Complex64"), (8, "String"), (0, "Undefined")] {
+    // By their ONNX names; the narrow types of opsets 19-25 too.
+    for (dt, name) in [
+        (14, "COMPLEX64"),
+        (8, "STRING"),
+        (0, "UNDEFINED"),
+        (17, "FLOAT8E4M3FN"),
+        (22, "INT4"),
+        (23, "FLOAT4E2M1"),
+    ] {
         let mut t = weight("t_type", &[1, 4]);
         t.data_type = Some(dt);
         assert_names(&import_err(&with(t)), &["t_type", name, "not supported"]);
