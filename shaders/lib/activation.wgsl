@@ -93,7 +93,13 @@ fn activate(x: f32) -> f32 {
     }
     switch ACTIVATION {
         case 1u: { return max(x, 0.0); }
-        case 2u: { return clamp(x, ACT_ALPHA, ACT_BETA); }
+        // Override constants must be finite, so a missing bound (ONNX Clip without one, Max
+        // or Min with a constant) travels as -+f32::MAX, which must not clip an infinite x.
+        case 2u: {
+            let big = bitcast<f32>(0x7f7fffffu);
+            let lo = select(max(x, ACT_ALPHA), x, ACT_ALPHA <= -big);
+            return select(min(lo, ACT_BETA), lo, ACT_BETA >= big);
+        }
         case 3u: { return select(x * ACT_ALPHA, x, x >= 0.0); }
         case 4u: { return x * sigmoid(x); }
         case 5u: { return sigmoid(x); }

@@ -10,7 +10,8 @@ pub enum Activation {
     Relu,
     /// y = min(max(x, 0), 6)
     Relu6,
-    /// y = clamp(x, min, max) (ONNX Clip)
+    /// y = clamp(x, min, max) (ONNX Clip); a bound of -+f32::MAX or -+inf is no bound (an
+    /// infinite x passes it)
     Clip { min: f32, max: f32 },
     /// y = x if x >= 0 else slope * x
     LeakyRelu { slope: f32 },
@@ -142,7 +143,9 @@ impl Activation {
     pub fn parameters(self) -> (f32, f32) {
         match self {
             Activation::Relu6 => (0.0, 6.0),
-            Activation::Clip { min, max } => (min, max),
+            // WebGPU override constants must be finite: an infinite bound goes as -+f32::MAX,
+            // which the shader (and the reference) read as no bound.
+            Activation::Clip { min, max } => (min.max(-f32::MAX), max.min(f32::MAX)),
             Activation::LeakyRelu { slope } => (slope, 0.0),
             Activation::HardSigmoid { alpha, beta } => (alpha, beta),
             Activation::Elu { alpha }

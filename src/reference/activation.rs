@@ -23,7 +23,19 @@ pub fn apply(act: Activation, x: f64) -> f64 {
         Activation::Relu6 => x.clamp(0.0, 6.0),
         // max-then-min, not clamp(): never panics on bounds that cross (all outputs are `max`,
         // as ONNX defines) or are NaN (ignored); the graph rejects both anyway.
-        Activation::Clip { min, max } => x.max(min as f64).min(max as f64),
+        // A bound at -+f32::MAX or beyond is none: an infinite x passes it.
+        Activation::Clip { min, max } => {
+            let lo = if min <= -f32::MAX {
+                x
+            } else {
+                x.max(min as f64)
+            };
+            if max >= f32::MAX {
+                lo
+            } else {
+                lo.min(max as f64)
+            }
+        }
         Activation::LeakyRelu { slope } => {
             if x >= 0.0 {
                 x
