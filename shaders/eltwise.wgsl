@@ -5,7 +5,8 @@
 // `a` and `b` are read through per-dimension strides sa*/sb* (0 along broadcast dimensions).
 // Tiling: one element per invocation, 256 invocations per workgroup.
 // Elements are stored as Elem (prelude); the op and activation run in f32.
-// Overrides: BINARY_OP (0 add, 1 sub, 2 mul, 3 div, 4 none: out = act(a)), ACTIVATION.
+// Overrides: BINARY_OP (0 add, 1 sub, 2 mul, 3 div, 4 none: out = act(a), 5 pow, 6 max,
+// 7 min), ACTIVATION.
 
 override BINARY_OP: u32 = 4u;
 
@@ -64,6 +65,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         case 0u: { r = x + y; }
         case 1u: { r = x - y; }
         case 2u: { r = x * y; }
+        case 5u: { r = pow_signed(x, y); }
+        // numpy's maximum / minimum: NaN wins (WGSL's max / min leave it unspecified).
+        case 6u: { r = select(select(max(x, y), y, is_nan(y)), x, is_nan(x)); }
+        case 7u: { r = select(select(min(x, y), y, is_nan(y)), x, is_nan(x)); }
         default: { r = x / y; }
     }
     out[i] = Elem(activate(r));

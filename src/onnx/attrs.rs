@@ -42,6 +42,24 @@ impl<'a> Attrs<'a> {
         self.get(name).and_then(|a| a.f).unwrap_or(default)
     }
 
+    /// A float attribute or `default`; an error naming the node when the attribute is present
+    /// but not a float (an int `alpha: 1` where the spec says float, a list, ...).
+    pub fn float_strict(&self, name: &str, default: f32) -> Result<f32> {
+        let Some(a) = self.get(name) else {
+            return Ok(default);
+        };
+        let float = super::proto::attribute_proto::AttributeType::Float as i32;
+        match (a.r#type, a.f) {
+            (Some(t), Some(v)) if t == float => Ok(v),
+            // Old writers may leave the type unset; the value field is then the only witness.
+            (None, Some(v)) => Ok(v),
+            (t, _) => Err(self.error(
+                name,
+                format!("must be a float (attribute type {})", t.unwrap_or(0)),
+            )),
+        }
+    }
+
     /// A string attribute or `default`.
     pub fn string(&self, name: &str, default: &str) -> String {
         self.get(name)

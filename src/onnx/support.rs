@@ -7,10 +7,13 @@ use super::versions::version_reason;
 
 /// Default-domain operators the importer lowers or folds.
 pub const SUPPORTED_OPS: &[&str] = &[
+    "Abs",
     "Add",
     "AveragePool",
     "BatchNormalization",
     "Cast",
+    "Ceil",
+    "Celu",
     "Clip",
     "Concat",
     "Constant",
@@ -20,11 +23,13 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "DepthToSpace",
     "Div",
     "Dropout",
+    "Elu",
     "Equal",
-    // Only inside GELU, x * 0.5 * (1 + erf(x / sqrt(2))); a standalone Erf is refused when
-    // lowered, naming the node.
+    // The Erf activation; inside GELU, x * 0.5 * (1 + erf(x / sqrt(2))), the GELU one.
     "Erf",
+    "Exp",
     "Flatten",
+    "Floor",
     "Gather",
     "Gelu",
     "Gemm",
@@ -34,24 +39,40 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "HardSwish",
     "Identity",
     "LeakyRelu",
+    "Log",
     "MatMul",
+    "Max",
     "MaxPool",
+    "Mean",
+    "Min",
+    "Mish",
     "Mul",
+    "Neg",
     "PRelu",
     "Pad",
+    "Pow",
+    "Reciprocal",
     "ReduceMean",
     "Relu",
     "Reshape",
     "Resize",
+    "Round",
+    "Selu",
     "Shape",
     "Sigmoid",
+    "Sign",
     "Slice",
     "Softmax",
+    "Softplus",
+    "Softsign",
     "SpaceToDepth",
     "Split",
+    "Sqrt",
     "Squeeze",
     "Sub",
+    "Sum",
     "Tanh",
+    "ThresholdedRelu",
     "Transpose",
     "Unsqueeze",
     "Upsample",
@@ -90,8 +111,11 @@ pub fn unsupported_reason(node: &NodeProto, opset: i64) -> Option<String> {
         "Resize" if a.string("coordinate_transformation_mode", "") == "tf_crop_and_resize" => {
             Some("Resize coordinate_transformation_mode tf_crop_and_resize (needs roi)".into())
         }
-        "Gelu" if a.string("approximate", "none") != "none" => {
-            Some("Gelu approximate=tanh (only the exact form)".into())
+        "Gelu" if !matches!(a.string("approximate", "none").as_str(), "none" | "tanh") => {
+            Some(format!(
+                "Gelu approximate={:?} (none or tanh)",
+                a.string("approximate", "")
+            ))
         }
         "MaxPool" if node.output.iter().skip(1).any(|o| !o.is_empty()) => {
             Some("MaxPool indices output".into())

@@ -10,7 +10,8 @@ pub enum Activation {
     Relu,
     /// y = min(max(x, 0), 6)
     Relu6,
-    /// y = clamp(x, min, max) (ONNX Clip)
+    /// y = clamp(x, min, max) (ONNX Clip); a bound of -+f32::MAX or -+inf is no bound (an
+    /// infinite x passes it)
     Clip { min: f32, max: f32 },
     /// y = x if x >= 0 else slope * x
     LeakyRelu { slope: f32 },
@@ -26,6 +27,47 @@ pub enum Activation {
     Gelu,
     /// y = tanh(x)
     Tanh,
+    /// y = |x|
+    Abs,
+    /// y = -x
+    Neg,
+    /// y = e^x
+    Exp,
+    /// y = ln(x) (NaN below 0, -inf at 0)
+    Log,
+    /// y = sqrt(x) (NaN below 0)
+    Sqrt,
+    /// y = 1 / x
+    Reciprocal,
+    /// y = floor(x)
+    Floor,
+    /// y = ceil(x)
+    Ceil,
+    /// y = x rounded to the nearest integer, halves to even (ONNX Round, torch.round)
+    Round,
+    /// y = -1, 0 or 1 by the sign of x (0 for both zeros)
+    Sign,
+    /// y = erf(x)
+    Erf,
+    /// y = ln(1 + e^x)
+    Softplus,
+    /// y = x / (1 + |x|)
+    Softsign,
+    /// y = x if x > 0 else alpha * (e^x - 1)
+    Elu { alpha: f32 },
+    /// y = gamma * x if x > 0 else gamma * alpha * (e^x - 1)
+    Selu { alpha: f32, gamma: f32 },
+    /// y = max(0, x) + min(0, alpha * (e^(x / alpha) - 1)); alpha != 0
+    Celu { alpha: f32 },
+    /// y = x if x > alpha else 0
+    ThresholdedRelu { alpha: f32 },
+    /// y = x * tanh(softplus(x))
+    Mish,
+    /// y = 0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x^3))), GELU's tanh form
+    GeluTanh,
+    /// y = x ^ exponent (ONNX Pow with a constant scalar exponent; a negative x needs an
+    /// integral exponent, else NaN)
+    Pow { exponent: f32 },
 }
 
 impl Activation {
@@ -33,6 +75,12 @@ impl Activation {
     pub const HARD_SIGMOID_TORCH: Activation = Activation::HardSigmoid {
         alpha: 1.0 / 6.0,
         beta: 0.5,
+    };
+
+    /// SELU with the ONNX / PyTorch constants (alpha ~1.6733, gamma ~1.0507).
+    pub const SELU_DEFAULT: Activation = Activation::Selu {
+        alpha: 1.673_263_2,
+        gamma: 1.050_701,
     };
 
     /// The activation's row: its `ACTIVATION` override value in
@@ -52,6 +100,27 @@ impl Activation {
             Activation::HardSwish => (7, "hard_swish", "Hardswish"),
             Activation::Gelu => (8, "gelu", "GELU"),
             Activation::Tanh => (9, "tanh", "Tanh"),
+            // PyTorch has no module for the plain math functions: their torch function.
+            Activation::Abs => (10, "abs", "abs"),
+            Activation::Neg => (11, "neg", "neg"),
+            Activation::Exp => (12, "exp", "exp"),
+            Activation::Log => (13, "log", "log"),
+            Activation::Sqrt => (14, "sqrt", "sqrt"),
+            Activation::Reciprocal => (15, "reciprocal", "reciprocal"),
+            Activation::Floor => (16, "floor", "floor"),
+            Activation::Ceil => (17, "ceil", "ceil"),
+            Activation::Round => (18, "round", "round"),
+            Activation::Sign => (19, "sign", "sign"),
+            Activation::Erf => (20, "erf", "erf"),
+            Activation::Softplus => (21, "softplus", "Softplus"),
+            Activation::Softsign => (22, "softsign", "Softsign"),
+            Activation::Elu { .. } => (23, "elu", "ELU"),
+            Activation::Selu { .. } => (24, "selu", "SELU"),
+            Activation::Celu { .. } => (25, "celu", "CELU"),
+            Activation::ThresholdedRelu { .. } => (26, "thresholded_relu", "Threshold"),
+            Activation::Mish => (27, "mish", "Mish"),
+            Activation::GeluTanh => (28, "gelu_tanh", "GELU"),
+            Activation::Pow { .. } => (29, "pow", "pow"),
         }
     }
 
@@ -74,9 +143,16 @@ impl Activation {
     pub fn parameters(self) -> (f32, f32) {
         match self {
             Activation::Relu6 => (0.0, 6.0),
-            Activation::Clip { min, max } => (min, max),
+            // WebGPU override constants must be finite: an infinite bound goes as -+f32::MAX,
+            // which the shader (and the reference) read as no bound.
+            Activation::Clip { min, max } => (min.max(-f32::MAX), max.min(f32::MAX)),
             Activation::LeakyRelu { slope } => (slope, 0.0),
             Activation::HardSigmoid { alpha, beta } => (alpha, beta),
+            Activation::Elu { alpha }
+            | Activation::Celu { alpha }
+            | Activation::ThresholdedRelu { alpha } => (alpha, 0.0),
+            Activation::Selu { alpha, gamma } => (alpha, gamma),
+            Activation::Pow { exponent } => (exponent, 0.0),
             _ => (0.0, 0.0),
         }
     }
@@ -108,7 +184,55 @@ impl Activation {
             Activation::HardSwish,
             Activation::Gelu,
             Activation::Tanh,
+            Activation::Abs,
+            Activation::Neg,
+            Activation::Exp,
+            Activation::Log,
+            Activation::Sqrt,
+            Activation::Reciprocal,
+            Activation::Floor,
+            Activation::Ceil,
+            Activation::Round,
+            Activation::Sign,
+            Activation::Erf,
+            Activation::Softplus,
+            Activation::Softsign,
+            Activation::Elu { alpha: 0.7 },
+            Activation::SELU_DEFAULT,
+            Activation::Celu { alpha: 1.5 },
+            Activation::ThresholdedRelu { alpha: 0.5 },
+            Activation::Mish,
+            Activation::GeluTanh,
+            Activation::Pow { exponent: 3.0 },
         ]
+    }
+
+    /// [`Activation::all`] less the activations a small error in their input can change by
+    /// much more than the error itself: the steps (Floor, Ceil, Round, Sign, ThresholdedRelu
+    /// jump by a whole unit when an input near the step lands on its other side), the poles
+    /// and branch points (Log, Sqrt, Reciprocal near 0, Pow) and Exp (its error grows with its
+    /// value; f16 overflows from 11.1). Tests of fused epilogues, whose inputs are accumulated
+    /// sums that differ from the reference's by rounding, iterate these; the standalone
+    /// elementwise tests, whose inputs are exact, iterate [`Activation::all`].
+    pub fn well_conditioned() -> Vec<Activation> {
+        Activation::all()
+            .into_iter()
+            .filter(|a| {
+                !matches!(
+                    a,
+                    Activation::Exp
+                        | Activation::Log
+                        | Activation::Sqrt
+                        | Activation::Reciprocal
+                        | Activation::Floor
+                        | Activation::Ceil
+                        | Activation::Round
+                        | Activation::Sign
+                        | Activation::ThresholdedRelu { .. }
+                        | Activation::Pow { .. }
+                )
+            })
+            .collect()
     }
 }
 

@@ -13,6 +13,12 @@ pub enum BinaryOp {
     Mul,
     /// a / b
     Div,
+    /// a ^ b, numpy semantics: a negative base needs an integral exponent (else NaN)
+    Pow,
+    /// max(a, b), NaN if either is NaN (numpy's maximum, ONNX Max)
+    Max,
+    /// min(a, b), NaN if either is NaN (numpy's minimum, ONNX Min)
+    Min,
 }
 
 impl BinaryOp {
@@ -23,6 +29,10 @@ impl BinaryOp {
             BinaryOp::Sub => 1,
             BinaryOp::Mul => 2,
             BinaryOp::Div => 3,
+            // 4 is the unary kernel (no binary op).
+            BinaryOp::Pow => 5,
+            BinaryOp::Max => 6,
+            BinaryOp::Min => 7,
         }
     }
 
@@ -33,8 +43,22 @@ impl BinaryOp {
             BinaryOp::Sub => "sub",
             BinaryOp::Mul => "mul",
             BinaryOp::Div => "div",
+            BinaryOp::Pow => "pow",
+            BinaryOp::Max => "max",
+            BinaryOp::Min => "min",
         }
     }
+
+    /// Every binary op (for tests and validation).
+    pub const ALL: [BinaryOp; 7] = [
+        BinaryOp::Add,
+        BinaryOp::Sub,
+        BinaryOp::Mul,
+        BinaryOp::Div,
+        BinaryOp::Pow,
+        BinaryOp::Max,
+        BinaryOp::Min,
+    ];
 }
 
 /// The broadcast shape of `a` and `b` (shapes right-aligned; each pair equal or one of them 1).

@@ -2,7 +2,7 @@
 
 use crate::error::Result;
 use crate::ops::{Activation, BinaryOp, broadcast_shape};
-use crate::reference::activation::apply;
+use crate::reference::activation::{apply, pow};
 use crate::tensor::Tensor;
 
 /// `act(x)` elementwise.
@@ -40,6 +40,12 @@ pub fn binary(op: BinaryOp, act: Activation, a: &Tensor, b: &Tensor) -> Result<T
             BinaryOp::Sub => x - y,
             BinaryOp::Mul => x * y,
             BinaryOp::Div => x / y,
+            BinaryOp::Pow => pow(x, y),
+            // f64::max / min return the non-NaN operand; numpy and ONNX propagate NaN.
+            BinaryOp::Max if x.is_nan() || y.is_nan() => f64::NAN,
+            BinaryOp::Min if x.is_nan() || y.is_nan() => f64::NAN,
+            BinaryOp::Max => x.max(y),
+            BinaryOp::Min => x.min(y),
         };
         *o = apply(act, r) as f32;
         // Odometer increment of the multi-index.

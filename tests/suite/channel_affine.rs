@@ -64,7 +64,7 @@ fn affine_problem() -> impl Strategy<Value = AffineProblem> {
         1usize..9,
         prop::collection::vec(1usize..7, 0..3),
         any::<bool>(),
-        prop::sample::select(Activation::all()),
+        prop::sample::select(Activation::well_conditioned()),
         any::<u64>(),
     )
         .prop_map(|(n, c, spatial, residual, act, seed)| {

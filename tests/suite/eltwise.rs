@@ -73,9 +73,11 @@ fn unary_beyond_one_dispatch_dimension() {
 
 fn binary_case(op: BinaryOp, act: Activation, sa: &[usize], sb: &[usize], seed: u64) {
     let a = input(sa, seed);
-    // Keep divisors away from zero so Div compares values, not infinities.
+    // Keep divisors away from zero so Div compares values, not infinities, and exponents
+    // small enough that Pow's results stay finite (negative bases give NaN, which must match).
     let b = match op {
         BinaryOp::Div => Tensor::random_range(sb.to_vec(), seed + 1, 0.5, 4.0),
+        BinaryOp::Pow => Tensor::random_range(sb.to_vec(), seed + 1, -3.0, 3.0),
         _ => input(sb, seed + 1),
     };
     let g = gpu();
@@ -130,6 +132,16 @@ fn pinned_broadcasts() {
     );
     // Both sides broadcast: [4, 1] - [1, 5].
     binary_case(BinaryOp::Sub, Activation::Identity, &[4, 1], &[1, 5], 13);
+    // Pow with a per-channel exponent, Max and Min against a broadcast row.
+    binary_case(
+        BinaryOp::Pow,
+        Activation::Identity,
+        &[2, 3, 4, 4],
+        &[3, 1, 1],
+        15,
+    );
+    binary_case(BinaryOp::Max, Activation::Relu, &[4, 6], &[6], 16);
+    binary_case(BinaryOp::Min, Activation::Identity, &[4, 1], &[1, 5], 17);
     // Scalar divisor, 6-D.
     binary_case(
         BinaryOp::Div,
@@ -182,8 +194,163 @@ fn shape_pair() -> impl Strategy<Value = (Vec<usize>, Vec<usize>)> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
     #[test]
-    fn random_broadcasts((sa, sb) in shape_pair(), op_i in 0usize..4, act_i in 0usize..11, seed in 0u64..1000) {
-        let op = [BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div][op_i];
-        binary_case(op, Activation::all()[act_i], &sa, &sb, seed);
+    fn random_broadcasts((sa, sb) in shape_pair(), op_i in 0usize..BinaryOp::ALL.len(), act_i in 0usize..64, seed in 0u64..1000) {
+        let op = BinaryOp::ALL[op_i];
+        // Pow's f32 result differs from the f64 one by a few ulps, which a step activation
+        // (Floor, Sign, ...) right at its step would turn into a whole unit.
+        let acts = if op == BinaryOp::Pow { Activation::well_conditioned() } else { Activation::all() };
+        binary_case(op, acts[act_i % acts.len()], &sa, &sb, seed);
+    }
+}
+
+/// Runs `act` on the GPU over `values`.
+fn unary_on(act: Activation, values: &[f32]) -> Tensor {
+    let x = Tensor::new(vec![values.len()], values.to_vec()).unwrap();
+    let g = gpu();
+    let bufs = upload_all(&[&x]);
+    let out = g.zeros(x.shape()).unwrap();
+    let d = g
+        .encode(eltwise::unary(
+            g.target(),
+            act,
+            bufs[0].binding(),
+            out.binding(),
+            x.numel(),
+        ))
+        .unwrap();
+    run(&d, &out)
+}
+
+/// Runs `op` on the GPU over two equally long vectors.
+fn binary_on(op: BinaryOp, a: &[f32], b: &[f32]) -> Tensor {
+    let (ta, tb) = (
+        Tensor::new(vec![a.len()], a.to_vec()).unwrap(),
+        Tensor::new(vec![b.len()], b.to_vec()).unwrap(),
+    );
+    let g = gpu();
+    let bufs = upload_all(&[&ta, &tb]);
+    let out = g.zeros(&[a.len()]).unwrap();
+    let d = g
+        .encode(eltwise::binary(
+            g.target(),
+            op,
+            Activation::Identity,
+            (bufs[0].binding(), &[a.len()]),
+            (bufs[1].binding(), &[b.len()]),
+            out.binding(),
+        ))
+        .unwrap();
+    run(&d, &out)
+}
+
+/// Both the GPU and the reference give `want` exactly (NaN for NaN, either zero for zero).
+fn assert_exactly(what: &str, got: &Tensor, reference: &Tensor, want: &[f32]) {
+    for (name, t) in [("gpu", got), ("reference", reference)] {
+        for (i, (&g, &w)) in t.data().iter().zip(want).enumerate() {
+            let ok = if w.is_nan() { g.is_nan() } else { g == w };
+            assert!(ok, "{what} ({name}) [{i}]: got {g}, want {w}");
+        }
+    }
+}
+
+/// The semantics the random inputs rarely hit: halves, zeros, domain edges.
+#[test]
+fn pinned_unary_edge_cases() {
+    let nan = f32::NAN;
+    let inf = f32::INFINITY;
+    let cases: [(Activation, &[f32], &[f32]); 8] = [
+        // Round half to even (ONNX Round, torch.round), also just below a half.
+        (
+            Activation::Round,
+            &[0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 0.49999997, 3.7],
+            &[0.0, 2.0, 2.0, 0.0, -2.0, -2.0, 0.0, 4.0],
+        ),
+        (
+            Activation::Sign,
+            &[0.0, -0.0, 3.0, -2.0, 1e-30],
+            &[0.0, 0.0, 1.0, -1.0, 1.0],
+        ),
+        (
+            Activation::Log,
+            &[-1.0, 0.0, 1.0, -inf],
+            &[nan, -inf, 0.0, nan],
+        ),
+        (
+            Activation::Sqrt,
+            &[-4.0, 0.0, 4.0, -inf],
+            &[nan, 0.0, 2.0, nan],
+        ),
+        (
+            Activation::Reciprocal,
+            &[0.0, 4.0, -0.5],
+            &[inf, 0.25, -2.0],
+        ),
+        (Activation::Floor, &[-0.5, 2.0, 2.9], &[-1.0, 2.0, 2.0]),
+        (Activation::Ceil, &[-0.5, 2.0, 2.1], &[0.0, 2.0, 3.0]),
+        (
+            Activation::ThresholdedRelu { alpha: 1.0 },
+            &[1.0, 1.5, -2.0],
+            &[0.0, 1.5, 0.0],
+        ),
+    ];
+    for (act, x, want) in cases {
+        let reference =
+            reference::eltwise::unary(act, &Tensor::new(vec![x.len()], x.to_vec()).unwrap());
+        assert_exactly(act.name(), &unary_on(act, x), &reference, want);
+    }
+}
+
+/// erf to 1e-6 relative from 0 to its saturation (the shader's approximation claims 4e-7):
+/// tiny arguments keep their precision (no 1 - erfc cancellation), large ones reach +-1.
+#[test]
+fn erf_is_accurate_at_zero_tiny_and_large_arguments() {
+    let x = [
+        0.0, 1e-7, -1e-7, 1e-3, 0.25, 0.5, 0.9999, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, -6.0, 10.0, 1e30,
+    ];
+    let got = unary_on(Activation::Erf, &x);
+    let want = reference::eltwise::unary(
+        Activation::Erf,
+        &Tensor::new(vec![x.len()], x.to_vec()).unwrap(),
+    );
+    assert_close(
+        "erf",
+        &got,
+        &want,
+        Tolerance {
+            atol: 0.0,
+            rtol: 1e-6,
+        },
+    );
+    assert_eq!(got.data()[0], 0.0);
+    assert_eq!(got.data()[13], -1.0);
+}
+
+/// Pow's numpy semantics (negative bases with integral exponents, zero bases, NaN
+/// otherwise) and Max / Min propagating NaN from either side.
+#[test]
+fn pinned_binary_edge_cases() {
+    let nan = f32::NAN;
+    let inf = f32::INFINITY;
+    let (a, b, want): (&[f32], &[f32], &[f32]) = (
+        &[-2.0, -2.0, -2.0, -3.0, 4.0, 0.0, 0.0, -8.0, 5.0, nan],
+        &[2.0, 3.0, -1.0, 0.5, 0.5, 2.0, -1.0, 1.0 / 3.0, 0.0, 0.0],
+        &[4.0, -8.0, -0.5, nan, 2.0, 0.0, inf, nan, 1.0, 1.0],
+    );
+    let reference = |op, a: &[f32], b: &[f32]| {
+        let t = |v: &[f32]| Tensor::new(vec![v.len()], v.to_vec()).unwrap();
+        reference::eltwise::binary(op, Activation::Identity, &t(a), &t(b)).unwrap()
+    };
+    assert_exactly(
+        "pow",
+        &binary_on(BinaryOp::Pow, a, b),
+        &reference(BinaryOp::Pow, a, b),
+        want,
+    );
+    let (a, b): (&[f32], &[f32]) = (&[nan, 1.0, 2.0, -inf], &[1.0, nan, 3.0, 0.0]);
+    for (op, want) in [
+        (BinaryOp::Max, [nan, nan, 3.0, 0.0]),
+        (BinaryOp::Min, [nan, nan, 2.0, -inf]),
+    ] {
+        assert_exactly(op.name(), &binary_on(op, a, b), &reference(op, a, b), &want);
     }
 }

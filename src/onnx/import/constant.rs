@@ -90,7 +90,7 @@ impl Importer<'_> {
         let c = |i: usize| self.need_const(node, i);
         Ok(Some(match node.op_type() {
             "Identity" | "Dropout" => self.inference_dropout(node)?.need_const(node, 0)?,
-            "Add" | "Sub" | "Mul" | "Div" | "Equal" => {
+            "Add" | "Sub" | "Mul" | "Div" | "Equal" | "Pow" => {
                 fold::binary(node.op_type(), &c(0)?, &c(1)?)?
             }
             "Shape" => shape_const(&c(0)?.shape, a),

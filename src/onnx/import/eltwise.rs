@@ -1,8 +1,10 @@
 //! Elementwise and per-channel ops: activations (Clip becomes ReLU6 / ReLU where its bounds
 //! say so), PRelu, inference BatchNormalization, and Add / Sub / Mul / Div, where a constant
 //! operand broadcast along the channels becomes a channel affine. Binary ops first offer
-//! their operands to the GELU recogniser ([`super::gelu`]).
+//! their operands to the GELU recogniser ([`super::gelu`]). [`Importer::binary_vals`] also
+//! lowers Pow, Max and Min ([`super::math`]).
 
+use super::gelu::Step;
 use super::{Importer, Val, node_label};
 use crate::error::{Error, Result};
 use crate::graph::{Op, ValueId};
@@ -47,7 +49,16 @@ pub(super) fn lower(
             beta: a.float("beta", 0.5),
         },
         "HardSwish" => Activation::HardSwish,
-        "Gelu" => Activation::Gelu,
+        "Gelu" => match a.string("approximate", "none").as_str() {
+            "none" => Activation::Gelu,
+            "tanh" => Activation::GeluTanh,
+            other => {
+                return Err(a.error(
+                    "approximate",
+                    format!("{other:?} is neither \"none\" nor \"tanh\""),
+                ));
+            }
+        },
         "Clip" => im.clip(node, a)?,
         "PRelu" => return Ok(Some(Val::Dyn(im.prelu(node, index)?))),
         "BatchNormalization" => return Ok(Some(Val::Dyn(im.batch_norm(node, index, a)?))),
@@ -192,21 +203,81 @@ impl Importer<'_> {
         self.add(node, index, op, &[x, r_scaled])
     }
 
-    fn binary(&mut self, node: &NodeProto, index: usize) -> Result<Val> {
-        let (va, vb) = (self.get(node, 0)?.cloned(), self.get(node, 1)?.cloned());
-        if let (Some(a), Some(b)) = (&va, &vb)
-            && let Some(v) = self.gelu_step(node, index, a, b)?
-        {
-            return Ok(v);
+    /// A binary node: GELU's next step when it continues one ([`super::gelu`]), else
+    /// [`Importer::binary_vals`].
+    pub(super) fn binary(&mut self, node: &NodeProto, index: usize) -> Result<Val> {
+        let operand = |i| {
+            self.get(node, i)?
+                .cloned()
+                .ok_or_else(|| Error::invalid_op(node_label(node), format!("missing operand {i}")))
+        };
+        let (va, vb) = (operand(0)?, operand(1)?);
+        let step = self.gelu_step(node, &va, &vb);
+        if let Step::Done(x) = step {
+            let y = self.add(node, index, Op::Activation(Activation::Gelu), &[x])?;
+            return Ok(Val::Dyn(y));
         }
-        let op_type = node.op_type();
-        let y = match (va, vb) {
-            (Some(Val::Dyn(x)), Some(Val::Dyn(y))) => {
+        let erf = [&va, &vb].into_iter().find_map(|v| match v {
+            Val::Gelu { erf, .. } => Some(erf.clone()),
+            _ => None,
+        });
+        let written = self.binary_vals(node, index, node.op_type(), va, vb);
+        match (step, erf) {
+            // A step that cannot be lowered on its own (a constant the channel affine cannot
+            // take) is fine as long as only GELU reads it.
+            (Step::Partial { x, stage }, Some(erf)) => Ok(Val::Gelu {
+                x,
+                stage,
+                erf,
+                value: match written {
+                    Ok(Val::Dyn(v)) => Some(v),
+                    _ => None,
+                },
+            }),
+            _ => written,
+        }
+    }
+
+    /// `a op b` for ONNX binary op `op_type` (Add, Sub, Mul, Div, Pow, Max, Min) on values of
+    /// any kind: two computed tensors become a broadcasting binary node, a constant with a
+    /// computed tensor an activation or channel affine ([`Importer::binary_const`]), two
+    /// constants fold on the host.
+    pub(super) fn binary_vals(
+        &mut self,
+        node: &NodeProto,
+        index: usize,
+        op_type: &str,
+        a: Val,
+        b: Val,
+    ) -> Result<Val> {
+        let plain = |v: Val| match v {
+            Val::Gelu { value: Some(v), .. } => Ok(Val::Dyn(v)),
+            Val::Gelu {
+                erf, value: None, ..
+            } => Err(Error::invalid_op(
+                node_label(node),
+                format!(
+                    "reads a value computed from {erf} that wgconv lowers only as a part of GELU, x * 0.5 * (1 + erf(x / sqrt(2)))"
+                ),
+            )),
+            v => Ok(v),
+        };
+        let y = match (plain(a)?, plain(b)?) {
+            (Val::Dyn(x), Val::Dyn(y)) => {
                 let op = match op_type {
                     "Add" => BinaryOp::Add,
                     "Sub" => BinaryOp::Sub,
                     "Mul" => BinaryOp::Mul,
-                    _ => BinaryOp::Div,
+                    "Div" => BinaryOp::Div,
+                    "Pow" => BinaryOp::Pow,
+                    "Max" => BinaryOp::Max,
+                    "Min" => BinaryOp::Min,
+                    _ => {
+                        return Err(Error::invalid_op(
+                            node_label(node),
+                            format!("{op_type} is not a binary op"),
+                        ));
+                    }
                 };
                 let op = Op::Binary {
                     op,
@@ -214,11 +285,12 @@ impl Importer<'_> {
                 };
                 self.add(node, index, op, &[x, y])?
             }
-            (Some(Val::Dyn(x)), Some(Val::Const(c))) => {
-                self.binary_const(node, index, x, &c, false)?
+            (Val::Dyn(x), Val::Const(c)) => {
+                self.binary_const(node, index, op_type, x, &c, false)?
             }
-            (Some(Val::Const(c)), Some(Val::Dyn(x))) => {
-                self.binary_const(node, index, x, &c, true)?
+            (Val::Const(c), Val::Dyn(x)) => self.binary_const(node, index, op_type, x, &c, true)?,
+            (Val::Const(p), Val::Const(q)) => {
+                return Ok(Val::Const(crate::onnx::fold::binary(op_type, &p, &q)?));
             }
             _ => {
                 return Err(Error::invalid_op(
@@ -230,16 +302,46 @@ impl Importer<'_> {
         Ok(Val::Dyn(y))
     }
 
-    /// `x op c` (or `c op x`) for a constant broadcast along the channels: a channel affine.
+    /// `x op c` (or `c op x`): Pow, Max and Min with a scalar constant become an activation
+    /// (there is no graph op holding a constant tensor); the others, with a constant
+    /// broadcast along the channels, a channel affine.
     fn binary_const(
         &mut self,
         node: &NodeProto,
         index: usize,
+        op_type: &str,
         x: ValueId,
         c: &Const,
         const_first: bool,
     ) -> Result<ValueId> {
-        let op_type = node.op_type();
+        if c.shape.len() > self.shape(x).len() {
+            return Err(Error::invalid_op(
+                node_label(node),
+                format!(
+                    "constant operand {:?} has a higher rank than the computed {:?}",
+                    c.shape,
+                    self.shape(x)
+                ),
+            ));
+        }
+        if matches!(op_type, "Pow" | "Max" | "Min") {
+            let act = scalar_activation(node, op_type, c, const_first)?;
+            return match act {
+                // x^2 as x * x: exact, and no exp2 / log2.
+                Activation::Pow { exponent: 2.0 } => {
+                    let op = Op::Binary {
+                        op: BinaryOp::Mul,
+                        activation: Activation::Identity,
+                    };
+                    self.add(node, index, op, &[x, x])
+                }
+                act => self.add(node, index, Op::Activation(act), &[x]),
+            };
+        }
+        let rank = self.shape(x).len();
+        if rank < 2 && c.len() == 1 {
+            return self.binary_const_low_rank(node, index, op_type, x, c, const_first);
+        }
         let ch_vals = self.per_channel(x, c).ok_or_else(|| {
             Error::invalid_op(
                 node_label(node),
@@ -266,4 +368,85 @@ impl Importer<'_> {
         };
         self.affine(node, index, x, scale, shift)
     }
+
+    /// A scalar constant with a computed tensor of rank 0 or 1, which has no channel axis for
+    /// the channel affine: viewed as `[1, n]` around it.
+    fn binary_const_low_rank(
+        &mut self,
+        node: &NodeProto,
+        index: usize,
+        op_type: &str,
+        x: ValueId,
+        c: &Const,
+        const_first: bool,
+    ) -> Result<ValueId> {
+        let shape = self.shape(x);
+        let n = shape.iter().product::<usize>();
+        let as_i64 = |s: &[usize]| s.iter().map(|&d| d as i64).collect::<Vec<_>>();
+        let wide = self.add(
+            node,
+            index,
+            Op::Reshape {
+                shape: vec![1, n as i64],
+            },
+            &[x],
+        )?;
+        let y = self.binary_const(node, index, op_type, wide, c, const_first)?;
+        self.add(
+            node,
+            index,
+            Op::Reshape {
+                shape: as_i64(&shape),
+            },
+            &[y],
+        )
+    }
+}
+
+/// The activation computing `x op c` for a scalar constant `c` (or `c op x` when
+/// `const_first`): Max and Min a one-sided Clip (ReLU for max(x, 0)), Pow with a constant
+/// exponent the Pow activation (Sqrt for 0.5, Identity for 1).
+fn scalar_activation(
+    node: &NodeProto,
+    op_type: &str,
+    c: &Const,
+    const_first: bool,
+) -> Result<Activation> {
+    if c.len() != 1 {
+        return Err(Error::invalid_op(
+            node_label(node),
+            format!(
+                "a constant operand of shape {:?} with a computed one: only a scalar (one element) is supported for {op_type}",
+                c.shape
+            ),
+        ));
+    }
+    let v = c.as_f32()[0];
+    Ok(match (op_type, const_first) {
+        ("Pow", true) => {
+            return Err(Error::invalid_op(
+                node_label(node),
+                "a constant base with a computed exponent is not supported",
+            ));
+        }
+        ("Pow", false) if v == 1.0 => Activation::Identity,
+        ("Pow", false) if v == 0.5 => Activation::Sqrt,
+        ("Pow", false) => Activation::Pow { exponent: v },
+        // NaN propagates (numpy's maximum); a clamp to a NaN bound would not say so.
+        ("Max" | "Min", _) if v.is_nan() => {
+            return Err(Error::invalid_op(
+                node_label(node),
+                "a NaN constant operand is not supported",
+            ));
+        }
+        ("Max", _) if v == 0.0 => Activation::Relu,
+        ("Max", _) => Activation::Clip {
+            min: v,
+            max: f32::INFINITY,
+        },
+        _ => Activation::Clip {
+            min: f32::NEG_INFINITY,
+            max: v,
+        },
+    })
 }

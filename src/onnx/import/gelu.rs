@@ -1,10 +1,12 @@
 //! GELU through Erf, `x * 0.5 * (1 + erf(x / sqrt(2)))` (nn.GELU below opset 20), recognised
 //! while lowering. Unlike the other exporter patterns ([`crate::graph::patterns`]) this one
-//! cannot wait for the typed graph: Erf has no graph op, so the partial values ride along as
-//! [`Val::Gelu`] until the node completing GELU, and any other reader of them is an error.
+//! is followed node by node: each step is lowered as written (Erf is the Erf activation) and
+//! its value rides along as [`Val::Gelu`] with how much of GELU it holds. The node completing
+//! GELU becomes one GELU activation, and the written steps are left dead (compacted away at
+//! the end of the import); any other reader just reads the written value.
 
 use super::{Importer, Val, node_label};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::graph::{Op, ValueId};
 use crate::onnx::attrs::Attrs;
 use crate::onnx::proto::NodeProto;
@@ -26,44 +28,57 @@ pub(super) enum Stage {
     Twice,
 }
 
-/// `Erf(x / sqrt(2))` (the division, or a multiplication by 1 / sqrt(2), already lowered to a
-/// channel affine): the start of GELU. Any other Erf is refused, naming the node.
+/// What a binary node does to a partial GELU among its operands.
+pub(super) enum Step {
+    /// Neither operand is a partial GELU, or the node does not continue it.
+    Not,
+    /// The node continues GELU of `x` to `stage`.
+    Partial { x: ValueId, stage: Stage },
+    /// The node completes GELU of `x`.
+    Done(ValueId),
+}
+
+/// Erf as the Erf activation; when its input is `x / sqrt(2)` (the division, or a
+/// multiplication by 1 / sqrt(2), already lowered to a channel affine) it is also the start of
+/// GELU of `x`.
 pub(super) fn lower(
     im: &mut Importer<'_>,
     node: &NodeProto,
-    _index: usize,
+    index: usize,
     _a: &Attrs<'_>,
 ) -> Result<Option<Val>> {
     let scaled = im.dyn_in(node, 0)?;
-    if let Some((
-        Op::ChannelAffine {
-            scale,
-            shift,
-            activation: Activation::Identity,
-            residual: false,
-        },
-        ins,
-    )) = im.producer(scaled)
-    {
-        let inv_sqrt2 = std::f32::consts::FRAC_1_SQRT_2;
-        // 1e-4: exporters write sqrt(2) to as few as 6 digits (1.41421).
-        if shift.data().iter().all(|&b| b == 0.0)
-            && scale
-                .data()
-                .iter()
-                .all(|&s| (s / inv_sqrt2 - 1.0).abs() < 1e-4)
-        {
-            return Ok(Some(Val::Gelu {
-                x: ins[0],
-                stage: Stage::Erf,
-                erf: node_label(node),
-            }));
+    let gelu_of = match im.producer(scaled) {
+        Some((
+            Op::ChannelAffine {
+                scale,
+                shift,
+                activation: Activation::Identity,
+                residual: false,
+            },
+            ins,
+        )) => {
+            let inv_sqrt2 = std::f32::consts::FRAC_1_SQRT_2;
+            // 1e-4: exporters write sqrt(2) to as few as 6 digits (1.41421).
+            let is_start = shift.data().iter().all(|&b| b == 0.0)
+                && scale
+                    .data()
+                    .iter()
+                    .all(|&s| (s / inv_sqrt2 - 1.0).abs() < 1e-4);
+            is_start.then_some(ins[0])
         }
-    }
-    Err(Error::invalid_op(
-        node_label(node),
-        "a standalone Erf is not supported; Erf is imported only inside GELU, x * 0.5 * (1 + erf(x / sqrt(2)))",
-    ))
+        _ => None,
+    };
+    let e = im.add(node, index, Op::Activation(Activation::Erf), &[scaled])?;
+    Ok(Some(match gelu_of {
+        Some(x) => Val::Gelu {
+            x,
+            stage: Stage::Erf,
+            erf: node_label(node),
+            value: Some(e),
+        },
+        None => Val::Dyn(e),
+    }))
 }
 
 /// True for a one-element constant equal to `v` (to f32 rounding of the exporters' literals).
@@ -85,29 +100,15 @@ impl Importer<'_> {
 
     /// One step of `x * 0.5 * (1 + erf(x / sqrt(2)))` in any operand order and grouping
     /// (`(x * (1 + e)) * 0.5`, `x * ((1 + e) * 0.5)`, `(x * 0.5) * (1 + e)`,
-    /// `x * (1 + e) / 2`) at binary node `node`: the next partial value, or GELU itself once
-    /// complete. `None` when neither operand is part of the pattern; an error when one is but
-    /// the step does not continue it.
-    pub(super) fn gelu_step(
-        &mut self,
-        node: &NodeProto,
-        index: usize,
-        va: &Val,
-        vb: &Val,
-    ) -> Result<Option<Val>> {
+    /// `x * (1 + e) / 2`) at binary node `node`: whether it continues or completes GELU.
+    pub(super) fn gelu_step(&self, node: &NodeProto, va: &Val, vb: &Val) -> Step {
         let op_type = node.op_type();
         for (p, q, p_first) in [(va, vb, true), (vb, va, false)] {
-            let Val::Gelu { x, stage, erf } = p else {
+            let Val::Gelu { x, stage, .. } = p else {
                 continue;
             };
-            let (x, erf) = (*x, erf.clone());
-            let partial = |stage| {
-                Ok(Some(Val::Gelu {
-                    x,
-                    stage,
-                    erf: erf.clone(),
-                }))
-            };
+            let x = *x;
+            let partial = |stage| Step::Partial { x, stage };
             use Stage::*;
             let done = match (op_type, stage, q) {
                 ("Add", Erf, Val::Const(c)) if is_scalar(c, 1.0) => return partial(OnePlusErf),
@@ -121,17 +122,9 @@ impl Importer<'_> {
                 ("Div", Twice, Val::Const(c)) => p_first && is_scalar(c, 2.0),
                 _ => false,
             };
-            if !done {
-                return Err(Error::invalid_op(
-                    node_label(node),
-                    format!(
-                        "reads a value computed from {erf}, but does not continue GELU, x * 0.5 * (1 + erf(x / sqrt(2))); a standalone Erf is not supported"
-                    ),
-                ));
-            }
-            let y = self.add(node, index, Op::Activation(Activation::Gelu), &[x])?;
-            return Ok(Some(Val::Dyn(y)));
+            // A node that reads a partial GELU but does not continue it reads its value.
+            return if done { Step::Done(x) } else { Step::Not };
         }
-        Ok(None)
+        Step::Not
     }
 }

@@ -6,13 +6,15 @@
 //! Nodes are lowered as written; the exporters' decompositions (SiLU, HardSwish, channel /
 //! pixel shuffle as Reshape-Transpose-Reshape, Pad before Conv) are fused afterwards on the
 //! typed graph by [`crate::graph::patterns`], which builder graphs get too. GELU through Erf
-//! is the exception, recognised while lowering ([`gelu`]): Erf is no graph op.
+//! is the exception, followed while lowering ([`gelu`]) so that its exporters' many
+//! groupings need no graph pattern each.
 
 mod constant;
 mod conv;
 mod eltwise;
 mod gelu;
 mod linear;
+mod math;
 mod pool;
 mod resize;
 mod shape_ops;
@@ -38,7 +40,7 @@ use crate::graph::{Graph, Op, ValueId, patterns};
 pub const OPSETS: std::ops::RangeInclusive<i64> = 7..=25;
 
 /// A value while importing: a graph tensor, a constant, or a part of the GELU decomposition
-/// waiting for the rest of it.
+/// that may be completed by a later node.
 #[derive(Clone, Debug)]
 enum Val {
     Dyn(ValueId),
@@ -49,6 +51,9 @@ enum Val {
         stage: gelu::Stage,
         /// The Erf node, for errors.
         erf: String,
+        /// The partial value as written, for readers other than GELU's next step; `None` when
+        /// the written step cannot be lowered on its own (then only GELU may read it).
+        value: Option<ValueId>,
     },
 }
 
@@ -63,6 +68,7 @@ const FAMILIES: &[(&[&str], Translate)] = &[
     (eltwise::OPS, eltwise::lower),
     (gelu::OPS, gelu::lower),
     (linear::OPS, linear::lower),
+    (math::OPS, math::lower),
     (pool::OPS, pool::lower),
     (resize::OPS, resize::lower),
     (shape_ops::OPS, shape_ops::lower),
@@ -177,7 +183,9 @@ pub fn import(bytes: &[u8], opts: &ImportOptions, base: Option<&Path>) -> Result
     }
     for out in &graph.output {
         match im.vals.get(out.name()) {
-            Some(Val::Dyn(v)) => im.g.output_named(*v, out.name()),
+            Some(Val::Dyn(v) | Val::Gelu { value: Some(v), .. }) => {
+                im.g.output_named(*v, out.name())
+            }
             Some(Val::Const(_)) => {
                 return Err(Error::invalid_op(
                     "ONNX model",
@@ -205,6 +213,8 @@ pub fn import(bytes: &[u8], opts: &ImportOptions, base: Option<&Path>) -> Result
         }
     }
     patterns::fuse_patterns(&mut im.g)?;
+    // The written steps of a completed GELU are dead.
+    im.g.compact()?;
     Ok(im.g)
 }
 
@@ -301,7 +311,7 @@ impl Importer<'_> {
 
     fn dyn_in(&self, node: &NodeProto, i: usize) -> Result<ValueId> {
         match self.get(node, i)? {
-            Some(Val::Dyn(v)) => Ok(*v),
+            Some(Val::Dyn(v) | Val::Gelu { value: Some(v), .. }) => Ok(*v),
             Some(Val::Const(_)) => Err(Error::invalid_op(
                 node_label(node),
                 format!("input {i} is a constant where wgconv needs a computed tensor"),
@@ -309,7 +319,7 @@ impl Importer<'_> {
             Some(Val::Gelu { erf, .. }) => Err(Error::invalid_op(
                 node_label(node),
                 format!(
-                    "reads a value computed from {erf}; Erf is supported only inside GELU, x * 0.5 * (1 + erf(x / sqrt(2)))"
+                    "reads a value computed from {erf} that wgconv lowers only as a part of GELU, x * 0.5 * (1 + erf(x / sqrt(2)))"
                 ),
             )),
             None => Err(Error::invalid_op(

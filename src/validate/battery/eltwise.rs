@@ -32,6 +32,9 @@ pub(super) fn cases() -> Vec<Case> {
         (BinaryOp::Mul, vec![2, 6, 3, 5], vec![2, 6, 1, 1]),
         (BinaryOp::Sub, vec![4, 1], vec![1, 5]),
         (BinaryOp::Div, vec![3, 7], vec![7]),
+        (BinaryOp::Pow, vec![2, 3, 4], vec![3, 1]),
+        (BinaryOp::Max, vec![2, 5], vec![2, 1]),
+        (BinaryOp::Min, vec![6], vec![1]),
     ] {
         v.push(Case {
             family: "binary",

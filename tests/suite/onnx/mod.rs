@@ -4,6 +4,7 @@
 
 mod fixtures;
 mod import_checks;
+mod math;
 mod ops;
 mod opsets;
 
