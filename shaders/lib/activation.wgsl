@@ -130,8 +130,15 @@ fn activate(x: f32) -> f32 {
         case 24u: { return ACT_BETA * select(ACT_ALPHA * (exp(x) - 1.0), x, x > 0.0); }
         case 25u: { return max(x, 0.0) + min(0.0, ACT_ALPHA * (exp(x / ACT_ALPHA) - 1.0)); }
         case 26u: { return select(0.0, x, x > ACT_ALPHA); }
-        // softplus >= 0, and tanh(10) already rounds to 1 (see case 9u).
-        case 27u: { return x * tanh(min(softplus(x), 10.0)); }
+        // tanh(softplus(x)) = n (n + 2) / (n (n + 2) + 2) with n = e^x: exact in the negative
+        // tail, where tanh of a tiny softplus loses its relative precision on some drivers;
+        // beyond x = 10 the ratio already rounds to 1 (and e^x would overflow at 89).
+        case 27u: {
+            if x > 10.0 { return x; }
+            let n = exp(x);
+            let p = n * (n + 2.0);
+            return x * p / (p + 2.0);
+        }
         // 0.5 x (1 + tanh(u)) = x * sigmoid(2u): no cancellation in the negative tail.
         case 28u: {
             let u = 0.7978845608028654 * (x + 0.044715 * x * x * x);
