@@ -172,6 +172,10 @@ impl Op {
                 }
                 Ok(vec![x[0], x[1], 1, 1])
             }
+            Op::Reduce(spec) => {
+                arity(inputs, 1)?;
+                spec.output_shape(inputs[0]).map_err(|e| e.to_string())
+            }
             Op::Softmax { axis } => {
                 arity(inputs, 1)?;
                 if *axis >= inputs[0].len() {

@@ -4,7 +4,7 @@
 
 use crate::ops::{
     Activation, BinaryOp, ChannelShuffle, ConvSpec, ConvTransposeSpec, Epilogue, PixelShuffle,
-    PoolKind, PoolSpec, ResizeMode, ResizeSpec, SpaceToDepth,
+    PoolKind, PoolSpec, ReduceSpec, ResizeMode, ResizeSpec, SpaceToDepth,
 };
 use crate::tensor::{Tensor, numel};
 
@@ -63,6 +63,8 @@ pub enum Op {
     GlobalPool(PoolKind),
     /// Softmax along an axis.
     Softmax { axis: usize },
+    /// A reduction over any set of axes (ONNX `ReduceSum` and friends).
+    Reduce(ReduceSpec),
     /// `torch.flatten(x, start_dim)`: a view.
     Flatten { start: usize },
     /// A view with a new shape; `0` copies the input's dimension, `-1` is inferred (ONNX).
@@ -172,6 +174,7 @@ impl Op {
             Op::Pool(p) => p.kind.name(false),
             Op::GlobalPool(kind) => kind.name(true),
             Op::Softmax { .. } => "softmax",
+            Op::Reduce(spec) => spec.kind.name(),
             Op::Flatten { .. } => "flatten",
             Op::Reshape { .. } => "reshape",
             Op::Transpose { .. } => "transpose",
@@ -250,6 +253,7 @@ impl Op {
             Op::SeGate { .. } => "SqueezeExcitation".into(),
             Op::Binary { .. }
             | Op::MatMul
+            | Op::Reduce(_)
             | Op::Flatten { .. }
             | Op::Reshape { .. }
             | Op::Transpose { .. }
@@ -330,6 +334,7 @@ impl Op {
                 s + w1.shape()[1] + w2.shape()[1]
             }
             Op::Softmax { axis } => inputs[0][*axis],
+            Op::Reduce(spec) => spec.reduced_len(inputs[0]),
             Op::Resize(spec) if spec.mode == ResizeMode::Linear => 4,
             _ => 1,
         }

@@ -7,6 +7,7 @@ mod conv;
 mod matmul;
 mod pool;
 mod rearrange;
+mod reduce;
 mod resize;
 
 pub use activation::{Activation, Epilogue};
@@ -47,4 +48,5 @@ pub use conv::{ConvSpec, ConvTransposeSpec};
 pub use matmul::matmul_output_shape;
 pub use pool::{PoolKind, PoolSpec, pool_fusable_into_se_gate};
 pub use rearrange::{ChannelOrder, ChannelShuffle, PixelShuffle, SpaceToDepth};
+pub use reduce::{ReduceKind, ReduceSpec};
 pub use resize::{CoordinateMode, NearestMode, ResizeMode, ResizeSpec, pad_shape};

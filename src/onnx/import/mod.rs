@@ -14,6 +14,7 @@ mod eltwise;
 mod gelu;
 mod linear;
 mod pool;
+mod reduce;
 mod resize;
 mod shape_ops;
 mod slicing;
@@ -63,6 +64,7 @@ const FAMILIES: &[(&[&str], Translate)] = &[
     (gelu::OPS, gelu::lower),
     (linear::OPS, linear::lower),
     (pool::OPS, pool::lower),
+    (reduce::OPS, reduce::lower),
     (resize::OPS, resize::lower),
     (shape_ops::OPS, shape_ops::lower),
     (slicing::OPS, slicing::lower),

@@ -1,5 +1,5 @@
-//! Reductions over windows and axes: `MaxPool` / `AveragePool` (2-D), the global pools,
-//! `ReduceMean` over all spatial axes (a global average pool), and `Softmax`.
+//! Reductions over windows: `MaxPool` / `AveragePool` (2-D), the global pools, and `Softmax`
+//! (`ReduceMean` over the spatial axes becomes a global pool in `reduce.rs`).
 
 use super::conv::explicit_pads;
 use super::{Importer, Val, node_label};
@@ -15,7 +15,6 @@ pub(super) const OPS: &[&str] = &[
     "AveragePool",
     "GlobalAveragePool",
     "GlobalMaxPool",
-    "ReduceMean",
     "Softmax",
 ];
 
@@ -35,7 +34,6 @@ pub(super) fn lower(
             let x = im.dyn_in(node, 0)?;
             im.add(node, index, Op::GlobalPool(PoolKind::Max), &[x])?
         }
-        "ReduceMean" => im.reduce_mean(node, index, a)?,
         // "Softmax"
         _ => {
             let x = im.dyn_in(node, 0)?;
@@ -99,33 +97,5 @@ impl Importer<'_> {
             count_include_pad: a.int("count_include_pad", 0) != 0,
         };
         self.add(node, index, Op::Pool(spec), &[x])
-    }
-
-    fn reduce_mean(&mut self, node: &NodeProto, index: usize, a: &Attrs<'_>) -> Result<ValueId> {
-        let x = self.dyn_in(node, 0)?;
-        let xs = self.shape(x);
-        let r = xs.len();
-        let axes = self
-            .axes(node, a, 1)?
-            .unwrap_or_else(|| (0..r as i64).collect());
-        let mut axes: Vec<usize> = axes
-            .iter()
-            .map(|&v| fold::axis("ReduceMean", v, r))
-            .collect::<Result<_>>()?;
-        axes.sort();
-        if axes != (2..r).collect::<Vec<_>>() {
-            return Err(Error::invalid_op(
-                node_label(node),
-                format!(
-                    "ReduceMean over axes {axes:?} of {xs:?}: only all spatial axes are supported"
-                ),
-            ));
-        }
-        let pooled = self.add(node, index, Op::GlobalPool(PoolKind::Avg), &[x])?;
-        if a.int("keepdims", 1) != 0 {
-            return Ok(pooled);
-        }
-        let shape = vec![xs[0] as i64, xs[1] as i64];
-        self.add(node, index, Op::Reshape { shape }, &[pooled])
     }
 }

@@ -5,6 +5,7 @@
 mod fixtures;
 mod import_checks;
 mod ops;
+mod reduce;
 
 use std::path::{Path, PathBuf};
 

@@ -17,8 +17,10 @@
 //! - Data movement (transpose, slice, concat, pixel shuffle, space-to-depth, channel shuffle):
 //!   the strided copy cut along its outer dims ([`Lowering::copy`]).
 //!
+//! - Reductions over axes are not cut.
+//!
 //! What cannot be cut that way (one channel plane, one weight row, one softmax row, a right
-//! matmul operand, a weight of a transposed conv beyond the limit) is
+//! matmul operand, a weight of a transposed conv beyond the limit, a reduction's tensor) is
 //! [`Error::DeviceLimit`] naming the node, op and tensor.
 
 mod conv;
@@ -290,6 +292,14 @@ pub(crate) fn lower(n: &NodeViews<'_>, l: &mut Lowering) -> Result<()> {
         }
         // Every slice along the axis is independent: cut any other dim.
         Op::Softmax { axis } => n.by_boxes(l, Some(last), Some(*axis), &per_image(last)),
+        // Not cut: the output's dims need not line up with the input's (keepdims off), so
+        // any tensor beyond the limit is refused, naming it.
+        Op::Reduce(_) => n.by_boxes(l, None, None, &|lo: &[usize], hi: &[usize]| Chunk {
+            shapes: n.ins.iter().map(|(_, v)| v.dims.clone()).collect(),
+            ins: n.ins.iter().map(|(_, v)| v.clone()).collect(),
+            params: whole_params(),
+            out: out.sub(lo, hi),
+        }),
         Op::Pad { begin, end, .. } => {
             let unpadded = begin
                 .iter()
