@@ -267,7 +267,7 @@ pub fn eval(op: &Op, ins: &[&Tensor], out_shape: &[usize]) -> Result<Tensor> {
         Op::MatMul => reference::matmul::matmul(ins[0], ins[1])?,
         Op::Pool(spec) => reference::pool::pool(spec, ins[0])?,
         Op::GlobalPool(kind) => reference::pool::global_pool(*kind, ins[0])?,
-        Op::Softmax { axis } => reference::softmax::softmax(*axis, ins[0])?,
+        Op::Softmax { axis, kind } => reference::softmax::softmax_kind(*kind, *axis, ins[0])?,
         Op::Reduce(spec) => reference::reduce::reduce(spec, ins[0])?,
         Op::Flatten { .. } | Op::Reshape { .. } => ins[0].clone().reshape(out_shape.to_vec())?,
         Op::Dropout { .. } | Op::Identity => ins[0].clone(),

@@ -176,7 +176,7 @@ impl Op {
                 arity(inputs, 1)?;
                 spec.output_shape(inputs[0]).map_err(|e| e.to_string())
             }
-            Op::Softmax { axis } => {
+            Op::Softmax { axis, .. } => {
                 arity(inputs, 1)?;
                 if *axis >= inputs[0].len() {
                     return Err(format!("axis {axis} out of range"));

@@ -31,8 +31,10 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "GlobalMaxPool",
     "HardSigmoid",
     "HardSwish",
+    "Hardmax",
     "Identity",
     "LeakyRelu",
+    "LogSoftmax",
     "MatMul",
     "MaxPool",
     "Mul",
@@ -66,7 +68,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
 ];
 
 /// Why `node` cannot be imported, or `None` if it can (as far as static checks tell).
-pub fn unsupported_reason(node: &NodeProto, opset: i64) -> Option<String> {
+pub fn unsupported_reason(node: &NodeProto, _opset: i64) -> Option<String> {
     let domain = node.domain();
     if !(domain.is_empty() || domain == "ai.onnx") {
         return Some(format!("operator domain {domain:?} is not supported"));
@@ -111,7 +113,6 @@ pub fn unsupported_reason(node: &NodeProto, opset: i64) -> Option<String> {
             Some("training-mode BatchNormalization".into())
         }
         "Gemm" if a.int("transA", 0) != 0 => Some("Gemm with transA=1".into()),
-        "Softmax" if opset < 13 && a.has("axis") && a.int("axis", 1) != -1 => None, // checked against the rank later
         _ => None,
     }
 }

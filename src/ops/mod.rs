@@ -9,6 +9,7 @@ mod pool;
 mod rearrange;
 mod reduce;
 mod resize;
+mod softmax;
 
 pub use activation::{Activation, Epilogue};
 
@@ -50,3 +51,4 @@ pub use pool::{PoolKind, PoolSpec, pool_fusable_into_se_gate};
 pub use rearrange::{ChannelOrder, ChannelShuffle, PixelShuffle, SpaceToDepth};
 pub use reduce::{ReduceKind, ReduceSpec};
 pub use resize::{CoordinateMode, NearestMode, ResizeMode, ResizeSpec, pad_shape};
+pub use softmax::SoftmaxKind;

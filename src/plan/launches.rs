@@ -140,7 +140,7 @@ pub fn node_launches<B: Binding>(
         Op::MatMul => matmul::matmul(target, ins[0], ins[1], x[0], x[1], y),
         Op::Pool(spec) => pool::pool(target, spec, ins[0], x[0], y),
         Op::GlobalPool(kind) => pool::global_pool(target, *kind, ins[0], x[0], y),
-        Op::Softmax { axis } => softmax::softmax(target, *axis, ins[0], x[0], y),
+        Op::Softmax { axis, kind } => softmax::softmax_kind(target, *kind, *axis, ins[0], x[0], y),
         Op::Reduce(spec) => reduce::reduce(target, spec, ins[0], x[0], y),
         Op::SeGate {
             b1,

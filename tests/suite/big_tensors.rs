@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 use wgconv::compare::{Tolerance, compare};
-use wgconv::graph::{Conv2d, Graph, cpu};
+use wgconv::graph::{Conv2d, Graph, Op, cpu};
 use wgconv::ops::{BinaryOp, ChannelOrder, PoolKind, PoolSpec};
 use wgconv::ops::{ConvSpec, ConvTransposeSpec, ResizeSpec};
 use wgconv::{Error, Gpu, GpuOptions, Session, Tensor, blocks, zoo};
@@ -294,6 +294,36 @@ fn beyond_max_buffer_size_is_refused_before_submit() {
         values[g.outputs()[0].0].as_ref().unwrap().data(),
         tol,
     );
+    assert!(c.passed(), "{c}");
+}
+
+/// Reductions over axes are not cut: a tensor beyond the binding limit is a DeviceLimit
+/// error naming the node and the tensor; within it the same node runs.
+#[test]
+fn reduction_beyond_the_limit_is_a_device_limit_error() {
+    let spec = wgconv::ops::ReduceSpec {
+        kind: wgconv::ops::ReduceKind::Sum,
+        axes: vec![1],
+        keepdims: false,
+    };
+    let reduce = |shape: &[usize]| {
+        graph(shape, |g, x| {
+            let y = g.add("head.sum", Op::Reduce(spec.clone()), &[x]).unwrap();
+            g.output(y);
+        })
+    };
+    let err = Session::new(small(), &reduce(&[4, 64, 128])).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, Error::DeviceLimit { .. }), "{err:?}");
+    assert!(
+        msg.contains("head.sum") && msg.contains("reduce_sum"),
+        "{msg}"
+    );
+    let s = Session::new(small(), &reduce(&[2, 8, 16])).unwrap();
+    let x = Tensor::random(vec![2, 8, 16], 6);
+    let y = s.run(std::slice::from_ref(&x)).unwrap();
+    let want = wgconv::reference::reduce::reduce(&spec, &x).unwrap();
+    let c = compare(y[0].data(), want.data(), Tolerance::accumulation(8));
     assert!(c.passed(), "{c}");
 }
 

@@ -1,4 +1,5 @@
-//! Reductions over windows: `MaxPool` / `AveragePool` (2-D), the global pools, and `Softmax`
+//! Reductions over windows: `MaxPool` / `AveragePool` (2-D), the global pools, and `Softmax`,
+//! `LogSoftmax`, `Hardmax`
 //! (`ReduceMean` over the spatial axes becomes a global pool in `reduce.rs`).
 
 use super::conv::explicit_pads;
@@ -8,7 +9,7 @@ use crate::graph::{Op, ValueId};
 use crate::onnx::attrs::Attrs;
 use crate::onnx::fold;
 use crate::onnx::proto::NodeProto;
-use crate::ops::{PoolKind, PoolSpec};
+use crate::ops::{PoolKind, PoolSpec, SoftmaxKind};
 
 pub(super) const OPS: &[&str] = &[
     "MaxPool",
@@ -16,6 +17,8 @@ pub(super) const OPS: &[&str] = &[
     "GlobalAveragePool",
     "GlobalMaxPool",
     "Softmax",
+    "LogSoftmax",
+    "Hardmax",
 ];
 
 pub(super) fn lower(
@@ -34,22 +37,42 @@ pub(super) fn lower(
             let x = im.dyn_in(node, 0)?;
             im.add(node, index, Op::GlobalPool(PoolKind::Max), &[x])?
         }
-        // "Softmax"
-        _ => {
-            let x = im.dyn_in(node, 0)?;
-            let r = im.shape(x).len();
-            let default = if im.opset >= 13 { -1 } else { 1 };
-            let axis = fold::axis("Softmax", a.int("axis", default), r)?;
-            if im.opset < 13 && axis != r - 1 {
-                return Err(a.error("axis", format!("opset {} Softmax on axis {axis} of rank {r} flattens trailing dims; only the last axis is supported", im.opset)));
-            }
-            im.add(node, index, Op::Softmax { axis }, &[x])?
-        }
+        // "Softmax" | "LogSoftmax" | "Hardmax"
+        _ => im.softmax(node, index, a)?,
     };
     Ok(Some(Val::Dyn(y)))
 }
 
 impl Importer<'_> {
+    fn softmax(&mut self, node: &NodeProto, index: usize, a: &Attrs<'_>) -> Result<ValueId> {
+        let kind = SoftmaxKind::from_onnx(node.op_type())
+            .ok_or_else(|| Error::invalid_op(node_label(node), "not a softmax".to_string()))?;
+        let x = self.dyn_in(node, 0)?;
+        let xs = self.shape(x);
+        let r = xs.len();
+        let default = if self.opset >= 13 { -1 } else { 1 };
+        let axis = fold::axis(node.op_type(), a.int("axis", default), r)
+            .map_err(|e| a.error("axis", e))?;
+        if self.opset >= 13 || axis + 1 == r {
+            return self.add(node, index, Op::Softmax { axis, kind }, &[x]);
+        }
+        // Before opset 13 the input is coerced to 2-D, [prod(dims < axis), prod(dims >= axis)],
+        // and normalised along its second dim.
+        let rows = xs[..axis].iter().product::<usize>() as i64;
+        let cols = xs[axis..].iter().product::<usize>() as i64;
+        let flat = self.add(
+            node,
+            index,
+            Op::Reshape {
+                shape: vec![rows, cols],
+            },
+            &[x],
+        )?;
+        let y = self.add(node, index, Op::Softmax { axis: 1, kind }, &[flat])?;
+        let shape = xs.iter().map(|&d| d as i64).collect();
+        self.add(node, index, Op::Reshape { shape }, &[y])
+    }
+
     fn pool(&mut self, node: &NodeProto, index: usize, a: &Attrs<'_>) -> Result<ValueId> {
         let x = self.dyn_in(node, 0)?;
         let xs = self.shape(x);

@@ -1,10 +1,12 @@
 //! Reductions over axes: axes as an attribute (opset 11) and as an input (18), noop with empty
-//! axes, the ReduceMean-over-H-and-W global-pool fast path, and refused axes.
+//! axes, the ReduceMean-over-H-and-W global-pool fast path, and refused axes. Softmax,
+//! LogSoftmax and Hardmax before opset 13 (coerced to 2-D) and from it (one axis).
 
 use wgconv::graph::Op;
 use wgconv::onnx::proto::{AttributeProto, NodeProto, TensorProto};
 use wgconv::onnx::{ImportOptions, import_bytes};
-use wgconv::ops::{PoolKind, ReduceKind, ReduceSpec};
+use wgconv::ops::{PoolKind, ReduceKind, ReduceSpec, SoftmaxKind};
+use wgconv::reference;
 use wgconv::tensor::Tensor;
 
 use super::{model_at, node, run_model, value_info};
@@ -135,4 +137,39 @@ fn bad_axes_name_the_node() {
             .to_string();
         assert!(e.contains("\"r\"") && e.contains("ReduceProd"), "{e}");
     }
+}
+
+/// Opset 11 LogSoftmax on axis 1 of [2, 3, 4, 5] normalises each image's 60 values together;
+/// opset 13 Hardmax on axis 1 marks the first maximum over the 3 channels.
+#[test]
+fn softmax_family_before_and_from_opset_13() {
+    let x = Tensor::random(vec![2, 3, 4, 5], 3);
+    let one = |op: &str, opset: i64| {
+        model_at(
+            opset,
+            vec![NodeProto {
+                attribute: vec![attr_i("axis", 1)],
+                ..node(op, "s", &["x"], &["y"])
+            }],
+            vec![value_info("x", &[2, 3, 4, 5])],
+            vec![],
+            "y",
+        )
+    };
+    let (_, y) = run_model(&one("LogSoftmax", 11), &x);
+    let flat = x.clone().reshape(vec![2, 60]).unwrap();
+    let want = reference::softmax::softmax_kind(SoftmaxKind::LogSoftmax, 1, &flat).unwrap();
+    assert_eq!(y.shape(), x.shape());
+    for (a, b) in y.data().iter().zip(want.data()) {
+        assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+    }
+    let (g, y) = run_model(&one("Hardmax", 13), &x);
+    assert!(matches!(
+        g.nodes()[0].op,
+        Op::Softmax {
+            axis: 1,
+            kind: SoftmaxKind::Hardmax
+        }
+    ));
+    assert_eq!(y.data().iter().sum::<f32>(), 40.0);
 }

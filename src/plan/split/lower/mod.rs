@@ -291,7 +291,7 @@ pub(crate) fn lower(n: &NodeViews<'_>, l: &mut Lowering) -> Result<()> {
             }
         }
         // Every slice along the axis is independent: cut any other dim.
-        Op::Softmax { axis } => n.by_boxes(l, Some(last), Some(*axis), &per_image(last)),
+        Op::Softmax { axis, .. } => n.by_boxes(l, Some(last), Some(*axis), &per_image(last)),
         // Not cut: the output's dims need not line up with the input's (keepdims off), so
         // any tensor beyond the limit is refused, naming it.
         Op::Reduce(_) => n.by_boxes(l, None, None, &|lo: &[usize], hi: &[usize]| Chunk {
