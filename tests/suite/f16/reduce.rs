@@ -1,9 +1,10 @@
 //! Reductions over axes in f16 storage: f32 partials in every precision, so the bound is an
-//! f32 accumulation of the f16-rounded elements plus the f16 rounding of the output.
+//! f32 accumulation of the f16-rounded elements plus the f16 rounding of the output. Also
+//! log-softmax and hardmax (softmax itself is in `kernels.rs`).
 
 use super::*;
 use wgconv::kernels::reduce;
-use wgconv::ops::{ReduceKind, ReduceSpec};
+use wgconv::ops::{ReduceKind, ReduceSpec, SoftmaxKind};
 
 /// The sum of absolute terms bounding the accumulation error of `kind` (see
 /// `compare::F16Tolerance`): Sum/Mean from the reference on |x|, products and sums of positive
@@ -53,6 +54,47 @@ proptest! {
                 let d = g.encode(reduce::reduce(g.target(), &spec, x.shape(), bx.binding(), out.binding()));
                 let got = run(&g, d, &out);
                 check(&format!("{p} {spec:?} of {:?}", x.shape()), &got, &want, &sums, tol);
+            }
+        }
+    }
+}
+
+/// Log-softmax (f32 inside: the bound of a row-length f32 sum, scaled by the value plus 1 as
+/// for a log) and hardmax (exact: the same comparisons on the same f16 values), row and
+/// column modes.
+#[test]
+fn log_softmax_and_hardmax_match_reference() {
+    let x = r16(&Tensor::random_range(vec![2, 40, 3, 70], 9, -6.0, 6.0));
+    for p in HALF {
+        let g = hgpu(p);
+        let bx = g.upload(&x).unwrap();
+        for kind in [SoftmaxKind::LogSoftmax, SoftmaxKind::Hardmax] {
+            for axis in [1, 3] {
+                let want = reference::softmax::softmax_kind(kind, axis, &x).unwrap();
+                let out = g.zeros(x.shape()).unwrap();
+                let d = g.encode(softmax::softmax_kind(
+                    g.target(),
+                    kind,
+                    axis,
+                    x.shape(),
+                    bx.binding(),
+                    out.binding(),
+                ));
+                let got = run(&g, d, &out);
+                let (tol, sums) = match kind {
+                    SoftmaxKind::Hardmax => (F16Tolerance::exact(), want.clone()),
+                    _ => (
+                        F16Tolerance::new(x.shape()[axis], Precision::F16AccF32),
+                        map(&want, |v| v.abs() + 1.0),
+                    ),
+                };
+                check(
+                    &format!("{p} {kind:?} axis {axis}"),
+                    &got,
+                    &want,
+                    &sums,
+                    tol,
+                );
             }
         }
     }
