@@ -1,4 +1,7 @@
-// Numerically stable softmax along one axis: y = exp(x - max) / sum(exp(x - max)).
+// Numerically stable softmax along one axis: y = exp(x - max) / sum(exp(x - max)); with
+// MODE 1 its log, (x - max) - log(sum(exp(x - max))); with MODE 2 hardmax, 1 at the first
+// maximum of the row and 0 elsewhere (the sum pass becomes a first-index pass: the smallest
+// k holding the max, combined as max(-k) by the same tree).
 //
 // Layout: the tensor viewed as [outer, len, inner] (len = the softmax axis); a softmax row is
 // (o, i), its k-th element at o*len*inner + k*inner + i.
@@ -10,9 +13,10 @@
 //          invocations on neighbouring i, so every pass over k reads and writes coalesced
 //          without any reduction across invocations.
 // Elements are stored as Elem (precision prelude); max, exp and sums run in f32.
-// Overrides: COLUMNS, ROW_THREADS (power of two, 32..256).
+// Overrides: COLUMNS, ROW_THREADS (power of two, 32..256), MODE (ops::SoftmaxKind::code).
 
 override COLUMNS: bool = false;
+override MODE: u32 = 0u;
 override ROW_THREADS: u32 = 256u;
 
 struct Params {
@@ -39,6 +43,21 @@ fn row_base(row: u32) -> u32 {
     return o * params.len * params.inner + i;
 }
 
+const MODE_LOG: u32 = 1u;
+const MODE_HARDMAX: u32 = 2u;
+
+// Output k of a row, given its max m, its sum s of exp(x - m) (MODE 0 and 1) or the index
+// of its first maximum (hardmax).
+fn finish(x: f32, m: f32, s: f32, k: u32, first: u32) -> f32 {
+    if MODE == MODE_HARDMAX {
+        return select(0.0, 1.0, k == first);
+    }
+    if MODE == MODE_LOG {
+        return (x - m) - log(s);
+    }
+    return exp(x - m) / s;
+}
+
 fn softmax_column(wg: u32, lid: u32) {
     let row = wg * 256u + lid;
     if row >= params.rows {
@@ -51,12 +70,19 @@ fn softmax_column(wg: u32, lid: u32) {
         m = max(m, f32(src[base + k * step]));
     }
     var s = 0.0;
+    var first = params.len;
     for (var k = 0u; k < params.len; k++) {
-        s += exp(f32(src[base + k * step]) - m);
+        let x = f32(src[base + k * step]);
+        if MODE == MODE_HARDMAX {
+            if x == m && first == params.len {
+                first = k;
+            }
+        } else {
+            s += exp(x - m);
+        }
     }
-    let inv = 1.0 / s;
     for (var k = 0u; k < params.len; k++) {
-        dst[base + k * step] = Elem(exp(f32(src[base + k * step]) - m) * inv);
+        dst[base + k * step] = Elem(finish(f32(src[base + k * step]), m, s, k, first));
     }
 }
 
@@ -103,13 +129,25 @@ fn softmax_rows(wg: u32, lid: u32) {
     }
     m = reduce_segment(lid, m, true);
     var s = 0.0;
-    for (var k = t; k < n; k += ROW_THREADS) {
-        s += exp(f32(src[base + k * step]) - m);
+    var first = 0u;
+    if MODE == MODE_HARDMAX {
+        // -k of this invocation's first maximum (-len if none): the row's first is the max.
+        var neg_first = -f32(params.len);
+        for (var k = t; k < n; k += ROW_THREADS) {
+            if f32(src[base + k * step]) == m {
+                neg_first = -f32(k);
+                break;
+            }
+        }
+        first = u32(-reduce_segment(lid, neg_first, true));
+    } else {
+        for (var k = t; k < n; k += ROW_THREADS) {
+            s += exp(f32(src[base + k * step]) - m);
+        }
+        s = reduce_segment(lid, s, false);
     }
-    s = reduce_segment(lid, s, false);
-    let inv = 1.0 / s;
     for (var k = t; k < n; k += ROW_THREADS) {
-        dst[base + k * step] = Elem(exp(f32(src[base + k * step]) - m) * inv);
+        dst[base + k * step] = Elem(finish(f32(src[base + k * step]), m, s, k, first));
     }
 }
 

@@ -45,6 +45,7 @@ shaders! {
     Pool => "pool.wgsl",
     GlobalPool => "global_pool.wgsl",
     Softmax => "softmax.wgsl",
+    Reduce => "reduce.wgsl",
     ChannelAffine => "channel_affine.wgsl",
     SeGate => "se_gate.wgsl",
     Resize => "resize.wgsl",

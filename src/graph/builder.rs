@@ -22,7 +22,7 @@ use super::{Graph, Op, ValueId};
 use crate::error::{Error, Result};
 use crate::ops::{
     Activation, BinaryOp, ChannelOrder, ChannelShuffle, ConvSpec, ConvTransposeSpec, Epilogue,
-    PixelShuffle, PoolKind, PoolSpec, ResizeSpec, SpaceToDepth,
+    PixelShuffle, PoolKind, PoolSpec, ResizeSpec, SoftmaxKind, SpaceToDepth,
 };
 use crate::tensor::Tensor;
 
@@ -501,7 +501,14 @@ impl Graph {
 
     /// `nn.Softmax(dim=axis)`.
     pub fn softmax(&mut self, x: ValueId, axis: usize) -> Result<ValueId> {
-        self.add("", Op::Softmax { axis }, &[x])
+        self.add(
+            "",
+            Op::Softmax {
+                axis,
+                kind: SoftmaxKind::Softmax,
+            },
+            &[x],
+        )
     }
 
     /// `nn.Dropout(p)`: the identity in inference.

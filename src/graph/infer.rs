@@ -172,7 +172,11 @@ impl Op {
                 }
                 Ok(vec![x[0], x[1], 1, 1])
             }
-            Op::Softmax { axis } => {
+            Op::Reduce(spec) => {
+                arity(inputs, 1)?;
+                spec.output_shape(inputs[0]).map_err(|e| e.to_string())
+            }
+            Op::Softmax { axis, .. } => {
                 arity(inputs, 1)?;
                 if *axis >= inputs[0].len() {
                     return Err(format!("axis {axis} out of range"));

@@ -4,7 +4,7 @@
 
 use crate::ops::{
     Activation, BinaryOp, ChannelShuffle, ConvSpec, ConvTransposeSpec, Epilogue, PixelShuffle,
-    PoolKind, PoolSpec, ResizeMode, ResizeSpec, SpaceToDepth,
+    PoolKind, PoolSpec, ReduceSpec, ResizeMode, ResizeSpec, SoftmaxKind, SpaceToDepth,
 };
 use crate::tensor::{Tensor, numel};
 
@@ -61,8 +61,10 @@ pub enum Op {
     Pool(PoolSpec),
     /// Pooling over all of H x W to `[N, C, 1, 1]` (`AdaptiveAvgPool2d(1)` and friends).
     GlobalPool(PoolKind),
-    /// Softmax along an axis.
-    Softmax { axis: usize },
+    /// Softmax (or its log, or hardmax) along an axis.
+    Softmax { axis: usize, kind: SoftmaxKind },
+    /// A reduction over any set of axes (ONNX `ReduceSum` and friends).
+    Reduce(ReduceSpec),
     /// `torch.flatten(x, start_dim)`: a view.
     Flatten { start: usize },
     /// A view with a new shape; `0` copies the input's dimension, `-1` is inferred (ONNX).
@@ -171,7 +173,8 @@ impl Op {
             Op::MatMul => "matmul",
             Op::Pool(p) => p.kind.name(false),
             Op::GlobalPool(kind) => kind.name(true),
-            Op::Softmax { .. } => "softmax",
+            Op::Softmax { kind, .. } => kind.name(),
+            Op::Reduce(spec) => spec.kind.name(),
             Op::Flatten { .. } => "flatten",
             Op::Reshape { .. } => "reshape",
             Op::Transpose { .. } => "transpose",
@@ -238,7 +241,7 @@ impl Op {
             Op::Linear { .. } => "Linear".into(),
             Op::Pool(p) => p.kind.torch_module(false).into(),
             Op::GlobalPool(kind) => kind.torch_module(true).into(),
-            Op::Softmax { .. } => "Softmax".into(),
+            Op::Softmax { kind, .. } => kind.torch_module().into(),
             Op::PixelShuffle(_) => "PixelShuffle".into(),
             Op::SpaceToDepth(_) => "PixelUnshuffle".into(),
             Op::Resize(_) => "Upsample".into(),
@@ -250,6 +253,7 @@ impl Op {
             Op::SeGate { .. } => "SqueezeExcitation".into(),
             Op::Binary { .. }
             | Op::MatMul
+            | Op::Reduce(_)
             | Op::Flatten { .. }
             | Op::Reshape { .. }
             | Op::Transpose { .. }
@@ -329,7 +333,8 @@ impl Op {
                 };
                 s + w1.shape()[1] + w2.shape()[1]
             }
-            Op::Softmax { axis } => inputs[0][*axis],
+            Op::Softmax { axis, .. } => inputs[0][*axis],
+            Op::Reduce(spec) => spec.reduced_len(inputs[0]),
             Op::Resize(spec) if spec.mode == ResizeMode::Linear => 4,
             _ => 1,
         }

@@ -16,6 +16,7 @@ pub mod matmul;
 pub mod pad;
 pub mod pool;
 pub mod rearrange;
+pub mod reduce;
 pub mod resize;
 pub mod se_gate;
 pub mod softmax;
@@ -40,6 +41,7 @@ pub fn params_layout(shader: Shader) -> (&'static [(&'static str, usize)], usize
         Shader::Pool => of::<pool::PoolParams>(),
         Shader::GlobalPool => of::<pool::GlobalPoolParams>(),
         Shader::Softmax => of::<softmax::SoftmaxParams>(),
+        Shader::Reduce => of::<reduce::ReduceParams>(),
         Shader::ChannelAffine => of::<channel_affine::ChannelAffineParams>(),
         Shader::SeGate => of::<se_gate::SeGateParams>(),
         Shader::Resize => of::<resize::ResizeParams>(),

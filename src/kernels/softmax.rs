@@ -4,6 +4,7 @@ use crate::error::{Error, Result};
 use crate::kernels::eltwise::to_u32;
 use crate::kernels::pool::{check_binding, row_threads};
 use crate::kernels::{Binding, Launch, Target};
+use crate::ops::SoftmaxKind;
 use crate::shaders::Shader;
 use crate::tensor::numel;
 
@@ -32,7 +33,20 @@ pub fn softmax<B: Binding>(
     input: B,
     output: B,
 ) -> Result<Launch<B>> {
-    let op = "softmax";
+    softmax_kind(target, SoftmaxKind::Softmax, axis, shape, input, output)
+}
+
+/// `output = kind(input, axis)`: softmax, log-softmax (both subtract the row maximum first) or
+/// hardmax.
+pub fn softmax_kind<B: Binding>(
+    target: &Target,
+    kind: SoftmaxKind,
+    axis: usize,
+    shape: &[usize],
+    input: B,
+    output: B,
+) -> Result<Launch<B>> {
+    let op = kind.name();
     if axis >= shape.len() {
         return Err(Error::invalid_op(
             op,
@@ -44,6 +58,13 @@ pub fn softmax<B: Binding>(
     to_u32(op, "element count", numel(shape))?;
     let outer = numel(&shape[..axis]);
     let len = shape[axis];
+    // Hardmax carries indices through the f32 tree.
+    if kind == SoftmaxKind::Hardmax && len > 1 << 24 {
+        return Err(Error::invalid_op(
+            op,
+            format!("axis length {len} exceeds 2^24 (indices exact in f32)"),
+        ));
+    }
     let inner = numel(&shape[axis + 1..]);
     let rows = outer * inner;
     let params = SoftmaxParams {
@@ -67,6 +88,7 @@ pub fn softmax<B: Binding>(
         &[
             ("COLUMNS", if columns { 1.0 } else { 0.0 }),
             ("ROW_THREADS", threads as f64),
+            ("MODE", kind.code() as f64),
         ],
         &params,
         &[input, output],

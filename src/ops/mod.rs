@@ -7,7 +7,9 @@ mod conv;
 mod matmul;
 mod pool;
 mod rearrange;
+mod reduce;
 mod resize;
+mod softmax;
 
 pub use activation::{Activation, Epilogue};
 
@@ -47,4 +49,6 @@ pub use conv::{ConvSpec, ConvTransposeSpec};
 pub use matmul::{BatchLevel, MatmulShape, matmul_output_shape, matmul_shape};
 pub use pool::{PoolKind, PoolSpec, pool_fusable_into_se_gate};
 pub use rearrange::{ChannelOrder, ChannelShuffle, PixelShuffle, SpaceToDepth, transpose_shape};
+pub use reduce::{ReduceKind, ReduceSpec};
 pub use resize::{CoordinateMode, NearestMode, ResizeMode, ResizeSpec, pad_shape};
+pub use softmax::SoftmaxKind;

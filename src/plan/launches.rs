@@ -8,7 +8,7 @@ use crate::kernels::channel_affine::{AffineBindings, channel_affine};
 use crate::kernels::se_gate::{SeGateBindings, se_gate};
 use crate::kernels::{
     Binding, ConvBindings, Launch, Target, conv_transpose, eltwise, matmul, pad, pool, rearrange,
-    resize, softmax,
+    reduce, resize, softmax,
 };
 use crate::ops::Activation;
 use crate::tensor::numel;
@@ -140,7 +140,8 @@ pub fn node_launches<B: Binding>(
         Op::MatMul => matmul::matmul(target, ins[0], ins[1], x[0], x[1], y),
         Op::Pool(spec) => pool::pool(target, spec, ins[0], x[0], y),
         Op::GlobalPool(kind) => pool::global_pool(target, *kind, ins[0], x[0], y),
-        Op::Softmax { axis } => softmax::softmax(target, *axis, ins[0], x[0], y),
+        Op::Softmax { axis, kind } => softmax::softmax_kind(target, *kind, *axis, ins[0], x[0], y),
+        Op::Reduce(spec) => reduce::reduce(target, spec, ins[0], x[0], y),
         Op::SeGate {
             b1,
             activation,

@@ -10,6 +10,7 @@ pub mod matmul;
 pub mod pad;
 pub mod pool;
 pub mod rearrange;
+pub mod reduce;
 pub mod resize;
 pub mod se_gate;
 pub mod softmax;

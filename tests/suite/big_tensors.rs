@@ -5,8 +5,8 @@
 use std::sync::OnceLock;
 
 use wgconv::compare::{Tolerance, compare};
-use wgconv::graph::{Conv2d, Graph, cpu};
-use wgconv::ops::{BinaryOp, ChannelOrder, PoolKind, PoolSpec};
+use wgconv::graph::{Conv2d, Graph, Op, cpu};
+use wgconv::ops::{BinaryOp, ChannelOrder, PoolKind, PoolSpec, ReduceKind, ReduceSpec};
 use wgconv::ops::{ConvSpec, ConvTransposeSpec, ResizeSpec};
 use wgconv::{Error, Gpu, GpuOptions, Session, Tensor, blocks, zoo};
 
@@ -295,6 +295,50 @@ fn beyond_max_buffer_size_is_refused_before_submit() {
         tol,
     );
     assert!(c.passed(), "{c}");
+}
+
+/// Reductions over axes are cut along the dims before the first reduced one (here batch and
+/// channel ranges, with and without keepdims); one that reduces dim 0 of a tensor beyond the
+/// binding limit is a DeviceLimit error naming the node and the tensor.
+#[test]
+fn reductions_split_by_leading_dims() {
+    let graph_of = |shape: &[usize], spec: &ReduceSpec| {
+        graph(shape, |g, x| {
+            let y = g
+                .add("head.reduce", Op::Reduce(spec.clone()), &[x])
+                .unwrap();
+            g.output(y);
+        })
+    };
+    let spec = |kind, axes: &[usize], keepdims| ReduceSpec {
+        kind,
+        axes: axes.to_vec(),
+        keepdims,
+    };
+    for (shape, s) in [
+        (vec![4, 64, 128], spec(ReduceKind::Sum, &[1], false)),
+        (
+            vec![3, 5, 40, 50],
+            spec(ReduceKind::LogSumExp, &[2, 3], true),
+        ),
+        (vec![2, 7, 3000], spec(ReduceKind::Max, &[2], false)),
+    ] {
+        let x = Tensor::random(shape.clone(), 6);
+        let want = wgconv::reference::reduce::reduce(&s, &x).unwrap();
+        let ses = Session::new(small(), &graph_of(&shape, &s)).unwrap();
+        assert!(ses.dispatch_count() > 1, "{s:?} of {shape:?} was not split");
+        let y = ses.run(std::slice::from_ref(&x)).unwrap();
+        let c = compare(y[0].data(), want.data(), Tolerance::accumulation(4000));
+        assert!(c.passed(), "{s:?} of {shape:?}: {c}");
+    }
+    let s = spec(ReduceKind::Sum, &[0], false);
+    let err = Session::new(small(), &graph_of(&[4, 64, 128], &s)).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, Error::DeviceLimit { .. }), "{err:?}");
+    assert!(
+        msg.contains("head.reduce") && msg.contains("reduce_sum"),
+        "{msg}"
+    );
 }
 
 #[test]

@@ -26,6 +26,7 @@ mod pad;
 mod plan;
 mod pool;
 mod rearrange;
+mod reduce;
 mod resize;
 mod robustness;
 mod shaders;

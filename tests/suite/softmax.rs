@@ -3,6 +3,7 @@
 use proptest::prelude::*;
 use wgconv::compare::Tolerance;
 use wgconv::kernels::softmax;
+use wgconv::ops::SoftmaxKind;
 use wgconv::reference;
 use wgconv::shader_check::{Target, translate};
 use wgconv::shaders::Shader;
@@ -117,6 +118,72 @@ fn long_and_trivial_rows() {
     assert!(got.data().iter().all(|&v| v == 1.0));
 }
 
+fn check_kind(kind: SoftmaxKind, axis: usize, x: &Tensor) -> Tensor {
+    let want = reference::softmax::softmax_kind(kind, axis, x).unwrap();
+    let g = gpu();
+    let bufs = upload_all(&[x]);
+    let out = g.zeros(x.shape()).unwrap();
+    let d = g
+        .encode(softmax::softmax_kind(
+            g.target(),
+            kind,
+            axis,
+            x.shape(),
+            bufs[0].binding(),
+            out.binding(),
+        ))
+        .unwrap();
+    let got = run(&d, &out);
+    // log-softmax: (x - m) - log(s), each term within a few ULP of its magnitude; hardmax
+    // is exact.
+    let tol = match kind {
+        SoftmaxKind::Hardmax => Tolerance {
+            atol: 0.0,
+            rtol: 0.0,
+        },
+        _ => Tolerance {
+            atol: 1e-6 * (1.0 + (x.shape()[axis] as f64).ln()),
+            rtol: 1e-5 + x.shape()[axis] as f64 * f32::EPSILON as f64,
+        },
+    };
+    assert_close(
+        &format!("{kind:?} axis {axis} of {:?}", x.shape()),
+        &got,
+        &want,
+        tol,
+    );
+    got
+}
+
+/// Log-softmax and hardmax in row mode (short and long rows) and column mode; hardmax picks
+/// the first of tied maxima (ties planted in different invocations' strides).
+#[test]
+fn log_softmax_and_hardmax() {
+    for (shape, axis) in [
+        (vec![3, 7], 1),
+        (vec![2, 3, 700], 2),
+        (vec![2, 50, 40], 1),
+        (vec![4, 33], 0),
+    ] {
+        let x = Tensor::random_range(shape.clone(), 12, -6.0, 6.0);
+        check_kind(SoftmaxKind::LogSoftmax, axis, &x);
+        check_kind(SoftmaxKind::Hardmax, axis, &x);
+    }
+    let mut x = Tensor::random_range(vec![2, 600], 13, -1.0, 1.0);
+    for k in [5, 77, 300] {
+        x.data_mut()[600 + k] = 9.0;
+    }
+    x.data_mut()[3] = 9.0;
+    x.data_mut()[599] = 9.0;
+    let got = check_kind(SoftmaxKind::Hardmax, 1, &x);
+    let ones: Vec<usize> = (0..1200).filter(|&i| got.data()[i] == 1.0).collect();
+    assert_eq!(ones, vec![3, 605]);
+    // Log-softmax of rows near +-1e4 stays finite (the max is subtracted first).
+    let hi = Tensor::random_range(vec![3, 300], 14, 1.0e4 - 10.0, 1.0e4 + 10.0);
+    let got = check_kind(SoftmaxKind::LogSoftmax, 1, &hi);
+    assert!(got.data().iter().all(|v| v.is_finite()));
+}
+
 /// The shared naga test checks default overrides only; check every variant the host selects.
 #[test]
 fn every_variant_translates_to_every_target() {
@@ -124,7 +191,11 @@ fn every_variant_translates_to_every_target() {
         for threads in [32.0, 64.0, 128.0, 256.0] {
             translate(Shader::Softmax, &[("ROW_THREADS", threads)], target).unwrap();
         }
-        translate(Shader::Softmax, &[("COLUMNS", 1.0)], target).unwrap();
+        for mode in SoftmaxKind::ALL {
+            let m = mode.code() as f64;
+            translate(Shader::Softmax, &[("COLUMNS", 1.0), ("MODE", m)], target).unwrap();
+            translate(Shader::Softmax, &[("MODE", m)], target).unwrap();
+        }
     }
 }
 
@@ -167,6 +238,9 @@ proptest! {
         if let Some(n) = long_axis {
             shape[axis] = n;
         }
-        check(axis, &Tensor::random_range(shape, seed, -6.0, 6.0));
+        let x = Tensor::random_range(shape, seed, -6.0, 6.0);
+        check(axis, &x);
+        check_kind(SoftmaxKind::LogSoftmax, axis, &x);
+        check_kind(SoftmaxKind::Hardmax, axis, &x);
     }
 }

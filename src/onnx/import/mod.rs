@@ -16,6 +16,7 @@ mod gelu;
 mod linear;
 mod math;
 mod pool;
+mod reduce;
 mod resize;
 mod shape_ops;
 mod slicing;
@@ -70,6 +71,7 @@ const FAMILIES: &[(&[&str], Translate)] = &[
     (linear::OPS, linear::lower),
     (math::OPS, math::lower),
     (pool::OPS, pool::lower),
+    (reduce::OPS, reduce::lower),
     (resize::OPS, resize::lower),
     (shape_ops::OPS, shape_ops::lower),
     (slicing::OPS, slicing::lower),

@@ -1,5 +1,6 @@
-//! Reductions over windows and axes: `MaxPool` / `AveragePool` (2-D), the global pools,
-//! `ReduceMean` over all spatial axes (a global average pool), and `Softmax`.
+//! Reductions over windows: `MaxPool` / `AveragePool` (2-D), the global pools, and `Softmax`,
+//! `LogSoftmax`, `Hardmax`
+//! (`ReduceMean` over the spatial axes becomes a global pool in `reduce.rs`).
 
 use super::conv::explicit_pads;
 use super::{Importer, Val, node_label};
@@ -8,15 +9,16 @@ use crate::graph::{Op, ValueId};
 use crate::onnx::attrs::Attrs;
 use crate::onnx::fold;
 use crate::onnx::proto::NodeProto;
-use crate::ops::{PoolKind, PoolSpec};
+use crate::ops::{PoolKind, PoolSpec, SoftmaxKind};
 
 pub(super) const OPS: &[&str] = &[
     "MaxPool",
     "AveragePool",
     "GlobalAveragePool",
     "GlobalMaxPool",
-    "ReduceMean",
     "Softmax",
+    "LogSoftmax",
+    "Hardmax",
 ];
 
 pub(super) fn lower(
@@ -35,24 +37,42 @@ pub(super) fn lower(
             let x = im.dyn_in(node, 0)?;
             im.add(node, index, Op::GlobalPool(PoolKind::Max), &[x])?
         }
-        "ReduceMean" => im.reduce_mean(node, index, a)?,
-        // "Softmax"
-        _ => {
-            let x = im.dyn_in(node, 0)?;
-            let r = im.shape(x).len();
-            let default = if im.opset >= 13 { -1 } else { 1 };
-            let axis = fold::axis("Softmax", a.int("axis", default), r)?;
-            if im.opset < 13 && axis + 1 < r {
-                super::shape_ops::coerced_softmax(im, node, index, x, axis)?
-            } else {
-                im.add(node, index, Op::Softmax { axis }, &[x])?
-            }
-        }
+        // "Softmax" | "LogSoftmax" | "Hardmax"
+        _ => im.softmax(node, index, a)?,
     };
     Ok(Some(Val::Dyn(y)))
 }
 
 impl Importer<'_> {
+    fn softmax(&mut self, node: &NodeProto, index: usize, a: &Attrs<'_>) -> Result<ValueId> {
+        let kind = SoftmaxKind::from_onnx(node.op_type())
+            .ok_or_else(|| Error::invalid_op(node_label(node), "not a softmax".to_string()))?;
+        let x = self.dyn_in(node, 0)?;
+        let xs = self.shape(x);
+        let r = xs.len();
+        let default = if self.opset >= 13 { -1 } else { 1 };
+        let axis = fold::axis(node.op_type(), a.int("axis", default), r)
+            .map_err(|e| a.error("axis", e))?;
+        if self.opset >= 13 || axis + 1 == r {
+            return self.add(node, index, Op::Softmax { axis, kind }, &[x]);
+        }
+        // Before opset 13 the input is coerced to 2-D, [prod(dims < axis), prod(dims >= axis)],
+        // and normalised along its second dim.
+        let rows = xs[..axis].iter().product::<usize>() as i64;
+        let cols = xs[axis..].iter().product::<usize>() as i64;
+        let flat = self.add(
+            node,
+            index,
+            Op::Reshape {
+                shape: vec![rows, cols],
+            },
+            &[x],
+        )?;
+        let y = self.add(node, index, Op::Softmax { axis: 1, kind }, &[flat])?;
+        let shape = xs.iter().map(|&d| d as i64).collect();
+        self.add(node, index, Op::Reshape { shape }, &[y])
+    }
+
     fn pool(&mut self, node: &NodeProto, index: usize, a: &Attrs<'_>) -> Result<ValueId> {
         let x = self.dyn_in(node, 0)?;
         let xs = self.shape(x);
@@ -100,33 +120,5 @@ impl Importer<'_> {
             count_include_pad: a.int("count_include_pad", 0) != 0,
         };
         self.add(node, index, Op::Pool(spec), &[x])
-    }
-
-    fn reduce_mean(&mut self, node: &NodeProto, index: usize, a: &Attrs<'_>) -> Result<ValueId> {
-        let x = self.dyn_in(node, 0)?;
-        let xs = self.shape(x);
-        let r = xs.len();
-        let axes = self
-            .axes(node, a, 1)?
-            .unwrap_or_else(|| (0..r as i64).collect());
-        let mut axes: Vec<usize> = axes
-            .iter()
-            .map(|&v| fold::axis("ReduceMean", v, r))
-            .collect::<Result<_>>()?;
-        axes.sort();
-        if axes != (2..r).collect::<Vec<_>>() {
-            return Err(Error::invalid_op(
-                node_label(node),
-                format!(
-                    "ReduceMean over axes {axes:?} of {xs:?}: only all spatial axes are supported"
-                ),
-            ));
-        }
-        let pooled = self.add(node, index, Op::GlobalPool(PoolKind::Avg), &[x])?;
-        if a.int("keepdims", 1) != 0 {
-            return Ok(pooled);
-        }
-        let shape = vec![xs[0] as i64, xs[1] as i64];
-        self.add(node, index, Op::Reshape { shape }, &[pooled])
     }
 }

@@ -5,7 +5,7 @@
 
 use super::{Importer, Val, node_label};
 use crate::error::{Error, Result};
-use crate::graph::{Op, ValueId};
+use crate::graph::Op;
 use crate::onnx::attrs::Attrs;
 use crate::onnx::fold;
 use crate::onnx::proto::NodeProto;
@@ -90,23 +90,6 @@ pub(super) fn lower(
         }),
     };
     Ok(Some(Val::Dyn(im.add(node, index, op, &[x])?)))
-}
-
-/// Softmax before opset 13: over the input coerced to 2-D at `axis`, [d0..d(axis-1),
-/// d(axis)..], i.e. over all the trailing dims at once; a reshape around a last-axis softmax.
-pub(super) fn coerced_softmax(
-    im: &mut Importer<'_>,
-    node: &NodeProto,
-    index: usize,
-    x: ValueId,
-    axis: usize,
-) -> Result<ValueId> {
-    let xs = im.shape(x);
-    let flat = vec![numel(&xs[..axis]) as i64, numel(&xs[axis..]) as i64];
-    let y = im.add(node, index, Op::Reshape { shape: flat }, &[x])?;
-    let y = im.add(node, index, Op::Softmax { axis: 1 }, &[y])?;
-    let shape = xs.iter().map(|&d| d as i64).collect();
-    im.add(node, index, Op::Reshape { shape }, &[y])
 }
 
 /// Transpose's `perm`, reversed dims by default.

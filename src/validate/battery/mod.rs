@@ -18,6 +18,7 @@ mod f16;
 mod matmul;
 mod pool;
 mod rearrange;
+mod reduce;
 mod resize;
 mod run;
 mod softmax;
@@ -75,6 +76,7 @@ pub fn cases() -> Vec<Case> {
         pool::cases(),
         resize::cases(),
         softmax::cases(),
+        reduce::cases(),
         eltwise::cases(),
         f16_cases(),
     ]

@@ -8,6 +8,7 @@ mod algorithms;
 mod conv_like;
 mod kernels;
 mod networks;
+mod reduce;
 mod special_values;
 
 use proptest::prelude::*;

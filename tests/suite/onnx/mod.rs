@@ -7,6 +7,7 @@ mod import_checks;
 mod math;
 mod ops;
 mod opsets;
+mod reduce;
 
 use std::path::{Path, PathBuf};
 

@@ -16,9 +16,12 @@
 //!   with their weight rows (the strided output block staged). MatMul: ranges of batch entries and rows with the whole right operand.
 //! - Data movement (transpose, slice, concat, pixel shuffle, space-to-depth, channel shuffle):
 //!   the strided copy cut along its outer dims ([`Lowering::copy`]).
+//! - Reductions over axes: boxes over the dims before the first reduced one (batch ranges when
+//!   dim 0 is kept).
 //!
 //! What cannot be cut that way (one channel plane, one weight row, one softmax row, a right
-//! matmul operand, a weight of a transposed conv beyond the limit) is
+//! matmul operand, a weight of a transposed conv beyond the limit, a reduction's input below
+//! its leading kept dims) is
 //! [`Error::DeviceLimit`] naming the node, op and tensor.
 
 mod conv;
@@ -289,7 +292,27 @@ pub(crate) fn lower(n: &NodeViews<'_>, l: &mut Lowering) -> Result<()> {
             }
         }
         // Every slice along the axis is independent: cut any other dim.
-        Op::Softmax { axis } => n.by_boxes(l, Some(last), Some(*axis), &per_image(last)),
+        Op::Softmax { axis, .. } => n.by_boxes(l, Some(last), Some(*axis), &per_image(last)),
+        // The dims before the first reduced one lead the output whatever keepdims: boxes over
+        // them are independent reductions of the matching input boxes. Nothing else is cut.
+        Op::Reduce(spec) => {
+            let x = &n.ins[0].1;
+            let lead = spec.axes.first().copied().unwrap_or(x.dims.len());
+            let m = lead.checked_sub(1);
+            n.by_boxes(l, m, None, &|lo: &[usize], hi: &[usize]| {
+                let (mut a, mut b) = (vec![0; x.dims.len()], x.dims.clone());
+                for j in 0..lead {
+                    (a[j], b[j]) = (lo[j], hi[j]);
+                }
+                let xv = x.sub(&a, &b);
+                Chunk {
+                    shapes: vec![xv.dims.clone()],
+                    ins: vec![xv],
+                    params: whole_params(),
+                    out: out.sub(lo, hi),
+                }
+            })
+        }
         Op::Pad { begin, end, .. } => {
             let unpadded = begin
                 .iter()
