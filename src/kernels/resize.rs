@@ -47,7 +47,15 @@ fn coordinate(spec: &ResizeSpec, axis: usize, x: usize, len_in: usize, len_out: 
     match spec.coordinate {
         CoordinateMode::HalfPixel => div(c) - 0.5,
         CoordinateMode::PytorchHalfPixel if len_out > 1 => div(c) - 0.5,
-        CoordinateMode::AlignCorners if len_out > 1 => x as f64 * (fin - 1.0) / (fout - 1.0),
+        CoordinateMode::AlignCorners if len_out > 1 => {
+            // ONNX: with scales given, the resized length is `scale * in`, unrounded.
+            let resized = spec.scale.map_or(fout, |s| s[axis] * fin);
+            if resized == 1.0 {
+                0.0
+            } else {
+                x as f64 * (fin - 1.0) / (resized - 1.0)
+            }
+        }
         CoordinateMode::PytorchHalfPixel | CoordinateMode::AlignCorners => 0.0,
         CoordinateMode::Asymmetric => div(x as f64),
         CoordinateMode::TfHalfPixelForNn => div(c),

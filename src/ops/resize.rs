@@ -35,7 +35,8 @@ pub enum CoordinateMode {
     HalfPixel,
     /// As `HalfPixel`, but 0 when the output length is 1.
     PytorchHalfPixel,
-    /// `x * (in - 1) / (out - 1)` (PyTorch `align_corners=True`).
+    /// `x * (in - 1) / (out - 1)` (PyTorch `align_corners=True`); with explicit scales `out`
+    /// is `scale * in` unrounded (ONNX).
     AlignCorners,
     /// `x / scale` (PyTorch `nearest`, ONNX `Upsample`).
     Asymmetric,

@@ -35,8 +35,14 @@ fn source_coordinate(
             }
         }
         CoordinateMode::AlignCorners => {
-            if len_out > 1 {
-                xf * (len_in as f64 - 1.0) / (len_out as f64 - 1.0)
+            // The resized length is the output's, or `scale * in` (not rounded) when the
+            // scales were given, as ONNX's Resize defines it.
+            let resized = match spec.scale {
+                Some(s) => s[axis] * len_in as f64,
+                None => len_out as f64,
+            };
+            if len_out > 1 && resized != 1.0 {
+                xf * (len_in as f64 - 1.0) / (resized - 1.0)
             } else {
                 0.0
             }
