@@ -10,6 +10,7 @@ const NEWEST: i64 = i64::MAX;
 
 /// Ops that exist only in part of 7..: `(op, first opset, last opset)`.
 const OP_RANGES: &[(&str, i64, i64)] = &[
+    ("CastLike", 15, NEWEST),
     ("ConstantOfShape", 9, NEWEST),
     ("Erf", 9, NEWEST),
     ("Gelu", 20, NEWEST),

@@ -9,7 +9,7 @@ use crate::onnx::fold;
 use crate::onnx::proto::NodeProto;
 use crate::onnx::tensor::{Const, ConstData, unsupported_type};
 
-pub(super) const OPS: &[&str] = &["Constant", "Shape", "Identity", "Dropout"];
+pub(super) const OPS: &[&str] = &["Constant", "Shape", "Identity", "Dropout", "CastLike"];
 
 /// Ops imported only when every input is a constant (folded); there is no graph op for them.
 #[cfg(test)]
@@ -24,6 +24,7 @@ pub(super) fn lower(
     Ok(Some(match node.op_type() {
         "Constant" => Val::Const(constant(node, a)?),
         "Shape" => Val::Const(shape_const(&im.shape(im.dyn_in(node, 0)?), a)),
+        "CastLike" => im.cast_like(node)?,
         // "Identity" | "Dropout"
         _ => im
             .inference_dropout(node)?
@@ -65,6 +66,34 @@ fn shape_const(shape: &[usize], a: &Attrs<'_>) -> Const {
 }
 
 impl Importer<'_> {
+    /// `CastLike(x, like)`: `x` in the element type of `like`. Computed tensors are f32 in the
+    /// engine, so a cast to a float type is the identity for them; a constant is converted
+    /// (to integers by truncation, as Cast does).
+    fn cast_like(&self, node: &NodeProto) -> Result<Val> {
+        let like_int = match self.get(node, 1)? {
+            Some(Val::Const(c)) => matches!(c.data, ConstData::I64(_)),
+            Some(_) => false,
+            None => {
+                return Err(Error::invalid_op(
+                    node_label(node),
+                    "missing input 1 (target_type)",
+                ));
+            }
+        };
+        match self.get(node, 0)?.cloned() {
+            Some(Val::Const(x)) if like_int => {
+                Ok(Val::Const(Const::i64(x.shape.clone(), x.as_i64())))
+            }
+            Some(Val::Const(x)) => Ok(Val::Const(Const::f32(x.shape.clone(), x.as_f32()))),
+            Some(_) if like_int => Err(Error::invalid_op(
+                node_label(node),
+                "a computed tensor cast to an integer type: computed tensors are float",
+            )),
+            Some(v) => Ok(v),
+            None => Err(Error::invalid_op(node_label(node), "missing input 0")),
+        }
+    }
+
     /// Itself, when `node` is not a Dropout in training mode (opset 12's input 2), which drops
     /// random elements: only inference (the identity) is supported. A zero ratio drops nothing.
     fn inference_dropout(&self, node: &NodeProto) -> Result<&Self> {
