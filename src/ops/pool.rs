@@ -113,11 +113,13 @@ impl PoolSpec {
         let mut out = vec![input[0], input[1]];
         for i in 0..2 {
             let span = self.dilation[i] * (self.kernel[i] - 1) + 1;
-            if self.pad_begin[i] * 2 > span || self.pad_end[i] * 2 > span {
+            // ONNX's rule (PyTorch's is stricter: at most half the window): every window then
+            // holds at least one input element.
+            if self.pad_begin[i] >= span || self.pad_end[i] >= span {
                 return Err(Error::invalid_op(
                     op,
                     format!(
-                        "padding {:?}/{:?} must be at most half the window {:?}",
+                        "padding {:?}/{:?} must be smaller than the window {:?}",
                         self.pad_begin, self.pad_end, self.kernel
                     ),
                 ));

@@ -75,7 +75,7 @@ fn absurd_builder_attributes() {
     );
     assert_names(
         &pool(PoolSpec::new(PoolKind::Max, 2, 2, 2)),
-        &["max_pool", "half the window"],
+        &["max_pool", "smaller than the window"],
     );
     assert_names(
         &pool(PoolSpec::new(PoolKind::Max, big, 1, 0)),
