@@ -171,6 +171,34 @@ impl Importer<'_> {
 
     fn prelu(&mut self, node: &NodeProto, index: usize) -> Result<ValueId> {
         let x = self.dyn_in(node, 0)?;
+        if let Some(Val::Dyn(s)) = self.get(node, 1)?.cloned() {
+            // A computed slope of any shape broadcasting to x's:
+            // prelu(x) = relu(x) + s * min(x, 0).
+            let neg = Op::Activation(Activation::Clip {
+                min: f32::MIN,
+                max: 0.0,
+            });
+            let n = self.add(node, index, neg, &[x])?;
+            let scaled = self.add(
+                node,
+                index,
+                Op::Binary {
+                    op: BinaryOp::Mul,
+                    activation: Activation::Identity,
+                },
+                &[n, s],
+            )?;
+            let r = self.add(node, index, Op::Activation(Activation::Relu), &[x])?;
+            return self.add(
+                node,
+                index,
+                Op::Binary {
+                    op: BinaryOp::Add,
+                    activation: Activation::Identity,
+                },
+                &[r, scaled],
+            );
+        }
         let slope = self.need_const(node, 1)?;
         if slope.len() == 1 {
             let op = Op::Activation(Activation::LeakyRelu {
