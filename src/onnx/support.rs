@@ -9,6 +9,8 @@ use super::versions::version_reason;
 pub const SUPPORTED_OPS: &[&str] = &[
     "Abs",
     "Add",
+    "ArgMax",
+    "ArgMin",
     "AveragePool",
     "BatchNormalization",
     "Cast",

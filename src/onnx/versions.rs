@@ -22,6 +22,8 @@ const OP_RANGES: &[(&str, i64, i64)] = &[
 /// Attributes that exist only in part of the range: `(op, attribute, first, last)`. Those
 /// that end became inputs (see [`INPUTS`]) or were dropped.
 const ATTRS: &[(&str, &str, i64, i64)] = &[
+    ("ArgMax", "select_last_index", 12, NEWEST),
+    ("ArgMin", "select_last_index", 12, NEWEST),
     ("AveragePool", "ceil_mode", 10, NEWEST),
     ("AveragePool", "dilations", 19, NEWEST),
     ("BatchNormalization", "spatial", 7, 8),
