@@ -13,7 +13,9 @@ const OP_RANGES: &[(&str, i64, i64)] = &[
     ("ConstantOfShape", 9, NEWEST),
     ("Erf", 9, NEWEST),
     ("Gelu", 20, NEWEST),
+    ("GreaterOrEqual", 12, NEWEST),
     ("HardSwish", 14, NEWEST),
+    ("LessOrEqual", 12, NEWEST),
     ("Resize", 10, NEWEST),
     // Deprecated at 10 in favour of Resize: the opset-10 schema exists only to refuse it.
     ("Upsample", 7, 9),

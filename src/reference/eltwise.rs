@@ -46,6 +46,12 @@ pub fn binary(op: BinaryOp, act: Activation, a: &Tensor, b: &Tensor) -> Result<T
             BinaryOp::Min if x.is_nan() || y.is_nan() => f64::NAN,
             BinaryOp::Max => x.max(y),
             BinaryOp::Min => x.min(y),
+            BinaryOp::Equal => bool01(x == y),
+            BinaryOp::Less => bool01(x < y),
+            BinaryOp::Greater => bool01(x > y),
+            BinaryOp::LessOrEqual => bool01(x <= y),
+            BinaryOp::GreaterOrEqual => bool01(x >= y),
+            BinaryOp::Not => bool01(x == 0.0),
         };
         *o = apply(act, r) as f32;
         // Odometer increment of the multi-index.
@@ -58,4 +64,9 @@ pub fn binary(op: BinaryOp, act: Activation, a: &Tensor, b: &Tensor) -> Result<T
         }
     }
     Ok(out)
+}
+
+/// A comparison's result as the engine's bool: 1 or 0.
+fn bool01(b: bool) -> f64 {
+    if b { 1.0 } else { 0.0 }
 }

@@ -354,3 +354,33 @@ fn pinned_binary_edge_cases() {
         assert_exactly(op.name(), &binary_on(op, a, b), &reference(op, a, b), &want);
     }
 }
+
+/// Comparisons give the engine's bool (1 / 0), NaN comparing false (unequal to itself), -0
+/// equal to 0; Not is 1 exactly where its operand is 0 (b unread).
+#[test]
+fn comparisons_and_not_give_zero_or_one() {
+    let nan = f32::NAN;
+    let inf = f32::INFINITY;
+    let a: &[f32] = &[1.0, 2.0, 3.0, nan, nan, -0.0, -inf, 0.5];
+    let b: &[f32] = &[2.0, 2.0, 2.0, 1.0, nan, 0.0, -inf, 1.0];
+    let reference = |op, a: &[f32], b: &[f32]| {
+        let t = |v: &[f32]| Tensor::new(vec![v.len()], v.to_vec()).unwrap();
+        reference::eltwise::binary(op, Activation::Identity, &t(a), &t(b)).unwrap()
+    };
+    for (op, want) in [
+        (BinaryOp::Equal, [0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0]),
+        (BinaryOp::Less, [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]),
+        (BinaryOp::Greater, [0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0]),
+        (
+            BinaryOp::LessOrEqual,
+            [1.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0],
+        ),
+        (
+            BinaryOp::GreaterOrEqual,
+            [0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0, 0.0],
+        ),
+        (BinaryOp::Not, [0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0]),
+    ] {
+        assert_exactly(op.name(), &binary_on(op, a, b), &reference(op, a, b), &want);
+    }
+}
