@@ -94,6 +94,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Transpose",
     "Unsqueeze",
     "Upsample",
+    "Where",
 ];
 
 /// Why `node` cannot be imported, or `None` if it can (as far as static checks tell).

@@ -19,6 +19,7 @@ const OP_RANGES: &[(&str, i64, i64)] = &[
     ("Resize", 10, NEWEST),
     // Deprecated at 10 in favour of Resize: the opset-10 schema exists only to refuse it.
     ("Upsample", 7, 9),
+    ("Where", 9, NEWEST),
 ];
 
 /// Attributes that exist only in part of the range: `(op, attribute, first, last)`. Those

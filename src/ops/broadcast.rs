@@ -147,6 +147,11 @@ pub fn broadcast_shape(a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
     Ok(out)
 }
 
+/// The broadcast shape of Where's condition, x and y (all three broadcast together).
+pub fn where_shape(cond: &[usize], x: &[usize], y: &[usize]) -> Result<Vec<usize>> {
+    broadcast_shape(&broadcast_shape(cond, x)?, y)
+}
+
 /// Element strides of `shape` when broadcast to `out` (0 along broadcast dimensions).
 pub fn broadcast_strides(shape: &[usize], out: &[usize]) -> Vec<usize> {
     let own = crate::tensor::strides(shape);

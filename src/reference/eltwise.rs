@@ -1,7 +1,7 @@
 //! CPU reference for activations and broadcasting binary ops.
 
 use crate::error::Result;
-use crate::ops::{Activation, BinaryOp, broadcast_shape};
+use crate::ops::{Activation, BinaryOp, broadcast_shape, where_shape};
 use crate::reference::activation::{apply, pow};
 use crate::tensor::Tensor;
 
@@ -55,6 +55,28 @@ pub fn binary(op: BinaryOp, act: Activation, a: &Tensor, b: &Tensor) -> Result<T
         };
         *o = apply(act, r) as f32;
         // Odometer increment of the multi-index.
+        for d in (0..shape.len()).rev() {
+            idx[d] += 1;
+            if idx[d] < shape[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+    Ok(out)
+}
+
+/// `cond != 0 ? x : y` with numpy broadcasting of the three.
+pub fn where_select(cond: &Tensor, x: &Tensor, y: &Tensor) -> Result<Tensor> {
+    let shape = where_shape(cond.shape(), x.shape(), y.shape())?;
+    let mut out = Tensor::zeros(shape.clone());
+    let mut idx = vec![0usize; shape.len()];
+    for o in out.data_mut().iter_mut() {
+        *o = if at_broadcast(cond, &idx) != 0.0 {
+            at_broadcast(x, &idx)
+        } else {
+            at_broadcast(y, &idx)
+        };
         for d in (0..shape.len()).rev() {
             idx[d] += 1;
             if idx[d] < shape[d] {

@@ -2,7 +2,8 @@
 //! and the ONNX defaults), Pow, Max and Min on two operands, and the variadic Max / Min /
 //! Sum / Mean, lowered to a chain of binary nodes (Mean: the Sum chain times 1 / N); the
 //! comparisons (Equal, Less, Greater, LessOrEqual, GreaterOrEqual) and Not as binary rows
-//! producing the engine's bool, 1.0 / 0.0 in f32 (ONNX bool outputs compare as 0 / 1).
+//! producing the engine's bool, 1.0 / 0.0 in f32 (ONNX bool outputs compare as 0 / 1); Where
+//! as the ternary select kernel (its three operands computed tensors).
 
 use super::{Importer, Val, node_label};
 use crate::error::{Error, Result};
@@ -41,6 +42,7 @@ pub(super) const OPS: &[&str] = &[
     "LessOrEqual",
     "GreaterOrEqual",
     "Not",
+    "Where",
 ];
 
 pub(super) fn lower(
@@ -87,6 +89,12 @@ pub(super) fn lower(
         },
         "Pow" | "Equal" | "Less" | "Greater" | "LessOrEqual" | "GreaterOrEqual" => {
             return im.binary(node, index).map(Some);
+        }
+        "Where" => {
+            let ins = (0..3)
+                .map(|i| im.dyn_in(node, i))
+                .collect::<Result<Vec<_>>>()?;
+            return Ok(Some(Val::Dyn(im.add(node, index, Op::Where, &ins)?)));
         }
         "Not" => {
             // The binary kernel's Not reads only its first operand: bind x twice.
