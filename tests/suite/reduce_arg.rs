@@ -125,3 +125,33 @@ fn empty_and_overlong_sets_are_refused() {
         assert!(spec(kind, &[0, 1]).output_shape(&[4096, 4097]).is_err());
     }
 }
+
+/// In an f16 plan an index past 2048 (not an f16 value) is refused at lowering, naming the
+/// node; 2048 itself lowers. f32 plans take both.
+#[test]
+fn f16_plans_refuse_indices_past_2048_naming_the_node() {
+    use wgconv::Precision;
+    use wgconv::graph::{Graph, Op};
+    use wgconv::plan::{PlanOptions, default_target, lower};
+    let graph = |len: usize| {
+        let mut g = Graph::new();
+        let x = g.input("x", &[2, len]);
+        let y = g
+            .add(
+                "head.argmax",
+                Op::Reduce(spec(ReduceKind::ArgMax, &[1])),
+                &[x],
+            )
+            .unwrap();
+        g.output(y);
+        g
+    };
+    let mut t = default_target();
+    let opts = PlanOptions::default();
+    assert!(lower(&graph(2049), &t, &opts).is_ok());
+    assert!(lower(&graph(2050), &t, &opts).is_ok());
+    t.precision = Precision::F16;
+    assert!(lower(&graph(2049), &t, &opts).is_ok());
+    let e = lower(&graph(2050), &t, &opts).unwrap_err().to_string();
+    assert!(e.contains("head.argmax") && e.contains("2048"), "{e}");
+}
