@@ -6,7 +6,8 @@
 // Tiling: one element per invocation, 256 invocations per workgroup.
 // Elements are stored as Elem (prelude); the op and activation run in f32.
 // Overrides: BINARY_OP (0 add, 1 sub, 2 mul, 3 div, 4 none: out = act(a), 5 pow, 6 max,
-// 7 min), ACTIVATION.
+// 7 min, 8 equal, 9 less, 10 greater, 11 less-or-equal, 12 greater-or-equal, 13 not a: 1 / 0
+// as f32, the engine's bool), ACTIVATION.
 
 override BINARY_OP: u32 = 4u;
 
@@ -69,6 +70,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         // numpy's maximum / minimum: NaN wins (WGSL's max / min leave it unspecified).
         case 6u: { r = select(select(max(x, y), y, is_nan(y)), x, is_nan(x)); }
         case 7u: { r = select(select(min(x, y), y, is_nan(y)), x, is_nan(x)); }
+        case 8u: { r = select(0.0, 1.0, x == y); }
+        case 9u: { r = select(0.0, 1.0, x < y); }
+        case 10u: { r = select(0.0, 1.0, x > y); }
+        case 11u: { r = select(0.0, 1.0, x <= y); }
+        case 12u: { r = select(0.0, 1.0, x >= y); }
+        case 13u: { r = select(0.0, 1.0, x == 0.0); }
         default: { r = x / y; }
     }
     out[i] = Elem(activate(r));

@@ -1,6 +1,7 @@
 // Reduction over any set of axes: out[o] = REDUCE_KIND over the input elements whose kept
 // coordinates are o's (sum, mean, max, min, prod, L1, L2, sum of squares, log-sum,
-// log-sum-exp).
+// log-sum-exp) or ARG (argmax / argmin: the row-major index of the extreme among the reduced
+// elements, as an f32 value).
 //
 // Layout: no permutation. The host merges adjacent dims and describes the input as two
 // strided index spaces: the kept dims (out_dims / out_strides, the output dense over them in
@@ -18,6 +19,10 @@
 // (memory-bound: f32 math is free, and an f16 sum of thousands of terms would lose most bits).
 // An empty reduced set gives ONNX's value (0, 1, -inf, +inf; NaN for the mean), from
 // `empty_value`, since log(0) and 0 / 0 are not guaranteed on every backend.
+// The arg kinds carry (value, index) pairs: `partial_idx` holds the indices beside `partial`
+// (only those kinds touch it). Strided partials and the tree interleave indices, so ties are
+// broken by comparing indices (first, or last for the *_LAST kinds), never by visiting order;
+// NaN counts as the extreme (numpy). The host refuses empty sets for them.
 // Overrides: REDUCE_KIND (ops::ReduceKind::code), ROW_THREADS (1 or a power of two 32..256).
 
 override REDUCE_KIND: u32 = 0u;
@@ -33,6 +38,11 @@ const KIND_L2: u32 = 6u;
 const KIND_SUM_SQUARE: u32 = 7u;
 const KIND_LOG_SUM: u32 = 8u;
 const KIND_LOG_SUM_EXP: u32 = 9u;
+const KIND_ARG_MAX: u32 = 10u;
+const KIND_ARG_MIN: u32 = 11u;
+const KIND_ARG_MAX_LAST: u32 = 12u;
+const KIND_ARG_MIN_LAST: u32 = 13u;
+const NO_INDEX: u32 = 0xffffffffu;
 
 struct Params {
     total: u32,
@@ -50,6 +60,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> dst: array<Elem>;
 
 var<workgroup> partial: array<f32, 256>;
+var<workgroup> partial_idx: array<u32, 256>;
 
 const NEG_INF_BITS: u32 = 0xff800000u;
 const POS_INF_BITS: u32 = 0x7f800000u;
@@ -183,6 +194,64 @@ fn empty_value() -> f32 {
     }
 }
 
+fn is_arg() -> bool {
+    return REDUCE_KIND >= KIND_ARG_MAX && REDUCE_KIND <= KIND_ARG_MIN_LAST;
+}
+
+// Whether (vb, ib) beats (va, ia) for the arg kinds. NO_INDEX is an empty slot.
+fn arg_better(va: f32, ia: u32, vb: f32, ib: u32) -> bool {
+    if ib == NO_INDEX {
+        return false;
+    }
+    if ia == NO_INDEX {
+        return true;
+    }
+    let na = is_nan(va);
+    let nb = is_nan(vb);
+    if na != nb {
+        return nb;
+    }
+    let max_kind = REDUCE_KIND == KIND_ARG_MAX || REDUCE_KIND == KIND_ARG_MAX_LAST;
+    let last = REDUCE_KIND == KIND_ARG_MAX_LAST || REDUCE_KIND == KIND_ARG_MIN_LAST;
+    // Two NaNs tie.
+    if !na && va != vb {
+        return select((vb < va), (vb > va), max_kind);
+    }
+    return select((ib < ia), (ib > ia), last);
+}
+
+// The arg kinds' walk and tree: the winning index of output o's reduced set, valid in
+// invocation t == 0 of the segment; every invocation of the workgroup must call it.
+fn arg_reduce(lid: u32, t: u32, n: u32, base: u32) -> u32 {
+    var best_v = 0.0;
+    var best_i = NO_INDEX;
+    for (var k = t; k < n; k += ROW_THREADS) {
+        let v = f32(src[base + red_offset(k)]);
+        if arg_better(best_v, best_i, v, k) {
+            best_v = v;
+            best_i = k;
+        }
+    }
+    if ROW_THREADS == 1u {
+        return best_i;
+    }
+    let seg = lid - t;
+    partial[lid] = best_v;
+    partial_idx[lid] = best_i;
+    workgroupBarrier();
+    for (var s = ROW_THREADS / 2u; s > 0u; s = s >> 1u) {
+        if t < s {
+            let j = seg + t + s;
+            if arg_better(partial[seg + t], partial_idx[seg + t], partial[j], partial_idx[j]) {
+                partial[seg + t] = partial[j];
+                partial_idx[seg + t] = partial_idx[j];
+            }
+        }
+        workgroupBarrier();
+    }
+    return partial_idx[seg];
+}
+
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
@@ -199,6 +268,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if o < params.total {
         n = params.rlen;
         base = out_base(o);
+    }
+    if is_arg() {
+        let i = arg_reduce(lid, t, n, base);
+        if t == 0u && o < params.total {
+            dst[o] = Elem(f32(i));
+        }
+        return;
     }
     var m = 0.0;
     if REDUCE_KIND == KIND_LOG_SUM_EXP {

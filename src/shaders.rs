@@ -37,6 +37,7 @@ macro_rules! shaders {
 
 shaders! {
     Eltwise => "eltwise.wgsl",
+    Where => "where.wgsl",
     Conv => "conv.wgsl",
     Depthwise => "depthwise.wgsl",
     Matmul => "matmul.wgsl",

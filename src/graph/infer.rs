@@ -140,6 +140,10 @@ impl Op {
                 arity(inputs, 2)?;
                 broadcast_shape(inputs[0], inputs[1]).map_err(|e| e.to_string())
             }
+            Op::Where => {
+                arity(inputs, 3)?;
+                crate::ops::where_shape(inputs[0], inputs[1], inputs[2]).map_err(|e| e.to_string())
+            }
             Op::Linear { weight, bias, .. } => {
                 arity(inputs, 1)?;
                 let x = inputs[0];

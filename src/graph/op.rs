@@ -49,6 +49,8 @@ pub enum Op {
         op: BinaryOp,
         activation: Activation,
     },
+    /// `cond != 0 ? x : y` over inputs `[cond, x, y]`, broadcast together (ONNX `Where`).
+    Where,
     /// `act(x W^T + b)`, `x` `[N, K]`, `weight` `[M, K]`, `bias` `[M]` (PyTorch `nn.Linear`).
     Linear {
         weight: Tensor,
@@ -169,6 +171,7 @@ impl Op {
             Op::ChannelAffine { .. } => "channel_affine",
             Op::Activation(a) => a.name(),
             Op::Binary { op, .. } => op.name(),
+            Op::Where => "where",
             Op::Linear { .. } => "linear",
             Op::MatMul => "matmul",
             Op::Pool(p) => p.kind.name(false),
@@ -252,6 +255,7 @@ impl Op {
             Op::ChannelAffine { .. } => "ChannelAffine".into(),
             Op::SeGate { .. } => "SqueezeExcitation".into(),
             Op::Binary { .. }
+            | Op::Where
             | Op::MatMul
             | Op::Reduce(_)
             | Op::Flatten { .. }

@@ -1,8 +1,9 @@
-//! Elementwise activation and broadcasting binary ops (`shaders/eltwise.wgsl`).
+//! Elementwise activation and broadcasting binary ops (`shaders/eltwise.wgsl`), and the
+//! ternary select `where` (`shaders/where.wgsl`).
 
 use crate::error::{Error, Result};
 use crate::kernels::{Binding, Launch, Target};
-use crate::ops::{Activation, BinaryOp, broadcast_shape, broadcast_strides};
+use crate::ops::{Activation, BinaryOp, broadcast_shape, broadcast_strides, where_shape};
 use crate::shaders::Shader;
 use crate::tensor::numel;
 
@@ -18,6 +19,17 @@ crate::gpu_params! {
         pub sa0: u32, pub sa1: u32, pub sa2: u32, pub sa3: u32, pub sa4: u32, pub sa5: u32,
         pub sb0: u32, pub sb1: u32, pub sb2: u32, pub sb3: u32, pub sb4: u32, pub sb5: u32,
         pub _pad0: u32, pub _pad1: u32,
+    }
+}
+
+crate::gpu_params! {
+    /// Mirrors `Params` in `shaders/where.wgsl`.
+    pub struct WhereParams {
+        pub total: u32,
+        pub d1: u32, pub d2: u32, pub d3: u32, pub d4: u32, pub d5: u32,
+        pub sc0: u32, pub sc1: u32, pub sc2: u32, pub sc3: u32, pub sc4: u32, pub sc5: u32,
+        pub sx0: u32, pub sx1: u32, pub sx2: u32, pub sx3: u32, pub sx4: u32, pub sx5: u32,
+        pub sy0: u32, pub sy1: u32, pub sy2: u32, pub sy3: u32, pub sy4: u32, pub sy5: u32,
     }
 }
 
@@ -111,6 +123,69 @@ pub fn binary<B: Binding>(
         &constants,
         &params,
         &[a.0, b.0, output],
+        (total as u64).div_ceil(WORKGROUP),
+    )
+}
+
+/// `out = cond != 0 ? x : y` with numpy broadcasting of the three; `out` must have their
+/// broadcast shape.
+pub fn where_select<B: Binding>(
+    target: &Target,
+    cond: (B, &[usize]),
+    x: (B, &[usize]),
+    y: (B, &[usize]),
+    output: B,
+) -> Result<Launch<B>> {
+    let out_shape = where_shape(cond.1, x.1, y.1)?;
+    if out_shape.len() > MAX_RANK {
+        return Err(Error::invalid_op(
+            "where",
+            format!("rank {} exceeds the supported {MAX_RANK}", out_shape.len()),
+        ));
+    }
+    let total = numel(&out_shape);
+    let u = |v: usize| to_u32("where", "size", v);
+    let d = pad6(&out_shape, 1);
+    let st = |s: &[usize]| -> Result<[u32; MAX_RANK]> {
+        let p = pad6(&broadcast_strides(s, &out_shape), 0);
+        let mut out = [0; MAX_RANK];
+        for (o, v) in out.iter_mut().zip(p) {
+            *o = u(v)?;
+        }
+        Ok(out)
+    };
+    let (sc, sx, sy) = (st(cond.1)?, st(x.1)?, st(y.1)?);
+    let params = WhereParams {
+        total: u(total)?,
+        d1: u(d[1])?,
+        d2: u(d[2])?,
+        d3: u(d[3])?,
+        d4: u(d[4])?,
+        d5: u(d[5])?,
+        sc0: sc[0],
+        sc1: sc[1],
+        sc2: sc[2],
+        sc3: sc[3],
+        sc4: sc[4],
+        sc5: sc[5],
+        sx0: sx[0],
+        sx1: sx[1],
+        sx2: sx[2],
+        sx3: sx[3],
+        sx4: sx[4],
+        sx5: sx[5],
+        sy0: sy[0],
+        sy1: sy[1],
+        sy2: sy[2],
+        sy3: sy[3],
+        sy4: sy[4],
+        sy5: sy[5],
+    };
+    target.launch(
+        Shader::Where,
+        &[],
+        &params,
+        &[cond.0, x.0, y.0, output],
         (total as u64).div_ceil(WORKGROUP),
     )
 }

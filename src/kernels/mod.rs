@@ -33,6 +33,7 @@ pub fn params_layout(shader: Shader) -> (&'static [(&'static str, usize)], usize
     }
     match shader {
         Shader::Eltwise => of::<eltwise::EltwiseParams>(),
+        Shader::Where => of::<eltwise::WhereParams>(),
         Shader::Conv => of::<conv::ConvParams>(),
         Shader::Depthwise => of::<depthwise::DepthwiseParams>(),
         Shader::Matmul => of::<matmul::MatmulParams>(),

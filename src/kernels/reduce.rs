@@ -15,6 +15,8 @@ pub const MAX_DIMS: usize = 8;
 /// Up to this many reduced elements, one invocation per output: a tree of at least 32 lanes
 /// would leave most of them idle.
 pub const SERIAL_MAX_LEN: usize = 32;
+/// The largest index an f16 element holds exactly (every integer up to 2^11).
+pub const F16_MAX_INDEX: usize = 1 << 11;
 
 crate::gpu_params! {
     /// Mirrors `Params` in `shaders/reduce.wgsl`.
@@ -80,6 +82,20 @@ pub fn reduce<B: Binding>(
 ) -> Result<Launch<B>> {
     let op = spec.kind.name();
     let out_shape = spec.output_shape(shape)?;
+    // Outputs are stored as Elem: an f16 index past 2048 would round to a neighbour. Segmentation
+    // heads reduce over classes (tens to hundreds), so refusing is cheaper than an f32 output.
+    let len = spec.reduced_len(shape);
+    if spec.kind.is_arg() && target.precision.is_f16() && len - 1 > F16_MAX_INDEX {
+        return Err(Error::invalid_op(
+            op,
+            format!(
+                "axes {:?} of {shape:?} hold {len} elements: in {} storage only indices up to \
+                 {F16_MAX_INDEX} are exact (use an f32 session)",
+                spec.axes,
+                target.precision.name()
+            ),
+        ));
+    }
     check_binding(target, op, "input", input, shape)?;
     check_binding(target, op, "output", output, &out_shape)?;
     to_u32(op, "input element count", numel(shape))?;

@@ -67,6 +67,10 @@ pub fn binary(op: &str, a: &Const, b: &Const) -> Result<Const> {
                         p / q
                     }
                     "Equal" => (p == q) as i64,
+                    "Less" => (p < q) as i64,
+                    "Greater" => (p > q) as i64,
+                    "LessOrEqual" => (p <= q) as i64,
+                    "GreaterOrEqual" => (p >= q) as i64,
                     "Max" => p.max(q),
                     "Min" => p.min(q),
                     _ => return Err(err(op, "unsupported integer op")),
@@ -86,6 +90,10 @@ pub fn binary(op: &str, a: &Const, b: &Const) -> Result<Const> {
                     "Mul" => p * q,
                     "Div" => p / q,
                     "Equal" => (p == q) as i32 as f32,
+                    "Less" => (p < q) as i32 as f32,
+                    "Greater" => (p > q) as i32 as f32,
+                    "LessOrEqual" => (p <= q) as i32 as f32,
+                    "GreaterOrEqual" => (p >= q) as i32 as f32,
                     "Pow" => p.powf(q),
                     // NaN wins, as in numpy (f32::max / min would drop it).
                     "Max" | "Min" if p.is_nan() || q.is_nan() => f32::NAN,

@@ -9,6 +9,8 @@ use super::versions::version_reason;
 pub const SUPPORTED_OPS: &[&str] = &[
     "Abs",
     "Add",
+    "ArgMax",
+    "ArgMin",
     "AveragePool",
     "BatchNormalization",
     "Cast",
@@ -34,6 +36,8 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Gather",
     "Gelu",
     "Gemm",
+    "Greater",
+    "GreaterOrEqual",
     "GlobalAveragePool",
     "GlobalMaxPool",
     "HardSigmoid",
@@ -41,6 +45,8 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Hardmax",
     "Identity",
     "LeakyRelu",
+    "Less",
+    "LessOrEqual",
     "Log",
     "LogSoftmax",
     "MatMul",
@@ -51,6 +57,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Mish",
     "Mul",
     "Neg",
+    "Not",
     "PRelu",
     "Pad",
     "Pow",
@@ -88,6 +95,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Transpose",
     "Unsqueeze",
     "Upsample",
+    "Where",
 ];
 
 /// Why `node` cannot be imported, or `None` if it can (as far as static checks tell).

@@ -14,15 +14,20 @@ const OP_RANGES: &[(&str, i64, i64)] = &[
     ("ConstantOfShape", 9, NEWEST),
     ("Erf", 9, NEWEST),
     ("Gelu", 20, NEWEST),
+    ("GreaterOrEqual", 12, NEWEST),
     ("HardSwish", 14, NEWEST),
+    ("LessOrEqual", 12, NEWEST),
     ("Resize", 10, NEWEST),
     // Deprecated at 10 in favour of Resize: the opset-10 schema exists only to refuse it.
     ("Upsample", 7, 9),
+    ("Where", 9, NEWEST),
 ];
 
 /// Attributes that exist only in part of the range: `(op, attribute, first, last)`. Those
 /// that end became inputs (see [`INPUTS`]) or were dropped.
 const ATTRS: &[(&str, &str, i64, i64)] = &[
+    ("ArgMax", "select_last_index", 12, NEWEST),
+    ("ArgMin", "select_last_index", 12, NEWEST),
     ("AveragePool", "ceil_mode", 10, NEWEST),
     ("AveragePool", "dilations", 19, NEWEST),
     ("BatchNormalization", "spatial", 7, 8),

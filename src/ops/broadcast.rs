@@ -19,6 +19,19 @@ pub enum BinaryOp {
     Max,
     /// min(a, b), NaN if either is NaN (numpy's minimum, ONNX Min)
     Min,
+    /// 1.0 if a == b else 0.0 (bool tensors are 0 / 1 f32 in the engine; NaN compares false)
+    Equal,
+    /// 1.0 if a < b else 0.0
+    Less,
+    /// 1.0 if a > b else 0.0
+    Greater,
+    /// 1.0 if a <= b else 0.0
+    LessOrEqual,
+    /// 1.0 if a >= b else 0.0
+    GreaterOrEqual,
+    /// 1.0 if a == 0 else 0.0: logical not of a 0 / 1 tensor; `b` is not read (the importer
+    /// binds `a` twice), so the op needs no unary kernel of its own nor an activation row.
+    Not,
 }
 
 impl BinaryOp {
@@ -33,6 +46,12 @@ impl BinaryOp {
             BinaryOp::Pow => 5,
             BinaryOp::Max => 6,
             BinaryOp::Min => 7,
+            BinaryOp::Equal => 8,
+            BinaryOp::Less => 9,
+            BinaryOp::Greater => 10,
+            BinaryOp::LessOrEqual => 11,
+            BinaryOp::GreaterOrEqual => 12,
+            BinaryOp::Not => 13,
         }
     }
 
@@ -46,11 +65,17 @@ impl BinaryOp {
             BinaryOp::Pow => "pow",
             BinaryOp::Max => "max",
             BinaryOp::Min => "min",
+            BinaryOp::Equal => "equal",
+            BinaryOp::Less => "less",
+            BinaryOp::Greater => "greater",
+            BinaryOp::LessOrEqual => "less_or_equal",
+            BinaryOp::GreaterOrEqual => "greater_or_equal",
+            BinaryOp::Not => "not",
         }
     }
 
     /// Every binary op (for tests and validation).
-    pub const ALL: [BinaryOp; 7] = [
+    pub const ALL: [BinaryOp; 13] = [
         BinaryOp::Add,
         BinaryOp::Sub,
         BinaryOp::Mul,
@@ -58,7 +83,38 @@ impl BinaryOp {
         BinaryOp::Pow,
         BinaryOp::Max,
         BinaryOp::Min,
+        BinaryOp::Equal,
+        BinaryOp::Less,
+        BinaryOp::Greater,
+        BinaryOp::LessOrEqual,
+        BinaryOp::GreaterOrEqual,
+        BinaryOp::Not,
     ];
+
+    /// The binary op of an ONNX operator (the logic ones produce 0 / 1), if it is one.
+    pub fn from_onnx(op: &str) -> Option<BinaryOp> {
+        Some(match op {
+            "Add" => BinaryOp::Add,
+            "Sub" => BinaryOp::Sub,
+            "Mul" => BinaryOp::Mul,
+            "Div" => BinaryOp::Div,
+            "Pow" => BinaryOp::Pow,
+            "Max" => BinaryOp::Max,
+            "Min" => BinaryOp::Min,
+            "Equal" => BinaryOp::Equal,
+            "Less" => BinaryOp::Less,
+            "Greater" => BinaryOp::Greater,
+            "LessOrEqual" => BinaryOp::LessOrEqual,
+            "GreaterOrEqual" => BinaryOp::GreaterOrEqual,
+            "Not" => BinaryOp::Not,
+            _ => return None,
+        })
+    }
+
+    /// Whether the op compares (or negates) and so yields 0 / 1.
+    pub fn is_logic(self) -> bool {
+        self.code() >= 8
+    }
 }
 
 /// The broadcast shape of `a` and `b` (shapes right-aligned; each pair equal or one of them 1).
@@ -89,6 +145,11 @@ pub fn broadcast_shape(a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
         };
     }
     Ok(out)
+}
+
+/// The broadcast shape of Where's condition, x and y (all three broadcast together).
+pub fn where_shape(cond: &[usize], x: &[usize], y: &[usize]) -> Result<Vec<usize>> {
+    broadcast_shape(&broadcast_shape(cond, x)?, y)
 }
 
 /// Element strides of `shape` when broadcast to `out` (0 along broadcast dimensions).

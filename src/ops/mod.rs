@@ -44,7 +44,7 @@ pub(crate) fn mul(op: &str, what: &str, a: usize, b: usize) -> Result<usize> {
     a.checked_mul(b)
         .ok_or_else(|| Error::invalid_op(op, format!("{what}: {a} * {b} overflows")))
 }
-pub use broadcast::{BinaryOp, broadcast_shape, broadcast_strides};
+pub use broadcast::{BinaryOp, broadcast_shape, broadcast_strides, where_shape};
 pub use conv::{ConvSpec, ConvTransposeSpec};
 pub use matmul::{BatchLevel, MatmulShape, matmul_output_shape, matmul_shape};
 pub use pool::{PoolKind, PoolSpec, pool_fusable_into_se_gate};

@@ -25,11 +25,21 @@ pub enum ReduceKind {
     LogSum,
     /// `log(sum(exp(x)))`, computed as `m + log(sum(exp(x - m)))` with `m = max(S)`.
     LogSumExp,
+    /// The index of the first maximum in `S` (row-major over the reduced dims; ONNX `ArgMax`
+    /// reduces one axis). NaN counts as larger than everything, as in numpy and PyTorch: the
+    /// first NaN wins. The index is an f32 value, exact up to [`ReduceKind::MAX_INDEX`].
+    ArgMax,
+    /// The index of the first minimum; NaN counts as smaller than everything (numpy).
+    ArgMin,
+    /// `ArgMax` keeping the last of tied maxima (ONNX `select_last_index = 1`).
+    ArgMaxLast,
+    /// `ArgMin` keeping the last of tied minima.
+    ArgMinLast,
 }
 
 impl ReduceKind {
     /// Every kind, in `REDUCE_KIND` code order (tests and `wgconv validate` iterate it).
-    pub const ALL: [ReduceKind; 10] = [
+    pub const ALL: [ReduceKind; 14] = [
         ReduceKind::Sum,
         ReduceKind::Mean,
         ReduceKind::Max,
@@ -40,7 +50,14 @@ impl ReduceKind {
         ReduceKind::SumSquare,
         ReduceKind::LogSum,
         ReduceKind::LogSumExp,
+        ReduceKind::ArgMax,
+        ReduceKind::ArgMin,
+        ReduceKind::ArgMaxLast,
+        ReduceKind::ArgMinLast,
     ];
+
+    /// The largest index an arg kind writes exactly: every integer up to 2^24 is an f32.
+    pub const MAX_INDEX: usize = 1 << 24;
 
     /// The kind's row: its `REDUCE_KIND` override value in `shaders/reduce.wgsl`, its op name
     /// and its ONNX operator. A new kind is a variant, a row here, a case in the shader and an
@@ -57,6 +74,10 @@ impl ReduceKind {
             ReduceKind::SumSquare => (7, "reduce_sum_square", "ReduceSumSquare"),
             ReduceKind::LogSum => (8, "reduce_log_sum", "ReduceLogSum"),
             ReduceKind::LogSumExp => (9, "reduce_log_sum_exp", "ReduceLogSumExp"),
+            ReduceKind::ArgMax => (10, "arg_max", "ArgMax"),
+            ReduceKind::ArgMin => (11, "arg_min", "ArgMin"),
+            ReduceKind::ArgMaxLast => (12, "arg_max_last", "ArgMax"),
+            ReduceKind::ArgMinLast => (13, "arg_min_last", "ArgMin"),
         }
     }
 
@@ -75,13 +96,27 @@ impl ReduceKind {
         self.row().2
     }
 
-    /// The kind of the ONNX operator `op`, if it is one.
+    /// Whether the kind writes an index (ArgMax, ArgMin) rather than a value.
+    pub fn is_arg(self) -> bool {
+        matches!(
+            self,
+            ReduceKind::ArgMax
+                | ReduceKind::ArgMin
+                | ReduceKind::ArgMaxLast
+                | ReduceKind::ArgMinLast
+        )
+    }
+
+    /// The kind of the ONNX operator `op`, if it is one (`ArgMax` / `ArgMin` give the
+    /// first-index kinds; `select_last_index` picks the others).
     pub fn from_onnx(op: &str) -> Option<ReduceKind> {
         Self::ALL.into_iter().find(|k| k.onnx_op() == op)
     }
 
     /// The result over an empty set, as ONNX defines it (the identity of the combining
-    /// operation: 0, 1, -inf, +inf; log(0) = -inf); the mean of nothing is 0 / 0 = NaN.
+    /// operation: 0, 1, -inf, +inf; log(0) = -inf); the mean of nothing is 0 / 0 = NaN. The
+    /// arg kinds have no index to give: their shape rule refuses empty sets, and NaN stands
+    /// here for that.
     pub fn empty_value(self) -> f32 {
         match self {
             ReduceKind::Sum | ReduceKind::L1 | ReduceKind::L2 | ReduceKind::SumSquare => 0.0,
@@ -89,6 +124,10 @@ impl ReduceKind {
             ReduceKind::Prod => 1.0,
             ReduceKind::Max | ReduceKind::LogSum | ReduceKind::LogSumExp => f32::NEG_INFINITY,
             ReduceKind::Min => f32::INFINITY,
+            ReduceKind::ArgMax
+            | ReduceKind::ArgMin
+            | ReduceKind::ArgMaxLast
+            | ReduceKind::ArgMinLast => f32::NAN,
         }
     }
 }
@@ -128,9 +167,33 @@ impl ReduceSpec {
         self.axes.contains(&d)
     }
 
-    /// The output shape for `input`.
+    /// The output shape for `input`. An arg kind needs a non-empty reduced set (there is no
+    /// index of nothing) whose last index is exact in f32.
     pub fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         self.check(input.len())?;
+        if self.kind.is_arg() {
+            let len = self.reduced_len(input);
+            if len == 0 {
+                return Err(Error::invalid_op(
+                    self.kind.name(),
+                    format!(
+                        "axes {:?} of {input:?} are empty: no index to give",
+                        self.axes
+                    ),
+                ));
+            }
+            if len - 1 > ReduceKind::MAX_INDEX {
+                return Err(Error::invalid_op(
+                    self.kind.name(),
+                    format!(
+                        "axes {:?} of {input:?} hold {len} elements: indices above {} are not \
+                         exact as f32",
+                        self.axes,
+                        ReduceKind::MAX_INDEX
+                    ),
+                ));
+            }
+        }
         Ok(input
             .iter()
             .enumerate()

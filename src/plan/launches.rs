@@ -125,6 +125,9 @@ pub fn node_launches<B: Binding>(
         Op::Binary { op, activation } => {
             eltwise::binary(target, *op, *activation, (x[0], ins[0]), (x[1], ins[1]), y)
         }
+        Op::Where => {
+            eltwise::where_select(target, (x[0], ins[0]), (x[1], ins[1]), (x[2], ins[2]), y)
+        }
         Op::Linear {
             weight, activation, ..
         } => matmul::linear(

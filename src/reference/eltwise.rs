@@ -1,7 +1,7 @@
 //! CPU reference for activations and broadcasting binary ops.
 
 use crate::error::Result;
-use crate::ops::{Activation, BinaryOp, broadcast_shape};
+use crate::ops::{Activation, BinaryOp, broadcast_shape, where_shape};
 use crate::reference::activation::{apply, pow};
 use crate::tensor::Tensor;
 
@@ -46,6 +46,12 @@ pub fn binary(op: BinaryOp, act: Activation, a: &Tensor, b: &Tensor) -> Result<T
             BinaryOp::Min if x.is_nan() || y.is_nan() => f64::NAN,
             BinaryOp::Max => x.max(y),
             BinaryOp::Min => x.min(y),
+            BinaryOp::Equal => bool01(x == y),
+            BinaryOp::Less => bool01(x < y),
+            BinaryOp::Greater => bool01(x > y),
+            BinaryOp::LessOrEqual => bool01(x <= y),
+            BinaryOp::GreaterOrEqual => bool01(x >= y),
+            BinaryOp::Not => bool01(x == 0.0),
         };
         *o = apply(act, r) as f32;
         // Odometer increment of the multi-index.
@@ -58,4 +64,31 @@ pub fn binary(op: BinaryOp, act: Activation, a: &Tensor, b: &Tensor) -> Result<T
         }
     }
     Ok(out)
+}
+
+/// `cond != 0 ? x : y` with numpy broadcasting of the three.
+pub fn where_select(cond: &Tensor, x: &Tensor, y: &Tensor) -> Result<Tensor> {
+    let shape = where_shape(cond.shape(), x.shape(), y.shape())?;
+    let mut out = Tensor::zeros(shape.clone());
+    let mut idx = vec![0usize; shape.len()];
+    for o in out.data_mut().iter_mut() {
+        *o = if at_broadcast(cond, &idx) != 0.0 {
+            at_broadcast(x, &idx)
+        } else {
+            at_broadcast(y, &idx)
+        };
+        for d in (0..shape.len()).rev() {
+            idx[d] += 1;
+            if idx[d] < shape[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+    Ok(out)
+}
+
+/// A comparison's result as the engine's bool: 1 or 0.
+fn bool01(b: bool) -> f64 {
+    if b { 1.0 } else { 0.0 }
 }

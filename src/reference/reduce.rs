@@ -64,5 +64,36 @@ pub fn reduce_set(kind: ReduceKind, g: &[f64]) -> f64 {
             }
             m + sum(&|v| (v - m).exp()).ln()
         }
+        ReduceKind::ArgMax => arg(g, true, false),
+        ReduceKind::ArgMin => arg(g, false, false),
+        ReduceKind::ArgMaxLast => arg(g, true, true),
+        ReduceKind::ArgMinLast => arg(g, false, true),
     }
+}
+
+/// The index of the extreme of `g` (the largest if `max`), NaN beyond every number as numpy
+/// has it; of tied extremes (NaNs tie with each other) the first, or the `last`.
+fn arg(g: &[f64], max: bool, last: bool) -> f64 {
+    // A sort key where NaN is the extreme.
+    let key = |v: f64| match (v.is_nan(), max) {
+        (true, true) => f64::INFINITY,
+        (true, false) => f64::NEG_INFINITY,
+        (false, true) => v,
+        (false, false) => -v,
+    };
+    let (mut best, mut best_nan) = (0, g[0].is_nan());
+    for (i, &v) in g.iter().enumerate().skip(1) {
+        let (kb, kv) = (key(g[best]), key(v));
+        // NaN outranks an infinity of the same side, which has the same key.
+        let better = if v.is_nan() != best_nan {
+            v.is_nan()
+        } else {
+            kv > kb || (last && kv == kb)
+        };
+        if better {
+            best = i;
+            best_nan = v.is_nan();
+        }
+    }
+    best as f64
 }

@@ -354,3 +354,95 @@ fn pinned_binary_edge_cases() {
         assert_exactly(op.name(), &binary_on(op, a, b), &reference(op, a, b), &want);
     }
 }
+
+/// Comparisons give the engine's bool (1 / 0), NaN comparing false (unequal to itself), -0
+/// equal to 0; Not is 1 exactly where its operand is 0 (b unread).
+#[test]
+fn comparisons_and_not_give_zero_or_one() {
+    let nan = f32::NAN;
+    let inf = f32::INFINITY;
+    let a: &[f32] = &[1.0, 2.0, 3.0, nan, nan, -0.0, -inf, 0.5];
+    let b: &[f32] = &[2.0, 2.0, 2.0, 1.0, nan, 0.0, -inf, 1.0];
+    let reference = |op, a: &[f32], b: &[f32]| {
+        let t = |v: &[f32]| Tensor::new(vec![v.len()], v.to_vec()).unwrap();
+        reference::eltwise::binary(op, Activation::Identity, &t(a), &t(b)).unwrap()
+    };
+    for (op, want) in [
+        (BinaryOp::Equal, [0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0]),
+        (BinaryOp::Less, [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]),
+        (BinaryOp::Greater, [0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0]),
+        (
+            BinaryOp::LessOrEqual,
+            [1.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0],
+        ),
+        (
+            BinaryOp::GreaterOrEqual,
+            [0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0, 0.0],
+        ),
+        (BinaryOp::Not, [0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0]),
+    ] {
+        assert_exactly(op.name(), &binary_on(op, a, b), &reference(op, a, b), &want);
+    }
+}
+
+/// Where against the reference over broadcasts of all three operands (condition 0 / 1, with
+/// NaN and -0 conditions: non-zero, NaN included, picks x).
+#[test]
+fn where_selects_with_broadcasting() {
+    let g = gpu();
+    let cases: [(&[usize], &[usize], &[usize]); 4] = [
+        (&[2, 3, 4], &[2, 3, 4], &[2, 3, 4]),
+        (&[3, 1], &[1, 4], &[3, 4]),
+        (&[4], &[2, 3, 1], &[1]),
+        (&[1, 1, 5, 1, 2, 1], &[2, 1, 1, 3, 1, 1], &[7]),
+    ];
+    for (i, (sc, sx, sy)) in cases.into_iter().enumerate() {
+        let mut c = Tensor::random(sc.to_vec(), i as u64);
+        for v in c.data_mut() {
+            *v = (*v > 0.0) as i32 as f32;
+        }
+        c.data_mut()[0] = f32::NAN;
+        if c.numel() > 1 {
+            c.data_mut()[1] = -0.0;
+        }
+        let x = Tensor::random(sx.to_vec(), 10 + i as u64);
+        let y = Tensor::random(sy.to_vec(), 20 + i as u64);
+        let want = reference::eltwise::where_select(&c, &x, &y).unwrap();
+        let bufs = upload_all(&[&c, &x, &y]);
+        let out = g.zeros(want.shape()).unwrap();
+        let d = g
+            .encode(eltwise::where_select(
+                g.target(),
+                (bufs[0].binding(), sc),
+                (bufs[1].binding(), sx),
+                (bufs[2].binding(), sy),
+                out.binding(),
+            ))
+            .unwrap();
+        let got = run(&d, &out);
+        assert_eq!(got.shape(), want.shape());
+        assert_eq!(got.data(), want.data(), "where {sc:?} {sx:?} {sy:?}");
+    }
+    // NaN condition picks x; -0 picks y.
+    let t = |v: &[f32]| Tensor::new(vec![v.len()], v.to_vec()).unwrap();
+    let r = reference::eltwise::where_select(
+        &t(&[f32::NAN, -0.0, 1.0]),
+        &t(&[1.0, 2.0, 3.0]),
+        &t(&[4.0, 5.0, 6.0]),
+    )
+    .unwrap();
+    assert_eq!(r.data(), [1.0, 5.0, 3.0]);
+    // Shapes that do not broadcast, and rank above 6.
+    let b = g.zeros(&[64]).unwrap();
+    let w = |s: &[usize]| {
+        eltwise::where_select(
+            g.target(),
+            (b.binding(), s),
+            (b.binding(), &[3]),
+            (b.binding(), &[3]),
+            b.binding(),
+        )
+    };
+    assert!(w(&[4]).is_err());
+    assert!(w(&[1, 1, 1, 1, 1, 1, 3]).is_err());
+}

@@ -27,6 +27,7 @@ mod plan;
 mod pool;
 mod rearrange;
 mod reduce;
+mod reduce_arg;
 mod resize;
 mod robustness;
 mod shaders;

@@ -13,7 +13,7 @@ pub(super) const OPS: &[&str] = &["Constant", "Shape", "Identity", "Dropout", "C
 
 /// Ops imported only when every input is a constant (folded); there is no graph op for them.
 #[cfg(test)]
-pub(super) const FOLD_ONLY: &[&str] = &["Cast", "ConstantOfShape", "Equal", "Gather"];
+pub(super) const FOLD_ONLY: &[&str] = &["Cast", "ConstantOfShape", "Gather"];
 
 pub(super) fn lower(
     im: &mut Importer<'_>,
@@ -119,8 +119,13 @@ impl Importer<'_> {
         let c = |i: usize| self.need_const(node, i);
         Ok(Some(match node.op_type() {
             "Identity" | "Dropout" => self.inference_dropout(node)?.need_const(node, 0)?,
-            "Add" | "Sub" | "Mul" | "Div" | "Equal" | "Pow" => {
-                fold::binary(node.op_type(), &c(0)?, &c(1)?)?
+            "Add" | "Sub" | "Mul" | "Div" | "Pow" | "Equal" | "Less" | "Greater"
+            | "LessOrEqual" | "GreaterOrEqual" => fold::binary(node.op_type(), &c(0)?, &c(1)?)?,
+            // Bool constants are 0 / 1 (any integer or float: non-zero is true).
+            "Not" => {
+                let x = c(0)?;
+                let v = x.as_f32().iter().map(|&v| (v == 0.0) as i64).collect();
+                Const::i64(x.shape.clone(), v)
             }
             "Shape" => shape_const(&c(0)?.shape, a),
             "Gather" => fold::gather(&c(0)?, &c(1)?, a.int("axis", 0))?,

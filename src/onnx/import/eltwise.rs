@@ -266,7 +266,8 @@ impl Importer<'_> {
         }
     }
 
-    /// `a op b` for ONNX binary op `op_type` (Add, Sub, Mul, Div, Pow, Max, Min) on values of
+    /// `a op b` for ONNX binary op `op_type` (Add, Sub, Mul, Div, Pow, Max, Min and the
+    /// comparisons) on values of
     /// any kind: two computed tensors become a broadcasting binary node, a constant with a
     /// computed tensor an activation or channel affine ([`Importer::binary_const`]), two
     /// constants fold on the host.
@@ -292,21 +293,9 @@ impl Importer<'_> {
         };
         let y = match (plain(a)?, plain(b)?) {
             (Val::Dyn(x), Val::Dyn(y)) => {
-                let op = match op_type {
-                    "Add" => BinaryOp::Add,
-                    "Sub" => BinaryOp::Sub,
-                    "Mul" => BinaryOp::Mul,
-                    "Div" => BinaryOp::Div,
-                    "Pow" => BinaryOp::Pow,
-                    "Max" => BinaryOp::Max,
-                    "Min" => BinaryOp::Min,
-                    _ => {
-                        return Err(Error::invalid_op(
-                            node_label(node),
-                            format!("{op_type} is not a binary op"),
-                        ));
-                    }
-                };
+                let op = BinaryOp::from_onnx(op_type).ok_or_else(|| {
+                    Error::invalid_op(node_label(node), format!("{op_type} is not a binary op"))
+                })?;
                 let op = Op::Binary {
                     op,
                     activation: Activation::Identity,
@@ -342,6 +331,16 @@ impl Importer<'_> {
         c: &Const,
         const_first: bool,
     ) -> Result<ValueId> {
+        if BinaryOp::from_onnx(op_type).is_some_and(BinaryOp::is_logic) {
+            // No graph op holds a constant tensor, and a comparison is no activation.
+            return Err(Error::invalid_op(
+                node_label(node),
+                format!(
+                    "{op_type} with a constant operand {:?} is not supported",
+                    c.shape
+                ),
+            ));
+        }
         if c.shape.len() > self.shape(x).len() {
             return Err(Error::invalid_op(
                 node_label(node),

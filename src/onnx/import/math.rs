@@ -1,6 +1,9 @@
 //! Elementwise math: the unary ops that are activations (Abs ... Mish, with their attributes
 //! and the ONNX defaults), Pow, Max and Min on two operands, and the variadic Max / Min /
-//! Sum / Mean, lowered to a chain of binary nodes (Mean: the Sum chain times 1 / N).
+//! Sum / Mean, lowered to a chain of binary nodes (Mean: the Sum chain times 1 / N); the
+//! comparisons (Equal, Less, Greater, LessOrEqual, GreaterOrEqual) and Not as binary rows
+//! producing the engine's bool, 1.0 / 0.0 in f32 (ONNX bool outputs compare as 0 / 1); Where
+//! as the ternary select kernel (its three operands computed tensors).
 
 use super::{Importer, Val, node_label};
 use crate::error::{Error, Result};
@@ -8,7 +11,7 @@ use crate::graph::Op;
 use crate::onnx::attrs::Attrs;
 use crate::onnx::proto::NodeProto;
 use crate::onnx::tensor::Const;
-use crate::ops::Activation;
+use crate::ops::{Activation, BinaryOp};
 
 pub(super) const OPS: &[&str] = &[
     "Abs",
@@ -33,6 +36,13 @@ pub(super) const OPS: &[&str] = &[
     "Min",
     "Sum",
     "Mean",
+    "Equal",
+    "Less",
+    "Greater",
+    "LessOrEqual",
+    "GreaterOrEqual",
+    "Not",
+    "Where",
 ];
 
 pub(super) fn lower(
@@ -77,7 +87,24 @@ pub(super) fn lower(
         "ThresholdedRelu" => Activation::ThresholdedRelu {
             alpha: a.float_strict("alpha", 1.0)?,
         },
-        "Pow" => return im.binary(node, index).map(Some),
+        "Pow" | "Equal" | "Less" | "Greater" | "LessOrEqual" | "GreaterOrEqual" => {
+            return im.binary(node, index).map(Some);
+        }
+        "Where" => {
+            let ins = (0..3)
+                .map(|i| im.dyn_in(node, i))
+                .collect::<Result<Vec<_>>>()?;
+            return Ok(Some(Val::Dyn(im.add(node, index, Op::Where, &ins)?)));
+        }
+        "Not" => {
+            // The binary kernel's Not reads only its first operand: bind x twice.
+            let x = im.dyn_in(node, 0)?;
+            let op = Op::Binary {
+                op: BinaryOp::Not,
+                activation: Activation::Identity,
+            };
+            return Ok(Some(Val::Dyn(im.add(node, index, op, &[x, x])?)));
+        }
         // "Max" | "Min" | "Sum" | "Mean" with any number of inputs
         _ => return variadic(im, node, index).map(Some),
     };

@@ -1,7 +1,9 @@
 //! Reductions over axes: `ReduceSum`, `ReduceMean`, `ReduceMax`, `ReduceMin`, `ReduceProd`,
 //! `ReduceL1`, `ReduceL2`, `ReduceSumSquare`, `ReduceLogSum`, `ReduceLogSumExp`. `ReduceMean`
 //! over H and W of an `[N, C, H, W]` tensor stays a global average pool (its faster kernel and
-//! the SE-block fusion look for it).
+//! the SE-block fusion look for it). `ArgMax` / `ArgMin` are the index kinds over one `axis`;
+//! their int64 output is the index as an f32 value (exact below 2^24; the shape rule refuses
+//! longer axes).
 
 use super::{Importer, Val, node_label};
 use crate::error::{Error, Result};
@@ -22,6 +24,8 @@ pub(super) const OPS: &[&str] = &[
     "ReduceSumSquare",
     "ReduceLogSum",
     "ReduceLogSumExp",
+    "ArgMax",
+    "ArgMin",
 ];
 
 pub(super) fn lower(
@@ -33,10 +37,39 @@ pub(super) fn lower(
     let kind = ReduceKind::from_onnx(node.op_type()).ok_or_else(|| {
         Error::invalid_op(node_label(node), "not a reduction over axes".to_string())
     })?;
+    if kind.is_arg() {
+        return Ok(Some(Val::Dyn(im.arg(node, index, a, kind)?)));
+    }
     Ok(Some(Val::Dyn(im.reduce(node, index, a, kind)?)))
 }
 
 impl Importer<'_> {
+    /// `ArgMax` / `ArgMin`: one `axis` (negative from opset 11), `keepdims`,
+    /// `select_last_index` (opset 12) choosing the last of tied extremes.
+    fn arg(
+        &mut self,
+        node: &NodeProto,
+        index: usize,
+        a: &Attrs<'_>,
+        kind: ReduceKind,
+    ) -> Result<ValueId> {
+        let x = self.dyn_in(node, 0)?;
+        let r = self.shape(x).len();
+        let axis = fold::axis(node.op_type(), a.int("axis", 0), r)
+            .map_err(|e| Error::invalid_op(node_label(node), e.to_string()))?;
+        let kind = match (kind, a.int("select_last_index", 0) != 0) {
+            (ReduceKind::ArgMax, true) => ReduceKind::ArgMaxLast,
+            (ReduceKind::ArgMin, true) => ReduceKind::ArgMinLast,
+            (k, _) => k,
+        };
+        let spec = ReduceSpec {
+            kind,
+            axes: vec![axis],
+            keepdims: a.int("keepdims", 1) != 0,
+        };
+        self.add(node, index, Op::Reduce(spec), &[x])
+    }
+
     fn reduce(
         &mut self,
         node: &NodeProto,

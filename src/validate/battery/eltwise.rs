@@ -1,4 +1,4 @@
-//! Elementwise cases: every activation, broadcast binary ops.
+//! Elementwise cases: every activation, broadcast binary ops and comparisons, Where.
 
 use super::run::launch;
 use super::{Case, Outcome};
@@ -35,6 +35,9 @@ pub(super) fn cases() -> Vec<Case> {
         (BinaryOp::Pow, vec![2, 3, 4], vec![3, 1]),
         (BinaryOp::Max, vec![2, 5], vec![2, 1]),
         (BinaryOp::Min, vec![6], vec![1]),
+        (BinaryOp::Less, vec![3, 7], vec![7]),
+        (BinaryOp::GreaterOrEqual, vec![2, 5], vec![2, 1]),
+        (BinaryOp::Not, vec![4, 6], vec![4, 6]),
     ] {
         v.push(Case {
             family: "binary",
@@ -61,5 +64,32 @@ pub(super) fn cases() -> Vec<Case> {
             }),
         });
     }
+    v.push(Case {
+        family: "binary",
+        name: "Where [3, 1] [1, 4] [2, 3, 4]".into(),
+        run: Box::new(|gpu| {
+            let (sc, sx, sy) = ([3, 1], [1, 4], [2, 3, 4]);
+            let c = Tensor::random(sc.to_vec(), 3);
+            let (x, y) = (
+                Tensor::random(sx.to_vec(), 4),
+                Tensor::random(sy.to_vec(), 5),
+            );
+            let want = reference::eltwise::where_select(&c, &x, &y)?;
+            let got = launch(gpu, &[&c, &x, &y], want.shape(), |g, t, out| {
+                g.encode(eltwise::where_select(
+                    g.target(),
+                    (t[0], &sc),
+                    (t[1], &sx),
+                    (t[2], &sy),
+                    out,
+                ))
+            })?;
+            Ok(Outcome {
+                got,
+                want,
+                tolerance: Tolerance::elementwise(),
+            })
+        }),
+    });
     v
 }

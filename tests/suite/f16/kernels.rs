@@ -89,6 +89,58 @@ fn eltwise_matches_reference() {
     }
 }
 
+/// Comparisons, Not and Where in f16 storage: exact (the same comparisons of the same f16
+/// values; 0 / 1 and the selected elements are f16 values).
+#[test]
+fn logic_ops_are_exact() {
+    // Coarse values so that equal pairs occur.
+    let a = map(
+        &Tensor::random_range(vec![2, 3, 5, 7], 1, -4.0, 4.0),
+        f32::round,
+    );
+    let b = map(
+        &Tensor::random_range(vec![1, 3, 1, 7], 2, -4.0, 4.0),
+        f32::round,
+    );
+    let x = r16(&Tensor::random(vec![2, 3, 5, 7], 3));
+    for p in HALF {
+        let g = hgpu(p);
+        let bufs = up(&g, &[&a, &b, &x]);
+        let out = g.zeros(a.shape()).unwrap();
+        let ops = [
+            BinaryOp::Equal,
+            BinaryOp::Less,
+            BinaryOp::Greater,
+            BinaryOp::LessOrEqual,
+            BinaryOp::GreaterOrEqual,
+            BinaryOp::Not,
+        ];
+        for op in ops {
+            let d = g.encode(eltwise::binary(
+                g.target(),
+                op,
+                Activation::Identity,
+                (bufs[0].binding(), a.shape()),
+                (bufs[1].binding(), b.shape()),
+                out.binding(),
+            ));
+            let got = run(&g, d, &out);
+            let want = reference::eltwise::binary(op, Activation::Identity, &a, &b).unwrap();
+            assert_eq!(got.data(), want.data(), "{p} {op:?}");
+        }
+        let d = g.encode(eltwise::where_select(
+            g.target(),
+            (bufs[1].binding(), b.shape()),
+            (bufs[2].binding(), x.shape()),
+            (bufs[0].binding(), a.shape()),
+            out.binding(),
+        ));
+        let got = run(&g, d, &out);
+        let want = reference::eltwise::where_select(&b, &x, &a).unwrap();
+        assert_eq!(got.data(), want.data(), "{p} where");
+    }
+}
+
 /// Window pooling (max: exact; average: an f32 sum of the window), global pooling (f32
 /// partials), softmax (f32), per-channel affine (f32).
 #[test]

@@ -411,3 +411,41 @@ fn readme_lists_the_supported_ops() {
         "README.md's supported-ops list differs from SUPPORTED_OPS (WGCONV_README_BLESS=1 rewrites it); it should read:\n{want}"
     );
 }
+
+/// ArgMax's select_last_index exists from opset 12 (then it picks the last-index kind);
+/// LessOrEqual / GreaterOrEqual from 12, Where from 9.
+#[test]
+fn arg_and_logic_ops_by_opset() {
+    let arg = with(
+        node("ArgMax", "am", &["x"], &["y"]),
+        vec![attr_i("axis", 1), attr_i("select_last_index", 1)],
+    );
+    refused(
+        import_at(11, arg.clone(), &[2, 5], vec![]),
+        &["select_last_index"],
+    );
+    let g = import_at(12, arg, &[2, 5], vec![]).unwrap();
+    assert_eq!(out_shapes(&g), [vec![2, 1]]);
+    assert!(g.nodes().iter().any(|n| matches!(
+        &n.op,
+        Op::Reduce(s) if s.kind == wgconv::ops::ReduceKind::ArgMaxLast && s.axes == [1]
+    )));
+    let le = node("LessOrEqual", "le", &["x", "x"], &["y"]);
+    refused(import_at(11, le.clone(), &[2, 5], vec![]), &["opset 12"]);
+    assert_eq!(
+        out_shapes(&import_at(12, le, &[2, 5], vec![]).unwrap()),
+        [vec![2, 5]]
+    );
+    let w = node("Where", "w", &["x", "x", "x"], &["y"]);
+    refused(import_at(8, w.clone(), &[3], vec![]), &["opset 9"]);
+    assert_eq!(
+        out_shapes(&import_at(9, w, &[3], vec![]).unwrap()),
+        [vec![3]]
+    );
+    // A comparison with a constant operand is refused naming the node.
+    let lt = node("Less", "lt", &["x", "c"], &["y"]);
+    refused(
+        import_at(13, lt, &[2, 5], vec![floats("c", &[0.5])]),
+        &["lt", "constant operand"],
+    );
+}

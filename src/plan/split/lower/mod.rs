@@ -264,7 +264,9 @@ pub(crate) fn lower(n: &NodeViews<'_>, l: &mut Lowering) -> Result<()> {
         }
     };
     match &n.node.op {
-        Op::Activation(_) | Op::Binary { .. } => n.by_boxes(l, Some(last), None, &per_image(last)),
+        Op::Activation(_) | Op::Binary { .. } | Op::Where => {
+            n.by_boxes(l, Some(last), None, &per_image(last))
+        }
         Op::BatchNorm { .. } | Op::ChannelAffine { .. } => {
             n.by_boxes(l, Some(last), None, &|lo: &[usize], hi: &[usize]| {
                 let mut c = per_image(last)(lo, hi);
