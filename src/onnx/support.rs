@@ -35,13 +35,18 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Gemm",
     "GlobalAveragePool",
     "GlobalMaxPool",
+    "GroupNormalization",
     "HardSigmoid",
     "HardSwish",
     "Hardmax",
     "Identity",
+    "InstanceNormalization",
+    "LRN",
+    "LayerNormalization",
     "LeakyRelu",
     "Log",
     "LogSoftmax",
+    "LpNormalization",
     "MatMul",
     "Max",
     "MaxPool",
@@ -133,6 +138,15 @@ pub fn unsupported_reason(node: &NodeProto, opset: i64) -> Option<String> {
         }
         "MaxPool" | "AveragePool" if a.ints("kernel_shape").is_some_and(|k| k.len() != 2) => {
             Some("pooling other than 2-D".into())
+        }
+        "LayerNormalization" if node.output.iter().skip(1).any(|o| !o.is_empty()) => {
+            Some("LayerNormalization Mean and InvStdDev outputs".into())
+        }
+        "LayerNormalization" | "GroupNormalization" if a.int("stash_type", 1) != 1 => {
+            Some(format!(
+                "{op} stash_type {} (only 1, f32 statistics)",
+                a.int("stash_type", 1)
+            ))
         }
         "Dropout" if node.output.iter().skip(1).any(|o| !o.is_empty()) => {
             Some("Dropout mask output".into())

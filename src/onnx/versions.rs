@@ -13,7 +13,10 @@ const OP_RANGES: &[(&str, i64, i64)] = &[
     ("ConstantOfShape", 9, NEWEST),
     ("Erf", 9, NEWEST),
     ("Gelu", 20, NEWEST),
+    // Opset 21 changed scale and bias from one per group to one per channel.
+    ("GroupNormalization", 18, NEWEST),
     ("HardSwish", 14, NEWEST),
+    ("LayerNormalization", 17, NEWEST),
     ("Resize", 10, NEWEST),
     // Deprecated at 10 in favour of Resize: the opset-10 schema exists only to refuse it.
     ("Upsample", 7, 9),
@@ -30,6 +33,7 @@ const ATTRS: &[(&str, &str, i64, i64)] = &[
     ("Clip", "max", 7, 10),
     ("Clip", "min", 7, 10),
     ("DepthToSpace", "mode", 11, NEWEST),
+    ("GroupNormalization", "stash_type", 21, NEWEST),
     ("Dropout", "ratio", 7, 11),
     ("MaxPool", "ceil_mode", 10, NEWEST),
     ("MaxPool", "dilations", 10, NEWEST),
