@@ -1,6 +1,6 @@
 // Normalisations: statistics of a row, then an affine (NORM_KIND, ops::NormKind::code).
 //   layer, instance, group: y = (x - mean) / sqrt(var + eps) * scale[p] + bias[p]
-//   lp:                     y = x / ||row||_p          (p = 1 or 2; ||row|| = 0 gives NaN)
+//   lp:                     y = x / ||row||_p          (p = 1 or 2; a zero row stays 0)
 //   lrn:                    y = x / (k + alpha / size * sum(x^2 over a channel window))^beta
 //
 // Layout: dense row-major input and output of the same shape. The host describes the rows:
@@ -19,11 +19,14 @@
 // LRN is not a row reduction (each output sums its own window of `size` channels), so it is
 // its own arm: one invocation per element, no workgroup memory. It shares the bindings and
 // Params, which keeps one shader and one pipeline-cache family per normalisation.
-// Overrides: NORM_KIND, ROW_THREADS. scale and bias are Elem arrays; kinds without an affine
+// NORM_OUTPUT 1 / 2 writes the row's mean / 1 / sqrt(var + eps) instead, one per row (ONNX
+// LayerNormalization's optional outputs: a node each, so one kernel keeps one output).
+// Overrides: NORM_KIND, ROW_THREADS, NORM_OUTPUT. scale and bias are Elem arrays; kinds without an affine
 // bind some valid buffer there (read at index 0 and ignored: bindings must be statically used).
 
 override NORM_KIND: u32 = 0u;
 override ROW_THREADS: u32 = 256u;
+override NORM_OUTPUT: u32 = 0u;
 
 const KIND_LAYER: u32 = 0u;
 const KIND_INSTANCE: u32 = 1u;
@@ -151,8 +154,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         mul = 1.0 / sqrt(variance + params.epsilon);
     } else {
         let norm = select(sqrt(s), s, params.p == 1u);
-        // 0 / 0 is not guaranteed to be NaN on every backend; ONNX's x / 0 is.
-        mul = select(1.0 / norm, bitcast<f32>(0x7fc00000u), norm == 0.0);
+        // A zero row stays zero (ONNX's reference and its node tests; PyTorch's normalize).
+        mul = select(1.0 / norm, 0.0, norm == 0.0);
+    }
+    if NORM_OUTPUT != 0u {
+        if t == 0u && r < params.rows {
+            dst[r] = Elem(select(mul, mean, NORM_OUTPUT == 1u));
+        }
+        return;
     }
     for (var k = t; k < n; k += ROW_THREADS) {
         let i = base + k * step;

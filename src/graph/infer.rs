@@ -179,7 +179,7 @@ impl Op {
             Op::Norm { spec, scale, bias } => {
                 arity(inputs, 1)?;
                 let x = inputs[0];
-                spec.check(x).map_err(|e| e.to_string())?;
+                let out = spec.output_shape(x).map_err(|e| e.to_string())?;
                 for (what, t) in [("scale", scale), ("bias", bias)] {
                     match t {
                         Some(_) if !spec.kind.has_affine() => {
@@ -196,7 +196,7 @@ impl Op {
                         Some(_) | None => {}
                     }
                 }
-                Ok(x.to_vec())
+                Ok(out)
             }
             Op::Softmax { axis, .. } => {
                 arity(inputs, 1)?;

@@ -46,7 +46,8 @@ pub struct NormBindings<B> {
     pub output: B,
 }
 
-/// `output = spec(input)` for dense tensors of `shape`.
+/// `output = spec(input)` for a dense input of `shape` (the output of
+/// `spec.output_shape(shape)`).
 pub fn norm<B: Binding>(
     target: &Target,
     spec: &NormSpec,
@@ -54,9 +55,9 @@ pub fn norm<B: Binding>(
     b: NormBindings<B>,
 ) -> Result<Launch<B>> {
     let op = spec.kind.name();
-    spec.check(shape)?;
+    let out_shape = spec.output_shape(shape)?;
     check_binding(target, op, "input", b.input, shape)?;
-    check_binding(target, op, "output", b.output, shape)?;
+    check_binding(target, op, "output", b.output, &out_shape)?;
     let total = to_u32(op, "element count", numel(shape))?;
     let plen = spec.param_len(shape);
     let (scale, bias) = match (spec.kind.has_affine(), b.affine) {
@@ -113,6 +114,7 @@ pub fn norm<B: Binding>(
         &[
             ("NORM_KIND", spec.kind.code() as f64),
             ("ROW_THREADS", threads as f64),
+            ("NORM_OUTPUT", spec.output.code() as f64),
         ],
         &params,
         &[b.input, scale, bias, b.output],

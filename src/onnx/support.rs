@@ -139,9 +139,6 @@ pub fn unsupported_reason(node: &NodeProto, opset: i64) -> Option<String> {
         "MaxPool" | "AveragePool" if a.ints("kernel_shape").is_some_and(|k| k.len() != 2) => {
             Some("pooling other than 2-D".into())
         }
-        "LayerNormalization" if node.output.iter().skip(1).any(|o| !o.is_empty()) => {
-            Some("LayerNormalization Mean and InvStdDev outputs".into())
-        }
         "LayerNormalization" | "GroupNormalization" if a.int("stash_type", 1) != 1 => {
             Some(format!(
                 "{op} stash_type {} (only 1, f32 statistics)",

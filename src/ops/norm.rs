@@ -17,7 +17,7 @@ pub enum NormKind {
     /// The same per `[n, group]` over the group's channels and the spatial dims; scale and
     /// bias per channel.
     Group,
-    /// `x / ||x||_p` along `axis` (p = 1 or 2); no affine.
+    /// `x / ||x||_p` along `axis` (p = 1 or 2; a zero row stays zero); no affine.
     Lp,
     /// `x / (bias + alpha / size * sum(x^2 over a window of size channels))^beta`.
     Lrn,
@@ -81,6 +81,27 @@ impl NormKind {
     }
 }
 
+/// What a normalisation node outputs: the normalised tensor, or (layer norm, ONNX's optional
+/// outputs) one statistic per row, of the input's shape with the normalised dims set to 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NormOutput {
+    Normalized,
+    Mean,
+    /// `1 / sqrt(var + eps)`.
+    InvStdDev,
+}
+
+impl NormOutput {
+    /// The `NORM_OUTPUT` override value.
+    pub fn code(self) -> u32 {
+        match self {
+            NormOutput::Normalized => 0,
+            NormOutput::Mean => 1,
+            NormOutput::InvStdDev => 2,
+        }
+    }
+}
+
 /// A normalisation. Only the fields of its kind matter; the constructors set the others to
 /// neutral values.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -101,6 +122,8 @@ pub struct NormSpec {
     pub beta: f32,
     /// `Lrn`'s additive constant (ONNX `bias`, PyTorch `k`).
     pub bias: f32,
+    /// The normalised tensor, or a statistic (`Layer` only).
+    pub output: NormOutput,
 }
 
 impl NormSpec {
@@ -115,7 +138,24 @@ impl NormSpec {
             alpha: 1e-4,
             beta: 0.75,
             bias: 1.0,
+            output: NormOutput::Normalized,
         }
+    }
+
+    /// The same normalisation's statistic `output` instead.
+    pub fn with_output(self, output: NormOutput) -> Self {
+        NormSpec { output, ..self }
+    }
+
+    /// The output shape: the input's, or one element per row for a statistic.
+    pub fn output_shape(&self, shape: &[usize]) -> Result<Vec<usize>> {
+        self.check(shape)?;
+        Ok(match self.output {
+            NormOutput::Normalized => shape.to_vec(),
+            _ => (0..shape.len())
+                .map(|d| if d < self.axis { shape[d] } else { 1 })
+                .collect(),
+        })
     }
 
     pub fn layer(axis: usize, epsilon: f32) -> Self {
@@ -170,6 +210,9 @@ impl NormSpec {
                 return bad(format!("input {shape:?} must be [N, C, ...]"));
             }
             _ => {}
+        }
+        if self.output != NormOutput::Normalized && self.kind != NormKind::Layer {
+            return bad(format!("{:?} is a layer norm output only", self.output));
         }
         if self.kind.has_affine() && !(self.epsilon >= 0.0 && self.epsilon.is_finite()) {
             return bad(format!("epsilon {} must be finite and >= 0", self.epsilon));

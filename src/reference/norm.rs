@@ -2,7 +2,7 @@
 //! groups of elements are gathered by coordinates, not by the kernel's row arithmetic).
 
 use crate::error::{Error, Result};
-use crate::ops::{NormKind, NormSpec};
+use crate::ops::{NormKind, NormOutput, NormSpec};
 use crate::tensor::{Tensor, numel};
 
 /// `spec` applied to `x` with `scale` and `bias` (of `spec.param_len(x.shape())` elements;
@@ -85,6 +85,7 @@ pub fn norm(
             }
         }
     }
+    let mut stats = Vec::with_capacity(groups.len());
     for g in &groups {
         let len = g.len() as f64;
         if spec.kind == NormKind::Lp {
@@ -93,17 +94,29 @@ pub fn norm(
             } else {
                 g.iter().map(|&(i, _)| xd[i] * xd[i]).sum::<f64>().sqrt()
             };
+            // A zero row stays zero (ONNX's node tests expect 0, not 0 / 0).
             for &(i, _) in g {
-                out[i] = xd[i] / norm;
+                out[i] = if norm == 0.0 { 0.0 } else { xd[i] / norm };
             }
             continue;
         }
         let mean = g.iter().map(|&(i, _)| xd[i]).sum::<f64>() / len;
         let var = g.iter().map(|&(i, _)| (xd[i] - mean).powi(2)).sum::<f64>() / len;
         let inv = 1.0 / (var + spec.epsilon as f64).sqrt();
+        stats.push(match spec.output {
+            NormOutput::Mean => mean,
+            _ => inv,
+        });
         for &(i, p) in g {
             out[i] = (xd[i] - mean) * inv * param(scale, p, 1.0) + param(bias, p, 0.0);
         }
+    }
+    if spec.output != NormOutput::Normalized {
+        // One statistic per row (layer norm's rows are in row-major order).
+        return Tensor::new(
+            spec.output_shape(s)?,
+            stats.into_iter().map(|v| v as f32).collect(),
+        );
     }
     Tensor::new(s.to_vec(), out.into_iter().map(|v| v as f32).collect())
 }

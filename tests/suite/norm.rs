@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 use wgconv::compare::Tolerance;
 use wgconv::kernels::norm::{self, NormBindings};
-use wgconv::ops::{NormKind, NormSpec};
+use wgconv::ops::{NormKind, NormOutput, NormSpec};
 use wgconv::reference;
 use wgconv::shader_check::{Target, translate};
 use wgconv::shaders::Shader;
@@ -137,14 +137,40 @@ fn huge_values_and_offsets() {
     check_k(&spec, &offset, p.as_ref(), 2.0e4);
 }
 
-/// Lp of a zero row is ONNX's 0 / 0: NaN.
+/// Layer norm's statistics outputs: one mean / inverse standard deviation per row, on short
+/// rows (one invocation each) and long ones (trees).
 #[test]
-fn lp_of_a_zero_row_is_nan() {
+fn layer_norm_statistics() {
+    let g = gpu();
+    for (shape, axis) in [(vec![3, 4, 5], 2), (vec![2, 3, 400], 1), (vec![6, 1], 0)] {
+        let x = Tensor::random_range(shape.clone(), 9, -4.0, 4.0);
+        for stat in [NormOutput::Mean, NormOutput::InvStdDev] {
+            let spec = NormSpec::layer(axis, 1e-5).with_output(stat);
+            let want = reference::norm::norm(&spec, &x, None, None).unwrap();
+            let n = spec.param_len(&shape);
+            let ones = Tensor::new(vec![n], vec![1.0; n]).unwrap();
+            let bufs = upload_all(&[&x, &ones]);
+            let out = g.zeros(want.shape()).unwrap();
+            let b = NormBindings {
+                input: bufs[0].binding(),
+                affine: Some((bufs[1].binding(), bufs[1].binding())),
+                output: out.binding(),
+            };
+            let d = g.encode(norm::norm(g.target(), &spec, &shape, b)).unwrap();
+            let got = run(&d, &out);
+            assert_close(&format!("{spec:?}"), &got, &want, tolerance(n, 3.0));
+        }
+    }
+}
+
+/// Lp of a zero row stays zero (ONNX's node tests), not 0 / 0.
+#[test]
+fn lp_of_a_zero_row_is_zero() {
     let x = Tensor::new(vec![2, 3], vec![0.0, 0.0, 0.0, 1.0, 2.0, 2.0]).unwrap();
-    let want = reference::norm::norm(&NormSpec::lp(1, 2), &x, None, None).unwrap();
-    assert!(want.data()[..3].iter().all(|v| v.is_nan()));
-    let got = check(&NormSpec::lp(1, 2), &x);
-    assert!(got.data()[..3].iter().all(|v| v.is_nan()));
+    for p in [1, 2] {
+        let got = check(&NormSpec::lp(1, p), &x);
+        assert_eq!(&got.data()[..3], &[0.0; 3]);
+    }
 }
 
 /// The shared naga test checks default overrides only; check every variant the host selects.

@@ -10,7 +10,7 @@ use crate::onnx::attrs::Attrs;
 use crate::onnx::fold;
 use crate::onnx::proto::NodeProto;
 use crate::onnx::tensor::Const;
-use crate::ops::{NormKind, NormSpec};
+use crate::ops::{NormKind, NormOutput, NormSpec};
 use crate::tensor::{Tensor, numel};
 
 pub(super) const OPS: &[&str] = &[
@@ -88,7 +88,23 @@ pub(super) fn lower(
         (None, None)
     };
     let op = Op::Norm { spec, scale, bias };
-    Ok(Some(Val::Dyn(im.add(node, index, op, &[x])?)))
+    let y = im.add(node, index, op, &[x])?;
+    // Layer norm's optional Mean and InvStdDev outputs: a statistics node each.
+    for (i, stat) in [(1, NormOutput::Mean), (2, NormOutput::InvStdDev)] {
+        if let Some(name) = node.output.get(i).filter(|n| !n.is_empty()) {
+            if kind != NormKind::Layer {
+                return Err(bad(format!("has no output {i}")));
+            }
+            let op = Op::Norm {
+                spec: spec.with_output(stat),
+                scale: None,
+                bias: None,
+            };
+            let v = im.add(node, index, op, &[x])?;
+            im.vals.insert(name.clone(), Val::Dyn(v));
+        }
+    }
+    Ok(Some(Val::Dyn(y)))
 }
 
 /// A scale or bias as the kernel indexes it: layer norm's broadcast (numpy rules) to the

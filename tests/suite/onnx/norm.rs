@@ -5,7 +5,7 @@
 use wgconv::graph::Op;
 use wgconv::onnx::proto::{AttributeProto, NodeProto, TensorProto};
 use wgconv::onnx::{ImportOptions, import_bytes};
-use wgconv::ops::{NormKind, NormSpec};
+use wgconv::ops::{NormKind, NormOutput, NormSpec};
 use wgconv::reference;
 use wgconv::tensor::Tensor;
 
@@ -101,6 +101,30 @@ fn layer_norm_broadcasts_scale_and_bias_is_optional() {
     assert_eq!(spec.axis, 3);
     assert_eq!(scale.unwrap().data(), &[scale_of(&m); 5]);
     assert_eq!(bias.unwrap().shape(), &[5]);
+}
+
+/// The optional Mean and InvStdDev outputs, one per row of the normalised dims.
+#[test]
+fn layer_norm_statistics_outputs() {
+    let x = Tensor::random(vec![2, 4, 3, 5], 8);
+    for (i, stat) in [(1, NormOutput::Mean), (2, NormOutput::InvStdDev)] {
+        let mut outs = vec!["y", "", ""];
+        outs[i] = "stat";
+        let m = model_at(
+            17,
+            vec![NodeProto {
+                attribute: vec![attr_i("axis", 2)],
+                ..node("LayerNormalization", "n", &["x", "s"], &outs)
+            }],
+            vec![value_info("x", &[2, 4, 3, 5])],
+            vec![weight("s", &[3, 5], 1)],
+            "stat",
+        );
+        let (_, y) = run_model(&m, &x);
+        let spec = NormSpec::layer(2, 1e-5).with_output(stat);
+        assert_eq!(y.shape(), &[2, 4, 1, 1]);
+        assert_eq!(y, reference::norm::norm(&spec, &x, None, None).unwrap());
+    }
 }
 
 #[test]
@@ -203,15 +227,15 @@ fn refusals_name_the_node() {
     assert!(e.contains("stash_type"), "{e}");
     let e = import_err(&ln(17, vec![attr_i("axis", 4)]));
     assert!(e.contains("\"n\""), "{e}");
-    // The Mean output.
+    // Statistics outputs are layer norm's only.
     let m = model_at(
-        17,
-        vec![node("LayerNormalization", "n", &["x", "s"], &["y", "mean"])],
+        13,
+        vec![node("LpNormalization", "n", &["x"], &["y", "mean"])],
         vec![value_info("x", &[2, 4, 3, 5])],
-        vec![weight("s", &[5], 1)],
+        vec![],
         "y",
     );
-    assert!(import_err(&m).contains("Mean"));
+    assert!(import_err(&m).contains("output 1"));
     let e = import_err(&norm_model(
         "LpNormalization",
         13,
