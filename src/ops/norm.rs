@@ -218,10 +218,12 @@ impl NormSpec {
             return bad(format!("epsilon {} must be finite and >= 0", self.epsilon));
         }
         match self.kind {
-            NormKind::Group if self.groups == 0 || shape[1] % self.groups != 0 => bad(format!(
-                "{} groups do not divide the {} channels of {shape:?}",
-                self.groups, shape[1]
-            )),
+            NormKind::Group if self.groups == 0 || !shape[1].is_multiple_of(self.groups) => {
+                bad(format!(
+                    "{} groups do not divide the {} channels of {shape:?}",
+                    self.groups, shape[1]
+                ))
+            }
             NormKind::Lp if self.p != 1 && self.p != 2 => {
                 bad(format!("p = {} (only 1 and 2 are defined)", self.p))
             }
