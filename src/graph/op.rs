@@ -259,7 +259,7 @@ impl Op {
             Op::Pool(p) => p.kind.torch_module(false).into(),
             Op::GlobalPool(kind) => kind.torch_module(true).into(),
             Op::Softmax { kind, .. } => kind.torch_module().into(),
-            Op::Norm { spec, .. } => spec.kind.torch_module().into(),
+            Op::Norm { spec, .. } => spec.kind.torch_module()?.into(),
             Op::PixelShuffle(_) => "PixelShuffle".into(),
             Op::SpaceToDepth(_) => "PixelUnshuffle".into(),
             Op::Resize(_) => "Upsample".into(),

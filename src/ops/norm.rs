@@ -45,7 +45,8 @@ impl NormKind {
                 "InstanceNorm2d",
             ),
             NormKind::Group => (2, "group_norm", "GroupNormalization", "GroupNorm"),
-            NormKind::Lp => (3, "lp_norm", "LpNormalization", "LpNorm"),
+            // PyTorch writes it as a function (`F.normalize`), which summaries do not list.
+            NormKind::Lp => (3, "lp_norm", "LpNormalization", ""),
             NormKind::Lrn => (4, "lrn", "LRN", "LocalResponseNorm"),
         }
     }
@@ -65,9 +66,9 @@ impl NormKind {
         self.row().2
     }
 
-    /// The PyTorch module.
-    pub fn torch_module(self) -> &'static str {
-        self.row().3
+    /// The PyTorch module, or `None` for a function (Lp: `F.normalize`).
+    pub fn torch_module(self) -> Option<&'static str> {
+        Some(self.row().3).filter(|m| !m.is_empty())
     }
 
     /// The kind of the ONNX operator `op`, if it is one.
