@@ -77,6 +77,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Shape",
     "Sigmoid",
     "Sign",
+    "Size",
     "Slice",
     "Softmax",
     "Softplus",

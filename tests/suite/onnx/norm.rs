@@ -248,3 +248,27 @@ fn refusals_name_the_node() {
     let e = import_err(&norm_model("LRN", 13, vec![], vec![]));
     assert!(e.contains("size"), "{e}");
 }
+
+/// What the expanded normalisation functions need besides their own ops: a Cast of a computed
+/// tensor to float is the identity (to another type, refused naming the node).
+#[test]
+fn cast_of_a_computed_tensor_to_float_is_the_identity() {
+    let cast = |to| {
+        model_at(
+            17,
+            vec![NodeProto {
+                attribute: vec![attr_i("to", to)],
+                ..node("Cast", "c", &["x"], &["y"])
+            }],
+            vec![value_info("x", &[2, 4, 3, 5])],
+            vec![],
+            "y",
+        )
+    };
+    let x = Tensor::random(vec![2, 4, 3, 5], 9);
+    let g = import_bytes(&cast(1), &ImportOptions::default()).unwrap();
+    let y = wgconv::graph::cpu::run(&g, std::slice::from_ref(&x)).unwrap();
+    assert_eq!(y[0], x);
+    let e = import_err(&cast(7));
+    assert!(e.contains("\"c\"") && e.contains("Cast"), "{e}");
+}
