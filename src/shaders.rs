@@ -47,6 +47,7 @@ shaders! {
     GlobalPool => "global_pool.wgsl",
     Softmax => "softmax.wgsl",
     Reduce => "reduce.wgsl",
+    Norm => "norm.wgsl",
     ChannelAffine => "channel_affine.wgsl",
     SeGate => "se_gate.wgsl",
     Resize => "resize.wgsl",

@@ -270,6 +270,9 @@ pub fn eval(op: &Op, ins: &[&Tensor], out_shape: &[usize]) -> Result<Tensor> {
         Op::GlobalPool(kind) => reference::pool::global_pool(*kind, ins[0])?,
         Op::Softmax { axis, kind } => reference::softmax::softmax_kind(*kind, *axis, ins[0])?,
         Op::Reduce(spec) => reference::reduce::reduce(spec, ins[0])?,
+        Op::Norm { spec, scale, bias } => {
+            reference::norm::norm(spec, ins[0], scale.as_ref(), bias.as_ref())?
+        }
         Op::Flatten { .. } | Op::Reshape { .. } => ins[0].clone().reshape(out_shape.to_vec())?,
         Op::Dropout { .. } | Op::Identity => ins[0].clone(),
         Op::Transpose { perm } => reference::rearrange::transpose(perm, ins[0])?,

@@ -180,6 +180,28 @@ impl Op {
                 arity(inputs, 1)?;
                 spec.output_shape(inputs[0]).map_err(|e| e.to_string())
             }
+            Op::Norm { spec, scale, bias } => {
+                arity(inputs, 1)?;
+                let x = inputs[0];
+                let out = spec.output_shape(x).map_err(|e| e.to_string())?;
+                for (what, t) in [("scale", scale), ("bias", bias)] {
+                    match t {
+                        Some(_) if !spec.kind.has_affine() => {
+                            return Err(format!("{} takes no {what}", spec.kind.name()));
+                        }
+                        // Layer norm's are of the normalised shape: only the count matters.
+                        Some(t) if t.numel() != spec.param_len(x) => {
+                            return Err(format!(
+                                "{what} has shape {:?}, expected {} elements",
+                                t.shape(),
+                                spec.param_len(x)
+                            ));
+                        }
+                        Some(_) | None => {}
+                    }
+                }
+                Ok(out)
+            }
             Op::Softmax { axis, .. } => {
                 arity(inputs, 1)?;
                 if *axis >= inputs[0].len() {

@@ -3,8 +3,9 @@
 //! `infer.rs`.
 
 use crate::ops::{
-    Activation, BinaryOp, ChannelShuffle, ConvSpec, ConvTransposeSpec, Epilogue, PixelShuffle,
-    PoolKind, PoolSpec, ReduceSpec, ResizeMode, ResizeSpec, SoftmaxKind, SpaceToDepth,
+    Activation, BinaryOp, ChannelShuffle, ConvSpec, ConvTransposeSpec, Epilogue, NormSpec,
+    PixelShuffle, PoolKind, PoolSpec, ReduceSpec, ResizeMode, ResizeSpec, SoftmaxKind,
+    SpaceToDepth,
 };
 use crate::tensor::{Tensor, numel};
 
@@ -67,6 +68,13 @@ pub enum Op {
     Softmax { axis: usize, kind: SoftmaxKind },
     /// A reduction over any set of axes (ONNX `ReduceSum` and friends).
     Reduce(ReduceSpec),
+    /// A normalisation (layer, instance, group, Lp, LRN); `scale` and `bias` have
+    /// `spec.param_len(input)` elements (absent: ones and zeros; none for Lp and LRN).
+    Norm {
+        spec: NormSpec,
+        scale: Option<Tensor>,
+        bias: Option<Tensor>,
+    },
     /// `torch.flatten(x, start_dim)`: a view.
     Flatten { start: usize },
     /// A view with a new shape; `0` copies the input's dimension, `-1` is inferred (ONNX).
@@ -149,6 +157,14 @@ macro_rules! param_list {
                 v.push(("scale", scale));
                 v.push(("shift", shift));
             }
+            Op::Norm { scale, bias, .. } => {
+                if let Some(s) = scale {
+                    v.push(("weight", s));
+                }
+                if let Some(b) = bias {
+                    v.push(("bias", b));
+                }
+            }
             Op::SeGate { w1, b1, w2, b2, .. } => {
                 v.push(("fc1.weight", w1));
                 v.push(("fc1.bias", b1));
@@ -178,6 +194,7 @@ impl Op {
             Op::GlobalPool(kind) => kind.name(true),
             Op::Softmax { kind, .. } => kind.name(),
             Op::Reduce(spec) => spec.kind.name(),
+            Op::Norm { spec, .. } => spec.kind.name(),
             Op::Flatten { .. } => "flatten",
             Op::Reshape { .. } => "reshape",
             Op::Transpose { .. } => "transpose",
@@ -245,6 +262,7 @@ impl Op {
             Op::Pool(p) => p.kind.torch_module(false).into(),
             Op::GlobalPool(kind) => kind.torch_module(true).into(),
             Op::Softmax { kind, .. } => kind.torch_module().into(),
+            Op::Norm { spec, .. } => spec.kind.torch_module()?.into(),
             Op::PixelShuffle(_) => "PixelShuffle".into(),
             Op::SpaceToDepth(_) => "PixelUnshuffle".into(),
             Op::Resize(_) => "Upsample".into(),
@@ -339,6 +357,7 @@ impl Op {
             }
             Op::Softmax { axis, .. } => inputs[0][*axis],
             Op::Reduce(spec) => spec.reduced_len(inputs[0]),
+            Op::Norm { spec, .. } => spec.accumulation(inputs[0]),
             Op::Resize(spec) if spec.mode == ResizeMode::Linear => 4,
             _ => 1,
         }

@@ -13,6 +13,7 @@ pub mod depthwise;
 pub mod eltwise;
 mod launch;
 pub mod matmul;
+pub mod norm;
 pub mod pad;
 pub mod pool;
 pub mod rearrange;
@@ -43,6 +44,7 @@ pub fn params_layout(shader: Shader) -> (&'static [(&'static str, usize)], usize
         Shader::GlobalPool => of::<pool::GlobalPoolParams>(),
         Shader::Softmax => of::<softmax::SoftmaxParams>(),
         Shader::Reduce => of::<reduce::ReduceParams>(),
+        Shader::Norm => of::<norm::NormParams>(),
         Shader::ChannelAffine => of::<channel_affine::ChannelAffineParams>(),
         Shader::SeGate => of::<se_gate::SeGateParams>(),
         Shader::Resize => of::<resize::ResizeParams>(),

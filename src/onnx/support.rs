@@ -40,15 +40,20 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "GreaterOrEqual",
     "GlobalAveragePool",
     "GlobalMaxPool",
+    "GroupNormalization",
     "HardSigmoid",
     "HardSwish",
     "Hardmax",
     "Identity",
+    "InstanceNormalization",
+    "LRN",
+    "LayerNormalization",
     "LeakyRelu",
     "Less",
     "LessOrEqual",
     "Log",
     "LogSoftmax",
+    "LpNormalization",
     "MatMul",
     "Max",
     "MaxPool",
@@ -80,6 +85,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Shape",
     "Sigmoid",
     "Sign",
+    "Size",
     "Slice",
     "Softmax",
     "Softplus",
@@ -142,6 +148,12 @@ pub fn unsupported_reason(node: &NodeProto, opset: i64) -> Option<String> {
         }
         "MaxPool" | "AveragePool" if a.ints("kernel_shape").is_some_and(|k| k.len() != 2) => {
             Some("pooling other than 2-D".into())
+        }
+        "LayerNormalization" | "GroupNormalization" if a.int("stash_type", 1) != 1 => {
+            Some(format!(
+                "{op} stash_type {} (only 1, f32 statistics)",
+                a.int("stash_type", 1)
+            ))
         }
         "Dropout" if node.output.iter().skip(1).any(|o| !o.is_empty()) => {
             Some("Dropout mask output".into())

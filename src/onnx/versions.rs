@@ -15,7 +15,10 @@ const OP_RANGES: &[(&str, i64, i64)] = &[
     ("Erf", 9, NEWEST),
     ("Gelu", 20, NEWEST),
     ("GreaterOrEqual", 12, NEWEST),
+    // Opset 21 changed scale and bias from one per group to one per channel.
+    ("GroupNormalization", 18, NEWEST),
     ("HardSwish", 14, NEWEST),
+    ("LayerNormalization", 17, NEWEST),
     ("LessOrEqual", 12, NEWEST),
     ("Resize", 10, NEWEST),
     // Deprecated at 10 in favour of Resize: the opset-10 schema exists only to refuse it.
@@ -36,6 +39,7 @@ const ATTRS: &[(&str, &str, i64, i64)] = &[
     ("Clip", "max", 7, 10),
     ("Clip", "min", 7, 10),
     ("DepthToSpace", "mode", 11, NEWEST),
+    ("GroupNormalization", "stash_type", 21, NEWEST),
     ("Dropout", "ratio", 7, 11),
     ("MaxPool", "ceil_mode", 10, NEWEST),
     ("MaxPool", "dilations", 10, NEWEST),

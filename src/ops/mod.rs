@@ -5,6 +5,7 @@ mod activation;
 mod broadcast;
 mod conv;
 mod matmul;
+mod norm;
 mod pool;
 mod rearrange;
 mod reduce;
@@ -47,6 +48,7 @@ pub(crate) fn mul(op: &str, what: &str, a: usize, b: usize) -> Result<usize> {
 pub use broadcast::{BinaryOp, broadcast_shape, broadcast_strides, where_shape};
 pub use conv::{ConvSpec, ConvTransposeSpec};
 pub use matmul::{BatchLevel, MatmulShape, matmul_output_shape, matmul_shape};
+pub use norm::{NormKind, NormOutput, NormSpec};
 pub use pool::{PoolKind, PoolSpec, pool_fusable_into_se_gate};
 pub use rearrange::{ChannelOrder, ChannelShuffle, PixelShuffle, SpaceToDepth, transpose_shape};
 pub use reduce::{ReduceKind, ReduceSpec};

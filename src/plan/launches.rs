@@ -7,8 +7,8 @@ use crate::kernels::algorithm::{self, ConvAlgorithm};
 use crate::kernels::channel_affine::{AffineBindings, channel_affine};
 use crate::kernels::se_gate::{SeGateBindings, se_gate};
 use crate::kernels::{
-    Binding, ConvBindings, Launch, Target, conv_transpose, eltwise, matmul, pad, pool, rearrange,
-    reduce, resize, softmax,
+    Binding, ConvBindings, Launch, Target, conv_transpose, eltwise, matmul, norm, pad, pool,
+    rearrange, reduce, resize, softmax,
 };
 use crate::ops::Activation;
 use crate::tensor::numel;
@@ -145,6 +145,16 @@ pub fn node_launches<B: Binding>(
         Op::GlobalPool(kind) => pool::global_pool(target, *kind, ins[0], x[0], y),
         Op::Softmax { axis, kind } => softmax::softmax_kind(target, *kind, *axis, ins[0], x[0], y),
         Op::Reduce(spec) => reduce::reduce(target, spec, ins[0], x[0], y),
+        Op::Norm { spec, .. } => norm::norm(
+            target,
+            spec,
+            ins[0],
+            norm::NormBindings {
+                input: x[0],
+                affine: spec.kind.has_affine().then(|| (p[0], p[1])),
+                output: y,
+            },
+        ),
         Op::SeGate {
             b1,
             activation,

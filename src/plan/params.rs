@@ -31,6 +31,7 @@ pub fn op_tensors(op: &Op) -> Vec<&Tensor> {
         | Op::Linear { weight, bias, .. } => std::iter::once(weight).chain(bias).collect(),
         Op::ChannelAffine { scale, shift, .. } => vec![scale, shift],
         Op::SeGate { w1, b1, w2, b2, .. } => vec![w1, b1, w2, b2],
+        Op::Norm { scale, bias, .. } => scale.iter().chain(bias).collect(),
         _ => Vec::new(),
     }
 }
@@ -74,6 +75,19 @@ pub fn node_params(
         Op::Resize(spec) => vec![derived(
             resize::resize_table(spec, inputs[0]).expect("shape inference validated the resize"),
         )],
+        // The kernel reads a scale and a bias of param_len elements each; the ones a model
+        // leaves out are ones and zeros (kinds without an affine bind none).
+        Op::Norm { spec, scale, bias } if spec.kind.has_affine() => {
+            let n = spec.param_len(inputs[0]);
+            let filled = |v: f32| derived(Tensor::new(vec![n], vec![v; n]).expect("1-D"));
+            vec![
+                scale
+                    .as_ref()
+                    .map_or_else(|| filled(1.0), |_| ParamData::Op(0)),
+                bias.as_ref()
+                    .map_or_else(|| filled(0.0), |_| ParamData::Op(scale.is_some() as usize)),
+            ]
+        }
         _ => own(op_tensors(op).len()),
     }
 }

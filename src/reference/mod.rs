@@ -7,6 +7,7 @@ pub mod conv;
 pub mod conv_transpose;
 pub mod eltwise;
 pub mod matmul;
+pub mod norm;
 pub mod pad;
 pub mod pool;
 pub mod rearrange;

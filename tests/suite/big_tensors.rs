@@ -506,3 +506,56 @@ fn f16_resize_split() {
     assert_eq!(got[0].shape(), &[2, 12, 90, 87]);
     assert_eq!(got[0].data(), want[0].data());
 }
+
+/// Normalisations are cut along the dims before the normalised ones (layer norm's leading
+/// dims, instance / group norm's and LRN's batch, Lp's dims before its axis), parameters
+/// whole; a layer norm over every dim of a tensor beyond the binding limit is a DeviceLimit
+/// error naming the node.
+#[test]
+fn normalisations_split_by_leading_dims() {
+    use wgconv::ops::NormSpec;
+    let graph_of = |shape: &[usize], spec: NormSpec| {
+        let n = spec.param_len(shape);
+        let affine = spec.kind.has_affine();
+        let scale = affine.then(|| Tensor::random_range(vec![n], 2, 0.5, 1.5));
+        let bias = affine.then(|| Tensor::random(vec![n], 3));
+        let g = graph(shape, |g, x| {
+            let op = Op::Norm {
+                spec,
+                scale: scale.clone(),
+                bias: bias.clone(),
+            };
+            let y = g.add("head.norm", op, &[x]).unwrap();
+            g.output(y);
+        });
+        (g, scale, bias)
+    };
+    for (shape, s) in [
+        (vec![4, 64, 128], NormSpec::layer(2, 1e-5)),
+        (vec![4, 64, 128], NormSpec::layer(1, 1e-5)),
+        (vec![4, 8, 32, 32], NormSpec::group(2, 1e-5)),
+        (vec![4, 8, 32, 32], NormSpec::instance(1e-5)),
+        (vec![4, 8, 32, 32], NormSpec::lrn(3, 1e-3, 0.75, 1.0)),
+        (vec![4, 64, 128], NormSpec::lp(2, 2)),
+    ] {
+        let x = Tensor::random(shape.clone(), 6);
+        let (g, scale, bias) = graph_of(&shape, s);
+        let want = wgconv::reference::norm::norm(&s, &x, scale.as_ref(), bias.as_ref()).unwrap();
+        let ses = Session::new(small(), &g).unwrap();
+        assert!(ses.dispatch_count() > 1, "{s:?} of {shape:?} was not split");
+        let y = ses.run(std::slice::from_ref(&x)).unwrap();
+        let c = compare(y[0].data(), want.data(), Tolerance::accumulation(8192));
+        assert!(c.passed(), "{s:?} of {shape:?}: {c}");
+    }
+    let err = Session::new(
+        small(),
+        &graph_of(&[4, 64, 128], NormSpec::layer(0, 1e-5)).0,
+    )
+    .unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, Error::DeviceLimit { .. }), "{err:?}");
+    assert!(
+        msg.contains("head.norm") && msg.contains("layer_norm"),
+        "{msg}"
+    );
+}

@@ -20,6 +20,7 @@ mod graph;
 mod graph_patterns;
 mod matmul;
 mod nan;
+mod norm;
 mod onnx;
 mod onnx_node;
 mod pad;

@@ -9,11 +9,13 @@ use crate::onnx::fold;
 use crate::onnx::proto::NodeProto;
 use crate::onnx::tensor::{Const, ConstData, unsupported_type};
 
-pub(super) const OPS: &[&str] = &["Constant", "Shape", "Identity", "Dropout", "CastLike"];
+pub(super) const OPS: &[&str] = &[
+    "Constant", "Shape", "Size", "Identity", "Dropout", "Cast", "CastLike",
+];
 
 /// Ops imported only when every input is a constant (folded); there is no graph op for them.
 #[cfg(test)]
-pub(super) const FOLD_ONLY: &[&str] = &["Cast", "ConstantOfShape", "Gather"];
+pub(super) const FOLD_ONLY: &[&str] = &["ConstantOfShape", "Gather"];
 
 pub(super) fn lower(
     im: &mut Importer<'_>,
@@ -25,6 +27,23 @@ pub(super) fn lower(
         "Constant" => Val::Const(constant(node, a)?),
         "Shape" => Val::Const(shape_const(&im.shape(im.dyn_in(node, 0)?), a)),
         "CastLike" => im.cast_like(node)?,
+        // Shapes are static: the element count is a constant (expanded layer norm's).
+        "Size" => {
+            let n = match im.get(node, 0)? {
+                Some(Val::Const(c)) => c.len(),
+                _ => crate::tensor::numel(&im.shape(im.dyn_in(node, 0)?)),
+            };
+            Val::Const(Const::i64(vec![], vec![n as i64]))
+        }
+        // Computed tensors are f32: a Cast of one to float is the identity (expanded
+        // normalisations cast to their stash type); constant Casts fold before this.
+        "Cast" if a.int("to", 0) == 1 => Val::Dyn(im.dyn_in(node, 0)?),
+        "Cast" => {
+            return Err(Error::invalid_op(
+                node_label(node),
+                "Cast of a computed tensor to a type other than float has no lowering",
+            ));
+        }
         // "Identity" | "Dropout"
         _ => im
             .inference_dropout(node)?
@@ -128,6 +147,16 @@ impl Importer<'_> {
                 Const::i64(x.shape.clone(), v)
             }
             "Shape" => shape_const(&c(0)?.shape, a),
+            // Shape arithmetic (expanded layer norm negates a rank).
+            "Neg" => {
+                let x = c(0)?;
+                match x.data {
+                    ConstData::F32(v) => Const::f32(x.shape, v.iter().map(|v| -v).collect()),
+                    ConstData::I64(v) => {
+                        Const::i64(x.shape, v.iter().map(|v| v.wrapping_neg()).collect())
+                    }
+                }
+            }
             "Gather" => fold::gather(&c(0)?, &c(1)?, a.int("axis", 0))?,
             "Concat" => {
                 let parts = (0..node.input.len()).map(c).collect::<Result<Vec<_>>>()?;

@@ -15,6 +15,7 @@ mod eltwise;
 mod gelu;
 mod linear;
 mod math;
+mod norm;
 mod pool;
 mod reduce;
 mod resize;
@@ -70,6 +71,7 @@ const FAMILIES: &[(&[&str], Translate)] = &[
     (gelu::OPS, gelu::lower),
     (linear::OPS, linear::lower),
     (math::OPS, math::lower),
+    (norm::OPS, norm::lower),
     (pool::OPS, pool::lower),
     (reduce::OPS, reduce::lower),
     (resize::OPS, resize::lower),

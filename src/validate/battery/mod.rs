@@ -16,6 +16,7 @@ mod depthwise;
 mod eltwise;
 mod f16;
 mod matmul;
+mod norm;
 mod pool;
 mod rearrange;
 mod reduce;
@@ -77,6 +78,7 @@ pub fn cases() -> Vec<Case> {
         resize::cases(),
         softmax::cases(),
         reduce::cases(),
+        norm::cases(),
         eltwise::cases(),
         f16_cases(),
     ]

@@ -8,6 +8,7 @@ mod algorithms;
 mod conv_like;
 mod kernels;
 mod networks;
+mod norm;
 mod reduce;
 mod special_values;
 

@@ -5,6 +5,7 @@
 mod fixtures;
 mod import_checks;
 mod math;
+mod norm;
 mod ops;
 mod opsets;
 mod reduce;

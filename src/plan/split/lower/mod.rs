@@ -21,7 +21,7 @@
 //!
 //! What cannot be cut that way (one channel plane, one weight row, one softmax row, a right
 //! matmul operand, a weight of a transposed conv beyond the limit, a reduction's input below
-//! its leading kept dims) is
+//! its leading kept dims, a normalisation's input below the dims before its normalised ones) is
 //! [`Error::DeviceLimit`] naming the node, op and tensor.
 
 mod conv;
@@ -33,6 +33,7 @@ use super::{Lowering, Part, View, boxes};
 use crate::error::{Error, Result};
 use crate::graph::{Graph, Node, Op, ValueId};
 use crate::kernels::rearrange;
+use crate::ops::NormKind;
 use crate::plan::{Plan, Step, Store, param_precision};
 
 /// A split node: its op and the whole views of its tensors.
@@ -314,6 +315,34 @@ pub(crate) fn lower(n: &NodeViews<'_>, l: &mut Lowering) -> Result<()> {
                     out: out.sub(lo, hi),
                 }
             })
+        }
+        // Rows are independent: boxes over the dims before the normalised ones (LRN's window
+        // and instance / group norm's channels stay whole, so only the batch) cut the input
+        // the same way; parameters whole.
+        Op::Norm { spec, .. } => {
+            let x = &n.ins[0].1;
+            let lead = match spec.kind {
+                NormKind::Layer | NormKind::Lp => spec.axis,
+                NormKind::Instance | NormKind::Group | NormKind::Lrn => 1,
+            };
+            n.by_boxes(
+                l,
+                lead.checked_sub(1),
+                None,
+                &|lo: &[usize], hi: &[usize]| {
+                    let (mut a, mut b) = (vec![0; x.dims.len()], x.dims.clone());
+                    for j in 0..lead {
+                        (a[j], b[j]) = (lo[j], hi[j]);
+                    }
+                    let xv = x.sub(&a, &b);
+                    Chunk {
+                        shapes: vec![xv.dims.clone()],
+                        ins: vec![xv],
+                        params: whole_params(),
+                        out: out.sub(lo, hi),
+                    }
+                },
+            )
         }
         Op::Pad { begin, end, .. } => {
             let unpadded = begin
