@@ -252,6 +252,10 @@ impl Op {
                 }
                 Ok(out)
             }
+            Op::Expand { shape } => {
+                arity(inputs, 1)?;
+                crate::ops::broadcast_shape(inputs[0], shape).map_err(|e| e.to_string())
+            }
             Op::Transpose { perm } => {
                 arity(inputs, 1)?;
                 crate::ops::transpose_shape(perm, inputs[0]).map_err(|e| e.to_string())

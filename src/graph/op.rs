@@ -65,7 +65,10 @@ pub enum Op {
     /// Pooling over all of H x W to `[N, C, 1, 1]` (`AdaptiveAvgPool2d(1)` and friends).
     GlobalPool(PoolKind),
     /// Softmax (or its log, or hardmax) along an axis.
-    Softmax { axis: usize, kind: SoftmaxKind },
+    Softmax {
+        axis: usize,
+        kind: SoftmaxKind,
+    },
     /// A reduction over any set of axes (ONNX `ReduceSum` and friends).
     Reduce(ReduceSpec),
     /// A normalisation (layer, instance, group, Lp, LRN); `scale` and `bias` have
@@ -76,11 +79,21 @@ pub enum Op {
         bias: Option<Tensor>,
     },
     /// `torch.flatten(x, start_dim)`: a view.
-    Flatten { start: usize },
+    Flatten {
+        start: usize,
+    },
     /// A view with a new shape; `0` copies the input's dimension, `-1` is inferred (ONNX).
-    Reshape { shape: Vec<i64> },
+    Reshape {
+        shape: Vec<i64>,
+    },
     /// Permutes dimensions.
-    Transpose { perm: Vec<usize> },
+    /// numpy-broadcast of the input to `shape` (ONNX `Expand`: either side may be 1).
+    Expand {
+        shape: Vec<usize>,
+    },
+    Transpose {
+        perm: Vec<usize>,
+    },
     /// Depth-to-space.
     PixelShuffle(PixelShuffle),
     /// Space-to-depth.
@@ -97,7 +110,9 @@ pub enum Op {
         value: f32,
     },
     /// Concatenation along an axis.
-    Concat { axis: usize },
+    Concat {
+        axis: usize,
+    },
     /// Strided slice; `starts`, `ends`, `steps` have one entry per dimension.
     Slice {
         starts: Vec<usize>,
@@ -105,7 +120,9 @@ pub enum Op {
         steps: Vec<usize>,
     },
     /// Identity in inference (kept so the graph mirrors the PyTorch module list).
-    Dropout { p: f32 },
+    Dropout {
+        p: f32,
+    },
     /// Passes its input through (PyTorch `nn.Identity`).
     Identity,
     /// Squeeze-and-excitation's excitation, `sigmoid(W2 act(W1 p + b1) + b2)` with `w1`
@@ -198,6 +215,7 @@ impl Op {
             Op::Flatten { .. } => "flatten",
             Op::Reshape { .. } => "reshape",
             Op::Transpose { .. } => "transpose",
+            Op::Expand { .. } => "expand",
             Op::PixelShuffle(_) => "pixel_shuffle",
             Op::SpaceToDepth(_) => "space_to_depth",
             Op::ChannelShuffle(_) => "channel_shuffle",
@@ -279,6 +297,7 @@ impl Op {
             | Op::Flatten { .. }
             | Op::Reshape { .. }
             | Op::Transpose { .. }
+            | Op::Expand { .. }
             | Op::ChannelShuffle(_)
             | Op::Pad { .. }
             | Op::Concat { .. }

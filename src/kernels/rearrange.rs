@@ -392,6 +392,36 @@ pub fn transpose_plan(perm: &[usize], input_shape: &[usize]) -> Result<CopyPlan>
     Ok(plan)
 }
 
+/// The [`CopyPlan`] of [`expand`]: the dense output walked with the input's strides, 0 along
+/// broadcast dims (so each input element is read once per copy it makes).
+pub fn expand_plan(input_shape: &[usize], out_shape: &[usize]) -> Result<CopyPlan> {
+    if crate::ops::broadcast_shape(input_shape, out_shape)? != out_shape {
+        return Err(Error::invalid_op(
+            "expand",
+            format!("{input_shape:?} does not broadcast to {out_shape:?}"),
+        ));
+    }
+    Ok(CopyPlan {
+        in_strides: crate::ops::broadcast_strides(input_shape, out_shape),
+        out_strides: strides(out_shape),
+        dims: out_shape.to_vec(),
+        in_offset: 0,
+        out_offset: 0,
+    })
+}
+
+/// `out = broadcast(input)` to `out_shape` (ONNX `Expand` after its shape rule).
+pub fn expand<B: Binding>(
+    target: &Target,
+    input_shape: &[usize],
+    out_shape: &[usize],
+    input: B,
+    output: B,
+) -> Result<Launch<B>> {
+    let plan = expand_plan(input_shape, out_shape)?;
+    strided_copy(target, "expand", &plan, input, output)
+}
+
 /// Writes `input` (shape `part_shape`) into `output` (shape `out_shape`) starting at index
 /// `offset` along `axis`; a concat is one call per input with increasing offsets.
 ///

@@ -31,6 +31,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     // The Erf activation; inside GELU, x * 0.5 * (1 + erf(x / sqrt(2))), the GELU one.
     "Erf",
     "Exp",
+    "Expand",
     "Flatten",
     "Floor",
     "Gather",

@@ -13,6 +13,7 @@ const OP_RANGES: &[(&str, i64, i64)] = &[
     ("CastLike", 15, NEWEST),
     ("ConstantOfShape", 9, NEWEST),
     ("Erf", 9, NEWEST),
+    ("Expand", 8, NEWEST),
     ("Gelu", 20, NEWEST),
     ("GreaterOrEqual", 12, NEWEST),
     // Opset 21 changed scale and bias from one per group to one per channel.

@@ -182,6 +182,7 @@ pub fn node_launches<B: Binding>(
         Op::Resize(spec) => resize::resize(target, spec, ins[0], x[0], p[0], y),
         Op::Pad { begin, end, value } => pad::pad(target, begin, end, *value, ins[0], x[0], y),
         Op::Transpose { perm } => rearrange::transpose(target, perm, ins[0], x[0], y),
+        Op::Expand { .. } => rearrange::expand(target, ins[0], out_shape, x[0], y),
         Op::Slice {
             starts,
             ends,

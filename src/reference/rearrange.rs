@@ -198,3 +198,27 @@ pub fn slice(x: &Tensor, starts: &[usize], ends: &[usize], steps: &[usize]) -> R
     }
     Ok(out)
 }
+
+/// numpy-broadcast of `x` to the shape both broadcast to (ONNX `Expand`): each output index
+/// reads the input at the same index, 0 along the input's size-1 (or missing leading) dims.
+pub fn expand(x: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    let out = crate::ops::broadcast_shape(x.shape(), shape)?;
+    let lead = out.len() - x.shape().len();
+    let mut data = Vec::with_capacity(numel(&out));
+    for flat in 0..numel(&out) {
+        let (mut rest, mut src, mut scale) = (flat, 0, 1);
+        for (i, &d) in out.iter().enumerate().rev() {
+            let idx = rest % d;
+            rest /= d;
+            if i >= lead {
+                let own = x.shape()[i - lead];
+                if own != 1 {
+                    src += idx * scale;
+                }
+                scale *= own;
+            }
+        }
+        data.push(x.data()[src]);
+    }
+    Tensor::new(out, data)
+}

@@ -13,6 +13,7 @@ mod conv;
 mod conv_transpose;
 mod depthwise;
 mod eltwise;
+mod expand;
 mod f16;
 mod fuzz_harness;
 mod fuzz_regressions;

@@ -1,5 +1,5 @@
 //! Ops that relabel or permute data: `Reshape`, `Flatten`, `Squeeze`, `Unsqueeze` (all views,
-//! lowered to a Reshape with the resolved shape), `Transpose`, `DepthToSpace` and
+//! lowered to a Reshape with the resolved shape), `Transpose`, `Expand`, `DepthToSpace` and
 //! `SpaceToDepth`. Shuffles written as Reshape-Transpose-Reshape are recognised later, on the
 //! graph ([`crate::graph::patterns`]).
 
@@ -18,6 +18,7 @@ pub(super) const OPS: &[&str] = &[
     "Squeeze",
     "Unsqueeze",
     "Transpose",
+    "Expand",
     "DepthToSpace",
     "SpaceToDepth",
 ];
@@ -31,6 +32,28 @@ pub(super) fn lower(
     let x = im.dyn_in(node, 0)?;
     let xs = im.shape(x);
     let op = match node.op_type() {
+        "Expand" => {
+            let target = im.need_const(node, 1)?.as_i64();
+            let shape = target
+                .iter()
+                .map(|&d| usize::try_from(d))
+                .collect::<std::result::Result<Vec<usize>, _>>()
+                .map_err(|_| {
+                    Error::invalid_op(
+                        node_label(node),
+                        format!("shape {target:?} has a negative dim"),
+                    )
+                })?;
+            let out = crate::ops::broadcast_shape(&xs, &shape)
+                .map_err(|e| Error::invalid_op(node_label(node), e.to_string()))?;
+            if out.contains(&0) {
+                return Err(Error::invalid_op(
+                    node_label(node),
+                    format!("result {out:?} has no elements: empty tensors are not supported"),
+                ));
+            }
+            Op::Expand { shape }
+        }
         "Reshape" => {
             let target = if im.opset < 5 {
                 a.ints("shape").unwrap_or_default()

@@ -390,6 +390,7 @@ pub(crate) fn lower(n: &NodeViews<'_>, l: &mut Lowering) -> Result<()> {
         Op::Linear { activation, .. } => lower_linear(n, l, *activation),
         Op::Conv { spec, epilogue, .. } => lower_conv(n, l, spec, *epilogue),
         Op::Transpose { perm } => n.copy(l, &rearrange::transpose_plan(perm, &n.ins[0].1.dims)?, 0),
+        Op::Expand { .. } => n.copy(l, &rearrange::expand_plan(&n.ins[0].1.dims, &out.dims)?, 0),
         Op::Slice {
             starts,
             ends,
