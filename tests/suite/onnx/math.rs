@@ -8,29 +8,13 @@ use wgconv::ops::{Activation, BinaryOp};
 use wgconv::reference::eltwise;
 use wgconv::tensor::Tensor;
 
-use super::{attr_s, check, floats, model, model_at, node, run_model, scalar, value_info};
+use super::{
+    attr_f, attr_i, attr_s, check, floats, model, model_at, node, run_model, scalar, value_info,
+};
 
 fn with(mut n: NodeProto, attrs: Vec<AttributeProto>) -> NodeProto {
     n.attribute = attrs;
     n
-}
-
-fn attr_f(name: &str, v: f32) -> AttributeProto {
-    AttributeProto {
-        name: Some(name.into()),
-        f: Some(v),
-        r#type: Some(1),
-        ..Default::default()
-    }
-}
-
-fn attr_i(name: &str, v: i64) -> AttributeProto {
-    AttributeProto {
-        name: Some(name.into()),
-        i: Some(v),
-        r#type: Some(2),
-        ..Default::default()
-    }
 }
 
 /// One-node models `y = op(x)` import as the activation with the spec's defaults or the given

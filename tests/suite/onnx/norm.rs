@@ -9,25 +9,7 @@ use wgconv::ops::{NormKind, NormOutput, NormSpec};
 use wgconv::reference;
 use wgconv::tensor::Tensor;
 
-use super::{model_at, node, run_model, value_info, weight};
-
-fn attr_i(name: &str, v: i64) -> AttributeProto {
-    AttributeProto {
-        name: Some(name.into()),
-        i: Some(v),
-        r#type: Some(2),
-        ..Default::default()
-    }
-}
-
-fn attr_f(name: &str, v: f32) -> AttributeProto {
-    AttributeProto {
-        name: Some(name.into()),
-        f: Some(v),
-        r#type: Some(1),
-        ..Default::default()
-    }
-}
+use super::{attr_f, attr_i, model_at, node, run_model, value_info, weight};
 
 /// One `op` node named "n" over `x` `[2, 4, 3, 5]` with initializers `init` as inputs 1...
 fn norm_model(

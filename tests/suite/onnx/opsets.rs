@@ -6,35 +6,7 @@ use wgconv::onnx::proto::{AttributeProto, NodeProto, TensorProto, ValueInfoProto
 use wgconv::onnx::{ImportOptions, import_bytes};
 use wgconv::tensor::Tensor;
 
-use super::{attr_s, floats, model_at, node, value_info};
-
-fn attr_i(name: &str, v: i64) -> AttributeProto {
-    AttributeProto {
-        name: Some(name.into()),
-        i: Some(v),
-        r#type: Some(2),
-        ..Default::default()
-    }
-}
-
-fn attr_ints(name: &str, v: &[i64]) -> AttributeProto {
-    AttributeProto {
-        name: Some(name.into()),
-        ints: v.to_vec(),
-        r#type: Some(7),
-        ..Default::default()
-    }
-}
-
-fn ints(name: &str, v: &[i64]) -> TensorProto {
-    TensorProto {
-        name: Some(name.into()),
-        dims: vec![v.len() as i64],
-        data_type: Some(7),
-        int64_data: v.to_vec(),
-        ..Default::default()
-    }
-}
+use super::{attr_i, attr_ints, attr_s, floats, int64s, model_at, node, value_info};
 
 fn with(n: NodeProto, attrs: Vec<AttributeProto>) -> NodeProto {
     NodeProto {
@@ -125,10 +97,10 @@ fn split_sizes_attribute_input_and_num_outputs() {
         &["\"sp\" (Split)", "opset 13", "attribute split", "input 1"],
     );
     let input = split(&["x", "s"], &["a", "b"]);
-    let g = import_at(13, input.clone(), &[5, 2], vec![ints("s", &[2, 3])]).unwrap();
+    let g = import_at(13, input.clone(), &[5, 2], vec![int64s("s", &[2, 3])]).unwrap();
     assert_eq!(out_shapes(&g), [vec![2, 2]]);
     refused(
-        import_at(11, input, &[5, 2], vec![ints("s", &[2, 3])]),
+        import_at(11, input, &[5, 2], vec![int64s("s", &[2, 3])]),
         &["opset 11", "input 1 (split)", "from opset 13"],
     );
     let three = with(
@@ -166,10 +138,10 @@ fn unsqueeze_axes_attribute_before_13_input_from_13() {
     assert_eq!(out_shapes(&g), [vec![1, 2, 3]]);
     refused(import_at(13, attr, &[2, 3], vec![]), &["attribute axes"]);
     let input = node("Squeeze", "s", &["x", "ax"], &["y"]);
-    let g = import_at(13, input.clone(), &[2, 1, 3], vec![ints("ax", &[1])]).unwrap();
+    let g = import_at(13, input.clone(), &[2, 1, 3], vec![int64s("ax", &[1])]).unwrap();
     assert_eq!(out_shapes(&g), [vec![2, 3]]);
     refused(
-        import_at(12, input, &[2, 1, 3], vec![ints("ax", &[1])]),
+        import_at(12, input, &[2, 1, 3], vec![int64s("ax", &[1])]),
         &["input 1 (axes)"],
     );
 }
@@ -185,7 +157,7 @@ fn reduce_mean_axes_attribute_before_18_input_from_18() {
     assert_eq!(out_shapes(&g), [vec![1, 2, 1, 1]]);
     refused(import_at(18, attr, &[1, 2, 3, 3], vec![]), &["opset 18"]);
     let input = node("ReduceMean", "m", &["x", "ax"], &["y"]);
-    let ax = || vec![ints("ax", &[2, 3])];
+    let ax = || vec![int64s("ax", &[2, 3])];
     let g = import_at(18, input.clone(), &[1, 2, 3, 3], ax()).unwrap();
     assert_eq!(out_shapes(&g), [vec![1, 2, 1, 1]]);
     refused(
@@ -195,7 +167,7 @@ fn reduce_mean_axes_attribute_before_18_input_from_18() {
     // From 18 an absent or empty axes input means every axis (keepdims: all ones);
     // noop_with_empty_axes exists only from 18.
     let all = node("ReduceMean", "m", &["x", "e"], &["y"]);
-    let g = import_at(18, all, &[1, 2, 3, 3], vec![ints("e", &[])]).unwrap();
+    let g = import_at(18, all, &[1, 2, 3, 3], vec![int64s("e", &[])]).unwrap();
     assert_eq!(out_shapes(&g), [vec![1, 1, 1, 1]]);
     let noop = with(
         node("ReduceMean", "m", &["x"], &["y"]),
@@ -250,7 +222,7 @@ fn reshape_allowzero_from_14_upsample_until_9() {
         node("Reshape", "r", &["x", "t"], &["y"]),
         vec![attr_i("allowzero", 1)],
     );
-    let t = || vec![ints("t", &[3, 2])];
+    let t = || vec![int64s("t", &[3, 2])];
     let g = import_at(14, reshape.clone(), &[2, 3], t()).unwrap();
     assert_eq!(out_shapes(&g), [vec![3, 2]]);
     refused(
@@ -360,7 +332,7 @@ fn narrow_element_types_are_refused() {
         25,
         vec![cast, node("Reshape", "r", &["x", "kc"], &["y"])],
         vec![value_info("x", &[1, 2])],
-        vec![ints("k", &[2])],
+        vec![int64s("k", &[2])],
         "y",
     );
     let err = import_bytes(&bytes, &ImportOptions::default())

@@ -3,41 +3,13 @@
 //! LogSoftmax and Hardmax before opset 13 (coerced to 2-D) and from it (one axis).
 
 use wgconv::graph::Op;
-use wgconv::onnx::proto::{AttributeProto, NodeProto, TensorProto};
+use wgconv::onnx::proto::{AttributeProto, NodeProto};
 use wgconv::onnx::{ImportOptions, import_bytes};
 use wgconv::ops::{PoolKind, ReduceKind, ReduceSpec, SoftmaxKind};
 use wgconv::reference;
 use wgconv::tensor::Tensor;
 
-use super::{model_at, node, run_model, value_info};
-
-fn attr_i(name: &str, v: i64) -> AttributeProto {
-    AttributeProto {
-        name: Some(name.into()),
-        i: Some(v),
-        r#type: Some(2),
-        ..Default::default()
-    }
-}
-
-fn attr_ints(name: &str, v: &[i64]) -> AttributeProto {
-    AttributeProto {
-        name: Some(name.into()),
-        ints: v.to_vec(),
-        r#type: Some(7),
-        ..Default::default()
-    }
-}
-
-fn int64s(name: &str, v: &[i64]) -> TensorProto {
-    TensorProto {
-        name: Some(name.into()),
-        dims: vec![v.len() as i64],
-        data_type: Some(7),
-        int64_data: v.to_vec(),
-        ..Default::default()
-    }
-}
+use super::{attr_i, attr_ints, int64s, model_at, node, run_model, value_info};
 
 /// One reduction node over `x` `[2, 3, 4, 5]`: axes as an attribute before opset 18, as an
 /// input from it.
