@@ -443,6 +443,15 @@ impl Plan {
         self.steps.iter().flat_map(|s| s.launches.iter())
     }
 
+    /// Size of one of the plan's buffers.
+    pub fn store_bytes(&self, store: Store) -> u64 {
+        match store {
+            Store::Arena(i) => self.buffers[i],
+            Store::Params(i) => self.param_buffers[i],
+            Store::Staging(i) => self.staging[i],
+        }
+    }
+
     /// The storage precision the plan was lowered for.
     pub fn precision(&self) -> Precision {
         self.target.precision

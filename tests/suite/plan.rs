@@ -465,16 +465,7 @@ fn resnet18_launch_list() {
     assert_eq!(count(Shader::WinogradInput), winograd);
     assert_eq!(count(Shader::WinogradOutput), winograd);
     // Every launch binds plan slices within its buffers.
-    for l in p.launches() {
-        for b in &l.bindings {
-            let size = match b.store {
-                wgconv::plan::Store::Arena(i) => p.buffers[i],
-                wgconv::plan::Store::Params(i) => p.param_buffers[i],
-                wgconv::plan::Store::Staging(i) => p.staging[i],
-            };
-            assert!(b.offset % ALIGN == 0 && b.offset + b.size <= size, "{l:?}");
-        }
-    }
+    check_bindings(&p, u64::MAX);
     // Every convolution launches what its algorithm takes; besides them only the stem's max
     // pool, the global pool and the linear layer launch (BN, ReLU and the adds are fused).
     let conv_launches: usize = p
@@ -512,21 +503,26 @@ fn split_launches_fit_the_binding_limit() {
     assert!(split > 0, "nothing was split");
     assert!(small.dispatch_count() > whole.dispatch_count());
     assert!(!small.staging.is_empty());
-    for l in small.launches() {
-        for b in &l.bindings {
-            let size = match b.store {
-                wgconv::plan::Store::Arena(i) => small.buffers[i],
-                wgconv::plan::Store::Params(i) => small.param_buffers[i],
-                wgconv::plan::Store::Staging(i) => small.staging[i],
-            };
-            assert!(b.size <= limit, "{:?} binds {} bytes", l.shader, b.size);
-            assert!(b.offset % ALIGN == 0 && b.offset + b.size <= size, "{l:?}");
-        }
-    }
+    check_bindings(&small, limit);
     eprintln!(
         "resnet18 at a 64 KiB binding limit: {split} of {} steps split, {} launches (unsplit {})",
         small.steps.len(),
         small.dispatch_count(),
         whole.dispatch_count()
     );
+}
+
+/// Every launch of `p` binds at most `limit` bytes, at an aligned offset, inside a buffer the
+/// plan sized.
+fn check_bindings(p: &Plan, limit: u64) {
+    for l in p.launches() {
+        for b in &l.bindings {
+            assert!(b.size <= limit, "{:?} binds {} bytes", l.shader, b.size);
+            let end = b.offset + b.size;
+            assert!(
+                b.offset % ALIGN == 0 && end <= p.store_bytes(b.store),
+                "{l:?}"
+            );
+        }
+    }
 }
