@@ -263,16 +263,6 @@ impl Gpu {
         })
     }
 
-    /// Binds every launch ([`Gpu::dispatch`]), records them in order into one compute pass and
-    /// submits once.
-    pub fn run(&self, launches: &[Launch<BufRef<'_>>]) -> Result<()> {
-        let ds = launches
-            .iter()
-            .map(|l| self.dispatch(l))
-            .collect::<Result<Vec<_>>>()?;
-        self.submit(&ds.iter().collect::<Vec<_>>())
-    }
-
     /// Records `dispatches` in order into one compute pass of one encoder and submits it once.
     /// Storage writes are visible to later dispatches of the same pass (wgpu inserts barriers).
     pub fn submit(&self, dispatches: &[&Dispatch]) -> Result<()> {

@@ -57,17 +57,6 @@ impl<B> Launch<B> {
             workgroups: self.workgroups,
         }
     }
-
-    /// The same launch with every binding mapped through a fallible `f`.
-    pub fn try_map<C>(self, f: impl FnMut(B) -> Result<C>) -> Result<Launch<C>> {
-        Ok(Launch {
-            shader: self.shader,
-            constants: self.constants,
-            params: self.params,
-            bindings: self.bindings.into_iter().map(f).collect::<Result<_>>()?,
-            workgroups: self.workgroups,
-        })
-    }
 }
 
 impl Target {
