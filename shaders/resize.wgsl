@@ -1,20 +1,19 @@
-// 2-D resize of NCHW planes, nearest or bilinear (ONNX Resize / Upsample, F.interpolate).
+// 2-D resize of NCHW planes: nearest, bilinear, bicubic, antialiased or not (ONNX Resize /
+// Upsample, F.interpolate).
 //
 // Layout: src [P, in_h, in_w] and dst [P, out_h, out_w] dense (P = N * C planes). `table`
-// holds the per-axis source lookup the host computed in f64 from the coordinate
-// transformation: for each output row y then each output column x, three f32
-// (i0, i1, w): the source indices (whole numbers, < 2^24) and the weight of i1
-// (nearest: i0 only). Coordinates are thus exact on every backend (no f32 division here,
-// whose rounding differs between GPUs and would move nearest ties).
+// holds the separable filter the host computed in f64 from the coordinate transformation:
+// for each output row y (taps_h pairs each), then each output column x (taps_w pairs each),
+// f32 pairs (source index, weight); indices are whole numbers < 2^24, already clamped to the
+// input. A source index of -1 marks a row or column outside tf_crop_and_resize's input: its
+// outputs are `extrapolation`. Nearest is one tap of weight 1 (an exact copy). Coordinates
+// are thus exact on every backend (no f32 division here, whose rounding differs between GPUs
+// and would move nearest ties).
 // Tiling: one invocation per (plane, group of ROWS output rows, output column): consecutive
 // invocations take consecutive columns, so every row's loads and stores are coalesced, and
-// the column's lookup (and for linear its two source columns and weight) is read once for
-// ROWS outputs. 256 invocations per workgroup.
+// the column's taps are shared by ROWS outputs. 256 invocations per workgroup.
 // src and dst are Elem (precision prelude); the table stays f32 in every precision (f16 cannot
-// hold indices past 2048 exactly) and the interpolation runs in f32.
-// Overrides: LINEAR (false: nearest, true: bilinear).
-
-override LINEAR: bool = false;
+// hold indices past 2048 exactly) and the weighted sums run in f32.
 
 const WG: u32 = 256u;
 const ROWS: u32 = 4u;
@@ -28,8 +27,13 @@ struct Params {
     out_w: u32,
     // ceil(out_h / ROWS).
     row_groups: u32,
+    // Taps per output row / column.
+    taps_h: u32,
+    taps_w: u32,
+    extrapolation: f32,
     _pad0: u32,
     _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -50,25 +54,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let plane = g / params.row_groups;
     let in_base = plane * params.in_h * params.in_w;
     let out_base = plane * params.out_h * params.out_w;
-    let tx = 3u * (params.out_h + x);
-    let x0 = u32(table[tx]);
+    let tx = 2u * (params.out_h * params.taps_h + x * params.taps_w);
+    let x_inside = table[tx] >= 0.0;
     let y_first = row_group * ROWS;
     let y_end = min(y_first + ROWS, params.out_h);
-    if LINEAR {
-        let x1 = u32(table[tx + 1u]);
-        let wx = table[tx + 2u];
-        for (var y = y_first; y < y_end; y++) {
-            let ty = 3u * y;
-            let r0 = in_base + u32(table[ty]) * params.in_w;
-            let r1 = in_base + u32(table[ty + 1u]) * params.in_w;
-            let top = mix(f32(src[r0 + x0]), f32(src[r0 + x1]), wx);
-            let bottom = mix(f32(src[r1 + x0]), f32(src[r1 + x1]), wx);
-            dst[out_base + y * params.out_w + x] = Elem(mix(top, bottom, table[ty + 2u]));
+    for (var y = y_first; y < y_end; y++) {
+        let ty = 2u * y * params.taps_h;
+        var v = params.extrapolation;
+        if x_inside && table[ty] >= 0.0 {
+            v = 0.0;
+            for (var i = 0u; i < params.taps_h; i++) {
+                let row = in_base + u32(table[ty + 2u * i]) * params.in_w;
+                var sum = 0.0;
+                for (var j = 0u; j < params.taps_w; j++) {
+                    sum += table[tx + 2u * j + 1u] * f32(src[row + u32(table[tx + 2u * j])]);
+                }
+                v += table[ty + 2u * i + 1u] * sum;
+            }
         }
-    } else {
-        for (var y = y_first; y < y_end; y++) {
-            let row = in_base + u32(table[3u * y]) * params.in_w;
-            dst[out_base + y * params.out_w + x] = src[row + x0];
-        }
+        dst[out_base + y * params.out_w + x] = Elem(v);
     }
 }

@@ -4,8 +4,7 @@
 
 use crate::ops::{
     Activation, BinaryOp, ChannelShuffle, ConvSpec, ConvTransposeSpec, Epilogue, NormSpec,
-    PixelShuffle, PoolKind, PoolSpec, ReduceSpec, ResizeMode, ResizeSpec, SoftmaxKind,
-    SpaceToDepth,
+    PixelShuffle, PoolKind, PoolSpec, ReduceSpec, ResizeSpec, SoftmaxKind, SpaceToDepth,
 };
 use crate::tensor::{Tensor, numel};
 
@@ -377,7 +376,10 @@ impl Op {
             Op::Softmax { axis, .. } => inputs[0][*axis],
             Op::Reduce(spec) => spec.reduced_len(inputs[0]),
             Op::Norm { spec, .. } => spec.accumulation(inputs[0]),
-            Op::Resize(spec) if spec.mode == ResizeMode::Linear => 4,
+            Op::Resize(spec) => {
+                let (x, [oh, ow]) = (inputs[0], spec.out);
+                spec.taps(0, x[2], oh) * spec.taps(1, x[3], ow)
+            }
             _ => 1,
         }
     }

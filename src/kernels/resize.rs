@@ -1,7 +1,7 @@
-//! 2-D resize, nearest or bilinear (`shaders/resize.wgsl`).
+//! 2-D resize, nearest, bilinear or bicubic, antialiased or not (`shaders/resize.wgsl`).
 //!
-//! The coordinate transformation runs on the host, once per output row and column, in f64
-//! ([`resize_table`]); the kernel only gathers (and blends) through that lookup. f32 division
+//! The coordinate transformation and the filter weights run on the host, once per output row
+//! and column, in f64 ([`resize_table`]); the kernel only sums its taps through that lookup. f32 division
 //! on GPUs is not correctly rounded (WGSL allows 2.5 ULP), which would move nearest-mode ties
 //! and whole-number coordinates between backends; the host's f64 coordinates are exact
 //! wherever the mathematics gives a tie.
@@ -29,8 +29,12 @@ crate::gpu_params! {
         pub out_h: u32,
         pub out_w: u32,
         pub row_groups: u32,
+        pub taps_h: u32,
+        pub taps_w: u32,
+        pub extrapolation: f32,
         pub _pad0: u32,
         pub _pad1: u32,
+        pub _pad2: u32,
     }
 }
 
@@ -43,18 +47,14 @@ fn coordinate(spec: &ResizeSpec, axis: usize, x: usize, len_in: usize, len_out: 
         Some(s) => v / s[axis],
         None => v * fin / fout,
     };
+    // ONNX: with scales given, the resized length is `scale * in`, unrounded.
+    let resized = spec.scale.map_or(fout, |s| s[axis] * fin);
     let c = x as f64 + 0.5;
     match spec.coordinate {
         CoordinateMode::HalfPixel => div(c) - 0.5,
         CoordinateMode::PytorchHalfPixel if len_out > 1 => div(c) - 0.5,
-        CoordinateMode::AlignCorners if len_out > 1 => {
-            // ONNX: with scales given, the resized length is `scale * in`, unrounded.
-            let resized = spec.scale.map_or(fout, |s| s[axis] * fin);
-            if resized == 1.0 {
-                0.0
-            } else {
-                x as f64 * (fin - 1.0) / (resized - 1.0)
-            }
+        CoordinateMode::AlignCorners if len_out > 1 && resized != 1.0 => {
+            x as f64 * (fin - 1.0) / (resized - 1.0)
         }
         CoordinateMode::PytorchHalfPixel | CoordinateMode::AlignCorners => 0.0,
         CoordinateMode::Asymmetric => div(x as f64),
@@ -66,50 +66,100 @@ fn coordinate(spec: &ResizeSpec, axis: usize, x: usize, len_in: usize, len_out: 
             };
             offset + div(c) - 0.5
         }
+        CoordinateMode::TfCropAndResize => {
+            let [start, end] = spec.roi[axis];
+            let span = (end - start) * (fin - 1.0);
+            let at = if resized == 1.0 {
+                span / 2.0
+            } else {
+                x as f64 * span / (resized - 1.0)
+            };
+            start * (fin - 1.0) + at
+        }
     }
 }
 
-/// One axis's lookup: `(i0, i1, w)` per output index, the output blending `in[i0]` and
-/// `in[i1]` with weight `w` on `in[i1]`.
-fn axis_table(spec: &ResizeSpec, axis: usize, len_in: usize, len_out: usize) -> Vec<[f32; 3]> {
-    let last = (len_in - 1) as f64;
-    (0..len_out)
-        .map(|x| {
-            let v = coordinate(spec, axis, x, len_in, len_out);
-            match spec.mode {
-                ResizeMode::Nearest => {
-                    // A half rounds down with ceil(v - 0.5), up with floor(v + 0.5); both
-                    // shifts are exact for coordinates of this size.
-                    let r = match spec.nearest_mode {
-                        NearestMode::RoundPreferFloor => (v - 0.5).ceil(),
-                        NearestMode::RoundPreferCeil => (v + 0.5).floor(),
-                        NearestMode::Floor => v.floor(),
-                        NearestMode::Ceil => v.ceil(),
-                    };
-                    let i = r.clamp(0.0, last) as f32;
-                    [i, i, 0.0]
-                }
-                ResizeMode::Linear => {
-                    // Clamping the coordinate first equals clamping both neighbours.
-                    let v = v.clamp(0.0, last);
-                    let i0 = v.floor();
-                    let i1 = (i0 + 1.0).min(last);
-                    [i0 as f32, i1 as f32, (v - i0) as f32]
-                }
-            }
-        })
-        .collect()
+/// The filter's weight at distance `d` (in input elements) from the source coordinate.
+fn filter(spec: &ResizeSpec, d: f64) -> f64 {
+    let d = d.abs();
+    let a = spec.cubic_a;
+    match spec.mode {
+        ResizeMode::Nearest => unreachable!("nearest has no filter"),
+        ResizeMode::Linear => (1.0 - d).max(0.0),
+        // Keys' cubic convolution kernel.
+        ResizeMode::Cubic if d <= 1.0 => ((a + 2.0) * d - (a + 3.0)) * d * d + 1.0,
+        ResizeMode::Cubic if d < 2.0 => ((a * d - 5.0 * a) * d + 8.0 * a) * d - 4.0 * a,
+        ResizeMode::Cubic => 0.0,
+    }
 }
 
-/// The lookup `shaders/resize.wgsl` reads: `[out_h + out_w, 3]`, rows first. Fails only on
-/// a spec that does not fit the shape (extents of 2^24 and more, inexact in f32, are refused
-/// by [`resize`]).
+/// One axis's lookup: per output index, `taps` pairs `(source index, weight)`; a source index
+/// of -1 marks an output outside the crop (the extrapolation value).
+fn axis_table(spec: &ResizeSpec, axis: usize, len_in: usize, len_out: usize) -> Vec<[f32; 2]> {
+    let last = (len_in - 1) as f64;
+    let taps = spec.taps(axis, len_in, len_out);
+    let stretch = spec.stretch(axis, len_in, len_out);
+    let mut table = Vec::with_capacity(len_out * taps);
+    for x in 0..len_out {
+        let v = coordinate(spec, axis, x, len_in, len_out);
+        if spec.coordinate == CoordinateMode::TfCropAndResize && !(0.0..=last).contains(&v) {
+            table.extend(std::iter::repeat_n([-1.0, 0.0], taps));
+            continue;
+        }
+        if spec.mode == ResizeMode::Nearest {
+            // A half rounds down with ceil(v - 0.5), up with floor(v + 0.5); both shifts are
+            // exact for coordinates of this size.
+            let r = match spec.nearest_mode {
+                NearestMode::RoundPreferFloor => (v - 0.5).ceil(),
+                NearestMode::RoundPreferCeil => (v + 0.5).floor(),
+                NearestMode::Floor => v.floor(),
+                NearestMode::Ceil => v.ceil(),
+            };
+            table.push([r.clamp(0.0, last) as f32, 1.0]);
+            continue;
+        }
+        // The taps are the `taps` indices nearest v: every index the stretched filter reaches
+        // (those at distance taps / 2 or more weigh 0). Beyond the input, the edge repeats,
+        // or with exclude_outside weighs nothing.
+        let first = v.floor() - (taps / 2) as f64 + 1.0;
+        let pairs: Vec<(f64, f64)> = (0..taps)
+            .map(|t| {
+                let i = first + t as f64;
+                let outside = i < 0.0 || i > last;
+                let w = if spec.exclude_outside && outside {
+                    0.0
+                } else {
+                    filter(spec, (i - v) / stretch)
+                };
+                (i.clamp(0.0, last), w)
+            })
+            .collect();
+        // Normalised to sum 1: the stretched filter does not on its own, nor does
+        // exclude_outside (the plain filters already do, up to rounding).
+        let sum: f64 = pairs.iter().map(|p| p.1).sum();
+        let norm = if sum != 0.0 { sum } else { 1.0 };
+        table.extend(pairs.iter().map(|&(i, w)| [i as f32, (w / norm) as f32]));
+    }
+    table
+}
+
+/// f32 elements of the lookup [`resize_table`] builds for `spec` on `input_shape` (`[N, C,
+/// H, W]`, valid for the spec).
+pub fn table_len(spec: &ResizeSpec, input_shape: &[usize]) -> usize {
+    let (h, w) = (input_shape[2], input_shape[3]);
+    let [oh, ow] = spec.out;
+    2 * (oh * spec.taps(0, h, oh) + ow * spec.taps(1, w, ow))
+}
+
+/// The lookup `shaders/resize.wgsl` reads: for each output row, then each output column, its
+/// taps `(source index, weight)` (see [`ResizeSpec::taps`]). Fails only on a spec that does not
+/// fit the shape (extents of 2^24 and more, inexact in f32, are refused by [`resize`]).
 pub fn resize_table(spec: &ResizeSpec, input_shape: &[usize]) -> Result<Tensor> {
     let out = spec.output_shape(input_shape)?;
     let (h, w, oh, ow) = (input_shape[2], input_shape[3], out[2], out[3]);
     let mut rows = axis_table(spec, 0, h, oh);
     rows.extend(axis_table(spec, 1, w, ow));
-    Tensor::new(vec![oh + ow, 3], rows.into_iter().flatten().collect())
+    Tensor::new(vec![rows.len(), 2], rows.into_iter().flatten().collect())
 }
 
 /// `output = resize(input)`: `input` `[N, C, H, W]`, `table` from [`resize_table`] for the same
@@ -127,7 +177,7 @@ pub fn resize<B: Binding>(
     let planes = input_shape[0] * input_shape[1];
     for (what, len, b) in [
         ("input", numel(input_shape), input),
-        ("table", 3 * (oh + ow), table),
+        ("table", table_len(spec, input_shape), table),
         ("output", numel(&out), output),
     ] {
         // The lookup table stays f32 in every precision (indices up to 2^24 must be exact).
@@ -167,15 +217,14 @@ pub fn resize<B: Binding>(
         out_h: u(oh)?,
         out_w: u(ow)?,
         row_groups: u(row_groups)?,
+        taps_h: u(spec.taps(0, h, oh))?,
+        taps_w: u(spec.taps(1, w, ow))?,
+        extrapolation: spec.extrapolation,
         ..Default::default()
-    };
-    let linear = match spec.mode {
-        ResizeMode::Nearest => 0.0,
-        ResizeMode::Linear => 1.0,
     };
     target.launch(
         Shader::Resize,
-        &[("LINEAR", linear)],
+        &[],
         &params,
         &[input, table, output],
         (total as u64).div_ceil(WORKGROUP),

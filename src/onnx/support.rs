@@ -124,19 +124,27 @@ pub fn unsupported_reason(node: &NodeProto, opset: i64) -> Option<String> {
             "Pad mode {:?} (only constant)",
             a.string("mode", "")
         )),
-        "Resize" | "Upsample"
+        "Upsample"
             if !matches!(
                 a.string("mode", "nearest").as_str(),
                 "nearest" | "linear" | "bilinear"
             ) =>
         {
             Some(format!(
-                "{op} mode {:?} (only nearest and linear)",
+                "Upsample mode {:?} (only nearest and linear)",
                 a.string("mode", "")
             ))
         }
-        "Resize" if a.string("coordinate_transformation_mode", "") == "tf_crop_and_resize" => {
-            Some("Resize coordinate_transformation_mode tf_crop_and_resize (needs roi)".into())
+        "Resize"
+            if !matches!(
+                a.string("mode", "nearest").as_str(),
+                "nearest" | "linear" | "bilinear" | "cubic"
+            ) =>
+        {
+            Some(format!(
+                "Resize mode {:?} (nearest, linear or cubic)",
+                a.string("mode", "")
+            ))
         }
         "Gelu" if !matches!(a.string("approximate", "none").as_str(), "none" | "tanh") => {
             Some(format!(

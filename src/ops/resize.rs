@@ -1,11 +1,15 @@
 //! 2-D resize of `[N, C, H, W]` (ONNX `Resize` opsets 10-19 and `Upsample` 7-9, PyTorch
-//! `F.interpolate` / `nn.Upsample` in modes nearest, bilinear) and constant padding (ONNX `Pad`,
-//! PyTorch `F.pad`).
+//! `F.interpolate` / `nn.Upsample` in modes nearest, bilinear, bicubic) and constant padding
+//! (ONNX `Pad`, PyTorch `F.pad`).
 //!
 //! Resize maps every output coordinate `x` of an axis back to a real input coordinate
 //! `x_original` (the coordinate transformation), then picks the nearest input element (rounded
-//! by the nearest mode) or interpolates the two around it (linear, indices clamped to the
-//! input). The formulas, with `scale` the axis's scale factor, `in` / `out` its lengths:
+//! by the nearest mode) or weighs the input elements around it with a filter (linear: the
+//! triangle of support 1; cubic: Keys' kernel of support 2 with coefficient `a`). Elements
+//! beyond the input repeat its edge (or, with `exclude_outside`, drop out and the other weights
+//! are renormalised). With `antialias`, downsampling by `scale < 1` stretches the filter by
+//! `1 / scale` and normalises its weights to sum to 1. The formulas, with `scale` the axis's
+//! scale factor, `in` / `out` its lengths:
 //!
 //! | mode                 | `x_original`                                                      |
 //! |----------------------|-------------------------------------------------------------------|
@@ -15,6 +19,10 @@
 //! | asymmetric           | `x / scale`                                                       |
 //! | tf_half_pixel_for_nn | `(x + 0.5) / scale`                                               |
 //! | half_pixel_symmetric | `in / 2 * (1 - out / (scale * in)) + (x + 0.5) / scale - 0.5`     |
+//! | tf_crop_and_resize   | `start * (in - 1) + x * (end - start) * (in - 1) / (out - 1)`     |
+//!
+//! (tf_crop_and_resize with `out == 1` samples the crop's middle; a coordinate outside
+//! `[0, in - 1]` gives the extrapolation value.)
 
 use crate::error::{Error, Result};
 
@@ -23,9 +31,10 @@ use crate::error::{Error, Result};
 pub enum ResizeMode {
     /// The nearest input element (ONNX `nearest`, PyTorch `nearest`).
     Nearest,
-    /// Bilinear interpolation of the 2 x 2 neighbours (ONNX `linear`, PyTorch `bilinear`
-    /// without antialiasing).
+    /// Bilinear interpolation: the triangle filter (ONNX `linear`, PyTorch `bilinear`).
     Linear,
+    /// Bicubic interpolation: Keys' cubic convolution kernel (ONNX `cubic`, PyTorch `bicubic`).
+    Cubic,
 }
 
 /// ONNX `coordinate_transformation_mode`: output coordinate -> input coordinate.
@@ -44,6 +53,9 @@ pub enum CoordinateMode {
     TfHalfPixelForNn,
     /// Half-pixel centred on the input when `scale * in` is not a whole number (opset 19).
     HalfPixelSymmetric,
+    /// Align-corners within the crop [`ResizeSpec::roi`]; outside the input, the
+    /// [`ResizeSpec::extrapolation`] value (TensorFlow's `crop_and_resize`).
+    TfCropAndResize,
 }
 
 /// ONNX `nearest_mode`: how a real source coordinate becomes an index in nearest mode.
@@ -62,7 +74,7 @@ pub enum NearestMode {
 /// A 2-D resize of the last two dims of `[N, C, H, W]` to `out`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ResizeSpec {
-    /// Nearest or linear.
+    /// Nearest, linear or cubic.
     pub mode: ResizeMode,
     /// Coordinate transformation.
     pub coordinate: CoordinateMode,
@@ -75,6 +87,18 @@ pub struct ResizeSpec {
     /// (ONNX `sizes`). They differ when `in * scale` is not whole: 5 * 1.5 gives 7 outputs,
     /// but coordinates still step by 1 / 1.5.
     pub scale: Option<[f64; 2]>,
+    /// Keys' cubic coefficient `a` (ONNX `cubic_coeff_a`, -0.75 by default as in PyTorch).
+    pub cubic_a: f64,
+    /// Cubic and linear: input elements beyond the edge weigh 0 and the rest are renormalised,
+    /// rather than repeating the edge (ONNX `exclude_outside`).
+    pub exclude_outside: bool,
+    /// Linear and cubic downsampling stretch the filter by `1 / scale` (ONNX `antialias`,
+    /// PyTorch `antialias=True`).
+    pub antialias: bool,
+    /// tf_crop_and_resize's crop `[start, end]` per axis (H, W), in units of the input extent.
+    pub roi: [[f64; 2]; 2],
+    /// tf_crop_and_resize's output where the crop samples outside the input.
+    pub extrapolation: f32,
 }
 
 impl ResizeSpec {
@@ -87,6 +111,11 @@ impl ResizeSpec {
             nearest_mode: NearestMode::RoundPreferFloor,
             out,
             scale: None,
+            cubic_a: -0.75,
+            exclude_outside: false,
+            antialias: false,
+            roi: [[0.0, 1.0]; 2],
+            extrapolation: 0.0,
         }
     }
 
@@ -124,6 +153,56 @@ impl ResizeSpec {
         self
     }
 
+    /// With Keys' coefficient `a` and, if `exclude_outside`, no weight beyond the input.
+    pub fn cubic(mut self, a: f64, exclude_outside: bool) -> Self {
+        self.cubic_a = a;
+        self.exclude_outside = exclude_outside;
+        self
+    }
+
+    /// With the filter stretched when downsampling (linear and cubic).
+    pub fn antialias(mut self, on: bool) -> Self {
+        self.antialias = on;
+        self
+    }
+
+    /// tf_crop_and_resize of the crop `roi` (`[start, end]` for H and W), `extrapolation`
+    /// outside the input.
+    pub fn crop(mut self, roi: [[f64; 2]; 2], extrapolation: f32) -> Self {
+        self.coordinate = CoordinateMode::TfCropAndResize;
+        self.roi = roi;
+        self.extrapolation = extrapolation;
+        self
+    }
+
+    /// The scale factor of `axis` (0: H, 1: W): the given one, else `len_out / len_in`.
+    pub fn scale_factor(&self, axis: usize, len_in: usize, len_out: usize) -> f64 {
+        self.scale
+            .map_or(len_out as f64 / len_in as f64, |s| s[axis])
+    }
+
+    /// How much the filter of `axis` is stretched: `1 / scale` when antialiasing a downsample,
+    /// else 1.
+    pub fn stretch(&self, axis: usize, len_in: usize, len_out: usize) -> f64 {
+        let s = self.scale_factor(axis, len_in, len_out);
+        if self.antialias && self.mode != ResizeMode::Nearest && s < 1.0 {
+            1.0 / s
+        } else {
+            1.0
+        }
+    }
+
+    /// Input elements each output weighs along `axis`: 1 for nearest, else twice the
+    /// (stretched) filter radius rounded up: 2 for linear, 4 for cubic, more when antialiasing.
+    pub fn taps(&self, axis: usize, len_in: usize, len_out: usize) -> usize {
+        let radius = match self.mode {
+            ResizeMode::Nearest => return 1,
+            ResizeMode::Linear => 1.0,
+            ResizeMode::Cubic => 2.0,
+        };
+        2 * (radius * self.stretch(axis, len_in, len_out)).ceil() as usize
+    }
+
     /// Output shape `[N, C, out_h, out_w]` for `input` `[N, C, H, W]`.
     pub fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         if input.len() != 4 || input.contains(&0) {
@@ -146,6 +225,30 @@ impl ResizeSpec {
                 "resize",
                 format!("scales {s:?} must be positive and finite"),
             ));
+        }
+        if !self.cubic_a.is_finite() || self.roi.iter().flatten().any(|v| !v.is_finite()) {
+            return Err(Error::invalid_op(
+                "resize",
+                format!(
+                    "cubic coefficient {} and roi {:?} must be finite",
+                    self.cubic_a, self.roi
+                ),
+            ));
+        }
+        // The antialiased filter spans 1 / scale times its width: a scale far below the
+        // 1 / in that leaves one output would need a lookup of unbounded length.
+        for a in 0..2 {
+            let len = input[2 + a];
+            if self.stretch(a, len, self.out[a]) > (len + 4) as f64 {
+                return Err(Error::invalid_op(
+                    "resize",
+                    format!(
+                        "antialiasing axis {} of {input:?} by scale {} (below 1 / (in + 4)) is not supported",
+                        2 + a,
+                        self.scale_factor(a, len, self.out[a])
+                    ),
+                ));
+            }
         }
         Ok(vec![input[0], input[1], self.out[0], self.out[1]])
     }

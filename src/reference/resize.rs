@@ -1,6 +1,6 @@
 //! CPU reference for 2-D resize, written per output element straight from the ONNX `Resize`
-//! definition (source coordinate, then nearest rounding or linear weights over neighbours
-//! clamped to the input), in f64.
+//! definition (source coordinate, then nearest rounding or the linear / cubic filter over every
+//! input position it reaches, the edge repeated beyond the input), in f64.
 
 use crate::error::Result;
 use crate::ops::{CoordinateMode, NearestMode, ResizeMode, ResizeSpec};
@@ -58,6 +58,19 @@ fn source_coordinate(
             let center = len_in as f64 / 2.0;
             center * (1.0 - adjustment) + over_scale(spec, axis, xf + 0.5, len_in, len_out) - 0.5
         }
+        CoordinateMode::TfCropAndResize => {
+            let [start, end] = spec.roi[axis];
+            let resized = match spec.scale {
+                Some(s) => s[axis] * len_in as f64,
+                None => len_out as f64,
+            };
+            let span = len_in as f64 - 1.0;
+            if resized == 1.0 {
+                (end - start) * span / 2.0 + start * span
+            } else {
+                xf * (end - start) * span / (resized - 1.0) + start * span
+            }
+        }
     }
 }
 
@@ -80,19 +93,52 @@ fn nearest(mode: NearestMode, v: f64, len: usize) -> usize {
     clamp_index(i, len)
 }
 
-/// `(index, weight)` pairs of the input elements that make up coordinate `v` of an axis.
-fn taps(spec: &ResizeSpec, v: f64, len: usize) -> Vec<(usize, f64)> {
-    match spec.mode {
-        ResizeMode::Nearest => vec![(nearest(spec.nearest_mode, v, len), 1.0)],
-        ResizeMode::Linear => {
-            let below = v.floor();
-            let t = v - below;
-            vec![
-                (clamp_index(below, len), 1.0 - t),
-                (clamp_index(below + 1.0, len), t),
-            ]
-        }
+/// Keys' cubic convolution kernel with coefficient `a` at distance `d`.
+fn keys(a: f64, d: f64) -> f64 {
+    let d = d.abs();
+    if d < 1.0 {
+        (a + 2.0) * d.powi(3) - (a + 3.0) * d.powi(2) + 1.0
+    } else if d < 2.0 {
+        a * d.powi(3) - 5.0 * a * d.powi(2) + 8.0 * a * d - 4.0 * a
+    } else {
+        0.0
     }
+}
+
+/// `(index, weight)` pairs of the input elements that make up coordinate `v` of an axis whose
+/// scale factor is `scale`; `None` where tf_crop_and_resize samples outside the input.
+fn taps(spec: &ResizeSpec, v: f64, len: usize, scale: f64) -> Option<Vec<(usize, f64)>> {
+    if spec.coordinate == CoordinateMode::TfCropAndResize && (v < 0.0 || v > len as f64 - 1.0) {
+        return None;
+    }
+    let (radius, filter): (f64, &dyn Fn(f64) -> f64) = match spec.mode {
+        ResizeMode::Nearest => return Some(vec![(nearest(spec.nearest_mode, v, len), 1.0)]),
+        ResizeMode::Linear => (1.0, &|d: f64| (1.0 - d.abs()).max(0.0)),
+        ResizeMode::Cubic => (2.0, &|d: f64| keys(spec.cubic_a, d)),
+    };
+    // Antialiasing a downsample samples the filter at scale * distance.
+    let s = if spec.antialias && scale < 1.0 {
+        scale
+    } else {
+        1.0
+    };
+    let (lo, hi) = (
+        (v - radius / s).floor() as i64,
+        (v + radius / s).ceil() as i64,
+    );
+    let mut t: Vec<(i64, f64)> = (lo..=hi)
+        .map(|i| (i, filter(s * (i as f64 - v))))
+        .filter(|&(i, _)| !(spec.exclude_outside && (i < 0 || i >= len as i64)))
+        .collect();
+    let sum: f64 = t.iter().map(|p| p.1).sum();
+    if sum != 0.0 {
+        t.iter_mut().for_each(|p| p.1 /= sum);
+    }
+    Some(
+        t.into_iter()
+            .map(|(i, w)| (clamp_index(i as f64, len), w))
+            .collect(),
+    )
 }
 
 /// `x` `[N, C, H, W]` resized to `[N, C, spec.out[0], spec.out[1]]`.
@@ -106,11 +152,17 @@ pub fn resize(spec: &ResizeSpec, x: &Tensor) -> Result<Tensor> {
         for ch in 0..c {
             let plane = &src[(b * c + ch) * h * w..][..h * w];
             for oy in 0..oh {
-                let ty = taps(spec, source_coordinate(spec, 0, oy, h, oh), h);
+                let sy = spec.scale.map_or(oh as f64 / h as f64, |s| s[0]);
+                let ty = taps(spec, source_coordinate(spec, 0, oy, h, oh), h, sy);
                 for ox in 0..ow {
-                    let tx = taps(spec, source_coordinate(spec, 1, ox, w, ow), w);
+                    let sx = spec.scale.map_or(ow as f64 / w as f64, |s| s[1]);
+                    let tx = taps(spec, source_coordinate(spec, 1, ox, w, ow), w, sx);
+                    let (Some(ty), Some(tx)) = (&ty, tx) else {
+                        dst[((b * c + ch) * oh + oy) * ow + ox] = spec.extrapolation;
+                        continue;
+                    };
                     let mut acc = 0f64;
-                    for &(iy, wy) in &ty {
+                    for &(iy, wy) in ty {
                         for &(ix, wx) in &tx {
                             acc += wy * wx * plane[iy * w + ix] as f64;
                         }

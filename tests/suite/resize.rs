@@ -1,5 +1,6 @@
-//! 2-D resize (nearest, bilinear; every coordinate transformation and nearest rounding)
-//! against the CPU reference, pinned cases derived by hand, and resize in a session.
+//! 2-D resize (nearest, bilinear, bicubic; antialiasing, exclude_outside, every coordinate
+//! transformation including tf_crop_and_resize, and every nearest rounding) against the CPU
+//! reference, pinned cases derived by hand, and resize in a session.
 
 use proptest::prelude::*;
 use wgconv::compare::Tolerance;
@@ -17,13 +18,14 @@ const EXACT: Tolerance = Tolerance {
     rtol: 0.0,
 };
 
-const COORDINATES: [CoordinateMode; 6] = [
+const COORDINATES: [CoordinateMode; 7] = [
     CoordinateMode::HalfPixel,
     CoordinateMode::PytorchHalfPixel,
     CoordinateMode::AlignCorners,
     CoordinateMode::Asymmetric,
     CoordinateMode::TfHalfPixelForNn,
     CoordinateMode::HalfPixelSymmetric,
+    CoordinateMode::TfCropAndResize,
 ];
 
 const NEAREST: [NearestMode; 4] = [
@@ -52,11 +54,18 @@ impl ResizeProblem {
         Self { input, spec }
     }
 
-    /// Bilinear blends 4 inputs (<= 3 roundings each way); nearest is exact.
+    /// Nearest is exact; the filters sum taps_h * taps_w weighted inputs (bilinear 4, bicubic
+    /// 16, more when antialiasing). Cubic weights go negative, but their absolute values sum
+    /// to at most 1.5 per axis for a in [-1, 0], which the inputs in [-1, 1] leave inside
+    /// that accumulation bound.
     fn tolerance(&self) -> Tolerance {
+        let [h, w] = [self.input[2], self.input[3]];
+        let [oh, ow] = self.spec.out;
         match self.spec.mode {
             ResizeMode::Nearest => EXACT,
-            ResizeMode::Linear => Tolerance::accumulation(4),
+            ResizeMode::Linear | ResizeMode::Cubic => {
+                Tolerance::accumulation(self.spec.taps(0, h, oh) * self.spec.taps(1, w, ow))
+            }
         }
     }
 
@@ -112,9 +121,21 @@ const SCALES: [f32; 10] = [
 fn problem() -> impl Strategy<Value = ResizeProblem> {
     (
         (1usize..3, 1usize..4, 1usize..10, 1usize..10),
-        prop_oneof![Just(ResizeMode::Nearest), Just(ResizeMode::Linear)],
+        prop_oneof![
+            Just(ResizeMode::Nearest),
+            Just(ResizeMode::Linear),
+            Just(ResizeMode::Cubic)
+        ],
         prop::sample::select(COORDINATES.to_vec()),
         prop::sample::select(NEAREST.to_vec()),
+        // Filter options: cubic coefficient, exclude_outside, antialias.
+        (
+            prop::sample::select(vec![-0.75, -0.5, -1.0]),
+            any::<bool>(),
+            any::<bool>(),
+        ),
+        // tf_crop_and_resize: a crop reaching past both edges at times, and its fill.
+        (-0.3f64..0.6, 0.4f64..1.3, -2f32..2.0),
         prop_oneof![
             // Sizes: out / in, anything from a 1-pixel output to ~2.5x.
             (1usize..20, 1usize..20).prop_map(|(h, w)| (Some([h, w]), None)),
@@ -126,20 +147,29 @@ fn problem() -> impl Strategy<Value = ResizeProblem> {
                 .prop_map(|(a, b)| (None, Some([a, b]))),
         ],
     )
-        .prop_map(|((n, c, h, w), mode, coord, near, size)| {
-            let input = [n, c, h, w];
-            let base = ResizeSpec::new(mode, [1, 1])
-                .coordinate(coord)
-                .nearest_mode(near);
-            match size {
-                (Some(out), _) => ResizeProblem {
-                    input,
-                    spec: ResizeSpec { out, ..base },
-                },
-                (_, Some(s)) => ResizeProblem::with_scales(input, base, s),
-                _ => unreachable!(),
-            }
-        })
+        .prop_map(
+            |((n, c, h, w), mode, coord, near, (a, exclude, aa), (start, end, fill), size)| {
+                let input = [n, c, h, w];
+                let mut base = ResizeSpec::new(mode, [1, 1])
+                    .nearest_mode(near)
+                    .cubic(a, exclude)
+                    .antialias(aa);
+                base = match coord {
+                    CoordinateMode::TfCropAndResize => {
+                        base.crop([[start, end], [end - 0.4, start + 0.5]], fill)
+                    }
+                    _ => base.coordinate(coord),
+                };
+                match size {
+                    (Some(out), _) => ResizeProblem {
+                        input,
+                        spec: ResizeSpec { out, ..base },
+                    },
+                    (_, Some(s)) => ResizeProblem::with_scales(input, base, s),
+                    _ => unreachable!(),
+                }
+            },
+        )
 }
 
 proptest! {
@@ -289,6 +319,53 @@ fn half_pixel_symmetric_recentres() {
     check_values("half pixel", base, &x, &[1. / 3., 2.]);
 }
 
+/// Bicubic (a = -0.75) x2, asymmetric, on [1, 2, 4, 8]: x_original = 0, 0.5, ..., 3.5. At a
+/// half the weights are w(1.5), w(0.5), w(0.5), w(1.5) = -3/32, 19/32, 19/32, -3/32; whole
+/// coordinates copy. 0.5 reads [1, 1, 2, 4] (edge repeated): -3/32 + 19/32 + 38/32 - 12/32
+/// = 1.3125; 1.5: (-3 + 38 + 76 - 24) / 32 = 2.71875; 2.5 [2, 4, 8, 8]: 6.1875; 3.5
+/// [4, 8, 8, 8]: 8.375. exclude_outside drops the taps beyond the edge and renormalises:
+/// 0.5: (19 + 38 - 12) / 35 = 9/7; 2.5: (-6 + 76 + 152) / 35 = 222/35; 3.5: (-12 + 152) / 16
+/// = 8.75.
+#[test]
+fn cubic_weights_and_exclude_outside() {
+    let x = row(&[1., 2., 4., 8.]);
+    let base = ResizeSpec::new(ResizeMode::Cubic, [1, 8])
+        .coordinate(CoordinateMode::Asymmetric)
+        .scale([1.0, 2.0]);
+    let edge = [1., 1.3125, 2., 2.71875, 4., 6.1875, 8., 8.375];
+    check_values("cubic", base, &x, &edge);
+    let exclude = [1., 9. / 7., 2., 2.71875, 4., 222. / 35., 8., 8.75];
+    check_values("cubic exclude", base.cubic(-0.75, true), &x, &exclude);
+}
+
+/// Antialiased linear 4 -> 2 (half-pixel, scale 0.5): the triangle stretches to radius 2, so
+/// x_original = 0.5 weighs indices -1..=2 by 0.25, 0.75, 0.75, 0.25 (normalised: 1/8, 3/8,
+/// 3/8, 1/8). On [0, 4, 8, 12] (index -1 repeats 0, index 4 repeats 12): 2.5 and 9.5, where
+/// plain linear gives 2 and 10.
+#[test]
+fn antialias_stretches_the_filter_when_downsampling() {
+    let x = row(&[0., 4., 8., 12.]);
+    let base = ResizeSpec::new(ResizeMode::Linear, [1, 2]);
+    check_values("linear", base, &x, &[2., 10.]);
+    check_values("antialias", base.antialias(true), &x, &[2.5, 9.5]);
+    // Upsampling is not filtered: the same as plain linear.
+    let up = ResizeSpec::new(ResizeMode::Linear, [1, 8]);
+    let (plain, _) = run_both(up, &x);
+    check_values("antialias up", up.antialias(true), &x, plain.data());
+}
+
+/// tf_crop_and_resize of columns 0.25..1.25 of [0, 10, 20, 30, 40] to 3: x_original = 1 + x *
+/// 4 / 2 = 1, 3, 5; 5 lies beyond the input (4) and gives the extrapolation value -1. The
+/// single row samples the middle of its crop 0..1 of one row: row 0.
+#[test]
+fn crop_and_resize_extrapolates_outside_the_input() {
+    let x = row(&[0., 10., 20., 30., 40.]);
+    for mode in [ResizeMode::Linear, ResizeMode::Nearest, ResizeMode::Cubic] {
+        let spec = ResizeSpec::new(mode, [1, 3]).crop([[0.0, 1.0], [0.25, 1.25]], -1.0);
+        check_values(&format!("crop {mode:?}"), spec, &x, &[10., 30., -1.]);
+    }
+}
+
 /// Many planes, rows not a multiple of the kernel's 4 rows per invocation, several
 /// workgroups: batch 3 x 5 channels, 17x19 -> 35x41 and -> 6x5.
 #[test]
@@ -298,6 +375,9 @@ fn batched_odd_sizes_many_workgroups() {
         ResizeSpec::torch_bilinear([6, 5], true),
         ResizeSpec::torch_nearest([35, 41]),
         ResizeSpec::new(ResizeMode::Nearest, [6, 5]),
+        ResizeSpec::new(ResizeMode::Cubic, [35, 41]),
+        ResizeSpec::new(ResizeMode::Cubic, [6, 5]).antialias(true),
+        ResizeSpec::new(ResizeMode::Linear, [6, 5]).antialias(true),
     ] {
         ResizeProblem {
             input: [3, 5, 17, 19],

@@ -1,5 +1,6 @@
-//! `Resize` (opsets 10-19) and `Upsample` (7-9) of the H and W of `[N, C, H, W]`: modes,
-//! coordinate transformations, and scales or sizes (with the aspect-ratio policies).
+//! `Resize` (opsets 10-19) and `Upsample` (7-9) of the H and W of `[N, C, H, W]`: modes
+//! (nearest, linear, cubic; antialias), coordinate transformations (tf_crop_and_resize's roi and
+//! extrapolation value), and scales or sizes (with the aspect-ratio policies) over `axes`.
 
 use super::{Importer, Val, node_label};
 use crate::error::{Error, Result};
@@ -33,17 +34,18 @@ impl Importer<'_> {
                 format!("only 2-D resize of [N, C, H, W] is supported, input is {xs:?}"),
             ));
         }
+        let upsample = node.op_type() == "Upsample";
         let mode = match a.string("mode", "nearest").as_str() {
             "nearest" => ResizeMode::Nearest,
             "linear" | "bilinear" => ResizeMode::Linear,
+            "cubic" if !upsample => ResizeMode::Cubic,
             other => {
                 return Err(a.error(
                     "mode",
-                    format!("{other:?} is not supported (nearest, linear)"),
+                    format!("{other:?} is not supported (nearest, linear, cubic)"),
                 ));
             }
         };
-        let upsample = node.op_type() == "Upsample";
         // Upsample and Resize-10 have no coordinate attributes: the source coordinate is
         // x / scale, rounded down in nearest mode (PyTorch's nearest, and a repeat for whole
         // scales).
@@ -60,6 +62,7 @@ impl Importer<'_> {
                 "asymmetric" => CoordinateMode::Asymmetric,
                 "tf_half_pixel_for_nn" => CoordinateMode::TfHalfPixelForNn,
                 "half_pixel_symmetric" => CoordinateMode::HalfPixelSymmetric,
+                "tf_crop_and_resize" => CoordinateMode::TfCropAndResize,
                 other => {
                     return Err(a.error(
                         "coordinate_transformation_mode",
@@ -101,6 +104,14 @@ impl Importer<'_> {
         let mut factor = vec![1f64; r];
         let explicit_scale = match (scales, sizes) {
             (Some(s), None) if s.len() == k => {
+                if coordinate == CoordinateMode::TfCropAndResize {
+                    // The crop's output is `in * (end - start) * scale` long: only sizes are
+                    // taken, whose meaning does not depend on that rule.
+                    return Err(Error::invalid_op(
+                        node_label(node),
+                        "tf_crop_and_resize with scales is not supported (give sizes)",
+                    ));
+                }
                 for (i, &ax) in axes.iter().enumerate() {
                     if !(s[i].is_finite() && s[i] > 0.0) {
                         return Err(Error::invalid_op(
@@ -167,24 +178,63 @@ impl Importer<'_> {
                 ),
             ));
         }
-        if a.int("antialias", 0) != 0
-            && mode == ResizeMode::Linear
-            && factor[2..].iter().any(|&f| f < 1.0)
-        {
-            return Err(a.error(
-                "antialias",
-                "antialiased linear downscaling is not supported",
-            ));
-        }
+        let crop = coordinate == CoordinateMode::TfCropAndResize;
+        let roi = if crop {
+            self.crop_roi(node, &axes, &xs)?
+        } else {
+            [[0.0, 1.0]; 2]
+        };
         let spec = ResizeSpec {
             mode,
             coordinate,
             nearest_mode,
             out: [out[2], out[3]],
             scale: explicit_scale.then_some([factor[2], factor[3]]),
+            cubic_a: a.float("cubic_coeff_a", -0.75) as f64,
+            exclude_outside: a.int("exclude_outside", 0) != 0,
+            antialias: a.int("antialias", 0) != 0,
+            roi,
+            extrapolation: a.float("extrapolation_value", 0.0),
         };
         spec.output_shape(&xs)
             .map_err(|e| Error::invalid_op(node_label(node), e.to_string()))?;
         self.add(node, index, Op::Resize(spec), &[x])
+    }
+
+    /// tf_crop_and_resize's `roi` input (`[starts.., ends..]` over `axes`) as `[start, end]`
+    /// for H and W; N and C must not be cropped (roi 0 to 1, or a single element).
+    fn crop_roi(&self, node: &NodeProto, axes: &[usize], xs: &[usize]) -> Result<[[f64; 2]; 2]> {
+        let roi = self
+            .const_in(node, 1)?
+            .filter(|c| !c.is_empty())
+            .map(|c| c.as_f32())
+            .ok_or_else(|| {
+                Error::invalid_op(
+                    node_label(node),
+                    "tf_crop_and_resize needs the roi input (a constant)",
+                )
+            })?;
+        let k = axes.len();
+        if roi.len() != 2 * k {
+            return Err(Error::invalid_op(
+                node_label(node),
+                format!("roi {roi:?} must hold a start and an end for each of the {k} axes"),
+            ));
+        }
+        let mut out = [[0.0, 1.0]; 2];
+        for (i, &ax) in axes.iter().enumerate() {
+            let (start, end) = (roi[i] as f64, roi[k + i] as f64);
+            if ax >= 2 {
+                out[ax - 2] = [start, end];
+            } else if xs[ax] > 1 && (start, end) != (0.0, 1.0) {
+                return Err(Error::invalid_op(
+                    node_label(node),
+                    format!(
+                        "roi {roi:?} crops axis {ax} of {xs:?}: only H and W of [N, C, H, W] can be cropped"
+                    ),
+                ));
+            }
+        }
+        Ok(out)
     }
 }

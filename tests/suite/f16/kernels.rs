@@ -350,7 +350,8 @@ fn se_gate_matches_reference() {
 }
 
 /// Data movement in f16 is bit-exact: transpose, pixel shuffle, concat, constant pad, nearest
-/// resize; bilinear resize interpolates in f32 (the lookup table stays f32).
+/// resize; bilinear and bicubic resize (antialiased too) interpolate in f32 (the lookup table
+/// stays f32).
 #[test]
 fn data_movement_and_resize() {
     let x = r16(&Tensor::random(vec![1, 8, 5, 3], 21));
@@ -429,14 +430,16 @@ fn data_movement_and_resize() {
         ));
         check(&format!("{p} pad"), &run(&g, d, &out), &want, &want, exact);
 
-        for mode in [ResizeMode::Nearest, ResizeMode::Linear] {
-            let spec = ResizeSpec {
-                mode,
-                coordinate: CoordinateMode::HalfPixel,
-                nearest_mode: NearestMode::RoundPreferFloor,
-                out: [9, 7],
-                scale: None,
-            };
+        // Downsampling (5 -> 4, 3 -> 2) with antialias widens the filter to 4 (linear) or 6
+        // (cubic) taps per axis.
+        for spec in [
+            ResizeSpec::new(ResizeMode::Nearest, [9, 7]),
+            ResizeSpec::new(ResizeMode::Linear, [9, 7]),
+            ResizeSpec::new(ResizeMode::Cubic, [9, 7]).cubic(-0.5, true),
+            ResizeSpec::new(ResizeMode::Linear, [9, 2]).antialias(true),
+            ResizeSpec::new(ResizeMode::Cubic, [4, 2]).antialias(true),
+        ] {
+            let mode = spec.mode;
             let want = reference::resize::resize(&spec, &x).unwrap();
             // The table is f32 in every precision: uploaded through an f32 handle.
             let table = gpu()
@@ -452,14 +455,23 @@ fn data_movement_and_resize() {
                 out.binding(),
             ));
             let got = run(&g, d, &out);
+            let taps = spec.taps(0, 5, spec.out[0]) * spec.taps(1, 3, spec.out[1]);
             let (tol, sums) = match mode {
                 ResizeMode::Nearest => (exact, want.clone()),
+                // Non-negative weights: the sum of |terms| is the resize of |x|.
                 ResizeMode::Linear => (
-                    F16Tolerance::new(4, Precision::F16AccF32),
+                    F16Tolerance::new(taps, Precision::F16AccF32),
                     reference::resize::resize(&spec, &abs(&x)).unwrap(),
                 ),
+                // Cubic weights go negative; their absolute values sum to at most 1.5 per
+                // axis (a in [-1, 0], renormalised or not), so |terms| sum to <= 2.25 max |x|.
+                ResizeMode::Cubic => {
+                    let max = x.data().iter().fold(0f32, |m, v| m.max(v.abs()));
+                    let sums = Tensor::new(want.shape().to_vec(), vec![2.25 * max; want.numel()]);
+                    (F16Tolerance::new(taps, Precision::F16AccF32), sums.unwrap())
+                }
             };
-            check(&format!("{p} resize {mode:?}"), &got, &want, &sums, tol);
+            check(&format!("{p} resize {spec:?}"), &got, &want, &sums, tol);
         }
     }
 }

@@ -25,8 +25,8 @@ use wgconv::kernels::{
     softmax, winograd,
 };
 use wgconv::ops::{
-    Activation, BinaryOp, ChannelOrder, ConvSpec, ConvTransposeSpec, CoordinateMode, Epilogue,
-    NearestMode, PixelShuffle, PoolKind, PoolSpec, ResizeMode, ResizeSpec,
+    Activation, BinaryOp, ChannelOrder, ConvSpec, ConvTransposeSpec, Epilogue, PixelShuffle,
+    PoolKind, PoolSpec, ResizeMode, ResizeSpec,
 };
 use wgconv::reference;
 use wgconv::session::{Session, SessionOptions};

@@ -60,10 +60,10 @@ fn upsample_opset_7_and_9() {
     assert!((at(&y, 8, 3, 7) - want).abs() < 1e-6);
 }
 
-/// Resize-13 with sizes (and an empty roi / scales), nearest round_prefer_ceil; and
-/// mode=cubic listed as unsupported.
+/// Resize-13 with sizes (and an empty roi / scales), nearest round_prefer_ceil; mode=cubic
+/// imported as the cubic resize; an unknown mode listed as unsupported.
 #[test]
-fn resize_sizes_input_and_cubic_refusal() {
+fn resize_sizes_input_cubic_and_unknown_mode() {
     let sizes = TensorProto {
         name: Some("sz".into()),
         dims: vec![4],
@@ -98,11 +98,17 @@ fn resize_sizes_input_and_cubic_refusal() {
     .unwrap();
     assert_eq!(y, want);
     assert!(matches!(g.nodes()[0].op, Op::Resize(_)));
-    let err = import_bytes(&bytes("cubic"), &ImportOptions::default())
+    let (g, _) = run_model(&bytes("cubic"), &x);
+    assert!(
+        matches!(&g.nodes()[0].op, Op::Resize(s) if s.mode == ResizeMode::Cubic && s.cubic_a == -0.75),
+        "{:?}",
+        g.nodes()[0].op
+    );
+    let err = import_bytes(&bytes("lanczos"), &ImportOptions::default())
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("\"rs\" (Resize)") && err.contains("cubic"),
+        err.contains("\"rs\" (Resize)") && err.contains("lanczos"),
         "{err}"
     );
 }
