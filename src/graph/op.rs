@@ -99,7 +99,8 @@ pub enum Op {
     SpaceToDepth(SpaceToDepth),
     /// ShuffleNet channel shuffle.
     ChannelShuffle(ChannelShuffle),
-    /// 2-D resize of `[N, C, H, W]` (ONNX `Resize` / `Upsample`, `F.interpolate`).
+    /// 2-D resize of `[N, C, H, W]`: nearest, bilinear, bicubic (ONNX `Resize` / `Upsample`,
+    /// `F.interpolate`).
     Resize(ResizeSpec),
     /// Constant padding: `begin[d]` leading and `end[d]` trailing `value`s along every dim
     /// (ONNX `Pad` mode constant, `F.pad`).

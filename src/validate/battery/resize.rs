@@ -4,7 +4,7 @@ use super::run::{launch, one_input_case};
 use super::{Case, Outcome, exact};
 use crate::compare::Tolerance;
 use crate::kernels::{pad, resize};
-use crate::ops::ResizeSpec;
+use crate::ops::{ResizeMode, ResizeSpec};
 use crate::reference;
 use crate::tensor::Tensor;
 
@@ -20,6 +20,18 @@ pub(super) fn cases() -> Vec<Case> {
             "nearest [2,3,13,17] -> 27x9",
             ResizeSpec::torch_nearest([27, 9]),
             exact(),
+        ),
+        // 4 x 4 taps.
+        (
+            "bicubic [2,3,13,17] -> 27x9",
+            ResizeSpec::new(ResizeMode::Cubic, [27, 9]),
+            Tolerance::accumulation(16),
+        ),
+        // The triangle stretched by 13 / 5 and 17 / 7: 6 x 6 taps.
+        (
+            "antialiased bilinear [2,3,13,17] -> 5x7",
+            ResizeSpec::new(ResizeMode::Linear, [5, 7]).antialias(true),
+            Tolerance::accumulation(36),
         ),
     ] {
         v.push(Case {

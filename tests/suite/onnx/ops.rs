@@ -7,7 +7,10 @@ use wgconv::onnx::{ImportOptions, import_bytes};
 use wgconv::ops::{Activation, CoordinateMode, NearestMode, ResizeMode, ResizeSpec};
 use wgconv::tensor::Tensor;
 
-use super::{attr_s, check, floats, model, model_at, node, run_model, scalar, value_info, weight};
+use super::{
+    attr_f, attr_ints, attr_s, check, floats, int64s, model, model_at, node, run_model, scalar,
+    value_info, weight,
+};
 
 /// Upsample (opset 9: scales as an input; opset 7: as an attribute) is a resize with
 /// asymmetric coordinates: nearest x(2, 3) repeats every element into a 2x3 block, linear x2
@@ -294,4 +297,65 @@ fn pad_before_a_same_padded_conv() {
     let w = Tensor::new(vec![3, 2, 3, 3], Tensor::random(vec![54], 4).into_data()).unwrap();
     let want = wgconv::reference::conv::conv(&spec, &padded, &w, None).unwrap();
     check("pad + SAME conv", &y, &want);
+}
+
+/// Resize-19 tf_crop_and_resize over axes [3, 2] (roi and sizes follow that order): columns
+/// 0.25..1.25 of [0, 10, 20, 30, 40] sample 1, 3, 5 -> [10, 30, extrapolation_value]. Scales
+/// with a crop, and a crop of C, are refused naming the node.
+#[test]
+fn resize_crop_over_axes_and_its_refusals() {
+    let bytes = |inputs: &[&str], roi: &[f32], axes: &[i64], inits: Vec<TensorProto>| {
+        model_at(
+            19,
+            vec![NodeProto {
+                attribute: vec![
+                    attr_s("mode", "linear"),
+                    attr_s("coordinate_transformation_mode", "tf_crop_and_resize"),
+                    attr_f("extrapolation_value", -1.0),
+                    attr_ints("axes", axes),
+                ],
+                ..node("Resize", "crop", inputs, &["y"])
+            }],
+            vec![value_info("x", &[1, 2, 1, 5])],
+            [vec![floats("roi", roi)], inits].concat(),
+            "y",
+        )
+    };
+    let x = Tensor::new(vec![1, 2, 1, 5], [0., 10., 20., 30., 40.].repeat(2)).unwrap();
+    let crop = bytes(
+        &["x", "roi", "", "sz"],
+        &[0.25, 0.0, 1.25, 1.0],
+        &[3, 2],
+        vec![int64s("sz", &[3, 1])],
+    );
+    let (_, y) = run_model(&crop, &x);
+    assert_eq!(y.shape(), &[1, 2, 1, 3]);
+    assert_eq!(y.data(), &[10., 30., -1., 10., 30., -1.]);
+    for (what, inputs, roi, axes, init) in [
+        (
+            "give sizes",
+            ["x", "roi", "s", ""],
+            [0.25, 1.25],
+            [3],
+            floats("s", &[0.6]),
+        ),
+        (
+            "axis 1",
+            ["x", "roi", "", "sz"],
+            [0.5, 1.0],
+            [1],
+            int64s("sz", &[2]),
+        ),
+    ] {
+        let err = import_bytes(
+            &bytes(&inputs, &roi, &axes, vec![init]),
+            &ImportOptions::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("\"crop\" (Resize)") && err.contains(what),
+            "{err}"
+        );
+    }
 }
