@@ -161,6 +161,9 @@ pub fn version_reason(node: &NodeProto, opset: i64) -> Option<String> {
 /// Attribute values whose meaning depends on the opset.
 fn value_reason(op: &str, a: &Attrs<'_>, opset: i64) -> Option<String> {
     match op {
+        "Resize" if opset < 11 && a.string("mode", "") == "cubic" => {
+            Some("Resize mode cubic exists only from opset 11".into())
+        }
         "Resize" => match a.string("coordinate_transformation_mode", "").as_str() {
             "tf_half_pixel_for_nn" if opset >= 18 => Some(
                 "coordinate_transformation_mode tf_half_pixel_for_nn was removed at opset 18"

@@ -240,7 +240,7 @@ fn reshape_allowzero_from_14_upsample_until_9() {
 }
 
 /// Resize coordinate modes by opset: none at 10, tf_half_pixel_for_nn until 17,
-/// half_pixel_symmetric from 19.
+/// half_pixel_symmetric from 19; mode cubic from 11.
 #[test]
 fn resize_coordinate_modes_by_opset() {
     let resize = |mode: &str| {
@@ -263,6 +263,19 @@ fn resize_coordinate_modes_by_opset() {
         import_at(10, ten, &[1, 1, 2, 2], s()),
         &["attribute coordinate_transformation_mode", "from opset 11"],
     );
+    let cubic = with(
+        node("Resize", "rs", &["x", "s"], &["y"]),
+        vec![attr_s("mode", "cubic")],
+    );
+    refused(
+        import_at(10, cubic, &[1, 1, 2, 2], s()),
+        &["\"rs\" (Resize)", "cubic", "from opset 11"],
+    );
+    let eleven = with(
+        node("Resize", "rs", &["x", "", "s"], &["y"]),
+        vec![attr_s("mode", "cubic")],
+    );
+    import_at(11, eleven, &[1, 1, 2, 2], s()).unwrap();
 }
 
 /// Dropout from opset 12 takes `training_mode` as an input: true (with a nonzero ratio) drops
