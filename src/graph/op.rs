@@ -365,7 +365,7 @@ impl Op {
             Op::Linear { weight, .. } => weight.shape()[1],
             Op::MatMul => inputs[0][inputs[0].len() - 1],
             Op::GlobalPool(_) => inputs[0][2..].iter().product(),
-            Op::Pool(p) => p.kernel[0] * p.kernel[1],
+            Op::Pool(p) => p.window(),
             Op::SeGate { w1, w2, pool, .. } => {
                 let s: usize = if *pool {
                     inputs[0][2..].iter().product()

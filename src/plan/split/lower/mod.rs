@@ -4,9 +4,10 @@
 //!   the output over any dims (batch ranges, then channel ranges of one image, then row
 //!   ranges of one channel plane ...); a broadcast operand's size-1 dims stay whole.
 //! - Per-image ops: batch ranges; per-channel ones (pool, global pool, resize, pad when N and C
-//!   are not padded) also channel ranges of one image; softmax boxes over every dim but its
-//!   axis (strided, so staged); SE gate: batch ranges only; transposed conv: batch ranges,
-//!   else (one group) per image output-channel ranges (weight columns staged).
+//!   are not padded) also channel ranges of one image (max pool indices: never cut); softmax
+//!   boxes over every dim but its axis (strided, so staged); SE gate: batch ranges only;
+//!   transposed conv: batch ranges, else (one group) per image output-channel ranges (weight
+//!   columns staged).
 //! - Convolution (general, depthwise, pointwise, grouped): batch ranges with the whole weight;
 //!   else per image, output-channel ranges (whole groups when grouped) with their weight rows
 //!   and bias; else (groups = 1, one image's input too big) input-channel (K) chunks too,
@@ -33,7 +34,7 @@ use super::{Lowering, Part, View, boxes};
 use crate::error::{Error, Result};
 use crate::graph::{Graph, Node, Op, ValueId};
 use crate::kernels::rearrange;
-use crate::ops::NormKind;
+use crate::ops::{NormKind, PoolKind};
 use crate::plan::{Plan, Step, Store, param_precision};
 
 /// A split node: its op and the whole views of its tensors.
@@ -279,6 +280,10 @@ pub(crate) fn lower(n: &NodeViews<'_>, l: &mut Lowering) -> Result<()> {
                     .collect();
                 c
             })
+        }
+        // Indices count from the whole input's start, which a chunk's kernel does not know.
+        Op::Pool(spec) if spec.kind == PoolKind::MaxIndex => {
+            n.by_boxes(l, None, None, &per_image(1))
         }
         Op::Pool(_) | Op::GlobalPool(_) | Op::Resize(_) => {
             n.by_boxes(l, Some(1.min(last)), None, &per_image(1))
