@@ -10,7 +10,8 @@
 // and padding never enters a max.
 // Elements are stored as Elem (precision prelude); max and the sums run in f32 (pooling is
 // bandwidth-bound, so f32 math costs nothing and an f16 sum cannot overflow).
-// Overrides: POOL_KIND (0 max, 1 average, 2 Lp with params.p, 3 index of the max),
+// Overrides: POOL_KIND (0 max, 1 average, 2 Lp with params.p, 3 index of the max, 4 the
+// same with a column-major spatial index),
 // COUNT_INCLUDE_PAD (average divisor counts the taps inside the padded input).
 
 override POOL_KIND: u32 = 0u;
@@ -104,11 +105,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 let v = f32(src[j]);
                 if POOL_KIND == 0u {
                     m = max_propagating_nan(m, v);
-                } else if POOL_KIND == 3u {
+                } else if POOL_KIND >= 3u {
                     // The first maximum, or the first NaN.
                     if arg < 0.0 || (!is_nan(m) && (v > m || is_nan(v))) {
                         m = v;
                         arg = f32(j);
+                        if POOL_KIND == 4u {
+                            // Column-major spatial index: depth fastest, then height.
+                            let zi = u32(d0 + i32(tz * params.dd));
+                            let yi = u32(h0 + i32(ty * params.dh));
+                            let xi = u32(w0 + i32(tx * params.dw));
+                            let cm = zi + (yi + xi * params.h) * params.d;
+                            arg = f32(plane * params.d * params.h * params.w + cm);
+                        }
                     }
                 } else if POOL_KIND == 2u {
                     s += lp_term(v, params.p);
@@ -120,7 +129,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     if POOL_KIND == 0u {
         dst[i] = Elem(m);
-    } else if POOL_KIND == 3u {
+    } else if POOL_KIND >= 3u {
         dst[i] = Elem(arg);
     } else if POOL_KIND == 2u {
         dst[i] = Elem(lp_root(s, params.p));

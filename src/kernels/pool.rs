@@ -78,7 +78,7 @@ pub fn pool<B: Binding>(
 ) -> Result<Launch<B>> {
     let op = spec.kind.name(false);
     let out_shape = spec.output_shape(input_shape)?;
-    if spec.kind == PoolKind::MaxIndex
+    if spec.kind.is_index()
         && target.precision.is_f16()
         && numel(input_shape) - 1 > F16_MAX_INDEX
     {

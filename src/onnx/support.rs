@@ -146,12 +146,6 @@ pub fn unsupported_reason(node: &NodeProto, opset: i64) -> Option<String> {
                 a.string("approximate", "")
             ))
         }
-        "MaxPool"
-            if node.output.iter().skip(1).any(|o| !o.is_empty())
-                && a.int("storage_order", 0) != 0 =>
-        {
-            Some("MaxPool indices with storage_order 1 (column-major)".into())
-        }
         "MaxPool" | "AveragePool" | "LpPool"
             if a.ints("kernel_shape").is_some_and(|k| !(1..=3).contains(&k.len())) =>
         {

@@ -12,10 +12,15 @@ pub enum PoolKind {
     Avg,
     /// `(sum |x|^p)^(1/p)` over the window (padding adds 0), `p >= 1`.
     Lp(u32),
-    /// ONNX MaxPool's second output: the flattened row-major index into the whole input
+    /// ONNX MaxPool's second output: the flattened index into the whole input
     /// `[N, C, *spatial]` of the window's maximum (the first one; the first NaN if any), as an
-    /// exact integer value; -1 for a window entirely in padding. Windowed only.
-    MaxIndex,
+    /// exact integer value; -1 for a window entirely in padding. Windowed only. The spatial
+    /// part is row-major, or with `column_major` (ONNX `storage_order = 1`) column-major: the
+    /// first spatial dim varies fastest.
+    MaxIndex {
+        /// Spatial index in column-major order.
+        column_major: bool,
+    },
 }
 
 impl PoolKind {
@@ -36,8 +41,8 @@ impl PoolKind {
                 ["AvgPool2d", "AdaptiveAvgPool2d"],
             ),
             PoolKind::Lp(_) => (2, ["lp_pool", "global_lp_pool"], ["LPPool2d", "LPPool2d"]),
-            PoolKind::MaxIndex => (
-                3,
+            PoolKind::MaxIndex { column_major } => (
+                3 + column_major as u32,
                 ["max_pool_indices", "global_max_pool_indices"],
                 ["MaxPool2d(return_indices)", "MaxPool2d(return_indices)"],
             ),
@@ -67,10 +72,15 @@ impl PoolKind {
         }
     }
 
+    /// Whether the kind writes indices.
+    pub fn is_index(self) -> bool {
+        matches!(self, PoolKind::MaxIndex { .. })
+    }
+
     /// Fails for kinds without a global form, or an Lp pool with `p = 0`.
     pub fn check(self, global: bool) -> Result<()> {
         let op = self.name(global);
-        if global && self == PoolKind::MaxIndex {
+        if global && self.is_index() {
             return Err(Error::invalid_op(op, "max indices have no global form"));
         }
         if self == PoolKind::Lp(0) {
@@ -193,7 +203,7 @@ impl PoolSpec {
         }
         // Indices are written as f32 values, exact only up to 2^24.
         let len = input.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
-        if self.kind == PoolKind::MaxIndex && len.is_none_or(|n| n > MAX_POOL_INDEX + 1) {
+        if self.kind.is_index() && len.is_none_or(|n| n > MAX_POOL_INDEX + 1) {
             return Err(Error::invalid_op(
                 op,
                 format!("input {input:?} has indices beyond {MAX_POOL_INDEX}, not exact as f32"),

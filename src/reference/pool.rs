@@ -25,7 +25,8 @@ fn positions(dims: &[usize]) -> Vec<Vec<usize>> {
 /// Pooling of `[N, C, *spatial]` from the definition: output position `o`'s window covers the
 /// padded positions `o[i]*stride[i] - pad_begin[i] + t[i]*dilation[i]` for every tap
 /// `t < kernel`. Max takes the largest in-input tap (-inf if none); MaxIndex its flattened
-/// index into the input (the first maximum, or the first NaN; -1 if none); average sums the
+/// index into the input (the first maximum, or the first NaN; -1 if none), the spatial part
+/// row-major or (column_major) with the first spatial dim fastest; average sums the
 /// in-input taps and divides by the number of taps inside the padded input
 /// `[-pad_begin, size + pad_end)` (count_include_pad) or inside the input; Lp is
 /// `(sum |x|^p)^(1/p)` over in-input taps.
@@ -66,7 +67,15 @@ pub fn pool(spec: &PoolSpec, x: &Tensor) -> Result<Tensor> {
                     Some(_) => !max.is_nan() && (v.is_nan() || v > max),
                 };
                 if wins {
-                    (max, arg) = (v, Some(base + flat));
+                    let index = match spec.kind {
+                        PoolKind::MaxIndex { column_major: true } => at
+                            .iter()
+                            .zip(spatial)
+                            .rev()
+                            .fold(0usize, |f, (&a, &d)| f * d + a as usize),
+                        _ => flat,
+                    };
+                    (max, arg) = (v, Some(base + index));
                 }
                 sum += v;
                 lp += v.abs().powi(spec.kind.p() as i32);
@@ -74,7 +83,7 @@ pub fn pool(spec: &PoolSpec, x: &Tensor) -> Result<Tensor> {
             }
             out.push(match spec.kind {
                 PoolKind::Max => max as f32,
-                PoolKind::MaxIndex => arg.map_or(-1.0, |a| a as f64) as f32,
+                PoolKind::MaxIndex { .. } => arg.map_or(-1.0, |a| a as f64) as f32,
                 PoolKind::Avg => {
                     let div = if spec.count_include_pad {
                         padded
@@ -98,7 +107,7 @@ pub fn global_pool(kind: PoolKind, x: &Tensor) -> Result<Tensor> {
         .data()
         .chunks(len)
         .map(|row| match kind {
-            PoolKind::Max | PoolKind::MaxIndex => {
+            PoolKind::Max | PoolKind::MaxIndex { .. } => {
                 row.iter()
                     .fold(f64::NEG_INFINITY, |m, &v| nan_max(m, v as f64)) as f32
             }

@@ -11,6 +11,11 @@ use wgconv::tensor::Tensor;
 
 use crate::common::{assert_close, gpu, run, upload_all};
 
+const ROW_MAJOR: PoolKind = PoolKind::MaxIndex {
+    column_major: false,
+};
+const COLUMN_MAJOR: PoolKind = PoolKind::MaxIndex { column_major: true };
+
 /// A max is one of its inputs: exact.
 const EXACT: Tolerance = Tolerance {
     atol: 0.0,
@@ -67,7 +72,7 @@ impl PoolProblem {
 /// factors, and its root is one transcendental more (inside the 1e-5 relative part).
 fn tolerance(kind: PoolKind, len: usize) -> Tolerance {
     match kind {
-        PoolKind::Max | PoolKind::MaxIndex => EXACT,
+        PoolKind::Max | PoolKind::MaxIndex { .. } => EXACT,
         PoolKind::Avg => Tolerance::accumulation(len),
         PoolKind::Lp(p) => Tolerance::accumulation(len * p as usize),
     }
@@ -204,13 +209,20 @@ fn max_indices_by_hand() {
     ];
     x.data_mut()[36..].copy_from_slice(&plane);
     let p = PoolProblem {
-        spec: spec(PoolKind::MaxIndex, 2, 2, 0, true),
+        spec: spec(ROW_MAJOR, 2, 2, 0, true),
         shape: x.shape().to_vec(),
         seed: 0,
     };
     let got = p.check_with(&x);
     // [2, 2, 2, 2] outputs; the last plane is (image 1, channel 1).
     assert_eq!(&got.data()[12..], &[36.0, 39.0, 44.0, 46.0]);
+    // Column-major (storage_order 1): (row, col) of a 3x4 map is row + 3 * col.
+    let cm = PoolProblem {
+        spec: spec(COLUMN_MAJOR, 2, 2, 0, true),
+        ..p.clone()
+    }
+    .check_with(&x);
+    assert_eq!(&cm.data()[12..], &[36.0, 45.0, 38.0, 44.0]);
     // Every index is a flattened input position holding the window's maximum.
     let max = PoolProblem {
         spec: spec(PoolKind::Max, 2, 2, 0, true),
@@ -250,7 +262,7 @@ fn lp_by_hand() {
 /// dilated average over time) and 1-D pools over a long sequence.
 #[test]
 fn three_d_and_one_d_pools() {
-    for kind in [PoolKind::Max, PoolKind::Avg, PoolKind::Lp(2), PoolKind::MaxIndex] {
+    for kind in [PoolKind::Max, PoolKind::Avg, PoolKind::Lp(2), ROW_MAJOR, COLUMN_MAJOR] {
         PoolProblem {
             spec: PoolSpec::nd(kind, 3, 3, 2, 1),
             shape: vec![2, 3, 5, 9, 8],
@@ -317,7 +329,7 @@ fn global_pool_7x7_and_beyond_one_workgroup() {
 #[test]
 fn every_variant_translates_to_every_target() {
     for target in Target::ALL {
-        for kind in [PoolKind::Max, PoolKind::Avg, PoolKind::Lp(2), PoolKind::MaxIndex] {
+        for kind in [PoolKind::Max, PoolKind::Avg, PoolKind::Lp(2), ROW_MAJOR, COLUMN_MAJOR] {
             let kind = kind.code() as f64;
             for cip in [0.0, 1.0] {
                 let c = [("POOL_KIND", kind), ("COUNT_INCLUDE_PAD", cip)];
@@ -409,7 +421,7 @@ fn bad_shapes_are_errors() {
     assert!(
         g.encode(pool::global_pool(
             g.target(),
-            PoolKind::MaxIndex,
+            ROW_MAJOR,
             &[1, 4, 4],
             i,
             o
@@ -447,7 +459,7 @@ fn pool_kind() -> impl Strategy<Value = PoolKind> {
         Just(PoolKind::Max),
         Just(PoolKind::Avg),
         (1u32..5).prop_map(PoolKind::Lp),
-        Just(PoolKind::MaxIndex),
+        any::<bool>().prop_map(|column_major| PoolKind::MaxIndex { column_major }),
     ]
 }
 
@@ -508,7 +520,7 @@ proptest! {
     fn random_global_pools(n in 1usize..3, c in 1usize..6,
                            spatial in prop::collection::vec(1usize..20, 1..=3),
                            kind in pool_kind().prop_filter("windowed only",
-                                                           |k| *k != PoolKind::MaxIndex),
+                                                           |k| !k.is_index()),
                            seed in 0u64..1000) {
         let mut shape = vec![n, c];
         shape.extend(spatial);

@@ -154,10 +154,15 @@ impl Importer<'_> {
         };
         let indices = node.output.get(1).filter(|o| !o.is_empty());
         if let Some(out) = indices {
-            // Checked up front (support.rs): storage_order 0, row-major indices.
             let name = format!("{}_{out}", self.unique_name(node, index));
             let spec = PoolSpec {
-                kind: PoolKind::MaxIndex,
+                kind: PoolKind::MaxIndex {
+                    column_major: match a.int("storage_order", 0) {
+                        0 => false,
+                        1 => true,
+                        v => return Err(a.error("storage_order", format!("{v} is not 0 or 1"))),
+                    },
+                },
                 ..spec.clone()
             };
             let v = self.g.add(&name, Op::Pool(spec), &[x])?;

@@ -151,7 +151,7 @@ fn f16_pool_bound(
     abs_ref: impl FnOnce() -> Tensor,
 ) -> (F16Tolerance, Tensor) {
     match kind {
-        PoolKind::Max | PoolKind::MaxIndex => (F16Tolerance::exact(), abs_ref()),
+        PoolKind::Max | PoolKind::MaxIndex { .. } => (F16Tolerance::exact(), abs_ref()),
         PoolKind::Avg => (F16Tolerance::new(k, Precision::F16AccF32), abs_ref()),
         PoolKind::Lp(p) => (
             F16Tolerance::new(k * p as usize, Precision::F16AccF32),
@@ -174,7 +174,13 @@ fn window_pools_match_reference() {
         for (i, (shape, kernel, stride, pad_begin, pad_end, dilation)) in cases.iter().enumerate() {
             let x = r16(&Tensor::random(shape.clone(), 30 + i as u64));
             let bx = g.upload(&x).unwrap();
-            for kind in [PoolKind::Max, PoolKind::Avg, PoolKind::Lp(2), PoolKind::MaxIndex] {
+            for kind in [
+                PoolKind::Max,
+                PoolKind::Avg,
+                PoolKind::Lp(2),
+                PoolKind::MaxIndex { column_major: false },
+                PoolKind::MaxIndex { column_major: true },
+            ] {
                 let spec = PoolSpec {
                     kind,
                     kernel: kernel.clone(),
@@ -206,7 +212,7 @@ fn window_pools_match_reference() {
         }
         // Indices past 2048 would round in f16 storage: refused.
         let big = g.zeros(&[1, 1, 64, 64]).unwrap();
-        let spec = PoolSpec::new(PoolKind::MaxIndex, 2, 2, 0);
+        let spec = PoolSpec::new(PoolKind::MaxIndex { column_major: false }, 2, 2, 0);
         assert!(
             pool::pool(g.target(), &spec, &[1, 1, 64, 64], big.binding(), big.binding()).is_err()
         );

@@ -34,7 +34,7 @@ use super::{Lowering, Part, View, boxes};
 use crate::error::{Error, Result};
 use crate::graph::{Graph, Node, Op, ValueId};
 use crate::kernels::rearrange;
-use crate::ops::{NormKind, PoolKind};
+use crate::ops::NormKind;
 use crate::plan::{Plan, Step, Store, param_precision};
 
 /// A split node: its op and the whole views of its tensors.
@@ -282,7 +282,7 @@ pub(crate) fn lower(n: &NodeViews<'_>, l: &mut Lowering) -> Result<()> {
             })
         }
         // Indices count from the whole input's start, which a chunk's kernel does not know.
-        Op::Pool(spec) if spec.kind == PoolKind::MaxIndex => {
+        Op::Pool(spec) if spec.kind.is_index() => {
             n.by_boxes(l, None, None, &per_image(1))
         }
         Op::Pool(_) | Op::GlobalPool(_) | Op::Resize(_) => {
