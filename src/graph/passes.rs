@@ -367,8 +367,7 @@ pub fn fuse_squeeze_excitation(g: &mut Graph) -> Result<PassStats> {
     for i in 0..g.nodes().len() {
         let pool = &g.nodes()[i];
         // The gate kernel reads [N, C, H, W] maps; other ranks keep their pooling node.
-        if !matches!(pool.op, Op::GlobalPool(PoolKind::Avg)) || g.shape(pool.inputs[0]).len() != 4
-        {
+        if !matches!(pool.op, Op::GlobalPool(PoolKind::Avg)) || g.shape(pool.inputs[0]).len() != 4 {
             continue;
         }
         let pooled = pool.output;

@@ -2,8 +2,8 @@
 
 use crate::error::{Error, Result};
 use crate::kernels::eltwise::to_u32;
-use crate::kernels::{Binding, Launch, Target};
 use crate::kernels::reduce::F16_MAX_INDEX;
+use crate::kernels::{Binding, Launch, Target};
 use crate::ops::{MAX_POOL_RANK, PoolKind, PoolSpec, global_pool_output_shape};
 use crate::shaders::Shader;
 use crate::tensor::numel;
@@ -78,10 +78,7 @@ pub fn pool<B: Binding>(
 ) -> Result<Launch<B>> {
     let op = spec.kind.name(false);
     let out_shape = spec.output_shape(input_shape)?;
-    if spec.kind.is_index()
-        && target.precision.is_f16()
-        && numel(input_shape) - 1 > F16_MAX_INDEX
-    {
+    if spec.kind.is_index() && target.precision.is_f16() && numel(input_shape) - 1 > F16_MAX_INDEX {
         return Err(Error::invalid_op(
             op,
             format!(

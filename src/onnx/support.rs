@@ -147,7 +147,8 @@ pub fn unsupported_reason(node: &NodeProto, opset: i64) -> Option<String> {
             ))
         }
         "MaxPool" | "AveragePool" | "LpPool"
-            if a.ints("kernel_shape").is_some_and(|k| !(1..=3).contains(&k.len())) =>
+            if a.ints("kernel_shape")
+                .is_some_and(|k| !(1..=3).contains(&k.len())) =>
         {
             Some("pooling over more than 3 spatial dims".into())
         }

@@ -262,7 +262,13 @@ fn lp_by_hand() {
 /// dilated average over time) and 1-D pools over a long sequence.
 #[test]
 fn three_d_and_one_d_pools() {
-    for kind in [PoolKind::Max, PoolKind::Avg, PoolKind::Lp(2), ROW_MAJOR, COLUMN_MAJOR] {
+    for kind in [
+        PoolKind::Max,
+        PoolKind::Avg,
+        PoolKind::Lp(2),
+        ROW_MAJOR,
+        COLUMN_MAJOR,
+    ] {
         PoolProblem {
             spec: PoolSpec::nd(kind, 3, 3, 2, 1),
             shape: vec![2, 3, 5, 9, 8],
@@ -313,7 +319,12 @@ fn global_case(kind: PoolKind, shape: &[usize], seed: u64) {
 /// (each invocation sums several elements before the tree).
 #[test]
 fn global_pool_7x7_and_beyond_one_workgroup() {
-    for kind in [PoolKind::Avg, PoolKind::Max, PoolKind::Lp(2), PoolKind::Lp(3)] {
+    for kind in [
+        PoolKind::Avg,
+        PoolKind::Max,
+        PoolKind::Lp(2),
+        PoolKind::Lp(3),
+    ] {
         global_case(kind, &[2, 21, 7, 7], 10);
         global_case(kind, &[1, 3, 23, 29], 11);
         global_case(kind, &[2, 2, 64, 64], 12);
@@ -329,7 +340,13 @@ fn global_pool_7x7_and_beyond_one_workgroup() {
 #[test]
 fn every_variant_translates_to_every_target() {
     for target in Target::ALL {
-        for kind in [PoolKind::Max, PoolKind::Avg, PoolKind::Lp(2), ROW_MAJOR, COLUMN_MAJOR] {
+        for kind in [
+            PoolKind::Max,
+            PoolKind::Avg,
+            PoolKind::Lp(2),
+            ROW_MAJOR,
+            COLUMN_MAJOR,
+        ] {
             let kind = kind.code() as f64;
             for cip in [0.0, 1.0] {
                 let c = [("POOL_KIND", kind), ("COUNT_INCLUDE_PAD", cip)];
@@ -419,14 +436,8 @@ fn bad_shapes_are_errors() {
     );
     // Indices have no global form.
     assert!(
-        g.encode(pool::global_pool(
-            g.target(),
-            ROW_MAJOR,
-            &[1, 4, 4],
-            i,
-            o
-        ))
-        .is_err()
+        g.encode(pool::global_pool(g.target(), ROW_MAJOR, &[1, 4, 4], i, o))
+            .is_err()
     );
     // Input binding too small (64 elements bound, 2*4*4*4 needed).
     assert!(
@@ -479,11 +490,7 @@ fn pool_problem() -> impl Strategy<Value = PoolProblem> {
             let span: Vec<usize> = ksd.iter().map(|&(k, _, d)| d * (k - 1) + 1).collect();
             // Padding up to one less than the window on each side (ONNX's limit).
             let pads: Vec<_> = span.iter().map(|&s| (0..s, 0..s, 0usize..7)).collect();
-            (
-                Just((kind, ksd, ceil, cip, n, c, span)),
-                pads,
-                0u64..1000,
-            )
+            (Just((kind, ksd, ceil, cip, n, c, span)), pads, 0u64..1000)
         })
         .prop_map(|((kind, ksd, ceil, cip, n, c, span), pads, seed)| {
             let mut shape = vec![n, c];

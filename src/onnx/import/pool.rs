@@ -120,7 +120,9 @@ impl Importer<'_> {
         if s.len() != r || d.len() != r || k.contains(&0) || s.contains(&0) || d.contains(&0) {
             return Err(Error::invalid_op(
                 node_label(node),
-                format!("kernel_shape {k:?}, strides {s:?} and dilations {d:?} must be {r} values >= 1"),
+                format!(
+                    "kernel_shape {k:?}, strides {s:?} and dilations {d:?} must be {r} values >= 1"
+                ),
             ));
         }
         let (mut begin, mut end) = explicit_pads(a, r)?;

@@ -165,8 +165,22 @@ fn f16_pool_bound(
 #[test]
 fn window_pools_match_reference() {
     let cases = [
-        (vec![2, 3, 11, 9], vec![3, 2], vec![2, 2], vec![1, 0], vec![1, 1], vec![1, 1]),
-        (vec![1, 2, 5, 7, 6], vec![2, 3, 2], vec![1, 2, 2], vec![0, 1, 1], vec![1, 0, 1], vec![2, 1, 2]),
+        (
+            vec![2, 3, 11, 9],
+            vec![3, 2],
+            vec![2, 2],
+            vec![1, 0],
+            vec![1, 1],
+            vec![1, 1],
+        ),
+        (
+            vec![1, 2, 5, 7, 6],
+            vec![2, 3, 2],
+            vec![1, 2, 2],
+            vec![0, 1, 1],
+            vec![1, 0, 1],
+            vec![2, 1, 2],
+        ),
         (vec![3, 1, 40], vec![5], vec![3], vec![2], vec![0], vec![2]),
     ];
     for p in HALF {
@@ -178,7 +192,9 @@ fn window_pools_match_reference() {
                 PoolKind::Max,
                 PoolKind::Avg,
                 PoolKind::Lp(2),
-                PoolKind::MaxIndex { column_major: false },
+                PoolKind::MaxIndex {
+                    column_major: false,
+                },
                 PoolKind::MaxIndex { column_major: true },
             ] {
                 let spec = PoolSpec {
@@ -207,14 +223,34 @@ fn window_pools_match_reference() {
                 let (tol, sums) = f16_pool_bound(kind, spec.window(), || {
                     reference::pool::pool(&spec, &abs(&x)).unwrap()
                 });
-                check(&format!("{p} pool {kind:?} {shape:?}"), &got, &want, &sums, tol);
+                check(
+                    &format!("{p} pool {kind:?} {shape:?}"),
+                    &got,
+                    &want,
+                    &sums,
+                    tol,
+                );
             }
         }
         // Indices past 2048 would round in f16 storage: refused.
         let big = g.zeros(&[1, 1, 64, 64]).unwrap();
-        let spec = PoolSpec::new(PoolKind::MaxIndex { column_major: false }, 2, 2, 0);
+        let spec = PoolSpec::new(
+            PoolKind::MaxIndex {
+                column_major: false,
+            },
+            2,
+            2,
+            0,
+        );
         assert!(
-            pool::pool(g.target(), &spec, &[1, 1, 64, 64], big.binding(), big.binding()).is_err()
+            pool::pool(
+                g.target(),
+                &spec,
+                &[1, 1, 64, 64],
+                big.binding(),
+                big.binding()
+            )
+            .is_err()
         );
     }
 }
@@ -226,7 +262,12 @@ fn reductions_and_affine_match_reference() {
     for p in HALF {
         let g = hgpu(p);
         let bx = g.upload(&x).unwrap();
-        for kind in [PoolKind::Max, PoolKind::Avg, PoolKind::Lp(2), PoolKind::Lp(3)] {
+        for kind in [
+            PoolKind::Max,
+            PoolKind::Avg,
+            PoolKind::Lp(2),
+            PoolKind::Lp(3),
+        ] {
             let want = reference::pool::global_pool(kind, &x).unwrap();
             let out = g.zeros(want.shape()).unwrap();
             let d = g.encode(pool::global_pool(

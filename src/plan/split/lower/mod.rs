@@ -282,9 +282,7 @@ pub(crate) fn lower(n: &NodeViews<'_>, l: &mut Lowering) -> Result<()> {
             })
         }
         // Indices count from the whole input's start, which a chunk's kernel does not know.
-        Op::Pool(spec) if spec.kind.is_index() => {
-            n.by_boxes(l, None, None, &per_image(1))
-        }
+        Op::Pool(spec) if spec.kind.is_index() => n.by_boxes(l, None, None, &per_image(1)),
         Op::Pool(_) | Op::GlobalPool(_) | Op::Resize(_) => {
             n.by_boxes(l, Some(1.min(last)), None, &per_image(1))
         }
