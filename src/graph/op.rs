@@ -277,7 +277,8 @@ impl Op {
             Op::BatchNorm { .. } => "BatchNorm2d".into(),
             Op::Activation(a) => a.torch_module().into(),
             Op::Linear { .. } => "Linear".into(),
-            Op::Pool(p) => p.kind.torch_module(false).into(),
+            // The rows name the 2-D modules; 1-D and 3-D pools are their siblings.
+            Op::Pool(p) => p.kind.torch_module(false).replace("2d", &dims(p.rank())),
             Op::GlobalPool(kind) => kind.torch_module(true).into(),
             Op::Softmax { kind, .. } => kind.torch_module().into(),
             Op::Norm { spec, .. } => spec.kind.torch_module()?.into(),

@@ -50,7 +50,7 @@ pub use conv::{ConvSpec, ConvTransposeSpec};
 pub use matmul::{BatchLevel, MatmulShape, matmul_output_shape, matmul_shape};
 pub use norm::{NormKind, NormOutput, NormSpec};
 pub use pool::{
-    MAX_POOL_INDEX, MAX_POOL_RANK, PoolKind, PoolSpec, global_pool_output_shape,
+    MAX_LP_P, MAX_POOL_INDEX, MAX_POOL_RANK, PoolKind, PoolSpec, global_pool_output_shape,
     pool_fusable_into_se_gate,
 };
 pub use rearrange::{ChannelOrder, ChannelShuffle, PixelShuffle, SpaceToDepth, transpose_shape};

@@ -77,14 +77,19 @@ impl PoolKind {
         matches!(self, PoolKind::MaxIndex { .. })
     }
 
-    /// Fails for kinds without a global form, or an Lp pool with `p = 0`.
+    /// Fails for kinds without a global form, or an Lp pool's `p` outside `1..=MAX_LP_P`.
     pub fn check(self, global: bool) -> Result<()> {
         let op = self.name(global);
         if global && self.is_index() {
             return Err(Error::invalid_op(op, "max indices have no global form"));
         }
-        if self == PoolKind::Lp(0) {
-            return Err(Error::invalid_op(op, "p must be >= 1"));
+        if let PoolKind::Lp(p) = self
+            && !(1..=MAX_LP_P).contains(&p)
+        {
+            return Err(Error::invalid_op(
+                op,
+                format!("p = {p} must be 1 to {MAX_LP_P} (|x|^p overflows f32 beyond)"),
+            ));
         }
         Ok(())
     }
@@ -103,6 +108,10 @@ pub fn global_pool_output_shape(kind: PoolKind, input: &[usize]) -> Result<Vec<u
     out[2..].fill(1);
     Ok(out)
 }
+
+/// The largest Lp pool `p`: the shaders raise |x| to it by repeated multiplication, and
+/// |x|^32 already overflows f32 for |x| > 16.
+pub const MAX_LP_P: u32 = 32;
 
 /// The most spatial dims a window pool has (1-D and 2-D are 3-D with leading size-1 dims).
 pub const MAX_POOL_RANK: usize = 3;

@@ -434,6 +434,12 @@ fn bad_shapes_are_errors() {
         g.encode(pool::pool(g.target(), &lp0, &[1, 1, 4, 4], i, o))
             .is_err()
     );
+    // p beyond the repeated-multiplication limit.
+    let lp_big = spec(PoolKind::Lp(wgconv::ops::MAX_LP_P + 1), 2, 1, 0, false);
+    assert!(
+        g.encode(pool::pool(g.target(), &lp_big, &[1, 1, 4, 4], i, o))
+            .is_err()
+    );
     // Indices have no global form.
     assert!(
         g.encode(pool::global_pool(g.target(), ROW_MAJOR, &[1, 4, 4], i, o))
