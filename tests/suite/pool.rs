@@ -156,6 +156,24 @@ fn ceil_mode_overhang_average() {
     }
 }
 
+/// A dilated ceil_mode window that overhangs the padded input: AvgPool1d(3, stride 2,
+/// dilation 3, pad_end 1, ceil) on 9 ones; the last window's taps 4, 7, 10 leave the padded
+/// input [0, 10) at 10, so count_include_pad divides by 2 taps (counting the undilated span
+/// would give 3 and 2/3).
+#[test]
+fn dilated_overhang_divisor_counts_taps() {
+    let mut s = PoolSpec::nd(PoolKind::Avg, 1, 3, 2, 0);
+    (s.dilation, s.pad_end, s.ceil_mode) = (vec![3], vec![1], true);
+    let x = Tensor::new(vec![1, 1, 9], vec![1.0; 9]).unwrap();
+    let got = PoolProblem {
+        spec: s,
+        shape: vec![1, 1, 9],
+        seed: 0,
+    }
+    .check_with(&x);
+    assert_eq!(got.data(), &[1.0; 3]);
+}
+
 /// Asymmetric padding (ONNX pads / SAME_UPPER), stride > kernel, and a dilated max pool whose
 /// edge windows fall entirely in padding (both sides give -inf, the documented convention).
 #[test]
