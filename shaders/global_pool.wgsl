@@ -1,4 +1,4 @@
-// Global max / average pooling: out[row] = reduce(in[row, 0..len]) over rows = N*C, len = the
+// Global max / average / Lp pooling: out[row] = reduce(in[row, 0..len]) over rows = N*C, len = the
 // spatial size (SE blocks' squeeze, network heads).
 //
 // Layout: input [rows, len] dense, output [rows].
@@ -9,7 +9,7 @@
 // row's invocations combine partials by a tree in workgroup memory.
 // Elements are stored as Elem (precision prelude); partials are f32 whatever the precision
 // (bandwidth-bound: f32 math is free, and an f16 sum of a 56x56 map would lose most bits).
-// Overrides: POOL_KIND (0 max, 1 average), ROW_THREADS.
+// Overrides: POOL_KIND (0 max, 1 average, 2 Lp with params.p), ROW_THREADS.
 
 override POOL_KIND: u32 = 1u;
 override ROW_THREADS: u32 = 256u;
@@ -17,8 +17,8 @@ override ROW_THREADS: u32 = 256u;
 struct Params {
     rows: u32,
     len: u32,
+    p: u32,
     _pad0: u32,
-    _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -54,7 +54,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if row < params.rows {
         let base = row * params.len;
         for (var k = t; k < params.len; k += ROW_THREADS) {
-            acc = combine(acc, f32(src[base + k]));
+            var v = f32(src[base + k]);
+            if POOL_KIND == 2u {
+                v = lp_term(v, params.p);
+            }
+            acc = combine(acc, v);
         }
     }
     partial[lid] = acc;
@@ -68,8 +72,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     if t == 0u && row < params.rows {
         var r = partial[seg];
-        if POOL_KIND != 0u {
+        if POOL_KIND == 1u {
             r = r / f32(params.len);
+        } else if POOL_KIND == 2u {
+            r = lp_root(r, params.p);
         }
         dst[row] = Elem(r);
     }

@@ -19,3 +19,24 @@ fn max_propagating_nan(a: f32, b: f32) -> f32 {
     }
     return select(max(a, b), b, is_nan(b));
 }
+
+// Lp pooling's term |v|^p for an integer p >= 1, by repeated multiplication (pow(x, y) is
+// exp2(y * log2(x)): inexact, and undefined at x = 0).
+fn lp_term(v: f32, p: u32) -> f32 {
+    var t = 1.0;
+    for (var e = 0u; e < p; e++) {
+        t *= abs(v);
+    }
+    return t;
+}
+
+// Lp pooling's s^(1/p); p = 1 and 2 (the common ones) exactly as a sum and a square root.
+fn lp_root(s: f32, p: u32) -> f32 {
+    if p == 1u {
+        return s;
+    }
+    if p == 2u {
+        return sqrt(s);
+    }
+    return select(pow(s, 1.0 / f32(p)), 0.0, s == 0.0);
+}

@@ -277,7 +277,7 @@ pub fn prepare_with(gpu: &Gpu, item: &LayerItem, autotune: bool) -> Result<Prepa
                 output.binding(),
             ))?;
             // One compare or add per window element and output; traffic: input once, output once.
-            let window = (spec.kernel[0] * spec.kernel[1]) as f64;
+            let window = spec.window() as f64;
             Ok(PreparedLayer {
                 dispatches: vec![d],
                 flops: window * numel(&out_shape) as f64,

@@ -166,15 +166,9 @@ impl Op {
                 arity(inputs, 1)?;
                 spec.output_shape(inputs[0]).map_err(|e| e.to_string())
             }
-            Op::GlobalPool(_) => {
+            Op::GlobalPool(kind) => {
                 arity(inputs, 1)?;
-                let x = inputs[0];
-                if x.len() != 4 || x[2] == 0 || x[3] == 0 {
-                    return Err(format!(
-                        "input {x:?} must be [N, C, H, W] with a non-empty H x W"
-                    ));
-                }
-                Ok(vec![x[0], x[1], 1, 1])
+                crate::ops::global_pool_output_shape(*kind, inputs[0]).map_err(|e| e.to_string())
             }
             Op::Reduce(spec) => {
                 arity(inputs, 1)?;

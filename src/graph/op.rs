@@ -277,7 +277,8 @@ impl Op {
             Op::BatchNorm { .. } => "BatchNorm2d".into(),
             Op::Activation(a) => a.torch_module().into(),
             Op::Linear { .. } => "Linear".into(),
-            Op::Pool(p) => p.kind.torch_module(false).into(),
+            // The rows name the 2-D modules; 1-D and 3-D pools are their siblings.
+            Op::Pool(p) => p.kind.torch_module(false).replace("2d", &dims(p.rank())),
             Op::GlobalPool(kind) => kind.torch_module(true).into(),
             Op::Softmax { kind, .. } => kind.torch_module().into(),
             Op::Norm { spec, .. } => spec.kind.torch_module()?.into(),
@@ -365,7 +366,7 @@ impl Op {
             Op::Linear { weight, .. } => weight.shape()[1],
             Op::MatMul => inputs[0][inputs[0].len() - 1],
             Op::GlobalPool(_) => inputs[0][2..].iter().product(),
-            Op::Pool(p) => p.kernel[0] * p.kernel[1],
+            Op::Pool(p) => p.window(),
             Op::SeGate { w1, w2, pool, .. } => {
                 let s: usize = if *pool {
                     inputs[0][2..].iter().product()

@@ -366,7 +366,8 @@ pub fn fuse_squeeze_excitation(g: &mut Graph) -> Result<PassStats> {
     let uses = g.use_counts();
     for i in 0..g.nodes().len() {
         let pool = &g.nodes()[i];
-        if !matches!(pool.op, Op::GlobalPool(PoolKind::Avg)) {
+        // The gate kernel reads [N, C, H, W] maps; other ranks keep their pooling node.
+        if !matches!(pool.op, Op::GlobalPool(PoolKind::Avg)) || g.shape(pool.inputs[0]).len() != 4 {
             continue;
         }
         let pooled = pool.output;

@@ -40,6 +40,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Greater",
     "GreaterOrEqual",
     "GlobalAveragePool",
+    "GlobalLpPool",
     "GlobalMaxPool",
     "GroupNormalization",
     "HardSigmoid",
@@ -55,6 +56,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Log",
     "LogSoftmax",
     "LpNormalization",
+    "LpPool",
     "MatMul",
     "Max",
     "MaxPool",
@@ -152,11 +154,11 @@ pub fn unsupported_reason(node: &NodeProto, opset: i64) -> Option<String> {
                 a.string("approximate", "")
             ))
         }
-        "MaxPool" if node.output.iter().skip(1).any(|o| !o.is_empty()) => {
-            Some("MaxPool indices output".into())
-        }
-        "MaxPool" | "AveragePool" if a.ints("kernel_shape").is_some_and(|k| k.len() != 2) => {
-            Some("pooling other than 2-D".into())
+        "MaxPool" | "AveragePool" | "LpPool"
+            if a.ints("kernel_shape")
+                .is_some_and(|k| !(1..=3).contains(&k.len())) =>
+        {
+            Some("pooling over more than 3 spatial dims".into())
         }
         "LayerNormalization" | "GroupNormalization" if a.int("stash_type", 1) != 1 => {
             Some(format!(

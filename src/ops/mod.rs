@@ -49,7 +49,10 @@ pub use broadcast::{BinaryOp, broadcast_shape, broadcast_strides, where_shape};
 pub use conv::{ConvSpec, ConvTransposeSpec};
 pub use matmul::{BatchLevel, MatmulShape, matmul_output_shape, matmul_shape};
 pub use norm::{NormKind, NormOutput, NormSpec};
-pub use pool::{PoolKind, PoolSpec, pool_fusable_into_se_gate};
+pub use pool::{
+    MAX_LP_P, MAX_POOL_INDEX, MAX_POOL_RANK, PoolKind, PoolSpec, global_pool_output_shape,
+    pool_fusable_into_se_gate,
+};
 pub use rearrange::{ChannelOrder, ChannelShuffle, PixelShuffle, SpaceToDepth, transpose_shape};
 pub use reduce::{ReduceKind, ReduceSpec};
 pub use resize::{CoordinateMode, NearestMode, ResizeMode, ResizeSpec, pad_shape};

@@ -1,14 +1,26 @@
-//! Window pooling geometry (PyTorch `MaxPool2d` / `AvgPool2d` / ONNX `MaxPool` / `AveragePool`).
+//! Window pooling geometry (PyTorch `MaxPool1d..3d` / `AvgPool1d..3d` / `LPPool1d..3d`, ONNX
+//! `MaxPool` / `AveragePool` / `LpPool`) over 1 to 3 spatial dims.
 
 use crate::error::{Error, Result};
 
-/// Max or average.
+/// The reduction over a window (or over every spatial position, for the global pools).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PoolKind {
     /// Maximum over the window (padding never wins).
     Max,
     /// Mean over the window.
     Avg,
+    /// `(sum |x|^p)^(1/p)` over the window (padding adds 0), `p >= 1`.
+    Lp(u32),
+    /// ONNX MaxPool's second output: the flattened index into the whole input
+    /// `[N, C, *spatial]` of the window's maximum (the first one; the first NaN if any), as an
+    /// exact integer value; -1 for a window entirely in padding. Windowed only. The spatial
+    /// part is row-major, or with `column_major` (ONNX `storage_order = 1`) column-major: the
+    /// first spatial dim varies fastest.
+    MaxIndex {
+        /// Spatial index in column-major order.
+        column_major: bool,
+    },
 }
 
 impl PoolKind {
@@ -28,6 +40,12 @@ impl PoolKind {
                 ["avg_pool", "global_avg_pool"],
                 ["AvgPool2d", "AdaptiveAvgPool2d"],
             ),
+            PoolKind::Lp(_) => (2, ["lp_pool", "global_lp_pool"], ["LPPool2d", "LPPool2d"]),
+            PoolKind::MaxIndex { column_major } => (
+                3 + column_major as u32,
+                ["max_pool_indices", "global_max_pool_indices"],
+                ["MaxPool2d(return_indices)", "MaxPool2d(return_indices)"],
+            ),
         }
     }
 
@@ -45,52 +63,137 @@ impl PoolKind {
     pub fn torch_module(self, global: bool) -> &'static str {
         self.row().2[global as usize]
     }
+
+    /// The `p` of an Lp pool (1 for the other kinds, where the shaders ignore it).
+    pub fn p(self) -> u32 {
+        match self {
+            PoolKind::Lp(p) => p,
+            _ => 1,
+        }
+    }
+
+    /// Whether the kind writes indices.
+    pub fn is_index(self) -> bool {
+        matches!(self, PoolKind::MaxIndex { .. })
+    }
+
+    /// Fails for kinds without a global form, or an Lp pool's `p` outside `1..=MAX_LP_P`.
+    pub fn check(self, global: bool) -> Result<()> {
+        let op = self.name(global);
+        if global && self.is_index() {
+            return Err(Error::invalid_op(op, "max indices have no global form"));
+        }
+        if let PoolKind::Lp(p) = self
+            && !(1..=MAX_LP_P).contains(&p)
+        {
+            return Err(Error::invalid_op(
+                op,
+                format!("p = {p} must be 1 to {MAX_LP_P} (|x|^p overflows f32 beyond)"),
+            ));
+        }
+        Ok(())
+    }
 }
 
-/// A 2-D pooling window.
+/// Global pooling's output shape for `input` `[N, C, *spatial]`: `[N, C, 1, ..]`.
+pub fn global_pool_output_shape(kind: PoolKind, input: &[usize]) -> Result<Vec<usize>> {
+    kind.check(true)?;
+    if input.len() < 3 || input[2..].contains(&0) {
+        return Err(Error::invalid_op(
+            kind.name(true),
+            format!("input {input:?} must be [N, C, *spatial] with a non-empty spatial part"),
+        ));
+    }
+    let mut out = input.to_vec();
+    out[2..].fill(1);
+    Ok(out)
+}
+
+/// The largest Lp pool `p`: the shaders raise |x| to it by repeated multiplication, and
+/// |x|^32 already overflows f32 for |x| > 16.
+pub const MAX_LP_P: u32 = 32;
+
+/// The most spatial dims a window pool has (1-D and 2-D are 3-D with leading size-1 dims).
+pub const MAX_POOL_RANK: usize = 3;
+
+/// A pooling window over the last `kernel.len()` (1 to 3) dims of `[N, C, *spatial]`; every
+/// vector has one entry per spatial dim.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PoolSpec {
-    /// Max or average.
+    /// The reduction.
     pub kind: PoolKind,
-    /// Window extent `[kh, kw]`.
-    pub kernel: [usize; 2],
-    /// Stride `[sh, sw]`.
-    pub stride: [usize; 2],
-    /// Padding before `[top, left]`.
-    pub pad_begin: [usize; 2],
-    /// Padding after `[bottom, right]`.
-    pub pad_end: [usize; 2],
-    /// Dilation (max pooling only; average pooling requires 1).
-    pub dilation: [usize; 2],
+    /// Window extent.
+    pub kernel: Vec<usize>,
+    /// Stride.
+    pub stride: Vec<usize>,
+    /// Padding before each spatial dim.
+    pub pad_begin: Vec<usize>,
+    /// Padding after each spatial dim.
+    pub pad_end: Vec<usize>,
+    /// Distance between taps.
+    pub dilation: Vec<usize>,
     /// Round the output size up instead of down; a window must still start inside the input or
     /// its leading padding.
     pub ceil_mode: bool,
-    /// Average pooling divides by the full window including padding (PyTorch default `True`).
+    /// Average pooling divides by the window's taps inside the padded input, not only those
+    /// inside the input (PyTorch default `True`).
     pub count_include_pad: bool,
 }
 
 impl PoolSpec {
-    /// A `k x k` window with stride `s` and symmetric padding `p`.
+    /// A 2-D `k x k` window with stride `s` and symmetric padding `p`.
     pub fn new(kind: PoolKind, k: usize, s: usize, p: usize) -> Self {
+        Self::nd(kind, 2, k, s, p)
+    }
+
+    /// A window of `rank` spatial dims, `k` wide in each, with stride `s` and symmetric
+    /// padding `p`.
+    pub fn nd(kind: PoolKind, rank: usize, k: usize, s: usize, p: usize) -> Self {
         Self {
             kind,
-            kernel: [k, k],
-            stride: [s, s],
-            pad_begin: [p, p],
-            pad_end: [p, p],
-            dilation: [1, 1],
+            kernel: vec![k; rank],
+            stride: vec![s; rank],
+            pad_begin: vec![p; rank],
+            pad_end: vec![p; rank],
+            dilation: vec![1; rank],
             ceil_mode: false,
             count_include_pad: true,
         }
     }
 
-    /// Output shape for `input` `[N, C, H, W]`.
+    /// Spatial dims.
+    pub fn rank(&self) -> usize {
+        self.kernel.len()
+    }
+
+    /// Taps per window.
+    pub fn window(&self) -> usize {
+        self.kernel.iter().product()
+    }
+
+    /// Output shape for `input` `[N, C, *spatial]`.
     pub fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         let op = self.kind.name(false);
-        if input.len() != 4 {
+        self.kind.check(false)?;
+        let r = self.rank();
+        if !(1..=MAX_POOL_RANK).contains(&r)
+            || [&self.stride, &self.pad_begin, &self.pad_end, &self.dilation]
+                .iter()
+                .any(|v| v.len() != r)
+        {
             return Err(Error::invalid_op(
                 op,
-                format!("input {input:?} must be [N, C, H, W]"),
+                format!(
+                    "kernel {:?}, stride {:?}, pads {:?}/{:?} and dilation {:?} must have one \
+                     entry per spatial dim, 1 to {MAX_POOL_RANK}",
+                    self.kernel, self.stride, self.pad_begin, self.pad_end, self.dilation
+                ),
+            ));
+        }
+        if input.len() != r + 2 {
+            return Err(Error::invalid_op(
+                op,
+                format!("input {input:?} must be [N, C] and {r} spatial dims"),
             ));
         }
         super::check_param(op, "kernel", &self.kernel)?;
@@ -107,14 +210,19 @@ impl PoolSpec {
                 ),
             ));
         }
-        if self.kind == PoolKind::Avg && self.dilation != [1, 1] {
-            return Err(Error::invalid_op(op, "average pooling has no dilation"));
+        // Indices are written as f32 values, exact only up to 2^24.
+        let len = input.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+        if self.kind.is_index() && len.is_none_or(|n| n > MAX_POOL_INDEX + 1) {
+            return Err(Error::invalid_op(
+                op,
+                format!("input {input:?} has indices beyond {MAX_POOL_INDEX}, not exact as f32"),
+            ));
         }
         let mut out = vec![input[0], input[1]];
-        for i in 0..2 {
+        for i in 0..r {
             let span = self.dilation[i] * (self.kernel[i] - 1) + 1;
             // ONNX's rule (PyTorch's is stricter: at most half the window): every window then
-            // holds at least one input element.
+            // holds at least one padded-input position.
             if self.pad_begin[i] >= span || self.pad_end[i] >= span {
                 return Err(Error::invalid_op(
                     op,
@@ -152,6 +260,9 @@ impl PoolSpec {
         Ok(out)
     }
 }
+
+/// The largest index [`PoolKind::MaxIndex`] writes exactly: every integer up to 2^24 is an f32.
+pub const MAX_POOL_INDEX: usize = 1 << 24;
 
 /// Whether fusing the global average pool into the gate kernel pays for `channels` maps of
 /// `spatial` values: each of the 256 invocations then averages whole channels serially, so the

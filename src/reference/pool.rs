@@ -1,85 +1,122 @@
 //! CPU reference for window and global pooling, f64 accumulation.
 
-use crate::error::{Error, Result};
-use crate::ops::{PoolKind, PoolSpec};
+use crate::error::Result;
+use crate::ops::{PoolKind, PoolSpec, global_pool_output_shape};
 use crate::tensor::{Tensor, numel};
 
-/// 2-D pooling of `[N, C, H, W]` from the definition: output `(y, x)`'s window covers padded
-/// rows `y*sh - pad_top + ky*dh` (ky < kh) and likewise for columns. Max takes the largest
-/// in-input tap (-inf if none); average sums in-input taps and divides by the number of taps
-/// inside the padded input `[-pad_begin, size + pad_end)` (count_include_pad) or inside the
-/// input.
+/// Every multi-index below `dims`, row-major (one empty index when `dims` is empty).
+fn positions(dims: &[usize]) -> Vec<Vec<usize>> {
+    let mut all = vec![vec![]];
+    for &d in dims {
+        all = all
+            .into_iter()
+            .flat_map(|p| {
+                (0..d).map(move |i| {
+                    let mut q = p.clone();
+                    q.push(i);
+                    q
+                })
+            })
+            .collect();
+    }
+    all
+}
+
+/// Pooling of `[N, C, *spatial]` from the definition: output position `o`'s window covers the
+/// padded positions `o[i]*stride[i] - pad_begin[i] + t[i]*dilation[i]` for every tap
+/// `t < kernel`. Max takes the largest in-input tap (-inf if none); MaxIndex its flattened
+/// index into the input (the first maximum, or the first NaN; -1 if none), the spatial part
+/// row-major or (column_major) with the first spatial dim fastest; average sums the
+/// in-input taps and divides by the number of taps inside the padded input
+/// `[-pad_begin, size + pad_end)` (count_include_pad) or inside the input; Lp is
+/// `(sum |x|^p)^(1/p)` over in-input taps.
 pub fn pool(spec: &PoolSpec, x: &Tensor) -> Result<Tensor> {
     let os = spec.output_shape(x.shape())?;
     let is = x.shape();
-    let (h, w) = (is[2] as i64, is[3] as i64);
-    let mut out = Tensor::zeros(os.clone());
-    let mut k = 0;
-    for n in 0..os[0] {
-        for c in 0..os[1] {
-            let plane = &x.data()[(n * is[1] + c) * is[2] * is[3]..][..is[2] * is[3]];
-            for y in 0..os[2] {
-                for xx in 0..os[3] {
-                    let mut max = f64::NEG_INFINITY;
-                    let mut sum = 0.0f64;
-                    let (mut inside, mut padded) = (0usize, 0usize);
-                    for ky in 0..spec.kernel[0] {
-                        for kx in 0..spec.kernel[1] {
-                            let iy = (y * spec.stride[0] + ky * spec.dilation[0]) as i64
-                                - spec.pad_begin[0] as i64;
-                            let ix = (xx * spec.stride[1] + kx * spec.dilation[1]) as i64
-                                - spec.pad_begin[1] as i64;
-                            if iy < h + spec.pad_end[0] as i64 && ix < w + spec.pad_end[1] as i64 {
-                                padded += 1;
-                            }
-                            if iy >= 0 && iy < h && ix >= 0 && ix < w {
-                                let v = plane[(iy * w + ix) as usize] as f64;
-                                max = nan_max(max, v);
-                                sum += v;
-                                inside += 1;
-                            }
-                        }
-                    }
-                    out.data_mut()[k] = match spec.kind {
-                        PoolKind::Max => max as f32,
-                        PoolKind::Avg => {
-                            let div = if spec.count_include_pad {
-                                padded
-                            } else {
-                                inside
-                            };
-                            (sum / div.max(1) as f64) as f32
-                        }
-                    };
-                    k += 1;
+    let spatial = &is[2..];
+    let plane_len = numel(spatial);
+    let taps = positions(&spec.kernel);
+    let outs = positions(&os[2..]);
+    let mut out = Vec::with_capacity(numel(&os));
+    for plane in 0..os[0] * os[1] {
+        let base = plane * plane_len;
+        for o in &outs {
+            let (mut max, mut arg) = (f64::NEG_INFINITY, None::<usize>);
+            let (mut sum, mut lp) = (0.0f64, 0.0f64);
+            let (mut inside, mut padded) = (0usize, 0usize);
+            for t in &taps {
+                let at: Vec<i64> = (0..spec.rank())
+                    .map(|i| {
+                        (o[i] * spec.stride[i] + t[i] * spec.dilation[i]) as i64
+                            - spec.pad_begin[i] as i64
+                    })
+                    .collect();
+                if (0..spec.rank()).all(|i| at[i] < (spatial[i] + spec.pad_end[i]) as i64) {
+                    padded += 1;
                 }
+                if !(0..spec.rank()).all(|i| at[i] >= 0 && at[i] < spatial[i] as i64) {
+                    continue;
+                }
+                let flat = at
+                    .iter()
+                    .zip(spatial)
+                    .fold(0usize, |f, (&a, &d)| f * d + a as usize);
+                let v = x.data()[base + flat] as f64;
+                let wins = match arg {
+                    None => true,
+                    Some(_) => !max.is_nan() && (v.is_nan() || v > max),
+                };
+                if wins {
+                    let index = match spec.kind {
+                        PoolKind::MaxIndex { column_major: true } => at
+                            .iter()
+                            .zip(spatial)
+                            .rev()
+                            .fold(0usize, |f, (&a, &d)| f * d + a as usize),
+                        _ => flat,
+                    };
+                    (max, arg) = (v, Some(base + index));
+                }
+                sum += v;
+                lp += v.abs().powi(spec.kind.p() as i32);
+                inside += 1;
             }
+            out.push(match spec.kind {
+                PoolKind::Max => max as f32,
+                PoolKind::MaxIndex { .. } => arg.map_or(-1.0, |a| a as f64) as f32,
+                PoolKind::Avg => {
+                    let div = if spec.count_include_pad {
+                        padded
+                    } else {
+                        inside
+                    };
+                    (sum / div.max(1) as f64) as f32
+                }
+                PoolKind::Lp(p) => lp.powf(1.0 / p as f64) as f32,
+            });
         }
     }
-    Ok(out)
+    Tensor::new(os, out)
 }
 
 /// Global pooling of `[N, C, *spatial]` to `[N, C, 1, ..]` (one 1 per spatial dim).
 pub fn global_pool(kind: PoolKind, x: &Tensor) -> Result<Tensor> {
-    let is = x.shape();
-    if is.len() < 3 || is[2..].contains(&0) {
-        return Err(Error::invalid_op(
-            "global_pool",
-            format!("input {is:?} must be [N, C, *spatial] with a non-empty spatial part"),
-        ));
-    }
-    let len = numel(&is[2..]);
-    let mut os = vec![is[0], is[1]];
-    os.resize(is.len(), 1);
+    let os = global_pool_output_shape(kind, x.shape())?;
+    let len = numel(&x.shape()[2..]);
     let data = x
         .data()
         .chunks(len)
         .map(|row| match kind {
-            PoolKind::Max => {
+            PoolKind::Max | PoolKind::MaxIndex { .. } => {
                 row.iter()
                     .fold(f64::NEG_INFINITY, |m, &v| nan_max(m, v as f64)) as f32
             }
             PoolKind::Avg => (row.iter().map(|&v| v as f64).sum::<f64>() / len as f64) as f32,
+            PoolKind::Lp(p) => row
+                .iter()
+                .map(|&v| (v as f64).abs().powi(p as i32))
+                .sum::<f64>()
+                .powf(1.0 / p as f64) as f32,
         })
         .collect();
     Tensor::new(os, data)

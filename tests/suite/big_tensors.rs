@@ -342,6 +342,45 @@ fn reductions_split_by_leading_dims() {
 }
 
 #[test]
+fn three_d_pools_split_and_indices_refuse() {
+    // 3-D max / Lp and a 1-D average pool over 169 KiB inputs: channel ranges of one image.
+    check(
+        "3-D pools",
+        graph(&[2, 6, 9, 20, 20], |g, x| {
+            let m = g.pool(x, PoolSpec::nd(PoolKind::Max, 3, 3, 2, 1)).unwrap();
+            let l = g
+                .pool(x, PoolSpec::nd(PoolKind::Lp(2), 3, 2, 1, 0))
+                .unwrap();
+            g.output(m);
+            g.output(l);
+        }),
+    );
+    check(
+        "1-D pool",
+        graph(&[2, 8, 2000], |g, x| {
+            let y = g.pool(x, PoolSpec::nd(PoolKind::Avg, 1, 5, 2, 2)).unwrap();
+            g.output(y);
+        }),
+    );
+    // Indices count from the input's start: never cut, refused when too big.
+    let g = graph(&[1, 8, 60, 60], |g, x| {
+        let spec = PoolSpec::new(
+            PoolKind::MaxIndex {
+                column_major: false,
+            },
+            2,
+            2,
+            0,
+        );
+        let y = g.pool(x, spec).unwrap();
+        g.output(y);
+    });
+    let err = Session::new(small(), &g).unwrap_err();
+    assert!(matches!(err, Error::DeviceLimit { .. }), "{err:?}");
+    assert!(err.to_string().contains("max_pool_indices"), "{err}");
+}
+
+#[test]
 fn unsplittable_plane_is_a_device_limit_error() {
     // One channel plane of 160x160 floats (100 KiB) cannot be cut by a 3x3 conv's split.
     let g = graph(&[1, 1, 160, 160], |g, x| {

@@ -1,4 +1,5 @@
-//! Reductions over windows: `MaxPool` / `AveragePool` (2-D), the global pools, and `Softmax`,
+//! Reductions over windows: `MaxPool` (with its indices) / `AveragePool` / `LpPool` (1-D to 3-D),
+//! the global pools, and `Softmax`,
 //! `LogSoftmax`, `Hardmax`
 //! (`ReduceMean` over the spatial axes becomes a global pool in `reduce.rs`).
 
@@ -9,13 +10,15 @@ use crate::graph::{Op, ValueId};
 use crate::onnx::attrs::Attrs;
 use crate::onnx::fold;
 use crate::onnx::proto::NodeProto;
-use crate::ops::{PoolKind, PoolSpec, SoftmaxKind};
+use crate::ops::{MAX_POOL_RANK, PoolKind, PoolSpec, SoftmaxKind};
 
 pub(super) const OPS: &[&str] = &[
     "MaxPool",
     "AveragePool",
     "GlobalAveragePool",
     "GlobalMaxPool",
+    "GlobalLpPool",
+    "LpPool",
     "Softmax",
     "LogSoftmax",
     "Hardmax",
@@ -28,7 +31,7 @@ pub(super) fn lower(
     a: &Attrs<'_>,
 ) -> Result<Option<Val>> {
     let y = match node.op_type() {
-        "MaxPool" | "AveragePool" => im.pool(node, index, a)?,
+        "MaxPool" | "AveragePool" | "LpPool" => im.pool(node, index, a)?,
         "GlobalAveragePool" => {
             let x = im.dyn_in(node, 0)?;
             im.add(node, index, Op::GlobalPool(PoolKind::Avg), &[x])?
@@ -37,10 +40,23 @@ pub(super) fn lower(
             let x = im.dyn_in(node, 0)?;
             im.add(node, index, Op::GlobalPool(PoolKind::Max), &[x])?
         }
+        "GlobalLpPool" => {
+            let x = im.dyn_in(node, 0)?;
+            im.add(node, index, Op::GlobalPool(lp_kind(a)?), &[x])?
+        }
         // "Softmax" | "LogSoftmax" | "Hardmax"
         _ => im.softmax(node, index, a)?,
     };
     Ok(Some(Val::Dyn(y)))
+}
+
+/// LpPool's and GlobalLpPool's kind from `p` (an integer from opset 2, default 2).
+fn lp_kind(a: &Attrs<'_>) -> Result<PoolKind> {
+    u32::try_from(a.int("p", 2))
+        .ok()
+        .filter(|&p| p >= 1)
+        .map(PoolKind::Lp)
+        .ok_or_else(|| a.error("p", "must be an integer >= 1"))
 }
 
 impl Importer<'_> {
@@ -76,30 +92,49 @@ impl Importer<'_> {
     fn pool(&mut self, node: &NodeProto, index: usize, a: &Attrs<'_>) -> Result<ValueId> {
         let x = self.dyn_in(node, 0)?;
         let xs = self.shape(x);
-        if xs.len() != 4 {
+        let r = xs.len().saturating_sub(2);
+        if !(1..=MAX_POOL_RANK).contains(&r) {
             return Err(Error::invalid_op(
                 node_label(node),
-                format!("only 2-D pooling is supported, input is {xs:?}"),
+                format!("input {xs:?} must be [N, C] and 1 to {MAX_POOL_RANK} spatial dims"),
             ));
         }
-        let kind = if node.op_type() == "MaxPool" {
-            PoolKind::Max
-        } else {
-            PoolKind::Avg
+        let kind = match node.op_type() {
+            "MaxPool" => PoolKind::Max,
+            "AveragePool" => PoolKind::Avg,
+            // "LpPool"
+            _ => lp_kind(a)?,
         };
-        let k = a.usizes("kernel_shape", 2, 1)?;
-        let s = a.usizes("strides", 2, 1)?;
-        let d = a.usizes("dilations", 2, 1)?;
-        let (mut begin, mut end) = explicit_pads(a, 2)?;
+        let Some(k) = a.ints("kernel_shape") else {
+            return Err(a.error("kernel_shape", "is required"));
+        };
+        if k.len() != r {
+            return Err(a.error(
+                "kernel_shape",
+                format!("{k:?} must have one entry per spatial dim of {xs:?}"),
+            ));
+        }
+        let k = a.usizes("kernel_shape", r, 1)?;
+        let s = a.usizes("strides", r, 1)?;
+        let d = a.usizes("dilations", r, 1)?;
+        if s.len() != r || d.len() != r || k.contains(&0) || s.contains(&0) || d.contains(&0) {
+            return Err(Error::invalid_op(
+                node_label(node),
+                format!(
+                    "kernel_shape {k:?}, strides {s:?} and dilations {d:?} must be {r} values >= 1"
+                ),
+            ));
+        }
+        let (mut begin, mut end) = explicit_pads(a, r)?;
         match a.string("auto_pad", "NOTSET").as_str() {
             "NOTSET" => {}
-            "VALID" => (begin, end) = (vec![0; 2], vec![0; 2]),
+            "VALID" => (begin, end) = (vec![0; r], vec![0; r]),
             mode => {
-                for i in 0..2 {
+                for i in 0..r {
                     let input = xs[2 + i];
                     let out = input.div_ceil(s[i]);
                     let span = d[i] * (k[i] - 1) + 1;
-                    let total = ((out - 1) * s[i] + span).saturating_sub(input);
+                    let total = (out.saturating_sub(1) * s[i] + span).saturating_sub(input);
                     let h = total / 2;
                     (begin[i], end[i]) = if mode == "SAME_LOWER" {
                         (total - h, h)
@@ -111,14 +146,30 @@ impl Importer<'_> {
         }
         let spec = PoolSpec {
             kind,
-            kernel: [k[0], k[1]],
-            stride: [s[0], s[1]],
-            pad_begin: [begin[0], begin[1]],
-            pad_end: [end[0], end[1]],
-            dilation: [d[0], d[1]],
+            kernel: k,
+            stride: s,
+            pad_begin: begin,
+            pad_end: end,
+            dilation: d,
             ceil_mode: a.int("ceil_mode", 0) != 0,
             count_include_pad: a.int("count_include_pad", 0) != 0,
         };
+        let indices = node.output.get(1).filter(|o| !o.is_empty());
+        if let Some(out) = indices {
+            let name = format!("{}_{out}", self.unique_name(node, index));
+            let spec = PoolSpec {
+                kind: PoolKind::MaxIndex {
+                    column_major: match a.int("storage_order", 0) {
+                        0 => false,
+                        1 => true,
+                        v => return Err(a.error("storage_order", format!("{v} is not 0 or 1"))),
+                    },
+                },
+                ..spec.clone()
+            };
+            let v = self.g.add(&name, Op::Pool(spec), &[x])?;
+            self.vals.insert(out.clone(), Val::Dyn(v));
+        }
         self.add(node, index, Op::Pool(spec), &[x])
     }
 }

@@ -224,11 +224,11 @@ impl Program {
                 } => {
                     let spec = PoolSpec {
                         kind: if *max { PoolKind::Max } else { PoolKind::Avg },
-                        kernel: n2(*kernel),
-                        stride: n2(*stride),
-                        pad_begin: n2(*pad_begin),
-                        pad_end: n2(*pad_end),
-                        dilation: n2(*dilation),
+                        kernel: n2(*kernel).to_vec(),
+                        stride: n2(*stride).to_vec(),
+                        pad_begin: n2(*pad_begin).to_vec(),
+                        pad_end: n2(*pad_end).to_vec(),
+                        dilation: n2(*dilation).to_vec(),
                         ceil_mode: *ceil_mode,
                         count_include_pad: *count_include_pad,
                     };

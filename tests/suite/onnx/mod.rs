@@ -8,6 +8,7 @@ mod math;
 mod norm;
 mod ops;
 mod opsets;
+mod pool;
 mod reduce;
 
 use std::path::{Path, PathBuf};

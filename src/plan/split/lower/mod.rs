@@ -4,9 +4,10 @@
 //!   the output over any dims (batch ranges, then channel ranges of one image, then row
 //!   ranges of one channel plane ...); a broadcast operand's size-1 dims stay whole.
 //! - Per-image ops: batch ranges; per-channel ones (pool, global pool, resize, pad when N and C
-//!   are not padded) also channel ranges of one image; softmax boxes over every dim but its
-//!   axis (strided, so staged); SE gate: batch ranges only; transposed conv: batch ranges,
-//!   else (one group) per image output-channel ranges (weight columns staged).
+//!   are not padded) also channel ranges of one image (max pool indices: never cut); softmax
+//!   boxes over every dim but its axis (strided, so staged); SE gate: batch ranges only;
+//!   transposed conv: batch ranges, else (one group) per image output-channel ranges (weight
+//!   columns staged).
 //! - Convolution (general, depthwise, pointwise, grouped): batch ranges with the whole weight;
 //!   else per image, output-channel ranges (whole groups when grouped) with their weight rows
 //!   and bias; else (groups = 1, one image's input too big) input-channel (K) chunks too,
@@ -280,6 +281,8 @@ pub(crate) fn lower(n: &NodeViews<'_>, l: &mut Lowering) -> Result<()> {
                 c
             })
         }
+        // Indices count from the whole input's start, which a chunk's kernel does not know.
+        Op::Pool(spec) if spec.kind.is_index() => n.by_boxes(l, None, None, &per_image(1)),
         Op::Pool(_) | Op::GlobalPool(_) | Op::Resize(_) => {
             n.by_boxes(l, Some(1.min(last)), None, &per_image(1))
         }
