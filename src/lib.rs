@@ -16,6 +16,7 @@ pub mod cli_model;
 pub mod compare;
 pub mod demo;
 pub mod device;
+pub mod dynamic;
 pub mod error;
 pub mod graph;
 pub mod kernels;
@@ -39,6 +40,7 @@ pub mod zoo;
 
 pub use device::GpuTensor;
 pub use device::{Gpu, GpuOptions};
+pub use dynamic::{Dim, DynamicSession, InputInfo, InputKind};
 pub use error::{Error, Result};
 pub use model::SessionConfig;
 pub use precision::Precision;

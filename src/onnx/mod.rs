@@ -42,6 +42,11 @@ pub fn import_bytes(bytes: &[u8], opts: &ImportOptions) -> Result<Graph> {
     import::import(bytes, opts, None)
 }
 
+/// Imports a model from memory whose external data files lie in `base`.
+pub fn import_bytes_at(bytes: &[u8], base: Option<&Path>, opts: &ImportOptions) -> Result<Graph> {
+    import::import(bytes, opts, base)
+}
+
 /// Imports a model file; external data is read relative to its folder.
 pub fn import_path(path: &Path, opts: &ImportOptions) -> Result<Graph> {
     let bytes = std::fs::read(path).map_err(|e| Error::InvalidSetting {
