@@ -10,8 +10,8 @@ use crate::session::Session;
 pub struct Signature {
     /// One shape per input, in input order.
     pub shapes: Vec<Vec<usize>>,
-    /// Per input: its values when it is read on the host, else empty.
-    pub values: Vec<Vec<i64>>,
+    /// Per input: its values (f32 bits) when it is read on the host, else empty.
+    pub values: Vec<Vec<u32>>,
 }
 
 /// At most `capacity` sessions, the least recently used evicted first. Evicting drops the

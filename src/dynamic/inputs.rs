@@ -7,8 +7,8 @@ use prost::Message;
 
 use crate::error::{Error, Result};
 use crate::graph::Graph;
-use crate::onnx::ImportOptions;
 use crate::onnx::proto::{ModelProto, TensorProto, ValueInfoProto, tensor_shape_proto, type_proto};
+use crate::onnx::{ImportOptions, reads_on_host};
 use crate::tensor::Tensor;
 
 /// One dimension of an input.
@@ -43,9 +43,11 @@ pub enum InputKind {
     /// Tensor data, written to the device at every run (activations, and weights given at run
     /// time).
     Float,
-    /// Integers that decide shapes or indices (ONNX int32/int64 inputs: a Reshape's shape, a
-    /// Slice's starts, Resize sizes...): read on the host, part of the plan key.
-    Integer,
+    /// Values that decide shapes or indices, read on the host and part of the plan key: inputs
+    /// feeding a slot the importer plans with (a Reshape's shape, a Slice's starts, Resize
+    /// scales or sizes, reduction axes...), and every integer or boolean input (ONNX int64
+    /// data such as a Where mask is read this way too: each new value plans anew).
+    Host,
 }
 
 /// One input of a model.
@@ -55,8 +57,10 @@ pub struct InputInfo {
     pub name: String,
     /// Its dimensions; `None` when the model does not declare its rank.
     pub dims: Option<Vec<Dim>>,
-    /// Data or shape-like integers.
+    /// Data, or values read on the host.
     pub kind: InputKind,
+    /// True for integer and boolean inputs (their values must be whole numbers).
+    pub integer: bool,
     /// The nodes that read it (for error messages).
     pub feeds: Vec<String>,
 }
@@ -121,7 +125,18 @@ pub fn onnx_inputs(bytes: &[u8], opts: &ImportOptions) -> Result<Vec<InputInfo>>
                 format!("{label:?} ({})", n.op_type())
             })
             .collect();
-        let (kind, mut dims) = onnx_type(vi);
+        let (integer, mut dims) = onnx_type(vi);
+        let shapes_plan = graph.node.iter().any(|n| {
+            n.input
+                .iter()
+                .enumerate()
+                .any(|(i, input)| input == name && reads_on_host(n.op_type(), i))
+        });
+        let kind = if integer || shapes_plan {
+            InputKind::Host
+        } else {
+            InputKind::Float
+        };
         if let Some(given) = opts.input_shapes.get(name) {
             dims = Some(given.iter().map(|&d| Dim::Fixed(d)).collect());
         }
@@ -129,16 +144,18 @@ pub fn onnx_inputs(bytes: &[u8], opts: &ImportOptions) -> Result<Vec<InputInfo>>
             name: name.to_string(),
             dims,
             kind,
+            integer,
             feeds,
         });
     }
     Ok(out)
 }
 
-fn onnx_type(vi: &ValueInfoProto) -> (InputKind, Option<Vec<Dim>>) {
+/// Whether the input holds integers (or booleans), and its dimensions.
+fn onnx_type(vi: &ValueInfoProto) -> (bool, Option<Vec<Dim>>) {
     let Some(type_proto::Value::TensorType(t)) = vi.r#type.as_ref().and_then(|t| t.value.as_ref())
     else {
-        return (InputKind::Float, None);
+        return (false, None);
     };
     use crate::onnx::proto::tensor_proto::DataType;
     let integer = [
@@ -154,11 +171,6 @@ fn onnx_type(vi: &ValueInfoProto) -> (InputKind, Option<Vec<Dim>>) {
     ]
     .iter()
     .any(|&d| t.elem_type() == d as i32);
-    let kind = if integer {
-        InputKind::Integer
-    } else {
-        InputKind::Float
-    };
     let dims = t.shape.as_ref().map(|s| {
         s.dim
             .iter()
@@ -173,7 +185,7 @@ fn onnx_type(vi: &ValueInfoProto) -> (InputKind, Option<Vec<Dim>>) {
             })
             .collect()
     });
-    (kind, dims)
+    (integer, dims)
 }
 
 /// The inputs of a built graph: every dimension fixed as built except those `open` names
@@ -187,6 +199,7 @@ pub fn graph_inputs(graph: &Graph, open: &[(&str, usize, &str)]) -> Result<Vec<I
             name: graph.value(v).name.clone(),
             dims: Some(graph.shape(v).iter().map(|&d| Dim::Fixed(d)).collect()),
             kind: InputKind::Float,
+            integer: false,
             feeds: consumers[v.0]
                 .iter()
                 .map(|&n| {
@@ -263,7 +276,7 @@ pub fn check(inputs: &[InputInfo], given: &[&Tensor]) -> Result<()> {
                 }
             }
         }
-        if info.kind == InputKind::Integer
+        if info.integer
             && let Some(x) = t.data().iter().find(|x| x.fract() != 0.0 || !x.is_finite())
         {
             return Err(info.mismatch(

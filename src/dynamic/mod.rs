@@ -5,8 +5,9 @@
 //! operand. A `DynamicSession` takes any input shapes consistent with the model (ONNX
 //! `dim_param`s, or the dimensions a graph's caller opens), and any input in any slot: float
 //! inputs are written to the device at every run (a weight given at run time is read by its
-//! kernel from that buffer, in its ONNX layout), integer inputs (shapes, axes, pads, sizes)
-//! are read on the host and join the plan key. The first run of a signature imports and
+//! kernel from that buffer, in its ONNX layout); inputs that set shapes (a Reshape's shape,
+//! axes, pads, Resize scales or sizes) and integer inputs are read on the host and join the
+//! plan key. The first run of a signature imports and
 //! plans it; later runs reuse that plan's buffers, pipelines and bind groups. Pipelines live
 //! in the device's cache and parameters in one [`ParamStore`] for the whole session, so a new
 //! plan uploads only what no plan had (a resize's lookup table for a new size, say).
@@ -212,7 +213,7 @@ impl DynamicSession {
     }
 
     /// Runs with one tensor per input, in [`DynamicSession::inputs`] order (integer inputs
-    /// as tensors of integer values); returns the outputs in the model's order.
+    /// as tensors of whole numbers); returns the outputs in the model's order.
     pub fn run(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
         let refs: Vec<&Tensor> = inputs.iter().collect();
         Ok(self.run_refs(&refs)?.into_iter().map(|(_, t)| t).collect())
@@ -279,7 +280,7 @@ impl DynamicSession {
                 .iter()
                 .zip(inputs)
                 .map(|(info, t)| match info.kind {
-                    InputKind::Integer => t.data().iter().map(|&x| x as i64).collect(),
+                    InputKind::Host => t.data().iter().map(|x| x.to_bits()).collect(),
                     InputKind::Float => Vec::new(),
                 })
                 .collect(),
@@ -322,7 +323,7 @@ impl DynamicSession {
                             opts.input_shapes
                                 .insert(info.name.clone(), t.shape().to_vec());
                         }
-                        InputKind::Integer => {
+                        InputKind::Host => {
                             opts.constants.insert(info.name.clone(), (*t).clone());
                         }
                     }

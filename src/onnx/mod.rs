@@ -18,7 +18,7 @@ use crate::graph::Graph;
 use crate::tensor::Tensor;
 
 pub use import::OPSETS;
-pub use support::SUPPORTED_OPS;
+pub use support::{SUPPORTED_OPS, reads_on_host};
 pub use tensor::{Const, ConstData};
 
 /// How to import a model.
