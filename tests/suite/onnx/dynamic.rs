@@ -134,3 +134,70 @@ fn fixed_shapes_plan_at_creation() {
     s.run_named(&[("x", &x)]).unwrap();
     assert_eq!(s.counters().plans_built, 1);
 }
+
+fn wgconv(args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wgconv"))
+        .args(args)
+        .output()
+        .expect("runs");
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+/// `wgconv run MODEL --input NAME=FILE.npy` for every input, whatever slot it feeds (here a
+/// Reshape's shape), and `bench --model` over a list of shapes in one session.
+#[test]
+fn command_line_takes_any_input_and_benches_a_list_of_shapes() {
+    let dir = std::env::temp_dir().join(format!("wgconv-dyn-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = dir.join("model.onnx");
+    std::fs::write(&model, conv_reshape()).unwrap();
+    let x = Tensor::random(vec![2, 2, 5, 5], 4);
+    wgconv::npy::write(&dir.join("x.npy"), &x).unwrap();
+    wgconv::npy::write(&dir.join("shape.npy"), &shape(&[2.0, 75.0])).unwrap();
+    let out = dir.join("out");
+    let arg = |s: &str| format!("{s}={}", dir.join(format!("{s}.npy")).display());
+    let (ok, text) = wgconv(&[
+        "run",
+        model.to_str().unwrap(),
+        "--input",
+        &arg("x"),
+        "--input",
+        &arg("shape"),
+        "--output-dir",
+        out.to_str().unwrap(),
+        "--runs",
+        "1",
+    ]);
+    assert!(ok, "{text}");
+    let got = wgconv::npy::read(&out.join("y.npy")).unwrap();
+    super::check("wgconv run", &got, &expected(&x, &[2, 75]));
+    // Without the shape operand: an error naming it.
+    let (ok, text) = wgconv(&["run", model.to_str().unwrap(), "--input", &arg("x")]);
+    assert!(
+        !ok && text.contains("\"shape\"") && text.contains("--input shape="),
+        "{text}"
+    );
+    let (ok, text) = wgconv(&[
+        "bench",
+        "--model",
+        "cifar10_net",
+        "--shape",
+        "x=1x3x32x32",
+        "--shape",
+        "x=3x3x32x32",
+        "--runs",
+        "2",
+        "--warmup",
+        "0",
+    ]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("x=[1, 3, 32, 32]")
+            && text.contains("x=[3, 3, 32, 32]")
+            && text.contains("2 plans built"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
