@@ -7,7 +7,8 @@
 //! [`kernels::Launch`] out), [`reference`](mod@reference) (the CPU oracle), [`graph`] (typed ops, builder,
 //! passes, CPU executor), [`plan`] (graph + target -> buffers, parameters, launches; no GPU),
 //! [`device`] (adapter, pipelines, GPU tensors, timers), [`tune`] (the autotuner), [`session`]
-//! (allocate, upload, bind, run). Front ends and tools: [`onnx`], [`blocks`], [`zoo`],
+//! (allocate, upload, bind, run), [`dynamic`] (plans per shape signature, cached). Front ends
+//! and tools: [`onnx`], [`blocks`], [`zoo`],
 //! [`weights`], [`summary`], [`problem`], [`validate`], [`bench`](mod@bench).
 
 pub mod bench;
