@@ -4,11 +4,14 @@
 //!     WGCONV_SOAK_RUNS=10000 WGCONV_SOAK_SHAPE_RUNS=10000 cargo test --release --test soak -- --nocapture
 //!
 //! A test binary of its own: host RSS is per process, and the suite's other tests run in
-//! parallel threads of theirs.
+//! parallel threads of theirs; its two tests take turns.
 
 use wgconv::compare::compare;
 use wgconv::graph::{Conv2d, Graph, cpu};
 use wgconv::{DynamicSession, Session, SessionConfig, Tensor, weights};
+
+/// Held by each test for its whole run: RSS is per process, so the two soaks must not overlap.
+static ALONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Resident set size in bytes (Linux `/proc/self/statm`, pages of 4 KiB).
 fn rss_bytes() -> u64 {
@@ -24,6 +27,7 @@ fn rss_bytes() -> u64 {
 
 #[test]
 fn repeated_runs_do_not_grow_memory() {
+    let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
     // A mistyped count must not quietly become the short default (or zero runs).
     let runs: usize = std::env::var("WGCONV_SOAK_RUNS")
         .map(|v| v.parse().expect("WGCONV_SOAK_RUNS: a number of runs"))
@@ -104,6 +108,7 @@ fn small_network() -> Graph {
 /// allocations after run `i` must equal those after run `i - 24` exactly.
 #[test]
 fn changing_shapes_every_run_do_not_grow_memory() {
+    let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
     let runs: usize = std::env::var("WGCONV_SOAK_SHAPE_RUNS")
         .map(|v| v.parse().expect("WGCONV_SOAK_SHAPE_RUNS: a number of runs"))
         .unwrap_or(2000);
