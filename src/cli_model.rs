@@ -4,8 +4,10 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use crate::dynamic::{Dim, DynamicSession, InputKind};
 use crate::error::{Error, Result};
 use crate::graph::Graph;
+use crate::model::SessionConfig;
 use crate::onnx::{ImportOptions, import_path};
 use crate::tensor::Tensor;
 use crate::{weights, zoo};
@@ -98,4 +100,96 @@ pub fn load(source: &ModelSource<'_>, shapes: &HashMap<String, Vec<usize>>) -> R
             Ok(g)
         }
     }
+}
+
+/// A [`DynamicSession`] for a model argument. ONNX models keep their symbolic dimensions
+/// except those `shapes` fixes; a zoo network is built at its `shapes` input with every
+/// dimension but the channels open (`N`, `H`, `W`), so one session runs it at several shapes.
+pub fn dynamic_session(
+    source: &ModelSource<'_>,
+    shapes: &HashMap<String, Vec<usize>>,
+    mut config: SessionConfig,
+) -> Result<DynamicSession> {
+    match source {
+        ModelSource::Onnx(path) => {
+            config.import.input_shapes.extend(shapes.clone());
+            DynamicSession::from_onnx_path(path, &config)
+        }
+        ModelSource::Zoo { .. } => {
+            let g = load(source, shapes)?;
+            let name = g.value(g.inputs()[0]).name.clone();
+            let open = [(name.as_str(), 0, "N"), (&name, 2, "H"), (&name, 3, "W")];
+            DynamicSession::from_graph(&g, &open, &config)
+        }
+    }
+}
+
+/// `shapes` keyed by the session's input names: a zoo network takes its one shape under any
+/// name (`--shape input=1x3x224x224`); ONNX shapes are already by name.
+pub fn shapes_by_input(
+    source: &ModelSource<'_>,
+    session: &DynamicSession,
+    shapes: &HashMap<String, Vec<usize>>,
+) -> HashMap<String, Vec<usize>> {
+    match (source, session.inputs(), shapes.values().next()) {
+        (ModelSource::Zoo { .. }, [input], Some(shape)) if shapes.len() == 1 => {
+            HashMap::from([(input.name.clone(), shape.clone())])
+        }
+        _ => shapes.clone(),
+    }
+}
+
+/// Seeded random inputs for a session's float inputs, at their fixed dimensions with the
+/// symbolic ones taken from `shapes` (by input name); inputs given in `given` are used as
+/// they are. Errors name an input whose shape is unknown or whose values must be given.
+pub fn inputs_for(
+    session: &DynamicSession,
+    shapes: &HashMap<String, Vec<usize>>,
+    given: &[(String, Tensor)],
+    seed: u64,
+) -> Result<Vec<(String, Tensor)>> {
+    let names: Vec<&str> = session.inputs().iter().map(|i| i.name.as_str()).collect();
+    if let Some((extra, _)) = given.iter().find(|(n, _)| !names.contains(&n.as_str())) {
+        return Err(Error::InvalidSetting {
+            name: "input",
+            value: extra.clone(),
+            reason: format!("the model has no such input (inputs: {names:?})"),
+        });
+    }
+    let mut feed = Vec::new();
+    for (i, info) in session.inputs().iter().enumerate() {
+        if let Some((_, t)) = given.iter().find(|(n, _)| *n == info.name) {
+            feed.push((info.name.clone(), t.clone()));
+            continue;
+        }
+        let needs = |why: &str| Error::InvalidSetting {
+            name: "input",
+            value: info.name.clone(),
+            reason: format!(
+                "the model needs input {:?} ({}) and {why}: give --input {}=FILE.npy",
+                info.name,
+                info.dims_text(),
+                info.name
+            ),
+        };
+        if info.kind == InputKind::Host {
+            return Err(needs("its values set shapes or indices"));
+        }
+        let shape = match (shapes.get(&info.name), &info.dims) {
+            (Some(s), _) => s.clone(),
+            (None, Some(dims)) => dims
+                .iter()
+                .map(|d| match d {
+                    Dim::Fixed(n) => Ok(*n),
+                    Dim::Symbolic(_) => Err(needs(&format!(
+                        "its shape is open: give --shape {}=SHAPE or",
+                        info.name
+                    ))),
+                })
+                .collect::<Result<_>>()?,
+            (None, None) => return Err(needs("its rank is unknown")),
+        };
+        feed.push((info.name.clone(), Tensor::random(shape, seed + i as u64)));
+    }
+    Ok(feed)
 }

@@ -43,6 +43,16 @@ pub enum Error {
         expected: usize,
         actual: usize,
     },
+    /// A run-time input does not fit the model: wrong rank, a fixed dimension, a symbolic
+    /// dimension bound differently by another input, or non-integer values where the model
+    /// reads shapes or indices. `feeds` names the nodes that read it.
+    #[error("input {input:?} (read by {feeds}): expected {expected}, got {got}")]
+    InputMismatch {
+        input: String,
+        feeds: String,
+        expected: String,
+        got: String,
+    },
     /// An operation was given shapes or attributes it cannot take.
     #[error("{op}: {message}")]
     InvalidOp { op: String, message: String },

@@ -7,7 +7,8 @@
 //! [`kernels::Launch`] out), [`reference`](mod@reference) (the CPU oracle), [`graph`] (typed ops, builder,
 //! passes, CPU executor), [`plan`] (graph + target -> buffers, parameters, launches; no GPU),
 //! [`device`] (adapter, pipelines, GPU tensors, timers), [`tune`] (the autotuner), [`session`]
-//! (allocate, upload, bind, run). Front ends and tools: [`onnx`], [`blocks`], [`zoo`],
+//! (allocate, upload, bind, run), [`dynamic`] (plans per shape signature, cached). Front ends
+//! and tools: [`onnx`], [`blocks`], [`zoo`],
 //! [`weights`], [`summary`], [`problem`], [`validate`], [`bench`](mod@bench).
 
 pub mod bench;
@@ -16,6 +17,7 @@ pub mod cli_model;
 pub mod compare;
 pub mod demo;
 pub mod device;
+pub mod dynamic;
 pub mod error;
 pub mod graph;
 pub mod kernels;
@@ -39,6 +41,7 @@ pub mod zoo;
 
 pub use device::GpuTensor;
 pub use device::{Gpu, GpuOptions};
+pub use dynamic::{Dim, DynamicSession, InputInfo, InputKind};
 pub use error::{Error, Result};
 pub use model::SessionConfig;
 pub use precision::Precision;

@@ -34,6 +34,10 @@ pub struct SessionConfig {
     pub import: ImportOptions,
     /// Graph passes and memory reuse.
     pub session: SessionOptions,
+    /// Plans a [`crate::DynamicSession`] keeps, one per shape signature (default
+    /// [`crate::dynamic::DEFAULT_PLAN_CACHE`]); the least recently used is evicted and its
+    /// buffers freed.
+    pub plan_cache: Option<usize>,
 }
 
 impl SessionConfig {
@@ -58,7 +62,14 @@ impl SessionConfig {
         self
     }
 
-    fn device(&self) -> Result<Arc<Gpu>> {
+    /// Keeps up to `plans` plans in a [`crate::DynamicSession`].
+    pub fn plan_cache(mut self, plans: usize) -> Self {
+        self.plan_cache = Some(plans);
+        self
+    }
+
+    /// The device to run on: the shared one, or one opened as the options say.
+    pub(crate) fn device(&self) -> Result<Arc<Gpu>> {
         if let Some(g) = &self.shared_gpu {
             return Ok(g.clone());
         }

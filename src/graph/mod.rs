@@ -371,6 +371,26 @@ impl Graph {
         Ok(())
     }
 
+    /// The same graph with inputs of `shapes` (one per input, in order), shapes re-inferred.
+    pub fn with_input_shapes(&self, shapes: &[Vec<usize>]) -> Result<Graph> {
+        if shapes.len() != self.inputs.len() {
+            return Err(Error::invalid_op(
+                "graph",
+                format!(
+                    "{} input shape(s) for {} input(s)",
+                    shapes.len(),
+                    self.inputs.len()
+                ),
+            ));
+        }
+        let mut g = self.clone();
+        for (&v, s) in self.inputs.iter().zip(shapes) {
+            g.values[v.0].shape = s.clone();
+        }
+        g.reinfer()?;
+        Ok(g)
+    }
+
     /// The same graph for a batch of `n`: every input's leading dimension becomes `n` and
     /// shapes are re-inferred (reshapes must keep the batch dimension with `0` or `-1`).
     pub fn with_batch(&self, n: usize) -> Result<Graph> {

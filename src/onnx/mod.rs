@@ -18,7 +18,7 @@ use crate::graph::Graph;
 use crate::tensor::Tensor;
 
 pub use import::OPSETS;
-pub use support::SUPPORTED_OPS;
+pub use support::{SUPPORTED_OPS, reads_on_host};
 pub use tensor::{Const, ConstData};
 
 /// How to import a model.
@@ -40,6 +40,11 @@ pub fn decode_tensor(t: &proto::TensorProto) -> Result<Const> {
 /// Imports a model from memory (external data files are not reachable this way).
 pub fn import_bytes(bytes: &[u8], opts: &ImportOptions) -> Result<Graph> {
     import::import(bytes, opts, None)
+}
+
+/// Imports a model from memory whose external data files lie in `base`.
+pub fn import_bytes_at(bytes: &[u8], base: Option<&Path>, opts: &ImportOptions) -> Result<Graph> {
+    import::import(bytes, opts, base)
 }
 
 /// Imports a model file; external data is read relative to its folder.

@@ -5,6 +5,34 @@ use super::attrs::Attrs;
 use super::proto::NodeProto;
 use super::versions::version_reason;
 
+/// The inputs whose values the importer reads while planning (shapes, axes, pads, sizes,
+/// scales, a dropout's ratio): `(op, input indices)`. A graph input feeding one of them is
+/// read on the host at run time and joins the plan key (`crate::dynamic`); every other input
+/// is data the device reads.
+const HOST_OPERANDS: &[(&str, &[usize])] = &[
+    ("ConstantOfShape", &[0]),
+    ("Dropout", &[1, 2]),
+    ("Expand", &[1]),
+    ("Pad", &[1, 2, 3]),
+    ("Reshape", &[1]),
+    ("Resize", &[1, 2, 3]),
+    ("Slice", &[1, 2, 3, 4]),
+    ("Split", &[1]),
+    ("Squeeze", &[1]),
+    ("Tile", &[1]),
+    ("Unsqueeze", &[1]),
+    ("Upsample", &[1]),
+];
+
+/// True when the importer reads input `index` of an `op_type` node as a value that shapes
+/// the plan (see [`HOST_OPERANDS`]; reductions' `axes` too).
+pub fn reads_on_host(op_type: &str, index: usize) -> bool {
+    (op_type.starts_with("Reduce") && index == 1)
+        || HOST_OPERANDS
+            .iter()
+            .any(|(op, inputs)| *op == op_type && inputs.contains(&index))
+}
+
 /// Default-domain operators the importer lowers or folds.
 pub const SUPPORTED_OPS: &[&str] = &[
     "Abs",

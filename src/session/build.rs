@@ -1,8 +1,10 @@
 //! Building a session: optimise, tune, lower, then create and upload what the plan lists and
 //! encode every planned launch.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use super::params::ParamStore;
 use super::{AtomicCounters, GpuHandle, Session, SessionOptions};
 use crate::device::{BufRef, Dispatch, Gpu};
 use crate::error::Result;
@@ -15,23 +17,31 @@ fn storage_usage() -> wgpu::BufferUsages {
     wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC
 }
 
-/// The buffers a plan names.
+/// The buffers a plan names. Parameters live in the store, one buffer per tensor: for each of
+/// the plan's parameter buffers, the (region offset, store buffer) of the tensors placed in it,
+/// by offset.
 struct Buffers {
     arenas: Vec<wgpu::Buffer>,
-    params: Vec<wgpu::Buffer>,
+    params: Vec<Vec<(u64, Arc<wgpu::Buffer>)>>,
     staging: Vec<wgpu::Buffer>,
 }
 
 impl Buffers {
     fn bind(&self, s: &Slice) -> BufRef<'_> {
-        let buffer = match s.store {
-            Store::Arena(i) => &self.arenas[i],
-            Store::Params(i) => &self.params[i],
-            Store::Staging(i) => &self.staging[i],
+        let (buffer, offset) = match s.store {
+            Store::Arena(i) => (&self.arenas[i], s.offset),
+            Store::Staging(i) => (&self.staging[i], s.offset),
+            // A split node may bind part of a tensor: find the tensor the range starts in.
+            Store::Params(i) => {
+                let tensors = &self.params[i];
+                let at = tensors.partition_point(|(start, _)| *start <= s.offset) - 1;
+                let (start, buffer) = &tensors[at];
+                (&**buffer, s.offset - start)
+            }
         };
         BufRef {
             buffer,
-            offset: s.offset,
+            offset,
             size: s.size,
         }
     }
@@ -42,6 +52,7 @@ impl<'g> Session<'g> {
         handle: GpuHandle<'g>,
         graph: &Graph,
         options: SessionOptions,
+        store: Arc<ParamStore>,
     ) -> Result<Self> {
         let precision = options.precision.unwrap_or(handle.precision());
         // Kernels take their precision from the handle they are given.
@@ -74,7 +85,9 @@ impl<'g> Session<'g> {
         };
         let plan = plan::lower(&graph, gpu.target(), &plan_options)?;
         let counters = AtomicCounters::default();
-        let buffers = allocate(gpu, &plan)?;
+        let store_created = store.buffers_created();
+        let store_uploaded = store.uploaded_bytes();
+        let buffers = allocate(gpu, &graph, &plan, &store)?;
         let (outputs, readback_bytes) = readback_layout(&graph, &plan);
         let readback = gpu.scoped("allocating the readback buffer", || {
             gpu.device().create_buffer(&wgpu::BufferDescriptor {
@@ -84,14 +97,15 @@ impl<'g> Session<'g> {
                 mapped_at_creation: false,
             })
         })?;
-        let created = buffers.arenas.len() + buffers.params.len() + buffers.staging.len() + 1;
+        // Parameters count where this build uploaded them (none when the store had them all).
+        let created = (buffers.arenas.len() + buffers.staging.len() + 1) as u64
+            + (store.buffers_created() - store_created);
         counters
             .buffers_created
-            .fetch_add(created as u64, Ordering::Relaxed);
-        let uploaded = upload_params(gpu, &graph, &plan, &buffers);
+            .fetch_add(created, Ordering::Relaxed);
         counters
             .bytes_uploaded
-            .fetch_add(uploaded, Ordering::Relaxed);
+            .fetch_add(store.uploaded_bytes() - store_uploaded, Ordering::Relaxed);
         let dispatches: Vec<Dispatch> = plan
             .launches()
             .map(|l| gpu.dispatch(&l.clone().map(|s| buffers.bind(&s))))
@@ -121,7 +135,13 @@ impl<'g> Session<'g> {
             graph,
             plan,
             arenas: buffers.arenas,
-            _params: buffers.params,
+            params: buffers
+                .params
+                .into_iter()
+                .flatten()
+                .map(|(_, b)| b)
+                .collect(),
+            store,
             readback,
             dispatches,
             staging: buffers.staging,
@@ -134,9 +154,10 @@ impl<'g> Session<'g> {
     }
 }
 
-/// Creates the plan's activation, parameter and staging buffers.
-fn allocate(gpu: &Gpu, plan: &Plan) -> Result<Buffers> {
-    gpu.scoped("allocating session buffers", || {
+/// Creates the plan's activation and staging buffers, and finds or uploads its parameters in
+/// `store`.
+fn allocate(gpu: &Gpu, graph: &Graph, plan: &Plan, store: &ParamStore) -> Result<Buffers> {
+    let (arenas, staging) = gpu.scoped("allocating session buffers", || {
         let make = |label, size: u64, usage| {
             gpu.device().create_buffer(&wgpu::BufferDescriptor {
                 label: Some(label),
@@ -145,23 +166,34 @@ fn allocate(gpu: &Gpu, plan: &Plan) -> Result<Buffers> {
                 mapped_at_creation: false,
             })
         };
-        Buffers {
-            arenas: plan
-                .buffers
-                .iter()
-                .map(|&b| make("wgconv activations", b, storage_usage()))
-                .collect(),
-            params: plan
-                .param_buffers
-                .iter()
-                .map(|&b| make("wgconv parameters", b, storage_usage()))
-                .collect(),
-            staging: plan
-                .staging
-                .iter()
-                .map(|&b| make("wgconv staging", b, wgpu::BufferUsages::STORAGE))
-                .collect(),
+        let arenas = plan
+            .buffers
+            .iter()
+            .map(|&b| make("wgconv activations", b, storage_usage()))
+            .collect();
+        let staging = plan
+            .staging
+            .iter()
+            .map(|&b| make("wgconv staging", b, wgpu::BufferUsages::STORAGE))
+            .collect();
+        (arenas, staging)
+    })?;
+    let mut params = vec![Vec::new(); plan.param_buffers.len()];
+    for step in &plan.steps {
+        let op = &graph.node(step.node).op;
+        for (region, data) in step.params.iter().zip(&step.param_data) {
+            let bytes = param_precision(op, plan.precision()).encode(data.tensor(op).data());
+            let buffer = store.get_or_upload(gpu, &bytes)?;
+            params[region.buffer].push((region.offset, buffer));
         }
+    }
+    for tensors in &mut params {
+        tensors.sort_by_key(|(offset, _)| *offset);
+    }
+    Ok(Buffers {
+        arenas,
+        params,
+        staging,
     })
 }
 
@@ -177,20 +209,4 @@ fn readback_layout(graph: &Graph, plan: &Plan) -> (Vec<(plan::Region, u64, Vec<u
         off += bytes.div_ceil(8) * 8;
     }
     (outputs, off)
-}
-
-/// Writes every parameter into its region, converted to its storage precision; returns the
-/// bytes written.
-fn upload_params(gpu: &Gpu, graph: &Graph, plan: &Plan, buffers: &Buffers) -> u64 {
-    let mut uploaded = 0;
-    for step in &plan.steps {
-        let op = &graph.node(step.node).op;
-        for (region, data) in step.params.iter().zip(&step.param_data) {
-            let bytes = param_precision(op, plan.precision()).encode(data.tensor(op).data());
-            gpu.queue()
-                .write_buffer(&buffers.params[region.buffer], region.offset, &bytes);
-            uploaded += region.bytes;
-        }
-    }
-    uploaded
 }

@@ -12,7 +12,10 @@
 //! A session is `Send + Sync`; concurrent runs are serialised (they share the buffers).
 
 mod build;
+mod params;
 mod run;
+
+pub use params::ParamStore;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -101,8 +104,9 @@ pub struct Session<'g> {
     graph: Graph,
     plan: Plan,
     arenas: Vec<wgpu::Buffer>,
-    // Held for the bind groups that read it.
-    _params: Vec<wgpu::Buffer>,
+    /// The parameter buffers the dispatches bind (held here: the store holds them weakly).
+    params: Vec<std::sync::Arc<wgpu::Buffer>>,
+    store: std::sync::Arc<ParamStore>,
     readback: wgpu::Buffer,
     dispatches: Vec<Dispatch>,
     /// Staging buffers of nodes split to fit the binding limit (see [`crate::split`]).
@@ -149,7 +153,19 @@ impl Session<'static> {
         graph: &Graph,
         options: SessionOptions,
     ) -> Result<Self> {
-        Self::build(GpuHandle::Shared(gpu), graph, options)
+        Self::build(GpuHandle::Shared(gpu), graph, options, Default::default())
+    }
+
+    /// Prepares `graph` on a shared device, binding its parameters from `store` (uploading
+    /// there only the ones it does not hold yet): sessions of one model at different shapes
+    /// share their weights this way.
+    pub fn with_param_store(
+        gpu: std::sync::Arc<Gpu>,
+        graph: &Graph,
+        options: SessionOptions,
+        store: std::sync::Arc<ParamStore>,
+    ) -> Result<Self> {
+        Self::build(GpuHandle::Shared(gpu), graph, options, store)
     }
 }
 
@@ -161,7 +177,7 @@ impl<'g> Session<'g> {
 
     /// Prepares `graph` with explicit options.
     pub fn with_options(gpu: &'g Gpu, graph: &Graph, options: SessionOptions) -> Result<Self> {
-        Self::build(GpuHandle::Borrowed(gpu), graph, options)
+        Self::build(GpuHandle::Borrowed(gpu), graph, options, Default::default())
     }
 
     /// The device this session runs on.
@@ -187,6 +203,27 @@ impl<'g> Session<'g> {
     /// Kernel launches per run.
     pub fn dispatch_count(&self) -> usize {
         self.dispatches.len()
+    }
+
+    /// Bytes of the device buffers this session owns (activations, staging, readback; its
+    /// parameters are the store's, [`Session::param_store`]).
+    pub fn device_bytes(&self) -> u64 {
+        self.arenas
+            .iter()
+            .chain(&self.staging)
+            .chain(std::iter::once(&self.readback))
+            .map(|b| b.size())
+            .sum()
+    }
+
+    /// Bytes of the parameter buffers this session binds.
+    pub fn param_bytes(&self) -> u64 {
+        self.params.iter().map(|b| b.size()).sum()
+    }
+
+    /// The store its parameters live in.
+    pub fn param_store(&self) -> &std::sync::Arc<ParamStore> {
+        &self.store
     }
 
     /// Bytes of the staging buffers that nodes split to fit the device's

@@ -12,6 +12,7 @@ mod common;
 mod conv;
 mod conv_transpose;
 mod depthwise;
+mod dynamic;
 mod eltwise;
 mod expand;
 mod f16;

@@ -14,7 +14,7 @@ use wgconv::Result;
 use wgconv::bench::{BenchOptions, Peak};
 
 use crate::args::{AdapterArgs, AutotuneArgs, PrecisionArg};
-use crate::bench::bench_cmd;
+use crate::bench::{bench_cmd, bench_model_cmd};
 use crate::info::{info, summary_cmd};
 use crate::run::run_cmd;
 use crate::validate::validate_cmd;
@@ -109,10 +109,20 @@ enum Command {
     /// Time every layer and network of a benchmark suite and report GFLOP/s, GB/s, % of
     /// peak, and for networks images/s and cold-start (session creation) time.
     ///
-    /// Example: wgconv bench --json bench/results/my-gpu.json --skip resnet50_b32
+    /// Examples:
+    ///   wgconv bench --json bench/results/my-gpu.json --skip resnet50_b32
+    ///   wgconv bench --model resnet18 --shape x=1x3x224x224 --shape x=8x3x224x224
     Bench {
         /// Suite file (default: the built-in copy of bench/suite.json).
         suite: Option<PathBuf>,
+        /// Instead of the suite, time this model (an .onnx file or a zoo network) at every
+        /// --shape in one session (plans per shape, then reuses them).
+        #[arg(long, conflicts_with = "suite")]
+        model: Option<String>,
+        /// NAME=SHAPE for --model; repeat a name for the next shape to run
+        /// (--shape x=1x3x224x224 --shape x=8x3x224x224).
+        #[arg(long = "shape", value_name = "NAME=SHAPE", requires = "model")]
+        shapes: Vec<String>,
         /// Also write the results as JSON here.
         #[arg(long)]
         json: Option<PathBuf>,
@@ -221,6 +231,8 @@ fn main() -> ExitCode {
         Some(Command::Info) => info(),
         Some(Command::Bench {
             suite,
+            model,
+            shapes,
             json,
             roofline,
             runs,
@@ -259,15 +271,26 @@ fn main() -> ExitCode {
                 models: !layers_only,
                 autotune: false,
             };
-            bench_cmd(
-                suite,
-                json,
-                roofline,
-                opts,
-                precision.precision,
-                autotune,
-                &adapter,
-            )
+            if let Some(model) = model {
+                bench_model_cmd(
+                    &model,
+                    &shapes,
+                    &opts,
+                    precision.precision,
+                    autotune,
+                    &adapter,
+                )
+            } else {
+                bench_cmd(
+                    suite,
+                    json,
+                    roofline,
+                    opts,
+                    precision.precision,
+                    autotune,
+                    &adapter,
+                )
+            }
         }
     };
     match result {

@@ -34,18 +34,16 @@ pub(crate) fn run_cmd(
     autotune: AutotuneArgs,
     adapter: &AdapterArgs,
 ) -> Result<String> {
-    let mut shape_map = parse_shapes(shapes)?;
+    let shape_map = parse_shapes(shapes)?;
     let mut given = Vec::new();
     for a in inputs {
         let (name, file) = cli_model::split_assignment("input", a)?;
-        let t = wgconv::npy::read(std::path::Path::new(file))?;
-        shape_map
-            .entry(name.to_string())
-            .or_insert_with(|| t.shape().to_vec());
-        given.push((name.to_string(), t));
+        given.push((
+            name.to_string(),
+            wgconv::npy::read(std::path::Path::new(file))?,
+        ));
     }
     let source = ModelSource::parse(model, weights.map(|p| p.as_path()));
-    let graph = cli_model::load(&source, &shape_map)?;
     let gpu = std::sync::Arc::new(adapter.gpu()?.with_precision(precision)?);
     let tune = autotune.enabled(&gpu);
     let mut config = wgconv::SessionConfig {
@@ -54,32 +52,17 @@ pub(crate) fn run_cmd(
     };
     config.session.autotune = tune;
     let t0 = Instant::now();
-    let session = wgconv::Session::from_graph(&graph, &config)?;
-    let build_ms = t0.elapsed().as_secs_f64() * 1e3;
-    // Unknown names first: a misspelt input would otherwise be reported as a missing one.
-    let names: Vec<String> = session.inputs().into_iter().map(|(n, _)| n).collect();
-    if let Some((extra, _)) = given.iter().find(|(n, _)| !names.contains(n)) {
-        return Err(wgconv::Error::InvalidSetting {
-            name: "input",
-            value: extra.clone(),
-            reason: format!("the model has no such input (inputs: {names:?})"),
-        });
-    }
-    let mut feed = Vec::new();
-    for (i, (name, shape)) in session.inputs().into_iter().enumerate() {
-        match given.iter().position(|(n, _)| *n == name) {
-            Some(k) => feed.push(given.remove(k)),
-            None if inputs.is_empty() => feed.push((name, Tensor::random(shape, 1000 + i as u64))),
-            None => {
-                return Err(wgconv::Error::InvalidSetting {
-                    name: "input",
-                    value: name.clone(),
-                    reason: format!("the model needs input {name:?} of shape {shape:?}"),
-                });
-            }
-        }
-    }
+    let session = cli_model::dynamic_session(&source, &shape_map, config)?;
+    let shape_map = cli_model::shapes_by_input(&source, &session, &shape_map);
+    let feed = cli_model::inputs_for(&session, &shape_map, &given, 1000)?;
     let refs: Vec<(&str, &Tensor)> = feed.iter().map(|(n, t)| (n.as_str(), t)).collect();
+    let planned: Vec<&Tensor> = session
+        .inputs()
+        .iter()
+        .map(|i| &feed.iter().find(|(n, _)| *n == i.name).expect("fed").1)
+        .collect();
+    let plan = session.plan_for(&planned)?;
+    let build_ms = t0.elapsed().as_secs_f64() * 1e3;
     let t1 = Instant::now();
     let outputs = session.run_named(&refs)?;
     let first_ms = t1.elapsed().as_secs_f64() * 1e3;
@@ -96,7 +79,7 @@ pub(crate) fn run_cmd(
         format!("precision: {precision}"),
         format!(
             "session build {build_ms:.1} ms; first run {first_ms:.2} ms; {} dispatches, 1 submit per run",
-            session.dispatch_count()
+            plan.dispatch_count()
         ),
         format!("pipeline cache: {}", gpu.pipeline_cache_state()),
     ];

@@ -90,11 +90,16 @@ fn node_label(n: &NodeProto) -> String {
     format!("ONNX node {:?} ({})", n.name(), n.op_type())
 }
 
-/// Adds the opset to an error about a node: what an op means depends on it.
-fn at_opset(e: Error, opset: i64) -> Error {
+/// Names the node and its opset in an error raised while lowering it (what an op means
+/// depends on the opset); errors from shape rules name only the op kind.
+fn at_node(e: Error, node: &NodeProto, opset: i64) -> Error {
     match e {
         Error::InvalidOp { op, message } if op.starts_with("ONNX node") => Error::InvalidOp {
             op: format!("{op} [opset {opset}]"),
+            message,
+        },
+        Error::InvalidOp { op, message } if op == node.op_type() => Error::InvalidOp {
+            op: format!("{} [opset {opset}]", node_label(node)),
             message,
         },
         e => e,
@@ -183,7 +188,7 @@ pub fn import(bytes: &[u8], opts: &ImportOptions, base: Option<&Path>) -> Result
         im.vals.insert(name.to_string(), Val::Dyn(v));
     }
     for (i, node) in graph.node.iter().enumerate() {
-        im.lower(node, i).map_err(|e| at_opset(e, opset))?;
+        im.lower(node, i).map_err(|e| at_node(e, node, opset))?;
     }
     for out in &graph.output {
         match im.vals.get(out.name()) {

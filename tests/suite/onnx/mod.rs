@@ -2,6 +2,7 @@
 //! blocks and small torchvision networks with random weights), plus malformed and unsupported
 //! models.
 
+mod dynamic;
 mod fixtures;
 mod import_checks;
 mod math;

@@ -1,15 +1,15 @@
-//! Running one node test: its model imported with the data set's inputs, a session on the test
-//! GPU, every output compared with the recorded one.
+//! Running one node test: its model in a [`DynamicSession`] fed every input of each data set
+//! at run time, every output compared with the recorded one.
 
 use std::path::{Path, PathBuf};
 
 use prost::Message;
-use wgconv::onnx::proto::{ModelProto, TensorProto, tensor_proto::DataType, type_proto};
-use wgconv::onnx::{ConstData, ImportOptions, decode_tensor, import_bytes};
-use wgconv::session::Session;
-use wgconv::tensor::Tensor;
+use std::sync::{Arc, OnceLock};
 
-use crate::common::gpu;
+use wgconv::onnx::proto::{ModelProto, TensorProto};
+use wgconv::onnx::{ConstData, decode_tensor};
+use wgconv::tensor::Tensor;
+use wgconv::{DynamicSession, Gpu, SessionConfig};
 
 /// |got - expected| <= ATOL + RTOL * |expected|.
 const ATOL: f64 = 1e-4;
@@ -70,52 +70,16 @@ fn to_tensor(r: &Recorded) -> Tensor {
         .expect("recorded shape matches its data")
 }
 
-/// How the graph inputs are given: int64 inputs are always constants (shape-like values the
-/// importer folds); float inputs are fed at run time, or, when the engine needs them at
-/// import (weights, scales, pads given as inputs), all but the first are constants.
-#[derive(Clone, Copy, PartialEq)]
-enum Feed {
-    AllFloatsRuntime,
-    FirstFloatRuntime,
-}
-
-struct Outcome {
-    session: Session<'static>,
-    runtime: Vec<(String, Tensor)>,
-}
-
-fn prepare(
-    bytes: &[u8],
-    model: &ModelProto,
-    inputs: &[Recorded],
-    feed: Feed,
-) -> Result<Outcome, String> {
-    let graph = model.graph.as_ref().expect("graph");
-    let mut opts = ImportOptions::default();
-    let mut runtime = Vec::new();
-    let mut floats = 0;
-    for (vi, r) in graph.input.iter().zip(inputs) {
-        let name = vi.name().to_string();
-        let int64 = matches!(
-            vi.r#type.as_ref().and_then(|t| t.value.as_ref()),
-            Some(type_proto::Value::TensorType(t)) if t.elem_type() == DataType::Int64 as i32
-        );
-        let t = to_tensor(r);
-        let constant = int64 || (feed == Feed::FirstFloatRuntime && floats > 0);
-        if !int64 {
-            floats += 1;
-        }
-        if constant {
-            opts.constants.insert(name, t);
-        } else {
-            opts.input_shapes.insert(name.clone(), r.shape.clone());
-            runtime.push((name, t));
-        }
-    }
-    let g = import_bytes(bytes, &opts).map_err(|e| format!("import: {e}"))?;
-    // The session lives as long as the test GPU, which is static.
-    let session = Session::new(gpu(), &g).map_err(|e| format!("session: {e}"))?;
-    Ok(Outcome { session, runtime })
+/// One session per test, on a device shared by every node test: any dimension the model
+/// leaves open and every input, weights and shape operands included, given at run time.
+fn session(bytes: &[u8]) -> Result<DynamicSession, String> {
+    static GPU: OnceLock<Arc<Gpu>> = OnceLock::new();
+    let gpu = GPU.get_or_init(|| Arc::new(Gpu::new().expect("node tests need an adapter")));
+    let config = SessionConfig {
+        shared_gpu: Some(gpu.clone()),
+        ..Default::default()
+    };
+    DynamicSession::from_onnx_bytes(bytes, &config).map_err(|e| format!("import: {e}"))
 }
 
 /// Compares one output; `Err` says how it differs.
@@ -161,6 +125,7 @@ pub fn run(dir: &Path) -> Result<(), String> {
     if sets.is_empty() {
         return Err("no test_data_set_*".into());
     }
+    let session = session(&bytes)?;
     for set in sets {
         let inputs = numbered(&set, "input")
             .iter()
@@ -179,37 +144,14 @@ pub fn run(dir: &Path) -> Result<(), String> {
                 graph.output.len()
             ));
         }
-        let floats = graph
+        let tensors: Vec<Tensor> = inputs.iter().map(to_tensor).collect();
+        let feed: Vec<(&str, &Tensor)> = graph
             .input
             .iter()
-            .filter(|vi| {
-                !matches!(
-                    vi.r#type.as_ref().and_then(|t| t.value.as_ref()),
-                    Some(type_proto::Value::TensorType(t)) if t.elem_type() == DataType::Int64 as i32
-                )
-            })
-            .count();
-        let prepared = match prepare(&bytes, &model, &inputs, Feed::AllFloatsRuntime) {
-            Ok(p) => p,
-            Err(first) if floats > 1 => prepare(&bytes, &model, &inputs, Feed::FirstFloatRuntime)
-                .map_err(|second| {
-                if second == first {
-                    first
-                } else {
-                    format!("{second} (with every float input fed: {first})")
-                }
-            })?,
-            Err(e) => return Err(e),
-        };
-        let feed: Vec<(&str, &Tensor)> = prepared
-            .runtime
-            .iter()
-            .map(|(n, t)| (n.as_str(), t))
+            .map(|vi| vi.name())
+            .zip(&tensors)
             .collect();
-        let got = prepared
-            .session
-            .run_named(&feed)
-            .map_err(|e| format!("run: {e}"))?;
+        let got = session.run_named(&feed).map_err(|e| format!("run: {e}"))?;
         for (vi, want) in graph.output.iter().zip(&outputs) {
             let name = vi.name();
             let (_, t) = got

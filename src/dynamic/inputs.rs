@@ -1,0 +1,289 @@
+//! What a model takes: each input's dimensions (fixed or symbolic), whether its values are
+//! data or shape-like integers, and the check of a run's tensors against that.
+
+use std::collections::HashMap;
+
+use prost::Message;
+
+use crate::error::{Error, Result};
+use crate::graph::Graph;
+use crate::onnx::proto::{ModelProto, TensorProto, ValueInfoProto, tensor_shape_proto, type_proto};
+use crate::onnx::{ImportOptions, reads_on_host};
+use crate::tensor::Tensor;
+
+/// One dimension of an input.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Dim {
+    /// Always this size.
+    Fixed(usize),
+    /// Any size, named (ONNX `dim_param`; inputs sharing a name must agree on it; an ONNX
+    /// dimension with neither value nor name is called `?` and binds nothing).
+    Symbolic(String),
+}
+
+impl Dim {
+    /// A symbolic dimension called `name`.
+    pub fn sym(name: &str) -> Self {
+        Dim::Symbolic(name.to_string())
+    }
+}
+
+impl std::fmt::Display for Dim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Dim::Fixed(n) => write!(f, "{n}"),
+            Dim::Symbolic(s) => write!(f, "{s}"),
+        }
+    }
+}
+
+/// How the engine reads an input's values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum InputKind {
+    /// Tensor data, written to the device at every run (activations, and weights given at run
+    /// time).
+    Float,
+    /// Values that decide shapes or indices, read on the host and part of the plan key: inputs
+    /// feeding a slot the importer plans with (a Reshape's shape, a Slice's starts, Resize
+    /// scales or sizes, reduction axes...), and every integer or boolean input (ONNX int64
+    /// data such as a Where mask is read this way too: each new value plans anew).
+    Host,
+}
+
+/// One input of a model.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InputInfo {
+    /// Its name.
+    pub name: String,
+    /// Its dimensions; `None` when the model does not declare its rank.
+    pub dims: Option<Vec<Dim>>,
+    /// Data, or values read on the host.
+    pub kind: InputKind,
+    /// True for integer and boolean inputs (their values must be whole numbers).
+    pub integer: bool,
+    /// The nodes that read it (for error messages).
+    pub feeds: Vec<String>,
+}
+
+impl InputInfo {
+    /// The dimensions as text, e.g. `[N, 3, H, W]`.
+    pub fn dims_text(&self) -> String {
+        match &self.dims {
+            None => "any shape".into(),
+            Some(d) => format!(
+                "[{}]",
+                d.iter().map(Dim::to_string).collect::<Vec<_>>().join(", ")
+            ),
+        }
+    }
+
+    fn feeds_text(&self) -> String {
+        match self.feeds.as_slice() {
+            [] => "no node".into(),
+            f if f.len() <= 3 => f.join(", "),
+            f => format!("{}, ... ({} nodes)", f[..3].join(", "), f.len()),
+        }
+    }
+
+    /// The error for `t` not fitting this input.
+    pub fn mismatch(&self, expected: impl Into<String>, got: impl Into<String>) -> Error {
+        Error::InputMismatch {
+            input: self.name.clone(),
+            feeds: self.feeds_text(),
+            expected: expected.into(),
+            got: got.into(),
+        }
+    }
+}
+
+/// The inputs of an ONNX model that are not initializers nor given as constants in `opts`,
+/// with the shapes `opts` fixes in advance.
+pub fn onnx_inputs(bytes: &[u8], opts: &ImportOptions) -> Result<Vec<InputInfo>> {
+    let model = ModelProto::decode(bytes)
+        .map_err(|e| Error::invalid_op("ONNX model", format!("not a valid ONNX protobuf: {e}")))?;
+    let graph = model
+        .graph
+        .as_ref()
+        .ok_or_else(|| Error::invalid_op("ONNX model", "has no graph"))?;
+    let initialized: Vec<&str> = graph.initializer.iter().map(TensorProto::name).collect();
+    let mut out = Vec::new();
+    for vi in &graph.input {
+        let name = vi.name();
+        if initialized.contains(&name) || opts.constants.contains_key(name) {
+            continue;
+        }
+        let feeds = graph
+            .node
+            .iter()
+            .filter(|n| n.input.iter().any(|i| i == name))
+            .map(|n| {
+                let label = if n.name().is_empty() {
+                    n.output.first().map_or("", String::as_str)
+                } else {
+                    n.name()
+                };
+                format!("{label:?} ({})", n.op_type())
+            })
+            .collect();
+        let (integer, mut dims) = onnx_type(vi);
+        let shapes_plan = graph.node.iter().any(|n| {
+            n.input
+                .iter()
+                .enumerate()
+                .any(|(i, input)| input == name && reads_on_host(n.op_type(), i))
+        });
+        let kind = if integer || shapes_plan {
+            InputKind::Host
+        } else {
+            InputKind::Float
+        };
+        if let Some(given) = opts.input_shapes.get(name) {
+            dims = Some(given.iter().map(|&d| Dim::Fixed(d)).collect());
+        }
+        out.push(InputInfo {
+            name: name.to_string(),
+            dims,
+            kind,
+            integer,
+            feeds,
+        });
+    }
+    Ok(out)
+}
+
+/// Whether the input holds integers (or booleans), and its dimensions.
+fn onnx_type(vi: &ValueInfoProto) -> (bool, Option<Vec<Dim>>) {
+    let Some(type_proto::Value::TensorType(t)) = vi.r#type.as_ref().and_then(|t| t.value.as_ref())
+    else {
+        return (false, None);
+    };
+    use crate::onnx::proto::tensor_proto::DataType;
+    let integer = [
+        DataType::Int64,
+        DataType::Int32,
+        DataType::Int16,
+        DataType::Int8,
+        DataType::Uint8,
+        DataType::Uint16,
+        DataType::Uint32,
+        DataType::Uint64,
+        DataType::Bool,
+    ]
+    .iter()
+    .any(|&d| t.elem_type() == d as i32);
+    let dims = t.shape.as_ref().map(|s| {
+        s.dim
+            .iter()
+            .map(|d| match &d.value {
+                Some(tensor_shape_proto::dimension::Value::DimValue(v)) if *v > 0 => {
+                    Dim::Fixed(*v as usize)
+                }
+                Some(tensor_shape_proto::dimension::Value::DimParam(p)) if !p.is_empty() => {
+                    Dim::Symbolic(p.clone())
+                }
+                _ => Dim::sym("?"),
+            })
+            .collect()
+    });
+    (integer, dims)
+}
+
+/// The inputs of a built graph: every dimension fixed as built except those `open` names
+/// (input name, axis, symbol).
+pub fn graph_inputs(graph: &Graph, open: &[(&str, usize, &str)]) -> Result<Vec<InputInfo>> {
+    let consumers = graph.consumers();
+    let mut out: Vec<InputInfo> = graph
+        .inputs()
+        .iter()
+        .map(|&v| InputInfo {
+            name: graph.value(v).name.clone(),
+            dims: Some(graph.shape(v).iter().map(|&d| Dim::Fixed(d)).collect()),
+            kind: InputKind::Float,
+            integer: false,
+            feeds: consumers[v.0]
+                .iter()
+                .map(|&n| {
+                    let node = graph.node(n);
+                    format!("{:?} ({})", node.name, node.op.kind())
+                })
+                .collect(),
+        })
+        .collect();
+    for &(name, axis, symbol) in open {
+        let input = out.iter_mut().find(|i| i.name == name).ok_or_else(|| {
+            Error::invalid_op(
+                "dynamic session",
+                format!("no graph input {name:?} to open a dimension of"),
+            )
+        })?;
+        let dims = input.dims.as_mut().expect("graph inputs have shapes");
+        let rank = dims.len();
+        let d = dims.get_mut(axis).ok_or_else(|| {
+            Error::invalid_op(
+                "dynamic session",
+                format!("input {name:?} has rank {rank}, no axis {axis} to open"),
+            )
+        })?;
+        *d = Dim::sym(symbol);
+    }
+    Ok(out)
+}
+
+/// Checks a run's tensors (one per input, in order) against the inputs: ranks, fixed
+/// dimensions, symbolic dimensions that agree across inputs, integer values where integers
+/// are read.
+pub fn check(inputs: &[InputInfo], given: &[&Tensor]) -> Result<()> {
+    if inputs.len() != given.len() {
+        return Err(Error::invalid_op(
+            "dynamic session",
+            format!(
+                "the model has {} input(s), got {}",
+                inputs.len(),
+                given.len()
+            ),
+        ));
+    }
+    let mut bound: HashMap<&str, (usize, &str)> = HashMap::new();
+    for (info, t) in inputs.iter().zip(given) {
+        let shape = t.shape();
+        if let Some(dims) = &info.dims {
+            if dims.len() != shape.len() {
+                return Err(info.mismatch(
+                    format!("rank {} ({})", dims.len(), info.dims_text()),
+                    format!("shape {shape:?}"),
+                ));
+            }
+            for (d, &n) in dims.iter().zip(shape) {
+                match d {
+                    Dim::Fixed(f) if *f != n => {
+                        return Err(info.mismatch(
+                            format!("shape {}", info.dims_text()),
+                            format!("{shape:?}"),
+                        ));
+                    }
+                    Dim::Symbolic(s) if s != "?" => match bound.get(s.as_str()) {
+                        Some(&(m, other)) if m != n => {
+                            return Err(info.mismatch(
+                                format!("{s} = {m} as input {other:?} has it"),
+                                format!("{s} = {n} in shape {shape:?}"),
+                            ));
+                        }
+                        _ => {
+                            bound.insert(s, (n, &info.name));
+                        }
+                    },
+                    _ => {}
+                }
+            }
+        }
+        if info.integer
+            && let Some(x) = t.data().iter().find(|x| x.fract() != 0.0 || !x.is_finite())
+        {
+            return Err(info.mismatch(
+                "integer values (it sets shapes or indices)",
+                format!("the value {x}"),
+            ));
+        }
+    }
+    Ok(())
+}
