@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use prost::Message;
-use wgconv::onnx::proto::{ModelProto, TensorProto, tensor_proto::DataType, type_proto};
+use wgconv::onnx::proto::{
+    GraphProto, ModelProto, TensorProto, tensor_proto::DataType, type_proto,
+};
 use wgconv::onnx::{ConstData, ImportOptions, decode_tensor, import_bytes};
 use wgconv::session::Session;
 use wgconv::tensor::Tensor;
@@ -70,13 +72,24 @@ fn to_tensor(r: &Recorded) -> Tensor {
         .expect("recorded shape matches its data")
 }
 
-/// How the graph inputs are given: int64 inputs are always constants (shape-like values the
-/// importer folds); float inputs are fed at run time, or, when the engine needs them at
-/// import (weights, scales, pads given as inputs), all but the first are constants.
-#[derive(Clone, Copy, PartialEq)]
-enum Feed {
-    AllFloatsRuntime,
-    FirstFloatRuntime,
+/// Float inputs given at import, as `ImportOptions::constants`: operands that fix an output
+/// shape or a kernel constant rather than weights (Resize's roi and scales, Upsample's
+/// scales, Pad's value, Dropout's ratio). Every other float input, weights included, is fed at
+/// run time; int64 inputs (shape-like values the importer folds) are constants.
+const IMPORT_OPERANDS: &[(&str, usize)] = &[
+    ("Resize", 1),
+    ("Resize", 2),
+    ("Upsample", 1),
+    ("Pad", 2),
+    ("Dropout", 1),
+];
+
+fn import_operand(graph: &GraphProto, name: &str) -> bool {
+    graph.node.iter().any(|n| {
+        IMPORT_OPERANDS
+            .iter()
+            .any(|&(op, i)| n.op_type() == op && n.input.get(i).is_some_and(|x| x == name))
+    })
 }
 
 struct Outcome {
@@ -84,16 +97,10 @@ struct Outcome {
     runtime: Vec<(String, Tensor)>,
 }
 
-fn prepare(
-    bytes: &[u8],
-    model: &ModelProto,
-    inputs: &[Recorded],
-    feed: Feed,
-) -> Result<Outcome, String> {
+fn prepare(bytes: &[u8], model: &ModelProto, inputs: &[Recorded]) -> Result<Outcome, String> {
     let graph = model.graph.as_ref().expect("graph");
     let mut opts = ImportOptions::default();
     let mut runtime = Vec::new();
-    let mut floats = 0;
     for (vi, r) in graph.input.iter().zip(inputs) {
         let name = vi.name().to_string();
         let int64 = matches!(
@@ -101,11 +108,7 @@ fn prepare(
             Some(type_proto::Value::TensorType(t)) if t.elem_type() == DataType::Int64 as i32
         );
         let t = to_tensor(r);
-        let constant = int64 || (feed == Feed::FirstFloatRuntime && floats > 0);
-        if !int64 {
-            floats += 1;
-        }
-        if constant {
+        if int64 || import_operand(graph, &name) {
             opts.constants.insert(name, t);
         } else {
             opts.input_shapes.insert(name.clone(), r.shape.clone());
@@ -179,28 +182,7 @@ pub fn run(dir: &Path) -> Result<(), String> {
                 graph.output.len()
             ));
         }
-        let floats = graph
-            .input
-            .iter()
-            .filter(|vi| {
-                !matches!(
-                    vi.r#type.as_ref().and_then(|t| t.value.as_ref()),
-                    Some(type_proto::Value::TensorType(t)) if t.elem_type() == DataType::Int64 as i32
-                )
-            })
-            .count();
-        let prepared = match prepare(&bytes, &model, &inputs, Feed::AllFloatsRuntime) {
-            Ok(p) => p,
-            Err(first) if floats > 1 => prepare(&bytes, &model, &inputs, Feed::FirstFloatRuntime)
-                .map_err(|second| {
-                if second == first {
-                    first
-                } else {
-                    format!("{second} (with every float input fed: {first})")
-                }
-            })?,
-            Err(e) => return Err(e),
-        };
+        let prepared = prepare(&bytes, &model, &inputs)?;
         let feed: Vec<(&str, &Tensor)> = prepared
             .runtime
             .iter()
