@@ -9,6 +9,7 @@ mod norm;
 mod ops;
 mod opsets;
 mod reduce;
+mod runtime_params;
 
 use std::path::{Path, PathBuf};
 
