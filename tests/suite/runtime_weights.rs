@@ -1,7 +1,7 @@
 //! Weights given at run time: convolutions and transposed convolutions whose weight, bias and
 //! residual are graph inputs, run in a session in every precision against the CPU reference
-//! on the operands as the device stores them; such a convolution never runs Winograd, and one
-//! that would need splitting is a typed device-limit error.
+//! on the operands as the device stores them; such a convolution never runs Winograd (nor is
+//! it autotuned), and one that would need splitting is a typed device-limit error.
 
 use proptest::prelude::*;
 use wgconv::compare::{F16Tolerance, Tolerance, compare, compare_f16};
@@ -238,6 +238,14 @@ fn runtime_weights_never_run_winograd() {
         .insert(wgconv::graph::NodeId(0), plan.steps[0].algorithm.unwrap());
     let e = lower(&g, target, &opts).unwrap_err().to_string();
     assert!(e.contains("\"conv\"") && e.contains("run time"), "{e}");
+    // The autotuner leaves it to the heuristic's untransformed choice.
+    let tuned = SessionOptions {
+        autotune: true,
+        ..Default::default()
+    };
+    let s = Session::with_options(gpu(), &g, tuned).unwrap();
+    let a = s.plan().steps[0].algorithm.expect("a convolution");
+    assert!(!a.transforms_weights(), "{a:?}");
     conv_case(&pr);
 }
 
