@@ -83,6 +83,38 @@ impl Importer<'_> {
         Ok((x, w, bias, inputs))
     }
 
+    /// Adds the node; a shape error names the weight slots given at run time (their shapes come
+    /// from the model's inputs, so the model is what is wrong).
+    fn add_conv(
+        &mut self,
+        node: &NodeProto,
+        index: usize,
+        op: Op,
+        inputs: &[ValueId],
+    ) -> Result<ValueId> {
+        let slots = match &op {
+            Op::Conv { weight, bias, .. } | Op::ConvTranspose { weight, bias, .. } => {
+                [Some(weight), bias.as_ref()]
+            }
+            _ => [None, None],
+        };
+        // Slot j is ONNX input j + 1 (W, then B).
+        let fed: Vec<String> = (1..)
+            .zip(slots)
+            .filter_map(|(i, o)| {
+                let o = o.filter(|o| o.input().is_some())?;
+                Some(format!("input {i} {:?} {:?}", node.input[i], o.shape()))
+            })
+            .collect();
+        self.add(node, index, op, inputs).map_err(|e| match e {
+            Error::InvalidOp { op, message } if !fed.is_empty() => Error::InvalidOp {
+                op,
+                message: format!("{message} (given at run time: {})", fed.join(", ")),
+            },
+            e => e,
+        })
+    }
+
     fn conv(&mut self, node: &NodeProto, index: usize, a: &Attrs<'_>) -> Result<ValueId> {
         let (x, w, bias, inputs) = self.conv_operands(node)?;
         let xs = self.shape(x);
@@ -133,7 +165,7 @@ impl Importer<'_> {
             bias,
             epilogue: Epilogue::default(),
         };
-        self.add(node, index, op, &inputs)
+        self.add_conv(node, index, op, &inputs)
     }
 
     fn conv_transpose(&mut self, node: &NodeProto, index: usize, a: &Attrs<'_>) -> Result<ValueId> {
@@ -199,6 +231,6 @@ impl Importer<'_> {
             bias,
             epilogue: Epilogue::default(),
         };
-        self.add(node, index, op, &inputs)
+        self.add_conv(node, index, op, &inputs)
     }
 }

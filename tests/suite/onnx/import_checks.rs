@@ -152,6 +152,6 @@ fn dynamic_inputs_and_weights_as_inputs() {
     let e = import_bytes(&bad, &ImportOptions::default())
         .unwrap_err()
         .to_string();
-    assert!(e.contains("\"c\""), "{e}");
+    assert!(e.contains("\"c\"") && e.contains("\"w\""), "{e}");
     let _ = Activation::Relu;
 }
