@@ -1,6 +1,8 @@
 //! Convolutions: `Conv` and `ConvTranspose` with their padding rules (explicit pads,
 //! `auto_pad`, ConvTranspose's `output_shape`). A Pad in front of a Conv is lowered as a Pad;
-//! [`crate::graph::patterns`] folds it into the convolution afterwards.
+//! [`crate::graph::patterns`] folds it into the convolution afterwards. A computed weight or
+//! bias (a graph input fed at run time, or any node's output) becomes a node input that the
+//! kernels read as written ([`crate::graph::Operand`]).
 
 use super::{Importer, Val, node_label};
 use crate::error::{Error, Result};

@@ -1,5 +1,6 @@
-//! Matrix products: `Gemm` (a linear layer, `B` constant) and `MatMul` (a linear layer when
-//! `B` is a 2-D constant, else a product of two computed matrices).
+//! Matrix products: `Gemm` (a linear layer when `B` and `C` are constant, else lowered in
+//! [`super::runtime`]) and `MatMul` (a linear layer when `B` is a 2-D constant, else a product
+//! of two computed matrices).
 
 use super::{Importer, Val, node_label};
 use crate::error::{Error, Result};

@@ -1,7 +1,8 @@
 //! Normalisations: `LayerNormalization`, `InstanceNormalization`, `GroupNormalization`,
-//! `LpNormalization`, `LRN`. Scale and bias are constant inputs (initializers), reshaped on
-//! the host to what the kernel indexes: layer norm's broadcast to the normalised shape,
-//! group norm's per channel (opset 18 gives one per group).
+//! `LpNormalization`, `LRN`. Constant scale and bias are reshaped on the host to what the
+//! kernel indexes: layer norm's broadcast to the normalised shape, group norm's per channel
+//! (opset 18 gives one per group); computed ones follow the unscaled normalisation as
+//! broadcasting Mul / Add ([`super::runtime`]).
 
 use super::{Importer, Val, node_label};
 use crate::error::{Error, Result};
