@@ -20,7 +20,7 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
 use crate::error::{Error, Result};
-use crate::graph::{Graph, NodeId, Op};
+use crate::graph::{Graph, NodeId, Op, Operand};
 use crate::tensor::Tensor;
 
 fn weights_error(tensor: impl Into<String>, message: impl Into<String>) -> Error {
@@ -55,12 +55,22 @@ pub fn init_seeded(g: &mut Graph, seed: u64) {
         let name = g.node(id).name.clone();
         let s = |field: &str| key_seed(seed, &format!("{name}.{field}"));
         match g.op_mut(id) {
-            Op::Conv { weight, bias, .. } | Op::ConvTranspose { weight, bias, .. } => {
+            // Weights given at run time have nothing to fill.
+            Op::Conv {
+                weight: Operand::Const(weight),
+                bias,
+                ..
+            }
+            | Op::ConvTranspose {
+                weight: Operand::Const(weight),
+                bias,
+                ..
+            } => {
                 // PyTorch's fan-in for both: weight.shape[1] * prod(kernel).
                 let fan_in: usize = weight.shape()[1..].iter().product();
                 let a = (6.0 / fan_in.max(1) as f32).sqrt();
                 fill_uniform(weight, s("weight"), -a, a);
-                if let Some(b) = bias {
+                if let Some(Operand::Const(b)) = bias {
                     let bb = 1.0 / (fan_in.max(1) as f32).sqrt();
                     fill_uniform(b, s("bias"), -bb, bb);
                 }

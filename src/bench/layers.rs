@@ -61,8 +61,8 @@ fn prepare_conv(
     let a = if autotune {
         let op = Op::Conv {
             spec: p.spec.clone(),
-            weight: d.w.clone(),
-            bias: d.bias.clone(),
+            weight: d.w.clone().into(),
+            bias: d.bias.clone().map(Into::into),
             epilogue: p.epilogue(),
         };
         let a = gpu.tuner().conv_algorithm(gpu, &op, input_shape);

@@ -156,8 +156,8 @@ impl Graph {
             name,
             Op::Conv {
                 spec,
-                weight,
-                bias,
+                weight: weight.into(),
+                bias: bias.map(Into::into),
                 epilogue: Epilogue::default(),
             },
             &[x],
@@ -241,8 +241,8 @@ impl Graph {
             name,
             Op::ConvTranspose {
                 spec,
-                weight,
-                bias,
+                weight: weight.into(),
+                bias: bias.map(Into::into),
                 epilogue: Epilogue::default(),
             },
             &[x],

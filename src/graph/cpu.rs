@@ -9,7 +9,7 @@
 
 use crate::compare::Tolerance;
 use crate::error::{Error, Result};
-use crate::graph::{Graph, Node, NodeId, Op};
+use crate::graph::{Graph, Node, NodeId, Op, Operand};
 use crate::ops::{Activation, ConvSpec};
 use crate::reference;
 use crate::reference::activation::apply;
@@ -194,6 +194,14 @@ fn finish(mut t: Tensor, residual: Option<&Tensor>, act: Activation) -> Tensor {
     t
 }
 
+/// A weight slot's tensor: the constant, or the node input it reads.
+fn operand<'a>(o: &'a Operand, ins: &[&'a Tensor]) -> &'a Tensor {
+    match o {
+        Operand::Const(t) => t,
+        Operand::Input { index, .. } => ins[*index],
+    }
+}
+
 /// Evaluates one op.
 pub fn eval(op: &Op, ins: &[&Tensor], out_shape: &[usize]) -> Result<Tensor> {
     // An empty output needs no work; the references' loops over its other dimensions (which
@@ -208,12 +216,13 @@ pub fn eval(op: &Op, ins: &[&Tensor], out_shape: &[usize]) -> Result<Tensor> {
             bias,
             epilogue,
         } => {
+            let (w, b) = (operand(weight, ins), bias.as_ref().map(|b| operand(b, ins)));
             let y = if spec.rank() == 2 {
-                conv2d(spec, ins[0], weight, bias.as_ref())?
+                conv2d(spec, ins[0], w, b)?
             } else {
-                reference::conv::conv(spec, ins[0], weight, bias.as_ref())?
+                reference::conv::conv(spec, ins[0], w, b)?
             };
-            let res = epilogue.residual.then(|| ins[1]);
+            let res = epilogue.residual.then(|| ins[ins.len() - 1]);
             finish(y, res, epilogue.activation)
         }
         Op::ConvTranspose {
@@ -222,8 +231,9 @@ pub fn eval(op: &Op, ins: &[&Tensor], out_shape: &[usize]) -> Result<Tensor> {
             bias,
             epilogue,
         } => {
-            let y = reference::conv_transpose::conv_transpose(spec, ins[0], weight, bias.as_ref())?;
-            let res = epilogue.residual.then(|| ins[1]);
+            let (w, b) = (operand(weight, ins), bias.as_ref().map(|b| operand(b, ins)));
+            let y = reference::conv_transpose::conv_transpose(spec, ins[0], w, b)?;
+            let res = epilogue.residual.then(|| ins[ins.len() - 1]);
             finish(y, res, epilogue.activation)
         }
         Op::BatchNorm { .. } => {

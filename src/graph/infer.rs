@@ -7,11 +7,36 @@ use crate::tensor::{Tensor, numel};
 use super::Op;
 
 fn check_vec(what: &str, t: &Tensor, len: usize) -> Result<(), String> {
-    if t.shape() != [len] {
-        return Err(format!(
-            "{what} has shape {:?}, expected [{len}]",
-            t.shape()
-        ));
+    check_len(what, t.shape(), len)
+}
+
+fn check_len(what: &str, shape: &[usize], len: usize) -> Result<(), String> {
+    if shape != [len] {
+        return Err(format!("{what} has shape {shape:?}, expected [{len}]"));
+    }
+    Ok(())
+}
+
+/// A convolution's inputs: the data, its run-time weight slots (input k of the operand's
+/// shape, in order from 1), then the residual when fused.
+fn check_conv_inputs(op: &Op, inputs: &[&[usize]], residual: bool) -> Result<(), String> {
+    let rt = op.runtime_operands();
+    arity(inputs, 1 + rt.len() + residual as usize)?;
+    for (k, o) in rt.iter().enumerate() {
+        if o.input() != Some(k + 1) {
+            return Err(format!(
+                "run-time weight slots must be inputs 1.., one reads input {:?}",
+                o.input()
+            ));
+        }
+        if inputs[k + 1] != o.shape() {
+            return Err(format!(
+                "input {} has shape {:?}, its weight slot is {:?}",
+                k + 1,
+                inputs[k + 1],
+                o.shape()
+            ));
+        }
     }
     Ok(())
 }
@@ -44,17 +69,17 @@ impl Op {
                 bias,
                 epilogue,
             } => {
-                arity(inputs, if epilogue.residual { 2 } else { 1 })?;
+                check_conv_inputs(self, inputs, epilogue.residual)?;
                 let out = spec
                     .output_shape(inputs[0], weight.shape())
                     .map_err(|e| e.to_string())?;
                 if let Some(b) = bias {
-                    check_vec("bias", b, out[1])?;
+                    check_len("bias", b.shape(), out[1])?;
                 }
-                if epilogue.residual && inputs[1] != out.as_slice() {
+                let last = inputs[inputs.len() - 1];
+                if epilogue.residual && last != out.as_slice() {
                     return Err(format!(
-                        "residual {:?} must have the output's shape {out:?}",
-                        inputs[1]
+                        "residual {last:?} must have the output's shape {out:?}"
                     ));
                 }
                 Ok(out)
@@ -65,17 +90,17 @@ impl Op {
                 bias,
                 epilogue,
             } => {
-                arity(inputs, if epilogue.residual { 2 } else { 1 })?;
+                check_conv_inputs(self, inputs, epilogue.residual)?;
                 let out = spec
                     .output_shape(inputs[0], weight.shape())
                     .map_err(|e| e.to_string())?;
                 if let Some(b) = bias {
-                    check_vec("bias", b, out[1])?;
+                    check_len("bias", b.shape(), out[1])?;
                 }
-                if epilogue.residual && inputs[1] != out.as_slice() {
+                let last = inputs[inputs.len() - 1];
+                if epilogue.residual && last != out.as_slice() {
                     return Err(format!(
-                        "residual {:?} must have the output's shape {out:?}",
-                        inputs[1]
+                        "residual {last:?} must have the output's shape {out:?}"
                     ));
                 }
                 Ok(out)

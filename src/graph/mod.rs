@@ -17,7 +17,7 @@ pub mod patterns;
 use std::collections::{HashMap, HashSet};
 
 pub use builder::Conv2d;
-pub use op::Op;
+pub use op::{Op, Operand};
 
 use crate::error::{Error, Result};
 use crate::tensor::{Tensor, checked_numel, numel};

@@ -8,22 +8,73 @@ use crate::ops::{
 };
 use crate::tensor::{Tensor, numel};
 
+/// A weight slot of a convolution: a host tensor (a parameter, uploaded once), or the node's
+/// input `index`, a graph tensor written at run time in the same layout. The planner binds
+/// either where the kernel reads the weight; host transforms (BatchNorm folding, Winograd)
+/// need the constant.
+#[derive(Clone, Debug)]
+pub enum Operand {
+    Const(Tensor),
+    Input { index: usize, shape: Vec<usize> },
+}
+
+impl Operand {
+    pub fn shape(&self) -> &[usize] {
+        match self {
+            Operand::Const(t) => t.shape(),
+            Operand::Input { shape, .. } => shape,
+        }
+    }
+
+    pub fn numel(&self) -> usize {
+        numel(self.shape())
+    }
+
+    pub fn as_const(&self) -> Option<&Tensor> {
+        match self {
+            Operand::Const(t) => Some(t),
+            Operand::Input { .. } => None,
+        }
+    }
+
+    pub fn as_const_mut(&mut self) -> Option<&mut Tensor> {
+        match self {
+            Operand::Const(t) => Some(t),
+            Operand::Input { .. } => None,
+        }
+    }
+
+    /// The node input this operand is read from, if it is not a constant.
+    pub fn input(&self) -> Option<usize> {
+        match self {
+            Operand::Const(_) => None,
+            Operand::Input { index, .. } => Some(*index),
+        }
+    }
+}
+
+impl From<Tensor> for Operand {
+    fn from(t: Tensor) -> Self {
+        Operand::Const(t)
+    }
+}
+
 /// One operation with its parameters (host tensors in PyTorch layouts).
 #[derive(Clone, Debug)]
 pub enum Op {
     /// N-d convolution; `weight` `[O, C/g, *k]`, `bias` `[O]`. With `epilogue.residual` the
-    /// node has a second input of the output's shape, added before the activation.
+    /// node's last input has the output's shape and is added before the activation.
     Conv {
         spec: ConvSpec,
-        weight: Tensor,
-        bias: Option<Tensor>,
+        weight: Operand,
+        bias: Option<Operand>,
         epilogue: Epilogue,
     },
     /// Transposed convolution; `weight` `[C, O/g, *k]`.
     ConvTranspose {
         spec: ConvTransposeSpec,
-        weight: Tensor,
-        bias: Option<Tensor>,
+        weight: Operand,
+        bias: Option<Operand>,
         epilogue: Epilogue,
     },
     /// Inference batch normalisation over dim 1: `(x - mean) / sqrt(var + eps) * gamma + beta`.
@@ -146,9 +197,15 @@ macro_rules! param_list {
     ($op:expr) => {{
         let mut v = Vec::new();
         match $op {
-            Op::Conv { weight, bias, .. }
-            | Op::ConvTranspose { weight, bias, .. }
-            | Op::Linear { weight, bias, .. } => {
+            Op::Conv { weight, bias, .. } | Op::ConvTranspose { weight, bias, .. } => {
+                if let Operand::Const(w) = weight {
+                    v.push(("weight", w));
+                }
+                if let Some(Operand::Const(b)) = bias {
+                    v.push(("bias", b));
+                }
+            }
+            Op::Linear { weight, bias, .. } => {
                 v.push(("weight", weight));
                 if let Some(b) = bias {
                     v.push(("bias", b));
@@ -226,6 +283,22 @@ impl Op {
             Op::Dropout { .. } => "dropout",
             Op::Identity => "identity",
             Op::SeGate { .. } => "se_gate",
+        }
+    }
+
+    /// The weight slots read from node inputs at run time (a convolution's weight or bias
+    /// given as a graph tensor), in input order.
+    pub fn runtime_operands(&self) -> Vec<&Operand> {
+        match self {
+            Op::Conv { weight, bias, .. } | Op::ConvTranspose { weight, bias, .. } => {
+                let mut v: Vec<&Operand> = std::iter::once(weight)
+                    .chain(bias)
+                    .filter(|o| o.input().is_some())
+                    .collect();
+                v.sort_by_key(|o| o.input());
+                v
+            }
+            _ => Vec::new(),
         }
     }
 

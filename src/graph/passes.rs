@@ -20,7 +20,7 @@
 //! pattern's source, so other readers keep the inner nodes alive instead.)
 
 pub use super::patterns::fuse_patterns;
-use super::{Graph, NodeId, Op, ValueId};
+use super::{Graph, NodeId, Op, Operand, ValueId};
 use crate::error::Result;
 use crate::ops::{Activation, BinaryOp, ConvSpec, PoolKind};
 use crate::tensor::Tensor;
@@ -106,7 +106,7 @@ fn to_tensor(v: &[f64]) -> Tensor {
 /// through `b * scale + shift`.
 fn fold_into_conv(
     weight: &mut Tensor,
-    bias: &mut Option<Tensor>,
+    bias: &mut Option<Operand>,
     scale: &[f64],
     shift: &[f64],
     transposed: Option<&ConvSpec>,
@@ -145,11 +145,14 @@ fn fold_into_conv(
     }
     let b: Vec<f64> = (0..out_ch)
         .map(|o| {
-            let b0 = bias.as_ref().map_or(0.0, |t| t.data()[o] as f64);
+            let b0 = bias
+                .as_ref()
+                .and_then(Operand::as_const)
+                .map_or(0.0, |t| t.data()[o] as f64);
             b0 * scale[o] + shift[o]
         })
         .collect();
-    *bias = Some(to_tensor(&b));
+    *bias = Some(to_tensor(&b).into());
 }
 
 /// Folds each BatchNorm into the convolution feeding it when that convolution has no fused
@@ -166,8 +169,11 @@ pub fn fold_batch_norm(g: &mut Graph) -> Result<PassStats> {
         let (bn_out, x) = (node.output, node.inputs[0]);
         let producer = g.value(x).producer;
         let foldable = producer.filter(|&p| {
+            // Folding rewrites the weights on the host: not for weights given at run time.
+            let op = &g.node(p).op;
             sole_reader(g, &uses, &consumers, x) == Some(NodeId(i))
-                && match &g.node(p).op {
+                && op.runtime_operands().is_empty()
+                && match op {
                     Op::Conv { epilogue, .. } | Op::ConvTranspose { epilogue, .. } => {
                         *epilogue == Default::default()
                     }
@@ -176,9 +182,16 @@ pub fn fold_batch_norm(g: &mut Graph) -> Result<PassStats> {
         });
         if let Some(p) = foldable {
             match g.op_mut(p) {
-                Op::Conv { weight, bias, .. } => fold_into_conv(weight, bias, &scale, &shift, None),
+                Op::Conv {
+                    weight: Operand::Const(weight),
+                    bias,
+                    ..
+                } => fold_into_conv(weight, bias, &scale, &shift, None),
                 Op::ConvTranspose {
-                    weight, bias, spec, ..
+                    weight: Operand::Const(weight),
+                    bias,
+                    spec,
+                    ..
                 } => {
                     let conv = spec.conv.clone();
                     fold_into_conv(weight, bias, &scale, &shift, Some(&conv))
@@ -351,8 +364,11 @@ fn as_dense_1x1(op: &Op) -> Option<(Tensor, Tensor, Activation)> {
         return None;
     }
     let (o, c) = (weight.shape()[0], weight.shape()[1]);
-    let w = weight.clone().reshape(vec![o, c]).ok()?;
-    let b = bias.clone().unwrap_or_else(|| Tensor::zeros(vec![o]));
+    let w = weight.as_const()?.clone().reshape(vec![o, c]).ok()?;
+    let b = match bias {
+        Some(b) => b.as_const()?.clone(),
+        None => Tensor::zeros(vec![o]),
+    };
     Some((w, b, epilogue.activation))
 }
 

@@ -2,7 +2,7 @@
 //! match arm per op; a convolution's arm defers to its algorithm.
 
 use crate::error::{Error, Result};
-use crate::graph::{Node, Op};
+use crate::graph::{Node, Op, Operand};
 use crate::kernels::algorithm::{self, ConvAlgorithm};
 use crate::kernels::channel_affine::{AffineBindings, channel_affine};
 use crate::kernels::se_gate::{SeGateBindings, se_gate};
@@ -19,6 +19,30 @@ pub fn is_view(op: &Op) -> bool {
         op,
         Op::Flatten { .. } | Op::Reshape { .. } | Op::Dropout { .. } | Op::Identity
     )
+}
+
+/// A convolution's bindings: a weight slot given at run time binds the node input it names,
+/// a constant one its parameter (parameters in slot order); the residual is the last input.
+fn conv_bindings<B: Binding>(
+    weight: &Operand,
+    bias: Option<&Operand>,
+    residual: bool,
+    x: &[B],
+    p: &[B],
+    y: B,
+) -> ConvBindings<B> {
+    let mut params = p.iter().copied();
+    let mut bind = |o: &Operand| match o.input() {
+        Some(k) => x[k],
+        None => params.next().expect("a parameter per constant weight slot"),
+    };
+    ConvBindings {
+        input: x[0],
+        weight: bind(weight),
+        bias: bias.map(&mut bind),
+        residual: residual.then(|| x[x.len() - 1]),
+        output: y,
+    }
 }
 
 /// The launches of `node` for inputs of shapes `ins` bound at `x`, parameters at `p` (in
@@ -50,16 +74,10 @@ pub fn node_launches<B: Binding>(
         Op::Conv {
             spec,
             weight,
+            bias,
             epilogue,
-            ..
         } => {
-            let b = ConvBindings {
-                input: x[0],
-                weight: p[0],
-                bias: p.get(1).copied(),
-                residual: epilogue.residual.then(|| x[1]),
-                output: y,
-            };
+            let b = conv_bindings(weight, bias.as_ref(), epilogue.residual, x, p, y);
             let a =
                 algorithm.unwrap_or_else(|| algorithm::single_pass(spec, ins[0], weight.shape()));
             return algorithm::conv_with(
@@ -77,21 +95,15 @@ pub fn node_launches<B: Binding>(
         Op::ConvTranspose {
             spec,
             weight,
+            bias,
             epilogue,
-            ..
         } => conv_transpose::conv_transpose(
             target,
             spec,
             ins[0],
             weight.shape(),
             *epilogue,
-            ConvBindings {
-                input: x[0],
-                weight: p[0],
-                bias: p.get(1).copied(),
-                residual: epilogue.residual.then(|| x[1]),
-                output: y,
-            },
+            conv_bindings(weight, bias.as_ref(), epilogue.residual, x, p, y),
         ),
         Op::BatchNorm { .. } => channel_affine(
             target,

@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use crate::graph::{Op, passes::batch_norm_affine};
+use crate::graph::{Op, Operand, passes::batch_norm_affine};
 use crate::kernels::algorithm::ConvAlgorithm;
 use crate::kernels::{resize, winograd};
 use crate::precision::Precision;
@@ -26,9 +26,14 @@ pub enum ParamData {
 /// The op's own parameter tensors, in binding order.
 pub fn op_tensors(op: &Op) -> Vec<&Tensor> {
     match op {
-        Op::Conv { weight, bias, .. }
-        | Op::ConvTranspose { weight, bias, .. }
-        | Op::Linear { weight, bias, .. } => std::iter::once(weight).chain(bias).collect(),
+        // Weight slots given at run time are node inputs, not parameters.
+        Op::Conv { weight, bias, .. } | Op::ConvTranspose { weight, bias, .. } => {
+            std::iter::once(weight)
+                .chain(bias)
+                .filter_map(Operand::as_const)
+                .collect()
+        }
+        Op::Linear { weight, bias, .. } => std::iter::once(weight).chain(bias).collect(),
         Op::ChannelAffine { scale, shift, .. } => vec![scale, shift],
         Op::SeGate { w1, b1, w2, b2, .. } => vec![w1, b1, w2, b2],
         Op::Norm { scale, bias, .. } => scale.iter().chain(bias).collect(),
@@ -57,9 +62,18 @@ pub fn node_params(
     let derived = |t: Tensor| ParamData::Derived(Arc::new(t));
     let own = |n: usize| (0..n).map(ParamData::Op).collect::<Vec<_>>();
     match op {
-        Op::Conv { weight, bias, .. } if algorithm.is_some_and(|a| a.transforms_weights()) => {
+        // Selection never transforms run-time weights (`plan::select`).
+        Op::Conv {
+            weight: Operand::Const(weight),
+            bias,
+            ..
+        } if algorithm.is_some_and(|a| a.transforms_weights()) => {
             let mut v = vec![derived(winograd::transform_weights(weight))];
-            v.extend(bias.iter().map(|_| ParamData::Op(1)));
+            v.extend(
+                bias.iter()
+                    .filter(|b| b.input().is_none())
+                    .map(|_| ParamData::Op(1)),
+            );
             v
         }
         Op::BatchNorm { .. } => {

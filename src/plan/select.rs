@@ -37,9 +37,18 @@ fn check_overrides(g: &Graph, overrides: &HashMap<NodeId, ConvAlgorithm>) -> Res
         }
         let node = g.node(id);
         match &node.op {
-            Op::Conv { spec, weight, .. } => a
-                .supports(spec, g.shape(node.inputs[0]), weight.shape())
-                .map_err(name_node(g, id))?,
+            Op::Conv { spec, weight, .. } => {
+                a.supports(spec, g.shape(node.inputs[0]), weight.shape())
+                    .map_err(name_node(g, id))?;
+                if a.transforms_weights() && !node.op.runtime_operands().is_empty() {
+                    return Err(name_node(g, id)(Error::invalid_op(
+                        "plan",
+                        format!(
+                            "{a:?} transforms the weights on the host; this node's are given at run time"
+                        ),
+                    )));
+                }
+            }
             op => {
                 return Err(name_node(g, id)(Error::invalid_op(
                     "plan",
@@ -80,7 +89,9 @@ pub(crate) fn algorithms(
             .chain([bytes(weight.shape())])
             .chain(scratch)
             .any(|b| b > limit);
-        Some(if split {
+        // Weights given at run time are read as written: nothing transforms them.
+        let runtime = !node.op.runtime_operands().is_empty();
+        Some(if split || (runtime && chosen.transforms_weights()) {
             algorithm::single_pass(spec, input, weight.shape())
         } else {
             chosen

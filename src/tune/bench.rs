@@ -18,7 +18,8 @@ pub(super) struct Bench {
 }
 
 /// The spec, weight shape and epilogue of `op`; `None` unless it is a convolution, the only
-/// op tuned.
+/// op tuned, with constant weights (the candidates include Winograd, which transforms them on
+/// the host; weights given at run time run the heuristic's untransformed choice).
 pub(super) fn conv_parts(op: &Op) -> Option<(&ConvSpec, &[usize], Epilogue)> {
     let Op::Conv {
         spec,
@@ -29,6 +30,9 @@ pub(super) fn conv_parts(op: &Op) -> Option<(&ConvSpec, &[usize], Epilogue)> {
     else {
         return None;
     };
+    if !op.runtime_operands().is_empty() {
+        return None;
+    }
     Some((spec, weight.shape(), *epilogue))
 }
 

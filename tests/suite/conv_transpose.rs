@@ -28,7 +28,7 @@ pub struct ConvTransposeProblem {
 }
 
 impl ConvTransposeProblem {
-    fn shapes(&self) -> (Vec<usize>, Vec<usize>) {
+    pub(crate) fn shapes(&self) -> (Vec<usize>, Vec<usize>) {
         let mut x = vec![self.n, self.c];
         x.extend(&self.input);
         let mut w = vec![self.c, self.o / self.spec.conv.groups];
@@ -36,7 +36,7 @@ impl ConvTransposeProblem {
         (x, w)
     }
 
-    fn out_shape(&self) -> wgconv::Result<Vec<usize>> {
+    pub(crate) fn out_shape(&self) -> wgconv::Result<Vec<usize>> {
         let (x, w) = self.shapes();
         self.spec.output_shape(&x, &w)
     }
@@ -75,7 +75,7 @@ impl ConvTransposeProblem {
     }
 
     /// Terms summed per output, an upper bound: every input channel of the group times every tap.
-    fn terms(&self) -> usize {
+    pub(crate) fn terms(&self) -> usize {
         (self.c / self.spec.conv.groups) * self.spec.conv.kernel.iter().product::<usize>() + 2
     }
 
@@ -137,7 +137,7 @@ prop_compose! {
     }
 }
 
-fn problem() -> impl Strategy<Value = ConvTransposeProblem> {
+pub(crate) fn problem() -> impl Strategy<Value = ConvTransposeProblem> {
     (1usize..=3)
         .prop_flat_map(|r| {
             // Keep the volume small on lavapipe: 1-D up to 13, 2-D up to 7, 3-D up to 4.

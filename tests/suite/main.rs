@@ -33,6 +33,7 @@ mod reduce;
 mod reduce_arg;
 mod resize;
 mod robustness;
+mod runtime_weights;
 mod shaders;
 mod softmax;
 mod splitk;

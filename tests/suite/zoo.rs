@@ -229,7 +229,7 @@ fn safetensors_half_precision() {
 fn network_check_catches_a_small_corruption() {
     use crate::graph::network_tolerance;
     use wgconv::compare::compare;
-    use wgconv::graph::{Op, cpu};
+    use wgconv::graph::{Op, Operand, cpu};
     let g = zoo::build("resnet18", &[1, 3, 32, 32]).unwrap();
     let (g, inputs) = initialised(g, 21);
     let want = cpu::run(&g, &inputs).unwrap();
@@ -238,7 +238,11 @@ fn network_check_catches_a_small_corruption() {
     let c = compare(good[0].data(), want[0].data(), tol);
     assert!(c.passed(), "{c} {tol:?}");
     let mut swapped = g.clone();
-    if let Op::Conv { weight, .. } = swapped.op_mut(swapped.find("layer3.1.conv1").unwrap()) {
+    if let Op::Conv {
+        weight: Operand::Const(weight),
+        ..
+    } = swapped.op_mut(swapped.find("layer3.1.conv1").unwrap())
+    {
         let per = weight.numel() / weight.shape()[0];
         let w = weight.data_mut();
         for i in 0..per {

@@ -1,10 +1,12 @@
 //! Convolutions: `Conv` and `ConvTranspose` with their padding rules (explicit pads,
 //! `auto_pad`, ConvTranspose's `output_shape`). A Pad in front of a Conv is lowered as a Pad;
-//! [`crate::graph::patterns`] folds it into the convolution afterwards.
+//! [`crate::graph::patterns`] folds it into the convolution afterwards. A computed weight or
+//! bias (a graph input fed at run time, or any node's output) becomes a node input that the
+//! kernels read as written ([`crate::graph::Operand`]).
 
 use super::{Importer, Val, node_label};
 use crate::error::{Error, Result};
-use crate::graph::{Op, ValueId};
+use crate::graph::{Op, Operand, ValueId};
 use crate::onnx::attrs::Attrs;
 use crate::onnx::proto::NodeProto;
 use crate::ops::{ConvSpec, ConvTransposeSpec, Epilogue};
@@ -35,25 +37,97 @@ pub(super) fn explicit_pads(a: &Attrs<'_>, r: usize) -> Result<(Vec<usize>, Vec<
 }
 
 impl Importer<'_> {
-    fn conv(&mut self, node: &NodeProto, index: usize, a: &Attrs<'_>) -> Result<ValueId> {
+    /// Input `i` as a weight slot: a constant, or a computed tensor (a graph input or any
+    /// node's output) read at run time, appended to the node's `inputs`.
+    fn weight_slot(
+        &self,
+        node: &NodeProto,
+        i: usize,
+        inputs: &mut Vec<ValueId>,
+    ) -> Result<Option<Operand>> {
+        Ok(match self.get(node, i)? {
+            None => None,
+            Some(Val::Const(c)) => Some(Operand::Const(c.to_tensor())),
+            Some(_) => {
+                let v = self.dyn_in(node, i)?;
+                inputs.push(v);
+                Some(Operand::Input {
+                    index: inputs.len() - 1,
+                    shape: self.shape(v),
+                })
+            }
+        })
+    }
+
+    /// A convolution's data, weight and bias, and the node inputs they make; the weight's
+    /// rank checked against the data's.
+    fn conv_operands(
+        &self,
+        node: &NodeProto,
+    ) -> Result<(ValueId, Operand, Option<Operand>, Vec<ValueId>)> {
         let x = self.dyn_in(node, 0)?;
-        let w = self.need_const(node, 1)?;
-        let bias = self.const_in(node, 2)?;
+        let mut inputs = vec![x];
+        let w = self
+            .weight_slot(node, 1, &mut inputs)?
+            .ok_or_else(|| Error::invalid_op(node_label(node), "missing input 1 (the weight)"))?;
+        let bias = self.weight_slot(node, 2, &mut inputs)?;
         let xs = self.shape(x);
-        if w.shape.len() < 3 || xs.len() != w.shape.len() {
+        if w.shape().len() < 3 || xs.len() != w.shape().len() {
             return Err(Error::invalid_op(
                 node_label(node),
-                format!("input {xs:?} and weight {:?} ranks disagree", w.shape),
+                format!(
+                    "input {xs:?} and weight {:?} ({:?}) ranks disagree",
+                    node.input[1],
+                    w.shape()
+                ),
             ));
         }
-        let r = w.shape.len() - 2;
-        let kernel = w.shape[2..].to_vec();
+        Ok((x, w, bias, inputs))
+    }
+
+    /// Adds the node; a shape error names the weight slots given at run time (their shapes come
+    /// from the model's inputs, so the model is what is wrong).
+    fn add_conv(
+        &mut self,
+        node: &NodeProto,
+        index: usize,
+        op: Op,
+        inputs: &[ValueId],
+    ) -> Result<ValueId> {
+        let slots = match &op {
+            Op::Conv { weight, bias, .. } | Op::ConvTranspose { weight, bias, .. } => {
+                [Some(weight), bias.as_ref()]
+            }
+            _ => [None, None],
+        };
+        // Slot j is ONNX input j + 1 (W, then B).
+        let fed: Vec<String> = (1..)
+            .zip(slots)
+            .filter_map(|(i, o)| {
+                let o = o.filter(|o| o.input().is_some())?;
+                Some(format!("input {i} {:?} {:?}", node.input[i], o.shape()))
+            })
+            .collect();
+        self.add(node, index, op, inputs).map_err(|e| match e {
+            Error::InvalidOp { op, message } if !fed.is_empty() => Error::InvalidOp {
+                op,
+                message: format!("{message} (given at run time: {})", fed.join(", ")),
+            },
+            e => e,
+        })
+    }
+
+    fn conv(&mut self, node: &NodeProto, index: usize, a: &Attrs<'_>) -> Result<ValueId> {
+        let (x, w, bias, inputs) = self.conv_operands(node)?;
+        let xs = self.shape(x);
+        let r = w.shape().len() - 2;
+        let kernel = w.shape()[2..].to_vec();
         if let Some(k) = a.ints("kernel_shape")
             && k.iter().map(|&v| v as usize).collect::<Vec<_>>() != kernel
         {
             return Err(a.error(
                 "kernel_shape",
-                format!("{k:?} disagrees with weight {:?}", w.shape),
+                format!("{k:?} disagrees with weight {:?}", w.shape()),
             ));
         }
         let stride = a.usizes("strides", r, 1)?;
@@ -89,26 +163,18 @@ impl Importer<'_> {
             .groups(groups as usize);
         let op = Op::Conv {
             spec,
-            weight: w.to_tensor(),
-            bias: bias.map(|b| b.to_tensor()),
+            weight: w,
+            bias,
             epilogue: Epilogue::default(),
         };
-        self.add(node, index, op, &[x])
+        self.add_conv(node, index, op, &inputs)
     }
 
     fn conv_transpose(&mut self, node: &NodeProto, index: usize, a: &Attrs<'_>) -> Result<ValueId> {
-        let x = self.dyn_in(node, 0)?;
-        let w = self.need_const(node, 1)?;
-        let bias = self.const_in(node, 2)?;
+        let (x, w, bias, inputs) = self.conv_operands(node)?;
         let xs = self.shape(x);
-        if w.shape.len() < 3 || xs.len() != w.shape.len() {
-            return Err(Error::invalid_op(
-                node_label(node),
-                format!("input {xs:?} and weight {:?} ranks disagree", w.shape),
-            ));
-        }
-        let r = w.shape.len() - 2;
-        let kernel = w.shape[2..].to_vec();
+        let r = w.shape().len() - 2;
+        let kernel = w.shape()[2..].to_vec();
         let stride = a.usizes("strides", r, 1)?;
         let dilation = a.usizes("dilations", r, 1)?;
         let mut output_padding = a.usizes("output_padding", r, 0)?;
@@ -163,10 +229,10 @@ impl Importer<'_> {
         let spec = ConvTransposeSpec::new(conv).output_padding(&output_padding);
         let op = Op::ConvTranspose {
             spec,
-            weight: w.to_tensor(),
-            bias: bias.map(|b| b.to_tensor()),
+            weight: w,
+            bias,
             epilogue: Epilogue::default(),
         };
-        self.add(node, index, op, &[x])
+        self.add_conv(node, index, op, &inputs)
     }
 }

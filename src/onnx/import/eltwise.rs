@@ -1,5 +1,6 @@
 //! Elementwise and per-channel ops: activations (Clip becomes ReLU6 / ReLU where its bounds
-//! say so), PRelu, inference BatchNormalization, and Add / Sub / Mul / Div, where a constant
+//! say so; computed bounds are lowered in [`super::runtime`]), PRelu, inference
+//! BatchNormalization (likewise with computed parameters), and Add / Sub / Mul / Div, where a constant
 //! operand broadcast along the channels becomes a channel affine. Binary ops first offer
 //! their operands to the GELU recogniser ([`super::gelu`]). [`Importer::binary_vals`] also
 //! lowers Pow, Max and Min ([`super::math`]).
@@ -59,6 +60,10 @@ pub(super) fn lower(
                 ));
             }
         },
+        "Clip" if im.opset >= 11 && (im.is_computed(node, 1)? || im.is_computed(node, 2)?) => {
+            let x = im.dyn_in(node, 0)?;
+            return Ok(Some(Val::Dyn(im.clip_runtime(node, index, x)?)));
+        }
         "Clip" => im.clip(node, a)?,
         "PRelu" => return Ok(Some(Val::Dyn(im.prelu(node, index)?))),
         "BatchNormalization" => return Ok(Some(Val::Dyn(im.batch_norm(node, index, a)?))),
@@ -115,13 +120,19 @@ impl Importer<'_> {
             ));
         }
         let x = self.dyn_in(node, 0)?;
+        let eps = a.float("epsilon", 1e-5);
+        if (1..=4).try_fold(false, |any, i| {
+            Ok::<_, Error>(any || self.is_computed(node, i)?)
+        })? {
+            return self.batch_norm_runtime(node, index, x, eps);
+        }
         let t = |i| self.need_const(node, i).map(|c| c.to_tensor());
         let op = Op::BatchNorm {
             gamma: Some(t(1)?),
             beta: Some(t(2)?),
             mean: t(3)?,
             var: t(4)?,
-            eps: a.float("epsilon", 1e-5),
+            eps,
         };
         self.add(node, index, op, &[x])
     }

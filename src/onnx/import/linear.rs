@@ -1,5 +1,6 @@
-//! Matrix products: `Gemm` (a linear layer, `B` constant) and `MatMul` (a linear layer when
-//! `B` is a 2-D constant, else a product of two computed matrices).
+//! Matrix products: `Gemm` (a linear layer when `B` and `C` are constant, else lowered in
+//! [`super::runtime`]) and `MatMul` (a linear layer when `B` is a 2-D constant, else a product
+//! of two computed matrices).
 
 use super::{Importer, Val, node_label};
 use crate::error::{Error, Result};
@@ -32,6 +33,12 @@ impl Importer<'_> {
             // Gemm's A is 2-D: a transposing copy, then the linear layer.
             x = self.add(node, index, Op::Transpose { perm: vec![1, 0] }, &[x])?;
         }
+        let alpha = a.float("alpha", 1.0);
+        let beta = a.float("beta", 1.0);
+        if self.is_computed(node, 1)? || self.is_computed(node, 2)? {
+            let trans_b = a.int("transB", 0) != 0;
+            return self.gemm_runtime(node, index, x, trans_b, alpha, beta);
+        }
         let b = self.need_const(node, 1)?;
         if b.shape.len() != 2 {
             return Err(Error::invalid_op(
@@ -39,8 +46,6 @@ impl Importer<'_> {
                 format!("B {:?} must be 2-D", b.shape),
             ));
         }
-        let alpha = a.float("alpha", 1.0);
-        let beta = a.float("beta", 1.0);
         let mut w = b.to_tensor();
         if a.int("transB", 0) == 0 {
             w = crate::reference::rearrange::transpose(&[1, 0], &w)?;

@@ -19,6 +19,7 @@ mod norm;
 mod pool;
 mod reduce;
 mod resize;
+mod runtime;
 mod shape_ops;
 mod slicing;
 

@@ -1,11 +1,12 @@
 //! Normalisations: `LayerNormalization`, `InstanceNormalization`, `GroupNormalization`,
-//! `LpNormalization`, `LRN`. Scale and bias are constant inputs (initializers), reshaped on
-//! the host to what the kernel indexes: layer norm's broadcast to the normalised shape,
-//! group norm's per channel (opset 18 gives one per group).
+//! `LpNormalization`, `LRN`. Constant scale and bias are reshaped on the host to what the
+//! kernel indexes: layer norm's broadcast to the normalised shape, group norm's per channel
+//! (opset 18 gives one per group); computed ones follow the unscaled normalisation as
+//! broadcasting Mul / Add ([`super::runtime`]).
 
 use super::{Importer, Val, node_label};
 use crate::error::{Error, Result};
-use crate::graph::Op;
+use crate::graph::{Op, ValueId};
 use crate::onnx::attrs::Attrs;
 use crate::onnx::fold;
 use crate::onnx::proto::NodeProto;
@@ -72,6 +73,24 @@ pub(super) fn lower(
         }
     };
     spec.check(&xs).map_err(|e| bad(e.to_string()))?;
+    if kind.has_affine() && (im.is_computed(node, 1)? || im.is_computed(node, 2)?) {
+        if kind != NormKind::Layer && im.get(node, 2)?.is_none() {
+            return Err(bad("missing input 2 (the bias)".to_string()));
+        }
+        let y = im.add(
+            node,
+            index,
+            Op::Norm {
+                spec,
+                scale: None,
+                bias: None,
+            },
+            &[x],
+        )?;
+        let y = im.norm_affine_runtime(node, index, &spec, y)?;
+        stats(im, node, index, &spec, x)?;
+        return Ok(Some(Val::Dyn(y)));
+    }
     let (scale, bias) = if kind.has_affine() {
         let scale = im.need_const(node, 1)?;
         // Layer norm's bias is optional; instance and group norm's are not.
@@ -89,11 +108,25 @@ pub(super) fn lower(
     };
     let op = Op::Norm { spec, scale, bias };
     let y = im.add(node, index, op, &[x])?;
-    // Layer norm's optional Mean and InvStdDev outputs: a statistics node each.
+    stats(im, node, index, &spec, x)?;
+    Ok(Some(Val::Dyn(y)))
+}
+
+/// Layer norm's optional Mean and InvStdDev outputs: a statistics node each.
+fn stats(
+    im: &mut Importer<'_>,
+    node: &NodeProto,
+    index: usize,
+    spec: &NormSpec,
+    x: ValueId,
+) -> Result<()> {
     for (i, stat) in [(1, NormOutput::Mean), (2, NormOutput::InvStdDev)] {
         if let Some(name) = node.output.get(i).filter(|n| !n.is_empty()) {
-            if kind != NormKind::Layer {
-                return Err(bad(format!("has no output {i}")));
+            if spec.kind != NormKind::Layer {
+                return Err(Error::invalid_op(
+                    node_label(node),
+                    format!("has no output {i}"),
+                ));
             }
             let op = Op::Norm {
                 spec: spec.with_output(stat),
@@ -104,7 +137,7 @@ pub(super) fn lower(
             im.vals.insert(name.clone(), Val::Dyn(v));
         }
     }
-    Ok(Some(Val::Dyn(y)))
+    Ok(())
 }
 
 /// A scale or bias as the kernel indexes it: layer norm's broadcast (numpy rules) to the

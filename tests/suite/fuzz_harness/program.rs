@@ -111,8 +111,8 @@ impl Program {
                     }
                     let op = Op::Conv {
                         spec,
-                        weight: Tensor::random(wshape, i as u64),
-                        bias: b,
+                        weight: Tensor::random(wshape, i as u64).into(),
+                        bias: b.map(Into::into),
                         epilogue,
                     };
                     g.add(&name, op, &ins)

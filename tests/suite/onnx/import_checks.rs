@@ -98,7 +98,8 @@ fn malformed_models_are_errors() {
 }
 
 /// Dynamic dimensions are fixed at import from the given shapes; initializers listed as inputs
-/// (IR 3) are weights, and weights passed as graph inputs can be given as constants.
+/// (IR 3) are weights, and weights passed as graph inputs are read at run time or, given as
+/// constants, at import.
 #[test]
 fn dynamic_inputs_and_weights_as_inputs() {
     let bytes = model(
@@ -112,20 +113,22 @@ fn dynamic_inputs_and_weights_as_inputs() {
         "y",
     );
     let w = Tensor::random(vec![4, 3, 3, 3], 1);
+    let x = Tensor::random(vec![2, 3, 5, 5], 3);
     let mut opts = ImportOptions::default();
     opts.input_shapes.insert("x".into(), vec![2, 3, 5, 5]);
-    assert!(
-        import_bytes(&bytes, &opts)
-            .unwrap_err()
-            .to_string()
-            .contains("constant"),
-        "weight input without a value"
-    );
+    // Without a value the weight is read at run time, and gives what the constant gives.
+    let g = import_bytes(&bytes, &opts).unwrap();
+    assert_eq!(g.inputs().len(), 2);
+    let runtime = Session::new(gpu(), &g)
+        .unwrap()
+        .run_named(&[("x", &x), ("w", &w)])
+        .unwrap()
+        .remove(0)
+        .1;
     opts.constants.insert("w".into(), w.clone());
     let g = import_bytes(&bytes, &opts).unwrap();
     assert_eq!(g.inputs().len(), 1);
     assert_eq!(g.shape(g.outputs()[0]), &[2, 4, 3, 3]);
-    let x = Tensor::random(vec![2, 3, 5, 5], 3);
     let got = Session::new(gpu(), &g)
         .unwrap()
         .run(std::slice::from_ref(&x))
@@ -135,5 +138,20 @@ fn dynamic_inputs_and_weights_as_inputs() {
         wgconv::reference::conv::conv(&wgconv::ops::ConvSpec::conv2d(3, 3), &x, &w, Some(&b))
             .unwrap();
     check("conv with weight input", &got[0], &want);
+    check("conv with weight fed at run time", &runtime, &want);
+    // A run-time weight that does not fit the data is refused naming the node.
+    let bad = model(
+        vec![node("Conv", "c", &["x", "w"], &["y"])],
+        vec![
+            value_info("x", &[1, 3, 5, 5]),
+            value_info("w", &[4, 2, 3, 3]),
+        ],
+        vec![],
+        "y",
+    );
+    let e = import_bytes(&bad, &ImportOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("\"c\"") && e.contains("\"w\""), "{e}");
     let _ = Activation::Relu;
 }

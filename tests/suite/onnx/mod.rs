@@ -11,6 +11,7 @@ mod ops;
 mod opsets;
 mod pool;
 mod reduce;
+mod runtime_params;
 
 use std::path::{Path, PathBuf};
 

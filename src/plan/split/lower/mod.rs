@@ -250,6 +250,18 @@ fn first_image(v: &View) -> View {
 /// Lowers `n` into launches whose bindings all fit `l`'s limit.
 pub(crate) fn lower(n: &NodeViews<'_>, l: &mut Lowering) -> Result<()> {
     let out = &n.out.1;
+    // The cuts slice weights as parameters; weights given at run time are bound whole, so a
+    // convolution reading them is refused rather than cut.
+    if !n.node.op.runtime_operands().is_empty() {
+        let (name, v) = n
+            .ins
+            .iter()
+            .chain([&n.out])
+            .max_by_key(|(_, v)| v.numel())
+            .expect("a node has an output");
+        let why = "a convolution with weights given at run time is not split";
+        return Err(n.err(l.budget(), &format!("{name:?}"), why, l.bytes(v.numel())));
+    }
     let rank = out.dims.len();
     let last = rank.saturating_sub(1);
     let whole_params = || n.params.clone();
