@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use wgconv::graph::Op;
+use wgconv::ops::SoftmaxKind;
 use wgconv::session::Session;
 
 use super::{check, fixture_dirs, load};
@@ -85,4 +86,32 @@ fn erf_gelu_resize_and_pad_fixtures_lower_to_their_ops() {
     // Value 0.5, zero before a max pool, channels, and zero spatial padding as the output.
     let pad = ops_of("pad_constant");
     assert_eq!(count(&pad, "Pad"), 4, "{pad:?}");
+}
+
+/// The whole networks keep their heads: seed 003's log_softmax (batch 1 and 2), and LR-ASPP's
+/// two bilinear upsamplings and MobileNetV3's hard-swish and hard-sigmoid.
+#[test]
+fn whole_network_fixtures_keep_their_heads() {
+    for dir in ["cifar10_s9_log_softmax_b1", "cifar10_s9_log_softmax_b2"] {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/onnx")
+            .join(dir);
+        let (g, _, _) = load(&root);
+        let head = &g.nodes().last().unwrap().op;
+        assert!(
+            matches!(
+                head,
+                Op::Softmax {
+                    axis: 1,
+                    kind: SoftmaxKind::LogSoftmax
+                }
+            ),
+            "{dir}: head {head:?}"
+        );
+    }
+    let seg = ops_of("lraspp_mobilenet_v3_large");
+    assert_eq!(seg.iter().filter(|o| *o == "Resize").count(), 2, "{seg:?}");
+    for want in ["Activation:hard_swish", "Activation:hard_sigmoid"] {
+        assert!(seg.iter().any(|o| o == want), "{want} not in {seg:?}");
+    }
 }

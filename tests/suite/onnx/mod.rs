@@ -32,11 +32,14 @@ use crate::common::gpu;
 /// loop over them instead of shrinking them.
 pub const FIXTURES: &[&str] = &[
     "cifar10_s9",
+    "cifar10_s9_log_softmax_b1",
+    "cifar10_s9_log_softmax_b2",
     "conv3d_seed",
     "fire",
     "gelu_erf_opset17",
     "gelu_opset20",
     "inception",
+    "lraspp_mobilenet_v3_large",
     "mbconv_se_silu",
     "mnasnet0_5",
     "mobilenet_v2_w05",
