@@ -140,6 +140,10 @@ impl Op {
                 arity(inputs, 2)?;
                 broadcast_shape(inputs[0], inputs[1]).map_err(|e| e.to_string())
             }
+            Op::Constant { value } => {
+                arity(inputs, 0)?;
+                Ok(value.shape().to_vec())
+            }
             Op::Where => {
                 arity(inputs, 3)?;
                 crate::ops::where_shape(inputs[0], inputs[1], inputs[2]).map_err(|e| e.to_string())

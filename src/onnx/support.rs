@@ -99,6 +99,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Sum",
     "Tanh",
     "ThresholdedRelu",
+    "Tile",
     "Transpose",
     "Unsqueeze",
     "Upsample",

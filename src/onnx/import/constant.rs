@@ -15,7 +15,7 @@ pub(super) const OPS: &[&str] = &[
 
 /// Ops imported only when every input is a constant (folded); there is no graph op for them.
 #[cfg(test)]
-pub(super) const FOLD_ONLY: &[&str] = &["ConstantOfShape", "Gather"];
+pub(super) const FOLD_ONLY: &[&str] = &["ConstantOfShape"];
 
 pub(super) fn lower(
     im: &mut Importer<'_>,
@@ -25,13 +25,19 @@ pub(super) fn lower(
 ) -> Result<Option<Val>> {
     Ok(Some(match node.op_type() {
         "Constant" => Val::Const(constant(node, a)?),
-        "Shape" => Val::Const(shape_const(&im.shape(im.dyn_in(node, 0)?), a)),
+        "Shape" => {
+            let x = im.dyn_in(node, 0)?;
+            Val::Const(shape_const(&im.shape(x), a))
+        }
         "CastLike" => im.cast_like(node)?,
         // Shapes are static: the element count is a constant (expanded layer norm's).
         "Size" => {
             let n = match im.get(node, 0)? {
                 Some(Val::Const(c)) => c.len(),
-                _ => crate::tensor::numel(&im.shape(im.dyn_in(node, 0)?)),
+                _ => {
+                    let x = im.dyn_in(node, 0)?;
+                    crate::tensor::numel(&im.shape(x))
+                }
             };
             Val::Const(Const::i64(vec![], vec![n as i64]))
         }

@@ -2,8 +2,10 @@
 //! blocks and small torchvision networks with random weights), plus malformed and unsupported
 //! models.
 
+mod constants;
 mod fixtures;
 mod import_checks;
+mod indexing;
 mod math;
 mod norm;
 mod ops;
