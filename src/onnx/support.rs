@@ -157,9 +157,6 @@ pub fn unsupported_reason(node: &NodeProto, opset: i64) -> Option<String> {
                 a.int("stash_type", 1)
             ))
         }
-        "Dropout" if node.output.iter().skip(1).any(|o| !o.is_empty()) => {
-            Some("Dropout mask output".into())
-        }
         "BatchNormalization" if a.int("training_mode", 0) != 0 => {
             Some("training-mode BatchNormalization".into())
         }

@@ -194,6 +194,10 @@ pub fn node_launches<B: Binding>(
             let mut out = Vec::with_capacity(x.len());
             let mut offset = 0;
             for i in 0..x.len() {
+                // An empty part copies nothing.
+                if numel(ins[i]) == 0 {
+                    continue;
+                }
                 out.push(
                     rearrange::copy_into(target, *axis, ins[i], out_shape, offset, x[i], y)
                         .map_err(named)?,

@@ -1,6 +1,7 @@
 //! Constant nodes (a host tensor uploaded as a parameter, one strided copy into the output's
 //! region) on the device against the CPU reference in every precision, read by a broadcasting
-//! node, as the only output, split to fit a small binding limit, and their errors.
+//! node, as the only output, split to fit a small binding limit, and their errors; empty
+//! tensors (an empty slice, an empty constant, an empty part of a concat) end to end.
 
 use proptest::prelude::*;
 use wgconv::Precision;
@@ -155,4 +156,44 @@ fn constant_errors() {
         err.contains("\"k\" (constant)") && err.contains("0 input"),
         "{err}"
     );
+}
+
+/// Empty tensors end to end: an empty slice of the input and an empty constant as outputs, and
+/// a concat of the input with both (their launches are skipped; nothing empty is bound).
+#[test]
+fn empty_tensors_run() {
+    let mut g = Graph::new();
+    let x = g.input("x", &[2, 3, 5]);
+    let empty = Op::Slice {
+        starts: vec![0, 3, 0],
+        ends: vec![2, 3, 5],
+        steps: vec![1, 1, 1],
+    };
+    let s = g.add("s", empty, &[x]).unwrap();
+    let k = g
+        .add(
+            "k",
+            Op::Constant {
+                value: Tensor::zeros(vec![2, 0, 5]),
+            },
+            &[],
+        )
+        .unwrap();
+    let c = g.add("c", Op::Concat { axis: 1 }, &[s, x, k]).unwrap();
+    for v in [s, k, c] {
+        g.output(v);
+    }
+    let x = values(&[2, 3, 5], 9);
+    let want = cpu::run(&g, std::slice::from_ref(&x)).unwrap();
+    assert_eq!(want[0].shape(), [2, 0, 5]);
+    assert_eq!(want[2], x);
+    for p in Precision::ALL {
+        let s = session(&g, p);
+        assert_eq!(
+            s.plan().dispatch_count(),
+            1,
+            "{p}: only the concat's copy of x"
+        );
+        assert_eq!(s.run(std::slice::from_ref(&x)).unwrap(), want, "{p}");
+    }
 }

@@ -51,11 +51,27 @@ pub(super) fn lower(
             ));
         }
         // "Identity" | "Dropout"
-        _ => im
-            .inference_dropout(node)?
-            .get(node, 0)?
-            .cloned()
-            .ok_or_else(|| Error::invalid_op(node_label(node), "missing input"))?,
+        _ => {
+            let x = im
+                .inference_dropout(node)?
+                .get(node, 0)?
+                .cloned()
+                .ok_or_else(|| Error::invalid_op(node_label(node), "missing input"))?;
+            // Dropout's mask keeps every element (inference, or a ratio of 0): all true.
+            if let Some(mask) = node.output.get(1).filter(|m| !m.is_empty()) {
+                let shape = match &x {
+                    Val::Const(c) => c.shape.clone(),
+                    Val::Dyn(v) | Val::Gelu { value: Some(v), .. } => im.shape(*v),
+                    Val::Gelu { .. } => {
+                        let v = im.dyn_in(node, 0)?;
+                        im.shape(v)
+                    }
+                };
+                let ones = Const::i64(shape.clone(), vec![1; crate::tensor::numel(&shape)]);
+                im.vals.insert(mask.clone(), Val::Const(ones));
+            }
+            x
+        }
     }))
 }
 
@@ -143,7 +159,10 @@ impl Importer<'_> {
     pub(super) fn fold(&self, node: &NodeProto, a: &Attrs<'_>) -> Result<Option<Const>> {
         let c = |i: usize| self.need_const(node, i);
         Ok(Some(match node.op_type() {
-            "Identity" | "Dropout" => self.inference_dropout(node)?.need_const(node, 0)?,
+            // A mask output is bound by `lower`.
+            "Identity" | "Dropout" if node.output.len() < 2 => {
+                self.inference_dropout(node)?.need_const(node, 0)?
+            }
             "Add" | "Sub" | "Mul" | "Div" | "Pow" | "Equal" | "Less" | "Greater"
             | "LessOrEqual" | "GreaterOrEqual" => fold::binary(node.op_type(), &c(0)?, &c(1)?)?,
             // Bool constants are 0 / 1 (any integer or float: non-zero is true).

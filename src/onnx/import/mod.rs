@@ -353,15 +353,6 @@ impl Importer<'_> {
                 ),
             ));
         }
-        if c.is_empty() {
-            return Err(Error::invalid_op(
-                what,
-                format!(
-                    "constant {name:?} of shape {:?} has no elements: empty tensors are not supported",
-                    c.shape
-                ),
-            ));
-        }
         let value = c.to_tensor();
         let key = (
             c.shape.clone(),

@@ -79,3 +79,26 @@ fn large_integer_constants_are_refused() {
         "{err}"
     );
 }
+
+/// Dropout's mask in inference, and in training with a ratio of 0, keeps every element: a
+/// constant of ones with the input's shape.
+#[test]
+fn dropout_mask_is_all_ones() {
+    let x = Tensor::random(vec![2, 3], 3);
+    let inference = node("Dropout", "d", &["x"], &["y", "m"]);
+    let training = node("Dropout", "d", &["x", "r", "t"], &["y", "m"]);
+    for n in [inference, training] {
+        let bytes = model(
+            vec![n],
+            vec![value_info("x", &[2, 3])],
+            vec![floats("r", &[0.0]), int64s("t", &[1])],
+            "m",
+        );
+        let g = import_bytes(&bytes, &ImportOptions::default()).unwrap();
+        let got = Session::new(gpu(), &g)
+            .unwrap()
+            .run(std::slice::from_ref(&x))
+            .unwrap();
+        assert_eq!(got[0], Tensor::new(vec![2, 3], vec![1.0; 6]).unwrap());
+    }
+}

@@ -189,7 +189,7 @@ proptest! {
         // Both signs of every index.
         let idx: Vec<i64> = picks.iter().map(|p| p % (2 * d) - d).collect();
         let n = idx.len();
-        let idx_shape = if two_d && n % 2 == 0 { vec![2, n / 2] } else { vec![n] };
+        let idx_shape = if two_d && n.is_multiple_of(2) { vec![2, n / 2] } else { vec![n] };
         check_gather(&shape, &idx, &idx_shape, axis, seed);
     }
 }

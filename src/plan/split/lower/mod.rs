@@ -416,6 +416,9 @@ pub(crate) fn lower(n: &NodeViews<'_>, l: &mut Lowering) -> Result<()> {
         Op::Concat { axis } => {
             let mut offset = 0;
             for (i, (_, v)) in n.ins.iter().enumerate() {
+                if v.numel() == 0 {
+                    continue;
+                }
                 let plan = rearrange::copy_into_plan(*axis, &v.dims, &out.dims, offset)?;
                 n.copy(l, &plan, i)?;
                 offset += v.dims[*axis];
