@@ -4,10 +4,12 @@
 
 use super::{Importer, Val, node_label, shape_ops};
 use crate::error::{Error, Result};
+use crate::graph::Op;
 use crate::onnx::attrs::Attrs;
 use crate::onnx::fold;
 use crate::onnx::proto::NodeProto;
 use crate::onnx::tensor::{Const, ConstData, unsupported_type};
+use crate::ops::{Activation, BinaryOp};
 
 pub(super) const OPS: &[&str] = &[
     "Constant", "Shape", "Size", "Identity", "Dropout", "Cast", "CastLike",
@@ -20,7 +22,7 @@ pub(super) const FOLD_ONLY: &[&str] = &["ConstantOfShape"];
 pub(super) fn lower(
     im: &mut Importer<'_>,
     node: &NodeProto,
-    _index: usize,
+    index: usize,
     a: &Attrs<'_>,
 ) -> Result<Option<Val>> {
     Ok(Some(match node.op_type() {
@@ -41,14 +43,34 @@ pub(super) fn lower(
             };
             Val::Const(Const::i64(vec![], vec![n as i64]))
         }
-        // Computed tensors are f32: a Cast of one to float is the identity (expanded
-        // normalisations cast to their stash type); constant Casts fold before this.
-        "Cast" if a.int("to", 0) == 1 => Val::Dyn(im.dyn_in(node, 0)?),
+        // Computed tensors are f32 (constant Casts fold before this): a Cast to float or
+        // double is the identity (expanded functions cast to their stash type), to an integer
+        // type a truncation toward zero (values beyond the type's range are not wrapped), to
+        // bool `x != 0` (Not twice, NaN true).
         "Cast" => {
-            return Err(Error::invalid_op(
-                node_label(node),
-                "Cast of a computed tensor to a type other than float has no lowering",
-            ));
+            let x = im.dyn_in(node, 0)?;
+            let unary = |op| Op::Binary {
+                op,
+                activation: Activation::Identity,
+            };
+            match a.int("to", 0) {
+                1 | 11 => Val::Dyn(x),
+                2..=7 | 12 | 13 => {
+                    Val::Dyn(im.add(node, index, Op::Activation(Activation::Trunc), &[x])?)
+                }
+                9 => {
+                    let z = im.add(node, index, unary(BinaryOp::Not), &[x, x])?;
+                    Val::Dyn(im.add(node, index, unary(BinaryOp::Not), &[z, z])?)
+                }
+                to => {
+                    return Err(Error::invalid_op(
+                        node_label(node),
+                        format!(
+                            "Cast of a computed tensor to type {to} has no lowering (float, double, integers and bool do)"
+                        ),
+                    ));
+                }
+            }
         }
         // "Identity" | "Dropout"
         _ => {

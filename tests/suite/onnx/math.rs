@@ -1,5 +1,6 @@
 //! Elementwise math from ONNX: attributes with their defaults and typed errors, Pow / Max /
-//! Min with a constant operand (an activation, or a Constant node), and the variadic Max / Min / Sum / Mean.
+//! Min with a constant operand (an activation, or a Constant node), the variadic Max / Min /
+//! Sum / Mean, and Casts of computed tensors.
 
 use wgconv::graph::Op;
 use wgconv::onnx::proto::{AttributeProto, NodeProto};
@@ -210,4 +211,48 @@ fn variadic_ops_chain_their_inputs() {
     check("max rank 1", &y, &want1(&|v| v.abs().max(2.0)));
     let (_, y) = run_model(&rank1("Min"), &x1);
     check("min rank 1", &y, &want1(&|v| -v.abs()));
+}
+
+/// A Cast of a computed tensor: to double the identity, to an integer type a truncation toward
+/// zero, to bool `x != 0`; to float16 refused naming the node. Exact in every precision.
+#[test]
+fn casts_of_computed_tensors() {
+    let x = Tensor::new(vec![6], vec![-2.5, -0.75, 0.0, 0.5, 1.0, 3.75]).unwrap();
+    let cast = |to: i64| {
+        model(
+            vec![with(
+                node("Cast", "c", &["x"], &["y"]),
+                vec![attr_i("to", to)],
+            )],
+            vec![value_info("x", &[6])],
+            vec![],
+            "y",
+        )
+    };
+    for (to, want) in [
+        (11, x.data().to_vec()),
+        (6, vec![-2.0, 0.0, 0.0, 0.0, 1.0, 3.0]),
+        (7, vec![-2.0, 0.0, 0.0, 0.0, 1.0, 3.0]),
+        (9, vec![1.0, 1.0, 0.0, 1.0, 1.0, 1.0]),
+    ] {
+        let g = import_bytes(&cast(to), &ImportOptions::default()).unwrap();
+        for p in wgconv::Precision::ALL {
+            let opts = wgconv::session::SessionOptions {
+                precision: Some(p),
+                ..Default::default()
+            };
+            let got = wgconv::Session::with_options(crate::common::gpu(), &g, opts)
+                .unwrap()
+                .run(std::slice::from_ref(&x))
+                .unwrap();
+            assert_eq!(got[0].data(), want.as_slice(), "to {to}, {p}");
+        }
+    }
+    let err = import_bytes(&cast(10), &ImportOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("\"c\" (Cast)") && err.contains("type 10"),
+        "{err}"
+    );
 }
