@@ -1,6 +1,7 @@
 //! Elementwise and per-channel ops: activations (Clip becomes ReLU6 / ReLU where its bounds
 //! say so), PRelu, inference BatchNormalization, and Add / Sub / Mul / Div, where a constant
-//! operand broadcast along the channels becomes a channel affine. Binary ops first offer
+//! operand broadcast along the channels becomes a channel affine (any other constant a
+//! `Constant` node read by the broadcasting binary kernel). Binary ops first offer
 //! their operands to the GELU recogniser ([`super::gelu`]). [`Importer::binary_vals`] also
 //! lowers Pow, Max and Min ([`super::math`]).
 
