@@ -145,6 +145,7 @@ fn activate(x: f32) -> f32 {
             return x / (1.0 + exp(-2.0 * u));
         }
         case 29u: { return pow_signed(x, ACT_ALPHA); }
+        case 30u: { return trunc(x); }
         default: { return x; }
     }
 }

@@ -266,6 +266,7 @@ pub fn eval(op: &Op, ins: &[&Tensor], out_shape: &[usize]) -> Result<Tensor> {
         Op::Binary { op, activation } => {
             reference::eltwise::binary(*op, *activation, ins[0], ins[1])?
         }
+        Op::Constant { value } => value.clone(),
         Op::Where => reference::eltwise::where_select(ins[0], ins[1], ins[2])?,
         Op::Linear {
             weight,

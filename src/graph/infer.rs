@@ -165,6 +165,10 @@ impl Op {
                 arity(inputs, 2)?;
                 broadcast_shape(inputs[0], inputs[1]).map_err(|e| e.to_string())
             }
+            Op::Constant { value } => {
+                arity(inputs, 0)?;
+                Ok(value.shape().to_vec())
+            }
             Op::Where => {
                 arity(inputs, 3)?;
                 crate::ops::where_shape(inputs[0], inputs[1], inputs[2]).map_err(|e| e.to_string())
@@ -339,13 +343,14 @@ impl Op {
                 }
                 let mut out = Vec::new();
                 for d in 0..x.len() {
-                    if steps[d] == 0 || starts[d] >= ends[d] || ends[d] > x[d] {
+                    if steps[d] == 0 || starts[d] > x[d] || ends[d] > x[d] {
                         return Err(format!(
-                            "dim {d}: range {}..{} step {} is empty or outside 0..{}",
+                            "dim {d}: range {}..{} step {} is outside 0..{} (or steps by 0)",
                             starts[d], ends[d], steps[d], x[d]
                         ));
                     }
-                    out.push((ends[d] - starts[d]).div_ceil(steps[d]));
+                    // An empty range (start >= end) makes an empty tensor.
+                    out.push(ends[d].saturating_sub(starts[d]).div_ceil(steps[d]));
                 }
                 Ok(out)
             }

@@ -176,6 +176,11 @@ pub enum Op {
     },
     /// Passes its input through (PyTorch `nn.Identity`).
     Identity,
+    /// A host tensor materialised on the device (no inputs): an ONNX constant read where a
+    /// computed tensor is needed. Integer constants arrive as f32 of exact value.
+    Constant {
+        value: Tensor,
+    },
     /// Squeeze-and-excitation's excitation, `sigmoid(W2 act(W1 p + b1) + b2)` with `w1`
     /// `[R, C]`, `w2` `[C, R]`, on a pooled `[N, C, 1, 1]` input, or with `pool` on the
     /// feature map `[N, C, H, W]` (p its channel means). Output `[N, C, 1, 1]`. Made by
@@ -282,6 +287,7 @@ impl Op {
             Op::Slice { .. } => "slice",
             Op::Dropout { .. } => "dropout",
             Op::Identity => "identity",
+            Op::Constant { .. } => "constant",
             Op::SeGate { .. } => "se_gate",
         }
     }
@@ -365,6 +371,7 @@ impl Op {
             Op::ChannelAffine { .. } => "ChannelAffine".into(),
             Op::SeGate { .. } => "SqueezeExcitation".into(),
             Op::Binary { .. }
+            | Op::Constant { .. }
             | Op::Where
             | Op::MatMul
             | Op::Reduce(_)

@@ -129,6 +129,7 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Sum",
     "Tanh",
     "ThresholdedRelu",
+    "Tile",
     "Transpose",
     "Unsqueeze",
     "Upsample",
@@ -193,9 +194,6 @@ pub fn unsupported_reason(node: &NodeProto, opset: i64) -> Option<String> {
                 "{op} stash_type {} (only 1, f32 statistics)",
                 a.int("stash_type", 1)
             ))
-        }
-        "Dropout" if node.output.iter().skip(1).any(|o| !o.is_empty()) => {
-            Some("Dropout mask output".into())
         }
         "BatchNormalization" if a.int("training_mode", 0) != 0 => {
             Some("training-mode BatchNormalization".into())

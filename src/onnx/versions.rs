@@ -27,6 +27,62 @@ const OP_RANGES: &[(&str, i64, i64)] = &[
     ("Where", 9, NEWEST),
 ];
 
+/// The opset each op's definition at opset 7 dates from, where later than 1 (the other ops
+/// are unchanged since opset 1), and the first opset of ops that do not exist at 7 and are
+/// not in [`OP_RANGES`]. A model declaring opset 1 to 6 is read as opset 7 when every node's
+/// op has there the definition it has at 7.
+const SINCE_AT_7: &[(&str, i64)] = &[
+    ("Abs", 6),
+    ("Add", 7),
+    ("AveragePool", 7),
+    ("BatchNormalization", 7),
+    ("Cast", 6),
+    ("Ceil", 6),
+    ("Celu", 12),
+    ("Clip", 6),
+    ("Concat", 4),
+    ("Div", 7),
+    ("Dropout", 7),
+    ("Elu", 6),
+    ("Equal", 7),
+    ("Exp", 6),
+    ("Floor", 6),
+    ("Gemm", 7),
+    ("Greater", 7),
+    ("HardSigmoid", 6),
+    ("InstanceNormalization", 6),
+    ("LeakyRelu", 6),
+    ("Less", 7),
+    ("Log", 6),
+    ("Max", 6),
+    ("Mean", 6),
+    ("Min", 6),
+    ("Mish", 18),
+    ("Mul", 7),
+    ("Neg", 6),
+    ("PRelu", 7),
+    ("Pad", 2),
+    ("Pow", 7),
+    ("Reciprocal", 6),
+    ("Relu", 6),
+    ("Reshape", 5),
+    ("Round", 11),
+    ("Selu", 6),
+    ("Sigmoid", 6),
+    ("Sign", 9),
+    ("Split", 2),
+    ("Sqrt", 6),
+    ("Sub", 7),
+    ("Sum", 6),
+    ("Tanh", 6),
+    ("ThresholdedRelu", 10),
+    ("Tile", 6),
+    ("Upsample", 7),
+];
+
+/// The oldest opset whose definitions the importer reads; below it, see [`SINCE_AT_7`].
+const OLDEST_READ: i64 = 7;
+
 /// Attributes that exist only in part of the range: `(op, attribute, first, last)`. Those
 /// that end became inputs (see [`INPUTS`]) or were dropped.
 const ATTRS: &[(&str, &str, i64, i64)] = &[
@@ -111,6 +167,17 @@ fn span(first: i64, last: i64) -> String {
 /// Why `node` does not fit `opset`'s definition of its op, or `None`.
 pub fn version_reason(node: &NodeProto, opset: i64) -> Option<String> {
     let op = node.op_type();
+    if opset < OLDEST_READ {
+        if let Some(&(_, since)) = SINCE_AT_7.iter().find(|(o, _)| *o == op)
+            && since > opset
+        {
+            return Some(format!(
+                "{op} at opset {opset} is an older definition than the importer reads (the one from opset {since})"
+            ));
+        }
+        // The same definition as at opset 7.
+        return version_reason(node, OLDEST_READ);
+    }
     if let Some(&(_, first, last)) = OP_RANGES.iter().find(|(o, ..)| *o == op)
         && !(first..=last).contains(&opset)
     {
@@ -197,6 +264,7 @@ mod tests {
     fn tables_name_supported_ops() {
         let ops = OP_RANGES.iter().map(|r| r.0);
         let ops = ops.chain(ATTRS.iter().map(|r| r.0));
+        let ops = ops.chain(SINCE_AT_7.iter().map(|r| r.0));
         for op in ops.chain(INPUTS.iter().map(|r| r.0)) {
             assert!(SUPPORTED_OPS.contains(&op), "{op}");
         }

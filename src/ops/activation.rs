@@ -43,6 +43,8 @@ pub enum Activation {
     Floor,
     /// y = ceil(x)
     Ceil,
+    /// y = x rounded toward zero (ONNX Cast of a float to an integer type, torch.trunc)
+    Trunc,
     /// y = x rounded to the nearest integer, halves to even (ONNX Round, torch.round)
     Round,
     /// y = -1, 0 or 1 by the sign of x (0 for both zeros)
@@ -121,6 +123,7 @@ impl Activation {
             Activation::Mish => (27, "mish", "Mish"),
             Activation::GeluTanh => (28, "gelu_tanh", "GELU"),
             Activation::Pow { .. } => (29, "pow", "pow"),
+            Activation::Trunc => (30, "trunc", "trunc"),
         }
     }
 
@@ -192,6 +195,7 @@ impl Activation {
             Activation::Reciprocal,
             Activation::Floor,
             Activation::Ceil,
+            Activation::Trunc,
             Activation::Round,
             Activation::Sign,
             Activation::Erf,
@@ -208,7 +212,7 @@ impl Activation {
     }
 
     /// [`Activation::all`] less the activations a small error in their input can change by
-    /// much more than the error itself: the steps (Floor, Ceil, Round, Sign, ThresholdedRelu
+    /// much more than the error itself: the steps (Floor, Ceil, Trunc, Round, Sign, ThresholdedRelu
     /// jump by a whole unit when an input near the step lands on its other side), the poles
     /// and branch points (Log, Sqrt, Reciprocal near 0, Pow) and Exp (its error grows with its
     /// value; f16 overflows from 11.1). Tests of fused epilogues, whose inputs are accumulated
@@ -226,6 +230,7 @@ impl Activation {
                         | Activation::Reciprocal
                         | Activation::Floor
                         | Activation::Ceil
+                        | Activation::Trunc
                         | Activation::Round
                         | Activation::Sign
                         | Activation::ThresholdedRelu { .. }

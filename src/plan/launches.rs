@@ -195,6 +195,8 @@ pub fn node_launches<B: Binding>(
         Op::Pad { begin, end, value } => pad::pad(target, begin, end, *value, ins[0], x[0], y),
         Op::Transpose { perm } => rearrange::transpose(target, perm, ins[0], x[0], y),
         Op::Expand { .. } => rearrange::expand(target, ins[0], out_shape, x[0], y),
+        // The uploaded parameter copied into the output's region.
+        Op::Constant { value } => rearrange::expand(target, value.shape(), out_shape, p[0], y),
         Op::Slice {
             starts,
             ends,
@@ -204,6 +206,10 @@ pub fn node_launches<B: Binding>(
             let mut out = Vec::with_capacity(x.len());
             let mut offset = 0;
             for i in 0..x.len() {
+                // An empty part copies nothing.
+                if numel(ins[i]) == 0 {
+                    continue;
+                }
                 out.push(
                     rearrange::copy_into(target, *axis, ins[i], out_shape, offset, x[i], y)
                         .map_err(named)?,

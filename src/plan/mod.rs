@@ -28,6 +28,7 @@ use crate::graph::{Graph, NodeId, ValueId};
 use crate::kernels::algorithm::{self, ConvAlgorithm};
 use crate::kernels::{Binding, Launch, Target};
 use crate::precision::Precision;
+use crate::tensor::numel;
 use alloc::{aligned, tensor_bytes};
 use launches::{is_view, node_launches};
 pub use params::{ParamData, device_params_for, param_precision};
@@ -387,12 +388,13 @@ fn build_launches(g: &Graph, plan: &mut Plan) -> Result<()> {
     let mut lowering = split::Lowering::new(&target);
     for i in 0..plan.steps.len() {
         let node = g.node(NodeId(i));
-        if is_view(&node.op) {
+        let out_shape = g.shape(node.output);
+        // An empty output has nothing to compute (and wgpu binds no empty range).
+        if is_view(&node.op) || numel(out_shape) == 0 {
             continue;
         }
         let step = &plan.steps[i];
         let ins: Vec<&[usize]> = node.inputs.iter().map(|v| g.shape(*v)).collect();
-        let out_shape = g.shape(node.output);
         let too_big = node
             .inputs
             .iter()

@@ -37,6 +37,7 @@ pub fn op_tensors(op: &Op) -> Vec<&Tensor> {
         Op::ChannelAffine { scale, shift, .. } => vec![scale, shift],
         Op::SeGate { w1, b1, w2, b2, .. } => vec![w1, b1, w2, b2],
         Op::Norm { scale, bias, .. } => scale.iter().chain(bias).collect(),
+        Op::Constant { value } => vec![value],
         _ => Vec::new(),
     }
 }

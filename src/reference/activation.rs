@@ -57,6 +57,7 @@ pub fn apply(act: Activation, x: f64) -> f64 {
         Activation::Sqrt => x.sqrt(),
         Activation::Reciprocal => 1.0 / x,
         Activation::Floor => x.floor(),
+        Activation::Trunc => x.trunc(),
         Activation::Ceil => x.ceil(),
         Activation::Round => x.round_ties_even(),
         // signum() is +-1 for +-0; ONNX and PyTorch give 0.

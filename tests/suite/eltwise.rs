@@ -258,7 +258,7 @@ fn assert_exactly(what: &str, got: &Tensor, reference: &Tensor, want: &[f32]) {
 fn pinned_unary_edge_cases() {
     let nan = f32::NAN;
     let inf = f32::INFINITY;
-    let cases: [(Activation, &[f32], &[f32]); 8] = [
+    let cases: [(Activation, &[f32], &[f32]); 9] = [
         // Round half to even (ONNX Round, torch.round), also just below a half.
         (
             Activation::Round,
@@ -287,6 +287,7 @@ fn pinned_unary_edge_cases() {
         ),
         (Activation::Floor, &[-0.5, 2.0, 2.9], &[-1.0, 2.0, 2.0]),
         (Activation::Ceil, &[-0.5, 2.0, 2.1], &[0.0, 2.0, 3.0]),
+        (Activation::Trunc, &[-2.7, -0.5, 2.9], &[-2.0, 0.0, 2.0]),
         (
             Activation::ThresholdedRelu { alpha: 1.0 },
             &[1.0, 1.5, -2.0],

@@ -9,6 +9,7 @@ mod cache;
 mod channel_affine;
 mod cli;
 mod common;
+mod constant;
 mod conv;
 mod conv_transpose;
 mod depthwise;

@@ -4,10 +4,12 @@
 
 use super::{Importer, Val, node_label, shape_ops};
 use crate::error::{Error, Result};
+use crate::graph::Op;
 use crate::onnx::attrs::Attrs;
 use crate::onnx::fold;
 use crate::onnx::proto::NodeProto;
 use crate::onnx::tensor::{Const, ConstData, unsupported_type};
+use crate::ops::{Activation, BinaryOp};
 
 pub(super) const OPS: &[&str] = &[
     "Constant", "Shape", "Size", "Identity", "Dropout", "Cast", "CastLike",
@@ -15,41 +17,83 @@ pub(super) const OPS: &[&str] = &[
 
 /// Ops imported only when every input is a constant (folded); there is no graph op for them.
 #[cfg(test)]
-pub(super) const FOLD_ONLY: &[&str] = &["ConstantOfShape", "Gather"];
+pub(super) const FOLD_ONLY: &[&str] = &["ConstantOfShape"];
 
 pub(super) fn lower(
     im: &mut Importer<'_>,
     node: &NodeProto,
-    _index: usize,
+    index: usize,
     a: &Attrs<'_>,
 ) -> Result<Option<Val>> {
     Ok(Some(match node.op_type() {
         "Constant" => Val::Const(constant(node, a)?),
-        "Shape" => Val::Const(shape_const(&im.shape(im.dyn_in(node, 0)?), a)),
+        "Shape" => {
+            let x = im.dyn_in(node, 0)?;
+            Val::Const(shape_const(&im.shape(x), a))
+        }
         "CastLike" => im.cast_like(node)?,
         // Shapes are static: the element count is a constant (expanded layer norm's).
         "Size" => {
             let n = match im.get(node, 0)? {
                 Some(Val::Const(c)) => c.len(),
-                _ => crate::tensor::numel(&im.shape(im.dyn_in(node, 0)?)),
+                _ => {
+                    let x = im.dyn_in(node, 0)?;
+                    crate::tensor::numel(&im.shape(x))
+                }
             };
             Val::Const(Const::i64(vec![], vec![n as i64]))
         }
-        // Computed tensors are f32: a Cast of one to float is the identity (expanded
-        // normalisations cast to their stash type); constant Casts fold before this.
-        "Cast" if a.int("to", 0) == 1 => Val::Dyn(im.dyn_in(node, 0)?),
+        // Computed tensors are f32 (constant Casts fold before this): a Cast to float or
+        // double is the identity (expanded functions cast to their stash type), to an integer
+        // type a truncation toward zero (values beyond the type's range are not wrapped), to
+        // bool `x != 0` (Not twice, NaN true).
         "Cast" => {
-            return Err(Error::invalid_op(
-                node_label(node),
-                "Cast of a computed tensor to a type other than float has no lowering",
-            ));
+            let x = im.dyn_in(node, 0)?;
+            let unary = |op| Op::Binary {
+                op,
+                activation: Activation::Identity,
+            };
+            match a.int("to", 0) {
+                1 | 11 => Val::Dyn(x),
+                2..=7 | 12 | 13 => {
+                    Val::Dyn(im.add(node, index, Op::Activation(Activation::Trunc), &[x])?)
+                }
+                9 => {
+                    let z = im.add(node, index, unary(BinaryOp::Not), &[x, x])?;
+                    Val::Dyn(im.add(node, index, unary(BinaryOp::Not), &[z, z])?)
+                }
+                to => {
+                    return Err(Error::invalid_op(
+                        node_label(node),
+                        format!(
+                            "Cast of a computed tensor to type {to} has no lowering (float, double, integers and bool do)"
+                        ),
+                    ));
+                }
+            }
         }
         // "Identity" | "Dropout"
-        _ => im
-            .inference_dropout(node)?
-            .get(node, 0)?
-            .cloned()
-            .ok_or_else(|| Error::invalid_op(node_label(node), "missing input"))?,
+        _ => {
+            let x = im
+                .inference_dropout(node)?
+                .get(node, 0)?
+                .cloned()
+                .ok_or_else(|| Error::invalid_op(node_label(node), "missing input"))?;
+            // Dropout's mask keeps every element (inference, or a ratio of 0): all true.
+            if let Some(mask) = node.output.get(1).filter(|m| !m.is_empty()) {
+                let shape = match &x {
+                    Val::Const(c) => c.shape.clone(),
+                    Val::Dyn(v) | Val::Gelu { value: Some(v), .. } => im.shape(*v),
+                    Val::Gelu { .. } => {
+                        let v = im.dyn_in(node, 0)?;
+                        im.shape(v)
+                    }
+                };
+                let ones = Const::i64(shape.clone(), vec![1; crate::tensor::numel(&shape)]);
+                im.vals.insert(mask.clone(), Val::Const(ones));
+            }
+            x
+        }
     }))
 }
 
@@ -137,7 +181,10 @@ impl Importer<'_> {
     pub(super) fn fold(&self, node: &NodeProto, a: &Attrs<'_>) -> Result<Option<Const>> {
         let c = |i: usize| self.need_const(node, i);
         Ok(Some(match node.op_type() {
-            "Identity" | "Dropout" => self.inference_dropout(node)?.need_const(node, 0)?,
+            // A mask output is bound by `lower`.
+            "Identity" | "Dropout" if node.output.len() < 2 => {
+                self.inference_dropout(node)?.need_const(node, 0)?
+            }
             "Add" | "Sub" | "Mul" | "Div" | "Pow" | "Equal" | "Less" | "Greater"
             | "LessOrEqual" | "GreaterOrEqual" => fold::binary(node.op_type(), &c(0)?, &c(1)?)?,
             // Bool constants are 0 / 1 (any integer or float: non-zero is true).

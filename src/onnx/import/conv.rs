@@ -40,7 +40,7 @@ impl Importer<'_> {
     /// Input `i` as a weight slot: a constant, or a computed tensor (a graph input or any
     /// node's output) read at run time, appended to the node's `inputs`.
     fn weight_slot(
-        &self,
+        &mut self,
         node: &NodeProto,
         i: usize,
         inputs: &mut Vec<ValueId>,
@@ -62,7 +62,7 @@ impl Importer<'_> {
     /// A convolution's data, weight and bias, and the node inputs they make; the weight's
     /// rank checked against the data's.
     fn conv_operands(
-        &self,
+        &mut self,
         node: &NodeProto,
     ) -> Result<(ValueId, Operand, Option<Operand>, Vec<ValueId>)> {
         let x = self.dyn_in(node, 0)?;

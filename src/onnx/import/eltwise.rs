@@ -1,7 +1,8 @@
 //! Elementwise and per-channel ops: activations (Clip becomes ReLU6 / ReLU where its bounds
 //! say so; computed bounds are lowered in [`super::runtime`]), PRelu, inference
-//! BatchNormalization (likewise with computed parameters), and Add / Sub / Mul / Div, where a constant
-//! operand broadcast along the channels becomes a channel affine. Binary ops first offer
+//! BatchNormalization (likewise with computed parameters), and Add / Sub / Mul / Div, where a
+//! constant operand broadcast along the channels becomes a channel affine (any other constant a
+//! `Constant` node read by the broadcasting binary kernel). Binary ops first offer
 //! their operands to the GELU recogniser ([`super::gelu`]). [`Importer::binary_vals`] also
 //! lowers Pow, Max and Min ([`super::math`]).
 
@@ -330,10 +331,10 @@ impl Importer<'_> {
         Ok(Val::Dyn(y))
     }
 
-    /// `x op c` (or `c op x`): Pow, Max and Min with a scalar constant become an activation
-    /// (there is no graph op holding a constant tensor); the others, with a constant
-    /// broadcast along the channels, a channel affine.
-    fn binary_const(
+    /// `x op c` (or `c op x`): Pow, Max and Min with a scalar constant become an activation;
+    /// the arithmetic ops, with a constant broadcast along the channels, a channel affine.
+    /// Any other constant becomes a `Constant` node read by the broadcasting binary kernel.
+    pub(super) fn binary_const(
         &mut self,
         node: &NodeProto,
         index: usize,
@@ -342,28 +343,40 @@ impl Importer<'_> {
         c: &Const,
         const_first: bool,
     ) -> Result<ValueId> {
-        if BinaryOp::from_onnx(op_type).is_some_and(BinaryOp::is_logic) {
-            // No graph op holds a constant tensor, and a comparison is no activation.
-            return Err(Error::invalid_op(
-                node_label(node),
-                format!(
-                    "{op_type} with a constant operand {:?} is not supported",
-                    c.shape
-                ),
-            ));
+        if let Some(y) = self.binary_const_fused(node, index, op_type, x, c, const_first)? {
+            return Ok(y);
         }
-        if c.shape.len() > self.shape(x).len() {
-            return Err(Error::invalid_op(
-                node_label(node),
-                format!(
-                    "constant operand {:?} has a higher rank than the computed {:?}",
-                    c.shape,
-                    self.shape(x)
-                ),
-            ));
+        let op = BinaryOp::from_onnx(op_type).ok_or_else(|| {
+            Error::invalid_op(node_label(node), format!("{op_type} is not a binary op"))
+        })?;
+        let name = format!("{}.constant", Self::base_name(node, index));
+        let k = self.materialize(&node_label(node), &name, c)?;
+        let op = Op::Binary {
+            op,
+            activation: Activation::Identity,
+        };
+        let ins = if const_first { [k, x] } else { [x, k] };
+        self.add(node, index, op, &ins)
+    }
+
+    /// [`Importer::binary_const`] as an activation or channel affine, or `None` when the
+    /// constant does not fit one.
+    fn binary_const_fused(
+        &mut self,
+        node: &NodeProto,
+        index: usize,
+        op_type: &str,
+        x: ValueId,
+        c: &Const,
+        const_first: bool,
+    ) -> Result<Option<ValueId>> {
+        if BinaryOp::from_onnx(op_type).is_some_and(BinaryOp::is_logic) {
+            return Ok(None);
         }
         if matches!(op_type, "Pow" | "Max" | "Min") {
-            let act = scalar_activation(node, op_type, c, const_first)?;
+            let Some(act) = scalar_activation(op_type, c, const_first) else {
+                return Ok(None);
+            };
             return match act {
                 // x^2 as x * x: exact, and no exp2 / log2.
                 Activation::Pow { exponent: 2.0 } => {
@@ -374,22 +387,22 @@ impl Importer<'_> {
                     self.add(node, index, op, &[x, x])
                 }
                 act => self.add(node, index, Op::Activation(act), &[x]),
-            };
+            }
+            .map(Some);
+        }
+        // A constant divided by a computed tensor is no affine of it.
+        if op_type == "Div" && const_first {
+            return Ok(None);
         }
         let rank = self.shape(x).len();
         if rank < 2 && c.len() == 1 {
-            return self.binary_const_low_rank(node, index, op_type, x, c, const_first);
+            return self
+                .binary_const_low_rank(node, index, op_type, x, c, const_first)
+                .map(Some);
         }
-        let ch_vals = self.per_channel(x, c).ok_or_else(|| {
-            Error::invalid_op(
-                node_label(node),
-                format!(
-                    "constant operand {:?} with computed {:?}: only scalars and per-channel constants are supported",
-                    c.shape,
-                    self.shape(x)
-                ),
-            )
-        })?;
+        let Some(ch_vals) = self.per_channel(x, c) else {
+            return Ok(None);
+        };
         let ch = ch_vals.len();
         let (scale, shift): (Vec<f32>, Vec<f32>) = match (op_type, const_first) {
             ("Add", _) => (vec![1.0; ch], ch_vals),
@@ -397,14 +410,9 @@ impl Importer<'_> {
             ("Sub", true) => (vec![-1.0; ch], ch_vals),
             ("Mul", _) => (ch_vals, vec![0.0; ch]),
             ("Div", false) => (ch_vals.iter().map(|v| 1.0 / v).collect(), vec![0.0; ch]),
-            _ => {
-                return Err(Error::invalid_op(
-                    node_label(node),
-                    "a constant divided by a computed tensor is not supported",
-                ));
-            }
+            _ => return Ok(None),
         };
-        self.affine(node, index, x, scale, shift)
+        self.affine(node, index, x, scale, shift).map(Some)
     }
 
     /// A scalar constant with a computed tensor of rank 0 or 1, which has no channel axis for
@@ -443,40 +451,19 @@ impl Importer<'_> {
 
 /// The activation computing `x op c` for a scalar constant `c` (or `c op x` when
 /// `const_first`): Max and Min a one-sided Clip (ReLU for max(x, 0)), Pow with a constant
-/// exponent the Pow activation (Sqrt for 0.5, Identity for 1).
-fn scalar_activation(
-    node: &NodeProto,
-    op_type: &str,
-    c: &Const,
-    const_first: bool,
-) -> Result<Activation> {
+/// exponent the Pow activation (Sqrt for 0.5, Identity for 1); `None` for any other constant,
+/// a constant base, and NaN bounds (numpy's maximum propagates NaN, a clamp would not).
+fn scalar_activation(op_type: &str, c: &Const, const_first: bool) -> Option<Activation> {
     if c.len() != 1 {
-        return Err(Error::invalid_op(
-            node_label(node),
-            format!(
-                "a constant operand of shape {:?} with a computed one: only a scalar (one element) is supported for {op_type}",
-                c.shape
-            ),
-        ));
+        return None;
     }
     let v = c.as_f32()[0];
-    Ok(match (op_type, const_first) {
-        ("Pow", true) => {
-            return Err(Error::invalid_op(
-                node_label(node),
-                "a constant base with a computed exponent is not supported",
-            ));
-        }
+    Some(match (op_type, const_first) {
+        ("Pow", true) => return None,
         ("Pow", false) if v == 1.0 => Activation::Identity,
         ("Pow", false) if v == 0.5 => Activation::Sqrt,
         ("Pow", false) => Activation::Pow { exponent: v },
-        // NaN propagates (numpy's maximum); a clamp to a NaN bound would not say so.
-        ("Max" | "Min", _) if v.is_nan() => {
-            return Err(Error::invalid_op(
-                node_label(node),
-                "a NaN constant operand is not supported",
-            ));
-        }
+        ("Max" | "Min", _) if v.is_nan() => return None,
         ("Max", _) if v == 0.0 => Activation::Relu,
         ("Max", _) => Activation::Clip {
             min: v,

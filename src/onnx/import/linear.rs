@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::graph::{Op, ValueId};
 use crate::onnx::attrs::Attrs;
 use crate::onnx::proto::NodeProto;
+use crate::onnx::tensor::Const;
 use crate::ops::Activation;
 use crate::tensor::{Tensor, numel};
 
@@ -64,24 +65,34 @@ impl Importer<'_> {
                         .collect(),
                 )?)
             }
+            // Any other C (a full matrix, a column) is added after, broadcasting.
             Some(c) => {
-                return Err(Error::invalid_op(
-                    node_label(node),
-                    format!("C {:?} must broadcast as a per-output bias of {m}", c.shape),
-                ));
+                let y = self.gemm_linear(node, index, w, None, x)?;
+                let c = Const::f32(
+                    c.shape.clone(),
+                    c.as_f32().iter().map(|v| beta * v).collect(),
+                );
+                return self.binary_const(node, index, "Add", y, &c, false);
             }
             None => None,
         };
-        self.add(
-            node,
-            index,
-            Op::Linear {
-                weight: w,
-                bias,
-                activation: Activation::Identity,
-            },
-            &[x],
-        )
+        self.gemm_linear(node, index, w, bias, x)
+    }
+
+    fn gemm_linear(
+        &mut self,
+        node: &NodeProto,
+        index: usize,
+        weight: Tensor,
+        bias: Option<Tensor>,
+        x: ValueId,
+    ) -> Result<ValueId> {
+        let op = Op::Linear {
+            weight,
+            bias,
+            activation: Activation::Identity,
+        };
+        self.add(node, index, op, &[x])
     }
 
     fn matmul(&mut self, node: &NodeProto, index: usize) -> Result<ValueId> {

@@ -3,7 +3,7 @@
 //! Sum / Mean, lowered to a chain of binary nodes (Mean: the Sum chain times 1 / N); the
 //! comparisons (Equal, Less, Greater, LessOrEqual, GreaterOrEqual) and Not as binary rows
 //! producing the engine's bool, 1.0 / 0.0 in f32 (ONNX bool outputs compare as 0 / 1); Where
-//! as the ternary select kernel (its three operands computed tensors).
+//! as the ternary select kernel (a constant operand read as a `Constant` node).
 
 use super::{Importer, Val, node_label};
 use crate::error::{Error, Result};

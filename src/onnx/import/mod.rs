@@ -13,6 +13,7 @@ mod constant;
 mod conv;
 mod eltwise;
 mod gelu;
+mod indexing;
 mod linear;
 mod math;
 mod norm;
@@ -34,13 +35,14 @@ use super::proto::{
     ModelProto, NodeProto, ValueInfoProto, tensor_shape_proto::dimension::Value as Dim, type_proto,
 };
 use super::support::unsupported_reason;
-use super::tensor::{Const, decode, unsupported_type};
+use super::tensor::{Const, ConstData, decode, unsupported_type};
 use crate::error::{Error, Result};
 use crate::graph::{Graph, Op, ValueId, patterns};
 
 /// Lowest and highest default-domain opset accepted. Every supported op follows its definition
-/// at each of them (see [`super::versions`]).
-pub const OPSETS: std::ops::RangeInclusive<i64> = 7..=25;
+/// at each of them (see [`super::versions`]); below 7, only ops whose definition is the same as
+/// at 7, which is how the model is then read.
+pub const OPSETS: std::ops::RangeInclusive<i64> = 1..=25;
 
 /// A value while importing: a graph tensor, a constant, or a part of the GELU decomposition
 /// that may be completed by a later node.
@@ -70,6 +72,7 @@ const FAMILIES: &[(&[&str], Translate)] = &[
     (conv::OPS, conv::lower),
     (eltwise::OPS, eltwise::lower),
     (gelu::OPS, gelu::lower),
+    (indexing::OPS, indexing::lower),
     (linear::OPS, linear::lower),
     (math::OPS, math::lower),
     (norm::OPS, norm::lower),
@@ -83,6 +86,10 @@ const FAMILIES: &[(&[&str], Translate)] = &[
 struct Importer<'a> {
     g: Graph,
     vals: HashMap<String, Val>,
+    /// Constants materialised as `Constant` nodes, by shape and f32 bits: one node per
+    /// distinct constant however many nodes read it.
+    materialized: HashMap<(Vec<usize>, Vec<u32>), ValueId>,
+    /// The opset the nodes are read at: the declared one, or 7 below 7 (the same definitions).
     opset: i64,
     opts: &'a ImportOptions,
 }
@@ -159,7 +166,8 @@ pub fn import(bytes: &[u8], opts: &ImportOptions, base: Option<&Path>) -> Result
     let mut im = Importer {
         g: Graph::new(),
         vals: HashMap::new(),
-        opset,
+        materialized: HashMap::new(),
+        opset: opset.max(7),
         opts,
     };
     for t in &graph.initializer {
@@ -196,14 +204,10 @@ pub fn import(bytes: &[u8], opts: &ImportOptions, base: Option<&Path>) -> Result
             Some(Val::Dyn(v) | Val::Gelu { value: Some(v), .. }) => {
                 im.g.output_named(*v, out.name())
             }
-            Some(Val::Const(_)) => {
-                return Err(Error::invalid_op(
-                    "ONNX model",
-                    format!(
-                        "output {:?} is a constant; wgconv runs only computed outputs",
-                        out.name()
-                    ),
-                ));
+            Some(Val::Const(c)) => {
+                let c = c.clone();
+                let v = im.materialize(&format!("output {:?}", out.name()), out.name(), &c)?;
+                im.g.output_named(v, out.name())
             }
             Some(Val::Gelu { erf, .. }) => {
                 return Err(Error::invalid_op(
@@ -319,13 +323,14 @@ impl Importer<'_> {
         }
     }
 
-    fn dyn_in(&self, node: &NodeProto, i: usize) -> Result<ValueId> {
+    /// Input `i` as a graph tensor: a constant there becomes a `Constant` node.
+    fn dyn_in(&mut self, node: &NodeProto, i: usize) -> Result<ValueId> {
         match self.get(node, i)? {
             Some(Val::Dyn(v) | Val::Gelu { value: Some(v), .. }) => Ok(*v),
-            Some(Val::Const(_)) => Err(Error::invalid_op(
-                node_label(node),
-                format!("input {i} is a constant where wgconv needs a computed tensor"),
-            )),
+            Some(Val::Const(c)) => {
+                let c = c.clone();
+                self.materialize(&node_label(node), &node.input[i], &c)
+            }
             Some(Val::Gelu { erf, .. }) => Err(Error::invalid_op(
                 node_label(node),
                 format!(
@@ -337,6 +342,35 @@ impl Importer<'_> {
                 format!("missing input {i}"),
             )),
         }
+    }
+
+    /// A `Constant` node holding `c` (named after `name`, shared with earlier readers of the
+    /// same constant); `what` names the reader in errors. Integers become f32 of exact value,
+    /// so those beyond 2^24 are refused.
+    fn materialize(&mut self, what: &str, name: &str, c: &Const) -> Result<ValueId> {
+        const EXACT: i64 = 1 << 24;
+        if let ConstData::I64(v) = &c.data
+            && let Some(x) = v.iter().find(|x| x.abs() > EXACT)
+        {
+            return Err(Error::invalid_op(
+                what,
+                format!(
+                    "constant {name:?} holds the integer {x}, beyond 2^24 (f32 holds integers exactly only that far)"
+                ),
+            ));
+        }
+        let value = c.to_tensor();
+        let key = (
+            c.shape.clone(),
+            value.data().iter().map(|x| x.to_bits()).collect(),
+        );
+        if let Some(&v) = self.materialized.get(&key) {
+            return Ok(v);
+        }
+        let node_name = self.g.unique_name(name);
+        let v = self.g.add(&node_name, Op::Constant { value }, &[])?;
+        self.materialized.insert(key, v);
+        Ok(v)
     }
 
     fn const_in(&self, node: &NodeProto, i: usize) -> Result<Option<Const>> {

@@ -13,7 +13,7 @@ use crate::ops::{Activation, NormKind, NormSpec};
 
 impl Importer<'_> {
     /// Input `i` as a value: a constant or a computed tensor; `None` when absent.
-    pub(super) fn operand(&self, node: &NodeProto, i: usize) -> Result<Option<Val>> {
+    pub(super) fn operand(&mut self, node: &NodeProto, i: usize) -> Result<Option<Val>> {
         Ok(match self.get(node, i)? {
             None => None,
             Some(Val::Const(c)) => Some(Val::Const(c.clone())),

@@ -61,19 +61,29 @@ pub(super) fn lower(
                 im.need_const(node, 1)?.as_i64()
             };
             let shape = reshape_target(&xs, &target, a.int("allowzero", 0) != 0)?;
-            // The graph's Reshape reads 0 as "copy the input's dimension" (allowzero=0), and
-            // a real 0 would make an empty tensor, which wgconv does not run.
-            if shape.contains(&0) {
-                return Err(Error::invalid_op(
-                    node_label(node),
-                    format!(
-                        "result {shape:?} has no elements (allowzero=1 with a 0 in the target {target:?}): empty tensors are not supported"
-                    ),
-                ));
+            // The graph's Reshape reads 0 as "copy the input's dimension": a real 0 is written
+            // so where the input's is 0 too, else as the one inferred dim (-1, here 0).
+            let mut inferred = false;
+            let mut graph_shape = Vec::with_capacity(shape.len());
+            for (i, &d) in shape.iter().enumerate() {
+                graph_shape.push(match d {
+                    0 if xs.get(i) == Some(&0) => 0,
+                    0 if !inferred => {
+                        inferred = true;
+                        -1
+                    }
+                    0 => {
+                        return Err(Error::invalid_op(
+                            node_label(node),
+                            format!(
+                                "result {shape:?} of {xs:?} has zeros the graph's Reshape cannot express"
+                            ),
+                        ));
+                    }
+                    d => d as i64,
+                });
             }
-            Op::Reshape {
-                shape: shape.iter().map(|&d| d as i64).collect(),
-            }
+            Op::Reshape { shape: graph_shape }
         }
         "Flatten" => {
             let axis = if a.int("axis", 1) < 0 {

@@ -19,8 +19,8 @@ pub(super) fn lower(
 ) -> Result<Option<Val>> {
     let y = match node.op_type() {
         "Concat" => {
-            let r = im.shape(im.dyn_in(node, 0)?).len();
-            let axis = fold::axis("Concat", a.int("axis", 1), r)?;
+            let x0 = im.dyn_in(node, 0)?;
+            let axis = fold::axis("Concat", a.int("axis", 1), im.shape(x0).len())?;
             let xs = (0..node.input.len())
                 .map(|i| im.dyn_in(node, i))
                 .collect::<Result<Vec<_>>>()?;

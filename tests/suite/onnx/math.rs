@@ -1,5 +1,6 @@
 //! Elementwise math from ONNX: attributes with their defaults and typed errors, Pow / Max /
-//! Min with a constant operand, and the variadic Max / Min / Sum / Mean.
+//! Min with a constant operand (an activation, or a Constant node), the variadic Max / Min /
+//! Sum / Mean, and Casts of computed tensors.
 
 use wgconv::graph::Op;
 use wgconv::onnx::proto::{AttributeProto, NodeProto};
@@ -124,10 +125,14 @@ fn pow_max_min_with_constants_and_computed_operands() {
     check("max(0.25, x)", &y, &map(&|v| v.max(0.25)));
     let (_, y) = run_model(&one("Min", -0.5, false), &x);
     check("min(x, -0.5)", &y, &map(&|v| v.min(-0.5)));
-    let err = import_bytes(&one("Pow", 2.0, true), &ImportOptions::default())
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("\"n\" (Pow)"), "{err}");
+    // A constant base has no activation: it becomes a Constant node read by Pow.
+    let (g, y) = run_model(&one("Pow", 2.0, true), &x);
+    assert!(
+        g.nodes()
+            .iter()
+            .any(|n| matches!(n.op, Op::Constant { .. }))
+    );
+    check("2^x", &y, &map(&|v| 2f32.powf(v)));
     // x ^ relu(x) + 0.5: both computed.
     let bytes = model(
         vec![
@@ -181,11 +186,9 @@ fn variadic_ops_chain_their_inputs() {
     check("sum", &y, &want(&|a, b, c| a + b + c));
     let (_, y) = run_model(&variadic("Mean"), &x);
     check("mean", &y, &want(&|a, b, c| (a + b + c) / 3.0));
-    // Max / Min take no per-channel constant (no graph op holds one): refused by name.
-    let err = import_bytes(&variadic("Max"), &ImportOptions::default())
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("\"v\" (Max)"), "{err}");
+    // Max / Min have no per-channel affine: the constant is a Constant node they read.
+    let (_, y) = run_model(&variadic("Max"), &x);
+    check("max", &y, &want(&|a, b, c| a.max(b).max(c)));
 
     let x1 = Tensor::random_range(vec![5], 6, -2.0, 2.0);
     let rank1 = |op: &str| {
@@ -208,4 +211,48 @@ fn variadic_ops_chain_their_inputs() {
     check("max rank 1", &y, &want1(&|v| v.abs().max(2.0)));
     let (_, y) = run_model(&rank1("Min"), &x1);
     check("min rank 1", &y, &want1(&|v| -v.abs()));
+}
+
+/// A Cast of a computed tensor: to double the identity, to an integer type a truncation toward
+/// zero, to bool `x != 0`; to float16 refused naming the node. Exact in every precision.
+#[test]
+fn casts_of_computed_tensors() {
+    let x = Tensor::new(vec![6], vec![-2.5, -0.75, 0.0, 0.5, 1.0, 3.75]).unwrap();
+    let cast = |to: i64| {
+        model(
+            vec![with(
+                node("Cast", "c", &["x"], &["y"]),
+                vec![attr_i("to", to)],
+            )],
+            vec![value_info("x", &[6])],
+            vec![],
+            "y",
+        )
+    };
+    for (to, want) in [
+        (11, x.data().to_vec()),
+        (6, vec![-2.0, 0.0, 0.0, 0.0, 1.0, 3.0]),
+        (7, vec![-2.0, 0.0, 0.0, 0.0, 1.0, 3.0]),
+        (9, vec![1.0, 1.0, 0.0, 1.0, 1.0, 1.0]),
+    ] {
+        let g = import_bytes(&cast(to), &ImportOptions::default()).unwrap();
+        for p in wgconv::Precision::ALL {
+            let opts = wgconv::session::SessionOptions {
+                precision: Some(p),
+                ..Default::default()
+            };
+            let got = wgconv::Session::with_options(crate::common::gpu(), &g, opts)
+                .unwrap()
+                .run(std::slice::from_ref(&x))
+                .unwrap();
+            assert_eq!(got[0].data(), want.as_slice(), "to {to}, {p}");
+        }
+    }
+    let err = import_bytes(&cast(10), &ImportOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("\"c\" (Cast)") && err.contains("type 10"),
+        "{err}"
+    );
 }

@@ -2,9 +2,11 @@
 //! blocks and small torchvision networks with random weights), plus malformed and unsupported
 //! models.
 
+mod constants;
 mod dynamic;
 mod fixtures;
 mod import_checks;
+mod indexing;
 mod math;
 mod norm;
 mod ops;

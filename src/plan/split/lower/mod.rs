@@ -15,7 +15,8 @@
 //!   adds the bias (and the node's residual), the last applies the activation.
 //! - Linear: row ranges with the whole weight; else row blocks times output-feature ranges
 //!   with their weight rows (the strided output block staged). MatMul: ranges of batch entries and rows with the whole right operand.
-//! - Data movement (transpose, slice, concat, pixel shuffle, space-to-depth, channel shuffle):
+//! - Data movement (transpose, slice, concat, pixel shuffle, space-to-depth, channel shuffle,
+//!   a constant copied from its parameter):
 //!   the strided copy cut along its outer dims ([`Lowering::copy`]).
 //! - Reductions over axes: boxes over the dims before the first reduced one (batch ranges when
 //!   dim 0 is kept).
@@ -186,20 +187,21 @@ impl NodeViews<'_> {
     }
 
     fn copy(&self, l: &mut Lowering, plan: &rearrange::CopyPlan, input: usize) -> Result<()> {
-        let src = &self.ins[input];
+        let (name, src) = &self.ins[input];
+        self.copy_from(l, plan, &format!("{name:?}"), src)
+    }
+
+    /// The strided copy `plan` from `src` (named `what` in errors) into the output.
+    fn copy_from(
+        &self,
+        l: &mut Lowering,
+        plan: &rearrange::CopyPlan,
+        name: &str,
+        src: &View,
+    ) -> Result<()> {
         let limit = l.limit;
-        let what = |needed| {
-            self.err(
-                limit,
-                &format!("{:?}", src.0),
-                "a single element run of the copy",
-                needed,
-            )
-        };
-        let (s, d) = (
-            (src.1.store, src.1.base),
-            (self.out.1.store, self.out.1.base),
-        );
+        let what = |needed| self.err(limit, name, "a single element run of the copy", needed);
+        let (s, d) = ((src.store, src.base), (self.out.1.store, self.out.1.base));
         l.copy(plan, s, d, &what)
     }
 }
@@ -406,6 +408,12 @@ pub(crate) fn lower(n: &NodeViews<'_>, l: &mut Lowering) -> Result<()> {
         Op::Conv { spec, epilogue, .. } => lower_conv(n, l, spec, *epilogue),
         Op::Transpose { perm } => n.copy(l, &rearrange::transpose_plan(perm, &n.ins[0].1.dims)?, 0),
         Op::Expand { .. } => n.copy(l, &rearrange::expand_plan(&n.ins[0].1.dims, &out.dims)?, 0),
+        Op::Constant { value } => n.copy_from(
+            l,
+            &rearrange::expand_plan(value.shape(), &out.dims)?,
+            "its value",
+            &n.params[0],
+        ),
         Op::Slice {
             starts,
             ends,
@@ -423,6 +431,9 @@ pub(crate) fn lower(n: &NodeViews<'_>, l: &mut Lowering) -> Result<()> {
         Op::Concat { axis } => {
             let mut offset = 0;
             for (i, (_, v)) in n.ins.iter().enumerate() {
+                if v.numel() == 0 {
+                    continue;
+                }
                 let plan = rearrange::copy_into_plan(*axis, &v.dims, &out.dims, offset)?;
                 n.copy(l, &plan, i)?;
                 offset += v.dims[*axis];
