@@ -32,6 +32,7 @@ pub const FIXTURES: &[&str] = &[
     "cifar10_s9_log_softmax_b1",
     "cifar10_s9_log_softmax_b2",
     "conv3d_seed",
+    "convnext_w16",
     "fire",
     "gelu_erf_opset17",
     "gelu_opset20",
@@ -47,6 +48,7 @@ pub const FIXTURES: &[&str] = &[
     "resize_interpolate",
     "shufflenet_v2_x0_5",
     "squeezenet1_1",
+    "yolov8n_160",
 ];
 
 /// The fixture folders, exactly [`FIXTURES`]: each must have its model, input and output, and
