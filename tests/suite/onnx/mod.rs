@@ -48,6 +48,7 @@ pub const FIXTURES: &[&str] = &[
     "resize_interpolate",
     "shufflenet_v2_x0_5",
     "squeezenet1_1",
+    "video_resnet_r3d_w16",
     "yolov8n_160",
 ];
 
