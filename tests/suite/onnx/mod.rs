@@ -37,6 +37,7 @@ pub const FIXTURES: &[&str] = &[
     "cifar10_s9_log_softmax_b1",
     "cifar10_s9_log_softmax_b2",
     "conv3d_seed",
+    "convnext_w16",
     "fire",
     "gelu_erf_opset17",
     "gelu_opset20",
@@ -52,6 +53,8 @@ pub const FIXTURES: &[&str] = &[
     "resize_interpolate",
     "shufflenet_v2_x0_5",
     "squeezenet1_1",
+    "video_resnet_r3d_w16",
+    "yolov8n_160",
 ];
 
 /// The fixture folders, exactly [`FIXTURES`]: each must have its model, input and output, and
