@@ -58,6 +58,32 @@ fn nan_f32() -> f32 {
     return bitcast<f32>(0x7fc00000u);
 }
 
+// a^y for a > 0. An integral exponent up to 2^16 multiplies by squaring, so that exact
+// results stay exact (3^6 is 729, not exp2's 729.0002); a reciprocal that under- or
+// overflows, and any other exponent, take exp2(y * log2(a)).
+fn pow_abs(a: f32, y: f32) -> f32 {
+    let n = abs(y);
+    if floor(n) == n && n <= 65536.0 {
+        var e = u32(n);
+        var b = a;
+        var r = 1.0;
+        while e > 0u {
+            if (e & 1u) == 1u {
+                r *= b;
+            }
+            b *= b;
+            e >>= 1u;
+        }
+        if y > 0.0 {
+            return r;
+        }
+        if r != 0.0 && r < bitcast<f32>(0x7f800000u) {
+            return 1.0 / r;
+        }
+    }
+    return exp2(y * log2(a));
+}
+
 // x^y with numpy / ONNX semantics where WGSL's pow is undefined: a negative base with an
 // integral exponent is (-1)^y |x|^y, with any other exponent NaN; a zero base gives 0 or inf.
 fn pow_signed(x: f32, y: f32) -> f32 {
@@ -69,7 +95,7 @@ fn pow_signed(x: f32, y: f32) -> f32 {
     if a == 0.0 {
         r = select(bitcast<f32>(0x7f800000u), 0.0, y > 0.0);
     } else {
-        r = exp2(y * log2(a));
+        r = pow_abs(a, y);
     }
     if x < 0.0 {
         if floor(y) != y {

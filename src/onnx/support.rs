@@ -195,9 +195,6 @@ pub fn unsupported_reason(node: &NodeProto, opset: i64) -> Option<String> {
                 a.int("stash_type", 1)
             ))
         }
-        "BatchNormalization" if a.int("training_mode", 0) != 0 => {
-            Some("training-mode BatchNormalization".into())
-        }
         _ => None,
     }
 }

@@ -327,15 +327,50 @@ fn erf_is_accurate_at_zero_tiny_and_large_arguments() {
 }
 
 /// Pow's numpy semantics (negative bases with integral exponents, zero bases, NaN
-/// otherwise) and Max / Min propagating NaN from either side.
+/// otherwise; integral powers exact: 3^6 is 729, not exp2's 729.0002) and Max / Min
+/// propagating NaN from either side.
 #[test]
 fn pinned_binary_edge_cases() {
     let nan = f32::NAN;
     let inf = f32::INFINITY;
     let (a, b, want): (&[f32], &[f32], &[f32]) = (
-        &[-2.0, -2.0, -2.0, -3.0, 4.0, 0.0, 0.0, -8.0, 5.0, nan],
-        &[2.0, 3.0, -1.0, 0.5, 0.5, 2.0, -1.0, 1.0 / 3.0, 0.0, 0.0],
-        &[4.0, -8.0, -0.5, nan, 2.0, 0.0, inf, nan, 1.0, 1.0],
+        &[
+            -2.0, -2.0, -2.0, -3.0, 4.0, 0.0, 0.0, -8.0, 5.0, nan, 3.0, -3.0, 7.0, 2.0, 2.0,
+        ],
+        &[
+            2.0,
+            3.0,
+            -1.0,
+            0.5,
+            0.5,
+            2.0,
+            -1.0,
+            1.0 / 3.0,
+            0.0,
+            0.0,
+            6.0,
+            7.0,
+            8.0,
+            -3.0,
+            -20.0,
+        ],
+        &[
+            4.0,
+            -8.0,
+            -0.5,
+            nan,
+            2.0,
+            0.0,
+            inf,
+            nan,
+            1.0,
+            1.0,
+            729.0,
+            -2187.0,
+            5764801.0,
+            0.125,
+            9.536_743e-7,
+        ],
     );
     let reference = |op, a: &[f32], b: &[f32]| {
         let t = |v: &[f32]| Tensor::new(vec![v.len()], v.to_vec()).unwrap();

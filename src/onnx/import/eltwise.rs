@@ -114,14 +114,18 @@ impl Importer<'_> {
     }
 
     fn batch_norm(&mut self, node: &NodeProto, index: usize, a: &Attrs<'_>) -> Result<ValueId> {
-        if a.int("training_mode", 0) != 0 || node.output.iter().skip(1).any(|o| !o.is_empty()) {
-            return Err(Error::invalid_op(
-                node_label(node),
-                "training-mode BatchNormalization is not supported (inference only)",
-            ));
-        }
         let x = self.dyn_in(node, 0)?;
         let eps = a.float("epsilon", 1e-5);
+        if a.int("training_mode", 0) != 0 {
+            return self.batch_norm_training(node, index, x, eps, a.float("momentum", 0.9));
+        }
+        // Before opset 14 the statistics outputs meant training, which has no flag there.
+        if node.output.iter().skip(1).any(|o| !o.is_empty()) {
+            return Err(Error::invalid_op(
+                node_label(node),
+                "statistics outputs without training_mode (opset 14) are not supported",
+            ));
+        }
         if (1..=4).try_fold(false, |any, i| {
             Ok::<_, Error>(any || self.is_computed(node, i)?)
         })? {

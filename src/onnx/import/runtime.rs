@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::graph::{Op, ValueId};
 use crate::onnx::proto::NodeProto;
 use crate::onnx::tensor::Const;
-use crate::ops::{Activation, NormKind, NormSpec};
+use crate::ops::{Activation, NormKind, NormSpec, ReduceKind, ReduceSpec};
 
 impl Importer<'_> {
     /// Input `i` as a value: a constant or a computed tensor; `None` when absent.
@@ -103,9 +103,7 @@ impl Importer<'_> {
         }
         let mut p = Vec::new();
         for i in 1..=4 {
-            let v = self
-                .operand(node, i)?
-                .ok_or_else(|| Error::invalid_op(node_label(node), format!("missing input {i}")))?;
+            let v = self.need_operand(node, i)?;
             p.push(self.per_channel_operand(node, index, i, v, xs[1], xs.len())?);
         }
         let [scale, bias, mean, var] = <[Val; 4]>::try_from(p).expect("four parameters");
@@ -131,6 +129,67 @@ impl Importer<'_> {
         let scaled = self.bin(node, index, "Mul", normed, scale)?;
         let y = self.bin(node, index, "Add", scaled, bias)?;
         self.dyn_val(node, y)
+    }
+
+    /// Training-mode BatchNormalization (opset 14): `Y` normalised with the batch's mean and
+    /// population variance over every axis but 1; outputs 1 and 2 are the running statistics
+    /// `input * momentum + batch * (1 - momentum)`.
+    pub(super) fn batch_norm_training(
+        &mut self,
+        node: &NodeProto,
+        index: usize,
+        x: ValueId,
+        eps: f32,
+        momentum: f32,
+    ) -> Result<ValueId> {
+        let xs = self.shape(x);
+        if xs.len() < 2 {
+            return Err(Error::invalid_op(
+                node_label(node),
+                format!("input {xs:?} has no channel dimension"),
+            ));
+        }
+        let (c, r) = (xs[1], xs.len());
+        let mean_op = || {
+            Op::Reduce(ReduceSpec {
+                kind: ReduceKind::Mean,
+                axes: (0..r).filter(|&d| d != 1).collect(),
+                keepdims: true,
+            })
+        };
+        let scalar = |v: f32| Val::Const(Const::f32(vec![], vec![v]));
+        let mean = self.add(node, index, mean_op(), &[x])?;
+        let centred = self.bin(node, index, "Sub", Val::Dyn(x), Val::Dyn(mean))?;
+        let sq = self.bin(node, index, "Mul", centred.clone(), centred.clone())?;
+        let sq = self.dyn_val(node, sq)?;
+        let var = self.add(node, index, mean_op(), &[sq])?;
+        let s = self.bin(node, index, "Add", Val::Dyn(var), scalar(eps))?;
+        let s = self.dyn_val(node, s)?;
+        let std = self.add(node, index, Op::Activation(Activation::Sqrt), &[s])?;
+        let mut y = self.bin(node, index, "Div", centred, Val::Dyn(std))?;
+        for (i, op) in [(1, "Mul"), (2, "Add")] {
+            let v = self.need_operand(node, i)?;
+            let v = self.per_channel_operand(node, index, i, v, c, r)?;
+            y = self.bin(node, index, op, y, v)?;
+        }
+        for (i, out, batch) in [(3, 1, mean), (4, 2, var)] {
+            let Some(name) = node.output.get(out).filter(|n| !n.is_empty()) else {
+                continue;
+            };
+            let input = self.need_operand(node, i)?;
+            let input = self.per_channel_operand(node, index, i, input, c, 1)?;
+            let batch = self.reshaped(node, index, Val::Dyn(batch), &[c])?;
+            let kept = self.bin(node, index, "Mul", input, scalar(momentum))?;
+            let new = self.bin(node, index, "Mul", batch, scalar(1.0 - momentum))?;
+            let running = self.bin(node, index, "Add", kept, new)?;
+            self.vals.insert(name.clone(), running);
+        }
+        self.dyn_val(node, y)
+    }
+
+    fn need_operand(&mut self, node: &NodeProto, i: usize) -> Result<Val> {
+        self.operand(node, i)?
+            .ok_or_else(|| Error::invalid_op(node_label(node), format!("missing input {i}")))
     }
 
     /// Clip with a computed bound: `min(max(x, lo), hi)`, which is `hi` everywhere when

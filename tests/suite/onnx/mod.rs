@@ -2,6 +2,7 @@
 //! blocks and small torchvision networks with random weights), plus malformed and unsupported
 //! models.
 
+mod batch_norm_training;
 mod constants;
 mod dynamic;
 mod fixtures;
