@@ -125,7 +125,8 @@ pub fn dynamic_session(
 }
 
 /// `shapes` keyed by the session's input names: a zoo network takes its one shape under any
-/// name (`--shape input=1x3x224x224`); ONNX shapes are already by name.
+/// name (`--shape input=1x3x224x224`) and defaults to its natural size; ONNX shapes are
+/// already by name.
 pub fn shapes_by_input(
     source: &ModelSource<'_>,
     session: &DynamicSession,
@@ -135,6 +136,12 @@ pub fn shapes_by_input(
         (ModelSource::Zoo { .. }, [input], Some(shape)) if shapes.len() == 1 => {
             HashMap::from([(input.name.clone(), shape.clone())])
         }
+        // No shape given: the network's natural input, batch 1.
+        (ModelSource::Zoo { name, .. }, [input], None) => zoo::NETWORKS
+            .iter()
+            .find(|(n, ..)| n == name)
+            .map(|&(_, _, _, [c, h, w])| HashMap::from([(input.name.clone(), vec![1, c, h, w])]))
+            .unwrap_or_default(),
         _ => shapes.clone(),
     }
 }

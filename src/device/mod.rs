@@ -207,12 +207,27 @@ impl Gpu {
     /// An adapter chosen by `options`.
     pub fn with_options(options: &GpuOptions) -> Result<Self> {
         let backends = options.backends.unwrap_or_else(default_backends);
-        let instance = instance(backends);
-        let mut adapters = pollster::block_on(instance.enumerate_adapters(backends));
-        if let Some(name) = &options.adapter_name {
-            let needle = name.to_lowercase();
-            adapters.retain(|a| a.get_info().name.to_lowercase().contains(&needle));
-        }
+        let candidates = |backends: wgpu::Backends| {
+            let mut adapters = pollster::block_on(instance(backends).enumerate_adapters(backends));
+            if let Some(name) = &options.adapter_name {
+                let needle = name.to_lowercase();
+                adapters.retain(|a| a.get_info().name.to_lowercase().contains(&needle));
+            }
+            adapters
+        };
+        // GL is probed only when asked for or when no primary backend has a matching adapter:
+        // initialising EGL without a desktop session makes Mesa print warnings, and compute on
+        // GL is the least capable path anyway.
+        let mut adapters = if options.backends.is_none() {
+            let primary = candidates(wgpu::Backends::PRIMARY);
+            if primary.is_empty() {
+                candidates(wgpu::Backends::GL)
+            } else {
+                primary
+            }
+        } else {
+            candidates(backends)
+        };
         adapters.sort_by_key(|a| {
             let i = a.get_info();
             (device_type_rank(i.device_type), backend_rank(i.backend))

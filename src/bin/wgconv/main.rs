@@ -16,14 +16,15 @@ use wgconv::bench::{BenchOptions, Peak};
 use crate::args::{AdapterArgs, AutotuneArgs, PrecisionArg};
 use crate::bench::{bench_cmd, bench_model_cmd};
 use crate::info::{info, summary_cmd};
-use crate::run::run_cmd;
+use crate::run::{RunOptions, run_cmd};
 use crate::validate::validate_cmd;
 
 #[derive(Parser)]
 #[command(
     name = "wgconv",
     version,
-    about = "GPU inference engine for convolutional networks (wgpu + WGSL)"
+    about = "GPU inference engine for convolutional networks (wgpu + WGSL)",
+    after_help = "Exit codes: 0 success, 1 validation found failures, 2 usage error, 3 model or input error, 4 no adapter or device error."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -36,7 +37,7 @@ enum Command {
     ///
     /// Examples:
     ///   wgconv run model.onnx --input input=image.npy --output-dir out/
-    ///   wgconv run resnet18 --shape input=1x3x224x224 --runs 20
+    ///   wgconv run resnet18 --shape input=1x3x224x224 --runs 20 --warmup 3 --top-k 5
     Run {
         /// An .onnx file, or a zoo network (resnet18, resnet34, resnet50, mobilenet_v2,
         /// efficientnet_b0, squeezenet1_1, googlenet, shufflenet_v2_x1_0, cifar10_net).
@@ -54,9 +55,19 @@ enum Command {
         /// Write outputs here as <output name>.npy.
         #[arg(long)]
         output_dir: Option<PathBuf>,
-        /// Timed runs after the first.
-        #[arg(long, default_value_t = 10)]
+        /// Timed runs after the first (default: run once and write the outputs); prints mean,
+        /// stddev, min, p50, p90, p99 and throughput.
+        #[arg(long, default_value_t = 0)]
         runs: usize,
+        /// Untimed runs before the timed ones.
+        #[arg(long, default_value_t = 0)]
+        warmup: usize,
+        /// Print the top K classes of each [N, classes] output, after a softmax.
+        #[arg(long, value_name = "K")]
+        top_k: Option<usize>,
+        /// Class names for --top-k, one per line.
+        #[arg(long, value_name = "FILE", requires = "top_k")]
+        labels: Option<PathBuf>,
         #[command(flatten)]
         precision: PrecisionArg,
         #[command(flatten)]
@@ -174,7 +185,43 @@ fn write_file(path: &PathBuf, what: &'static str, text: &str) -> Result<()> {
     })
 }
 
+/// Exit codes (README "Command line"): 0 success, 1 validation found failures, 2 usage error
+/// (clap's own, and option values wgconv rejects), 3 model or input error, 4 no adapter or a
+/// device error.
+fn exit_code(e: &wgconv::Error) -> ExitCode {
+    use wgconv::Error as E;
+    ExitCode::from(match e {
+        E::InvalidSetting { name, .. } if !matches!(*name, "model" | "input" | "weights") => 2,
+        E::NoAdapter { .. }
+        | E::RequestDevice { .. }
+        | E::Validation { .. }
+        | E::OutOfMemory { .. }
+        | E::DeviceLost { .. }
+        | E::Readback(_)
+        | E::MissingFeature { .. } => 4,
+        _ => 3,
+    })
+}
+
+fn error_exit(e: &wgconv::Error) -> ExitCode {
+    eprintln!("wgconv: error: {e}");
+    exit_code(e)
+}
+
+/// Without a Wayland session (neither variable set) Mesa's Vulkan WSI still tries to connect,
+/// and libwayland prints "XDG_RUNTIME_DIR is invalid" for every device opened. An absolute
+/// WAYLAND_DISPLAY naming nothing makes that probe fail quietly.
+fn quiet_wayland_probe() {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none()
+        && std::env::var_os("WAYLAND_DISPLAY").is_none()
+    {
+        // SAFETY: first thing in main, before any other thread exists.
+        unsafe { std::env::set_var("WAYLAND_DISPLAY", "/nonexistent/wgconv-no-wayland-session") };
+    }
+}
+
 fn main() -> ExitCode {
+    quiet_wayland_probe();
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Validate {
@@ -192,13 +239,10 @@ fn main() -> ExitCode {
                         ExitCode::SUCCESS
                     } else {
                         eprintln!("wgconv: validation FAILED");
-                        ExitCode::FAILURE
+                        ExitCode::from(1)
                     }
                 }
-                Err(e) => {
-                    eprintln!("wgconv: error: {e}");
-                    ExitCode::FAILURE
-                }
+                Err(e) => error_exit(&e),
             };
         }
         None => wgconv::demo::run_default(),
@@ -209,6 +253,9 @@ fn main() -> ExitCode {
             weights,
             output_dir,
             runs,
+            warmup,
+            top_k,
+            labels,
             precision,
             autotune,
             adapter,
@@ -218,7 +265,12 @@ fn main() -> ExitCode {
             &shapes,
             weights.as_ref(),
             output_dir.as_ref(),
-            runs,
+            &RunOptions {
+                runs,
+                warmup,
+                top_k,
+                labels,
+            },
             precision.precision,
             autotune,
             &adapter,
@@ -301,9 +353,6 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!("wgconv: error: {e}");
-            ExitCode::FAILURE
-        }
+        Err(e) => error_exit(&e),
     }
 }
