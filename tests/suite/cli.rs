@@ -105,3 +105,97 @@ fn info_and_validate() {
         .count();
     assert_eq!(ran, wgconv::ops::Activation::all().len(), "{stdout}");
 }
+
+fn wgconv_status(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_wgconv"))
+        .args(args)
+        .output()
+        .expect("runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+/// `run` runs once by default; `--runs` prints the statistics and `--top-k` the top classes;
+/// a headless machine prints nothing but results.
+#[test]
+fn run_once_by_default_then_statistics_and_top_k() {
+    let (code, stdout, stderr) = wgconv_status(&["run", "cifar10_net"]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(
+        !stdout.contains("latency"),
+        "timed without --runs:\n{stdout}"
+    );
+    assert!(stdout.contains("output"), "{stdout}");
+    assert!(
+        !stderr.contains("XDG_RUNTIME_DIR"),
+        "probe noise:\n{stderr}"
+    );
+    let (code, stdout, stderr) = wgconv_status(&[
+        "run",
+        "cifar10_net",
+        "--shape",
+        "x=2x3x32x32",
+        "--runs",
+        "4",
+        "--warmup",
+        "1",
+        "--top-k",
+        "3",
+    ]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    for want in [
+        "over 4 runs",
+        "mean",
+        "stddev",
+        "p50",
+        "p90",
+        "p99",
+        "items/s at batch 2",
+    ] {
+        assert!(stdout.contains(want), "no {want:?} in\n{stdout}");
+    }
+    // Two items, three classes each, probabilities in descending order.
+    let probs: Vec<f64> = stdout
+        .lines()
+        .filter(|l| l.contains(" top "))
+        .map(|l| l.rsplit("p=").next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(probs.len(), 6, "{stdout}");
+    for item in probs.chunks(3) {
+        assert!(
+            item.windows(2).all(|w| w[0] >= w[1]) && item[0] <= 1.0,
+            "{item:?}"
+        );
+    }
+}
+
+/// Exit codes: 2 usage, 3 model or input, 1 validation failure.
+#[test]
+fn exit_codes_tell_errors_apart() {
+    assert_eq!(wgconv_status(&["run", "--no-such-flag"]).0, Some(2));
+    assert_eq!(
+        wgconv_status(&["run", "cifar10_net", "--shape", "x=1xq"]).0,
+        Some(2)
+    );
+    assert_eq!(
+        wgconv_status(&["run", "/nonexistent/model.onnx"]).0,
+        Some(3)
+    );
+    assert_eq!(
+        wgconv_status(&["run", "cifar10_net", "--shape", "x=1x3"]).0,
+        Some(3)
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_wgconv"))
+        .args(["validate", "--filter", "matmul", "--backend", "vulkan"])
+        .env("WGCONV_FAULT", "matmul")
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a planted fault must fail validation"
+    );
+}
