@@ -2,7 +2,8 @@
 // channel shuffle, transpose, concat, slice, split) is a host-side mapping onto this kernel.
 //
 // Layout: a <= 6-D index space d0..d5 (leading dims 1). Element idx is read from
-// src[in_offset + sum_i idx_i * is_i] and written to dst[out_offset + sum_i idx_i * os_i].
+// src[in_offset + sum_i j_i * is_i] and written to dst[out_offset + sum_i idx_i * os_i], with
+// j_i = idx_i, or d_i - 1 - idx_i where bit i of `reversed` is set (flips, negative-step slices).
 // Offsets are in elements, so slices need no 256-byte aligned bindings.
 // Elements are Elem (precision prelude), copied bit for bit (the tile holds Elem too).
 // Overrides: TILED, RANK (flat path only).
@@ -48,7 +49,8 @@ struct Params {
     os5: u32,
     in_offset: u32,
     out_offset: u32,
-    _pad0: u32,
+    // Bit k: dim k is read backwards (flat path only).
+    reversed: u32,
     _pad1: u32,
     _pad2: u32,
 }
@@ -117,7 +119,8 @@ fn walk_dim(w: ptr<function, Walk>, k: u32, d: u32, is: u32, os: u32) {
         j = (*w).rest % d;
         (*w).rest = (*w).rest / d;
     }
-    (*w).si += j * is;
+    let back = ((params.reversed >> k) & 1u) == 1u;
+    (*w).si += select(j, d - 1u - j, back) * is;
     (*w).oi += j * os;
 }
 

@@ -287,6 +287,7 @@ pub fn eval(op: &Op, ins: &[&Tensor], out_shape: &[usize]) -> Result<Tensor> {
         Op::Flatten { .. } | Op::Reshape { .. } => ins[0].clone().reshape(out_shape.to_vec())?,
         Op::Dropout { .. } | Op::Identity => ins[0].clone(),
         Op::Transpose { perm } => reference::rearrange::transpose(perm, ins[0])?,
+        Op::Reverse { axes } => reference::rearrange::reverse(ins[0], axes)?,
         Op::Expand { shape } => reference::rearrange::expand(ins[0], shape)?,
         Op::PixelShuffle(p) => reference::rearrange::pixel_shuffle(p, ins[0])?,
         Op::SpaceToDepth(p) => reference::rearrange::space_to_depth(p, ins[0])?,

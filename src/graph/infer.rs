@@ -279,6 +279,13 @@ impl Op {
                 arity(inputs, 1)?;
                 crate::ops::broadcast_shape(inputs[0], shape).map_err(|e| e.to_string())
             }
+            Op::Reverse { axes } => {
+                arity(inputs, 1)?;
+                match axes.iter().find(|&&a| a >= inputs[0].len()) {
+                    Some(a) => Err(format!("axis {a} is outside the rank of {:?}", inputs[0])),
+                    None => Ok(inputs[0].to_vec()),
+                }
+            }
             Op::Transpose { perm } => {
                 arity(inputs, 1)?;
                 crate::ops::transpose_shape(perm, inputs[0]).map_err(|e| e.to_string())

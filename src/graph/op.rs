@@ -164,6 +164,11 @@ pub enum Op {
     Concat {
         axis: usize,
     },
+    /// Reverses the order along `axes` (`torch.flip`; an ONNX Slice with negative steps is a
+    /// positive-step slice then this).
+    Reverse {
+        axes: Vec<usize>,
+    },
     /// Strided slice; `starts`, `ends`, `steps` have one entry per dimension.
     Slice {
         starts: Vec<usize>,
@@ -285,6 +290,7 @@ impl Op {
             Op::Pad { .. } => "pad",
             Op::Concat { .. } => "concat",
             Op::Slice { .. } => "slice",
+            Op::Reverse { .. } => "reverse",
             Op::Dropout { .. } => "dropout",
             Op::Identity => "identity",
             Op::Constant { .. } => "constant",
@@ -382,6 +388,7 @@ impl Op {
             | Op::ChannelShuffle(_)
             | Op::Pad { .. }
             | Op::Concat { .. }
+            | Op::Reverse { .. }
             | Op::Slice { .. } => return None,
         })
     }

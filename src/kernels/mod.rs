@@ -22,6 +22,7 @@ pub mod resize;
 pub mod se_gate;
 pub mod softmax;
 pub mod splitk;
+pub mod strided_copy;
 pub mod winograd;
 
 pub use launch::{Binding, GpuParams, Launch, Target};

@@ -234,6 +234,39 @@ pub fn slice_bounds(
     Ok((s as usize, e as usize, step as usize))
 }
 
+/// ONNX `Slice` along one axis of length `dim` as an ascending range `(start, end, step)` and
+/// whether it is walked backwards (a negative step selects the same set as the ascending range,
+/// reversed). Empty selections are `(0, 0, 1)`.
+pub fn slice_range(
+    op: &str,
+    dim: usize,
+    start: i64,
+    end: i64,
+    step: i64,
+) -> Result<(usize, usize, usize, bool)> {
+    if step == 0 {
+        return Err(err(op, "step 0"));
+    }
+    if step > 0 {
+        let (s, e, st) = slice_bounds(op, dim, start, end, step)?;
+        return Ok(if s == e {
+            (0, 0, 1, false)
+        } else {
+            (s, e, st, false)
+        });
+    }
+    let d = dim as i64;
+    let norm = |v: i64| if v < 0 { v.saturating_add(d) } else { v };
+    let (s, e) = (norm(start).clamp(-1, d - 1), norm(end).clamp(-1, d - 1));
+    if s <= e {
+        return Ok((0, 0, 1, false));
+    }
+    let stride = step.unsigned_abs();
+    let count = ((s - e) as u64).div_ceil(stride);
+    let lowest = s as u64 - (count - 1) * stride;
+    Ok((lowest as usize, s as usize + 1, stride as usize, true))
+}
+
 /// The indices ONNX `Slice` selects along one axis of length `dim`, any non-zero step
 /// (negative steps walk backwards: starts clamp to [0, dim-1], ends to [-1, dim-1]).
 pub fn slice_indices(dim: usize, start: i64, end: i64, step: i64) -> Result<Vec<usize>> {
@@ -360,6 +393,23 @@ mod tests {
         );
         assert_eq!(slice_bounds("Slice", 10, -3, -1, 1).unwrap(), (7, 9, 1));
         assert!(slice_bounds("Slice", 10, 0, 5, -1).is_err());
+        // Negative steps as ascending ranges, checked against the index lists they stand for.
+        for (dim, start, end, step) in [
+            (10, 9, 0, -1),
+            (10, -1, i64::MIN, -1),
+            (10, 20, -20, -3),
+            (7, 5, 1, -2),
+            (7, 1, 5, -2),
+            (1, 0, -2, -1),
+        ] {
+            let want = slice_indices(dim, start, end, step).unwrap();
+            let (s, e, st, back) = slice_range("Slice", dim, start, end, step).unwrap();
+            let mut got: Vec<usize> = (s..e).step_by(st).collect();
+            if back {
+                got.reverse();
+            }
+            assert_eq!(got, want, "{dim} {start} {end} {step}");
+        }
         // What torch.onnx emits to reverse a pads vector: Slice(start -1, end -INT_MAX, step -1).
         assert_eq!(
             slice_indices(4, -1, i64::MIN + 1, -1).unwrap(),

@@ -157,6 +157,26 @@ pub fn concat(axis: usize, parts: &[&Tensor]) -> Result<Tensor> {
     Ok(out)
 }
 
+/// `out[idx] = x[idx']` with `idx'_d = shape_d - 1 - idx_d` along `axes` (`torch.flip`).
+pub fn reverse(x: &Tensor, axes: &[usize]) -> Result<Tensor> {
+    let s = x.shape();
+    if let Some(a) = axes.iter().find(|&&a| a >= s.len()) {
+        return Err(Error::invalid_op(
+            "reverse",
+            format!("axis {a} is outside the rank of {s:?}"),
+        ));
+    }
+    let mut out = Tensor::zeros(s.to_vec());
+    for (flat, o) in out.data_mut().iter_mut().enumerate() {
+        let mut idx = unravel(flat, s);
+        for &a in axes {
+            idx[a] = s[a] - 1 - idx[a];
+        }
+        *o = x.data()[ravel(&idx, s)];
+    }
+    Ok(out)
+}
+
 /// `out[idx] = x[starts + idx * steps]`, with `ceil((end - start) / step)` outputs per dim
 /// (none when `end <= start`); starts and ends within the input, steps >= 1.
 pub fn slice(x: &Tensor, starts: &[usize], ends: &[usize], steps: &[usize]) -> Result<Tensor> {

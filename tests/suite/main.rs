@@ -33,6 +33,7 @@ mod rearrange;
 mod reduce;
 mod reduce_arg;
 mod resize;
+mod reverse;
 mod robustness;
 mod runtime_weights;
 mod shaders;

@@ -32,13 +32,19 @@ pub(super) fn lower(
         }
         "Slice" => {
             let x = im.dyn_in(node, 0)?;
-            let (starts, ends, steps) = im.slice_params(node, a, &im.shape(x))?;
+            let (starts, ends, steps, reversed) = im.slice_params(node, a, &im.shape(x))?;
             let op = Op::Slice {
                 starts,
                 ends,
                 steps,
             };
-            im.add(node, index, op, &[x])?
+            let y = im.add(node, index, op, &[x])?;
+            // Negative steps: the ascending selection, then flipped along those axes.
+            if reversed.is_empty() {
+                y
+            } else {
+                im.add(node, index, Op::Reverse { axes: reversed }, &[y])?
+            }
         }
         // "Pad"
         _ => im.pad(node, index, a)?,
@@ -151,20 +157,29 @@ impl Importer<'_> {
         Ok((starts, ends, axes, steps))
     }
 
+    /// Ascending starts, ends and steps per dim, and the axes a negative step walks backwards.
+    #[allow(clippy::type_complexity)]
     fn slice_params(
         &self,
         node: &NodeProto,
         a: &Attrs<'_>,
         shape: &[usize],
-    ) -> Result<(Vec<usize>, Vec<usize>, Vec<usize>)> {
+    ) -> Result<(Vec<usize>, Vec<usize>, Vec<usize>, Vec<usize>)> {
         let r = shape.len();
         let (starts, ends, axes, steps) = self.slice_args(node, a, r)?;
         let (mut s, mut e, mut st) = (vec![0; r], shape.to_vec(), vec![1; r]);
+        let mut reversed = Vec::new();
         for (k, &ax) in axes.iter().enumerate() {
-            (s[ax], e[ax], st[ax]) =
-                fold::slice_bounds("Slice", shape[ax], starts[k], ends[k], steps[k])?;
+            let back;
+            (s[ax], e[ax], st[ax], back) =
+                fold::slice_range("Slice", shape[ax], starts[k], ends[k], steps[k])?;
+            if back && e[ax] - s[ax] > 1 {
+                reversed.push(ax);
+            }
         }
-        Ok((s, e, st))
+        reversed.sort_unstable();
+        reversed.dedup();
+        Ok((s, e, st, reversed))
     }
 
     /// Constant padding; negative pads crop first (a slice).

@@ -159,6 +159,7 @@ impl Lowering {
             out_strides: to.0,
             in_offset: from.1,
             out_offset: to.1,
+            reversed: Vec::new(),
         };
         let mut copies = Vec::new();
         self.copy_rec(&plan.simplified(), from.2, to.2, &mut copies);
@@ -231,7 +232,13 @@ impl Lowering {
         let sub = |k: usize, a: usize, c: usize| {
             let mut q = p.clone();
             q.dims[k] = c;
-            q.in_offset += a * p.in_strides[k];
+            // Output indices a..a+c of a reversed dim read input positions d-a-c..d-a.
+            let first = if p.is_reversed(k) {
+                p.dims[k] - a - c
+            } else {
+                a
+            };
+            q.in_offset += first * p.in_strides[k];
             q.out_offset += a * p.out_strides[k];
             q
         };

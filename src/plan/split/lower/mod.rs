@@ -408,6 +408,7 @@ pub(crate) fn lower(n: &NodeViews<'_>, l: &mut Lowering) -> Result<()> {
         Op::Conv { spec, epilogue, .. } => lower_conv(n, l, spec, *epilogue),
         Op::Transpose { perm } => n.copy(l, &rearrange::transpose_plan(perm, &n.ins[0].1.dims)?, 0),
         Op::Expand { .. } => n.copy(l, &rearrange::expand_plan(&n.ins[0].1.dims, &out.dims)?, 0),
+        Op::Reverse { axes } => n.copy(l, &rearrange::reverse_plan(&n.ins[0].1.dims, axes)?, 0),
         Op::Constant { value } => n.copy_from(
             l,
             &rearrange::expand_plan(value.shape(), &out.dims)?,
