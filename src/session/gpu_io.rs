@@ -34,13 +34,24 @@ impl Session<'_> {
         Ok(())
     }
 
+    fn check_gpu_inputs(&self, inputs: &[&GpuTensor]) -> Result<()> {
+        self.check_input_shapes(inputs.iter().map(|t| t.shape()))?;
+        self.check_gpu_tensors(
+            "input",
+            inputs,
+            self.inputs
+                .iter()
+                .map(|(n, _, s)| (n.as_str(), s.as_slice())),
+        )
+    }
+
     /// Runs the graph on `inputs` (one per graph input, in order) already on this session's
     /// device, writing the outputs (one per graph output, in order) into `outputs`. Both must
     /// be stored in the session's precision ([`Session::precision`]) with the planned
     /// shapes; inputs need `COPY_SRC`, outputs `COPY_DST` (tensors from [`Gpu::upload`] and
     /// [`Gpu::zeros`] have both). One submission, no host copy, no wait.
     pub fn run_gpu_into(&self, inputs: &[&GpuTensor], outputs: &[&GpuTensor]) -> Result<()> {
-        self.check_input_shapes(inputs.iter().map(|t| t.shape()))?;
+        self.check_gpu_inputs(inputs)?;
         if outputs.len() != self.outputs.len() {
             return Err(Error::invalid_op(
                 "session",
@@ -52,13 +63,6 @@ impl Session<'_> {
             ));
         }
         let names = self.graph.output_names();
-        self.check_gpu_tensors(
-            "input",
-            inputs,
-            self.inputs
-                .iter()
-                .map(|(n, _, s)| (n.as_str(), s.as_slice())),
-        )?;
         self.check_gpu_tensors(
             "output",
             outputs,
@@ -110,6 +114,8 @@ impl Session<'_> {
     /// stored in the session's precision), which stay on the device until the caller
     /// downloads them or feeds them to another session.
     pub fn run_gpu(&self, inputs: &[&GpuTensor]) -> Result<Vec<GpuTensor>> {
+        // Checked before allocating: a rejected run creates nothing.
+        self.check_gpu_inputs(inputs)?;
         let outputs = self
             .outputs
             .iter()

@@ -40,8 +40,9 @@ pub struct SessionOptions {
     pub reuse_memory: bool,
     /// Storage (and accumulation) type of activations and weights on the device; `None`: the
     /// precision of the [`Gpu`] handle (f32 unless made by [`Gpu::with_precision`]). f16
-    /// precisions need `SHADER_F16` ([`crate::Error::MissingFeature`] otherwise); inputs and outputs
-    /// stay f32 tensors either way (converted on upload and readback).
+    /// precisions need `SHADER_F16` ([`crate::Error::MissingFeature`] otherwise); host inputs and
+    /// outputs stay f32 tensors either way (converted on upload and readback), while GPU
+    /// tensors ([`Session::run_gpu`]) are in this precision.
     pub precision: Option<Precision>,
     /// Per-node convolution algorithms overriding the heuristic
     /// ([`crate::kernels::algorithm::heuristic`]). Node ids are those of the graph the session

@@ -282,5 +282,11 @@ fn gpu_tensors_that_do_not_fit_are_errors() {
     assert!(GpuTensor::from_buffer(buffer.clone(), u64::MAX - 3, &[1], Precision::F32).is_err());
     let whole = GpuTensor::from_buffer(buffer, 0, &[2, 3, 7, 5], Precision::F32).unwrap();
     assert_eq!(whole.byte_size(), bytes);
-    assert_eq!(s.counters().runs, 0);
+    let c = s.counters();
+    assert_eq!((c.runs, c.submits), (0, 0));
+    // Rejected runs allocated no output tensors.
+    assert_eq!(
+        c.buffers_created,
+        Session::new(g, &graph).unwrap().counters().buffers_created
+    );
 }
