@@ -217,13 +217,19 @@ impl Gpu {
             self.queue.submit([enc.finish()]);
             staging
         })?;
-        Ok(precision.decode(&self.map_and_read_bytes(&staging, bytes)?, len))
+        self.map_and_read(&staging, bytes, |b| precision.decode(b, len))
     }
 
-    /// Maps a `MAP_READ` buffer and copies its first `bytes` bytes out (a multiple of 4).
-    pub(crate) fn map_and_read_bytes(&self, staging: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>> {
+    /// Maps a `MAP_READ` buffer and hands its first `bytes` bytes (a multiple of 4) to `read`,
+    /// which copies out what it needs (decoding straight from the mapping saves a copy).
+    pub(crate) fn map_and_read<T>(
+        &self,
+        staging: &wgpu::Buffer,
+        bytes: u64,
+        read: impl FnOnce(&[u8]) -> T,
+    ) -> Result<T> {
         if bytes == 0 {
-            return Ok(Vec::new()); // nothing to map (and an empty mapping may be unaligned)
+            return Ok(read(&[])); // nothing to map (and an empty mapping may be unaligned)
         }
         let (tx, rx) = std::sync::mpsc::channel();
         staging.map_async(wgpu::MapMode::Read, 0..bytes, move |r| {
@@ -236,8 +242,9 @@ impl Gpu {
         let view = staging
             .get_mapped_range(0..bytes)
             .map_err(|e| Error::Readback(e.to_string()))?;
-        // The mapping's alignment is the driver's business: copy bytes rather than cast in place.
-        let out = view.to_vec();
+        // The mapping's alignment is the driver's business: `read` copies bytes (decode does)
+        // rather than casting in place.
+        let out = read(&view);
         drop(view);
         staging.unmap();
         Ok(out)

@@ -160,15 +160,21 @@ impl Session<'_> {
             }
             self.submit(enc);
         })?;
-        let all = gpu.map_and_read_bytes(&self.readback, self.readback_bytes)?;
-        let mut out = Vec::with_capacity(self.outputs.len());
-        let mut read = 0;
-        for (_, off, shape) in &self.outputs {
-            let n = numel(shape);
-            let data = self.precision.decode(&all[*off as usize..], n);
-            out.push(Tensor::new(shape.clone(), data)?);
-            read += (n * self.precision.elem_bytes()) as u64;
-        }
+        // Each output decoded straight from the mapped readback buffer: one host copy.
+        let out = gpu.map_and_read(&self.readback, self.readback_bytes, |all| {
+            self.outputs
+                .iter()
+                .map(|(_, off, shape)| {
+                    let data = self.precision.decode(&all[*off as usize..], numel(shape));
+                    Tensor::new(shape.clone(), data)
+                })
+                .collect::<Result<Vec<_>>>()
+        })??;
+        let read: u64 = self
+            .outputs
+            .iter()
+            .map(|(_, _, shape)| (numel(shape) * self.precision.elem_bytes()) as u64)
+            .sum();
         self.counters
             .bytes_read_back
             .fetch_add(read, Ordering::Relaxed);
