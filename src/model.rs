@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::device::{Gpu, GpuOptions};
+use crate::device::{Gpu, GpuOptions, GpuTensor};
 use crate::error::{Error, Result};
 use crate::graph::Graph;
 use crate::onnx::{ImportOptions, import_bytes, import_path};
@@ -120,10 +120,14 @@ impl Session<'_> {
             .collect()
     }
 
-    /// Runs with inputs given by name; returns every output with its name.
-    pub fn run_named(&self, inputs: &[(&str, &Tensor)]) -> Result<Vec<(String, Tensor)>> {
-        let mut given: HashMap<&str, &Tensor> = HashMap::new();
-        for &(name, t) in inputs {
+    /// Puts inputs given by name in the order of [`Session::inputs`]: an error names an
+    /// input given twice, an unknown one (with the model's inputs) or a missing one.
+    fn order_by_name<'a, T: Copy>(
+        &self,
+        inputs: impl Iterator<Item = (&'a str, T)>,
+    ) -> Result<Vec<T>> {
+        let mut given: HashMap<&str, T> = HashMap::new();
+        for (name, t) in inputs {
             if given.insert(name, t).is_some() {
                 return Err(Error::invalid_op(
                     "session",
@@ -144,22 +148,51 @@ impl Session<'_> {
                 format!("unknown input(s) {unknown:?}; the model's inputs are {names:?}"),
             ));
         }
-        let ordered = expected
+        expected
             .iter()
             .map(|(n, _)| {
                 given
                     .get(n.as_str())
-                    .map(|t| (*t).clone())
+                    .copied()
                     .ok_or_else(|| Error::invalid_op("session", format!("missing input {n:?}")))
             })
-            .collect::<Result<Vec<_>>>()?;
-        let outs = self.run(&ordered)?;
-        Ok(self
-            .outputs()
-            .into_iter()
-            .map(|(n, _)| n)
+            .collect()
+    }
+
+    /// Pairs each output with its name.
+    fn name_outputs<T>(&self, outs: Vec<T>) -> Vec<(String, T)> {
+        self.graph()
+            .output_names()
+            .iter()
+            .cloned()
             .zip(outs)
-            .collect())
+            .collect()
+    }
+
+    /// Runs with inputs given by name; returns every output with its name.
+    pub fn run_named(&self, inputs: &[(&str, &Tensor)]) -> Result<Vec<(String, Tensor)>> {
+        let ordered =
+            self.order_by_name(inputs.iter().map(|&(n, t)| (n, (t.shape(), t.data()))))?;
+        Ok(self.name_outputs(self.run_host(&ordered)?))
+    }
+
+    /// Runs with inputs given by name as borrowed `(name, elements, shape)`: the elements
+    /// go to the device straight from the caller's slices (f32 sessions copy their bytes as
+    /// they are). Returns every output with its name.
+    pub fn run_borrowed(
+        &self,
+        inputs: &[(&str, &[f32], &[usize])],
+    ) -> Result<Vec<(String, Tensor)>> {
+        let ordered =
+            self.order_by_name(inputs.iter().map(|&(n, data, shape)| (n, (shape, data))))?;
+        Ok(self.name_outputs(self.run_host(&ordered)?))
+    }
+
+    /// [`Session::run_gpu`] with inputs given by name; returns every output, still on the
+    /// device, with its name.
+    pub fn run_gpu_named(&self, inputs: &[(&str, &GpuTensor)]) -> Result<Vec<(String, GpuTensor)>> {
+        let ordered = self.order_by_name(inputs.iter().copied())?;
+        Ok(self.name_outputs(self.run_gpu(&ordered)?))
     }
 
     /// [`Session::run_named`] on a worker thread, as a future (for async callers that must not

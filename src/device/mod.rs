@@ -286,6 +286,7 @@ impl Gpu {
             }
         })?;
         // Errors outside our scopes must not abort the process (wgpu's default handler panics).
+        // Only on devices wgconv made: an application's device keeps the application's handler.
         device.on_uncaptured_error(Arc::new(|e| {
             eprintln!("wgconv: uncaptured GPU error: {e}");
         }));
@@ -296,13 +297,63 @@ impl Gpu {
                 *l = Some(format!("{reason:?}: {message}"));
             }
         });
+        Ok(Self::assemble(
+            adapter,
+            device,
+            queue,
+            lost,
+            fault,
+            cache_dir,
+            want_pipeline_cache,
+        ))
+    }
+
+    /// Runs wgconv on a device the application created (to share it with its own GPU work:
+    /// [`GpuTensor`]s and [`crate::Session::run_gpu`] then pass data without leaving the GPU).
+    /// wgconv installs neither an uncaptured-error handler nor a device-lost callback on it:
+    /// both stay the application's, and its errors are caught in wgconv's own (thread-local)
+    /// error scopes. It uses the features and limits the device was created with: f16
+    /// precisions need `SHADER_F16` on it, GPU timing `TIMESTAMP_QUERY`. The cache directory
+    /// is [`cache::default_dir`] (autotuning choices); no wgpu pipeline cache is kept.
+    /// Sessions on one device share it safely, from any thread (a session serialises its own
+    /// runs).
+    pub fn from_wgpu(adapter: wgpu::Adapter, device: wgpu::Device, queue: wgpu::Queue) -> Self {
+        Self::assemble(
+            adapter,
+            device,
+            queue,
+            Arc::new(Mutex::new(None)),
+            None,
+            cache::default_dir(),
+            false,
+        )
+    }
+
+    /// A handle on a device, whoever created it: its features and limits are the device's.
+    fn assemble(
+        adapter: wgpu::Adapter,
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+        lost: Arc<Mutex<Option<String>>>,
+        fault: Option<Shader>,
+        cache_dir: Option<PathBuf>,
+        want_pipeline_cache: bool,
+    ) -> Self {
+        let info = adapter.get_info();
+        let features = device.features()
+            & (wgpu::Features::SHADER_F16
+                | wgpu::Features::TIMESTAMP_QUERY
+                | wgpu::Features::PIPELINE_CACHE);
+        let limits = device.limits();
         let disk_cache = match &cache_dir {
-            Some(dir) if features.contains(wgpu::Features::PIPELINE_CACHE) => {
+            Some(dir)
+                if want_pipeline_cache && features.contains(wgpu::Features::PIPELINE_CACHE) =>
+            {
                 DiskPipelineCache::open(&device, &info, dir).map(Arc::new)
             }
             _ => None,
         };
-        Ok(Self {
+        Self {
             adapter,
             device,
             queue,
@@ -318,7 +369,7 @@ impl Gpu {
             want_pipeline_cache,
             disk_cache,
             upper: Arc::new(std::sync::OnceLock::new()),
-        })
+        }
     }
 
     /// A second device on the same adapter, with the same limits and cache settings and an

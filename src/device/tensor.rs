@@ -8,15 +8,63 @@ use crate::precision::Precision;
 use crate::tensor::{Tensor, numel};
 
 /// A tensor resident in a GPU storage buffer, stored in the precision of the [`Gpu`] handle
-/// that made it (f32, or f16 for [`Gpu::with_precision`] handles).
+/// that made it (f32, or f16 for [`Gpu::with_precision`] handles), or in a range of an
+/// application's buffer ([`GpuTensor::from_buffer`]).
 #[derive(Debug)]
 pub struct GpuTensor {
     pub(crate) buffer: wgpu::Buffer,
+    /// Byte offset of the first element in `buffer`.
+    offset: u64,
     shape: Vec<usize>,
     precision: Precision,
 }
 
 impl GpuTensor {
+    /// Views the elements of an application's buffer from byte `offset` as a tensor of
+    /// `shape` stored in `precision` (a clone of a `wgpu::Buffer` is another handle on the
+    /// same memory). [`crate::Session::run_gpu`] copies it on the device, which needs
+    /// `COPY_SRC` (to read it as an input) or `COPY_DST` (to write an output into it) and a
+    /// 4-byte aligned offset; binding it to a kernel directly needs `STORAGE` and an offset
+    /// aligned to the device's `min_storage_buffer_offset_alignment`.
+    pub fn from_buffer(
+        buffer: wgpu::Buffer,
+        offset: u64,
+        shape: &[usize],
+        precision: Precision,
+    ) -> Result<Self> {
+        let bytes = precision.buffer_bytes(numel(shape));
+        let fits = offset
+            .checked_add(bytes)
+            .is_some_and(|end| end <= buffer.size());
+        if !offset.is_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT) || !fits {
+            return Err(Error::invalid_op(
+                "GpuTensor::from_buffer",
+                format!(
+                    "a tensor of shape {shape:?} in {precision} ({bytes} bytes) at byte offset \
+                     {offset} does not fit a buffer of {} bytes at a 4-byte aligned offset",
+                    buffer.size()
+                ),
+            ));
+        }
+        Ok(Self {
+            buffer,
+            offset,
+            shape: shape.to_vec(),
+            precision,
+        })
+    }
+
+    /// Byte offset of the first element in [`GpuTensor::buffer`] (0 unless made by
+    /// [`GpuTensor::from_buffer`]).
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Bytes the elements take in the buffer (rounded up to whole 4-byte words).
+    pub fn byte_size(&self) -> u64 {
+        self.precision.buffer_bytes(numel(&self.shape))
+    }
+
     /// The shape.
     pub fn shape(&self) -> &[usize] {
         &self.shape
@@ -34,10 +82,11 @@ impl GpuTensor {
 
     /// A binding of the whole tensor.
     pub fn binding(&self) -> BufRef<'_> {
-        BufRef::whole(
-            &self.buffer,
-            self.precision.buffer_bytes(numel(&self.shape)),
-        )
+        BufRef {
+            buffer: &self.buffer,
+            offset: self.offset,
+            size: self.byte_size(),
+        }
     }
 }
 
@@ -99,6 +148,7 @@ impl Gpu {
         })?;
         Ok(GpuTensor {
             buffer,
+            offset: 0,
             shape: shape.to_vec(),
             precision,
         })
@@ -106,7 +156,11 @@ impl Gpu {
 
     /// A new zero-filled device tensor.
     pub fn zeros(&self, shape: &[usize]) -> Result<GpuTensor> {
-        let precision = self.precision();
+        self.zeros_in(shape, self.precision())
+    }
+
+    /// A new zero-filled device tensor stored in `precision`.
+    pub(crate) fn zeros_in(&self, shape: &[usize], precision: Precision) -> Result<GpuTensor> {
         let bytes = precision.buffer_bytes(numel(shape));
         self.check_buffer_size(&format!("tensor of shape {shape:?}"), bytes)?;
         let buffer = self.scoped("allocate", || {
@@ -119,6 +173,7 @@ impl Gpu {
         })?;
         Ok(GpuTensor {
             buffer,
+            offset: 0,
             shape: shape.to_vec(),
             precision,
         })
@@ -127,7 +182,7 @@ impl Gpu {
     /// Copies a device tensor back to the host, widened to f32 (waits for all submitted work).
     pub fn download(&self, t: &GpuTensor) -> Result<Tensor> {
         let n = numel(t.shape());
-        let data = self.read_elements(&t.buffer, 0, n, t.precision)?;
+        let data = self.read_elements(&t.buffer, t.offset, n, t.precision)?;
         Tensor::new(t.shape().to_vec(), data)
     }
 
@@ -162,13 +217,19 @@ impl Gpu {
             self.queue.submit([enc.finish()]);
             staging
         })?;
-        Ok(precision.decode(&self.map_and_read_bytes(&staging, bytes)?, len))
+        self.map_and_read(&staging, bytes, |b| precision.decode(b, len))
     }
 
-    /// Maps a `MAP_READ` buffer and copies its first `bytes` bytes out (a multiple of 4).
-    pub(crate) fn map_and_read_bytes(&self, staging: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>> {
+    /// Maps a `MAP_READ` buffer and hands its first `bytes` bytes (a multiple of 4) to `read`,
+    /// which copies out what it needs (decoding straight from the mapping saves a copy).
+    pub(crate) fn map_and_read<T>(
+        &self,
+        staging: &wgpu::Buffer,
+        bytes: u64,
+        read: impl FnOnce(&[u8]) -> T,
+    ) -> Result<T> {
         if bytes == 0 {
-            return Ok(Vec::new()); // nothing to map (and an empty mapping may be unaligned)
+            return Ok(read(&[])); // nothing to map (and an empty mapping may be unaligned)
         }
         let (tx, rx) = std::sync::mpsc::channel();
         staging.map_async(wgpu::MapMode::Read, 0..bytes, move |r| {
@@ -181,8 +242,9 @@ impl Gpu {
         let view = staging
             .get_mapped_range(0..bytes)
             .map_err(|e| Error::Readback(e.to_string()))?;
-        // The mapping's alignment is the driver's business: copy bytes rather than cast in place.
-        let out = view.to_vec();
+        // The mapping's alignment is the driver's business: `read` copies bytes (decode does)
+        // rather than casting in place.
+        let out = read(&view);
         drop(view);
         staging.unmap();
         Ok(out)

@@ -8,10 +8,12 @@
 //! `queue.write_buffer`, records every dispatch into one compute pass of one command encoder,
 //! appends the copies of the outputs into the readback buffer, submits once, and maps the
 //! readback buffer. It creates no buffer and no bind group; the counters let tests check that.
+//! [`Session::run_gpu`] (`gpu_io.rs`) takes inputs and gives outputs that stay on the device.
 //!
 //! A session is `Send + Sync`; concurrent runs are serialised (they share the buffers).
 
 mod build;
+mod gpu_io;
 mod params;
 mod run;
 
@@ -38,8 +40,9 @@ pub struct SessionOptions {
     pub reuse_memory: bool,
     /// Storage (and accumulation) type of activations and weights on the device; `None`: the
     /// precision of the [`Gpu`] handle (f32 unless made by [`Gpu::with_precision`]). f16
-    /// precisions need `SHADER_F16` ([`crate::Error::MissingFeature`] otherwise); inputs and outputs
-    /// stay f32 tensors either way (converted on upload and readback).
+    /// precisions need `SHADER_F16` ([`crate::Error::MissingFeature`] otherwise); host inputs and
+    /// outputs stay f32 tensors either way (converted on upload and readback), while GPU
+    /// tensors ([`Session::run_gpu`]) are in this precision.
     pub precision: Option<Precision>,
     /// Per-node convolution algorithms overriding the heuristic
     /// ([`crate::kernels::algorithm::heuristic`]). Node ids are those of the graph the session
@@ -74,12 +77,13 @@ pub struct Counters {
     pub dispatches: u64,
     /// Queue submissions, over all runs.
     pub submits: u64,
-    /// Bytes written to the device (parameters at creation, inputs at each run).
+    /// Bytes written from the host to the device (parameters at creation, inputs at each
+    /// host run; none for [`Session::run_gpu`]).
     pub bytes_uploaded: u64,
-    /// Bytes copied back to the host.
+    /// Bytes copied back to the host (none for [`Session::run_gpu`]).
     pub bytes_read_back: u64,
     /// GPU buffers created (activation buffers, parameters, readback, staging buffers of
-    /// split nodes, one uniform per dispatch).
+    /// split nodes, one uniform per dispatch, the output tensors of [`Session::run_gpu`]).
     pub buffers_created: u64,
     /// Bind groups created (one per dispatch).
     pub bind_groups_created: u64,

@@ -1,14 +1,19 @@
-//! One forward pass: upload the inputs, record every dispatch, read the outputs back.
+//! One forward pass from host data: write the inputs, record every dispatch, read the outputs
+//! back. (`gpu_io.rs` runs on tensors that stay on the device.)
 
 use std::sync::atomic::Ordering;
 
 use super::Session;
 use crate::device::Gpu;
 use crate::error::{Error, Result};
+use crate::precision::Precision;
 use crate::tensor::{Tensor, numel};
 
+/// A host input as a run reads it: shape and elements, borrowed from the caller.
+pub(crate) type HostInput<'a> = (&'a [usize], &'a [f32]);
+
 impl Session<'_> {
-    fn lock_runs(&self) -> Result<std::sync::MutexGuard<'_, ()>> {
+    pub(super) fn lock_runs(&self) -> Result<std::sync::MutexGuard<'_, ()>> {
         self.lock.lock().map_err(|_| {
             Error::invalid_op(
                 "session",
@@ -17,37 +22,62 @@ impl Session<'_> {
         })
     }
 
-    fn check_inputs(&self, inputs: &[Tensor]) -> Result<()> {
-        if inputs.len() != self.inputs.len() {
+    /// Checks the count and shapes of the inputs (one per graph input, in order).
+    pub(super) fn check_input_shapes<'s>(
+        &self,
+        shapes: impl ExactSizeIterator<Item = &'s [usize]>,
+    ) -> Result<()> {
+        if shapes.len() != self.inputs.len() {
             return Err(Error::invalid_op(
                 "session",
                 format!(
                     "the graph has {} input(s), got {}",
                     self.inputs.len(),
-                    inputs.len()
+                    shapes.len()
                 ),
             ));
         }
-        for ((name, _, shape), t) in self.inputs.iter().zip(inputs) {
-            if t.shape() != shape.as_slice() {
+        for ((name, _, shape), got) in self.inputs.iter().zip(shapes) {
+            if got != shape.as_slice() {
                 return Err(Error::invalid_op(
                     format!("session input {name:?}"),
-                    format!("expects shape {shape:?}, got {:?}", t.shape()),
+                    format!("expects shape {shape:?}, got {got:?}"),
                 ));
             }
         }
         Ok(())
     }
 
-    /// Queues the writes of `inputs` into their buffers; returns the bytes written.
-    fn queue_inputs(&self, inputs: &[Tensor]) -> u64 {
+    fn check_host_inputs(&self, inputs: &[HostInput<'_>]) -> Result<()> {
+        for &(shape, data) in inputs {
+            if numel(shape) != data.len() {
+                return Err(Error::ShapeDataMismatch {
+                    shape: shape.to_vec(),
+                    expected: numel(shape),
+                    actual: data.len(),
+                });
+            }
+        }
+        self.check_input_shapes(inputs.iter().map(|&(shape, _)| shape))
+    }
+
+    /// Queues the writes of `inputs` into their buffers; returns the bytes written. f32
+    /// elements go from the caller's slice as they are; f16 ones are rounded into a new vector.
+    fn queue_inputs(&self, inputs: &[HostInput<'_>]) -> u64 {
         let mut uploaded = 0;
-        for ((_, region, _), t) in self.inputs.iter().zip(inputs) {
-            if t.numel() > 0 {
-                let bytes = self.precision.encode(t.data());
-                self.gpu
-                    .queue()
-                    .write_buffer(&self.arenas[region.buffer], region.offset, &bytes);
+        for ((_, region, _), &(_, data)) in self.inputs.iter().zip(inputs) {
+            if data.is_empty() {
+                continue;
+            }
+            let target = &self.arenas[region.buffer];
+            let queue = self.gpu.queue();
+            if self.precision == Precision::F32 {
+                let bytes: &[u8] = bytemuck::cast_slice(data);
+                queue.write_buffer(target, region.offset, bytes);
+                uploaded += bytes.len() as u64;
+            } else {
+                let bytes = self.precision.encode(data);
+                queue.write_buffer(target, region.offset, &bytes);
                 uploaded += bytes.len() as u64;
             }
         }
@@ -60,10 +90,11 @@ impl Session<'_> {
     /// Writes `inputs` (one per graph input, in order) into the session's input buffers
     /// without running anything: with [`Session::record`], for timing the kernels alone.
     pub fn write_inputs(&self, inputs: &[Tensor]) -> Result<()> {
+        let views: Vec<HostInput<'_>> = inputs.iter().map(|t| (t.shape(), t.data())).collect();
         let _guard = self.lock_runs()?;
-        self.check_inputs(inputs)?;
+        self.check_host_inputs(&views)?;
         self.gpu
-            .scoped("session input upload", || self.queue_inputs(inputs))?;
+            .scoped("session input upload", || self.queue_inputs(&views))?;
         Ok(())
     }
 
@@ -81,10 +112,31 @@ impl Session<'_> {
             .fetch_add(self.dispatches.len() as u64, Ordering::Relaxed);
     }
 
+    /// Records the forward pass as one compute pass of `enc`.
+    pub(super) fn record_pass(&self, enc: &mut wgpu::CommandEncoder) {
+        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("wgconv session"),
+            timestamp_writes: None,
+        });
+        self.record(&mut pass);
+    }
+
+    /// Submits `enc` and counts the submission.
+    pub(super) fn submit(&self, enc: wgpu::CommandEncoder) {
+        self.gpu.queue().submit([enc.finish()]);
+        self.counters.submits.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Runs the graph on `inputs` (one per graph input, in order) and returns its outputs.
     pub fn run(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        let views: Vec<HostInput<'_>> = inputs.iter().map(|t| (t.shape(), t.data())).collect();
+        self.run_host(&views)
+    }
+
+    /// Runs the graph on borrowed host inputs (one per graph input, in order).
+    pub(crate) fn run_host(&self, inputs: &[HostInput<'_>]) -> Result<Vec<Tensor>> {
         let _guard = self.lock_runs()?;
-        self.check_inputs(inputs)?;
+        self.check_host_inputs(inputs)?;
         let gpu: &Gpu = &self.gpu;
         gpu.scoped("session run", || {
             self.queue_inputs(inputs);
@@ -93,15 +145,7 @@ impl Session<'_> {
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                     label: Some("wgconv session"),
                 });
-            {
-                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some("wgconv session"),
-                    timestamp_writes: None,
-                });
-                for d in &self.dispatches {
-                    d.record(&mut pass);
-                }
-            }
+            self.record_pass(&mut enc);
             for (region, off, shape) in &self.outputs {
                 let bytes = self.precision.buffer_bytes(numel(shape));
                 if numel(shape) > 0 {
@@ -114,21 +158,23 @@ impl Session<'_> {
                     );
                 }
             }
-            gpu.queue().submit([enc.finish()]);
-            let c = &self.counters;
-            c.submits.fetch_add(1, Ordering::Relaxed);
-            c.dispatches
-                .fetch_add(self.dispatches.len() as u64, Ordering::Relaxed);
+            self.submit(enc);
         })?;
-        let all = gpu.map_and_read_bytes(&self.readback, self.readback_bytes)?;
-        let mut out = Vec::with_capacity(self.outputs.len());
-        let mut read = 0;
-        for (_, off, shape) in &self.outputs {
-            let n = numel(shape);
-            let data = self.precision.decode(&all[*off as usize..], n);
-            out.push(Tensor::new(shape.clone(), data)?);
-            read += (n * self.precision.elem_bytes()) as u64;
-        }
+        // Each output decoded straight from the mapped readback buffer: one host copy.
+        let out = gpu.map_and_read(&self.readback, self.readback_bytes, |all| {
+            self.outputs
+                .iter()
+                .map(|(_, off, shape)| {
+                    let data = self.precision.decode(&all[*off as usize..], numel(shape));
+                    Tensor::new(shape.clone(), data)
+                })
+                .collect::<Result<Vec<_>>>()
+        })??;
+        let read: u64 = self
+            .outputs
+            .iter()
+            .map(|(_, _, shape)| (numel(shape) * self.precision.elem_bytes()) as u64)
+            .sum();
         self.counters
             .bytes_read_back
             .fetch_add(read, Ordering::Relaxed);
