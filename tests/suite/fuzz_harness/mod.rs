@@ -7,6 +7,7 @@
 
 #![allow(dead_code)]
 
+mod families;
 mod program;
 mod step;
 
