@@ -9,7 +9,7 @@ use wgconv::ops::{
     NormKind, NormOutput, NormSpec, PoolKind, PoolSpec, ReduceKind, ReduceSpec, ResizeMode,
     ResizeSpec, SoftmaxKind,
 };
-use wgconv::tensor::Tensor;
+use wgconv::tensor::{Tensor, checked_numel};
 
 use super::PARAM_BUDGET;
 use super::program::{ns, sat_product};
@@ -259,11 +259,13 @@ impl Family {
                         _ => NormOutput::InvStdDev,
                     },
                 };
-                // The affine's length exists only for a spec the input's shape passes.
+                // The affine's length exists only for a shape the graph accepts (graph inputs
+                // are unchecked) and a spec that shape passes.
                 let shape = g.shape(x).to_vec();
-                let len = spec
-                    .output_shape(&shape)
-                    .map_or(0, |_| spec.param_len(&shape));
+                let len = match checked_numel(&shape).map(|_| spec.output_shape(&shape)) {
+                    Some(Ok(_)) => spec.param_len(&shape),
+                    _ => 0,
+                };
                 if len > PARAM_BUDGET {
                     return None;
                 }

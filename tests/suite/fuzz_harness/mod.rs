@@ -8,8 +8,8 @@
 #![allow(dead_code)]
 
 mod families;
-mod program;
-mod step;
+pub mod program;
+pub mod step;
 
 use arbitrary::{Arbitrary, Unstructured};
 use wgconv::graph::{Graph, cpu, passes};
