@@ -45,7 +45,7 @@ fn replay(target: &str, expected: &[&str], run: fn(&[u8]) -> wgconv::Result<()>)
 fn onnx_import_regressions() {
     replay(
         "onnx_import",
-        &["constant_of_shape_huge"],
+        &["constant_of_shape_huge", "empty_graph_no_outputs"],
         fuzz_harness::onnx_import,
     );
 }
@@ -62,6 +62,8 @@ fn graph_build_regressions() {
             "fold_batch_norm_empty_conv_chunks",
             "fold_batch_norm_empty_conv_div0",
             "linear_huge_bias",
+            "lrn_axis_out_of_range",
+            "norm_affine_len_huge_input",
             "param_shape_overflow",
             "pixel_shuffle_factor_overflow",
             "plan_input_bytes_overflow",
