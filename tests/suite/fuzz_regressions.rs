@@ -68,6 +68,7 @@ fn graph_build_regressions() {
             "pixel_shuffle_factor_overflow",
             "plan_input_bytes_overflow",
             "reshape_target_product_overflow",
+            "resize_antialias_huge_lookup",
             "space_to_depth_empty_output_spin",
         ],
         fuzz_harness::graph_build,
