@@ -210,6 +210,10 @@ impl NormSpec {
             NormKind::Instance | NormKind::Group | NormKind::Lrn if r < 2 => {
                 return bad(format!("input {shape:?} must be [N, C, ...]"));
             }
+            // They normalise over (LRN: across) the channels; `rows` reads `axis` as such.
+            NormKind::Instance | NormKind::Group | NormKind::Lrn if self.axis != 1 => {
+                return bad(format!("axis {} must be 1 (the channels)", self.axis));
+            }
             _ => {}
         }
         if self.output != NormOutput::Normalized && self.kind != NormKind::Layer {

@@ -200,7 +200,8 @@ impl ResizeSpec {
             ResizeMode::Linear => 1.0,
             ResizeMode::Cubic => 2.0,
         };
-        2 * (radius * self.stretch(axis, len_in, len_out)).ceil() as usize
+        // In f64: the cast saturates where `2 * usize` would overflow.
+        (2.0 * (radius * self.stretch(axis, len_in, len_out)).ceil()) as usize
     }
 
     /// Output shape `[N, C, out_h, out_w]` for `input` `[N, C, H, W]`.
@@ -246,6 +247,20 @@ impl ResizeSpec {
                         "antialiasing axis {} of {input:?} by scale {} (below 1 / (in + 4)) is not supported",
                         2 + a,
                         self.scale_factor(a, len, self.out[a])
+                    ),
+                ));
+            }
+        }
+        // Bounded here, before a planner builds it: the kernel indexes it with 32 bits.
+        let entries = |a: usize| self.out[a].checked_mul(self.taps(a, input[2 + a], self.out[a]));
+        match entries(0).zip(entries(1)) {
+            Some((h, w)) if h.checked_add(w).is_some_and(|n| n <= u32::MAX as usize) => {}
+            _ => {
+                return Err(Error::invalid_op(
+                    "resize",
+                    format!(
+                        "{input:?} -> {:?} needs a lookup of over 2^32 taps (antialiasing a huge input)",
+                        self.out
                     ),
                 ));
             }

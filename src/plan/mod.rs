@@ -193,11 +193,15 @@ pub fn plan_with(g: &Graph, reuse: bool) -> Result<Plan> {
     lower(g, &default_target(), &options)
 }
 
-/// Lowers `g` for `target`. Errors name the node: an override that does not fit its node, a
-/// tensor or buffer beyond `max_buffer_size`, a node that cannot be split to fit the binding
-/// limit, a kernel's own refusal of its shapes.
+/// Lowers `g` for `target`. A graph without outputs is refused; other errors name the node:
+/// an override that does not fit its node, a tensor or buffer beyond `max_buffer_size`, a node
+/// that cannot be split to fit the binding limit, a kernel's own refusal of its shapes.
 pub fn lower(g: &Graph, target: &Target, options: &PlanOptions) -> Result<Plan> {
     check_alignment(target)?;
+    if g.outputs().is_empty() {
+        // Nothing to compute (an ONNX graph may declare no outputs).
+        return Err(Error::invalid_op("plan", "the graph has no outputs"));
+    }
     let precision = target.precision;
     let algorithms = select::algorithms(g, target, &options.algorithms)?;
     let mut storage_of: Vec<ValueId> = (0..g.values().len()).map(ValueId).collect();

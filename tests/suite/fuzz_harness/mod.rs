@@ -7,8 +7,9 @@
 
 #![allow(dead_code)]
 
-mod program;
-mod step;
+mod families;
+pub mod program;
+pub mod step;
 
 use arbitrary::{Arbitrary, Unstructured};
 use wgconv::graph::{Graph, cpu, passes};

@@ -10,13 +10,13 @@ use wgconv::ops::{
 use wgconv::tensor::Tensor;
 
 use super::PARAM_BUDGET;
-use super::step::{N, Step};
+use super::step::{Item, N, Step};
 
 fn n2(a: [N; 2]) -> [usize; 2] {
     [a[0].0, a[1].0]
 }
 
-fn ns(v: &[N]) -> Vec<usize> {
+pub(super) fn ns(v: &[N]) -> Vec<usize> {
     v.iter().take(6).map(|n| n.0).collect()
 }
 
@@ -24,12 +24,12 @@ fn ns(v: &[N]) -> Vec<usize> {
 #[derive(Arbitrary, Debug)]
 pub struct Program {
     pub input: Vec<N>,
-    pub steps: Vec<Step>,
+    pub steps: Vec<Item>,
 }
 
 /// Element count for the budget checks, zero dims counted as one (as
 /// `wgconv::tensor::checked_numel` does), saturating.
-fn sat_product(xs: &[usize]) -> usize {
+pub(super) fn sat_product(xs: &[usize]) -> usize {
     xs.iter().fold(1usize, |a, &b| a.saturating_mul(b.max(1)))
 }
 
@@ -40,9 +40,18 @@ impl Program {
         let mut g = Graph::new();
         let mut vals: Vec<ValueId> = vec![g.input("x", &ns(&self.input))];
         let mut outputs = 0;
-        for (i, step) in self.steps.iter().take(32).enumerate() {
-            let pick = |x: u8| vals[x as usize % vals.len()];
+        for (i, item) in self.steps.iter().take(32).enumerate() {
             let name = format!("n{i}");
+            let step = match item {
+                Item::Step(s) => s,
+                Item::Family(f) => {
+                    if let Some(r) = f.build(&mut g, &vals, &name, i as u64) {
+                        keep(&mut vals, r);
+                    }
+                    continue;
+                }
+            };
+            let pick = |x: u8| vals[x as usize % vals.len()];
             let r: Result<ValueId> = match step {
                 Step::Input(dims) => Ok(g.input(&format!("in{i}"), &ns(dims))),
                 Step::Conv2d {
@@ -319,15 +328,20 @@ impl Program {
                     continue;
                 }
             };
-            // A rejected step must be a typed error naming something; the graph stays usable.
-            match r {
-                Ok(v) => vals.push(v),
-                Err(e) => assert!(!e.to_string().is_empty()),
-            }
+            keep(&mut vals, r);
         }
         if outputs == 0 {
             g.output(*vals.last().expect("one input at least"));
         }
         Ok(g)
+    }
+}
+
+/// Keeps a step's value; a rejected step must be a typed error naming something, and the graph
+/// stays usable.
+fn keep(vals: &mut Vec<ValueId>, r: Result<ValueId>) {
+    match r {
+        Ok(v) => vals.push(v),
+        Err(e) => assert!(!e.to_string().is_empty()),
     }
 }

@@ -197,3 +197,137 @@ pub enum Step {
         x: u8,
     },
 }
+
+/// One program item: a first-round builder step, or a step of the op families added since.
+#[derive(Debug)]
+pub enum Item {
+    Step(Step),
+    Family(Family),
+}
+
+/// `Step`'s variant count: the derived decoder maps its `u32` tag `t` to variant
+/// `t * STEP_VARIANTS >> 32`.
+const STEP_VARIANTS: u64 = 25;
+
+impl<'a> Arbitrary<'a> for Item {
+    /// The bottom 3/16 of each `Step` variant's tag range selects a [`Family`] step instead:
+    /// none of the inputs kept in `tests/fixtures/fuzz/graph_build/` uses it, so they still
+    /// decode as the programs they were found as.
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        let family = u.peek_bytes(4).is_some_and(|b| {
+            let t = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            ((u64::from(t) * STEP_VARIANTS) as u32) < 3 << 28
+        });
+        if family {
+            u32::arbitrary(u)?;
+            Ok(Item::Family(Family::arbitrary(u)?))
+        } else {
+            Ok(Item::Step(Step::arbitrary(u)?))
+        }
+    }
+}
+
+/// A step of the op families `Step` lacks; operands index the values made so far.
+#[derive(Arbitrary, Debug)]
+pub enum Family {
+    /// Window pooling of any rank and kind: Lp, dilations, MaxPool's indices.
+    PoolNd {
+        x: u8,
+        kind: u8,
+        p: N,
+        kernel: Vec<N>,
+        stride: Vec<N>,
+        pad_begin: Vec<N>,
+        pad_end: Vec<N>,
+        dilation: Vec<N>,
+        ceil_mode: bool,
+        count_include_pad: bool,
+    },
+    /// Every resize mode and coordinate transformation, cubic, antialias and crop included.
+    Resize {
+        x: u8,
+        mode: u8,
+        coordinate: u8,
+        nearest: u8,
+        out: [N; 2],
+        scale: Option<[f64; 2]>,
+        cubic_a: f64,
+        exclude_outside: bool,
+        antialias: bool,
+        roi: [[f64; 2]; 2],
+        extrapolation: f32,
+    },
+    /// A host tensor as a graph value.
+    Constant {
+        shape: Vec<N>,
+    },
+    /// A convolution (or a transposed one) whose weight, and maybe bias, are graph values;
+    /// `slot` and `shape` (when given) override the operand's input index and shape.
+    ConvInputWeight {
+        x: u8,
+        w: u8,
+        b: Option<u8>,
+        transpose: bool,
+        stride: Vec<N>,
+        pad_begin: Vec<N>,
+        pad_end: Vec<N>,
+        dilation: Vec<N>,
+        output_padding: Vec<N>,
+        groups: N,
+        slot: Option<u8>,
+        shape: Option<Vec<N>>,
+    },
+    Expand {
+        x: u8,
+        shape: Vec<N>,
+    },
+    Reduce {
+        x: u8,
+        kind: u8,
+        axes: Vec<N>,
+        keepdims: bool,
+    },
+    /// Layer, instance, group, Lp norms and LRN, with any hyper-parameter.
+    Norm {
+        x: u8,
+        kind: u8,
+        output: u8,
+        axis: N,
+        epsilon: f32,
+        groups: N,
+        p: N,
+        size: N,
+        alpha: f32,
+        beta: f32,
+        bias: f32,
+        affine: bool,
+    },
+    /// Softmax, log-softmax, hardmax.
+    Softmax {
+        x: u8,
+        kind: u8,
+        axis: N,
+    },
+    Where {
+        c: u8,
+        x: u8,
+        y: u8,
+    },
+    /// Every activation (the first-round `Act` reaches the first eleven only).
+    Act {
+        x: u8,
+        which: u8,
+        a: f32,
+        b: f32,
+    },
+    /// Every binary op, with a fused activation.
+    Binary {
+        a: u8,
+        b: u8,
+        op: u8,
+        act: u8,
+    },
+    Identity {
+        x: u8,
+    },
+}
