@@ -117,9 +117,7 @@ fn boxes_from_map(prob: &Tensor, dest_w: u32, dest_h: u32) -> Vec<TextBox> {
 /// The minimum-area rectangle around `points`, corners ordered top left, top right, bottom
 /// right, bottom left, and its shorter side.
 fn min_box(points: &[Point<f32>]) -> ([(f32, f32); 4], f32) {
-    let mut c = imageproc::geometry::min_area_rect(points).map(|p| (p.x, p.y));
-    let side = |a: (f32, f32), b: (f32, f32)| (a.0 - b.0).hypot(a.1 - b.1);
-    let short = side(c[0], c[1]).min(side(c[1], c[2]));
+    let (mut c, short) = min_area_rect(points);
     c.sort_by(|a, b| a.0.total_cmp(&b.0));
     let (tl, bl) = if c[1].1 > c[0].1 {
         (c[0], c[1])
@@ -132,6 +130,40 @@ fn min_box(points: &[Point<f32>]) -> ([(f32, f32); 4], f32) {
         (c[3], c[2])
     };
     ([tl, tr, br, bl], short)
+}
+
+/// Rotating calipers over the convex hull: the best rectangle has a side on a hull edge.
+/// (imageproc's `min_area_rect` rounds the corners outwards to whole pixels, which grows
+/// text boxes by up to two pixels before the unclip margin multiplies that.)
+fn min_area_rect(points: &[Point<f32>]) -> ([(f32, f32); 4], f32) {
+    let hull = imageproc::geometry::convex_hull(points);
+    let mut best = ([(0.0, 0.0); 4], 0.0, f32::MAX);
+    for (i, a) in hull.iter().enumerate() {
+        let b = hull[(i + 1) % hull.len()];
+        let len = (b.x - a.x).hypot(b.y - a.y);
+        if len == 0.0 {
+            continue;
+        }
+        let u = ((b.x - a.x) / len, (b.y - a.y) / len);
+        let (mut lo, mut hi) = ((f32::MAX, f32::MAX), (f32::MIN, f32::MIN));
+        for p in &hull {
+            let (s, t) = (p.x * u.0 + p.y * u.1, p.y * u.0 - p.x * u.1);
+            lo = (lo.0.min(s), lo.1.min(t));
+            hi = (hi.0.max(s), hi.1.max(t));
+        }
+        let area = (hi.0 - lo.0) * (hi.1 - lo.1);
+        if area < best.2 {
+            let at = |s: f32, t: f32| (s * u.0 - t * u.1, s * u.1 + t * u.0);
+            let corners = [
+                at(lo.0, lo.1),
+                at(hi.0, lo.1),
+                at(hi.0, hi.1),
+                at(lo.0, hi.1),
+            ];
+            best = (corners, (hi.0 - lo.0).min(hi.1 - lo.1), area);
+        }
+    }
+    (best.0, best.1)
 }
 
 /// The rectangle grown by area * [`UNCLIP_RATIO`] / perimeter on every side (the
