@@ -125,6 +125,34 @@ fn text_direction_matches_onnxruntime() {
     );
 }
 
+/// Detection then direction, as an OCR pipeline chains them: each detected line of the page,
+/// straightened, reads upright; each line of the page turned 180 degrees reads turned.
+#[test]
+fn detected_lines_read_in_their_direction() {
+    let page = picture("text.png");
+    let det = pipelines::weight(ocr::DET_MODEL).expect("run scripts/fetch_demo_weights.sh");
+    let cls = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/onnx/ppocr_cls_pretrained/model.onnx");
+    for (img, label) in [
+        (page.clone(), "0"),
+        (image::imageops::rotate180(&page), "180"),
+    ] {
+        let boxes = ocr::detect_text(&det, &img).expect("detection runs");
+        let lines: Vec<_> = boxes
+            .iter()
+            .filter_map(|b| ocr::crop_text(&img, b))
+            .collect();
+        assert_eq!(lines.len(), 4, "one crop per line of text.png");
+        for (b, (got, p)) in boxes
+            .iter()
+            .zip(ocr::text_direction(&cls, &lines).expect("runs"))
+        {
+            assert_eq!(got, label, "line at {:?} (probability {p})", b.corners[0]);
+            assert!(p > 0.9, "line at {:?}: probability {p}", b.corners[0]);
+        }
+    }
+}
+
 #[test]
 fn faces_match_onnxruntime() {
     let img = picture("astronaut.png");
