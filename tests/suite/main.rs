@@ -12,6 +12,7 @@ mod common;
 mod constant;
 mod conv;
 mod conv_transpose;
+mod demos;
 mod depthwise;
 mod dynamic;
 mod eltwise;
