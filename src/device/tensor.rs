@@ -243,7 +243,13 @@ impl Gpu {
         if bytes == 0 {
             return Ok(read(&[])); // nothing to map (and an empty mapping may be unaligned)
         }
-        self.poller.map_read(staging, bytes)?.await?;
+        if let Err(e) = self.poller.map_read(staging, bytes)?.await {
+            // A lost device fails the mapping too, maybe before its lost callback has run: a
+            // non-blocking poll delivers it, so the loss is what gets reported.
+            let _ = self.device.poll(wgpu::PollType::Poll);
+            self.check_alive()?;
+            return Err(e);
+        }
         self.check_alive()?;
         let view = staging
             .get_mapped_range(0..bytes)

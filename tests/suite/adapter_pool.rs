@@ -2,7 +2,7 @@
 //! from several threads and futures in flight together reach both, each result is exactly
 //! what that adapter's own session gives, and filters choose adapters.
 
-use crate::async_core::{BoxFuture, join_all};
+use crate::async_core::{NamedRun, join_all};
 use wgconv::adapter_pool::{AdapterFilter, Pool};
 use wgconv::device::enumerate_adapters;
 use wgconv::graph::cpu::{network_tolerance, run_all};
@@ -103,11 +103,8 @@ fn futures_in_flight_together_run_on_different_adapters() {
     let n = pool.adapters().len();
     let x = Tensor::random(vec![1, 3, 32, 32], 3);
     let named = [("x", &x)];
-    let futures: Vec<BoxFuture<'_, wgconv::Result<Vec<(String, Tensor)>>>> = (0..n)
-        .map(|_| {
-            Box::pin(pool.run_named_async(&named))
-                as BoxFuture<'_, wgconv::Result<Vec<(String, Tensor)>>>
-        })
+    let futures: Vec<NamedRun<'_>> = (0..n)
+        .map(|_| Box::pin(pool.run_named_async(&named)) as NamedRun<'_>)
         .collect();
     let mut given = Vec::new();
     let got = join_all(futures, || {

@@ -11,6 +11,9 @@ use wgconv::{Session, SessionConfig, Tensor};
 /// A boxed future, as [`join_all`] takes them.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 
+/// A boxed named run.
+pub type NamedRun<'a> = BoxFuture<'a, wgconv::Result<Vec<(String, Tensor)>>>;
+
 /// Polls every future on this thread until all are ready and returns their outputs in order;
 /// `after_first_round` runs once every future has been polled once (they are all in flight).
 pub fn join_all<T>(mut futures: Vec<BoxFuture<'_, T>>, after_first_round: impl FnOnce()) -> Vec<T> {
@@ -26,10 +29,10 @@ pub fn join_all<T>(mut futures: Vec<BoxFuture<'_, T>>, after_first_round: impl F
     let mut after = Some(after_first_round);
     loop {
         for (f, d) in futures.iter_mut().zip(&mut done) {
-            if d.is_none() {
-                if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-                    *d = Some(v);
-                }
+            if d.is_none()
+                && let Poll::Ready(v) = f.as_mut().poll(&mut cx)
+            {
+                *d = Some(v);
             }
         }
         if let Some(a) = after.take() {
