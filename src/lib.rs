@@ -7,10 +7,12 @@
 //! [`kernels::Launch`] out), [`reference`](mod@reference) (the CPU oracle), [`graph`] (typed ops, builder,
 //! passes, CPU executor), [`plan`] (graph + target -> buffers, parameters, launches; no GPU),
 //! [`device`] (adapter, pipelines, GPU tensors, timers), [`tune`] (the autotuner), [`session`]
-//! (allocate, upload, bind, run), [`dynamic`] (plans per shape signature, cached). Front ends
+//! (allocate, upload, bind, run), [`dynamic`] (plans per shape signature, cached),
+//! [`adapter_pool`] (one model on several adapters, runs spread by load). Front ends
 //! and tools: [`onnx`], [`blocks`], [`zoo`],
 //! [`weights`], [`summary`], [`problem`], [`validate`], [`bench`](mod@bench).
 
+pub mod adapter_pool;
 pub mod bench;
 pub mod blocks;
 pub mod cli_model;
@@ -39,6 +41,7 @@ pub mod validate;
 pub mod weights;
 pub mod zoo;
 
+pub use adapter_pool::{AdapterFilter, Pool};
 pub use device::GpuTensor;
 pub use device::{Gpu, GpuOptions};
 pub use dynamic::{Dim, DynamicSession, InputInfo, InputKind};

@@ -70,14 +70,23 @@ impl SessionConfig {
 
     /// The device to run on: the shared one, or one opened as the options say.
     pub(crate) fn device(&self) -> Result<Arc<Gpu>> {
+        pollster::block_on(self.device_async())
+    }
+
+    /// [`SessionConfig::device`], awaiting device creation.
+    pub(crate) async fn device_async(&self) -> Result<Arc<Gpu>> {
         if let Some(g) = &self.shared_gpu {
             return Ok(g.clone());
         }
-        let opts = match &self.gpu {
-            Some(o) => o.clone(),
-            None => GpuOptions::from_env()?,
-        };
-        Ok(Arc::new(Gpu::with_options(&opts)?))
+        Ok(Arc::new(Gpu::new_async(&self.gpu_options()?).await?))
+    }
+
+    /// The adapter options: as given, or from the environment.
+    pub(crate) fn gpu_options(&self) -> Result<GpuOptions> {
+        match &self.gpu {
+            Some(o) => Ok(o.clone()),
+            None => GpuOptions::from_env(),
+        }
     }
 }
 
@@ -90,13 +99,26 @@ impl Session<'static> {
 
     /// Imports an ONNX model from memory and prepares it on a device.
     pub fn from_onnx_bytes(bytes: &[u8], config: &SessionConfig) -> Result<Self> {
-        let graph = import_bytes(bytes, &config.import)?;
-        Self::from_graph(&graph, config)
+        pollster::block_on(Self::from_onnx_bytes_async(bytes, config))
     }
 
     /// Prepares a graph (built with the builder API or the zoo) on a device.
     pub fn from_graph(graph: &Graph, config: &SessionConfig) -> Result<Self> {
-        Session::with_shared_gpu(config.device()?, graph, config.session.clone())
+        pollster::block_on(Self::from_graph_async(graph, config))
+    }
+
+    /// [`Session::from_onnx_bytes`], awaiting device creation.
+    pub async fn from_onnx_bytes_async(bytes: &[u8], config: &SessionConfig) -> Result<Self> {
+        let graph = import_bytes(bytes, &config.import)?;
+        Self::from_graph_async(&graph, config).await
+    }
+
+    /// [`Session::from_graph`], awaiting adapter enumeration and device creation. The build
+    /// itself (planning, uploads, pipelines) does not wait on the GPU: its error scopes
+    /// resolve at once on native wgpu.
+    pub async fn from_graph_async(graph: &Graph, config: &SessionConfig) -> Result<Self> {
+        let gpu = config.device_async().await?;
+        Session::with_shared_gpu(gpu, graph, config.session.clone())
     }
 }
 
@@ -169,11 +191,20 @@ impl Session<'_> {
             .collect()
     }
 
-    /// Runs with inputs given by name; returns every output with its name.
+    /// Runs with inputs given by name; returns every output with its name
+    /// ([`Session::run_named_async`] waited on).
     pub fn run_named(&self, inputs: &[(&str, &Tensor)]) -> Result<Vec<(String, Tensor)>> {
+        pollster::block_on(self.run_named_async(inputs))
+    }
+
+    /// [`Session::run_async`] with inputs given by name; returns every output with its name.
+    pub async fn run_named_async(
+        &self,
+        inputs: &[(&str, &Tensor)],
+    ) -> Result<Vec<(String, Tensor)>> {
         let ordered =
             self.order_by_name(inputs.iter().map(|&(n, t)| (n, (t.shape(), t.data()))))?;
-        Ok(self.name_outputs(self.run_host(&ordered)?))
+        Ok(self.name_outputs(self.run_host_async(&ordered).await?))
     }
 
     /// Runs with inputs given by name as borrowed `(name, elements, shape)`: the elements
@@ -185,7 +216,8 @@ impl Session<'_> {
     ) -> Result<Vec<(String, Tensor)>> {
         let ordered =
             self.order_by_name(inputs.iter().map(|&(n, data, shape)| (n, (shape, data))))?;
-        Ok(self.name_outputs(self.run_host(&ordered)?))
+        let outputs = pollster::block_on(self.run_host_async(&ordered))?;
+        Ok(self.name_outputs(outputs))
     }
 
     /// [`Session::run_gpu`] with inputs given by name; returns every output, still on the
@@ -193,30 +225,5 @@ impl Session<'_> {
     pub fn run_gpu_named(&self, inputs: &[(&str, &GpuTensor)]) -> Result<Vec<(String, GpuTensor)>> {
         let ordered = self.order_by_name(inputs.iter().copied())?;
         Ok(self.name_outputs(self.run_gpu(&ordered)?))
-    }
-
-    /// [`Session::run_named`] on a worker thread, as a future (for async callers that must not
-    /// block their executor). Requires an `Arc` to the session.
-    pub fn run_async(
-        self: &Arc<Self>,
-        inputs: Vec<(String, Tensor)>,
-    ) -> impl std::future::Future<Output = Result<Vec<(String, Tensor)>>> + Send + 'static
-    where
-        Self: 'static,
-    {
-        let (tx, rx) = futures_intrusive::channel::shared::oneshot_channel();
-        let session = self.clone();
-        std::thread::spawn(move || {
-            let refs: Vec<(&str, &Tensor)> = inputs.iter().map(|(n, t)| (n.as_str(), t)).collect();
-            let _ = tx.send(session.run_named(&refs));
-        });
-        async move {
-            rx.receive().await.unwrap_or_else(|| {
-                Err(Error::invalid_op(
-                    "session",
-                    "worker thread ended without a result",
-                ))
-            })
-        }
     }
 }

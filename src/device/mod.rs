@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 pub mod cache;
 mod options;
 mod pipelines;
+mod poller;
 mod tensor;
 pub mod timer;
 
@@ -20,6 +21,7 @@ use crate::kernels::Target;
 use crate::precision::Precision;
 use crate::shaders::Shader;
 use cache::{DiskPipelineCache, PipelineCacheState};
+use poller::Poller;
 
 pub use options::{GpuOptions, parse_backend};
 pub use pipelines::{BufRef, Dispatch, PipelineCache, PipelineKey};
@@ -39,6 +41,8 @@ pub struct Gpu {
     features: wgpu::Features,
     pub(crate) pipelines: Arc<PipelineCache>,
     lost: Arc<Mutex<Option<String>>>,
+    /// Completes readbacks' futures (one thread per device, started on first use).
+    poller: Arc<Poller>,
     fault: Option<Shader>,
     precision: Precision,
     /// The usable cache directory, if any.
@@ -101,11 +105,23 @@ fn backend_rank(b: wgpu::Backend) -> u8 {
 
 /// Every adapter wgpu finds for these backends.
 pub fn enumerate_adapters(backends: Option<wgpu::Backends>) -> Vec<wgpu::AdapterInfo> {
-    let instance = instance(backends.unwrap_or_else(default_backends));
-    pollster::block_on(instance.enumerate_adapters(backends.unwrap_or_else(default_backends)))
+    pollster::block_on(adapters_async(backends.unwrap_or_else(default_backends)))
         .into_iter()
         .map(|a| a.get_info())
         .collect()
+}
+
+/// Every adapter wgpu finds for these backends, as adapters to open devices on.
+pub async fn adapters_async(backends: wgpu::Backends) -> Vec<wgpu::Adapter> {
+    instance(backends).enumerate_adapters(backends).await
+}
+
+/// The cache directory `options` ask for, if usable.
+fn cache_dir(options: &GpuOptions) -> Option<PathBuf> {
+    match &options.cache_dir {
+        Some(d) => Some(d.clone()).filter(|d| cache::usable(d)),
+        None => cache::default_dir(),
+    }
 }
 
 impl Gpu {
@@ -114,11 +130,17 @@ impl Gpu {
         Self::with_options(&GpuOptions::from_env()?)
     }
 
-    /// An adapter chosen by `options`.
+    /// An adapter chosen by `options` ([`Gpu::new_async`] waited on).
     pub fn with_options(options: &GpuOptions) -> Result<Self> {
+        pollster::block_on(Self::new_async(options))
+    }
+
+    /// An adapter chosen by `options`, awaiting adapter enumeration and device creation
+    /// instead of blocking the caller's thread.
+    pub async fn new_async(options: &GpuOptions) -> Result<Self> {
         let backends = options.backends.unwrap_or_else(default_backends);
-        let candidates = |backends: wgpu::Backends| {
-            let mut adapters = pollster::block_on(instance(backends).enumerate_adapters(backends));
+        let candidates = async |backends: wgpu::Backends| {
+            let mut adapters = adapters_async(backends).await;
             if let Some(name) = &options.adapter_name {
                 let needle = name.to_lowercase();
                 adapters.retain(|a| a.get_info().name.to_lowercase().contains(&needle));
@@ -129,14 +151,14 @@ impl Gpu {
         // initialising EGL without a desktop session makes Mesa print warnings, and compute on
         // GL is the least capable path anyway.
         let mut adapters = if options.backends.is_none() {
-            let primary = candidates(wgpu::Backends::PRIMARY);
+            let primary = candidates(wgpu::Backends::PRIMARY).await;
             if primary.is_empty() {
-                candidates(wgpu::Backends::GL)
+                candidates(wgpu::Backends::GL).await
             } else {
                 primary
             }
         } else {
-            candidates(backends)
+            candidates(backends).await
         };
         adapters.sort_by_key(|a| {
             let i = a.get_info();
@@ -153,20 +175,23 @@ impl Gpu {
                 hint: NO_ADAPTER_HINT,
             });
         };
-        let cache_dir = match &options.cache_dir {
-            Some(d) => Some(d.clone()).filter(|d| cache::usable(d)),
-            None => cache::default_dir(),
-        };
+        Self::on_adapter(adapter, options).await
+    }
+
+    /// A device on `adapter`, with the limits, fault and caches `options` ask for (its
+    /// adapter choice is not used).
+    pub async fn on_adapter(adapter: wgpu::Adapter, options: &GpuOptions) -> Result<Self> {
         Self::from_adapter(
             adapter,
             options.limits.clone(),
             options.fault,
-            cache_dir,
+            cache_dir(options),
             options.pipeline_cache,
         )
+        .await
     }
 
-    fn from_adapter(
+    async fn from_adapter(
         adapter: wgpu::Adapter,
         limits: Option<wgpu::Limits>,
         fault: Option<Shader>,
@@ -189,12 +214,14 @@ impl Gpu {
             required_limits: limits.clone(),
             ..Default::default()
         };
-        let (device, queue) = pollster::block_on(adapter.request_device(&desc)).map_err(|e| {
-            Error::RequestDevice {
-                adapter: info.name.clone(),
-                message: e.to_string(),
-            }
-        })?;
+        let (device, queue) =
+            adapter
+                .request_device(&desc)
+                .await
+                .map_err(|e| Error::RequestDevice {
+                    adapter: info.name.clone(),
+                    message: e.to_string(),
+                })?;
         // Errors outside our scopes must not abort the process (wgpu's default handler panics).
         // Only on devices wgconv made: an application's device keeps the application's handler.
         device.on_uncaptured_error(Arc::new(|e| {
@@ -264,6 +291,7 @@ impl Gpu {
             _ => None,
         };
         Self {
+            poller: Arc::new(Poller::new(device.clone())),
             adapter,
             device,
             queue,
@@ -290,13 +318,13 @@ impl Gpu {
     pub fn fresh_device(&self) -> Result<Gpu> {
         // Whatever this device compiled is on disk before the new one reads the file.
         self.save_pipeline_cache();
-        let mut g = Self::from_adapter(
+        let mut g = pollster::block_on(Self::from_adapter(
             self.adapter.clone(),
             Some(self.limits.clone()),
             self.fault,
             self.cache_dir.clone(),
             self.want_pipeline_cache,
-        )?;
+        ))?;
         g.precision = self.precision;
         g.target = self.target.clone();
         Ok(g)
@@ -378,6 +406,7 @@ impl Gpu {
             features: self.features,
             pipelines: self.pipelines.clone(),
             lost: self.lost.clone(),
+            poller: self.poller.clone(),
             fault: self.fault,
             precision,
             cache_dir: self.cache_dir.clone(),
@@ -446,23 +475,51 @@ impl Gpu {
         }
     }
 
-    /// Runs `f` inside validation and out-of-memory error scopes and converts what they catch.
+    /// Runs `f` inside validation and out-of-memory error scopes and converts what they catch
+    /// ([`Gpu::scoped_async`] waited on: on native wgpu the scopes' results are ready at once).
     pub fn scoped<T>(&self, during: &str, f: impl FnOnce() -> T) -> Result<T> {
-        self.check_alive()?;
-        let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-        let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let value = f();
-        let validation = pollster::block_on(validation.pop());
-        let oom = pollster::block_on(oom.pop());
+        pollster::block_on(self.scoped_async(during, f))
+    }
+
+    /// Runs `f` now, inside validation and out-of-memory error scopes, and returns a future of
+    /// what they catch. wgpu keeps error scopes per thread, so the scopes are pushed and popped
+    /// around `f` on the caller's thread before anything is awaited; only their results (a
+    /// browser's WebGPU delivers them later) are awaited.
+    pub fn scoped_async<T>(
+        &self,
+        during: &str,
+        f: impl FnOnce() -> T,
+    ) -> impl Future<Output = Result<T>> {
+        let scoped = self.check_alive().map(|()| {
+            let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+            let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+            let value = f();
+            (value, validation.pop(), oom.pop())
+        });
+        let during = during.to_string();
+        async move {
+            let (value, validation, oom) = scoped?;
+            let (validation, oom) = (validation.await, oom.await);
+            self.scope_result(during, value, validation, oom)
+        }
+    }
+
+    fn scope_result<T>(
+        &self,
+        during: String,
+        value: T,
+        validation: Option<wgpu::Error>,
+        oom: Option<wgpu::Error>,
+    ) -> Result<T> {
         if let Some(e) = oom {
             return Err(Error::OutOfMemory {
-                during: during.to_string(),
+                during,
                 message: e.to_string(),
             });
         }
         if let Some(e) = validation {
             return Err(Error::Validation {
-                during: during.to_string(),
+                during,
                 message: e.to_string(),
             });
         }
@@ -481,9 +538,7 @@ impl Gpu {
 
 /// A multi-line description of every adapter found: backend, type, driver, features, limits.
 pub fn adapter_reports(backends: Option<wgpu::Backends>) -> Vec<String> {
-    let backends = backends.unwrap_or_else(default_backends);
-    let instance = instance(backends);
-    pollster::block_on(instance.enumerate_adapters(backends))
+    pollster::block_on(adapters_async(backends.unwrap_or_else(default_backends)))
         .into_iter()
         .map(|a| {
             let i = a.get_info();

@@ -221,8 +221,20 @@ impl Gpu {
     }
 
     /// Maps a `MAP_READ` buffer and hands its first `bytes` bytes (a multiple of 4) to `read`,
-    /// which copies out what it needs (decoding straight from the mapping saves a copy).
+    /// which copies out what it needs ([`Gpu::map_and_read_async`] waited on).
     pub(crate) fn map_and_read<T>(
+        &self,
+        staging: &wgpu::Buffer,
+        bytes: u64,
+        read: impl FnOnce(&[u8]) -> T,
+    ) -> Result<T> {
+        pollster::block_on(self.map_and_read_async(staging, bytes, read))
+    }
+
+    /// Maps a `MAP_READ` buffer, awaiting the mapping (the device's polling thread completes
+    /// it, see `device/poller.rs`), and hands its first `bytes` bytes to `read` (decoding
+    /// straight from the mapping saves a copy).
+    pub(crate) async fn map_and_read_async<T>(
         &self,
         staging: &wgpu::Buffer,
         bytes: u64,
@@ -231,14 +243,14 @@ impl Gpu {
         if bytes == 0 {
             return Ok(read(&[])); // nothing to map (and an empty mapping may be unaligned)
         }
-        let (tx, rx) = std::sync::mpsc::channel();
-        staging.map_async(wgpu::MapMode::Read, 0..bytes, move |r| {
-            let _ = tx.send(r);
-        });
-        self.wait_idle()?;
-        rx.recv()
-            .map_err(|e| Error::Readback(e.to_string()))?
-            .map_err(|e| Error::Readback(e.to_string()))?;
+        if let Err(e) = self.poller.map_read(staging, bytes)?.await {
+            // A lost device fails the mapping too, maybe before its lost callback has run: a
+            // non-blocking poll delivers it, so the loss is what gets reported.
+            let _ = self.device.poll(wgpu::PollType::Poll);
+            self.check_alive()?;
+            return Err(e);
+        }
+        self.check_alive()?;
         let view = staging
             .get_mapped_range(0..bytes)
             .map_err(|e| Error::Readback(e.to_string()))?;

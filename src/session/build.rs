@@ -149,7 +149,7 @@ impl<'g> Session<'g> {
             outputs,
             readback_bytes,
             counters,
-            lock: std::sync::Mutex::new(()),
+            lock: futures_intrusive::sync::Mutex::new((), true),
         })
     }
 }

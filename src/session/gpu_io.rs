@@ -71,7 +71,7 @@ impl Session<'_> {
                 .zip(&self.outputs)
                 .map(|(n, (_, _, s))| (n.as_str(), s.as_slice())),
         )?;
-        let _guard = self.lock_runs()?;
+        let _guard = pollster::block_on(self.lock_runs());
         let gpu: &Gpu = &self.gpu;
         gpu.scoped("session run on GPU tensors", || {
             let mut enc = gpu

@@ -10,7 +10,9 @@
 //! readback buffer. It creates no buffer and no bind group; the counters let tests check that.
 //! [`Session::run_gpu`] (`gpu_io.rs`) takes inputs and gives outputs that stay on the device.
 //!
-//! A session is `Send + Sync`; concurrent runs are serialised (they share the buffers).
+//! A session is `Send + Sync`; concurrent runs are serialised (they share the buffers) by an
+//! async mutex, so [`Session::run_async`] waits for its turn without blocking a thread.
+//! Blocking runs are their async forms waited on with `pollster`.
 
 mod build;
 mod gpu_io;
@@ -20,7 +22,6 @@ mod run;
 pub use params::ParamStore;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::device::{Dispatch, Gpu};
@@ -120,7 +121,7 @@ pub struct Session<'g> {
     outputs: Vec<(Region, u64, Vec<usize>)>,
     readback_bytes: u64,
     counters: AtomicCounters,
-    lock: Mutex<()>,
+    lock: futures_intrusive::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Session<'_> {

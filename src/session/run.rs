@@ -13,13 +13,9 @@ use crate::tensor::{Tensor, numel};
 pub(crate) type HostInput<'a> = (&'a [usize], &'a [f32]);
 
 impl Session<'_> {
-    pub(super) fn lock_runs(&self) -> Result<std::sync::MutexGuard<'_, ()>> {
-        self.lock.lock().map_err(|_| {
-            Error::invalid_op(
-                "session",
-                "a previous run panicked while holding the session",
-            )
-        })
+    /// Waits for the runs before this one (they share the session's buffers).
+    pub(super) fn lock_runs(&self) -> futures_intrusive::sync::MutexLockFuture<'_, ()> {
+        self.lock.lock()
     }
 
     /// Checks the count and shapes of the inputs (one per graph input, in order).
@@ -91,7 +87,7 @@ impl Session<'_> {
     /// without running anything: with [`Session::record`], for timing the kernels alone.
     pub fn write_inputs(&self, inputs: &[Tensor]) -> Result<()> {
         let views: Vec<HostInput<'_>> = inputs.iter().map(|t| (t.shape(), t.data())).collect();
-        let _guard = self.lock_runs()?;
+        let _guard = pollster::block_on(self.lock_runs());
         self.check_host_inputs(&views)?;
         self.gpu
             .scoped("session input upload", || self.queue_inputs(&views))?;
@@ -127,18 +123,26 @@ impl Session<'_> {
         self.counters.submits.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Runs the graph on `inputs` (one per graph input, in order) and returns its outputs.
+    /// Runs the graph on `inputs` (one per graph input, in order) and returns its outputs
+    /// ([`Session::run_async`] waited on).
     pub fn run(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        pollster::block_on(self.run_async(inputs))
+    }
+
+    /// Runs the graph on `inputs` (one per graph input, in order); the future awaits the
+    /// session's earlier runs, the error scopes and the readback without blocking a thread
+    /// (the device's polling thread completes the readback; no thread is started per run).
+    pub async fn run_async(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
         let views: Vec<HostInput<'_>> = inputs.iter().map(|t| (t.shape(), t.data())).collect();
-        self.run_host(&views)
+        self.run_host_async(&views).await
     }
 
     /// Runs the graph on borrowed host inputs (one per graph input, in order).
-    pub(crate) fn run_host(&self, inputs: &[HostInput<'_>]) -> Result<Vec<Tensor>> {
-        let _guard = self.lock_runs()?;
+    pub(crate) async fn run_host_async(&self, inputs: &[HostInput<'_>]) -> Result<Vec<Tensor>> {
+        let _guard = self.lock_runs().await;
         self.check_host_inputs(inputs)?;
         let gpu: &Gpu = &self.gpu;
-        gpu.scoped("session run", || {
+        gpu.scoped_async("session run", || {
             self.queue_inputs(inputs);
             let mut enc = gpu
                 .device()
@@ -159,17 +163,20 @@ impl Session<'_> {
                 }
             }
             self.submit(enc);
-        })?;
+        })
+        .await?;
         // Each output decoded straight from the mapped readback buffer: one host copy.
-        let out = gpu.map_and_read(&self.readback, self.readback_bytes, |all| {
-            self.outputs
-                .iter()
-                .map(|(_, off, shape)| {
-                    let data = self.precision.decode(&all[*off as usize..], numel(shape));
-                    Tensor::new(shape.clone(), data)
-                })
-                .collect::<Result<Vec<_>>>()
-        })??;
+        let out = gpu
+            .map_and_read_async(&self.readback, self.readback_bytes, |all| {
+                self.outputs
+                    .iter()
+                    .map(|(_, off, shape)| {
+                        let data = self.precision.decode(&all[*off as usize..], numel(shape));
+                        Tensor::new(shape.clone(), data)
+                    })
+                    .collect::<Result<Vec<_>>>()
+            })
+            .await??;
         let read: u64 = self
             .outputs
             .iter()

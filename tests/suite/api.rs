@@ -1,5 +1,5 @@
 //! The embedding API: sessions from ONNX files, bytes and graphs, inputs and outputs by name,
-//! errors for wrong names and shapes, use from many threads, and the async variant.
+//! errors for wrong names and shapes, use from many threads (the async forms: `async_core.rs`).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -107,14 +107,4 @@ fn eight_threads_match_sequential_runs() {
             );
         }
     }
-}
-
-#[test]
-fn async_run_matches_blocking_run() {
-    let (s, x, _) = squeezenet();
-    let s = Arc::new(s);
-    let blocking = s.run_named(&[("input", &x)]).unwrap();
-    let fut = s.run_async(vec![("input".into(), x)]);
-    let got = pollster::block_on(fut).unwrap();
-    assert_eq!(got, blocking);
 }

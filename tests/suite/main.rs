@@ -1,6 +1,8 @@
 //! The integration test suite: one binary, so one GPU context and one link step.
 
+mod adapter_pool;
 mod api;
+mod async_core;
 mod bad_input;
 mod bench;
 mod big_tensors;
