@@ -3,6 +3,7 @@
 mod api;
 mod bad_input;
 mod bench;
+mod bench_cli;
 mod big_tensors;
 mod blocks;
 mod cache;
