@@ -212,3 +212,46 @@ fn bad_baseline_exits_3_with_the_reason() {
     assert_eq!(code, Some(3), "{stderr}");
     std::fs::remove_file(bad).ok();
 }
+
+/// A suite file and a network in one run: one document, one CSV row each; an item that is
+/// neither a file nor a zoo network is a model error.
+#[test]
+fn suite_and_network_items_in_one_document() {
+    let model = fixture();
+    let suite = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/suite.json");
+    let (json, csv) = (temp("mixed.json"), temp("mixed.csv"));
+    let (code, stdout, stderr) = wgconv(&[
+        "bench",
+        suite.to_str().unwrap(),
+        model.to_str().unwrap(),
+        "--layers-only",
+        "--filter",
+        "global_avg_pool",
+        "--runs",
+        "2",
+        "--warmup",
+        "0",
+        "--json",
+        json.to_str().unwrap(),
+        "--csv",
+        csv.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    let doc = read_json(&json);
+    assert_eq!(doc["items"][0]["name"], "global_avg_pool");
+    assert_eq!(doc["networks"][0]["name"], model.to_str().unwrap());
+    assert!(doc["networks"][0]["profile"].is_null() && doc["networks"][0]["memory"].is_null());
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let kinds: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap())
+        .collect();
+    assert_eq!(kinds, ["network", "layer"], "{text}");
+    let (code, _, stderr) = wgconv(&["bench", "no_such_network", "--runs", "1"]);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(stderr.contains("no_such_network"), "{stderr}");
+    for f in [json, csv] {
+        std::fs::remove_file(f).ok();
+    }
+}
