@@ -47,7 +47,11 @@ impl Memory {
 
     /// One line: `memory: arena A, scratch S (in the arena), parameters P, ...`.
     pub fn line(&self) -> String {
-        let mib = |b: u64| format!("{:.2} MiB", b as f64 / (1 << 20) as f64);
+        // KiB below a MiB: small scratch and readback buffers would read 0.00 MiB.
+        let mib = |b: u64| match b {
+            0..1048576 => format!("{:.1} KiB", b as f64 / 1024.0),
+            _ => format!("{:.2} MiB", b as f64 / 1048576.0),
+        };
         format!(
             "memory: activation arena {}, scratch {} (inside the arena), parameters {}, staging {}, readback {}; peak device {} ({} bytes)",
             mib(self.activation_arena_bytes),
