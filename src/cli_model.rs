@@ -200,3 +200,53 @@ pub fn inputs_for(
     }
     Ok(feed)
 }
+
+/// Items per run: the leading dimension of the first input (the batch), 1 without one.
+pub fn batch(feed: &[(String, Tensor)]) -> usize {
+    feed.first()
+        .and_then(|(_, t)| t.shape().first().copied())
+        .unwrap_or(1)
+}
+
+/// The fixed-shape session that runs `feed` (in any order; every input of `session` named).
+pub fn plan_for_feed(
+    session: &DynamicSession,
+    feed: &[(String, Tensor)],
+) -> Result<std::sync::Arc<crate::session::Session<'static>>> {
+    let ordered = session
+        .inputs()
+        .iter()
+        .map(|i| {
+            feed.iter()
+                .find(|(n, _)| *n == i.name)
+                .map(|(_, t)| t)
+                .ok_or_else(|| Error::InvalidSetting {
+                    name: "input",
+                    value: i.name.clone(),
+                    reason: "the model needs this input".into(),
+                })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    session.plan_for(&ordered)
+}
+
+/// Host wall time of `runs` runs on `feed` (upload, kernels, readback), ms, after `warmup`
+/// untimed ones (none when `runs` is 0).
+pub fn time_runs(
+    session: &DynamicSession,
+    feed: &[(String, Tensor)],
+    warmup: usize,
+    runs: usize,
+) -> Result<Vec<f64>> {
+    let refs: Vec<(&str, &Tensor)> = feed.iter().map(|(n, t)| (n.as_str(), t)).collect();
+    for _ in 0..warmup * usize::from(runs > 0) {
+        session.run_named(&refs)?;
+    }
+    (0..runs)
+        .map(|_| {
+            let t = std::time::Instant::now();
+            session.run_named(&refs)?;
+            Ok(t.elapsed().as_secs_f64() * 1e3)
+        })
+        .collect()
+}

@@ -1,9 +1,13 @@
 //! `wgconv bench`: time every layer (and network) of a suite and report throughput.
 
+pub mod document;
 mod layers;
+mod memory;
 pub mod models;
 pub mod peaks;
+pub mod profile;
 pub mod roofline;
+mod stats;
 pub mod suite;
 
 use serde::Serialize;
@@ -11,9 +15,13 @@ use serde::Serialize;
 use crate::device::Gpu;
 pub use crate::device::timer::{Clock, Timing, time_pass};
 use crate::error::Result;
+pub use document::{Document, Metadata, NetworkResult};
 pub use layers::{PreparedLayer, prepare, prepare_with};
+pub use memory::Memory;
 pub use models::{ModelResult, model_graph, time_model};
 pub use peaks::Peak;
+pub use profile::{LaunchTime, Profile, profile};
+pub use stats::Stats;
 pub use suite::Suite;
 
 /// How to run a suite.

@@ -16,6 +16,16 @@ pub enum Clock {
     WallTime,
 }
 
+impl Clock {
+    /// The name reports use (as in JSON): `gpu_timestamps` or `wall_time`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Clock::GpuTimestamps => "gpu_timestamps",
+            Clock::WallTime => "wall_time",
+        }
+    }
+}
+
 /// Durations of repeated runs, in milliseconds.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Timing {
@@ -139,4 +149,85 @@ pub fn time_pass(
         },
         runs_ms,
     })
+}
+
+/// Most launches timed in one submission: a query set holds at most 4096 timestamps.
+const LAUNCHES_PER_QUERY_SET: usize = 2048;
+
+/// Times each of `count` launches once. With timestamps (`use_timestamps` and the adapter's
+/// `TIMESTAMP_QUERY`), `record(i, pass)` records launch `i` into a compute pass of its own,
+/// with timestamps at its start and end, all passes in one submission (the extra passes add
+/// some overhead to what is measured); otherwise each launch is its own submission, waited
+/// on, and timed with the host's wall clock. Returns the clock and one time per launch, ms.
+pub fn time_launches(
+    gpu: &Gpu,
+    count: usize,
+    use_timestamps: bool,
+    record: &dyn Fn(usize, &mut wgpu::ComputePass<'_>),
+) -> Result<(Clock, Vec<f64>)> {
+    let timestamps = use_timestamps && gpu.features().contains(wgpu::Features::TIMESTAMP_QUERY);
+    let mut ms = Vec::with_capacity(count);
+    if !timestamps {
+        for i in 0..count {
+            let t0 = Instant::now();
+            gpu.scoped("profiled launch", || {
+                let mut enc = gpu
+                    .device()
+                    .create_command_encoder(&wgpu::CommandEncoderDescriptor::default());
+                record(i, &mut enc.begin_compute_pass(&Default::default()));
+                gpu.queue().submit([enc.finish()]);
+            })?;
+            gpu.wait_idle()?;
+            ms.push(t0.elapsed().as_secs_f64() * 1e3);
+        }
+        return Ok((Clock::WallTime, ms));
+    }
+    let device = gpu.device();
+    let period_ns = gpu.queue().get_timestamp_period() as f64;
+    for start in (0..count).step_by(LAUNCHES_PER_QUERY_SET) {
+        let n = (count - start).min(LAUNCHES_PER_QUERY_SET);
+        let bytes = 16 * n as u64;
+        let set = device.create_query_set(&wgpu::QuerySetDescriptor {
+            label: Some("profile"),
+            ty: wgpu::QueryType::Timestamp,
+            count: 2 * n as u32,
+        });
+        let resolve = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("profile resolve"),
+            size: bytes,
+            usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let read = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("profile read"),
+            size: bytes,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        gpu.scoped("profiled launches", || {
+            let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor::default());
+            for j in 0..n {
+                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("profile"),
+                    timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
+                        query_set: &set,
+                        beginning_of_pass_write_index: Some(2 * j as u32),
+                        end_of_pass_write_index: Some(2 * j as u32 + 1),
+                    }),
+                });
+                record(start + j, &mut pass);
+            }
+            enc.resolve_query_set(&set, 0..2 * n as u32, &resolve, 0);
+            enc.copy_buffer_to_buffer(&resolve, 0, &read, 0, bytes);
+            gpu.queue().submit([enc.finish()]);
+        })?;
+        let ticks: Vec<u64> =
+            gpu.map_and_read(&read, bytes, bytemuck::pod_collect_to_vec::<u8, u64>)?;
+        ms.extend(
+            ticks
+                .chunks_exact(2)
+                .map(|t| t[1].saturating_sub(t[0]) as f64 * period_ns * 1e-6),
+        );
+    }
+    Ok((Clock::GpuTimestamps, ms))
 }

@@ -221,6 +221,11 @@ impl<'g> Session<'g> {
             .sum()
     }
 
+    /// Bytes of the activation buffers (the plan's arenas: intermediate tensors and scratch).
+    pub fn arena_bytes(&self) -> u64 {
+        self.arenas.iter().map(|b| b.size()).sum()
+    }
+
     /// Bytes of the parameter buffers this session binds.
     pub fn param_bytes(&self) -> u64 {
         self.params.iter().map(|b| b.size()).sum()

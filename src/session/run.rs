@@ -108,6 +108,17 @@ impl Session<'_> {
             .fetch_add(self.dispatches.len() as u64, Ordering::Relaxed);
     }
 
+    /// Records launch `index` alone (in [`Plan::launches`](crate::plan::Plan::launches)
+    /// order) into `pass`: for profiling one launch at a time. The launches before it must
+    /// have run for its inputs to mean anything.
+    ///
+    /// # Panics
+    /// If `index` is not below [`Session::dispatch_count`].
+    pub fn record_launch(&self, index: usize, pass: &mut wgpu::ComputePass<'_>) {
+        self.dispatches[index].record(pass);
+        self.counters.dispatches.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Records the forward pass as one compute pass of `enc`.
     pub(super) fn record_pass(&self, enc: &mut wgpu::CommandEncoder) {
         let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {

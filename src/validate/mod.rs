@@ -49,6 +49,19 @@ pub struct CaseResult {
     pub detail: Option<String>,
 }
 
+/// A battery case not run on an adapter, and why.
+#[derive(Clone, Debug, Serialize)]
+pub struct SkippedCase {
+    /// Adapter description.
+    pub adapter: String,
+    /// Kernel family.
+    pub family: String,
+    /// Problem.
+    pub case: String,
+    /// Why it did not run.
+    pub reason: String,
+}
+
 /// One static translation.
 #[derive(Clone, Debug, Serialize)]
 pub struct StaticResult {
@@ -63,14 +76,15 @@ pub struct StaticResult {
 }
 
 /// Runs the dynamic battery on `gpu`, calling `progress` after each case. `filter` keeps cases
-/// whose family or name contains it.
+/// whose family or name contains it. Returns the cases run and those the adapter cannot run.
 pub fn run_battery(
     gpu: &Gpu,
     filter: Option<&str>,
     progress: &mut dyn FnMut(&CaseResult),
-) -> Vec<CaseResult> {
+) -> (Vec<CaseResult>, Vec<SkippedCase>) {
     let adapter = gpu.describe();
     let mut out = Vec::new();
+    let mut skipped = Vec::new();
     let mut skipped_f16 = 0;
     for case in battery::cases() {
         if filter.is_some_and(|f| !case.family.contains(f) && !case.name.contains(f)) {
@@ -79,6 +93,12 @@ pub fn run_battery(
         // f16 cases need the feature; adapters without it (GL) skip them, said once below.
         if case.needs_shader_f16() && !gpu.has_shader_f16() {
             skipped_f16 += 1;
+            skipped.push(SkippedCase {
+                adapter: adapter.clone(),
+                family: case.family.to_string(),
+                case: case.name.clone(),
+                reason: "f16 case: the adapter lacks SHADER_F16".into(),
+            });
             continue;
         }
         let mut r = CaseResult {
@@ -118,7 +138,7 @@ pub fn run_battery(
     if skipped_f16 > 0 {
         eprintln!("{adapter}: {skipped_f16} f16 cases not run (the adapter lacks SHADER_F16)");
     }
-    out
+    (out, skipped)
 }
 
 /// Translates each shader with its default overrides in every precision, and with every
@@ -199,9 +219,9 @@ pub fn run(opts: &ValidateOptions, progress: &mut dyn FnMut(&CaseResult)) -> Rep
         match Gpu::with_options(&gpu_opts) {
             Ok(gpu) => {
                 report.adapters.push(gpu.describe());
-                report
-                    .cases
-                    .extend(run_battery(&gpu, opts.filter.as_deref(), progress));
+                let (cases, skipped) = run_battery(&gpu, opts.filter.as_deref(), progress);
+                report.cases.extend(cases);
+                report.skipped.extend(skipped);
                 if let Some(g) = &opts.bisect {
                     report.bisection.extend(bisect_lines(&gpu, g));
                 }

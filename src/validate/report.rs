@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{CaseResult, StaticResult};
+use super::{CaseResult, SkippedCase, StaticResult};
 
 /// Everything `wgconv validate` found.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -13,6 +13,8 @@ pub struct Report {
     pub static_results: Vec<StaticResult>,
     /// Dynamic cases, all adapters.
     pub cases: Vec<CaseResult>,
+    /// Cases an adapter could not run, with the reason (not failures).
+    pub skipped: Vec<SkippedCase>,
     /// Model bisection lines, if a model was given.
     pub bisection: Vec<String>,
     /// Adapters that could not be opened, with the reason.
@@ -73,6 +75,15 @@ impl Report {
                     s += &format!("      {d}\n");
                 }
             }
+            for c in self.skipped.iter().filter(|c| &c.adapter == a) {
+                s += &format!(
+                    "{:<5} {:<16} {:<58} {}\n",
+                    "skip",
+                    c.family,
+                    truncate(&c.case, 58),
+                    c.reason
+                );
+            }
         }
         if !self.bisection.is_empty() {
             s += "\nmodel bisection:\n";
@@ -87,7 +98,7 @@ impl Report {
                 .filter(|b| b.starts_with("FAIL"))
                 .count();
         s += &format!(
-            "\n{} passed, {} failed\n",
+            "\n{} passed, {} failed, {} skipped\n",
             self.cases.len() - failed
                 + self
                     .static_results
@@ -99,7 +110,8 @@ impl Report {
                     .static_results
                     .iter()
                     .filter(|r| r.error.is_some())
-                    .count()
+                    .count(),
+            self.skipped.len()
         );
         s
     }
@@ -171,6 +183,16 @@ impl Report {
                 c.atol,
                 c.rtol,
                 esc(c.detail.as_deref().unwrap_or(""))
+            );
+        }
+        for c in &self.skipped {
+            h += &format!(
+                "<tr class=\"na\"><td>{}</td><td>{}</td><td>{}</td><td>skipped</td>\
+                 <td></td><td></td><td></td><td></td><td>{}</td></tr>",
+                esc(&c.adapter),
+                esc(&c.family),
+                esc(&c.case),
+                esc(&c.reason)
             );
         }
         h += "</table>";

@@ -5,6 +5,7 @@ mod api;
 mod async_core;
 mod bad_input;
 mod bench;
+mod bench_cli;
 mod big_tensors;
 mod blocks;
 mod cache;

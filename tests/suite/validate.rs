@@ -58,11 +58,37 @@ fn battery_passes_on_vulkan_and_gl() {
             .map(|c| (c.family.as_str(), c.case.as_str()))
             .collect();
         assert_eq!(ran, want, "cases run on {a}");
+        // Every case left out is in the report, with why: GL's f16 cases, nothing on Vulkan.
+        let skipped: Vec<(&str, &str)> = report
+            .skipped
+            .iter()
+            .filter(|c| &c.adapter == a)
+            .map(|c| (c.family.as_str(), c.case.as_str()))
+            .collect();
+        let want_skipped: Vec<(&str, &str)> = battery
+            .iter()
+            .filter(|c| !has_f16 && c.needs_shader_f16())
+            .map(|c| (c.family, c.name.as_str()))
+            .collect();
+        assert_eq!(skipped, want_skipped, "cases skipped on {a}");
     }
+    assert!(
+        report
+            .skipped
+            .iter()
+            .all(|c| c.reason.contains("SHADER_F16"))
+    );
+    let table = report.table();
+    assert!(
+        table.contains(&format!("{} skipped", f16_cases)) && table.contains("lacks SHADER_F16"),
+        "{table}"
+    );
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["skipped"].as_array().unwrap().len(), f16_cases);
     // Static checks ran for the defaults and for override sets the battery used.
     assert!(report.static_results.len() > Shader::ALL.len() * 4);
     let html = report.html();
-    assert!(html.contains("<table") && html.contains("llvmpipe"));
+    assert!(html.contains("<table") && html.contains("llvmpipe") && html.contains("skipped"));
 }
 
 /// A kernel that skips its last workgroup must be reported, and only that family.

@@ -1,38 +1,67 @@
-//! `wgconv bench`: the layer and model benchmark suite, or one model at a list of shapes.
+//! `wgconv bench`: suites of layers and networks, networks given as ONNX files or zoo names,
+//! or one model at a list of shapes.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
-use wgconv::bench::{self, BenchOptions, Suite};
+use wgconv::bench::document::{self, SCHEMA_VERSION};
+use wgconv::bench::{self, BenchOptions, Document, Memory, Metadata, NetworkResult, Stats, Suite};
 use wgconv::cli_model::{self, ModelSource};
-use wgconv::{Precision, Result, Tensor};
+use wgconv::{Gpu, Precision, Result};
 
 use crate::args::{AdapterArgs, AutotuneArgs, parse_shapes};
 use crate::write_file;
 
+/// What `bench` writes and measures besides the latency.
+pub(crate) struct BenchOutputs {
+    pub(crate) json: Option<PathBuf>,
+    pub(crate) csv: Option<PathBuf>,
+    pub(crate) roofline: Option<PathBuf>,
+    pub(crate) baseline: Option<PathBuf>,
+    /// Per-launch GPU times of each network.
+    pub(crate) profile: bool,
+    /// Launches listed in the profile table.
+    pub(crate) top: usize,
+    /// Device bytes of each network.
+    pub(crate) memory: bool,
+}
+
+fn read_suite(path: &str) -> Result<Suite> {
+    let text = std::fs::read_to_string(path).map_err(|e| wgconv::Error::InvalidSetting {
+        name: "suite",
+        value: path.to_string(),
+        reason: e.to_string(),
+    })?;
+    Suite::parse(&text, path)
+}
+
+/// `wgconv bench [ITEMS...]`: each item a suite `.json`, an `.onnx` file or a zoo network
+/// (none: the built-in suite).
 pub(crate) fn bench_cmd(
-    suite: Option<PathBuf>,
-    json: Option<PathBuf>,
-    roofline: Option<PathBuf>,
+    items: &[String],
+    shapes: &[String],
+    outputs: &BenchOutputs,
     mut opts: BenchOptions,
     precision: Precision,
     autotune: AutotuneArgs,
     adapter: &AdapterArgs,
 ) -> Result<String> {
-    let suite = match &suite {
-        Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| wgconv::Error::InvalidSetting {
-                name: "suite",
-                value: p.display().to_string(),
-                reason: e.to_string(),
-            })?;
-            Suite::parse(&text, &p.display().to_string())?
-        }
-        None => Suite::builtin(),
+    let (suite_items, networks): (Vec<&String>, Vec<&String>) =
+        items.iter().partition(|i| i.ends_with(".json"));
+    let suites: Vec<Suite> = if items.is_empty() {
+        vec![Suite::builtin()]
+    } else {
+        suite_items
+            .iter()
+            .map(|p| read_suite(p))
+            .collect::<Result<_>>()?
     };
     if let Some(unknown) = opts.skip.iter().find(|s| {
-        !suite.layers.iter().any(|l| &l.name == *s) && !suite.models.iter().any(|m| &m.name == *s)
+        !suites.iter().any(|suite| {
+            suite.layers.iter().any(|l| &l.name == *s) || suite.models.iter().any(|m| &m.name == *s)
+        })
     }) {
         return Err(wgconv::Error::InvalidSetting {
             name: "skip",
@@ -40,40 +69,157 @@ pub(crate) fn bench_cmd(
             reason: "no suite item has this name".into(),
         });
     }
-    // Layers and sessions take their precision from the handle.
-    let gpu = adapter.gpu()?.with_precision(precision)?;
+    let shapes = parse_shapes(shapes)?;
+    // A bad baseline fails before anything runs.
+    let baseline = outputs
+        .baseline
+        .as_ref()
+        .map(|p| document::read_baseline(p))
+        .transpose()?;
+    let gpu = Arc::new(adapter.gpu()?.with_precision(precision)?);
     opts.autotune = autotune.enabled(&gpu);
-    let bar = indicatif::ProgressBar::new(opts.selected(&suite).len() as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{pos}/{len} {wide_bar} {elapsed} {msg}")
-            .expect("progress template"),
+    let meta = Metadata::new(
+        &gpu,
+        opts.autotune,
+        std::env::args().collect(),
+        opts.warmup,
+        opts.runs,
     );
-    let report = bench::run(&gpu, &suite, &opts, &mut |p| match p {
-        bench::Progress::Started(name) => bar.set_message(name.to_string()),
-        bench::Progress::Layer(_) | bench::Progress::Model(_) => bar.inc(1),
-    })?;
-    bar.finish_and_clear();
-    if let Some(path) = json {
-        let text = serde_json::to_string_pretty(&report).expect("report serializes");
-        std::fs::write(&path, text).map_err(|e| wgconv::Error::InvalidSetting {
-            name: "json",
-            value: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
-    }
-    if let Some(path) = roofline {
-        write_file(&path, "roofline", &bench::roofline::svg(&report))?;
-    }
-    let mut table = format!("precision: {precision}\n{}", report.table());
-    table += &format!(
-        "autotune: {}\n",
+    let mut text = format!(
+        "precision: {precision}\nautotune: {}\n",
         if opts.autotune {
             "on (convolutions use the fastest configuration timed on this adapter)"
         } else {
             "off (heuristic configurations)"
         }
     );
-    Ok(table)
+    let suite = (!suites.is_empty())
+        .then(|| run_suites(&gpu, &suites, &opts))
+        .transpose()?;
+    match &suite {
+        // The suite's table names the adapter.
+        Some(report) => text += &report.table(),
+        None => text += &format!("adapter: {}\n", gpu.describe()),
+    }
+    if let (Some(report), Some(path)) = (&suite, &outputs.roofline) {
+        write_file(path, "roofline", &bench::roofline::svg(report))?;
+    }
+    let mut results = Vec::new();
+    for name in networks {
+        let r = bench_network(&gpu, name, &shapes, &opts, outputs)?;
+        text += &network_text(&r, outputs.top);
+        results.push(r);
+    }
+    let mut doc = Document {
+        schema_version: SCHEMA_VERSION,
+        meta,
+        networks: results,
+        suite,
+        baseline: None,
+    };
+    if let (Some(old), Some(path)) = (&baseline, &outputs.baseline) {
+        let rows = document::compare(&doc.times(), old);
+        text += &document::baseline_table(&rows, &path.display().to_string());
+        doc.baseline = Some(rows);
+    }
+    if let Some(path) = &outputs.json {
+        let json = serde_json::to_string_pretty(&doc).expect("the document serializes");
+        write_file(path, "json", &json)?;
+    }
+    if let Some(path) = &outputs.csv {
+        write_file(path, "csv", &doc.csv())?;
+    }
+    Ok(text)
+}
+
+/// Runs every suite, one report for all of them.
+fn run_suites(gpu: &Gpu, suites: &[Suite], opts: &BenchOptions) -> Result<bench::Report> {
+    let total: usize = suites.iter().map(|s| opts.selected(s).len()).sum();
+    let bar = indicatif::ProgressBar::new(total as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{pos}/{len} {wide_bar} {elapsed} {msg}")
+            .expect("progress template"),
+    );
+    let mut all: Option<bench::Report> = None;
+    for suite in suites {
+        let report = bench::run(gpu, suite, opts, &mut |p| match p {
+            bench::Progress::Started(name) => bar.set_message(name.to_string()),
+            bench::Progress::Layer(_) | bench::Progress::Model(_) => bar.inc(1),
+        })?;
+        match &mut all {
+            None => all = Some(report),
+            Some(a) => {
+                a.items.extend(report.items);
+                a.models.extend(report.models);
+                a.skipped.extend(report.skipped);
+            }
+        }
+    }
+    bar.finish_and_clear();
+    Ok(all.expect("at least one suite"))
+}
+
+/// One network as `wgconv run --runs` times it, with its profile and memory when asked.
+fn bench_network(
+    gpu: &Arc<Gpu>,
+    name: &str,
+    shapes: &HashMap<String, Vec<usize>>,
+    opts: &BenchOptions,
+    outputs: &BenchOutputs,
+) -> Result<NetworkResult> {
+    let source = ModelSource::parse(name, None);
+    let mut config = wgconv::SessionConfig {
+        shared_gpu: Some(gpu.clone()),
+        ..Default::default()
+    };
+    config.session.autotune = opts.autotune;
+    let t0 = Instant::now();
+    let session = cli_model::dynamic_session(&source, shapes, config)?;
+    let sig = cli_model::shapes_by_input(&source, &session, shapes);
+    let feed = cli_model::inputs_for(&session, &sig, &[], 1000)?;
+    let plan = cli_model::plan_for_feed(&session, &feed)?;
+    cli_model::time_runs(&session, &feed, 0, 1)?;
+    let build_ms = t0.elapsed().as_secs_f64() * 1e3;
+    let times = cli_model::time_runs(&session, &feed, opts.warmup, opts.runs.max(1))?;
+    let stats = Stats::of(&times, cli_model::batch(&feed)).expect("at least one run");
+    // The last run wrote the inputs the profile's launches read.
+    let profile = outputs
+        .profile
+        .then(|| bench::profile(&plan, opts.warmup.min(1), opts.runs, opts.timestamps))
+        .transpose()?;
+    Ok(NetworkResult {
+        name: name.to_string(),
+        inputs: feed
+            .iter()
+            .map(|(n, t)| (n.clone(), t.shape().to_vec()))
+            .collect(),
+        dispatches: plan.dispatch_count(),
+        build_ms,
+        stats,
+        profile,
+        memory: outputs.memory.then(|| Memory::of(&plan)),
+    })
+}
+
+fn network_text(r: &NetworkResult, top: usize) -> String {
+    let inputs: Vec<String> = r.inputs.iter().map(|(n, s)| format!("{n}={s:?}")).collect();
+    let mut s = format!(
+        "\nnetwork: {} ({}; {} dispatches; session build and first run {:.1} ms)\nlatency over {} runs (upload + kernels + readback): {}\n",
+        r.name,
+        inputs.join(" "),
+        r.dispatches,
+        r.build_ms,
+        r.stats.runs,
+        r.stats.line()
+    );
+    if let Some(m) = &r.memory {
+        s += &m.line();
+        s += "\n";
+    }
+    if let Some(p) = &r.profile {
+        s += &p.table(top);
+    }
+    s
 }
 
 /// `--shape` arguments as a list of signatures: a name met again starts the next one, so
@@ -103,7 +249,7 @@ pub(crate) fn bench_model_cmd(
     autotune: AutotuneArgs,
     adapter: &AdapterArgs,
 ) -> Result<String> {
-    let gpu = std::sync::Arc::new(adapter.gpu()?.with_precision(precision)?);
+    let gpu = Arc::new(adapter.gpu()?.with_precision(precision)?);
     let mut config = wgconv::SessionConfig {
         shared_gpu: Some(gpu.clone()),
         ..Default::default()
@@ -124,35 +270,21 @@ pub(crate) fn bench_model_cmd(
     for (i, sig) in sigs.iter().enumerate() {
         let sig = cli_model::shapes_by_input(&source, &session, sig);
         let feed = cli_model::inputs_for(&session, &sig, &[], 7 + i as u64)?;
-        let refs: Vec<(&str, &Tensor)> = feed.iter().map(|(n, t)| (n.as_str(), t)).collect();
         let t0 = Instant::now();
-        session.run_named(&refs)?;
+        cli_model::time_runs(&session, &feed, 0, 1)?;
         let plan_ms = t0.elapsed().as_secs_f64() * 1e3;
-        for _ in 0..opts.warmup {
-            session.run_named(&refs)?;
-        }
-        let mut times = Vec::with_capacity(opts.runs);
-        for _ in 0..opts.runs.max(1) {
-            let t = Instant::now();
-            session.run_named(&refs)?;
-            times.push(t.elapsed().as_secs_f64() * 1e3);
-        }
-        times.sort_by(f64::total_cmp);
-        let median = times[times.len() / 2];
-        // Items: the leading dimension of the first input (the batch).
-        let batch = feed
-            .first()
-            .and_then(|(_, t)| t.shape().first().copied())
-            .unwrap_or(1);
+        let times = cli_model::time_runs(&session, &feed, opts.warmup, opts.runs.max(1))?;
+        let stats = Stats::of(&times, cli_model::batch(&feed)).expect("at least one run");
         let described: Vec<String> = feed
             .iter()
             .map(|(n, t)| format!("{n}={:?}", t.shape()))
             .collect();
         lines.push(format!(
-            "{:<40} {plan_ms:>10.1} {median:>12.3} {:>12.3} {:>12.1}",
+            "{:<40} {plan_ms:>10.1} {:>12.3} {:>12.3} {:>12.1}",
             described.join(" "),
-            times[0],
-            batch as f64 / (median / 1e3)
+            stats.p50_ms,
+            stats.min_ms,
+            stats.batch as f64 / (stats.p50_ms / 1e3)
         ));
     }
     let c = session.counters();

@@ -14,7 +14,7 @@ use wgconv::Result;
 use wgconv::bench::{BenchOptions, Peak};
 
 use crate::args::{AdapterArgs, AutotuneArgs, PrecisionArg};
-use crate::bench::{bench_cmd, bench_model_cmd};
+use crate::bench::{BenchOutputs, bench_cmd, bench_model_cmd};
 use crate::info::{info, summary_cmd};
 use crate::run::{RunOptions, run_cmd};
 use crate::validate::validate_cmd;
@@ -117,28 +117,49 @@ enum Command {
     ///
     /// Example: wgconv info
     Info,
-    /// Time every layer and network of a benchmark suite and report GFLOP/s, GB/s, % of
-    /// peak, and for networks images/s and cold-start (session creation) time.
+    /// Time networks (ONNX files, zoo names) as `run --runs` does, and the layers and networks
+    /// of benchmark suites (GFLOP/s, GB/s, % of peak, images/s, cold start).
     ///
     /// Examples:
+    ///   wgconv bench model.onnx --shape input=8x3x224x224 --profile --memory --json out.json
+    ///   wgconv bench resnet18 bench/suite.json --csv out.csv --baseline old.json
     ///   wgconv bench --json bench/results/my-gpu.json --skip resnet50_b32
     ///   wgconv bench --model resnet18 --shape x=1x3x224x224 --shape x=8x3x224x224
     Bench {
-        /// Suite file (default: the built-in copy of bench/suite.json).
-        suite: Option<PathBuf>,
-        /// Instead of the suite, time this model (an .onnx file or a zoo network) at every
+        /// Items: an .onnx file, a zoo network name, or a suite .json (none: the built-in
+        /// copy of bench/suite.json).
+        items: Vec<String>,
+        /// Instead of the items, time this model (an .onnx file or a zoo network) at every
         /// --shape in one session (plans per shape, then reuses them).
-        #[arg(long, conflicts_with = "suite")]
+        #[arg(long, conflicts_with = "items")]
         model: Option<String>,
-        /// NAME=SHAPE for --model; repeat a name for the next shape to run
+        /// NAME=SHAPE: fixes a (dynamic) input of the network items (a zoo network's input
+        /// under any name). With --model, repeat a name for the next shape to run
         /// (--shape x=1x3x224x224 --shape x=8x3x224x224).
-        #[arg(long = "shape", value_name = "NAME=SHAPE", requires = "model")]
+        #[arg(long = "shape", value_name = "NAME=SHAPE")]
         shapes: Vec<String>,
-        /// Also write the results as JSON here.
+        /// Also write the results, with the run's metadata, as JSON here (schema: README).
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Also write one CSV row per item here.
+        #[arg(long, value_name = "OUT.csv")]
+        csv: Option<PathBuf>,
+        /// Compare with an earlier --json file: new/old time per item, matched by name.
+        #[arg(long, value_name = "OLD.json")]
+        baseline: Option<PathBuf>,
+        /// Per-launch GPU time of each network item: the top launches by time, with share,
+        /// bytes and FLOPs (all launches in the JSON).
+        #[arg(long)]
+        profile: bool,
+        /// Launches listed in the --profile table.
+        #[arg(long, default_value_t = 15, value_name = "N")]
+        top: usize,
+        /// Device bytes of each network item: activation arena, scratch, parameters,
+        /// staging, peak.
+        #[arg(long)]
+        memory: bool,
         /// Also write a roofline plot (SVG: arithmetic intensity vs GFLOP/s, log-log, under
-        /// the peak compute and bandwidth roofs) here.
+        /// the peak compute and bandwidth roofs) of the suite items here.
         #[arg(long, value_name = "OUT.svg")]
         roofline: Option<PathBuf>,
         /// Timed runs per item (>= 20 recommended).
@@ -186,12 +207,16 @@ fn write_file(path: &PathBuf, what: &'static str, text: &str) -> Result<()> {
 }
 
 /// Exit codes (README "Command line"): 0 success, 1 validation found failures, 2 usage error
-/// (clap's own, and option values wgconv rejects), 3 model or input error, 4 no adapter or a
+/// (clap's own, and option values wgconv rejects), 3 model, input or baseline file error, 4 no adapter or a
 /// device error.
 fn exit_code(e: &wgconv::Error) -> ExitCode {
     use wgconv::Error as E;
     ExitCode::from(match e {
-        E::InvalidSetting { name, .. } if !matches!(*name, "model" | "input" | "weights") => 2,
+        E::InvalidSetting { name, .. }
+            if !matches!(*name, "model" | "input" | "weights" | "baseline") =>
+        {
+            2
+        }
         E::NoAdapter { .. }
         | E::RequestDevice { .. }
         | E::Validation { .. }
@@ -282,10 +307,15 @@ fn main() -> ExitCode {
         }) => summary_cmd(&model, &shapes, torchsummary),
         Some(Command::Info) => info(),
         Some(Command::Bench {
-            suite,
+            items,
             model,
             shapes,
             json,
+            csv,
+            baseline,
+            profile,
+            top,
+            memory,
             roofline,
             runs,
             warmup,
@@ -333,10 +363,19 @@ fn main() -> ExitCode {
                     &adapter,
                 )
             } else {
-                bench_cmd(
-                    suite,
+                let outputs = BenchOutputs {
                     json,
+                    csv,
                     roofline,
+                    baseline,
+                    profile,
+                    top,
+                    memory,
+                };
+                bench_cmd(
+                    &items,
+                    &shapes,
+                    &outputs,
                     opts,
                     precision.precision,
                     autotune,

@@ -34,24 +34,6 @@ pub(crate) struct RunOptions {
     pub(crate) labels: Option<PathBuf>,
 }
 
-/// Latency statistics of `times` (ms), with throughput at `batch` items per run.
-fn statistics(times: &mut [f64], batch: usize) -> String {
-    let n = times.len() as f64;
-    let mean = times.iter().sum::<f64>() / n;
-    let stddev = (times.iter().map(|t| (t - mean).powi(2)).sum::<f64>() / n).sqrt();
-    // Nearest-rank percentiles.
-    let pct = |p: f64| times[((p / 100.0 * n).ceil() as usize).clamp(1, times.len()) - 1];
-    format!(
-        "latency over {} runs (upload + kernels + readback): mean {mean:.3} ms, stddev {stddev:.3} ms, min {:.3} ms, p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms; throughput {:.1} items/s at batch {batch}",
-        times.len(),
-        times[0],
-        pct(50.0),
-        pct(90.0),
-        pct(99.0),
-        batch as f64 / (mean / 1e3)
-    )
-}
-
 /// The top `k` classes of every row of a `[N, classes]` (or `[classes]`) output, after a
 /// softmax over the row.
 fn top_k(name: &str, t: &Tensor, k: usize, labels: &[String]) -> Vec<String> {
@@ -127,29 +109,12 @@ pub(crate) fn run_cmd(
     let shape_map = cli_model::shapes_by_input(&source, &session, &shape_map);
     let feed = cli_model::inputs_for(&session, &shape_map, &given, 1000)?;
     let refs: Vec<(&str, &Tensor)> = feed.iter().map(|(n, t)| (n.as_str(), t)).collect();
-    let planned: Vec<&Tensor> = session
-        .inputs()
-        .iter()
-        .map(|i| &feed.iter().find(|(n, _)| *n == i.name).expect("fed").1)
-        .collect();
-    let plan = session.plan_for(&planned)?;
+    let plan = cli_model::plan_for_feed(&session, &feed)?;
     let build_ms = t0.elapsed().as_secs_f64() * 1e3;
     let t1 = Instant::now();
     let outputs = session.run_named(&refs)?;
     let first_ms = t1.elapsed().as_secs_f64() * 1e3;
-    // Warm-up only matters before timed runs.
-    if timing.runs > 0 {
-        for _ in 0..timing.warmup {
-            session.run_named(&refs)?;
-        }
-    }
-    let mut times = Vec::new();
-    for _ in 0..timing.runs {
-        let t = Instant::now();
-        session.run_named(&refs)?;
-        times.push(t.elapsed().as_secs_f64() * 1e3);
-    }
-    times.sort_by(f64::total_cmp);
+    let times = cli_model::time_runs(&session, &feed, timing.warmup, timing.runs)?;
     let mut report = vec![
         format!("model: {model}"),
         format!("adapter: {}", gpu.describe()),
@@ -169,12 +134,12 @@ pub(crate) fn run_cmd(
     } else {
         report.push("autotune: off (heuristic choices)".into());
     }
-    if !times.is_empty() {
-        let batch = feed
-            .first()
-            .and_then(|(_, t)| t.shape().first().copied())
-            .unwrap_or(1);
-        report.push(statistics(&mut times, batch));
+    if let Some(stats) = wgconv::bench::Stats::of(&times, cli_model::batch(&feed)) {
+        report.push(format!(
+            "latency over {} runs (upload + kernels + readback): {}",
+            stats.runs,
+            stats.line()
+        ));
     }
     if let Some(dir) = output_dir {
         std::fs::create_dir_all(dir).map_err(|e| wgconv::Error::InvalidSetting {
