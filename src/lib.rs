@@ -42,7 +42,7 @@ pub mod zoo;
 pub use device::GpuTensor;
 pub use device::{Gpu, GpuOptions};
 pub use dynamic::{Dim, DynamicSession, InputInfo, InputKind};
-pub use error::{Error, Result};
+pub use error::{Error, Result, UnsupportedNode};
 pub use model::SessionConfig;
 pub use precision::Precision;
 pub use session::{Session, SessionOptions};

@@ -15,6 +15,7 @@ mod conv_transpose;
 mod depthwise;
 mod dynamic;
 mod eltwise;
+mod errors;
 mod expand;
 mod f16;
 mod fuzz_harness;

@@ -9,7 +9,7 @@ use wgconv::cli_model::{self, ModelSource};
 use wgconv::{Precision, Result, Tensor};
 
 use crate::args::{AdapterArgs, AutotuneArgs, parse_shapes};
-use crate::write_file;
+use crate::{io_error, write_file};
 
 pub(crate) fn bench_cmd(
     suite: Option<PathBuf>,
@@ -22,11 +22,7 @@ pub(crate) fn bench_cmd(
 ) -> Result<String> {
     let suite = match &suite {
         Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| wgconv::Error::InvalidSetting {
-                name: "suite",
-                value: p.display().to_string(),
-                reason: e.to_string(),
-            })?;
+            let text = std::fs::read_to_string(p).map_err(io_error("reading", p))?;
             Suite::parse(&text, &p.display().to_string())?
         }
         None => Suite::builtin(),
@@ -55,14 +51,10 @@ pub(crate) fn bench_cmd(
     bar.finish_and_clear();
     if let Some(path) = json {
         let text = serde_json::to_string_pretty(&report).expect("report serializes");
-        std::fs::write(&path, text).map_err(|e| wgconv::Error::InvalidSetting {
-            name: "json",
-            value: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
+        write_file(&path, &text)?;
     }
     if let Some(path) = roofline {
-        write_file(&path, "roofline", &bench::roofline::svg(&report))?;
+        write_file(&path, &bench::roofline::svg(&report))?;
     }
     let mut table = format!("precision: {precision}\n{}", report.table());
     table += &format!(

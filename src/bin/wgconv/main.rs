@@ -177,28 +177,42 @@ enum Command {
     },
 }
 
-fn write_file(path: &PathBuf, what: &'static str, text: &str) -> Result<()> {
-    std::fs::write(path, text).map_err(|e| wgconv::Error::InvalidSetting {
-        name: what,
-        value: path.display().to_string(),
-        reason: e.to_string(),
-    })
+/// Turns an I/O failure on `path` into [`wgconv::Error::Io`], keeping its source.
+fn io_error(
+    action: &'static str,
+    path: &std::path::Path,
+) -> impl FnOnce(std::io::Error) -> wgconv::Error {
+    let path = path.to_path_buf();
+    move |source| wgconv::Error::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+fn write_file(path: &PathBuf, text: &str) -> Result<()> {
+    std::fs::write(path, text).map_err(io_error("writing", path))
 }
 
 /// Exit codes (README "Command line"): 0 success, 1 validation found failures, 2 usage error
-/// (clap's own, and option values wgconv rejects), 3 model or input error, 4 no adapter or a
-/// device error.
+/// (clap's own, and option values wgconv rejects), 3 model, input or file error, 4 no adapter
+/// or a device error (limits, memory, loss).
 fn exit_code(e: &wgconv::Error) -> ExitCode {
     use wgconv::Error as E;
     ExitCode::from(match e {
-        E::InvalidSetting { name, .. } if !matches!(*name, "model" | "input" | "weights") => 2,
+        E::InvalidSetting { name, .. }
+            if !matches!(*name, "model" | "input" | "npy" | "weights") =>
+        {
+            2
+        }
         E::NoAdapter { .. }
         | E::RequestDevice { .. }
         | E::Validation { .. }
         | E::OutOfMemory { .. }
         | E::DeviceLost { .. }
         | E::Readback(_)
-        | E::MissingFeature { .. } => 4,
+        | E::MissingFeature { .. }
+        | E::DeviceLimit { .. } => 4,
         _ => 3,
     })
 }
