@@ -370,3 +370,89 @@ fn main() -> ExitCode {
         Err(e) => error_exit(&e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::exit_code;
+    use std::process::ExitCode;
+    use wgconv::Error as E;
+
+    /// Model, input and file errors exit 3; device errors 4; rejected option values 2.
+    #[test]
+    fn each_error_kind_has_its_exit_code() {
+        let s = String::new;
+        let io = || std::io::Error::from(std::io::ErrorKind::NotFound);
+        let model_or_input = [
+            E::UnsupportedOps { nodes: vec![] },
+            E::UnsupportedOpset {
+                opset: 99,
+                supported: wgconv::onnx::OPSETS,
+            },
+            E::MalformedModel {
+                what: s(),
+                location: s(),
+                source: None,
+            },
+            E::MissingInput {
+                name: s(),
+                expected: vec![],
+            },
+            E::UnknownInput {
+                name: s(),
+                known: vec![],
+            },
+            E::DuplicateInput { name: s() },
+            E::CountMismatch {
+                what: "input",
+                expected: 1,
+                got: 2,
+            },
+            E::ShapeMismatch {
+                what: s(),
+                expected: vec![1],
+                got: vec![2],
+            },
+            E::DtypeMismatch {
+                what: s(),
+                expected: s(),
+                got: s(),
+            },
+            E::Io {
+                action: "reading",
+                path: "m.onnx".into(),
+                source: io(),
+            },
+            E::invalid_op("node", "bad"),
+            E::InvalidSetting {
+                name: "input",
+                value: s(),
+                reason: s(),
+            },
+        ];
+        for e in &model_or_input {
+            assert_eq!(exit_code(e), ExitCode::from(3), "{e:?}");
+        }
+        let device = [
+            E::DeviceLimit {
+                what: s(),
+                limit_name: "max_buffer_size",
+                limit: 1,
+                needed: 2,
+            },
+            E::OutOfMemory {
+                during: s(),
+                message: s(),
+            },
+            E::DeviceLost { reason: s() },
+        ];
+        for e in &device {
+            assert_eq!(exit_code(e), ExitCode::from(4), "{e:?}");
+        }
+        let usage = E::InvalidSetting {
+            name: "shape",
+            value: s(),
+            reason: s(),
+        };
+        assert_eq!(exit_code(&usage), ExitCode::from(2));
+    }
+}
