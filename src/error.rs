@@ -112,7 +112,7 @@ pub enum Error {
     /// The model file does not follow the ONNX format: a protobuf that does not decode, no
     /// graph, an edge read before it is defined, an output never computed, a tensor whose
     /// data does not match its type or shape.
-    #[error("malformed ONNX model at {location}: {what}{}", source.as_ref().map(|e| format!(" ({e})")).unwrap_or_default())]
+    #[error("malformed ONNX model in {location}: {what}{}", source.as_ref().map(|e| format!(" ({e})")).unwrap_or_default())]
     MalformedModel {
         /// What is wrong.
         what: String,

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use prost::Message;
 use wgconv::graph::{Conv2d, Graph};
-use wgconv::onnx::proto::ModelProto;
+use wgconv::onnx::proto::{ModelProto, TensorProto};
 use wgconv::onnx::{ImportOptions, OPSETS, SUPPORTED_OPS, import_bytes};
 use wgconv::ops::BinaryOp;
 use wgconv::{
@@ -145,6 +145,40 @@ fn unknown_ops_are_unsupported_ops() {
         text.contains("\"foo\" (FooBar)") && text.contains("com.microsoft"),
         "{text}"
     );
+}
+
+/// A supported op used with a feature the importer lacks (training-mode Dropout) is
+/// unsupported too, found while lowering it.
+#[test]
+fn training_dropout_is_unsupported() {
+    let scalar = |name: &str, data_type: i32| TensorProto {
+        name: Some(name.into()),
+        data_type: Some(data_type),
+        float_data: if data_type == 1 { vec![0.5] } else { vec![] },
+        int32_data: if data_type == 9 { vec![1] } else { vec![] },
+        ..Default::default()
+    };
+    let bytes = model(
+        13,
+        vec![
+            node("Relu", "relu", &["x"], &["h"]),
+            node("Dropout", "drop", &["h", "ratio", "training"], &["y"]),
+        ],
+        vec![value_info("x", &[1, 3])],
+        vec![scalar("ratio", 1), scalar("training", 9)],
+        "y",
+    );
+    let e = import_error(&bytes);
+    let Error::UnsupportedOps { nodes } = &e else {
+        panic!("expected UnsupportedOps, got {e:?}");
+    };
+    assert_eq!(nodes.len(), 1, "{e}");
+    let n = &nodes[0];
+    assert_eq!(
+        (n.node.as_str(), n.op.as_str(), n.index, n.opset),
+        ("drop", "Dropout", 1, 13)
+    );
+    assert!(n.reason.contains("training"), "{e}");
 }
 
 /// An opset newer than the importer knows is refused with the range it reads.

@@ -168,8 +168,8 @@ impl Importer<'_> {
         if training.is_none() || zero(training) || zero(self.get(node, 1)?) {
             return Ok(self);
         }
-        Err(Error::invalid_op(
-            node_label(node),
+        Err(self.unsupported(
+            node,
             "training_mode is not a constant false and the ratio is not 0: training-mode Dropout (random) is not supported",
         ))
     }

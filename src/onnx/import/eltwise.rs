@@ -121,8 +121,8 @@ impl Importer<'_> {
         }
         // Before opset 14 the statistics outputs meant training, which has no flag there.
         if node.output.iter().skip(1).any(|o| !o.is_empty()) {
-            return Err(Error::invalid_op(
-                node_label(node),
+            return Err(self.unsupported(
+                node,
                 "statistics outputs without training_mode (opset 14) are not supported",
             ));
         }

@@ -92,6 +92,10 @@ struct Importer<'a> {
     materialized: HashMap<(Vec<usize>, Vec<u32>), ValueId>,
     /// The opset the nodes are read at: the declared one, or 7 below 7 (the same definitions).
     opset: i64,
+    /// The opset the model declares, and the index of the node being lowered: for
+    /// [`Importer::unsupported`].
+    declared: i64,
+    at: usize,
     opts: &'a ImportOptions,
 }
 
@@ -189,6 +193,8 @@ pub fn import(bytes: &[u8], opts: &ImportOptions, base: Option<&Path>) -> Result
         vals: HashMap::new(),
         materialized: HashMap::new(),
         opset: opset.max(7),
+        declared: opset,
+        at: 0,
         opts,
     };
     for t in &graph.initializer {
@@ -218,6 +224,7 @@ pub fn import(bytes: &[u8], opts: &ImportOptions, base: Option<&Path>) -> Result
         im.vals.insert(name.to_string(), Val::Dyn(v));
     }
     for (i, node) in graph.node.iter().enumerate() {
+        im.at = i;
         im.lower(node, i).map_err(|e| at_node(e, node, opset))?;
     }
     for out in &graph.output {
@@ -254,6 +261,21 @@ pub fn import(bytes: &[u8], opts: &ImportOptions, base: Option<&Path>) -> Result
 }
 
 impl Importer<'_> {
+    /// The error for a supported op used with something the importer lacks, found only while
+    /// lowering `node` (an input that is not constant, a mode value, training).
+    fn unsupported(&self, node: &NodeProto, reason: impl Into<String>) -> Error {
+        Error::UnsupportedOps {
+            nodes: vec![UnsupportedNode {
+                node: node.name().to_string(),
+                index: self.at,
+                op: node.op_type().to_string(),
+                domain: node.domain().to_string(),
+                opset: self.declared,
+                reason: reason.into(),
+            }],
+        }
+    }
+
     fn input_shape(&self, vi: &ValueInfoProto) -> Result<Vec<usize>> {
         let name = vi.name();
         let ty = vi.r#type.as_ref().and_then(|t| t.value.as_ref());
@@ -321,8 +343,8 @@ impl Importer<'_> {
             return Ok(());
         }
         let Some((_, translate)) = FAMILIES.iter().find(|(ops, _)| ops.contains(&op_type)) else {
-            return Err(Error::invalid_op(
-                node_label(node),
+            return Err(self.unsupported(
+                node,
                 format!("{op_type} has no lowering for computed (non-constant) inputs"),
             ));
         };
