@@ -157,10 +157,9 @@ pub fn inputs_for(
 ) -> Result<Vec<(String, Tensor)>> {
     let names: Vec<&str> = session.inputs().iter().map(|i| i.name.as_str()).collect();
     if let Some((extra, _)) = given.iter().find(|(n, _)| !names.contains(&n.as_str())) {
-        return Err(Error::InvalidSetting {
-            name: "input",
-            value: extra.clone(),
-            reason: format!("the model has no such input (inputs: {names:?})"),
+        return Err(Error::UnknownInput {
+            name: extra.clone(),
+            known: names.iter().map(|n| n.to_string()).collect(),
         });
     }
     let mut feed = Vec::new();

@@ -45,7 +45,7 @@ pub use adapter_pool::{AdapterFilter, Pool};
 pub use device::GpuTensor;
 pub use device::{Gpu, GpuOptions};
 pub use dynamic::{Dim, DynamicSession, InputInfo, InputKind};
-pub use error::{Error, Result};
+pub use error::{Error, Result, UnsupportedNode};
 pub use model::SessionConfig;
 pub use precision::Precision;
 pub use session::{Session, SessionOptions};

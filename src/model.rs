@@ -122,6 +122,37 @@ impl Session<'static> {
     }
 }
 
+/// Puts inputs given by name in the order of `expected` (the model's input names): an
+/// error names an unknown input (with the model's inputs), one given twice, or a missing one.
+pub(crate) fn order_by_name<'a, T>(
+    expected: &[String],
+    inputs: impl Iterator<Item = (&'a str, T)>,
+) -> Result<Vec<T>> {
+    let mut given: HashMap<&str, T> = HashMap::new();
+    for (name, t) in inputs {
+        if !expected.iter().any(|e| e == name) {
+            return Err(Error::UnknownInput {
+                name: name.to_string(),
+                known: expected.to_vec(),
+            });
+        }
+        if given.insert(name, t).is_some() {
+            return Err(Error::DuplicateInput {
+                name: name.to_string(),
+            });
+        }
+    }
+    expected
+        .iter()
+        .map(|n| {
+            given.remove(n.as_str()).ok_or_else(|| Error::MissingInput {
+                name: n.clone(),
+                expected: expected.to_vec(),
+            })
+        })
+        .collect()
+}
+
 impl Session<'_> {
     /// Input names and shapes, in the order [`Session::run`] takes them.
     pub fn inputs(&self) -> Vec<(String, Vec<usize>)> {
@@ -142,43 +173,10 @@ impl Session<'_> {
             .collect()
     }
 
-    /// Puts inputs given by name in the order of [`Session::inputs`]: an error names an
-    /// input given twice, an unknown one (with the model's inputs) or a missing one.
-    fn order_by_name<'a, T: Copy>(
-        &self,
-        inputs: impl Iterator<Item = (&'a str, T)>,
-    ) -> Result<Vec<T>> {
-        let mut given: HashMap<&str, T> = HashMap::new();
-        for (name, t) in inputs {
-            if given.insert(name, t).is_some() {
-                return Err(Error::invalid_op(
-                    "session",
-                    format!("input {name:?} given twice"),
-                ));
-            }
-        }
-        let expected = self.inputs();
-        let unknown: Vec<&str> = given
-            .keys()
-            .copied()
-            .filter(|n| !expected.iter().any(|(e, _)| e == n))
-            .collect();
-        if !unknown.is_empty() {
-            let names: Vec<&str> = expected.iter().map(|(n, _)| n.as_str()).collect();
-            return Err(Error::invalid_op(
-                "session",
-                format!("unknown input(s) {unknown:?}; the model's inputs are {names:?}"),
-            ));
-        }
-        expected
-            .iter()
-            .map(|(n, _)| {
-                given
-                    .get(n.as_str())
-                    .copied()
-                    .ok_or_else(|| Error::invalid_op("session", format!("missing input {n:?}")))
-            })
-            .collect()
+    /// Puts inputs given by name in the order of [`Session::inputs`].
+    fn order_by_name<'a, T>(&self, inputs: impl Iterator<Item = (&'a str, T)>) -> Result<Vec<T>> {
+        let names: Vec<String> = self.inputs().into_iter().map(|(n, _)| n).collect();
+        order_by_name(&names, inputs)
     }
 
     /// Pairs each output with its name.

@@ -232,8 +232,11 @@ pub fn load_safetensors(g: &mut Graph, bytes: &[u8]) -> Result<()> {
 /// Loads a safetensors file into `g`.
 pub fn load_safetensors_file(g: &mut Graph, path: impl AsRef<Path>) -> Result<()> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path)
-        .map_err(|e| weights_error("<file>", format!("reading {}: {e}", path.display())))?;
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        action: "reading",
+        path: path.to_path_buf(),
+        source,
+    })?;
     load_safetensors(g, &bytes)
 }
 

@@ -3,11 +3,9 @@
 
 use std::collections::HashMap;
 
-use prost::Message;
-
 use crate::error::{Error, Result};
 use crate::graph::Graph;
-use crate::onnx::proto::{ModelProto, TensorProto, ValueInfoProto, tensor_shape_proto, type_proto};
+use crate::onnx::proto::{TensorProto, ValueInfoProto, tensor_shape_proto, type_proto};
 use crate::onnx::{ImportOptions, reads_on_host};
 use crate::tensor::Tensor;
 
@@ -99,12 +97,8 @@ impl InputInfo {
 /// The inputs of an ONNX model that are not initializers nor given as constants in `opts`,
 /// with the shapes `opts` fixes in advance.
 pub fn onnx_inputs(bytes: &[u8], opts: &ImportOptions) -> Result<Vec<InputInfo>> {
-    let model = ModelProto::decode(bytes)
-        .map_err(|e| Error::invalid_op("ONNX model", format!("not a valid ONNX protobuf: {e}")))?;
-    let graph = model
-        .graph
-        .as_ref()
-        .ok_or_else(|| Error::invalid_op("ONNX model", "has no graph"))?;
+    let model = crate::onnx::decode_model(bytes)?;
+    let graph = crate::onnx::model_graph(&model)?;
     let initialized: Vec<&str> = graph.initializer.iter().map(TensorProto::name).collect();
     let mut out = Vec::new();
     for vi in &graph.input {
@@ -210,12 +204,14 @@ pub fn graph_inputs(graph: &Graph, open: &[(&str, usize, &str)]) -> Result<Vec<I
         })
         .collect();
     for &(name, axis, symbol) in open {
-        let input = out.iter_mut().find(|i| i.name == name).ok_or_else(|| {
-            Error::invalid_op(
-                "dynamic session",
-                format!("no graph input {name:?} to open a dimension of"),
-            )
-        })?;
+        let known: Vec<String> = out.iter().map(|i| i.name.clone()).collect();
+        let input = out
+            .iter_mut()
+            .find(|i| i.name == name)
+            .ok_or_else(|| Error::UnknownInput {
+                name: name.to_string(),
+                known,
+            })?;
         let dims = input.dims.as_mut().expect("graph inputs have shapes");
         let rank = dims.len();
         let d = dims.get_mut(axis).ok_or_else(|| {
@@ -234,14 +230,11 @@ pub fn graph_inputs(graph: &Graph, open: &[(&str, usize, &str)]) -> Result<Vec<I
 /// are read.
 pub fn check(inputs: &[InputInfo], given: &[&Tensor]) -> Result<()> {
     if inputs.len() != given.len() {
-        return Err(Error::invalid_op(
-            "dynamic session",
-            format!(
-                "the model has {} input(s), got {}",
-                inputs.len(),
-                given.len()
-            ),
-        ));
+        return Err(Error::CountMismatch {
+            what: "input",
+            expected: inputs.len(),
+            got: given.len(),
+        });
     }
     let mut bound: HashMap<&str, (usize, &str)> = HashMap::new();
     for (info, t) in inputs.iter().zip(given) {

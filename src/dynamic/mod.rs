@@ -103,10 +103,10 @@ impl DynamicSession {
     /// fixed; inputs given there as constants are not inputs any more.
     pub fn from_onnx_path(path: impl AsRef<Path>, config: &SessionConfig) -> Result<Self> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| Error::InvalidSetting {
-            name: "model",
-            value: path.display().to_string(),
-            reason: e.to_string(),
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            action: "reading",
+            path: path.to_path_buf(),
+            source,
         })?;
         let base = Some(path.parent().map(Path::to_path_buf).unwrap_or_default());
         Self::onnx(bytes, base, config)
@@ -221,37 +221,8 @@ impl DynamicSession {
 
     /// Runs with inputs given by name; returns every output with its name.
     pub fn run_named(&self, inputs: &[(&str, &Tensor)]) -> Result<Vec<(String, Tensor)>> {
-        for (i, (name, _)) in inputs.iter().enumerate() {
-            if inputs[..i].iter().any(|(n, _)| n == name) {
-                return Err(Error::invalid_op(
-                    "dynamic session",
-                    format!("input {name:?} given twice"),
-                ));
-            }
-            if !self.inputs.iter().any(|info| info.name == *name) {
-                let names: Vec<&str> = self.inputs.iter().map(|i| i.name.as_str()).collect();
-                return Err(Error::invalid_op(
-                    "dynamic session",
-                    format!("unknown input {name:?}; the model's inputs are {names:?}"),
-                ));
-            }
-        }
-        let ordered = self
-            .inputs
-            .iter()
-            .map(|info| {
-                inputs
-                    .iter()
-                    .find(|(n, _)| *n == info.name)
-                    .map(|(_, t)| *t)
-                    .ok_or_else(|| {
-                        Error::invalid_op(
-                            "dynamic session",
-                            format!("missing input {:?} ({})", info.name, info.dims_text()),
-                        )
-                    })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let names: Vec<String> = self.inputs.iter().map(|i| i.name.clone()).collect();
+        let ordered = crate::model::order_by_name(&names, inputs.iter().copied())?;
         self.run_refs(&ordered)
     }
 

@@ -374,14 +374,11 @@ impl Graph {
     /// The same graph with inputs of `shapes` (one per input, in order), shapes re-inferred.
     pub fn with_input_shapes(&self, shapes: &[Vec<usize>]) -> Result<Graph> {
         if shapes.len() != self.inputs.len() {
-            return Err(Error::invalid_op(
-                "graph",
-                format!(
-                    "{} input shape(s) for {} input(s)",
-                    shapes.len(),
-                    self.inputs.len()
-                ),
-            ));
+            return Err(Error::CountMismatch {
+                what: "input shape",
+                expected: self.inputs.len(),
+                got: shapes.len(),
+            });
         }
         let mut g = self.clone();
         for (&v, s) in self.inputs.iter().zip(shapes) {

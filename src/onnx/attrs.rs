@@ -27,6 +27,15 @@ impl<'a> Attrs<'a> {
         )
     }
 
+    /// The error for a required attribute `name` that the node lacks.
+    pub fn missing(&self, name: &str) -> Error {
+        Error::MalformedModel {
+            what: format!("required attribute {name} is missing"),
+            location: format!("ONNX node {:?} ({})", self.node.name(), self.node.op_type()),
+            source: None,
+        }
+    }
+
     /// True when present.
     pub fn has(&self, name: &str) -> bool {
         self.get(name).is_some()

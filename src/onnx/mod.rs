@@ -18,6 +18,7 @@ use crate::graph::Graph;
 use crate::tensor::Tensor;
 
 pub use import::OPSETS;
+pub(crate) use import::{decode_model, model_graph};
 pub use support::{SUPPORTED_OPS, reads_on_host};
 pub use tensor::{Const, ConstData};
 
@@ -49,10 +50,10 @@ pub fn import_bytes_at(bytes: &[u8], base: Option<&Path>, opts: &ImportOptions) 
 
 /// Imports a model file; external data is read relative to its folder.
 pub fn import_path(path: &Path, opts: &ImportOptions) -> Result<Graph> {
-    let bytes = std::fs::read(path).map_err(|e| Error::InvalidSetting {
-        name: "model",
-        value: path.display().to_string(),
-        reason: e.to_string(),
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        action: "reading",
+        path: path.to_path_buf(),
+        source,
     })?;
     let base: PathBuf = path.parent().map(Path::to_path_buf).unwrap_or_default();
     import::import(&bytes, opts, Some(&base))

@@ -75,8 +75,13 @@ impl Const {
     }
 }
 
+/// A tensor whose encoding is broken.
 fn bad(name: &str, msg: impl Into<String>) -> Error {
-    Error::invalid_op(format!("ONNX tensor {name:?}"), msg.into())
+    Error::MalformedModel {
+        what: msg.into(),
+        location: format!("ONNX tensor {name:?}"),
+        source: None,
+    }
 }
 
 fn read_external(t: &TensorProto, base: Option<&Path>) -> Result<Vec<u8>> {
@@ -126,11 +131,10 @@ fn read_external(t: &TensorProto, base: Option<&Path>) -> Result<Vec<u8>> {
         )
     })?;
     let path = base.join(rel);
-    let bytes = std::fs::read(&path).map_err(|e| {
-        bad(
-            name,
-            format!("reading external data {}: {e}", path.display()),
-        )
+    let bytes = std::fs::read(&path).map_err(|source| Error::Io {
+        action: "reading external data of",
+        path: path.clone(),
+        source,
     })?;
     let start = offset as usize;
     let end = match length {
@@ -238,7 +242,7 @@ pub fn decode(t: &TensorProto, base: Option<&Path>) -> Result<Const> {
         _ => {
             let why = unsupported_type(t.data_type())
                 .unwrap_or_else(|| "element type not readable in this form".into());
-            return Err(bad(name, why));
+            return Err(Error::invalid_op(format!("ONNX tensor {name:?}"), why));
         }
     };
     let len = match &data {

@@ -22,12 +22,19 @@ impl Session<'_> {
         planned: impl Iterator<Item = (&'n str, &'n [usize])>,
     ) -> Result<()> {
         for ((name, shape), t) in planned.zip(tensors) {
-            if t.shape() != shape || t.precision() != self.precision {
-                return Err(Error::InputMismatch {
-                    input: name.to_string(),
-                    feeds: format!("session {what}"),
-                    expected: format!("a {} GPU tensor of shape {shape:?}", self.precision),
-                    got: format!("a {} GPU tensor of shape {:?}", t.precision(), t.shape()),
+            let what = format!("session {what} {name:?} (a GPU tensor)");
+            if t.shape() != shape {
+                return Err(Error::ShapeMismatch {
+                    what,
+                    expected: shape.to_vec(),
+                    got: t.shape().to_vec(),
+                });
+            }
+            if t.precision() != self.precision {
+                return Err(Error::DtypeMismatch {
+                    what,
+                    expected: self.precision.to_string(),
+                    got: t.precision().to_string(),
                 });
             }
         }
@@ -53,14 +60,11 @@ impl Session<'_> {
     pub fn run_gpu_into(&self, inputs: &[&GpuTensor], outputs: &[&GpuTensor]) -> Result<()> {
         self.check_gpu_inputs(inputs)?;
         if outputs.len() != self.outputs.len() {
-            return Err(Error::invalid_op(
-                "session",
-                format!(
-                    "the graph has {} output(s), got {} output tensor(s)",
-                    self.outputs.len(),
-                    outputs.len()
-                ),
-            ));
+            return Err(Error::CountMismatch {
+                what: "output",
+                expected: self.outputs.len(),
+                got: outputs.len(),
+            });
         }
         let names = self.graph.output_names();
         self.check_gpu_tensors(

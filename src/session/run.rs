@@ -24,21 +24,19 @@ impl Session<'_> {
         shapes: impl ExactSizeIterator<Item = &'s [usize]>,
     ) -> Result<()> {
         if shapes.len() != self.inputs.len() {
-            return Err(Error::invalid_op(
-                "session",
-                format!(
-                    "the graph has {} input(s), got {}",
-                    self.inputs.len(),
-                    shapes.len()
-                ),
-            ));
+            return Err(Error::CountMismatch {
+                what: "input",
+                expected: self.inputs.len(),
+                got: shapes.len(),
+            });
         }
         for ((name, _, shape), got) in self.inputs.iter().zip(shapes) {
             if got != shape.as_slice() {
-                return Err(Error::invalid_op(
-                    format!("session input {name:?}"),
-                    format!("expects shape {shape:?}, got {got:?}"),
-                ));
+                return Err(Error::ShapeMismatch {
+                    what: format!("session input {name:?}"),
+                    expected: shape.clone(),
+                    got: got.to_vec(),
+                });
             }
         }
         Ok(())

@@ -172,7 +172,8 @@ fn run_once_by_default_then_statistics_and_top_k() {
     }
 }
 
-/// Exit codes: 2 usage, 3 model or input, 1 validation failure.
+/// Exit codes: 2 usage, 3 model, input or file, 1 validation failure (each error variant's
+/// code is checked in the binary's unit test).
 #[test]
 fn exit_codes_tell_errors_apart() {
     assert_eq!(wgconv_status(&["run", "--no-such-flag"]).0, Some(2));
@@ -182,6 +183,10 @@ fn exit_codes_tell_errors_apart() {
     );
     assert_eq!(
         wgconv_status(&["run", "/nonexistent/model.onnx"]).0,
+        Some(3)
+    );
+    assert_eq!(
+        wgconv_status(&["run", "cifar10_net", "--input", "x=/nonexistent/x.npy"]).0,
         Some(3)
     );
     assert_eq!(

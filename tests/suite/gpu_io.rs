@@ -251,16 +251,15 @@ fn gpu_tensors_that_do_not_fit_are_errors() {
         let s16 = session(g, &graph, Precision::F16);
         let e = s16.run_gpu(&[&x, &x]).unwrap_err();
         match &e {
-            Error::InputMismatch {
-                input,
+            Error::DtypeMismatch {
+                what,
                 expected,
                 got,
-                ..
             } => {
-                assert_eq!(input, "x");
-                assert!(expected.contains("f16") && got.contains("f32"), "{e}");
+                assert!(what.contains("\"x\""), "{e}");
+                assert_eq!((expected.as_str(), got.as_str()), ("f16", "f32"), "{e}");
             }
-            _ => panic!("expected an input mismatch, got {e}"),
+            _ => panic!("expected a dtype mismatch, got {e}"),
         }
     }
     let s = Session::new(g, &graph).unwrap();

@@ -19,6 +19,7 @@ mod demos;
 mod depthwise;
 mod dynamic;
 mod eltwise;
+mod errors;
 mod expand;
 mod f16;
 mod fuzz_harness;

@@ -68,10 +68,7 @@ fn device_loss_is_an_error_and_recoverable() {
     let before = session.run(std::slice::from_ref(&x)).unwrap();
     gpu.device().destroy();
     let err = session.run(std::slice::from_ref(&x)).unwrap_err();
-    assert!(
-        matches!(err, Error::DeviceLost { .. } | Error::Validation { .. }),
-        "{err:?}"
-    );
+    assert!(matches!(err, Error::DeviceLost { .. }), "{err:?}");
     let gpu2 = Gpu::with_options(&GpuOptions {
         backends: Some(wgpu::Backends::VULKAN),
         ..Default::default()

@@ -12,7 +12,7 @@ use wgconv::cli_model::{self, ModelSource};
 use wgconv::{Gpu, Precision, Result};
 
 use crate::args::{AdapterArgs, AutotuneArgs, parse_shapes};
-use crate::write_file;
+use crate::{io_error, write_file};
 
 /// What `bench` writes and measures besides the latency.
 pub(crate) struct BenchOutputs {
@@ -29,11 +29,8 @@ pub(crate) struct BenchOutputs {
 }
 
 fn read_suite(path: &str) -> Result<Suite> {
-    let text = std::fs::read_to_string(path).map_err(|e| wgconv::Error::InvalidSetting {
-        name: "suite",
-        value: path.to_string(),
-        reason: e.to_string(),
-    })?;
+    let text =
+        std::fs::read_to_string(path).map_err(io_error("reading", std::path::Path::new(path)))?;
     Suite::parse(&text, path)
 }
 
@@ -102,7 +99,7 @@ pub(crate) fn bench_cmd(
         None => text += &format!("adapter: {}\n", gpu.describe()),
     }
     if let (Some(report), Some(path)) = (&suite, &outputs.roofline) {
-        write_file(path, "roofline", &bench::roofline::svg(report))?;
+        write_file(path, &bench::roofline::svg(report))?;
     }
     let mut results = Vec::new();
     for name in networks {
@@ -124,10 +121,10 @@ pub(crate) fn bench_cmd(
     }
     if let Some(path) = &outputs.json {
         let json = serde_json::to_string_pretty(&doc).expect("the document serializes");
-        write_file(path, "json", &json)?;
+        write_file(path, &json)?;
     }
     if let Some(path) = &outputs.csv {
-        write_file(path, "csv", &doc.csv())?;
+        write_file(path, &doc.csv())?;
     }
     Ok(text)
 }

@@ -198,22 +198,31 @@ enum Command {
     },
 }
 
-fn write_file(path: &PathBuf, what: &'static str, text: &str) -> Result<()> {
-    std::fs::write(path, text).map_err(|e| wgconv::Error::InvalidSetting {
-        name: what,
-        value: path.display().to_string(),
-        reason: e.to_string(),
-    })
+/// Turns an I/O failure on `path` into [`wgconv::Error::Io`], keeping its source.
+fn io_error(
+    action: &'static str,
+    path: &std::path::Path,
+) -> impl FnOnce(std::io::Error) -> wgconv::Error {
+    let path = path.to_path_buf();
+    move |source| wgconv::Error::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+fn write_file(path: &PathBuf, text: &str) -> Result<()> {
+    std::fs::write(path, text).map_err(io_error("writing", path))
 }
 
 /// Exit codes (README "Command line"): 0 success, 1 validation found failures, 2 usage error
-/// (clap's own, and option values wgconv rejects), 3 model, input or baseline file error, 4 no adapter or a
-/// device error.
+/// (clap's own, and option values wgconv rejects), 3 model, input or file error (a bad
+/// `--baseline` file too), 4 no adapter or a device error (limits, memory, loss).
 fn exit_code(e: &wgconv::Error) -> ExitCode {
     use wgconv::Error as E;
     ExitCode::from(match e {
         E::InvalidSetting { name, .. }
-            if !matches!(*name, "model" | "input" | "weights" | "baseline") =>
+            if !matches!(*name, "model" | "input" | "npy" | "weights" | "baseline") =>
         {
             2
         }
@@ -223,7 +232,8 @@ fn exit_code(e: &wgconv::Error) -> ExitCode {
         | E::OutOfMemory { .. }
         | E::DeviceLost { .. }
         | E::Readback(_)
-        | E::MissingFeature { .. } => 4,
+        | E::MissingFeature { .. }
+        | E::DeviceLimit { .. } => 4,
         _ => 3,
     })
 }
@@ -393,5 +403,91 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => error_exit(&e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exit_code;
+    use std::process::ExitCode;
+    use wgconv::Error as E;
+
+    /// Model, input and file errors exit 3; device errors 4; rejected option values 2.
+    #[test]
+    fn each_error_kind_has_its_exit_code() {
+        let s = String::new;
+        let io = || std::io::Error::from(std::io::ErrorKind::NotFound);
+        let model_or_input = [
+            E::UnsupportedOps { nodes: vec![] },
+            E::UnsupportedOpset {
+                opset: 99,
+                supported: wgconv::onnx::OPSETS,
+            },
+            E::MalformedModel {
+                what: s(),
+                location: s(),
+                source: None,
+            },
+            E::MissingInput {
+                name: s(),
+                expected: vec![],
+            },
+            E::UnknownInput {
+                name: s(),
+                known: vec![],
+            },
+            E::DuplicateInput { name: s() },
+            E::CountMismatch {
+                what: "input",
+                expected: 1,
+                got: 2,
+            },
+            E::ShapeMismatch {
+                what: s(),
+                expected: vec![1],
+                got: vec![2],
+            },
+            E::DtypeMismatch {
+                what: s(),
+                expected: s(),
+                got: s(),
+            },
+            E::Io {
+                action: "reading",
+                path: "m.onnx".into(),
+                source: io(),
+            },
+            E::invalid_op("node", "bad"),
+            E::InvalidSetting {
+                name: "input",
+                value: s(),
+                reason: s(),
+            },
+        ];
+        for e in &model_or_input {
+            assert_eq!(exit_code(e), ExitCode::from(3), "{e:?}");
+        }
+        let device = [
+            E::DeviceLimit {
+                what: s(),
+                limit_name: "max_buffer_size",
+                limit: 1,
+                needed: 2,
+            },
+            E::OutOfMemory {
+                during: s(),
+                message: s(),
+            },
+            E::DeviceLost { reason: s() },
+        ];
+        for e in &device {
+            assert_eq!(exit_code(e), ExitCode::from(4), "{e:?}");
+        }
+        let usage = E::InvalidSetting {
+            name: "shape",
+            value: s(),
+            reason: s(),
+        };
+        assert_eq!(exit_code(&usage), ExitCode::from(2));
     }
 }

@@ -86,11 +86,7 @@ pub(crate) fn run_cmd(
     }
     let labels: Vec<String> = match &timing.labels {
         Some(p) => std::fs::read_to_string(p)
-            .map_err(|e| wgconv::Error::InvalidSetting {
-                name: "labels",
-                value: p.display().to_string(),
-                reason: e.to_string(),
-            })?
+            .map_err(crate::io_error("reading labels from", p))?
             .lines()
             .map(str::to_string)
             .collect(),
@@ -142,11 +138,7 @@ pub(crate) fn run_cmd(
         ));
     }
     if let Some(dir) = output_dir {
-        std::fs::create_dir_all(dir).map_err(|e| wgconv::Error::InvalidSetting {
-            name: "output-dir",
-            value: dir.display().to_string(),
-            reason: e.to_string(),
-        })?;
+        std::fs::create_dir_all(dir).map_err(crate::io_error("creating the output folder", dir))?;
     }
     for (name, t) in &outputs {
         let (lo, hi) = t

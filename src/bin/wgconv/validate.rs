@@ -45,12 +45,11 @@ pub(crate) fn validate_cmd(
     if let Some(p) = &json {
         write_file(
             p,
-            "json",
             &serde_json::to_string_pretty(&report).expect("report serializes"),
         )?;
     }
     if let Some(p) = &html {
-        write_file(p, "html", &report.html())?;
+        write_file(p, &report.html())?;
     }
     Ok((report.table(), report.passed()))
 }

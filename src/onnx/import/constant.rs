@@ -2,7 +2,7 @@
 //! constant), `Identity` / `Dropout`, and the host folding of nodes whose inputs are all
 //! constants (the exporters' shape arithmetic).
 
-use super::{Importer, Val, node_label, shape_ops};
+use super::{Importer, Val, missing_input, node_label, shape_ops};
 use crate::error::{Error, Result};
 use crate::graph::Op;
 use crate::onnx::attrs::Attrs;
@@ -78,7 +78,7 @@ pub(super) fn lower(
                 .inference_dropout(node)?
                 .get(node, 0)?
                 .cloned()
-                .ok_or_else(|| Error::invalid_op(node_label(node), "missing input"))?;
+                .ok_or_else(|| missing_input(node, 0))?;
             // Dropout's mask keeps every element (inference, or a ratio of 0): all true.
             if let Some(mask) = node.output.get(1).filter(|m| !m.is_empty()) {
                 let shape = match &x {
@@ -137,10 +137,7 @@ impl Importer<'_> {
             Some(Val::Const(c)) => matches!(c.data, ConstData::I64(_)),
             Some(_) => false,
             None => {
-                return Err(Error::invalid_op(
-                    node_label(node),
-                    "missing input 1 (target_type)",
-                ));
+                return Err(missing_input(node, "1 (target_type)"));
             }
         };
         match self.get(node, 0)?.cloned() {
@@ -153,7 +150,7 @@ impl Importer<'_> {
                 "a computed tensor cast to an integer type: computed tensors are float",
             )),
             Some(v) => Ok(v),
-            None => Err(Error::invalid_op(node_label(node), "missing input 0")),
+            None => Err(missing_input(node, 0)),
         }
     }
 
@@ -171,8 +168,8 @@ impl Importer<'_> {
         if training.is_none() || zero(training) || zero(self.get(node, 1)?) {
             return Ok(self);
         }
-        Err(Error::invalid_op(
-            node_label(node),
+        Err(self.unsupported(
+            node,
             "training_mode is not a constant false and the ratio is not 0: training-mode Dropout (random) is not supported",
         ))
     }

@@ -4,7 +4,7 @@
 //! bias (a graph input fed at run time, or any node's output) becomes a node input that the
 //! kernels read as written ([`crate::graph::Operand`]).
 
-use super::{Importer, Val, node_label};
+use super::{Importer, Val, missing_input, node_label};
 use crate::error::{Error, Result};
 use crate::graph::{Op, Operand, ValueId};
 use crate::onnx::attrs::Attrs;
@@ -69,7 +69,7 @@ impl Importer<'_> {
         let mut inputs = vec![x];
         let w = self
             .weight_slot(node, 1, &mut inputs)?
-            .ok_or_else(|| Error::invalid_op(node_label(node), "missing input 1 (the weight)"))?;
+            .ok_or_else(|| missing_input(node, "1 (the weight)"))?;
         let bias = self.weight_slot(node, 2, &mut inputs)?;
         let xs = self.shape(x);
         if w.shape().len() < 3 || xs.len() != w.shape().len() {

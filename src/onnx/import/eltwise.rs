@@ -7,7 +7,7 @@
 //! lowers Pow, Max and Min ([`super::math`]).
 
 use super::gelu::Step;
-use super::{Importer, Val, node_label};
+use super::{Importer, Val, missing_input, node_label};
 use crate::error::{Error, Result};
 use crate::graph::{Op, ValueId};
 use crate::onnx::attrs::Attrs;
@@ -121,8 +121,8 @@ impl Importer<'_> {
         }
         // Before opset 14 the statistics outputs meant training, which has no flag there.
         if node.output.iter().skip(1).any(|o| !o.is_empty()) {
-            return Err(Error::invalid_op(
-                node_label(node),
+            return Err(self.unsupported(
+                node,
                 "statistics outputs without training_mode (opset 14) are not supported",
             ));
         }
@@ -253,7 +253,7 @@ impl Importer<'_> {
         let operand = |i| {
             self.get(node, i)?
                 .cloned()
-                .ok_or_else(|| Error::invalid_op(node_label(node), format!("missing operand {i}")))
+                .ok_or_else(|| missing_input(node, i))
         };
         let (va, vb) = (operand(0)?, operand(1)?);
         let step = self.gelu_step(node, &va, &vb);

@@ -5,7 +5,7 @@
 //! producing the engine's bool, 1.0 / 0.0 in f32 (ONNX bool outputs compare as 0 / 1); Where
 //! as the ternary select kernel (a constant operand read as a `Constant` node).
 
-use super::{Importer, Val, node_label};
+use super::{Importer, Val, missing_input, node_label};
 use crate::error::{Error, Result};
 use crate::graph::Op;
 use crate::onnx::attrs::Attrs;
@@ -129,7 +129,7 @@ fn variadic(im: &mut Importer<'_>, node: &NodeProto, index: usize) -> Result<Val
         .map(|(i, _)| {
             im.get(node, i)?
                 .cloned()
-                .ok_or_else(|| Error::invalid_op(node_label(node), format!("missing input {i}")))
+                .ok_or_else(|| missing_input(node, i))
         })
         .collect::<Result<Vec<Val>>>()?;
     let Some((first, rest)) = vals.split_first() else {

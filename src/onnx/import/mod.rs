@@ -32,11 +32,12 @@ use prost::Message;
 use super::ImportOptions;
 use super::attrs::Attrs;
 use super::proto::{
-    ModelProto, NodeProto, ValueInfoProto, tensor_shape_proto::dimension::Value as Dim, type_proto,
+    GraphProto, ModelProto, NodeProto, ValueInfoProto, tensor_shape_proto::dimension::Value as Dim,
+    type_proto,
 };
 use super::support::unsupported_reason;
 use super::tensor::{Const, ConstData, decode, unsupported_type};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, UnsupportedNode};
 use crate::graph::{Graph, Op, ValueId, patterns};
 
 /// Lowest and highest default-domain opset accepted. Every supported op follows its definition
@@ -91,6 +92,10 @@ struct Importer<'a> {
     materialized: HashMap<(Vec<usize>, Vec<u32>), ValueId>,
     /// The opset the nodes are read at: the declared one, or 7 below 7 (the same definitions).
     opset: i64,
+    /// The opset the model declares, and the index of the node being lowered: for
+    /// [`Importer::unsupported`].
+    declared: i64,
+    at: usize,
     opts: &'a ImportOptions,
 }
 
@@ -99,29 +104,59 @@ fn node_label(n: &NodeProto) -> String {
 }
 
 /// Names the node and its opset in an error raised while lowering it (what an op means
-/// depends on the opset); errors from shape rules name only the op kind.
+/// depends on the opset); errors from shape rules and folding do not know the node.
 fn at_node(e: Error, node: &NodeProto, opset: i64) -> Error {
     match e {
-        Error::InvalidOp { op, message } if op.starts_with("ONNX node") => Error::InvalidOp {
-            op: format!("{op} [opset {opset}]"),
-            message,
-        },
-        Error::InvalidOp { op, message } if op == node.op_type() => Error::InvalidOp {
-            op: format!("{} [opset {opset}]", node_label(node)),
-            message,
-        },
+        Error::InvalidOp { op, message } => {
+            let op = if op.starts_with("ONNX node") {
+                format!("{op} [opset {opset}]")
+            } else if op == node.op_type() {
+                format!("{} [opset {opset}]", node_label(node))
+            } else {
+                format!("{} [opset {opset}]: {op}", node_label(node))
+            };
+            Error::InvalidOp { op, message }
+        }
         e => e,
     }
 }
 
+/// Decodes the protobuf; a failure names what the decoder was reading.
+pub(crate) fn decode_model(bytes: &[u8]) -> Result<ModelProto> {
+    ModelProto::decode(bytes).map_err(|e| Error::MalformedModel {
+        what: format!("not a valid ONNX protobuf ({} bytes)", bytes.len()),
+        location: "the file".into(),
+        source: Some(e),
+    })
+}
+
+/// The model's graph; a model without one is malformed.
+pub(crate) fn model_graph(model: &ModelProto) -> Result<&GraphProto> {
+    model.graph.as_ref().ok_or_else(|| Error::MalformedModel {
+        what: "has no graph".into(),
+        location: "the model".into(),
+        source: None,
+    })
+}
+
+/// An edge or value the model's structure lacks, at `location`.
+fn malformed(location: impl Into<String>, what: impl Into<String>) -> Error {
+    Error::MalformedModel {
+        what: what.into(),
+        location: location.into(),
+        source: None,
+    }
+}
+
+/// A node without an input its op requires (`which` names it: an index, maybe a role).
+fn missing_input(node: &NodeProto, which: impl std::fmt::Display) -> Error {
+    malformed(node_label(node), format!("missing input {which}"))
+}
+
 /// Decodes and lowers a model.
 pub fn import(bytes: &[u8], opts: &ImportOptions, base: Option<&Path>) -> Result<Graph> {
-    let model = ModelProto::decode(bytes)
-        .map_err(|e| Error::invalid_op("ONNX model", format!("not a valid ONNX protobuf: {e}")))?;
-    let graph = model
-        .graph
-        .as_ref()
-        .ok_or_else(|| Error::invalid_op("ONNX model", "has no graph"))?;
+    let model = decode_model(bytes)?;
+    let graph = model_graph(&model)?;
     let opset = model
         .opset_import
         .iter()
@@ -129,45 +164,37 @@ pub fn import(bytes: &[u8], opts: &ImportOptions, base: Option<&Path>) -> Result
         .map(|o| o.version())
         .unwrap_or(1);
     if !OPSETS.contains(&opset) {
-        // A newer opset may change what an op means, so it is refused rather than guessed.
-        let why = if opset > *OPSETS.end() {
-            "newer than the importer knows"
-        } else {
-            "older than the importer reads"
-        };
-        return Err(Error::invalid_op(
-            "ONNX model",
-            format!(
-                "default-domain opset {opset} is {why}: the supported opsets are {}..={}",
-                OPSETS.start(),
-                OPSETS.end()
-            ),
-        ));
+        return Err(Error::UnsupportedOpset {
+            opset,
+            supported: OPSETS,
+        });
     }
     // Every unsupported node at once, before lowering anything.
-    let unsupported: Vec<String> = graph
+    let unsupported: Vec<UnsupportedNode> = graph
         .node
         .iter()
-        .filter_map(|n| {
-            unsupported_reason(n, opset)
-                .map(|why| format!("{} [opset {opset}]: {why}", node_label(n)))
+        .enumerate()
+        .filter_map(|(index, n)| {
+            unsupported_reason(n, opset).map(|reason| UnsupportedNode {
+                node: n.name().to_string(),
+                index,
+                op: n.op_type().to_string(),
+                domain: n.domain().to_string(),
+                opset,
+                reason,
+            })
         })
         .collect();
     if !unsupported.is_empty() {
-        return Err(Error::invalid_op(
-            "ONNX model",
-            format!(
-                "{} unsupported node(s):\n  {}",
-                unsupported.len(),
-                unsupported.join("\n  ")
-            ),
-        ));
+        return Err(Error::UnsupportedOps { nodes: unsupported });
     }
     let mut im = Importer {
         g: Graph::new(),
         vals: HashMap::new(),
         materialized: HashMap::new(),
         opset: opset.max(7),
+        declared: opset,
+        at: 0,
         opts,
     };
     for t in &graph.initializer {
@@ -197,6 +224,7 @@ pub fn import(bytes: &[u8], opts: &ImportOptions, base: Option<&Path>) -> Result
         im.vals.insert(name.to_string(), Val::Dyn(v));
     }
     for (i, node) in graph.node.iter().enumerate() {
+        im.at = i;
         im.lower(node, i).map_err(|e| at_node(e, node, opset))?;
     }
     for out in &graph.output {
@@ -219,9 +247,9 @@ pub fn import(bytes: &[u8], opts: &ImportOptions, base: Option<&Path>) -> Result
                 ));
             }
             None => {
-                return Err(Error::invalid_op(
-                    "ONNX model",
-                    format!("output {:?} is never computed", out.name()),
+                return Err(malformed(
+                    format!("graph output {:?}", out.name()),
+                    "is never computed",
                 ));
             }
         }
@@ -233,6 +261,21 @@ pub fn import(bytes: &[u8], opts: &ImportOptions, base: Option<&Path>) -> Result
 }
 
 impl Importer<'_> {
+    /// The error for a supported op used with something the importer lacks, found only while
+    /// lowering `node` (an input that is not constant, a mode value, training).
+    fn unsupported(&self, node: &NodeProto, reason: impl Into<String>) -> Error {
+        Error::UnsupportedOps {
+            nodes: vec![UnsupportedNode {
+                node: node.name().to_string(),
+                index: self.at,
+                op: node.op_type().to_string(),
+                domain: node.domain().to_string(),
+                opset: self.declared,
+                reason: reason.into(),
+            }],
+        }
+    }
+
     fn input_shape(&self, vi: &ValueInfoProto) -> Result<Vec<usize>> {
         let name = vi.name();
         let ty = vi.r#type.as_ref().and_then(|t| t.value.as_ref());
@@ -300,8 +343,8 @@ impl Importer<'_> {
             return Ok(());
         }
         let Some((_, translate)) = FAMILIES.iter().find(|(ops, _)| ops.contains(&op_type)) else {
-            return Err(Error::invalid_op(
-                node_label(node),
+            return Err(self.unsupported(
+                node,
                 format!("{op_type} has no lowering for computed (non-constant) inputs"),
             ));
         };
@@ -315,7 +358,7 @@ impl Importer<'_> {
         match node.input.get(i).map(String::as_str) {
             None | Some("") => Ok(None),
             Some(name) => self.vals.get(name).map(Some).ok_or_else(|| {
-                Error::invalid_op(
+                malformed(
                     node_label(node),
                     format!("input {name:?} is not defined before use"),
                 )
@@ -337,10 +380,7 @@ impl Importer<'_> {
                     "reads a value computed from {erf} that wgconv lowers only as a part of GELU, x * 0.5 * (1 + erf(x / sqrt(2)))"
                 ),
             )),
-            None => Err(Error::invalid_op(
-                node_label(node),
-                format!("missing input {i}"),
-            )),
+            None => Err(missing_input(node, i)),
         }
     }
 
@@ -388,9 +428,8 @@ impl Importer<'_> {
     }
 
     fn need_const(&self, node: &NodeProto, i: usize) -> Result<Const> {
-        self.const_in(node, i)?.ok_or_else(|| {
-            Error::invalid_op(node_label(node), format!("missing constant input {i}"))
-        })
+        self.const_in(node, i)?
+            .ok_or_else(|| missing_input(node, format_args!("{i} (a constant)")))
     }
 
     fn all_const(&self, node: &NodeProto) -> bool {

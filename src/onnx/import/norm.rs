@@ -4,7 +4,7 @@
 //! (opset 18 gives one per group); computed ones follow the unscaled normalisation as
 //! broadcasting Mul / Add ([`super::runtime`]).
 
-use super::{Importer, Val, node_label};
+use super::{Importer, Val, missing_input, node_label};
 use crate::error::{Error, Result};
 use crate::graph::{Op, ValueId};
 use crate::onnx::attrs::Attrs;
@@ -75,7 +75,7 @@ pub(super) fn lower(
     spec.check(&xs).map_err(|e| bad(e.to_string()))?;
     if kind.has_affine() && (im.is_computed(node, 1)? || im.is_computed(node, 2)?) {
         if kind != NormKind::Layer && im.get(node, 2)?.is_none() {
-            return Err(bad("missing input 2 (the bias)".to_string()));
+            return Err(missing_input(node, "2 (the bias)"));
         }
         let y = im.add(
             node,

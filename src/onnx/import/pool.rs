@@ -106,7 +106,7 @@ impl Importer<'_> {
             _ => lp_kind(a)?,
         };
         let Some(k) = a.ints("kernel_shape") else {
-            return Err(a.error("kernel_shape", "is required"));
+            return Err(a.missing("kernel_shape"));
         };
         if k.len() != r {
             return Err(a.error(

@@ -40,9 +40,9 @@ impl Importer<'_> {
             "linear" | "bilinear" => ResizeMode::Linear,
             "cubic" if !upsample => ResizeMode::Cubic,
             other => {
-                return Err(a.error(
-                    "mode",
-                    format!("{other:?} is not supported (nearest, linear, cubic)"),
+                return Err(self.unsupported(
+                    node,
+                    format!("attribute mode: {other:?} is not supported (nearest, linear, cubic)"),
                 ));
             }
         };
@@ -64,9 +64,11 @@ impl Importer<'_> {
                 "half_pixel_symmetric" => CoordinateMode::HalfPixelSymmetric,
                 "tf_crop_and_resize" => CoordinateMode::TfCropAndResize,
                 other => {
-                    return Err(a.error(
-                        "coordinate_transformation_mode",
-                        format!("{other:?} is not supported"),
+                    return Err(self.unsupported(
+                        node,
+                        format!(
+                            "attribute coordinate_transformation_mode: {other:?} is not supported"
+                        ),
                     ));
                 }
             };
@@ -107,8 +109,8 @@ impl Importer<'_> {
                 if coordinate == CoordinateMode::TfCropAndResize {
                     // The crop's output is `in * (end - start) * scale` long: only sizes are
                     // taken, whose meaning does not depend on that rule.
-                    return Err(Error::invalid_op(
-                        node_label(node),
+                    return Err(self.unsupported(
+                        node,
                         "tf_crop_and_resize with scales is not supported (give sizes)",
                     ));
                 }

@@ -4,7 +4,7 @@
 //! one is lowered onto the broadcasting graph ops, which read it as written. Convolutions bind
 //! a computed weight directly ([`crate::graph::Operand`], in [`super::conv`]).
 
-use super::{Importer, Val, node_label};
+use super::{Importer, Val, missing_input, node_label};
 use crate::error::{Error, Result};
 use crate::graph::{Op, ValueId};
 use crate::onnx::proto::NodeProto;
@@ -188,8 +188,7 @@ impl Importer<'_> {
     }
 
     fn need_operand(&mut self, node: &NodeProto, i: usize) -> Result<Val> {
-        self.operand(node, i)?
-            .ok_or_else(|| Error::invalid_op(node_label(node), format!("missing input {i}")))
+        self.operand(node, i)?.ok_or_else(|| missing_input(node, i))
     }
 
     /// Clip with a computed bound: `min(max(x, lo), hi)`, which is `hi` everywhere when
@@ -222,7 +221,7 @@ impl Importer<'_> {
     ) -> Result<ValueId> {
         let b = self
             .operand(node, 1)?
-            .ok_or_else(|| Error::invalid_op(node_label(node), "missing input 1 (B)"))?;
+            .ok_or_else(|| missing_input(node, "1 (B)"))?;
         let y = match b {
             Val::Const(b) if b.shape.len() == 2 => {
                 // A constant B is a linear layer (its weight is B transposed, [N, K]).

@@ -3,7 +3,7 @@
 //! where; none panics, none reaches the GPU in a state that could hang it.
 
 mod builder;
-mod onnx;
+pub(crate) mod onnx;
 mod run_inputs;
 mod safetensors;
 mod zero_sized;

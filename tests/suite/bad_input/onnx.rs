@@ -14,7 +14,7 @@ use wgconv::onnx::{ImportOptions, import_bytes};
 
 use super::assert_names;
 
-fn value_info(name: &str, shape: &[i64]) -> ValueInfoProto {
+pub(crate) fn value_info(name: &str, shape: &[i64]) -> ValueInfoProto {
     let dim = shape
         .iter()
         .map(|&d| tensor_shape_proto::Dimension {
@@ -35,7 +35,7 @@ fn value_info(name: &str, shape: &[i64]) -> ValueInfoProto {
     }
 }
 
-fn node(op: &str, name: &str, inputs: &[&str], outputs: &[&str]) -> NodeProto {
+pub(crate) fn node(op: &str, name: &str, inputs: &[&str], outputs: &[&str]) -> NodeProto {
     NodeProto {
         op_type: Some(op.into()),
         name: Some(name.into()),
@@ -63,7 +63,7 @@ fn int(name: &str, v: i64) -> AttributeProto {
     }
 }
 
-fn weight(name: &str, shape: &[i64]) -> TensorProto {
+pub(crate) fn weight(name: &str, shape: &[i64]) -> TensorProto {
     let n: i64 = shape.iter().product();
     TensorProto {
         name: Some(name.into()),
@@ -84,7 +84,7 @@ fn i64s(name: &str, v: &[i64]) -> TensorProto {
     }
 }
 
-fn model(
+pub(crate) fn model(
     opset: i64,
     nodes: Vec<NodeProto>,
     inputs: Vec<ValueInfoProto>,
