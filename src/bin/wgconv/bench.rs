@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use crate::model::{self as cli_model, ModelSource};
 use wgconv::bench::{self, BenchOptions, Suite};
-use wgconv::cli_model::{self, ModelSource};
 use wgconv::{Precision, Result, Tensor};
 
 use crate::args::{AdapterArgs, AutotuneArgs, parse_shapes};
