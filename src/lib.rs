@@ -3,8 +3,8 @@
 //!
 //! # Quick start
 //!
-//! Build a network with the builder API (or import one: [`Session::from_onnx_path`]), run it
-//! on the best adapter wgpu finds, and check it against the CPU reference:
+//! Build a network with the builder API (or import one: `Session::from_onnx_path`, feature
+//! `onnx`), run it on the best adapter wgpu finds, and check it against the CPU reference:
 //!
 //! ```
 //! use wgconv::compare::{Tolerance, compare};
