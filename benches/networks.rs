@@ -30,9 +30,11 @@ const NETWORKS: &[&str] = &[
 
 fn input_shape() -> Vec<usize> {
     match std::env::var("WGCONV_BENCH_INPUT") {
-        Ok(s) if !s.is_empty() => {
-            wgconv::cli_model::parse_shape(&s).expect("WGCONV_BENCH_INPUT is NxCxHxW")
-        }
+        Ok(s) if !s.is_empty() => s
+            .split('x')
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .expect("WGCONV_BENCH_INPUT is NxCxHxW"),
         _ => vec![1, 3, 112, 112],
     }
 }

@@ -17,8 +17,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
     let mut config = SessionConfig::default();
     for a in args {
-        let (name, shape) = wgconv::cli_model::split_assignment("shape", &a)?;
-        config = config.input_shape(name, &wgconv::cli_model::parse_shape(shape)?);
+        let (name, shape) = a.split_once('=').ok_or("expected NAME=SHAPE")?;
+        let shape: Vec<usize> = shape.split('x').map(str::parse).collect::<Result<_, _>>()?;
+        config = config.input_shape(name, &shape);
     }
     let session = Session::from_onnx_path(&model, &config)?;
     println!("{model} on {}", session.gpu().describe());

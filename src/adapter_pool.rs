@@ -87,8 +87,11 @@ impl AdapterFilter {
 /// What a pool reports about one of its adapters.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PoolAdapter {
+    /// The adapter's name, as the driver reports it.
     pub name: String,
+    /// The backend the session runs through.
     pub backend: wgpu::Backend,
+    /// Discrete, integrated, CPU (software), ...
     pub device_type: wgpu::DeviceType,
     /// Runs given to this adapter so far.
     pub runs: u64,
@@ -180,7 +183,7 @@ impl Pool {
                     runs: AtomicU64::new(0),
                 }),
                 Err(e) => {
-                    eprintln!("wgconv: the pool skips {name}: {e}");
+                    log::warn!("the pool skips {name}: {e}");
                     skipped.push((name, e));
                 }
             }

@@ -8,6 +8,7 @@ use thiserror::Error;
 /// Everything that can go wrong in wgconv.
 #[derive(Debug, Error)]
 #[non_exhaustive]
+#[allow(missing_docs)] // each variant's message names its fields and says what they hold
 pub enum Error {
     /// No adapter matched the request.
     #[error("no GPU adapter found (tried backends: {tried}{filter}). {hint}")]

@@ -12,12 +12,13 @@
 //! ```
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::device::{Gpu, GpuOptions, GpuTensor};
 use crate::error::{Error, Result};
 use crate::graph::Graph;
+#[cfg(feature = "onnx")]
 use crate::onnx::{ImportOptions, import_bytes, import_path};
 use crate::precision::Precision;
 use crate::session::{Session, SessionOptions};
@@ -26,11 +27,13 @@ use crate::tensor::Tensor;
 /// How to create a session: which adapter, the shapes of dynamic inputs, and graph options.
 #[derive(Clone, Debug, Default)]
 pub struct SessionConfig {
-    /// Adapter choice (defaults from `WGCONV_BACKEND` / `WGCONV_ADAPTER` when `None`).
+    /// Adapter choice and caches ([`GpuOptions::default`] when `None`; the environment is
+    /// read only through an explicit [`GpuOptions::from_env`]).
     pub gpu: Option<GpuOptions>,
     /// A device to share instead of opening one.
     pub shared_gpu: Option<Arc<Gpu>>,
     /// ONNX import: input shapes and weights given as graph inputs.
+    #[cfg(feature = "onnx")]
     pub import: ImportOptions,
     /// Graph passes and memory reuse.
     pub session: SessionOptions,
@@ -41,7 +44,8 @@ pub struct SessionConfig {
 }
 
 impl SessionConfig {
-    /// Fixes the shape of input `name` (required for dynamic dimensions).
+    /// Fixes the shape of ONNX input `name` (required for dynamic dimensions).
+    #[cfg(feature = "onnx")]
     pub fn input_shape(mut self, name: &str, shape: &[usize]) -> Self {
         self.import
             .input_shapes
@@ -59,6 +63,13 @@ impl SessionConfig {
     /// first builds, faster runs, choices remembered per adapter in the cache directory.
     pub fn autotune(mut self, on: bool) -> Self {
         self.session.autotune = on;
+        self
+    }
+
+    /// Where the device keeps its caches ([`GpuOptions::cache_dir`]): `None` writes nothing
+    /// to disk. No effect on a [`SessionConfig::shared_gpu`], which has its own.
+    pub fn cache_dir(mut self, dir: Option<PathBuf>) -> Self {
+        self.gpu.get_or_insert_with(GpuOptions::default).cache_dir = dir;
         self
     }
 
@@ -81,22 +92,27 @@ impl SessionConfig {
         Ok(Arc::new(Gpu::new_async(&self.gpu_options()?).await?))
     }
 
-    /// The adapter options: as given, or from the environment.
+    /// The adapter options: as given, or the defaults (no environment is read).
     pub(crate) fn gpu_options(&self) -> Result<GpuOptions> {
         match &self.gpu {
             Some(o) => Ok(o.clone()),
-            None => GpuOptions::from_env(),
+            None => Ok(GpuOptions::default()),
         }
     }
 }
 
 impl Session<'static> {
+    #[cfg(feature = "onnx")]
     /// Imports an ONNX file (external data next to it) and prepares it on a device.
-    pub fn from_onnx_path(path: impl AsRef<Path>, config: &SessionConfig) -> Result<Self> {
+    pub fn from_onnx_path(
+        path: impl AsRef<std::path::Path>,
+        config: &SessionConfig,
+    ) -> Result<Self> {
         let graph = import_path(path.as_ref(), &config.import)?;
         Self::from_graph(&graph, config)
     }
 
+    #[cfg(feature = "onnx")]
     /// Imports an ONNX model from memory and prepares it on a device.
     pub fn from_onnx_bytes(bytes: &[u8], config: &SessionConfig) -> Result<Self> {
         pollster::block_on(Self::from_onnx_bytes_async(bytes, config))

@@ -11,7 +11,7 @@ macro_rules! shaders {
         /// A kernel family's WGSL source.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum Shader {
-            $($variant),*
+            $(#[doc = concat!("`shaders/", $file, "`.")] $variant),*
         }
 
         impl Shader {

@@ -6,12 +6,14 @@
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode};
-use wgconv::Gpu;
 use wgconv::device::Dispatch;
+use wgconv::{Gpu, GpuOptions};
 
 /// The adapter (`WGCONV_BACKEND` / `WGCONV_ADAPTER` pick it, as everywhere).
 pub fn gpu() -> Gpu {
-    let gpu = Gpu::new().expect("benchmarks need a GPU adapter (or lavapipe)");
+    let gpu = GpuOptions::from_env()
+        .and_then(|o| Gpu::with_options(&o))
+        .expect("benchmarks need a GPU adapter (or lavapipe)");
     eprintln!("bench adapter: {}", gpu.describe());
     gpu
 }

@@ -37,14 +37,19 @@ pub struct LayerItem {
     pub cout: usize,
     /// Input spatial extent (H, W or D, H, W).
     pub spatial: Vec<usize>,
+    /// Kernel extent per spatial dim.
     #[serde(default)]
     pub kernel: Vec<usize>,
+    /// Stride per spatial dim.
     #[serde(default)]
     pub stride: Vec<usize>,
+    /// Symmetric padding per spatial dim.
     #[serde(default)]
     pub pad: Vec<usize>,
+    /// Dilation per spatial dim.
     #[serde(default)]
     pub dilation: Vec<usize>,
+    /// Channel groups.
     #[serde(default = "one")]
     pub groups: usize,
     /// Pixel shuffle / space-to-depth factor.
@@ -69,6 +74,7 @@ pub struct ModelItem {
     pub model: Option<String>,
     /// Input shape `[N, C, H, W]`.
     pub input: Vec<usize>,
+    /// A remark for readers of the suite file (not used by the run).
     #[serde(default)]
     pub note: Option<String>,
 }

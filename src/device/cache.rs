@@ -1,8 +1,10 @@
 //! wgconv's on-disk cache: the directory, atomic writes, and the wgpu pipeline cache file.
 //!
-//! The directory is `WGCONV_CACHE_DIR`, else `$XDG_CACHE_HOME/wgconv`, else
-//! `$HOME/.cache/wgconv`; the first one that can be created and written wins. When none can,
-//! wgconv runs without a cache: caching never turns into an error. Two things live there:
+//! The directory is [`crate::GpuOptions::cache_dir`]: by default [`default_dir`], the
+//! platform's cache directory (`$XDG_CACHE_HOME` or `~/.cache` on Linux, `~/Library/Caches` on
+//! macOS, `%LOCALAPPDATA%` on Windows) plus `wgconv`; `None` keeps nothing on disk. A
+//! directory that cannot be created and written means no cache: caching never turns into an
+//! error. Two things live there:
 //! - `wgpu_pipeline_cache_vulkan_<vendor>_<device>` (the name is
 //!   `wgpu::util::pipeline_cache_key`): the driver's compiled pipelines, so a second process
 //!   skips most of the backend compilation (Vulkan only; wgpu has no cache on other backends).
@@ -14,27 +16,13 @@ use std::sync::Mutex;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-/// The environment variable naming the cache directory.
+/// The environment variable [`crate::GpuOptions::from_env`] reads the cache directory from.
 pub const CACHE_DIR_ENV: &str = "WGCONV_CACHE_DIR";
 
-/// The directory wgconv caches into by default (see the module docs), or `None` when no
-/// candidate can be created and written. Resolved once per process.
+/// `wgconv` in the platform's cache directory (see the module docs); `None` when the
+/// platform has none. Nothing is created until a device uses it.
 pub fn default_dir() -> Option<PathBuf> {
-    static DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let env = |k: &str| {
-            std::env::var_os(k)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        };
-        let candidates = [
-            env(CACHE_DIR_ENV),
-            env("XDG_CACHE_HOME").map(|d| d.join("wgconv")),
-            env("HOME").map(|d| d.join(".cache").join("wgconv")),
-        ];
-        candidates.into_iter().flatten().find(|d| usable(d))
-    })
-    .clone()
+    dirs::cache_dir().map(|d| d.join("wgconv"))
 }
 
 /// Whether `dir` exists (or can be created) and accepts a new file.
@@ -159,8 +147,8 @@ impl DiskPipelineCache {
         let file = std::fs::read(&path).ok();
         let data = file.as_deref().and_then(unwrap).filter(|d| !d.is_empty());
         if file.is_some() && data.is_none() {
-            eprintln!(
-                "wgconv: ignoring damaged pipeline cache {} (it will be rewritten)",
+            log::warn!(
+                "ignoring damaged pipeline cache {} (it will be rewritten)",
                 path.display()
             );
         }
@@ -211,7 +199,7 @@ impl DiskPipelineCache {
     }
 
     /// Writes the cache data to its file if pipelines were created since the last save;
-    /// true when a file was written. Failures are reported once on stderr and otherwise
+    /// true when a file was written. Failures are logged once (`log::warn!`) and otherwise
     /// ignored: a cache that cannot be saved costs time, not correctness.
     pub(crate) fn save(&self) -> bool {
         let Ok(_guard) = self.save.lock() else {
@@ -229,8 +217,8 @@ impl DiskPipelineCache {
             Err(e) => {
                 static WARNED: OnceLock<()> = OnceLock::new();
                 WARNED.get_or_init(|| {
-                    eprintln!(
-                        "wgconv: cannot save the pipeline cache {}: {e}",
+                    log::warn!(
+                        "cannot save the pipeline cache {}: {e}",
                         self.path.display()
                     )
                 });

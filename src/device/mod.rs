@@ -1,8 +1,8 @@
 //! Adapter and device choice, limits, and turning wgpu's asynchronous errors into [`Error`]s.
 //!
-//! `WGCONV_BACKEND=vulkan|gl|metal|dx12` restricts the backend and `WGCONV_ADAPTER=<substring>`
-//! picks an adapter by name; otherwise the best adapter found is used (discrete > integrated >
-//! virtual > CPU).
+//! [`GpuOptions`] restrict the backend and pick an adapter by name (the command line reads
+//! them from `WGCONV_BACKEND` / `WGCONV_ADAPTER` through [`GpuOptions::from_env`]); otherwise
+//! the best adapter found is used (discrete > integrated > virtual > CPU).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -117,17 +117,11 @@ pub async fn adapters_async(backends: wgpu::Backends) -> Vec<wgpu::Adapter> {
 }
 
 /// The cache directory `options` ask for, if usable.
-fn cache_dir(options: &GpuOptions) -> Option<PathBuf> {
-    match &options.cache_dir {
-        Some(d) => Some(d.clone()).filter(|d| cache::usable(d)),
-        None => cache::default_dir(),
-    }
-}
-
 impl Gpu {
-    /// The best adapter, honouring `WGCONV_BACKEND` and `WGCONV_ADAPTER`.
+    /// The best adapter, with [`GpuOptions::default`] (no environment variables are read:
+    /// `Gpu::with_options(&GpuOptions::from_env()?)` honours `WGCONV_BACKEND` and friends).
     pub fn new() -> Result<Self> {
-        Self::with_options(&GpuOptions::from_env()?)
+        Self::with_options(&GpuOptions::default())
     }
 
     /// An adapter chosen by `options` ([`Gpu::new_async`] waited on).
@@ -181,11 +175,12 @@ impl Gpu {
     /// A device on `adapter`, with the limits, fault and caches `options` ask for (its
     /// adapter choice is not used).
     pub async fn on_adapter(adapter: wgpu::Adapter, options: &GpuOptions) -> Result<Self> {
+        let cache_dir = options.cache_dir.clone().filter(|d| cache::usable(d));
         Self::from_adapter(
             adapter,
             options.limits.clone(),
             options.fault,
-            cache_dir(options),
+            cache_dir,
             options.pipeline_cache,
         )
         .await
@@ -225,7 +220,7 @@ impl Gpu {
         // Errors outside our scopes must not abort the process (wgpu's default handler panics).
         // Only on devices wgconv made: an application's device keeps the application's handler.
         device.on_uncaptured_error(Arc::new(|e| {
-            eprintln!("wgconv: uncaptured GPU error: {e}");
+            log::error!("uncaptured GPU error: {e}");
         }));
         let lost = Arc::new(Mutex::new(None));
         let lost_in_cb = lost.clone();
@@ -251,7 +246,8 @@ impl Gpu {
     /// both stay the application's, and its errors are caught in wgconv's own (thread-local)
     /// error scopes. It uses the features and limits the device was created with: f16
     /// precisions need `SHADER_F16` on it, GPU timing `TIMESTAMP_QUERY`. The cache directory
-    /// is [`cache::default_dir`] (autotuning choices); no wgpu pipeline cache is kept.
+    /// is [`cache::default_dir`] (autotuning choices, when a session autotunes); no wgpu
+    /// pipeline cache is kept.
     /// Sessions on one device share it safely, from any thread (a session serialises its own
     /// runs).
     pub fn from_wgpu(adapter: wgpu::Adapter, device: wgpu::Device, queue: wgpu::Queue) -> Self {
@@ -261,7 +257,7 @@ impl Gpu {
             queue,
             Arc::new(Mutex::new(None)),
             None,
-            cache::default_dir(),
+            cache::default_dir().filter(|d| cache::usable(d)),
             false,
         )
     }

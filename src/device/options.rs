@@ -1,12 +1,14 @@
-//! How to choose an adapter: [`GpuOptions`], read from the environment or set in code.
+//! How to choose an adapter: [`GpuOptions`], set in code or read from the environment when
+//! the caller asks ([`GpuOptions::from_env`]).
 
 use std::path::PathBuf;
 
+use super::cache;
 use crate::error::{Error, Result};
 use crate::shaders::Shader;
 
-/// How to choose an adapter. `Default` reads no `WGCONV_*` adapter setting (the cache
-/// directory still defaults as in [`cache`]); [`GpuOptions::from_env`] reads them.
+/// How to choose an adapter. `Default` reads no `WGCONV_*` variable and caches in
+/// [`cache::default_dir`]; [`GpuOptions::from_env`] reads the `WGCONV_*` settings.
 #[derive(Clone, Debug)]
 pub struct GpuOptions {
     /// Restrict the search to these backends (all primary backends plus GL when `None`).
@@ -16,15 +18,17 @@ pub struct GpuOptions {
     /// Ask for these limits instead of the adapter's own maximums (tests use small limits to
     /// exercise splitting paths).
     pub limits: Option<wgpu::Limits>,
-    /// Makes this kernel family deliberately wrong (it skips its last workgroup). For testing
-    /// that validation catches broken kernels; `WGCONV_FAULT=<shader label>` sets it too.
+    /// Makes this kernel family deliberately wrong (it skips its last workgroup), for testing
+    /// that validation catches broken kernels. Only ever set explicitly (`wgconv validate
+    /// --fault`).
     pub fault: Option<Shader>,
     /// Seed pipeline creation from, and save it to, a per-adapter file in the cache directory
     /// (wgpu's `PipelineCache`; Vulkan only). On by default: it shortens the next process's
-    /// cold start. `WGCONV_PIPELINE_CACHE=0` turns it off.
+    /// cold start.
     pub pipeline_cache: bool,
-    /// The cache directory (pipeline cache, autotuning choices); `None`:
-    /// [`cache::default_dir`]. A directory that cannot be written means no cache.
+    /// The cache directory (pipeline cache, autotuning choices): [`cache::default_dir`] by
+    /// default; `None` keeps nothing on disk. A directory that cannot be written means no
+    /// cache.
     pub cache_dir: Option<PathBuf>,
 }
 
@@ -36,47 +40,34 @@ impl Default for GpuOptions {
             limits: None,
             fault: None,
             pipeline_cache: true,
-            cache_dir: None,
+            cache_dir: cache::default_dir(),
         }
     }
 }
 
 impl GpuOptions {
-    /// Options from `WGCONV_BACKEND`, `WGCONV_ADAPTER`, `WGCONV_FAULT` and
-    /// `WGCONV_PIPELINE_CACHE` (`0`/`off` disables the pipeline cache).
+    /// Options from the environment, for programs that want it (the command line does):
+    /// `WGCONV_BACKEND` (see [`parse_backend`]), `WGCONV_ADAPTER` (part of the adapter name),
+    /// `WGCONV_PIPELINE_CACHE` (`0`/`off` disables the pipeline cache) and `WGCONV_CACHE_DIR`
+    /// (the cache directory, instead of [`cache::default_dir`]).
     pub fn from_env() -> Result<Self> {
-        let backends = match std::env::var("WGCONV_BACKEND") {
-            Ok(v) if !v.is_empty() => Some(parse_backend(&v)?),
-            _ => None,
-        };
-        let adapter_name = std::env::var("WGCONV_ADAPTER")
-            .ok()
-            .filter(|s| !s.is_empty());
-        let fault = match std::env::var("WGCONV_FAULT") {
-            Ok(v) if !v.is_empty() => Some(
-                Shader::ALL
-                    .iter()
-                    .copied()
-                    .find(|s| s.label() == v)
-                    .ok_or_else(|| Error::InvalidSetting {
-                        name: "WGCONV_FAULT",
-                        value: v.clone(),
-                        reason: "not a shader label (e.g. conv, matmul, eltwise)".into(),
-                    })?,
-            ),
-            _ => None,
-        };
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let backends = var("WGCONV_BACKEND")
+            .map(|v| parse_backend(&v))
+            .transpose()?;
         let pipeline_cache = !matches!(
-            std::env::var("WGCONV_PIPELINE_CACHE").as_deref(),
-            Ok("0" | "off" | "false" | "no")
+            var("WGCONV_PIPELINE_CACHE").as_deref(),
+            Some("0" | "off" | "false" | "no")
         );
+        let defaults = Self::default();
         Ok(Self {
             backends,
-            adapter_name,
-            limits: None,
-            fault,
+            adapter_name: var("WGCONV_ADAPTER"),
             pipeline_cache,
-            cache_dir: None,
+            cache_dir: var(cache::CACHE_DIR_ENV)
+                .map(PathBuf::from)
+                .or(defaults.cache_dir.clone()),
+            ..defaults
         })
     }
 }

@@ -42,12 +42,24 @@ impl Shared {
 pub(crate) struct Poller {
     device: wgpu::Device,
     shared: Arc<Shared>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl Drop for Poller {
     fn drop(&mut self) {
         self.shared.state().closed = true;
         self.shared.wake.notify_all();
+        // Joined, not detached: a thread still inside the driver while the process exits (the
+        // CLI returning from main) can crash the driver's teardown.
+        let thread = self
+            .thread
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(t) = thread.take()
+            && t.thread().id() != std::thread::current().id()
+        {
+            let _ = t.join();
+        }
     }
 }
 
@@ -56,6 +68,7 @@ impl Poller {
         Self {
             device,
             shared: Arc::default(),
+            thread: Mutex::new(None),
         }
     }
 
@@ -70,10 +83,11 @@ impl Poller {
             let mut state = self.shared.state();
             if !state.started {
                 let (device, shared) = (self.device.clone(), self.shared.clone());
-                std::thread::Builder::new()
+                let thread = std::thread::Builder::new()
                     .name("wgconv-poll".into())
                     .spawn(move || poll_while_pending(&device, &shared))
                     .map_err(|e| Error::Readback(format!("starting the polling thread: {e}")))?;
+                *self.thread.lock().unwrap_or_else(PoisonError::into_inner) = Some(thread);
                 state.started = true;
             }
             state.pending += 1;

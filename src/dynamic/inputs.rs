@@ -5,7 +5,9 @@ use std::collections::HashMap;
 
 use crate::error::{Error, Result};
 use crate::graph::Graph;
+#[cfg(feature = "onnx")]
 use crate::onnx::proto::{TensorProto, ValueInfoProto, tensor_shape_proto, type_proto};
+#[cfg(feature = "onnx")]
 use crate::onnx::{ImportOptions, reads_on_host};
 use crate::tensor::Tensor;
 
@@ -94,6 +96,7 @@ impl InputInfo {
     }
 }
 
+#[cfg(feature = "onnx")]
 /// The inputs of an ONNX model that are not initializers nor given as constants in `opts`,
 /// with the shapes `opts` fixes in advance.
 pub fn onnx_inputs(bytes: &[u8], opts: &ImportOptions) -> Result<Vec<InputInfo>> {
@@ -145,6 +148,7 @@ pub fn onnx_inputs(bytes: &[u8], opts: &ImportOptions) -> Result<Vec<InputInfo>>
     Ok(out)
 }
 
+#[cfg(feature = "onnx")]
 /// Whether the input holds integers (or booleans), and its dimensions.
 fn onnx_type(vi: &ValueInfoProto) -> (bool, Option<Vec<Dim>>) {
     let Some(type_proto::Value::TensorType(t)) = vi.r#type.as_ref().and_then(|t| t.value.as_ref())

@@ -27,6 +27,7 @@
 mod cache;
 mod inputs;
 
+#[cfg(feature = "onnx")]
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -35,6 +36,7 @@ use crate::device::Gpu;
 use crate::error::{Error, Result};
 use crate::graph::Graph;
 use crate::model::SessionConfig;
+#[cfg(feature = "onnx")]
 use crate::onnx::{ImportOptions, import_bytes_at};
 use crate::session::{ParamStore, Session, SessionOptions};
 use crate::tensor::Tensor;
@@ -47,6 +49,7 @@ pub const DEFAULT_PLAN_CACHE: usize = 8;
 /// Where a signature's graph comes from.
 enum Source {
     /// Imported anew per signature, with the signature's shapes and integer values.
+    #[cfg(feature = "onnx")]
     Onnx {
         bytes: Vec<u8>,
         base: Option<PathBuf>,
@@ -99,6 +102,7 @@ impl std::fmt::Debug for DynamicSession {
 }
 
 impl DynamicSession {
+    #[cfg(feature = "onnx")]
     /// An ONNX file (external data next to it). Dimensions fixed in `config.import` are
     /// fixed; inputs given there as constants are not inputs any more.
     pub fn from_onnx_path(path: impl AsRef<Path>, config: &SessionConfig) -> Result<Self> {
@@ -112,6 +116,7 @@ impl DynamicSession {
         Self::onnx(bytes, base, config)
     }
 
+    #[cfg(feature = "onnx")]
     /// An ONNX model in memory (external data files are not reachable this way).
     pub fn from_onnx_bytes(bytes: &[u8], config: &SessionConfig) -> Result<Self> {
         Self::onnx(bytes.to_vec(), None, config)
@@ -129,6 +134,7 @@ impl DynamicSession {
         Self::new(Source::Graph(graph.clone()), inputs, config)
     }
 
+    #[cfg(feature = "onnx")]
     fn onnx(bytes: Vec<u8>, base: Option<PathBuf>, config: &SessionConfig) -> Result<Self> {
         let inputs = inputs::onnx_inputs(&bytes, &config.import)?;
         let source = Source::Onnx {
@@ -282,6 +288,7 @@ impl DynamicSession {
     /// The graph for one signature.
     fn graph_for(&self, inputs: &[&Tensor]) -> Result<Graph> {
         match &self.source {
+            #[cfg(feature = "onnx")]
             Source::Onnx {
                 bytes,
                 base,

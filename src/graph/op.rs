@@ -14,11 +14,19 @@ use crate::tensor::{Tensor, numel};
 /// need the constant.
 #[derive(Clone, Debug)]
 pub enum Operand {
+    /// A parameter held on the host.
     Const(Tensor),
-    Input { index: usize, shape: Vec<usize> },
+    /// Read from the node's input `index` at run time.
+    Input {
+        /// Which of the node's inputs.
+        index: usize,
+        /// Its shape, in the layout the constant would have.
+        shape: Vec<usize>,
+    },
 }
 
 impl Operand {
+    /// The weight's shape, constant or not.
     pub fn shape(&self) -> &[usize] {
         match self {
             Operand::Const(t) => t.shape(),
@@ -26,10 +34,12 @@ impl Operand {
         }
     }
 
+    /// The number of elements.
     pub fn numel(&self) -> usize {
         numel(self.shape())
     }
 
+    /// The host tensor, when the operand is a constant.
     pub fn as_const(&self) -> Option<&Tensor> {
         match self {
             Operand::Const(t) => Some(t),
@@ -37,6 +47,7 @@ impl Operand {
         }
     }
 
+    /// The host tensor to modify, when the operand is a constant.
     pub fn as_const_mut(&mut self) -> Option<&mut Tensor> {
         match self {
             Operand::Const(t) => Some(t),
@@ -65,47 +76,69 @@ pub enum Op {
     /// N-d convolution; `weight` `[O, C/g, *k]`, `bias` `[O]`. With `epilogue.residual` the
     /// node's last input has the output's shape and is added before the activation.
     Conv {
+        /// Kernel size, stride, padding, dilation, groups.
         spec: ConvSpec,
+        /// `[O, C/g, *k]`.
         weight: Operand,
+        /// `[O]`.
         bias: Option<Operand>,
+        /// Activation and residual add fused after the convolution.
         epilogue: Epilogue,
     },
     /// Transposed convolution; `weight` `[C, O/g, *k]`.
     ConvTranspose {
+        /// Kernel size, stride, padding, output padding, dilation, groups.
         spec: ConvTransposeSpec,
+        /// `[C, O/g, *k]`.
         weight: Operand,
+        /// `[O]`.
         bias: Option<Operand>,
+        /// Activation and residual add fused after the convolution.
         epilogue: Epilogue,
     },
     /// Inference batch normalisation over dim 1: `(x - mean) / sqrt(var + eps) * gamma + beta`.
     BatchNorm {
+        /// Scale per channel (`weight`; ones when absent).
         gamma: Option<Tensor>,
+        /// Shift per channel (`bias`; zeros when absent).
         beta: Option<Tensor>,
+        /// Running mean per channel.
         mean: Tensor,
+        /// Running variance per channel.
         var: Tensor,
+        /// Added to the variance.
         eps: f32,
     },
     /// `act(x * scale[c] + shift[c] (+ residual))` over dim 1: what a BatchNorm that cannot be
     /// folded into a convolution becomes. With `residual` the node has a second input.
     ChannelAffine {
+        /// Multiplier per channel.
         scale: Tensor,
+        /// Added per channel.
         shift: Tensor,
+        /// Applied last.
         activation: Activation,
+        /// Whether a second input is added before the activation.
         residual: bool,
     },
     /// An elementwise activation (a PyTorch activation module).
     Activation(Activation),
     /// `act(a op b)` with broadcasting.
     Binary {
+        /// The elementwise operation.
         op: BinaryOp,
+        /// Applied to the result.
         activation: Activation,
     },
     /// `cond != 0 ? x : y` over inputs `[cond, x, y]`, broadcast together (ONNX `Where`).
     Where,
     /// `act(x W^T + b)`, `x` `[N, K]`, `weight` `[M, K]`, `bias` `[M]` (PyTorch `nn.Linear`).
     Linear {
+        /// `[M, K]`.
         weight: Tensor,
+        /// `[M]`.
         bias: Option<Tensor>,
+        /// Applied to the result.
         activation: Activation,
     },
     /// `a @ b` for `[M, K] x [K, N]`.
@@ -116,7 +149,9 @@ pub enum Op {
     GlobalPool(PoolKind),
     /// Softmax (or its log, or hardmax) along an axis.
     Softmax {
+        /// The axis normalised over.
         axis: usize,
+        /// Softmax, log-softmax or hardmax.
         kind: SoftmaxKind,
     },
     /// A reduction over any set of axes (ONNX `ReduceSum` and friends).
@@ -124,24 +159,31 @@ pub enum Op {
     /// A normalisation (layer, instance, group, Lp, LRN); `scale` and `bias` have
     /// `spec.param_len(input)` elements (absent: ones and zeros; none for Lp and LRN).
     Norm {
+        /// Which normalisation, over which axes, with its constants.
         spec: NormSpec,
+        /// Multiplier (ones when absent).
         scale: Option<Tensor>,
+        /// Added after scaling (zeros when absent).
         bias: Option<Tensor>,
     },
     /// `torch.flatten(x, start_dim)`: a view.
     Flatten {
+        /// The first dimension folded into the last.
         start: usize,
     },
     /// A view with a new shape; `0` copies the input's dimension, `-1` is inferred (ONNX).
     Reshape {
+        /// The target shape, with ONNX's `0` and `-1`.
         shape: Vec<i64>,
     },
-    /// Permutes dimensions.
     /// numpy-broadcast of the input to `shape` (ONNX `Expand`: either side may be 1).
     Expand {
+        /// The shape broadcast to.
         shape: Vec<usize>,
     },
+    /// Permutes dimensions.
     Transpose {
+        /// Output dimension `i` is input dimension `perm[i]`.
         perm: Vec<usize>,
     },
     /// Depth-to-space.
@@ -156,27 +198,36 @@ pub enum Op {
     /// Constant padding: `begin[d]` leading and `end[d]` trailing `value`s along every dim
     /// (ONNX `Pad` mode constant, `F.pad`).
     Pad {
+        /// Leading padding per dimension.
         begin: Vec<usize>,
+        /// Trailing padding per dimension.
         end: Vec<usize>,
+        /// The padding value.
         value: f32,
     },
     /// Concatenation along an axis.
     Concat {
+        /// The axis the inputs are joined along.
         axis: usize,
     },
     /// Reverses the order along `axes` (`torch.flip`; an ONNX Slice with negative steps is a
     /// positive-step slice then this).
     Reverse {
+        /// The axes reversed.
         axes: Vec<usize>,
     },
     /// Strided slice; `starts`, `ends`, `steps` have one entry per dimension.
     Slice {
+        /// First index per dimension.
         starts: Vec<usize>,
+        /// One past the last index per dimension.
         ends: Vec<usize>,
+        /// Step per dimension (at least 1).
         steps: Vec<usize>,
     },
     /// Identity in inference (kept so the graph mirrors the PyTorch module list).
     Dropout {
+        /// The training-time drop probability (unused in inference).
         p: f32,
     },
     /// Passes its input through (PyTorch `nn.Identity`).
@@ -184,6 +235,7 @@ pub enum Op {
     /// A host tensor materialised on the device (no inputs): an ONNX constant read where a
     /// computed tensor is needed. Integer constants arrive as f32 of exact value.
     Constant {
+        /// The tensor.
         value: Tensor,
     },
     /// Squeeze-and-excitation's excitation, `sigmoid(W2 act(W1 p + b1) + b2)` with `w1`
@@ -192,11 +244,17 @@ pub enum Op {
     /// [`crate::graph::passes::fuse_squeeze_excitation`] from two 1x1 convolutions (and the
     /// global average pool before them).
     SeGate {
+        /// Squeeze weights `[R, C]`.
         w1: Tensor,
+        /// Squeeze bias `[R]`.
         b1: Tensor,
+        /// After the squeeze.
         activation: Activation,
+        /// Excitation weights `[C, R]`.
         w2: Tensor,
+        /// Excitation bias `[C]`.
         b2: Tensor,
+        /// Whether the input is the feature map (pooled here) rather than its channel means.
         pool: bool,
     },
 }

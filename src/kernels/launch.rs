@@ -166,12 +166,15 @@ pub trait GpuParams: bytemuck::Pod {
 
 /// Declares a kernel's `Params` uniform. Every field is a 4-byte scalar and the field count is a
 /// multiple of four, so the layout is the same in Rust and in WGSL's uniform address space.
+/// Fields need no docs of their own: each mirrors the field of that name in the WGSL struct
+/// the struct's doc names, where it is described.
 #[macro_export]
 macro_rules! gpu_params {
     ($(#[$meta:meta])* pub struct $name:ident { $($(#[$fmeta:meta])* pub $field:ident : $ty:ty),* $(,)? }) => {
         $(#[$meta])*
         #[repr(C)]
         #[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+        #[allow(missing_docs)]
         pub struct $name {
             $($(#[$fmeta])* pub $field: $ty),*
         }

@@ -39,10 +39,12 @@ crate::gpu_params! {
 /// The buffers of [`norm`].
 #[derive(Clone, Copy, Debug)]
 pub struct NormBindings<B> {
+    /// The tensor normalised.
     pub input: B,
     /// `scale` and `bias` of `spec.param_len(shape)` elements each (ones and zeros when the
     /// model has none); `None` for kinds without an affine.
     pub affine: Option<(B, B)>,
+    /// Where the result goes.
     pub output: B,
 }
 

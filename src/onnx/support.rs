@@ -25,7 +25,7 @@ const HOST_OPERANDS: &[(&str, &[usize])] = &[
 ];
 
 /// True when the importer reads input `index` of an `op_type` node as a value that shapes
-/// the plan (see [`HOST_OPERANDS`]; reductions' `axes` too).
+/// the plan (the table `HOST_OPERANDS` here; reductions' `axes` too).
 pub fn reads_on_host(op_type: &str, index: usize) -> bool {
     (op_type.starts_with("Reduce") && index == 1)
         || HOST_OPERANDS

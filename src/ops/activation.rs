@@ -12,15 +12,28 @@ pub enum Activation {
     Relu6,
     /// y = clamp(x, min, max) (ONNX Clip); a bound of -+f32::MAX or -+inf is no bound (an
     /// infinite x passes it)
-    Clip { min: f32, max: f32 },
+    Clip {
+        /// Lower bound.
+        min: f32,
+        /// Upper bound.
+        max: f32,
+    },
     /// y = x if x >= 0 else slope * x
-    LeakyRelu { slope: f32 },
+    LeakyRelu {
+        /// The slope below zero.
+        slope: f32,
+    },
     /// y = x * sigmoid(x) (a.k.a. Swish)
     Silu,
     /// y = 1 / (1 + exp(-x))
     Sigmoid,
     /// y = clamp(alpha * x + beta, 0, 1); PyTorch's Hardsigmoid is alpha = 1/6, beta = 1/2.
-    HardSigmoid { alpha: f32, beta: f32 },
+    HardSigmoid {
+        /// The slope.
+        alpha: f32,
+        /// The offset.
+        beta: f32,
+    },
     /// y = x * relu6(x + 3) / 6
     HardSwish,
     /// y = x * Phi(x), the exact (erf) form, PyTorch's default.
@@ -56,20 +69,37 @@ pub enum Activation {
     /// y = x / (1 + |x|)
     Softsign,
     /// y = x if x > 0 else alpha * (e^x - 1)
-    Elu { alpha: f32 },
+    Elu {
+        /// The scale of the negative part.
+        alpha: f32,
+    },
     /// y = gamma * x if x > 0 else gamma * alpha * (e^x - 1)
-    Selu { alpha: f32, gamma: f32 },
+    Selu {
+        /// The scale inside the negative part.
+        alpha: f32,
+        /// The overall scale.
+        gamma: f32,
+    },
     /// y = max(0, x) + min(0, alpha * (e^(x / alpha) - 1)); alpha != 0
-    Celu { alpha: f32 },
+    Celu {
+        /// The scale of the negative part (nonzero).
+        alpha: f32,
+    },
     /// y = x if x > alpha else 0
-    ThresholdedRelu { alpha: f32 },
+    ThresholdedRelu {
+        /// The threshold.
+        alpha: f32,
+    },
     /// y = x * tanh(softplus(x))
     Mish,
     /// y = 0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x^3))), GELU's tanh form
     GeluTanh,
     /// y = x ^ exponent (ONNX Pow with a constant scalar exponent; a negative x needs an
     /// integral exponent, else NaN)
-    Pow { exponent: f32 },
+    Pow {
+        /// The constant exponent.
+        exponent: f32,
+    },
 }
 
 impl Activation {

@@ -86,7 +86,9 @@ impl NormKind {
 /// outputs) one statistic per row, of the input's shape with the normalised dims set to 1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum NormOutput {
+    /// The normalised tensor.
     Normalized,
+    /// The mean per row.
     Mean,
     /// `1 / sqrt(var + eps)`.
     InvStdDev,
@@ -107,6 +109,7 @@ impl NormOutput {
 /// neutral values.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct NormSpec {
+    /// Layer, instance, group, Lp or LRN.
     pub kind: NormKind,
     /// `Layer`: the first normalised dim (the rest trailing). `Lp`: the normalised dim.
     /// `Instance`, `Group`, `Lrn`: 1 (channels).
@@ -119,7 +122,9 @@ pub struct NormSpec {
     pub p: u32,
     /// Channels in the window (`Lrn`).
     pub size: usize,
+    /// `Lrn`'s scale of the windowed sum of squares.
     pub alpha: f32,
+    /// `Lrn`'s exponent.
     pub beta: f32,
     /// `Lrn`'s additive constant (ONNX `bias`, PyTorch `k`).
     pub bias: f32,
@@ -159,6 +164,7 @@ impl NormSpec {
         })
     }
 
+    /// Layer normalisation over the dims from `axis` on (`nn.LayerNorm`).
     pub fn layer(axis: usize, epsilon: f32) -> Self {
         NormSpec {
             epsilon,
@@ -166,6 +172,7 @@ impl NormSpec {
         }
     }
 
+    /// Instance normalisation: each channel of each item over its spatial dims.
     pub fn instance(epsilon: f32) -> Self {
         NormSpec {
             epsilon,
@@ -173,6 +180,8 @@ impl NormSpec {
         }
     }
 
+    /// Group normalisation: `groups` groups of channels, each over its channels and
+    /// spatial dims.
     pub fn group(groups: usize, epsilon: f32) -> Self {
         NormSpec {
             epsilon,
@@ -181,6 +190,7 @@ impl NormSpec {
         }
     }
 
+    /// Division by the L1 (`p = 1`) or L2 (`p = 2`) norm along `axis`.
     pub fn lp(axis: usize, p: u32) -> Self {
         NormSpec {
             p,
@@ -188,6 +198,8 @@ impl NormSpec {
         }
     }
 
+    /// Local response normalisation across `size` neighbouring channels:
+    /// `x / (bias + alpha / size * sum(x^2))^beta`.
     pub fn lrn(size: usize, alpha: f32, beta: f32, bias: f32) -> Self {
         NormSpec {
             size,

@@ -137,7 +137,9 @@ impl ReduceKind {
 /// Reducing a dim of size 0 gives [`ReduceKind::empty_value`] (ONNX's rule).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ReduceSpec {
+    /// Sum, mean, max, arg-max, norms, ...
     pub kind: ReduceKind,
+    /// The dims reduced.
     pub axes: Vec<usize>,
     /// Reduced dims stay as size 1 (else they are dropped).
     pub keepdims: bool,

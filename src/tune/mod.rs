@@ -183,7 +183,7 @@ impl Tuner {
                         .map(|p| p.display().to_string())
                         .unwrap_or_default()
                 );
-                eprintln!("wgconv: {w}");
+                log::warn!("{w}");
                 (BTreeMap::new(), Some(w))
             }
             _ => (BTreeMap::new(), None),
@@ -255,10 +255,7 @@ impl Tuner {
         match crate::device::cache::write_atomic(path, text.as_bytes()) {
             Ok(()) => true,
             Err(e) => {
-                eprintln!(
-                    "wgconv: cannot save the autotuning cache {}: {e}",
-                    path.display()
-                );
+                log::warn!("cannot save the autotuning cache {}: {e}", path.display());
                 false
             }
         }

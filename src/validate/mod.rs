@@ -136,7 +136,7 @@ pub fn run_battery(
         out.push(r);
     }
     if skipped_f16 > 0 {
-        eprintln!("{adapter}: {skipped_f16} f16 cases not run (the adapter lacks SHADER_F16)");
+        log::warn!("{adapter}: {skipped_f16} f16 cases not run (the adapter lacks SHADER_F16)");
     }
     (out, skipped)
 }

@@ -9,7 +9,7 @@ use wgconv::graph::{Conv2d, Graph, Op, cpu};
 use wgconv::kernels::algorithm::{ConvAlgorithm, candidates};
 use wgconv::tune::GpuTuner;
 use wgconv::tune::TuneStats;
-use wgconv::{Gpu, GpuOptions, Session, SessionOptions, Tensor, zoo};
+use wgconv::{Gpu, GpuOptions, Session, SessionConfig, SessionOptions, Tensor, zoo};
 
 use crate::graph::{initialised, network_tolerance};
 
@@ -134,6 +134,37 @@ fn pipeline_cache_off_or_unwritable_is_not_an_error() {
     assert_eq!(gpu.pipeline_cache_state(), PipelineCacheState::Off);
     assert_eq!(gpu.cache_dir(), None);
     run_checked(&gpu, &g, &inputs);
+}
+
+/// `SessionConfig::cache_dir(None)` keeps nothing on disk; by default the caches live in the
+/// platform's cache directory, whatever `WGCONV_CACHE_DIR` says (only `from_env` reads it).
+#[test]
+fn no_disk_cache_by_config_and_platform_dir_by_default() {
+    let (g, inputs) = small_net();
+    let config = SessionConfig {
+        gpu: Some(GpuOptions {
+            backends: Some(wgpu::Backends::VULKAN),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+    .cache_dir(None)
+    .autotune(true);
+    let s = Session::from_graph(&g, &config).unwrap();
+    assert_eq!(s.gpu().cache_dir(), None);
+    assert_eq!(s.gpu().pipeline_cache_state(), PipelineCacheState::Off);
+    let got = s.run(&inputs).unwrap();
+    let want = cpu::run(&g, &inputs).unwrap();
+    let c = compare(
+        got[0].data(),
+        want[0].data(),
+        network_tolerance(&g, &inputs),
+    );
+    assert!(c.passed(), "{c}");
+
+    let platform = dirs::cache_dir().map(|d| d.join("wgconv"));
+    assert!(platform.is_some(), "Linux has a cache directory");
+    assert_eq!(GpuOptions::default().cache_dir, platform);
 }
 
 /// Three convolutions whose candidate lists differ (implicit GEMM tilings, pointwise GEMM

@@ -201,6 +201,37 @@ fn exit_codes_tell_errors_apart() {
     assert_eq!(
         out.status.code(),
         Some(1),
-        "a planted fault must fail validation"
+        "a planted fault (WGCONV_FAULT) must fail validation"
     );
+    let planted = ["validate", "--filter", "matmul", "--backend", "vulkan"];
+    let (code, stdout, stderr) = wgconv_status(&[&planted[..], &["--fault", "matmul"]].concat());
+    assert_eq!(
+        code,
+        Some(1),
+        "--fault must fail validation\n{stdout}\n{stderr}"
+    );
+    assert_eq!(
+        wgconv_status(&["validate", "--fault", "nonesuch"]).0,
+        Some(2)
+    );
+}
+
+/// The library logs its warnings; the binary's logger prints them as `wgconv: ...` on stderr.
+#[test]
+fn library_warnings_reach_stderr_through_the_logger() {
+    let dir = std::env::temp_dir().join(format!("wgconv-cli-log-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(wgconv::tune::CACHE_FILE), "not json").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_wgconv"))
+        .args(["run", "cifar10_net", "--autotune", "--backend", "vulkan"])
+        .env("WGCONV_CACHE_DIR", &dir)
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("wgconv: ignoring the autotuning cache"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

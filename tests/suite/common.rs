@@ -4,18 +4,21 @@ use std::sync::OnceLock;
 
 use wgconv::compare::{Tolerance, compare};
 use wgconv::device::Dispatch;
-use wgconv::{Gpu, GpuTensor, Tensor};
+use wgconv::{Gpu, GpuOptions, GpuTensor, Tensor};
 
-/// The test GPU. Fails loudly when there is none: a GPU test that skips cannot fail.
+/// The test GPU (`WGCONV_BACKEND` / `WGCONV_ADAPTER` pick it). Fails loudly when there is
+/// none: a GPU test that skips cannot fail.
 pub fn gpu() -> &'static Gpu {
     static GPU: OnceLock<Gpu> = OnceLock::new();
-    GPU.get_or_init(|| match Gpu::new() {
-        Ok(g) => {
-            eprintln!("test adapter: {}", g.describe());
-            g
-        }
-        Err(e) => panic!("GPU tests need an adapter (in CI: lavapipe): {e}"),
-    })
+    GPU.get_or_init(
+        || match GpuOptions::from_env().and_then(|o| Gpu::with_options(&o)) {
+            Ok(g) => {
+                eprintln!("test adapter: {}", g.describe());
+                g
+            }
+            Err(e) => panic!("GPU tests need an adapter (in CI: lavapipe): {e}"),
+        },
+    )
 }
 
 /// Uploads every tensor.

@@ -1,8 +1,9 @@
 //! Options shared by several subcommands: adapter choice, precision, autotuning, shapes.
 
+use crate::model as cli_model;
 use clap::Args;
-use wgconv::cli_model;
-use wgconv::{Gpu, GpuOptions, Precision, Result};
+use wgconv::shaders::Shader;
+use wgconv::{Error, Gpu, GpuOptions, Precision, Result};
 
 #[derive(Args, Clone, Default)]
 pub(crate) struct AdapterArgs {
@@ -13,7 +14,8 @@ pub(crate) struct AdapterArgs {
     #[arg(long)]
     pub(crate) adapter: Option<String>,
     /// Do not load or save wgpu's pipeline cache file (default: WGCONV_PIPELINE_CACHE=0 also
-    /// turns it off); the cache directory is WGCONV_CACHE_DIR, else ~/.cache/wgconv.
+    /// turns it off); the cache directory is WGCONV_CACHE_DIR, else the platform's cache
+    /// directory (~/.cache/wgconv on Linux).
     #[arg(long)]
     pub(crate) no_pipeline_cache: bool,
 }
@@ -28,6 +30,31 @@ pub(crate) struct PrecisionArg {
 
 fn parse_precision(s: &str) -> std::result::Result<Precision, String> {
     Precision::parse(s).map_err(|e| e.to_string())
+}
+
+/// The kernel family named by a shader label (`--fault`, `WGCONV_FAULT`).
+pub(crate) fn parse_fault(label: &str) -> std::result::Result<Shader, String> {
+    Shader::ALL
+        .iter()
+        .copied()
+        .find(|s| s.label() == label)
+        .ok_or_else(|| "not a shader label (e.g. conv, matmul, eltwise)".to_string())
+}
+
+/// `WGCONV_FAULT`, for `validate` without `--fault`.
+pub(crate) fn fault_from_env() -> Result<Option<Shader>> {
+    match std::env::var("WGCONV_FAULT") {
+        Ok(v) if !v.is_empty() => {
+            parse_fault(&v)
+                .map(Some)
+                .map_err(|reason| Error::InvalidSetting {
+                    name: "WGCONV_FAULT",
+                    value: v,
+                    reason,
+                })
+        }
+        _ => Ok(None),
+    }
 }
 
 impl AdapterArgs {

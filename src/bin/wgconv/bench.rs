@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::model::{self as cli_model, ModelSource};
 use wgconv::bench::document::{self, SCHEMA_VERSION};
 use wgconv::bench::{self, BenchOptions, Document, Memory, Metadata, NetworkResult, Stats, Suite};
-use wgconv::cli_model::{self, ModelSource};
 use wgconv::{Gpu, Precision, Result};
 
 use crate::args::{AdapterArgs, AutotuneArgs, parse_shapes};

@@ -1,6 +1,6 @@
 //! `wgconv summary` and `wgconv info`: a model's layer table and the adapters found.
 
-use wgconv::cli_model::{self, ModelSource};
+use crate::model::{self as cli_model, ModelSource};
 use wgconv::{Gpu, Result};
 
 use crate::args::parse_shapes;

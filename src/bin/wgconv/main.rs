@@ -2,7 +2,9 @@
 
 mod args;
 mod bench;
+mod demo;
 mod info;
+mod model;
 mod run;
 mod validate;
 
@@ -12,8 +14,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use wgconv::Result;
 use wgconv::bench::{BenchOptions, Peak};
+use wgconv::shaders::Shader;
 
-use crate::args::{AdapterArgs, AutotuneArgs, PrecisionArg};
+use crate::args::{AdapterArgs, AutotuneArgs, PrecisionArg, fault_from_env, parse_fault};
 use crate::bench::{BenchOutputs, bench_cmd, bench_model_cmd};
 use crate::info::{info, summary_cmd};
 use crate::run::{RunOptions, run_cmd};
@@ -27,6 +30,10 @@ use crate::validate::validate_cmd;
     after_help = "Exit codes: 0 success, 1 validation found failures, 2 usage error, 3 model or input error, 4 no adapter or device error."
 )]
 struct Cli {
+    /// More diagnostics on stderr: -v also shows wgpu's warnings, -vv debug messages
+    /// (RUST_LOG, when set, decides instead).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -110,6 +117,10 @@ enum Command {
         /// NAME=1x3x224x224 input shapes for --model.
         #[arg(long = "shape", value_name = "NAME=SHAPE")]
         shapes: Vec<String>,
+        /// Plant a fault in this kernel family (a shader label: conv, matmul, eltwise, ...;
+        /// default: WGCONV_FAULT), to check that validation catches a broken kernel.
+        #[arg(long, value_name = "SHADER", value_parser = parse_fault)]
+        fault: Option<Shader>,
         #[command(flatten)]
         adapter: AdapterArgs,
     },
@@ -255,9 +266,33 @@ fn quiet_wayland_probe() {
     }
 }
 
+/// The library reports through `log`: its warnings (a damaged cache file, skipped f16 cases)
+/// reach stderr as `wgconv: ...`; other crates' (wgpu's) only with -v.
+fn install_logger(verbose: u8) {
+    use std::io::Write;
+    let (ours, theirs) = match verbose {
+        0 => (log::LevelFilter::Warn, log::LevelFilter::Off),
+        1 => (log::LevelFilter::Info, log::LevelFilter::Warn),
+        _ => (log::LevelFilter::Debug, log::LevelFilter::Debug),
+    };
+    env_logger::Builder::new()
+        .filter_level(theirs)
+        .filter_module("wgconv", ours)
+        .parse_default_env()
+        .format(|f, r| {
+            if r.target().starts_with("wgconv") {
+                writeln!(f, "wgconv: {}", r.args())
+            } else {
+                writeln!(f, "{} {}: {}", r.target(), r.level(), r.args())
+            }
+        })
+        .init();
+}
+
 fn main() -> ExitCode {
     quiet_wayland_probe();
     let cli = Cli::parse();
+    install_logger(cli.verbose);
     let result = match cli.command {
         Some(Command::Validate {
             filter,
@@ -265,9 +300,14 @@ fn main() -> ExitCode {
             html,
             model,
             shapes,
+            fault,
             adapter,
         }) => {
-            return match validate_cmd(filter, json, html, model, &shapes, &adapter) {
+            let fault = match fault.map_or_else(fault_from_env, |f| Ok(Some(f))) {
+                Ok(f) => f,
+                Err(e) => return error_exit(&e),
+            };
+            return match validate_cmd(filter, json, html, model, &shapes, fault, &adapter) {
                 Ok((table, passed)) => {
                     print!("{table}");
                     if passed {
@@ -280,7 +320,7 @@ fn main() -> ExitCode {
                 Err(e) => error_exit(&e),
             };
         }
-        None => wgconv::demo::run_default(),
+        None => demo::run_default(),
         Some(Command::Run {
             model,
             inputs,

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use wgconv::cli_model::{self, ModelSource};
+use crate::model::{self as cli_model, ModelSource};
 use wgconv::tune::GpuTuner;
 use wgconv::{Precision, Result, Tensor};
 

@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use wgconv::cli_model::{self, ModelSource};
+use crate::model::{self as cli_model, ModelSource};
+use wgconv::shaders::Shader;
 use wgconv::{GpuOptions, Result};
 
 use crate::args::{AdapterArgs, parse_shapes};
@@ -15,6 +16,7 @@ pub(crate) fn validate_cmd(
     html: Option<PathBuf>,
     model: Option<String>,
     shapes: &[String],
+    fault: Option<Shader>,
     adapter: &AdapterArgs,
 ) -> Result<(String, bool)> {
     let bisect = match &model {
@@ -33,7 +35,7 @@ pub(crate) fn validate_cmd(
         backends,
         adapter_name: adapter.adapter.clone().or(env.adapter_name),
         filter,
-        fault: env.fault,
+        fault,
         bisect,
     };
     let bar = indicatif::ProgressBar::new_spinner();

@@ -41,7 +41,7 @@ use crate::error::{Error, Result, UnsupportedNode};
 use crate::graph::{Graph, Op, ValueId, patterns};
 
 /// Lowest and highest default-domain opset accepted. Every supported op follows its definition
-/// at each of them (see [`super::versions`]); below 7, only ops whose definition is the same as
+/// at each of them (see `src/onnx/versions.rs`); below 7, only ops whose definition is the same as
 /// at 7, which is how the model is then read.
 pub const OPSETS: std::ops::RangeInclusive<i64> = 1..=25;
 

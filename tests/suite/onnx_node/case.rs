@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 use wgconv::onnx::proto::{ModelProto, TensorProto};
 use wgconv::onnx::{ConstData, decode_tensor};
 use wgconv::tensor::Tensor;
-use wgconv::{DynamicSession, Gpu, SessionConfig};
+use wgconv::{DynamicSession, Gpu, GpuOptions, SessionConfig};
 
 /// |got - expected| <= ATOL + RTOL * |expected|.
 const ATOL: f64 = 1e-4;
@@ -74,7 +74,10 @@ fn to_tensor(r: &Recorded) -> Tensor {
 /// leaves open and every input, weights and shape operands included, given at run time.
 fn session(bytes: &[u8]) -> Result<DynamicSession, String> {
     static GPU: OnceLock<Arc<Gpu>> = OnceLock::new();
-    let gpu = GPU.get_or_init(|| Arc::new(Gpu::new().expect("node tests need an adapter")));
+    let gpu = GPU.get_or_init(|| {
+        let gpu = GpuOptions::from_env().and_then(|o| Gpu::with_options(&o));
+        Arc::new(gpu.expect("node tests need an adapter"))
+    });
     let config = SessionConfig {
         shared_gpu: Some(gpu.clone()),
         ..Default::default()

@@ -4,33 +4,33 @@
 
 use std::time::Instant;
 
-use crate::compare::compare;
-use crate::device::Gpu;
-use crate::error::Result;
-use crate::graph::cpu;
-use crate::session::Session;
-use crate::summary::{Summary, thousands};
-use crate::tensor::Tensor;
-use crate::{weights, zoo};
+use wgconv::compare::compare;
+use wgconv::device::{Gpu, GpuOptions};
+use wgconv::error::Result;
+use wgconv::graph::cpu;
+use wgconv::session::Session;
+use wgconv::summary::{Summary, thousands};
+use wgconv::tensor::Tensor;
+use wgconv::{weights, zoo};
 
 /// The default network and input: ResNet-18 at 112 x 112 (a quarter of ImageNet's pixels, so
 /// the CPU reference takes a second or two).
-pub const DEFAULT_NETWORK: &str = "resnet18";
+pub(crate) const DEFAULT_NETWORK: &str = "resnet18";
 /// `[N, C, H, W]` of the default run.
-pub const DEFAULT_INPUT: [usize; 4] = [1, 3, 112, 112];
+pub(crate) const DEFAULT_INPUT: [usize; 4] = [1, 3, 112, 112];
 
 const MIB: f64 = 1024.0 * 1024.0;
 
 /// Runs the default job and returns a human-readable report.
-pub fn run_default() -> Result<String> {
+pub(crate) fn run_default() -> Result<String> {
     run_network(DEFAULT_NETWORK, &DEFAULT_INPUT, 5)
 }
 
 /// Builds `name` for `input`, initialises it (seeded weights, BatchNorm calibrated on the
 /// generated input), runs it `runs` times on the GPU and once on the CPU reference, and
 /// reports. An output outside the tolerance is reported as FAIL (and is an error).
-pub fn run_network(name: &str, input: &[usize], runs: usize) -> Result<String> {
-    let gpu = Gpu::new()?;
+pub(crate) fn run_network(name: &str, input: &[usize], runs: usize) -> Result<String> {
+    let gpu = Gpu::with_options(&GpuOptions::from_env()?)?;
     let mut lines = Vec::new();
     let mut g = zoo::build(name, input)?;
     weights::init_seeded(&mut g, 0);
@@ -103,7 +103,7 @@ pub fn run_network(name: &str, input: &[usize], runs: usize) -> Result<String> {
     ));
     let report = lines.join("\n");
     if !c.passed() {
-        return Err(crate::Error::invalid_op(
+        return Err(wgconv::Error::invalid_op(
             "demo",
             format!("{report}\nthe GPU result is outside tolerance: {c}"),
         ));

@@ -4,16 +4,16 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::dynamic::{Dim, DynamicSession, InputKind};
-use crate::error::{Error, Result};
-use crate::graph::Graph;
-use crate::model::SessionConfig;
-use crate::onnx::{ImportOptions, import_path};
-use crate::tensor::Tensor;
-use crate::{weights, zoo};
+use wgconv::dynamic::{Dim, DynamicSession, InputKind};
+use wgconv::error::{Error, Result};
+use wgconv::graph::Graph;
+use wgconv::model::SessionConfig;
+use wgconv::onnx::{ImportOptions, import_path};
+use wgconv::tensor::Tensor;
+use wgconv::{weights, zoo};
 
 /// Parses `1x3x224x224` (or `1,3,224,224`).
-pub fn parse_shape(s: &str) -> Result<Vec<usize>> {
+pub(crate) fn parse_shape(s: &str) -> Result<Vec<usize>> {
     s.split(['x', ','])
         .map(|d| d.trim().parse::<usize>())
         .collect::<std::result::Result<Vec<_>, _>>()
@@ -25,7 +25,7 @@ pub fn parse_shape(s: &str) -> Result<Vec<usize>> {
 }
 
 /// Splits `NAME=VALUE`.
-pub fn split_assignment<'a>(what: &'static str, s: &'a str) -> Result<(&'a str, &'a str)> {
+pub(crate) fn split_assignment<'a>(what: &'static str, s: &'a str) -> Result<(&'a str, &'a str)> {
     s.split_once('=').ok_or_else(|| Error::InvalidSetting {
         name: what,
         value: s.to_string(),
@@ -34,7 +34,7 @@ pub fn split_assignment<'a>(what: &'static str, s: &'a str) -> Result<(&'a str, 
 }
 
 /// Where a model comes from.
-pub enum ModelSource<'a> {
+pub(crate) enum ModelSource<'a> {
     /// An ONNX file.
     Onnx(&'a Path),
     /// A zoo network, with optional safetensors weights (seeded weights otherwise).
@@ -46,7 +46,7 @@ pub enum ModelSource<'a> {
 
 impl<'a> ModelSource<'a> {
     /// An `.onnx` path, or else a zoo name.
-    pub fn parse(arg: &'a str, weights: Option<&'a Path>) -> Self {
+    pub(crate) fn parse(arg: &'a str, weights: Option<&'a Path>) -> Self {
         let p = Path::new(arg);
         if arg.ends_with(".onnx") || p.is_file() {
             ModelSource::Onnx(p)
@@ -59,7 +59,10 @@ impl<'a> ModelSource<'a> {
 /// Builds the graph. `shapes` gives input shapes by name (ONNX) or the zoo input under any
 /// name (default `[1, C, H, W]` at the network's natural size). Zoo networks without weights
 /// get seeded weights with BatchNorm calibrated on a seeded input, so activations stay O(1).
-pub fn load(source: &ModelSource<'_>, shapes: &HashMap<String, Vec<usize>>) -> Result<Graph> {
+pub(crate) fn load(
+    source: &ModelSource<'_>,
+    shapes: &HashMap<String, Vec<usize>>,
+) -> Result<Graph> {
     match source {
         ModelSource::Onnx(path) => {
             let opts = ImportOptions {
@@ -105,7 +108,7 @@ pub fn load(source: &ModelSource<'_>, shapes: &HashMap<String, Vec<usize>>) -> R
 /// A [`DynamicSession`] for a model argument. ONNX models keep their symbolic dimensions
 /// except those `shapes` fixes; a zoo network is built at its `shapes` input with every
 /// dimension but the channels open (`N`, `H`, `W`), so one session runs it at several shapes.
-pub fn dynamic_session(
+pub(crate) fn dynamic_session(
     source: &ModelSource<'_>,
     shapes: &HashMap<String, Vec<usize>>,
     mut config: SessionConfig,
@@ -127,7 +130,7 @@ pub fn dynamic_session(
 /// `shapes` keyed by the session's input names: a zoo network takes its one shape under any
 /// name (`--shape input=1x3x224x224`) and defaults to its natural size; ONNX shapes are
 /// already by name.
-pub fn shapes_by_input(
+pub(crate) fn shapes_by_input(
     source: &ModelSource<'_>,
     session: &DynamicSession,
     shapes: &HashMap<String, Vec<usize>>,
@@ -149,7 +152,7 @@ pub fn shapes_by_input(
 /// Seeded random inputs for a session's float inputs, at their fixed dimensions with the
 /// symbolic ones taken from `shapes` (by input name); inputs given in `given` are used as
 /// they are. Errors name an input whose shape is unknown or whose values must be given.
-pub fn inputs_for(
+pub(crate) fn inputs_for(
     session: &DynamicSession,
     shapes: &HashMap<String, Vec<usize>>,
     given: &[(String, Tensor)],
@@ -211,7 +214,7 @@ pub fn batch(feed: &[(String, Tensor)]) -> usize {
 pub fn plan_for_feed(
     session: &DynamicSession,
     feed: &[(String, Tensor)],
-) -> Result<std::sync::Arc<crate::session::Session<'static>>> {
+) -> Result<std::sync::Arc<wgconv::Session<'static>>> {
     let ordered = session
         .inputs()
         .iter()
