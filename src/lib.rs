@@ -39,11 +39,11 @@ pub mod validate;
 pub mod weights;
 pub mod zoo;
 
-pub use device::GpuTensor;
 pub use device::{Gpu, GpuOptions};
+pub use device::{GpuTensor, Rgba8Frames};
 pub use dynamic::{Dim, DynamicSession, InputInfo, InputKind};
 pub use error::{Error, Result};
 pub use model::SessionConfig;
 pub use precision::Precision;
-pub use session::{Session, SessionOptions};
+pub use session::{GpuInput, Session, SessionOptions};
 pub use tensor::Tensor;

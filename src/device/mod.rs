@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 pub mod cache;
+mod convert;
 mod options;
 mod pipelines;
 mod tensor;
@@ -21,6 +22,7 @@ use crate::precision::Precision;
 use crate::shaders::Shader;
 use cache::{DiskPipelineCache, PipelineCacheState};
 
+pub use convert::Rgba8Frames;
 pub use options::{GpuOptions, parse_backend};
 pub use pipelines::{BufRef, Dispatch, PipelineCache, PipelineKey};
 pub use tensor::GpuTensor;

@@ -17,6 +17,7 @@ mod gpu_io;
 mod params;
 mod run;
 
+pub use gpu_io::GpuInput;
 pub use params::ParamStore;
 
 use std::collections::HashMap;
