@@ -14,6 +14,8 @@
 
 mod build;
 mod gpu_io;
+#[cfg(feature = "ndarray")]
+mod ndarray;
 mod params;
 mod run;
 
