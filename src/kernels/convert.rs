@@ -174,7 +174,7 @@ pub fn convert<B: Binding>(
             ),
         ));
     }
-    if src_skip % 4 != 0 || dst_skip % 4 != 0 {
+    if !src_skip.is_multiple_of(4) || !dst_skip.is_multiple_of(4) {
         return Err(Error::invalid_op(
             OP,
             format!("tensor offsets {src_skip} and {dst_skip} must be multiples of 4 bytes"),
