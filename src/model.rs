@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::graph::Graph;
 use crate::onnx::{ImportOptions, import_bytes, import_path};
 use crate::precision::Precision;
-use crate::session::{Session, SessionOptions};
+use crate::session::{HostData, Session, SessionOptions};
 use crate::tensor::Tensor;
 
 /// How to create a session: which adapter, the shapes of dynamic inputs, and graph options.
@@ -122,7 +122,7 @@ impl Session<'_> {
 
     /// Puts inputs given by name in the order of [`Session::inputs`]: an error names an
     /// input given twice, an unknown one (with the model's inputs) or a missing one.
-    fn order_by_name<'a, T: Copy>(
+    pub(crate) fn order_by_name<'a, T: Copy>(
         &self,
         inputs: impl Iterator<Item = (&'a str, T)>,
     ) -> Result<Vec<T>> {
@@ -160,7 +160,7 @@ impl Session<'_> {
     }
 
     /// Pairs each output with its name.
-    fn name_outputs<T>(&self, outs: Vec<T>) -> Vec<(String, T)> {
+    pub(crate) fn name_outputs<T>(&self, outs: Vec<T>) -> Vec<(String, T)> {
         self.graph()
             .output_names()
             .iter()
@@ -171,8 +171,11 @@ impl Session<'_> {
 
     /// Runs with inputs given by name; returns every output with its name.
     pub fn run_named(&self, inputs: &[(&str, &Tensor)]) -> Result<Vec<(String, Tensor)>> {
-        let ordered =
-            self.order_by_name(inputs.iter().map(|&(n, t)| (n, (t.shape(), t.data()))))?;
+        let ordered = self.order_by_name(
+            inputs
+                .iter()
+                .map(|&(n, t)| (n, (t.shape(), HostData::F32(t.data())))),
+        )?;
         Ok(self.name_outputs(self.run_host(&ordered)?))
     }
 
@@ -183,8 +186,11 @@ impl Session<'_> {
         &self,
         inputs: &[(&str, &[f32], &[usize])],
     ) -> Result<Vec<(String, Tensor)>> {
-        let ordered =
-            self.order_by_name(inputs.iter().map(|&(n, data, shape)| (n, (shape, data))))?;
+        let ordered = self.order_by_name(
+            inputs
+                .iter()
+                .map(|&(n, data, shape)| (n, (shape, HostData::F32(data)))),
+        )?;
         Ok(self.name_outputs(self.run_host(&ordered)?))
     }
 

@@ -216,7 +216,7 @@ impl Session<'_> {
 }
 
 /// Records `dispatches` as one compute pass of `enc` (none when there are none).
-fn record_conversions(enc: &mut wgpu::CommandEncoder, dispatches: &[Dispatch]) {
+pub(super) fn record_conversions(enc: &mut wgpu::CommandEncoder, dispatches: &[Dispatch]) {
     if dispatches.is_empty() {
         return;
     }

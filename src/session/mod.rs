@@ -14,12 +14,14 @@
 
 mod build;
 mod gpu_io;
+mod host_data;
 #[cfg(feature = "ndarray")]
 mod ndarray;
 mod params;
 mod run;
 
 pub use gpu_io::GpuInput;
+pub use host_data::HostData;
 pub use params::ParamStore;
 
 use std::collections::HashMap;

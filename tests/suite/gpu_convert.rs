@@ -1,7 +1,8 @@
 //! Conversions on the device: f32 <-> f16 casts (rounded as the host rounds), f32 tensors
 //! feeding f16 sessions and f32 outputs out of them (equal to the host path, no host bytes),
 //! and the RGBA8 normalising prologue (against the CPU reference over random sizes, and
-//! straight into a session's input with no host bytes and no intermediate tensor).
+//! straight into a session's input with no host bytes and no intermediate tensor); u8 and f16
+//! host inputs.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -11,7 +12,8 @@ use wgconv::compare::{Tolerance, compare};
 use wgconv::graph::{Conv2d, Graph, cpu};
 use wgconv::ops::{PixelOrder, Rgba8Normalize};
 use wgconv::reference::pixels::normalize_rgba8;
-use wgconv::{Gpu, GpuInput, GpuTensor, Precision, Rgba8Frames, weights};
+use wgconv::session::HostData;
+use wgconv::{Error, Gpu, GpuInput, GpuTensor, Precision, Rgba8Frames, Tensor, weights};
 
 use crate::common::gpu;
 use crate::gpu_io::{SHAPES, body, inputs, session};
@@ -255,4 +257,49 @@ fn prologue_feeds_a_session_on_the_gpu() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("\"image\"") && e.contains("[1, 3, 5, 7]"), "{e}");
+}
+
+/// u8 and f16 host inputs give what f32 tensors of their values give, in every precision,
+/// moving one byte per u8 element and two per f16 one (padded to whole words).
+#[test]
+fn u8_and_f16_host_inputs_equal_f32_ones() {
+    let g = gpu();
+    let mut ps = vec![Precision::F32];
+    ps.extend(f16_precisions(g));
+    let mut rng = StdRng::seed_from_u64(17);
+    for p in ps {
+        for (i, shape) in SHAPES.into_iter().enumerate() {
+            let s = session(g, &body(shape, 100 + i as u64), p);
+            let n: usize = shape.iter().product();
+            let bytes: Vec<u8> = (0..n).map(|_| rng.random()).collect();
+            let halves: Vec<half::f16> = (0..n)
+                .map(|_| half::f16::from_f32(rng.random_range(-4.0f32..4.0)))
+                .collect();
+            let x = Tensor::new(shape.to_vec(), bytes.iter().map(|&b| b as f32).collect());
+            let z = Tensor::new(shape.to_vec(), halves.iter().map(|h| h.to_f32()).collect());
+            let want = s
+                .run_named(&[("x", &x.unwrap()), ("z", &z.unwrap())])
+                .unwrap();
+            let before = s.counters().bytes_uploaded;
+            let got = s
+                .run_host_data(&[
+                    ("z", HostData::F16(&halves), &shape),
+                    ("x", HostData::U8(&bytes), &shape),
+                ])
+                .unwrap();
+            assert_eq!(got, want, "{p} {shape:?}");
+            let moved = (n.div_ceil(4) + (2 * n).div_ceil(4)) as u64 * 4;
+            assert_eq!(s.counters().bytes_uploaded, before + moved, "{p} {shape:?}");
+        }
+    }
+    let shape = SHAPES[0];
+    let s = session(g, &body(shape, 110), Precision::F32);
+    let bytes = vec![0u8; shape.iter().product::<usize>() - 1];
+    let e = s
+        .run_host_data(&[
+            ("x", HostData::U8(&bytes), &shape),
+            ("z", HostData::U8(&bytes), &shape),
+        ])
+        .unwrap_err();
+    assert!(matches!(e, Error::ShapeDataMismatch { .. }), "{e}");
 }
