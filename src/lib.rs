@@ -22,6 +22,8 @@ pub mod error;
 pub mod graph;
 pub mod kernels;
 pub mod model;
+#[cfg(feature = "ndarray")]
+mod ndarray_io;
 pub mod npy;
 pub mod onnx;
 pub mod ops;

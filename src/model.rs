@@ -122,7 +122,7 @@ impl Session<'_> {
 
     /// Puts inputs given by name in the order of [`Session::inputs`]: an error names an
     /// input given twice, an unknown one (with the model's inputs) or a missing one.
-    pub(crate) fn order_by_name<'a, T: Copy>(
+    fn order_by_name<'a, T: Copy>(
         &self,
         inputs: impl Iterator<Item = (&'a str, T)>,
     ) -> Result<Vec<T>> {
@@ -160,7 +160,7 @@ impl Session<'_> {
     }
 
     /// Pairs each output with its name.
-    pub(crate) fn name_outputs<T>(&self, outs: Vec<T>) -> Vec<(String, T)> {
+    fn name_outputs<T>(&self, outs: Vec<T>) -> Vec<(String, T)> {
         self.graph()
             .output_names()
             .iter()
@@ -191,6 +191,19 @@ impl Session<'_> {
                 .iter()
                 .map(|&(n, data, shape)| (n, (shape, HostData::F32(data)))),
         )?;
+        Ok(self.name_outputs(self.run_host(&ordered)?))
+    }
+
+    /// Runs with inputs given by name as borrowed `(name, elements, shape)` in f32, f16 or
+    /// u8 ([`HostData`]); returns every output with its name. f32 elements, and f16 ones for
+    /// f16 sessions, go to the device straight from the caller's slices; the others are
+    /// widened on the device.
+    pub fn run_host_data(
+        &self,
+        inputs: &[(&str, HostData<'_>, &[usize])],
+    ) -> Result<Vec<(String, Tensor)>> {
+        let ordered =
+            self.order_by_name(inputs.iter().map(|&(n, data, shape)| (n, (shape, data))))?;
         Ok(self.name_outputs(self.run_host(&ordered)?))
     }
 

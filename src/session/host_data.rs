@@ -11,7 +11,6 @@ use crate::device::Dispatch;
 use crate::error::Result;
 use crate::kernels::convert::{Convert, SourceFormat};
 use crate::precision::Precision;
-use crate::tensor::Tensor;
 
 /// The elements of one host input, borrowed from the caller.
 #[derive(Clone, Copy, Debug)]
@@ -103,18 +102,5 @@ impl Session<'_> {
             .bytes_uploaded
             .fetch_add(uploaded, Ordering::Relaxed);
         Ok((dispatches, uploaded))
-    }
-
-    /// Runs with inputs given by name as borrowed `(name, elements, shape)` in f32, f16 or
-    /// u8 ([`HostData`]); returns every output with its name. f32 elements, and f16 ones for
-    /// f16 sessions, go to the device straight from the caller's slices; the others are
-    /// widened on the device.
-    pub fn run_host_data(
-        &self,
-        inputs: &[(&str, HostData<'_>, &[usize])],
-    ) -> Result<Vec<(String, Tensor)>> {
-        let ordered =
-            self.order_by_name(inputs.iter().map(|&(n, data, shape)| (n, (shape, data))))?;
-        Ok(self.name_outputs(self.run_host(&ordered)?))
     }
 }

@@ -15,8 +15,6 @@
 mod build;
 mod gpu_io;
 mod host_data;
-#[cfg(feature = "ndarray")]
-mod ndarray;
 mod params;
 mod run;
 

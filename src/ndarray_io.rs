@@ -1,9 +1,9 @@
-//! `ndarray` inputs and outputs (feature `ndarray`).
+//! `ndarray` inputs and outputs (feature `ndarray`), over [`Session::run_borrowed`].
 
 use ndarray::{ArrayD, ArrayViewD, CowArray, IxDyn};
 
-use super::Session;
 use crate::error::{Error, Result};
+use crate::session::Session;
 
 impl Session<'_> {
     /// [`Session::run_borrowed`] on `ndarray` views given by name; returns every output as an
