@@ -167,17 +167,6 @@ pub enum Error {
         /// The shape given.
         got: Vec<usize>,
     },
-    /// A GPU tensor is stored in another precision than the session's (runs on GPU tensors
-    /// copy bytes as they are).
-    #[error("{what}: expects {expected} storage, got {got}")]
-    DtypeMismatch {
-        /// Which tensor (e.g. `session input "x"`).
-        what: String,
-        /// The session's storage precision (`f32`, `f16`).
-        expected: String,
-        /// The tensor's.
-        got: String,
-    },
     /// Reading or writing a file failed.
     #[error("{action} {}: {source}", path.display())]
     Io {

@@ -66,6 +66,8 @@ pub mod error;
 pub mod graph;
 pub mod kernels;
 pub mod model;
+#[cfg(feature = "ndarray")]
+mod ndarray_io;
 #[cfg(feature = "npy")]
 pub mod npy;
 #[cfg(feature = "onnx")]
@@ -88,11 +90,11 @@ pub mod weights;
 pub mod zoo;
 
 pub use adapter_pool::{AdapterFilter, Pool};
-pub use device::GpuTensor;
 pub use device::{Gpu, GpuOptions};
+pub use device::{GpuTensor, Rgba8Frames};
 pub use dynamic::{Dim, DynamicSession, InputInfo, InputKind};
 pub use error::{Error, Result, UnsupportedNode};
 pub use model::SessionConfig;
 pub use precision::Precision;
-pub use session::{Session, SessionOptions};
+pub use session::{GpuInput, Session, SessionOptions};
 pub use tensor::Tensor;

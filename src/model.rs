@@ -21,7 +21,7 @@ use crate::graph::Graph;
 #[cfg(feature = "onnx")]
 use crate::onnx::{ImportOptions, import_bytes, import_path};
 use crate::precision::Precision;
-use crate::session::{Session, SessionOptions};
+use crate::session::{HostData, Session, SessionOptions};
 use crate::tensor::Tensor;
 
 /// How to create a session: which adapter, the shapes of dynamic inputs, and graph options.
@@ -216,8 +216,11 @@ impl Session<'_> {
         &self,
         inputs: &[(&str, &Tensor)],
     ) -> Result<Vec<(String, Tensor)>> {
-        let ordered =
-            self.order_by_name(inputs.iter().map(|&(n, t)| (n, (t.shape(), t.data()))))?;
+        let ordered = self.order_by_name(
+            inputs
+                .iter()
+                .map(|&(n, t)| (n, (t.shape(), HostData::F32(t.data())))),
+        )?;
         Ok(self.name_outputs(self.run_host_async(&ordered).await?))
     }
 
@@ -227,6 +230,23 @@ impl Session<'_> {
     pub fn run_borrowed(
         &self,
         inputs: &[(&str, &[f32], &[usize])],
+    ) -> Result<Vec<(String, Tensor)>> {
+        let ordered = self.order_by_name(
+            inputs
+                .iter()
+                .map(|&(n, data, shape)| (n, (shape, HostData::F32(data)))),
+        )?;
+        let outputs = pollster::block_on(self.run_host_async(&ordered))?;
+        Ok(self.name_outputs(outputs))
+    }
+
+    /// Runs with inputs given by name as borrowed `(name, elements, shape)` in f32, f16 or
+    /// u8 ([`HostData`]); returns every output with its name. f32 elements, and f16 ones for
+    /// f16 sessions, go to the device straight from the caller's slices; the others are
+    /// widened on the device.
+    pub fn run_host_data(
+        &self,
+        inputs: &[(&str, HostData<'_>, &[usize])],
     ) -> Result<Vec<(String, Tensor)>> {
         let ordered =
             self.order_by_name(inputs.iter().map(|&(n, data, shape)| (n, (shape, data))))?;

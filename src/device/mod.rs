@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 pub mod cache;
+mod convert;
 mod options;
 mod pipelines;
 mod poller;
@@ -23,6 +24,7 @@ use crate::shaders::Shader;
 use cache::{DiskPipelineCache, PipelineCacheState};
 use poller::Poller;
 
+pub use convert::Rgba8Frames;
 pub use options::{GpuOptions, parse_backend};
 pub use pipelines::{BufRef, Dispatch, PipelineCache, PipelineKey};
 pub use tensor::GpuTensor;

@@ -229,10 +229,27 @@ pub fn graph_inputs(graph: &Graph, open: &[(&str, usize, &str)]) -> Result<Vec<I
     Ok(out)
 }
 
-/// Checks a run's tensors (one per input, in order) against the inputs: ranks, fixed
+/// What planning reads of one run input: its shape, and its values when they are on the host
+/// (always for [`InputKind::Host`] inputs; data on the device has none).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct InputView<'a> {
+    pub shape: &'a [usize],
+    pub host: Option<&'a Tensor>,
+}
+
+impl<'a> From<&'a Tensor> for InputView<'a> {
+    fn from(t: &'a Tensor) -> Self {
+        Self {
+            shape: t.shape(),
+            host: Some(t),
+        }
+    }
+}
+
+/// Checks a run's inputs (one per input, in order) against the inputs: ranks, fixed
 /// dimensions, symbolic dimensions that agree across inputs, integer values where integers
 /// are read.
-pub fn check(inputs: &[InputInfo], given: &[&Tensor]) -> Result<()> {
+pub(crate) fn check(inputs: &[InputInfo], given: &[InputView<'_>]) -> Result<()> {
     if inputs.len() != given.len() {
         return Err(Error::CountMismatch {
             what: "input",
@@ -242,7 +259,7 @@ pub fn check(inputs: &[InputInfo], given: &[&Tensor]) -> Result<()> {
     }
     let mut bound: HashMap<&str, (usize, &str)> = HashMap::new();
     for (info, t) in inputs.iter().zip(given) {
-        let shape = t.shape();
+        let shape = t.shape;
         if let Some(dims) = &info.dims {
             if dims.len() != shape.len() {
                 return Err(info.mismatch(
@@ -274,7 +291,9 @@ pub fn check(inputs: &[InputInfo], given: &[&Tensor]) -> Result<()> {
             }
         }
         if info.integer
-            && let Some(x) = t.data().iter().find(|x| x.fract() != 0.0 || !x.is_finite())
+            && let Some(x) = t
+                .host
+                .and_then(|h| h.data().iter().find(|x| x.fract() != 0.0 || !x.is_finite()))
         {
             return Err(info.mismatch(
                 "integer values (it sets shapes or indices)",

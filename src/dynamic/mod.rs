@@ -25,6 +25,7 @@
 //! ```
 
 mod cache;
+mod gpu_io;
 mod inputs;
 
 #[cfg(feature = "onnx")]
@@ -41,6 +42,7 @@ use crate::onnx::{ImportOptions, import_bytes_at};
 use crate::session::{ParamStore, Session, SessionOptions};
 use crate::tensor::Tensor;
 use cache::{PlanCache, Signature};
+use inputs::InputView;
 pub use inputs::{Dim, InputInfo, InputKind};
 
 /// Plans kept when [`SessionConfig::plan_cache`] is not set.
@@ -227,9 +229,15 @@ impl DynamicSession {
 
     /// Runs with inputs given by name; returns every output with its name.
     pub fn run_named(&self, inputs: &[(&str, &Tensor)]) -> Result<Vec<(String, Tensor)>> {
-        let names: Vec<String> = self.inputs.iter().map(|i| i.name.clone()).collect();
-        let ordered = crate::model::order_by_name(&names, inputs.iter().copied())?;
+        let ordered = self.order_by_name(inputs)?;
         self.run_refs(&ordered)
+    }
+
+    /// `inputs` in [`DynamicSession::inputs`] order; unknown, repeated and missing names are
+    /// typed errors.
+    fn order_by_name<T: Copy>(&self, inputs: &[(&str, T)]) -> Result<Vec<T>> {
+        let names: Vec<String> = self.inputs.iter().map(|i| i.name.clone()).collect();
+        crate::model::order_by_name(&names, inputs.iter().copied())
     }
 
     fn run_refs(&self, inputs: &[&Tensor]) -> Result<Vec<(String, Tensor)>> {
@@ -249,16 +257,22 @@ impl DynamicSession {
     /// The plan (a fixed-shape [`Session`]) that runs these inputs: from the cache, or built
     /// now. Inputs are checked first; nothing is built for inputs that do not fit.
     pub fn plan_for(&self, inputs: &[&Tensor]) -> Result<Arc<Session<'static>>> {
+        let views: Vec<InputView<'_>> = inputs.iter().map(|&t| t.into()).collect();
+        self.plan_for_views(&views)
+    }
+
+    /// [`DynamicSession::plan_for`] on what planning reads of each input.
+    fn plan_for_views(&self, inputs: &[InputView<'_>]) -> Result<Arc<Session<'static>>> {
         inputs::check(&self.inputs, inputs)?;
         let key = Signature {
-            shapes: inputs.iter().map(|t| t.shape().to_vec()).collect(),
+            shapes: inputs.iter().map(|t| t.shape.to_vec()).collect(),
             values: self
                 .inputs
                 .iter()
                 .zip(inputs)
-                .map(|(info, t)| match info.kind {
-                    InputKind::Host => t.data().iter().map(|x| x.to_bits()).collect(),
-                    InputKind::Float => Vec::new(),
+                .map(|(info, t)| match (info.kind, t.host) {
+                    (InputKind::Host, Some(h)) => h.data().iter().map(|x| x.to_bits()).collect(),
+                    _ => Vec::new(),
                 })
                 .collect(),
         };
@@ -286,7 +300,7 @@ impl DynamicSession {
     }
 
     /// The graph for one signature.
-    fn graph_for(&self, inputs: &[&Tensor]) -> Result<Graph> {
+    fn graph_for(&self, inputs: &[InputView<'_>]) -> Result<Graph> {
         match &self.source {
             #[cfg(feature = "onnx")]
             Source::Onnx {
@@ -299,17 +313,20 @@ impl DynamicSession {
                     match info.kind {
                         InputKind::Float => {
                             opts.input_shapes
-                                .insert(info.name.clone(), t.shape().to_vec());
+                                .insert(info.name.clone(), t.shape.to_vec());
                         }
                         InputKind::Host => {
-                            opts.constants.insert(info.name.clone(), (*t).clone());
+                            let host = t.host.ok_or_else(|| {
+                                info.mismatch("values on the host (it sets shapes)", "none")
+                            })?;
+                            opts.constants.insert(info.name.clone(), host.clone());
                         }
                     }
                 }
                 import_bytes_at(bytes, base.as_deref(), &opts)
             }
             Source::Graph(g) => {
-                let shapes: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape().to_vec()).collect();
+                let shapes: Vec<Vec<usize>> = inputs.iter().map(|t| t.shape.to_vec()).collect();
                 g.with_input_shapes(&shapes)
             }
         }

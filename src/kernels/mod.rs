@@ -9,6 +9,7 @@ pub mod algorithm;
 pub mod channel_affine;
 pub mod conv;
 pub mod conv_transpose;
+pub mod convert;
 pub mod depthwise;
 pub mod eltwise;
 mod launch;
@@ -53,6 +54,7 @@ pub fn params_layout(shader: Shader) -> (&'static [(&'static str, usize)], usize
         Shader::SplitkReduce => of::<splitk::SplitkReduceParams>(),
         Shader::WinogradInput => of::<winograd::WinogradInputParams>(),
         Shader::WinogradOutput => of::<winograd::WinogradOutputParams>(),
+        Shader::Convert => of::<convert::ConvertParams>(),
     }
 }
 

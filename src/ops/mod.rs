@@ -6,6 +6,7 @@ mod broadcast;
 mod conv;
 mod matmul;
 mod norm;
+mod pixels;
 mod pool;
 mod rearrange;
 mod reduce;
@@ -49,6 +50,7 @@ pub use broadcast::{BinaryOp, broadcast_shape, broadcast_strides, where_shape};
 pub use conv::{ConvSpec, ConvTransposeSpec};
 pub use matmul::{BatchLevel, MatmulShape, matmul_output_shape, matmul_shape};
 pub use norm::{NormKind, NormOutput, NormSpec};
+pub use pixels::{PixelOrder, Rgba8Normalize};
 pub use pool::{
     MAX_LP_P, MAX_POOL_INDEX, MAX_POOL_RANK, PoolKind, PoolSpec, global_pool_output_shape,
     pool_fusable_into_se_gate,

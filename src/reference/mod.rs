@@ -9,6 +9,7 @@ pub mod eltwise;
 pub mod matmul;
 pub mod norm;
 pub mod pad;
+pub mod pixels;
 pub mod pool;
 pub mod rearrange;
 pub mod reduce;

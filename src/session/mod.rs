@@ -16,9 +16,12 @@
 
 mod build;
 mod gpu_io;
+mod host_data;
 mod params;
 mod run;
 
+pub use gpu_io::GpuInput;
+pub use host_data::HostData;
 pub use params::ParamStore;
 
 use std::collections::HashMap;

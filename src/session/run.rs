@@ -4,13 +4,15 @@
 use std::sync::atomic::Ordering;
 
 use super::Session;
+use super::gpu_io::record_conversions;
+use super::host_data::HostData;
 use crate::device::Gpu;
 use crate::error::{Error, Result};
 use crate::precision::Precision;
 use crate::tensor::{Tensor, numel};
 
 /// A host input as a run reads it: shape and elements, borrowed from the caller.
-pub(crate) type HostInput<'a> = (&'a [usize], &'a [f32]);
+pub(crate) type HostInput<'a> = (&'a [usize], HostData<'a>);
 
 impl Session<'_> {
     /// Waits for the runs before this one (they share the session's buffers).
@@ -56,7 +58,9 @@ impl Session<'_> {
     }
 
     /// Queues the writes of `inputs` into their buffers; returns the bytes written. f32
-    /// elements go from the caller's slice as they are; f16 ones are rounded into a new vector.
+    /// elements go from the caller's slice as they are, and so do f16 ones to f16 sessions
+    /// (an odd count's last element padded); f32 ones are rounded to f16 into a new vector.
+    /// Inputs the convert kernel widens are [`Session::stage_inputs`]'s.
     fn queue_inputs(&self, inputs: &[HostInput<'_>]) -> u64 {
         let mut uploaded = 0;
         for ((_, region, _), &(_, data)) in self.inputs.iter().zip(inputs) {
@@ -64,15 +68,28 @@ impl Session<'_> {
                 continue;
             }
             let target = &self.arenas[region.buffer];
-            let queue = self.gpu.queue();
-            if self.precision == Precision::F32 {
-                let bytes: &[u8] = bytemuck::cast_slice(data);
-                queue.write_buffer(target, region.offset, bytes);
+            let mut write = |offset: u64, bytes: &[u8]| {
+                self.gpu
+                    .queue()
+                    .write_buffer(target, region.offset + offset, bytes);
                 uploaded += bytes.len() as u64;
-            } else {
-                let bytes = self.precision.encode(data);
-                queue.write_buffer(target, region.offset, &bytes);
-                uploaded += bytes.len() as u64;
+            };
+            match data {
+                HostData::F32(d) if self.precision == Precision::F32 => {
+                    write(0, bytemuck::cast_slice(d))
+                }
+                HostData::F32(d) => write(0, &self.precision.encode(d)),
+                HostData::F16(d) if self.precision.is_f16() => {
+                    let even = d.len() / 2 * 2;
+                    if even > 0 {
+                        write(0, bytemuck::cast_slice(&d[..even]));
+                    }
+                    if let Some(last) = d.get(even) {
+                        let [a, b] = last.to_le_bytes();
+                        write(2 * even as u64, &[a, b, 0, 0]);
+                    }
+                }
+                HostData::F16(_) | HostData::U8(_) => {}
             }
         }
         self.counters
@@ -84,7 +101,10 @@ impl Session<'_> {
     /// Writes `inputs` (one per graph input, in order) into the session's input buffers
     /// without running anything: with [`Session::record`], for timing the kernels alone.
     pub fn write_inputs(&self, inputs: &[Tensor]) -> Result<()> {
-        let views: Vec<HostInput<'_>> = inputs.iter().map(|t| (t.shape(), t.data())).collect();
+        let views: Vec<HostInput<'_>> = inputs
+            .iter()
+            .map(|t| (t.shape(), HostData::F32(t.data())))
+            .collect();
         let _guard = pollster::block_on(self.lock_runs());
         self.check_host_inputs(&views)?;
         self.gpu
@@ -142,7 +162,10 @@ impl Session<'_> {
     /// session's earlier runs, the error scopes and the readback without blocking a thread
     /// (the device's polling thread completes the readback; no thread is started per run).
     pub async fn run_async(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
-        let views: Vec<HostInput<'_>> = inputs.iter().map(|t| (t.shape(), t.data())).collect();
+        let views: Vec<HostInput<'_>> = inputs
+            .iter()
+            .map(|t| (t.shape(), HostData::F32(t.data())))
+            .collect();
         self.run_host_async(&views).await
     }
 
@@ -151,6 +174,7 @@ impl Session<'_> {
         let _guard = self.lock_runs().await;
         self.check_host_inputs(inputs)?;
         let gpu: &Gpu = &self.gpu;
+        let (widen, _) = self.stage_inputs(inputs)?;
         gpu.scoped_async("session run", || {
             self.queue_inputs(inputs);
             let mut enc = gpu
@@ -158,6 +182,7 @@ impl Session<'_> {
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                     label: Some("wgconv session"),
                 });
+            record_conversions(&mut enc, &widen);
             self.record_pass(&mut enc);
             for (region, off, shape) in &self.outputs {
                 let bytes = self.precision.buffer_bytes(numel(shape));

@@ -34,7 +34,7 @@ fn app_device() -> (Arc<Gpu>, Arc<AtomicUsize>) {
 }
 
 /// Two inputs, two named outputs: `feat` = relu(conv(x)), `sum` = x + z.
-fn body(shape: [usize; 4], seed: u64) -> Graph {
+pub fn body(shape: [usize; 4], seed: u64) -> Graph {
     let mut g = Graph::new();
     let x = g.input("x", &shape);
     let z = g.input("z", &shape);
@@ -58,16 +58,16 @@ fn head(shape: [usize; 4], seed: u64) -> Graph {
 }
 
 /// Odd sizes, batch > 1, one channel, a 1x1 image.
-const SHAPES: [[usize; 4]; 3] = [[2, 3, 7, 5], [1, 1, 1, 1], [3, 1, 4, 9]];
+pub const SHAPES: [[usize; 4]; 3] = [[2, 3, 7, 5], [1, 1, 1, 1], [3, 1, 4, 9]];
 
-fn precisions(gpu: &Gpu) -> Vec<Precision> {
+pub fn precisions(gpu: &Gpu) -> Vec<Precision> {
     [Precision::F32, Precision::F16]
         .into_iter()
         .filter(|&p| gpu.supports(p))
         .collect()
 }
 
-fn session<'g>(gpu: &'g Gpu, g: &Graph, precision: Precision) -> Session<'g> {
+pub fn session<'g>(gpu: &'g Gpu, g: &Graph, precision: Precision) -> Session<'g> {
     let options = SessionOptions {
         precision: Some(precision),
         ..Default::default()
@@ -75,7 +75,7 @@ fn session<'g>(gpu: &'g Gpu, g: &Graph, precision: Precision) -> Session<'g> {
     Session::with_options(gpu, g, options).unwrap()
 }
 
-fn inputs(shape: [usize; 4], seed: u64) -> (Tensor, Tensor) {
+pub fn inputs(shape: [usize; 4], seed: u64) -> (Tensor, Tensor) {
     (
         Tensor::random(shape.to_vec(), seed),
         Tensor::random(shape.to_vec(), seed + 1),
@@ -239,7 +239,7 @@ fn borrowed_run_equals_owned_run() {
     assert!(e.contains("\"w\"") && e.contains("\"z\""), "{e}");
 }
 
-/// GPU tensors of the wrong precision, shape or count, and buffer ranges that do not fit,
+/// GPU tensors of the wrong shape or count, and buffer ranges that do not fit,
 /// are typed errors naming the input.
 #[test]
 fn gpu_tensors_that_do_not_fit_are_errors() {
@@ -247,21 +247,6 @@ fn gpu_tensors_that_do_not_fit_are_errors() {
     let shape = SHAPES[0];
     let graph = body(shape, 11);
     let x = g.upload(&Tensor::random(shape.to_vec(), 60)).unwrap();
-    if g.supports(Precision::F16) {
-        let s16 = session(g, &graph, Precision::F16);
-        let e = s16.run_gpu(&[&x, &x]).unwrap_err();
-        match &e {
-            Error::DtypeMismatch {
-                what,
-                expected,
-                got,
-            } => {
-                assert!(what.contains("\"x\""), "{e}");
-                assert_eq!((expected.as_str(), got.as_str()), ("f16", "f32"), "{e}");
-            }
-            _ => panic!("expected a dtype mismatch, got {e}"),
-        }
-    }
     let s = Session::new(g, &graph).unwrap();
     let small = g.zeros(&[1, 3, 7, 5]).unwrap();
     let e = s.run_gpu(&[&x, &small]).unwrap_err().to_string();

@@ -24,6 +24,7 @@ mod expand;
 mod f16;
 mod fuzz_harness;
 mod fuzz_regressions;
+mod gpu_convert;
 mod gpu_io;
 mod graph;
 mod graph_patterns;

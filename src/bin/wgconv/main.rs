@@ -487,11 +487,6 @@ mod tests {
                 expected: vec![1],
                 got: vec![2],
             },
-            E::DtypeMismatch {
-                what: s(),
-                expected: s(),
-                got: s(),
-            },
             E::Io {
                 action: "reading",
                 path: "m.onnx".into(),

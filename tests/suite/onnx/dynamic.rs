@@ -201,3 +201,28 @@ fn command_line_takes_any_input_and_benches_a_list_of_shapes() {
     );
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// GPU-resident runs equal host runs bit for bit at each signature, with no host bytes in the
+/// plan's session; the shape input, read on the host, is downloaded to choose the plan.
+#[test]
+fn gpu_resident_runs_equal_host_runs() {
+    let s = DynamicSession::from_onnx_bytes(&conv_reshape(), &SessionConfig::default()).unwrap();
+    let gpu = s.gpu().clone();
+    for (n, sh) in [(1, [3.0, 25.0]), (2, [2.0, 75.0]), (1, [3.0, 25.0])] {
+        let x = Tensor::random(vec![n, 2, 5, 5], 40 + n as u64);
+        let sh = shape(&sh);
+        let host = s.run_named(&[("x", &x), ("shape", &sh)]).unwrap();
+        let plan = s.plan_for(&[&x, &sh]).unwrap();
+        let before = plan.counters();
+        let (gx, gs) = (gpu.upload(&x).unwrap(), gpu.upload(&sh).unwrap());
+        let out = s.run_gpu_named(&[("shape", &gs), ("x", &gx)]).unwrap();
+        let after = plan.counters();
+        assert_eq!(after.bytes_uploaded, before.bytes_uploaded);
+        assert_eq!(after.bytes_read_back, before.bytes_read_back);
+        assert_eq!(after.runs, before.runs + 1);
+        assert_eq!(out[0].0, host[0].0);
+        assert_eq!(gpu.download(&out[0].1).unwrap(), host[0].1, "N={n} {sh:?}");
+    }
+    let c = s.counters();
+    assert_eq!((c.plans_built, c.runs), (2, 6), "{c:?}");
+}

@@ -15,6 +15,7 @@ mod opsets;
 mod pool;
 mod reduce;
 mod runtime_params;
+mod uint8_input;
 
 use std::path::{Path, PathBuf};
 
