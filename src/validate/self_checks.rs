@@ -62,15 +62,14 @@ pub fn cases(
             continue;
         }
         let checks = gpu.with_precision(p).and_then(|g| network_checks(&g));
-        let checks = match checks {
-            Ok(c) => c,
-            Err(e) => {
-                out.push(case(&adapter, name, None, Some(e.to_string())));
-                continue;
-            }
+        let rows = match checks {
+            Ok(checks) => checks
+                .iter()
+                .map(|c| case(&adapter, format!("{name} {}", c.shape()), Some(c), None))
+                .collect(),
+            Err(e) => vec![case(&adapter, name, None, Some(e.to_string()))],
         };
-        for c in checks {
-            let r = case(&adapter, format!("{name} {}", c.shape()), Some(&c), None);
+        for r in rows {
             progress(&r);
             out.push(r);
         }
