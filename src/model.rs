@@ -73,6 +73,13 @@ impl SessionConfig {
         self
     }
 
+    /// Checks fast convolution paths on the device before using them
+    /// ([`SessionOptions::self_check`]; on by default).
+    pub fn self_check(mut self, on: bool) -> Self {
+        self.session.self_check = on;
+        self
+    }
+
     /// Keeps up to `plans` plans in a [`crate::DynamicSession`].
     pub fn plan_cache(mut self, plans: usize) -> Self {
         self.plan_cache = Some(plans);

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use super::params::ParamStore;
+use super::self_check;
 use super::{AtomicCounters, GpuHandle, Session, SessionOptions};
 use crate::device::{BufRef, Dispatch, Gpu};
 use crate::error::Result;
@@ -84,6 +85,11 @@ impl<'g> Session<'g> {
             algorithms,
         };
         let plan = plan::lower(&graph, gpu.target(), &plan_options)?;
+        let (plan, self_checks) = if options.self_check {
+            self_check::checked_plan(gpu, &graph, plan, &plan_options)?
+        } else {
+            (plan, Vec::new())
+        };
         let counters = AtomicCounters::default();
         let store_created = store.buffers_created();
         let store_uploaded = store.uploaded_bytes();
@@ -150,6 +156,7 @@ impl<'g> Session<'g> {
             readback_bytes,
             counters,
             lock: futures_intrusive::sync::Mutex::new((), true),
+            self_checks,
         })
     }
 }

@@ -19,10 +19,12 @@ mod gpu_io;
 mod host_data;
 mod params;
 mod run;
+mod self_check;
 
 pub use gpu_io::GpuInput;
 pub use host_data::HostData;
 pub use params::ParamStore;
+pub use self_check::NodeCheck;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -58,6 +60,14 @@ pub struct SessionOptions {
     /// directory ([`crate::tune`]). Off by default: building then takes predictable time and
     /// every build makes the same (heuristic) choices; turn it on for long-lived sessions.
     pub autotune: bool,
+    /// Before using a fast convolution algorithm (split-K, Winograd) on a node, check it on
+    /// this device: a small problem of the node's shape class in the session's precision
+    /// against the CPU reference, under the algorithm's stated bound, once per device
+    /// ([`crate::tune::self_check`]). A failing one is replaced by the plain kernel for that
+    /// node ([`Session::disabled_fast_paths`]). On by default: these paths cannot all be
+    /// tested in CI on the adapter they run on, and a wrong result costs more than the
+    /// milliseconds the checks take; off, builds skip them.
+    pub self_check: bool,
 }
 
 impl Default for SessionOptions {
@@ -68,6 +78,7 @@ impl Default for SessionOptions {
             precision: None,
             algorithms: HashMap::new(),
             autotune: false,
+            self_check: true,
         }
     }
 }
@@ -125,6 +136,8 @@ pub struct Session<'g> {
     readback_bytes: u64,
     counters: AtomicCounters,
     lock: futures_intrusive::sync::Mutex<()>,
+    /// The fast paths the plan relied on and their self-checks.
+    self_checks: Vec<NodeCheck>,
 }
 
 impl std::fmt::Debug for Session<'_> {

@@ -26,7 +26,7 @@
 //! that does not parse, or has another version, is ignored with a warning (and replaced at the
 //! next save).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -35,9 +35,11 @@ use serde::{Deserialize, Serialize};
 
 mod bench;
 mod key;
+pub mod self_check;
 
 use bench::{Bench, conv_parts};
 pub use key::{ConvKey, adapter_key, conv_key, fingerprint};
+pub use self_check::{FastPathCheck, is_fast_path};
 
 use crate::device::Gpu;
 use crate::device::timer::{Clock, time_pass};
@@ -136,6 +138,8 @@ pub struct Tuner {
     runs: AtomicU64,
     pruned: AtomicU64,
     failed: AtomicU64,
+    /// Fast-path self-checks run on this device ([`self_check`]).
+    checks: Mutex<HashMap<self_check::CheckKey, std::sync::Arc<FastPathCheck>>>,
 }
 
 impl std::fmt::Debug for Tuner {
@@ -201,6 +205,7 @@ impl Tuner {
             runs: AtomicU64::new(0),
             pruned: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            checks: Mutex::new(HashMap::new()),
         }
     }
 
@@ -387,7 +392,8 @@ impl Tuner {
 }
 
 /// The autotuner of a device: one per [`Gpu`] (shared by its [`Gpu::with_precision`] handles),
-/// loaded from the cache directory on first use.
+/// loaded from the cache directory on first use. It also keeps the device's fast-path
+/// self-checks ([`self_check`]).
 pub trait GpuTuner {
     /// This adapter's autotuning choices.
     fn tuner(&self) -> &Tuner;

@@ -3,11 +3,13 @@
 //! - Static: every shader, with every set of override values the engine used during the run
 //!   (plus the defaults), translated by naga to SPIR-V, MSL, HLSL and GLSL.
 //! - Dynamic: the [`battery`] of kernel problems on each adapter against the CPU reference.
+//! - Self-checks ([`self_checks`]): the fast convolution paths sessions check before use.
 //! - Bisection (`bisect`): a network node by node against the CPU reference.
 
 pub mod battery;
 pub mod bisect;
 mod report;
+pub mod self_checks;
 
 use serde::Serialize;
 
@@ -222,6 +224,9 @@ pub fn run(opts: &ValidateOptions, progress: &mut dyn FnMut(&CaseResult)) -> Rep
                 let (cases, skipped) = run_battery(&gpu, opts.filter.as_deref(), progress);
                 report.cases.extend(cases);
                 report.skipped.extend(skipped);
+                report
+                    .cases
+                    .extend(self_checks::cases(&gpu, opts.filter.as_deref(), progress));
                 if let Some(g) = &opts.bisect {
                     report.bisection.extend(bisect_lines(&gpu, g));
                 }

@@ -43,6 +43,7 @@ mod resize;
 mod reverse;
 mod robustness;
 mod runtime_weights;
+mod self_check;
 mod shaders;
 mod softmax;
 mod splitk;

@@ -2,7 +2,7 @@
 //! has, and catch a deliberately broken one.
 
 use wgconv::shaders::Shader;
-use wgconv::validate::{ValidateOptions, battery, run};
+use wgconv::validate::{ValidateOptions, battery, run, self_checks};
 
 /// The report covers lavapipe (Vulkan) and llvmpipe (GL), and everything passes on both.
 #[test]
@@ -54,7 +54,7 @@ fn battery_passes_on_vulkan_and_gl() {
         let ran: Vec<(&str, &str)> = report
             .cases
             .iter()
-            .filter(|c| &c.adapter == a)
+            .filter(|c| &c.adapter == a && !c.family.starts_with(self_checks::FAMILY))
             .map(|c| (c.family.as_str(), c.case.as_str()))
             .collect();
         assert_eq!(ran, want, "cases run on {a}");
@@ -71,6 +71,14 @@ fn battery_passes_on_vulkan_and_gl() {
             .map(|c| (c.family, c.name.as_str()))
             .collect();
         assert_eq!(skipped, want_skipped, "cases skipped on {a}");
+        // Then the fast-path self-checks (tests/suite/self_check.rs checks their content).
+        assert!(
+            report
+                .cases
+                .iter()
+                .any(|c| &c.adapter == a && c.family.starts_with(self_checks::FAMILY)),
+            "no self-check on {a}"
+        );
     }
     assert!(
         report
@@ -105,11 +113,13 @@ fn planted_fault_is_caught() {
     assert!(!failed.is_empty());
     // Pointwise convs, Linear and MatMul all run on the matmul shader, as do split-K's
     // pointwise case and Winograd's batched GEMM (in every precision: the f16 families are
-    // "<family> f16" and "<family> f16-acc32"); nothing else may fail.
+    // "<family> f16" and "<family> f16-acc32"), and so Winograd's self-check ("self-check
+    // winograd"); nothing else may fail.
     for c in &failed {
         let base = c.family.split(' ').next().unwrap_or_default();
         assert!(
-            ["pointwise", "linear", "matmul", "splitk", "winograd"].contains(&base),
+            c.family == "self-check winograd"
+                || ["pointwise", "linear", "matmul", "splitk", "winograd"].contains(&base),
             "unexpected failure {c:?}"
         );
     }

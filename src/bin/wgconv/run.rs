@@ -120,7 +120,18 @@ pub(crate) fn run_cmd(
             plan.dispatch_count()
         ),
         format!("pipeline cache: {}", gpu.pipeline_cache_state()),
+        format!(
+            "self-check: {} fast paths checked, {} disabled",
+            plan.self_checks().len(),
+            plan.disabled_fast_paths().len()
+        ),
     ];
+    // No logger in the library: the CLI says why a node runs the plain kernel.
+    report.extend(
+        plan.disabled_fast_paths()
+            .iter()
+            .map(|c| format!("  fast path {c}")),
+    );
     if tune {
         let t = gpu.tuner().stats();
         report.push(format!(
