@@ -259,6 +259,20 @@ fn list_lines(nodes: &[UnsupportedNode]) -> String {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// The `map_err` for a file operation: `std::fs::read(p).map_err(Error::io("reading", p))`
+    /// gives [`Error::Io`] with the path and the operating system's error as its source.
+    pub fn io(
+        action: &'static str,
+        path: impl AsRef<std::path::Path>,
+    ) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.as_ref().to_path_buf();
+        move |source| Error::Io {
+            action,
+            path,
+            source,
+        }
+    }
+
     /// Shorthand for [`Error::InvalidOp`].
     pub fn invalid_op(op: impl Into<String>, message: impl Into<String>) -> Self {
         Error::InvalidOp {

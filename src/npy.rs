@@ -54,11 +54,7 @@ pub fn from_bytes(bytes: &[u8], origin: &str) -> Result<Tensor> {
 
 /// Reads a `.npy` file.
 pub fn read(path: &Path) -> Result<Tensor> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        action: "reading",
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = std::fs::read(path).map_err(Error::io("reading", path))?;
     from_bytes(&bytes, &path.display().to_string())
 }
 
@@ -81,11 +77,7 @@ pub fn to_bytes(t: &Tensor) -> Result<Vec<u8>> {
 /// Writes a float32 `.npy` file.
 pub fn write(path: &Path, t: &Tensor) -> Result<()> {
     let bytes = to_bytes(t)?;
-    std::fs::write(path, bytes).map_err(|source| Error::Io {
-        action: "writing",
-        path: path.to_path_buf(),
-        source,
-    })
+    std::fs::write(path, bytes).map_err(Error::io("writing", path))
 }
 
 #[cfg(test)]

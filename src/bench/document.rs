@@ -269,11 +269,7 @@ pub fn read_baseline(path: &Path) -> Result<Vec<(String, f64)>> {
         value: path.display().to_string(),
         reason,
     };
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-        action: "reading",
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = std::fs::read_to_string(path).map_err(Error::io("reading", path))?;
     let doc: Value = serde_json::from_str(&text).map_err(|e| bad(format!("not JSON: {e}")))?;
     item_times(&doc, "the file").map_err(bad)
 }

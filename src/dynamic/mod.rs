@@ -109,11 +109,7 @@ impl DynamicSession {
     /// fixed; inputs given there as constants are not inputs any more.
     pub fn from_onnx_path(path: impl AsRef<Path>, config: &SessionConfig) -> Result<Self> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| Error::Io {
-            action: "reading",
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let bytes = std::fs::read(path).map_err(Error::io("reading", path))?;
         let base = Some(path.parent().map(Path::to_path_buf).unwrap_or_default());
         Self::onnx(bytes, base, config)
     }

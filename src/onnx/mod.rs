@@ -50,11 +50,7 @@ pub fn import_bytes_at(bytes: &[u8], base: Option<&Path>, opts: &ImportOptions) 
 
 /// Imports a model file; external data is read relative to its folder.
 pub fn import_path(path: &Path, opts: &ImportOptions) -> Result<Graph> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        action: "reading",
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = std::fs::read(path).map_err(Error::io("reading", path))?;
     let base: PathBuf = path.parent().map(Path::to_path_buf).unwrap_or_default();
     import::import(&bytes, opts, Some(&base))
 }

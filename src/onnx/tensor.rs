@@ -131,11 +131,7 @@ fn read_external(t: &TensorProto, base: Option<&Path>) -> Result<Vec<u8>> {
         )
     })?;
     let path = base.join(rel);
-    let bytes = std::fs::read(&path).map_err(|source| Error::Io {
-        action: "reading external data of",
-        path: path.clone(),
-        source,
-    })?;
+    let bytes = std::fs::read(&path).map_err(Error::io("reading external data of", &path))?;
     let start = offset as usize;
     let end = match length {
         Some(l) => start

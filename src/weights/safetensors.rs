@@ -99,11 +99,7 @@ pub fn load_safetensors(g: &mut Graph, bytes: &[u8]) -> Result<()> {
 /// Loads a safetensors file into `g`.
 pub fn load_safetensors_file(g: &mut Graph, path: impl AsRef<Path>) -> Result<()> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        action: "reading",
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = std::fs::read(path).map_err(Error::io("reading", path))?;
     load_safetensors(g, &bytes)
 }
 

@@ -12,7 +12,7 @@ use wgconv::bench::{self, BenchOptions, Document, Memory, Metadata, NetworkResul
 use wgconv::{Gpu, Precision, Result};
 
 use crate::args::{AdapterArgs, AutotuneArgs, parse_shapes};
-use crate::{io_error, write_file};
+use crate::write_file;
 
 /// What `bench` writes and measures besides the latency.
 pub(crate) struct BenchOutputs {
@@ -29,8 +29,8 @@ pub(crate) struct BenchOutputs {
 }
 
 fn read_suite(path: &str) -> Result<Suite> {
-    let text =
-        std::fs::read_to_string(path).map_err(io_error("reading", std::path::Path::new(path)))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(wgconv::Error::io("reading", std::path::Path::new(path)))?;
     Suite::parse(&text, path)
 }
 

@@ -209,21 +209,8 @@ enum Command {
     },
 }
 
-/// Turns an I/O failure on `path` into [`wgconv::Error::Io`], keeping its source.
-fn io_error(
-    action: &'static str,
-    path: &std::path::Path,
-) -> impl FnOnce(std::io::Error) -> wgconv::Error {
-    let path = path.to_path_buf();
-    move |source| wgconv::Error::Io {
-        action,
-        path,
-        source,
-    }
-}
-
 fn write_file(path: &PathBuf, text: &str) -> Result<()> {
-    std::fs::write(path, text).map_err(io_error("writing", path))
+    std::fs::write(path, text).map_err(wgconv::Error::io("writing", path))
 }
 
 /// Exit codes (README "Command line"): 0 success, 1 validation found failures, 2 usage error

@@ -86,7 +86,7 @@ pub(crate) fn run_cmd(
     }
     let labels: Vec<String> = match &timing.labels {
         Some(p) => std::fs::read_to_string(p)
-            .map_err(crate::io_error("reading labels from", p))?
+            .map_err(wgconv::Error::io("reading labels from", p))?
             .lines()
             .map(str::to_string)
             .collect(),
@@ -149,7 +149,8 @@ pub(crate) fn run_cmd(
         ));
     }
     if let Some(dir) = output_dir {
-        std::fs::create_dir_all(dir).map_err(crate::io_error("creating the output folder", dir))?;
+        std::fs::create_dir_all(dir)
+            .map_err(wgconv::Error::io("creating the output folder", dir))?;
     }
     for (name, t) in &outputs {
         let (lo, hi) = t
