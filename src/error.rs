@@ -119,10 +119,11 @@ pub enum Error {
         what: String,
         /// Where in the model: the file as a whole, a node, a tensor, a graph output.
         location: String,
-        /// The protobuf decoder's error, when decoding failed (it names the message and
-        /// field it was reading).
+        /// The protobuf decoder's error (`prost::DecodeError`), when decoding failed (it
+        /// names the message and field it was reading). Boxed so the type exists without
+        /// the `onnx` feature.
         #[source]
-        source: Option<prost::DecodeError>,
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
     /// A named input the model does not have.
     #[error("unknown input {name:?}; the model's inputs are {known:?}")]

@@ -130,6 +130,7 @@ impl Session<'static> {
         pollster::block_on(Self::from_graph_async(graph, config))
     }
 
+    #[cfg(feature = "onnx")]
     /// [`Session::from_onnx_bytes`], awaiting device creation.
     pub async fn from_onnx_bytes_async(bytes: &[u8], config: &SessionConfig) -> Result<Self> {
         let graph = import_bytes(bytes, &config.import)?;

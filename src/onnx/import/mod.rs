@@ -126,7 +126,7 @@ pub(crate) fn decode_model(bytes: &[u8]) -> Result<ModelProto> {
     ModelProto::decode(bytes).map_err(|e| Error::MalformedModel {
         what: format!("not a valid ONNX protobuf ({} bytes)", bytes.len()),
         location: "the file".into(),
-        source: Some(e),
+        source: Some(Box::new(e)),
     })
 }
 
