@@ -19,8 +19,8 @@ const INPUT: [usize; 4] = [1, 3, 112, 112];
 /// Family name of the cases in the report.
 pub const FAMILY: &str = "self-check";
 
-/// The distinct self-checks of the fast paths of ResNet-18 at 112 px on `gpu` in its precision (each shape
-/// class once).
+/// The distinct self-checks of the fast paths of ResNet-18 at 112 px on `gpu` in its
+/// precision (each shape class once).
 pub fn network_checks(gpu: &Gpu) -> Result<Vec<Arc<FastPathCheck>>> {
     let g = passes::optimize(&crate::zoo::build(NETWORK, &INPUT)?)?;
     let plan = plan::lower(&g, gpu.target(), &PlanOptions::default())?;
