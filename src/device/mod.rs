@@ -34,6 +34,19 @@ pub use tensor::GpuTensor;
 /// (same queue, same pipeline cache) whose kernels, uploads and downloads use another precision;
 /// kernel host functions take the precision from the handle they are given, so their signatures
 /// do not change with it.
+///
+/// ```
+/// use wgconv::{Gpu, GpuOptions, Precision, Tensor};
+///
+/// // No cache directory: nothing is written to disk.
+/// let gpu = Gpu::with_options(&GpuOptions { cache_dir: None, ..GpuOptions::default() })?;
+/// println!("running on {}", gpu.describe());
+/// let t = Tensor::new(vec![2, 2], vec![1.0, 2.5, -3.0, 0.125])?;
+/// let on_device = gpu.upload(&t)?;
+/// assert_eq!(on_device.precision(), Precision::F32);
+/// assert_eq!(gpu.download(&on_device)?, t);
+/// # Ok::<(), wgconv::Error>(())
+/// ```
 pub struct Gpu {
     pub(crate) adapter: wgpu::Adapter,
     pub(crate) device: wgpu::Device,

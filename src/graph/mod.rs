@@ -79,7 +79,26 @@ fn infer_checked(name: &str, op: &Op, shapes: &[&[usize]]) -> Result<Vec<usize>>
     Ok(shape)
 }
 
-/// A directed acyclic graph of [`Node`]s over [`Value`]s.
+/// A directed acyclic graph of [`Node`]s over [`Value`]s, built with one method per PyTorch
+/// module ([`builder`]) and run on the CPU by [`cpu::run`] (the reference sessions are
+/// checked against).
+///
+/// ```
+/// use wgconv::graph::{Conv2d, Graph, cpu};
+/// use wgconv::{Tensor, weights};
+///
+/// let mut g = Graph::new();
+/// let x = g.input("x", &[1, 3, 8, 8]);
+/// let y = g.conv2d(x, "features.0", Conv2d::new(8, 3).stride(2).pad(1))?;
+/// let y = g.relu(y)?;
+/// g.output_named(y, "features");
+/// weights::init_seeded(&mut g, 11);
+/// assert_eq!(g.shape(y), &[1, 8, 4, 4]);
+/// assert_eq!(g.parameter_count(), 8 * 3 * 3 * 3 + 8);
+/// let out = cpu::run(&g, &[Tensor::random(vec![1, 3, 8, 8], 1)])?;
+/// assert!(out[0].data().iter().all(|&v| v >= 0.0));
+/// # Ok::<(), wgconv::Error>(())
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct Graph {
     nodes: Vec<Node>,

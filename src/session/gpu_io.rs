@@ -18,6 +18,34 @@ use crate::precision::Precision;
 use crate::tensor::numel;
 
 /// One input of a run on the device ([`Session::run_gpu_inputs`]).
+///
+/// A camera frame fed straight into a model: the convert kernel writes the normalised
+/// pixels into the session's input buffer.
+///
+/// ```
+/// use wgpu::util::DeviceExt;
+/// use wgconv::graph::Graph;
+/// use wgconv::ops::Rgba8Normalize;
+/// use wgconv::{GpuInput, Rgba8Frames, Session, SessionConfig};
+///
+/// let mut g = Graph::new();
+/// let x = g.input("image", &[1, 3, 2, 2]);
+/// let y = g.relu(x)?;
+/// g.output(y);
+/// let session = Session::from_graph(&g, &SessionConfig::default().cache_dir(None))?;
+/// let gpu = session.gpu();
+/// let pixels = [0xffff_ffffu32; 4]; // a white 2x2 frame
+/// let buffer = gpu.device().create_buffer_init(&wgpu::util::BufferInitDescriptor {
+///     label: Some("frame"),
+///     contents: bytemuck::cast_slice(&pixels),
+///     usage: wgpu::BufferUsages::STORAGE,
+/// });
+/// let frames = Rgba8Frames::from_buffer(buffer, 0, 1, 2, 2)?;
+/// let norm = Rgba8Normalize::new([0.5; 3], [0.5; 3])?; // bytes to [-1, 1]
+/// let y = session.run_gpu_inputs(&[GpuInput::Rgba8(&frames, &norm)])?;
+/// assert_eq!(gpu.download(&y[0])?.data(), &[1.0; 12]);
+/// # Ok::<(), wgconv::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub enum GpuInput<'a> {
     /// A tensor of the planned shape, stored in either precision (converted on the device
