@@ -113,7 +113,7 @@ impl InputInfo {
     }
 
     /// The error for `t` not fitting this input.
-    pub fn mismatch(&self, expected: impl Into<String>, got: impl Into<String>) -> Error {
+    pub(crate) fn mismatch(&self, expected: impl Into<String>, got: impl Into<String>) -> Error {
         Error::InputMismatch {
             input: self.name.clone(),
             feeds: self.feeds_text(),
@@ -126,7 +126,7 @@ impl InputInfo {
 #[cfg(feature = "onnx")]
 /// The inputs of an ONNX model that are not initializers nor given as constants in `opts`,
 /// with the shapes `opts` fixes in advance.
-pub fn onnx_inputs(bytes: &[u8], opts: &ImportOptions) -> Result<Vec<InputInfo>> {
+pub(crate) fn onnx_inputs(bytes: &[u8], opts: &ImportOptions) -> Result<Vec<InputInfo>> {
     let model = crate::onnx::decode_model(bytes)?;
     let graph = crate::onnx::model_graph(&model)?;
     let initialized: Vec<&str> = graph.initializer.iter().map(TensorProto::name).collect();
@@ -215,7 +215,7 @@ fn onnx_type(vi: &ValueInfoProto) -> (bool, Option<Vec<Dim>>) {
 
 /// The inputs of a built graph: every dimension fixed as built except those `open` names
 /// (input name, axis, symbol).
-pub fn graph_inputs(graph: &Graph, open: &[(&str, usize, &str)]) -> Result<Vec<InputInfo>> {
+pub(crate) fn graph_inputs(graph: &Graph, open: &[(&str, usize, &str)]) -> Result<Vec<InputInfo>> {
     let consumers = graph.consumers();
     let mut out: Vec<InputInfo> = graph
         .inputs()

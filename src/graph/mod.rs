@@ -80,7 +80,7 @@ fn infer_checked(name: &str, op: &Op, shapes: &[&[usize]]) -> Result<Vec<usize>>
 }
 
 /// A directed acyclic graph of [`Node`]s over [`Value`]s, built with one method per PyTorch
-/// module ([`builder`]) and run on the CPU by [`cpu::run`] (the reference sessions are
+/// module (the builder API) and run on the CPU by [`cpu::run`] (the reference sessions are
 /// checked against).
 ///
 /// ```
@@ -279,7 +279,7 @@ impl Graph {
     }
 
     /// Replaces every read of `from` (node inputs and graph outputs) with `to`.
-    pub fn replace_uses(&mut self, from: ValueId, to: ValueId) {
+    pub(crate) fn replace_uses(&mut self, from: ValueId, to: ValueId) {
         for n in &mut self.nodes {
             for v in &mut n.inputs {
                 if *v == from {
@@ -295,7 +295,7 @@ impl Graph {
     }
 
     /// Sets a node's inputs (a pass fusing a residual add appends the residual).
-    pub fn set_inputs(&mut self, id: NodeId, inputs: Vec<ValueId>) {
+    pub(crate) fn set_inputs(&mut self, id: NodeId, inputs: Vec<ValueId>) {
         self.nodes[id.0].inputs = inputs;
     }
 
@@ -304,7 +304,7 @@ impl Graph {
     /// Reshape back to the old shape, named [`Graph::unique_name`] of the node's, follows it, so
     /// readers are unaffected. Nothing changes on error. The appended Reshape breaks the
     /// topological order until [`Graph::compact`].
-    pub fn replace_node(&mut self, id: NodeId, op: Op, inputs: Vec<ValueId>) -> Result<()> {
+    pub(crate) fn replace_node(&mut self, id: NodeId, op: Op, inputs: Vec<ValueId>) -> Result<()> {
         let name = self.nodes[id.0].name.clone();
         if let Some(v) = inputs.iter().find(|v| v.0 >= self.values.len()) {
             return Err(Error::invalid_op(
