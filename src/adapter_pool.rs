@@ -265,6 +265,27 @@ impl Pool {
 
     /// [`Session::run_async`] on the least-loaded adapter, chosen when the future is first
     /// polled; futures in flight together run on different adapters at once.
+    ///
+    /// ```
+    /// # use wgconv::graph::Graph;
+    /// use wgconv::{AdapterFilter, Pool, SessionConfig, Tensor};
+    /// # let mut g = Graph::new();
+    /// # let x = g.input("x", &[1, 4]);
+    /// # let y = g.relu(x)?;
+    /// # g.output(y);
+    /// let pool = Pool::new(&g, &SessionConfig::default().cache_dir(None), &AdapterFilter::default())?;
+    /// let x = Tensor::new(vec![1, 4], vec![-1.0, 1.0, -2.0, 2.0])?;
+    /// // Runs from two threads at once go to different adapters when the pool has several.
+    /// let (a, b) = std::thread::scope(|s| {
+    ///     let a = s.spawn(|| pollster::block_on(pool.run_async(std::slice::from_ref(&x))));
+    ///     let b = s.spawn(|| pollster::block_on(pool.run_async(std::slice::from_ref(&x))));
+    ///     (a.join().expect("no panic"), b.join().expect("no panic"))
+    /// });
+    /// assert_eq!(a?[0].data(), &[0.0, 1.0, 0.0, 2.0]);
+    /// assert_eq!(b?[0].data(), &[0.0, 1.0, 0.0, 2.0]);
+    /// assert_eq!(pool.adapters().iter().map(|a| a.runs).sum::<u64>(), 2);
+    /// # Ok::<(), wgconv::Error>(())
+    /// ```
     pub async fn run_async(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
         let claim = self.claim();
         claim.0.session.run_async(inputs).await
