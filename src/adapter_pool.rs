@@ -7,13 +7,22 @@
 //! adapter that has been given fewer runs, so calls that overlap (threads, or futures joined
 //! on one executor) spread across the adapters.
 //!
-//! ```no_run
-//! use wgconv::adapter_pool::{AdapterFilter, Pool};
-//! use wgconv::{SessionConfig, Tensor};
-//! let graph = wgconv::zoo::build("squeezenet1_1", &[1, 3, 224, 224])?;
-//! let pool = Pool::new(&graph, &SessionConfig::default(), &AdapterFilter::default())?;
-//! let y = pool.run(&[Tensor::zeros(vec![1, 3, 224, 224])])?;
-//! for a in pool.adapters() {
+//! ```
+//! use wgconv::graph::{Conv2d, Graph};
+//! use wgconv::{AdapterFilter, Pool, SessionConfig, Tensor, weights};
+//!
+//! let mut graph = Graph::new();
+//! let x = graph.input("x", &[1, 3, 8, 8]);
+//! let y = graph.conv2d(x, "conv", Conv2d::new(4, 3).pad(1))?;
+//! graph.output(y);
+//! weights::init_seeded(&mut graph, 3);
+//! let config = SessionConfig::default().cache_dir(None);
+//! let pool = Pool::new(&graph, &config, &AdapterFilter::default())?;
+//! let y = pool.run(&[Tensor::zeros(vec![1, 3, 8, 8])])?;
+//! assert_eq!(y[0].shape(), &[1, 4, 8, 8]);
+//! let adapters = pool.adapters();
+//! assert_eq!(adapters.iter().map(|a| a.runs).sum::<u64>(), 1);
+//! for a in &adapters {
 //!     println!("{} ({:?}): {} runs", a.name, a.backend, a.runs);
 //! }
 //! # Ok::<(), wgconv::Error>(())
@@ -31,6 +40,22 @@ use crate::tensor::Tensor;
 
 /// Which adapters a [`Pool`] uses; every condition given must hold. The default takes every
 /// adapter of every backend (GL included).
+///
+/// ```
+/// use wgconv::AdapterFilter;
+/// use wgconv::device::enumerate_adapters;
+///
+/// let all = enumerate_adapters(None);
+/// let vulkan = AdapterFilter::default().backends(wgpu::Backends::VULKAN);
+/// let matched = all.iter().filter(|info| vulkan.matches(info)).count();
+/// assert_eq!(matched, enumerate_adapters(Some(wgpu::Backends::VULKAN)).len());
+/// // Discrete or integrated GPUs only (no software rasteriser), by name.
+/// let gpus = AdapterFilter::default()
+///     .name("radeon")
+///     .device_type(wgpu::DeviceType::DiscreteGpu)
+///     .device_type(wgpu::DeviceType::IntegratedGpu);
+/// assert!(all.iter().filter(|i| gpus.matches(i)).all(|i| i.name.to_lowercase().contains("radeon")));
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct AdapterFilter {
     /// Only these backends.
@@ -112,7 +137,8 @@ impl Drop for Claim<'_> {
     }
 }
 
-/// A model's session on each chosen adapter, runs spread by load. `Send + Sync`.
+/// A model's session on each chosen adapter, runs spread by load. `Send + Sync`. The
+/// module docs have an example.
 pub struct Pool {
     members: Vec<Member>,
     skipped: Vec<(String, Error)>,
@@ -239,6 +265,27 @@ impl Pool {
 
     /// [`Session::run_async`] on the least-loaded adapter, chosen when the future is first
     /// polled; futures in flight together run on different adapters at once.
+    ///
+    /// ```
+    /// # use wgconv::graph::Graph;
+    /// use wgconv::{AdapterFilter, Pool, SessionConfig, Tensor};
+    /// # let mut g = Graph::new();
+    /// # let x = g.input("x", &[1, 4]);
+    /// # let y = g.relu(x)?;
+    /// # g.output(y);
+    /// let pool = Pool::new(&g, &SessionConfig::default().cache_dir(None), &AdapterFilter::default())?;
+    /// let x = Tensor::new(vec![1, 4], vec![-1.0, 1.0, -2.0, 2.0])?;
+    /// // Runs from two threads at once go to different adapters when the pool has several.
+    /// let (a, b) = std::thread::scope(|s| {
+    ///     let a = s.spawn(|| pollster::block_on(pool.run_async(std::slice::from_ref(&x))));
+    ///     let b = s.spawn(|| pollster::block_on(pool.run_async(std::slice::from_ref(&x))));
+    ///     (a.join().expect("no panic"), b.join().expect("no panic"))
+    /// });
+    /// assert_eq!(a?[0].data(), &[0.0, 1.0, 0.0, 2.0]);
+    /// assert_eq!(b?[0].data(), &[0.0, 1.0, 0.0, 2.0]);
+    /// assert_eq!(pool.adapters().iter().map(|a| a.runs).sum::<u64>(), 2);
+    /// # Ok::<(), wgconv::Error>(())
+    /// ```
     pub async fn run_async(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
         let claim = self.claim();
         claim.0.session.run_async(inputs).await

@@ -6,6 +6,22 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 /// Everything that can go wrong in wgconv.
+///
+/// Each variant names what was wrong and where, so callers can match on it:
+///
+/// ```
+/// use wgconv::graph::{Conv2d, Graph};
+/// use wgconv::{Error, Tensor};
+///
+/// let err = Tensor::new(vec![1, 3], vec![0.0; 4]).unwrap_err();
+/// assert_eq!(err.to_string(), "tensor shape [1, 3] needs 3 elements, got 4");
+///
+/// let mut g = Graph::new();
+/// let x = g.input("x", &[1, 3, 8, 8]);
+/// // Six output channels cannot be split into four groups.
+/// let err = g.conv2d(x, "conv", Conv2d::new(6, 3).groups(4)).unwrap_err();
+/// assert!(matches!(err, Error::InvalidOp { .. }), "{err}");
+/// ```
 #[derive(Debug, Error)]
 #[non_exhaustive]
 #[allow(missing_docs)] // each variant's message names its fields and says what they hold
@@ -223,6 +239,31 @@ pub enum Error {
 }
 
 /// One ONNX node the importer cannot take (see [`Error::UnsupportedOps`]).
+#[cfg_attr(
+    feature = "onnx",
+    doc = r#"
+```
+# use prost::Message;
+# use wgconv::onnx::proto::{GraphProto, ModelProto, NodeProto, OperatorSetIdProto};
+# use wgconv::onnx::proto::ValueInfoProto;
+# let node = |op: &str, name: &str| NodeProto { op_type: Some(op.into()), name: Some(name.into()), input: vec!["x".into()], output: vec![format!("{name}_out")], ..Default::default() };
+# let x_info = ValueInfoProto { name: Some("x".into()), ..Default::default() };
+# let y_info = ValueInfoProto { name: Some("warp_out".into()), ..Default::default() };
+# let graph = GraphProto { node: vec![node("Relu", "relu"), node("Warp", "warp")], input: vec![x_info], output: vec![y_info], ..Default::default() };
+# let opset = OperatorSetIdProto { domain: Some(String::new()), version: Some(17) };
+# let model = ModelProto { ir_version: Some(8), opset_import: vec![opset], graph: Some(graph), ..Default::default() };
+use wgconv::Error;
+use wgconv::onnx::{ImportOptions, import_bytes};
+
+// A model whose second node is an op no ONNX opset defines.
+let err = import_bytes(&model.encode_to_vec(), &ImportOptions::default()).unwrap_err();
+let Error::UnsupportedOps { nodes } = err else { panic!("{err}") };
+assert_eq!(nodes.len(), 1);
+assert_eq!((nodes[0].node.as_str(), nodes[0].index, nodes[0].op.as_str()), ("warp", 1, "Warp"));
+assert_eq!(nodes[0].opset, 17);
+```
+"#
+)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct UnsupportedNode {

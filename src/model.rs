@@ -25,6 +25,28 @@ use crate::session::{HostData, Session, SessionOptions};
 use crate::tensor::Tensor;
 
 /// How to create a session: which adapter, the shapes of dynamic inputs, and graph options.
+///
+/// Two sessions sharing one device (and its pipeline cache):
+///
+/// ```
+/// use std::sync::Arc;
+/// use wgconv::graph::Graph;
+/// use wgconv::{Gpu, GpuOptions, Session, SessionConfig};
+///
+/// let mut g = Graph::new();
+/// let x = g.input("x", &[1, 8]);
+/// let y = g.relu(x)?;
+/// g.output(y);
+/// let gpu = Arc::new(Gpu::with_options(&GpuOptions { cache_dir: None, ..GpuOptions::default() })?);
+/// let config = SessionConfig { shared_gpu: Some(gpu.clone()), ..SessionConfig::default() }
+///     .self_check(false)
+///     .plan_cache(2);
+/// let a = Session::from_graph(&g, &config)?;
+/// let b = Session::from_graph(&g, &config)?;
+/// assert!(std::ptr::eq(a.gpu(), b.gpu()));
+/// assert_eq!(a.gpu().describe(), gpu.describe());
+/// # Ok::<(), wgconv::Error>(())
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct SessionConfig {
     /// Adapter choice and caches ([`GpuOptions::default`] when `None`; the environment is
@@ -252,6 +274,22 @@ impl Session<'_> {
     /// u8 ([`HostData`]); returns every output with its name. f32 elements, and f16 ones for
     /// f16 sessions, go to the device straight from the caller's slices; the others are
     /// widened on the device.
+    ///
+    /// ```
+    /// # use wgconv::graph::Graph;
+    /// use wgconv::session::HostData;
+    /// use wgconv::{Session, SessionConfig};
+    /// # let mut g = Graph::new();
+    /// # let x = g.input("pixels", &[1, 4]);
+    /// # let y = g.relu(x)?;
+    /// # g.output_named(y, "y");
+    /// let session = Session::from_graph(&g, &SessionConfig::default().cache_dir(None))?;
+    /// // An 8-bit image input: one byte per element crosses the bus, widened on the device.
+    /// let bytes: [u8; 4] = [0, 1, 128, 255];
+    /// let out = session.run_host_data(&[("pixels", HostData::U8(&bytes), &[1, 4])])?;
+    /// assert_eq!(out[0].1.data(), &[0.0, 1.0, 128.0, 255.0]);
+    /// # Ok::<(), wgconv::Error>(())
+    /// ```
     pub fn run_host_data(
         &self,
         inputs: &[(&str, HostData<'_>, &[usize])],

@@ -10,6 +10,24 @@ impl Session<'_> {
     /// array, with its name. A view in standard layout (row-major and contiguous, as arrays
     /// are made) goes to the device straight from its memory; any other view (transposed,
     /// strided, a slice along an inner axis) is first copied into standard layout.
+    ///
+    /// ```
+    /// # use wgconv::graph::Graph;
+    /// use ndarray::{ArrayD, IxDyn};
+    /// use wgconv::{Session, SessionConfig};
+    /// # let mut g = Graph::new();
+    /// # let x = g.input("x", &[2, 3]);
+    /// # let y = g.relu(x)?;
+    /// # g.output_named(y, "y");
+    /// let session = Session::from_graph(&g, &SessionConfig::default().cache_dir(None))?;
+    /// let a = ArrayD::from_shape_vec(IxDyn(&[3, 2]), vec![1.0, -2.0, 3.0, -4.0, 5.0, -6.0])
+    ///     .expect("6 elements");
+    /// // A transposed view: copied into standard layout before upload.
+    /// let out = session.run_ndarray(&[("x", a.t())])?;
+    /// assert_eq!(out[0].0, "y");
+    /// assert_eq!(out[0].1, a.t().mapv(|v: f32| v.max(0.0)));
+    /// # Ok::<(), wgconv::Error>(())
+    /// ```
     pub fn run_ndarray(
         &self,
         inputs: &[(&str, ArrayViewD<'_, f32>)],

@@ -15,6 +15,21 @@
 use crate::error::{Error, Result};
 
 /// Storage type of tensors on the device and accumulation type of the kernels.
+///
+/// ```
+/// use wgconv::{Error, Precision};
+///
+/// let p: Precision = "f16-acc32".parse()?;
+/// assert_eq!(p, Precision::F16AccF32);
+/// assert!(p.is_f16() && !p.accumulates_in_f16());
+/// // What upload and readback do to host values: 1/3 rounded to f16's 11-bit mantissa.
+/// let bytes = p.encode(&[1.0 / 3.0, 2.0]);
+/// assert_eq!(bytes.len(), 2 * p.elem_bytes());
+/// assert_eq!(p.decode(&bytes, 2), [p.round(1.0 / 3.0), 2.0]);
+/// assert_eq!(p.round(1.0 / 3.0), 0.33325195);
+/// assert!(matches!(Precision::parse("f64"), Err(Error::InvalidSetting { .. })));
+/// # Ok::<(), wgconv::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Precision {
     /// f32 storage, f32 accumulation (every device).

@@ -4,6 +4,20 @@ use crate::error::{Error, Result};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
 /// A dense f32 tensor in host memory, row-major.
+///
+/// ```
+/// use wgconv::{Error, Tensor};
+///
+/// let t = Tensor::new(vec![2, 3], vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0])?;
+/// assert_eq!((t.shape(), t.numel()), (&[2, 3][..], 6));
+/// let t = t.reshape(vec![3, 2])?;
+/// assert_eq!(t.data()[2..4], [2.0, 3.0]); // row 1 of the new shape
+/// // Seeded: the same seed gives the same tensor.
+/// assert_eq!(Tensor::random(vec![4], 9), Tensor::random(vec![4], 9));
+/// let err = Tensor::new(vec![2, 2], vec![1.0; 3]).unwrap_err();
+/// assert!(matches!(err, Error::ShapeDataMismatch { expected: 4, actual: 3, .. }));
+/// # Ok::<(), wgconv::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tensor {
     shape: Vec<usize>,

@@ -52,6 +52,24 @@ pub struct Profile {
 
 /// Profiles `session`: `warmup` untimed runs, then `runs` timed ones, launch by launch.
 /// Its inputs are those last written (a run or [`Session::write_inputs`]).
+///
+/// ```
+/// use wgconv::graph::{Conv2d, Graph};
+/// use wgconv::{Session, SessionConfig, Tensor, weights};
+///
+/// let mut g = Graph::new();
+/// let x = g.input("x", &[1, 8, 16, 16]);
+/// let y = g.conv2d(x, "conv", Conv2d::new(8, 3).pad(1))?;
+/// let y = g.max_pool(y, 2, 2, 0, false)?;
+/// g.output(y);
+/// weights::init_seeded(&mut g, 1);
+/// let session = Session::from_graph(&g, &SessionConfig::default().cache_dir(None))?;
+/// session.write_inputs(&[Tensor::random(vec![1, 8, 16, 16], 2)])?;
+/// let p = wgconv::bench::profile(&session, 1, 3, true)?;
+/// assert_eq!(p.launches.len(), session.dispatch_count());
+/// assert!(p.total_ms > 0.0);
+/// # Ok::<(), wgconv::Error>(())
+/// ```
 pub fn profile(
     session: &Session<'_>,
     warmup: usize,

@@ -44,7 +44,7 @@ fn unique() -> u64 {
 /// Writes `bytes` to `path` so that readers see the old file or the new one, never a torn
 /// one: a temporary file in the same directory (unique per process and call, so concurrent
 /// writers do not collide), flushed, then renamed over `path`.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -64,7 +64,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// 64-bit FNV-1a: a stable checksum for cache files (wgpu checks the pipeline cache's header,
 /// not its body, and hands the body to the driver).
-pub fn fnv1a(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for &b in bytes {
         h ^= b as u64;

@@ -11,6 +11,28 @@ use crate::tensor::numel;
 /// `batch` frames of `height` x `width` 8-bit RGBA pixels in an application's buffer (a camera
 /// frame, a decoded video frame): one little-endian `u32` per pixel, red in the lowest byte,
 /// rows packed without padding, frames one after another from byte `offset`.
+///
+/// ```
+/// use wgpu::util::DeviceExt;
+/// use wgconv::ops::{PixelOrder, Rgba8Normalize};
+/// use wgconv::{Gpu, GpuOptions, Rgba8Frames};
+///
+/// let gpu = Gpu::with_options(&GpuOptions { cache_dir: None, ..GpuOptions::default() })?;
+/// // One 1x2 frame: a red pixel, then a blue one (red in the lowest byte).
+/// let pixels: [u32; 2] = [0xff00_00ff, 0xffff_0000];
+/// let buffer = gpu.device().create_buffer_init(&wgpu::util::BufferInitDescriptor {
+///     label: Some("camera frame"),
+///     contents: bytemuck::cast_slice(&pixels),
+///     usage: wgpu::BufferUsages::STORAGE,
+/// });
+/// let frames = Rgba8Frames::from_buffer(buffer, 0, 1, 1, 2)?;
+/// // Bytes / 255 in BGR order (a Caffe-style model).
+/// let norm = Rgba8Normalize::new([0.0; 3], [1.0; 3])?.with_order(PixelOrder::Bgr);
+/// let x = gpu.download(&gpu.normalize_rgba8(&frames, &norm)?)?;
+/// assert_eq!(x.shape(), &[1, 3, 1, 2]);
+/// assert_eq!(x.data(), &[0.0, 1.0, 0.0, 0.0, 1.0, 0.0]); // B, G, R planes
+/// # Ok::<(), wgconv::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Rgba8Frames {
     buffer: wgpu::Buffer,

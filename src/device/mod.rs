@@ -34,6 +34,19 @@ pub use tensor::GpuTensor;
 /// (same queue, same pipeline cache) whose kernels, uploads and downloads use another precision;
 /// kernel host functions take the precision from the handle they are given, so their signatures
 /// do not change with it.
+///
+/// ```
+/// use wgconv::{Gpu, GpuOptions, Precision, Tensor};
+///
+/// // No cache directory: nothing is written to disk.
+/// let gpu = Gpu::with_options(&GpuOptions { cache_dir: None, ..GpuOptions::default() })?;
+/// println!("running on {}", gpu.describe());
+/// let t = Tensor::new(vec![2, 2], vec![1.0, 2.5, -3.0, 0.125])?;
+/// let on_device = gpu.upload(&t)?;
+/// assert_eq!(on_device.precision(), Precision::F32);
+/// assert_eq!(gpu.download(&on_device)?, t);
+/// # Ok::<(), wgconv::Error>(())
+/// ```
 pub struct Gpu {
     pub(crate) adapter: wgpu::Adapter,
     pub(crate) device: wgpu::Device,
@@ -344,7 +357,7 @@ impl Gpu {
     /// The state a layer above keeps per device (the autotuner), made by `init` on first use
     /// and shared by every [`Gpu::with_precision`] handle of this device. One slot: the first
     /// type stored wins; `None` when another type holds it.
-    pub fn upper_state<T: Any + Send + Sync>(&self, init: impl FnOnce() -> T) -> Option<&T> {
+    pub(crate) fn upper_state<T: Any + Send + Sync>(&self, init: impl FnOnce() -> T) -> Option<&T> {
         self.upper
             .get_or_init(|| Arc::new(init()))
             .downcast_ref::<T>()
@@ -475,7 +488,7 @@ impl Gpu {
 
     /// Runs `f` inside validation and out-of-memory error scopes and converts what they catch
     /// ([`Gpu::scoped_async`] waited on: on native wgpu the scopes' results are ready at once).
-    pub fn scoped<T>(&self, during: &str, f: impl FnOnce() -> T) -> Result<T> {
+    pub(crate) fn scoped<T>(&self, during: &str, f: impl FnOnce() -> T) -> Result<T> {
         pollster::block_on(self.scoped_async(during, f))
     }
 
@@ -483,7 +496,7 @@ impl Gpu {
     /// what they catch. wgpu keeps error scopes per thread, so the scopes are pushed and popped
     /// around `f` on the caller's thread before anything is awaited; only their results (a
     /// browser's WebGPU delivers them later) are awaited.
-    pub fn scoped_async<T>(
+    pub(crate) fn scoped_async<T>(
         &self,
         during: &str,
         f: impl FnOnce() -> T,

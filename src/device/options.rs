@@ -9,6 +9,22 @@ use crate::shaders::Shader;
 
 /// How to choose an adapter. `Default` reads no `WGCONV_*` variable and caches in
 /// [`cache::default_dir`]; [`GpuOptions::from_env`] reads the `WGCONV_*` settings.
+///
+/// ```
+/// use wgconv::device::parse_backend;
+/// use wgconv::{Error, Gpu, GpuOptions};
+///
+/// // The first Vulkan adapter, caching nothing on disk.
+/// let options = GpuOptions {
+///     backends: Some(parse_backend("vulkan")?),
+///     cache_dir: None,
+///     ..GpuOptions::default()
+/// };
+/// let gpu = Gpu::with_options(&options)?;
+/// assert_eq!(gpu.adapter_info().backend, wgpu::Backend::Vulkan);
+/// assert!(matches!(parse_backend("glide"), Err(Error::InvalidSetting { .. })));
+/// # Ok::<(), wgconv::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct GpuOptions {
     /// Restrict the search to these backends (all primary backends plus GL when `None`).

@@ -10,6 +10,27 @@ use crate::tensor::{Tensor, numel};
 /// A tensor resident in a GPU storage buffer, stored in the precision of the [`Gpu`] handle
 /// that made it (f32, or f16 for [`Gpu::with_precision`] handles), or in a range of an
 /// application's buffer ([`GpuTensor::from_buffer`]).
+///
+/// Sessions take and give them ([`crate::Session::run_gpu`]), so one model's output feeds
+/// the next without a round trip through the host:
+///
+/// ```
+/// # use wgconv::graph::Graph;
+/// use wgconv::{Session, SessionConfig, Tensor};
+/// # let mut g = Graph::new();
+/// # let x = g.input("x", &[1, 4]);
+/// # let y = g.relu(x)?;
+/// # g.output_named(y, "y");
+/// let session = Session::from_graph(&g, &SessionConfig::default().cache_dir(None))?;
+/// let gpu = session.gpu();
+/// let x = gpu.upload(&Tensor::new(vec![1, 4], vec![-1.0, 2.0, -3.0, 4.0])?)?;
+/// let y = session.run_gpu(&[&x])?;
+/// let z = session.run_gpu_named(&[("x", &y[0])])?; // relu(relu(x)), all on the device
+/// assert_eq!(z[0].0, "y");
+/// assert_eq!(z[0].1.shape(), &[1, 4]);
+/// assert_eq!(gpu.download(&z[0].1)?.data(), &[0.0, 2.0, 0.0, 4.0]);
+/// # Ok::<(), wgconv::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct GpuTensor {
     pub(crate) buffer: wgpu::Buffer,

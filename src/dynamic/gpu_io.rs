@@ -16,6 +16,23 @@ impl DynamicSession {
     /// precision, as [`crate::Session::run_gpu_into`] does); inputs read on the host
     /// ([`InputKind::Host`]: shape-like and integer values, which choose the plan) are
     /// downloaded first.
+    ///
+    /// ```
+    /// # use wgconv::graph::Graph;
+    /// use wgconv::{DynamicSession, SessionConfig, Tensor};
+    /// # let mut g = Graph::new();
+    /// # let x = g.input("x", &[1, 2]);
+    /// # let y = g.relu(x)?;
+    /// # g.output_named(y, "y");
+    /// let config = SessionConfig::default().cache_dir(None);
+    /// let session = DynamicSession::from_graph(&g, &[("x", 1, "L")], &config)?;
+    /// let gpu = session.gpu();
+    /// let x = gpu.upload(&Tensor::new(vec![1, 5], vec![-2.0, -1.0, 0.0, 1.0, 2.0])?)?;
+    /// let out = session.run_gpu_named(&[("x", &x)])?;
+    /// assert_eq!(out[0].0, "y");
+    /// assert_eq!(gpu.download(&out[0].1)?.data(), &[0.0, 0.0, 0.0, 1.0, 2.0]);
+    /// # Ok::<(), wgconv::Error>(())
+    /// ```
     pub fn run_gpu_named(&self, inputs: &[(&str, &GpuTensor)]) -> Result<Vec<(String, GpuTensor)>> {
         let ordered = self.order_by_name(inputs)?;
         let host = self

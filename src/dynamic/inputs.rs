@@ -12,6 +12,14 @@ use crate::onnx::{ImportOptions, reads_on_host};
 use crate::tensor::Tensor;
 
 /// One dimension of an input.
+///
+/// ```
+/// use wgconv::Dim;
+///
+/// let dims = [Dim::sym("N"), Dim::Fixed(3), Dim::sym("H"), Dim::sym("W")];
+/// let text: Vec<String> = dims.iter().map(Dim::to_string).collect();
+/// assert_eq!(text, ["N", "3", "H", "W"]);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Dim {
     /// Always this size.
@@ -50,7 +58,26 @@ pub enum InputKind {
     Host,
 }
 
-/// One input of a model.
+/// One input of a model ([`crate::DynamicSession::inputs`]).
+///
+/// ```
+/// use wgconv::graph::Graph;
+/// use wgconv::{Dim, DynamicSession, Error, InputKind, SessionConfig, Tensor};
+///
+/// let mut g = Graph::new();
+/// let x = g.input("x", &[1, 3, 4, 4]);
+/// let y = g.relu(x)?;
+/// g.output(y);
+/// let config = SessionConfig::default().cache_dir(None);
+/// let session = DynamicSession::from_graph(&g, &[("x", 2, "H"), ("x", 3, "W")], &config)?;
+/// let info = &session.inputs()[0];
+/// assert_eq!((info.name.as_str(), info.kind), ("x", InputKind::Float));
+/// assert_eq!(info.dims.as_deref().map(|d| d[2].clone()), Some(Dim::sym("H")));
+/// // A fixed dimension must match: the error names the input and what it takes.
+/// let err = session.run(&[Tensor::zeros(vec![1, 4, 4, 4])]).unwrap_err();
+/// assert!(matches!(err, Error::InputMismatch { ref input, .. } if input == "x"), "{err}");
+/// # Ok::<(), wgconv::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InputInfo {
     /// Its name.
@@ -86,7 +113,7 @@ impl InputInfo {
     }
 
     /// The error for `t` not fitting this input.
-    pub fn mismatch(&self, expected: impl Into<String>, got: impl Into<String>) -> Error {
+    pub(crate) fn mismatch(&self, expected: impl Into<String>, got: impl Into<String>) -> Error {
         Error::InputMismatch {
             input: self.name.clone(),
             feeds: self.feeds_text(),
@@ -99,7 +126,7 @@ impl InputInfo {
 #[cfg(feature = "onnx")]
 /// The inputs of an ONNX model that are not initializers nor given as constants in `opts`,
 /// with the shapes `opts` fixes in advance.
-pub fn onnx_inputs(bytes: &[u8], opts: &ImportOptions) -> Result<Vec<InputInfo>> {
+pub(crate) fn onnx_inputs(bytes: &[u8], opts: &ImportOptions) -> Result<Vec<InputInfo>> {
     let model = crate::onnx::decode_model(bytes)?;
     let graph = crate::onnx::model_graph(&model)?;
     let initialized: Vec<&str> = graph.initializer.iter().map(TensorProto::name).collect();
@@ -188,7 +215,7 @@ fn onnx_type(vi: &ValueInfoProto) -> (bool, Option<Vec<Dim>>) {
 
 /// The inputs of a built graph: every dimension fixed as built except those `open` names
 /// (input name, axis, symbol).
-pub fn graph_inputs(graph: &Graph, open: &[(&str, usize, &str)]) -> Result<Vec<InputInfo>> {
+pub(crate) fn graph_inputs(graph: &Graph, open: &[(&str, usize, &str)]) -> Result<Vec<InputInfo>> {
     let consumers = graph.consumers();
     let mut out: Vec<InputInfo> = graph
         .inputs()

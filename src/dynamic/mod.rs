@@ -81,6 +81,31 @@ pub struct DynamicCounters {
 /// A model that runs at whatever shapes and shape-like values each run brings (module docs).
 /// `Send + Sync`: runs of different signatures proceed on their own plans; runs of one
 /// signature are serialised by its plan.
+///
+/// A built graph whose batch dimension is left open:
+///
+/// ```
+/// use wgconv::graph::{Conv2d, Graph};
+/// use wgconv::{Dim, DynamicSession, SessionConfig, Tensor, weights};
+///
+/// let mut g = Graph::new();
+/// let x = g.input("x", &[1, 3, 8, 8]);
+/// let y = g.conv2d(x, "conv", Conv2d::new(4, 3).stride(2).pad(1))?;
+/// g.output(y);
+/// weights::init_seeded(&mut g, 5);
+/// // Axis 0 of input "x" is the symbol N; the other dimensions stay as built.
+/// let config = SessionConfig::default().cache_dir(None);
+/// let session = DynamicSession::from_graph(&g, &[("x", 0, "N")], &config)?;
+/// assert_eq!(session.inputs()[0].dims_text(), "[N, 3, 8, 8]");
+/// assert_eq!(session.inputs()[0].dims.as_ref().unwrap()[0], Dim::sym("N"));
+/// for batch in [2, 1, 2] {
+///     let y = session.run(&[Tensor::random(vec![batch, 3, 8, 8], 1)])?;
+///     assert_eq!(y[0].shape(), &[batch, 4, 4, 4]);
+/// }
+/// let c = session.counters();
+/// assert_eq!((c.runs, c.plans_built, c.plan_hits), (3, 2, 1));
+/// # Ok::<(), wgconv::Error>(())
+/// ```
 pub struct DynamicSession {
     gpu: Arc<Gpu>,
     source: Source,

@@ -79,7 +79,26 @@ fn infer_checked(name: &str, op: &Op, shapes: &[&[usize]]) -> Result<Vec<usize>>
     Ok(shape)
 }
 
-/// A directed acyclic graph of [`Node`]s over [`Value`]s.
+/// A directed acyclic graph of [`Node`]s over [`Value`]s, built with one method per PyTorch
+/// module (the builder API) and run on the CPU by [`cpu::run`] (the reference sessions are
+/// checked against).
+///
+/// ```
+/// use wgconv::graph::{Conv2d, Graph, cpu};
+/// use wgconv::{Tensor, weights};
+///
+/// let mut g = Graph::new();
+/// let x = g.input("x", &[1, 3, 8, 8]);
+/// let y = g.conv2d(x, "features.0", Conv2d::new(8, 3).stride(2).pad(1))?;
+/// let y = g.relu(y)?;
+/// g.output_named(y, "features");
+/// weights::init_seeded(&mut g, 11);
+/// assert_eq!(g.shape(y), &[1, 8, 4, 4]);
+/// assert_eq!(g.parameter_count(), 8 * 3 * 3 * 3 + 8);
+/// let out = cpu::run(&g, &[Tensor::random(vec![1, 3, 8, 8], 1)])?;
+/// assert!(out[0].data().iter().all(|&v| v >= 0.0));
+/// # Ok::<(), wgconv::Error>(())
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct Graph {
     nodes: Vec<Node>,
@@ -260,7 +279,7 @@ impl Graph {
     }
 
     /// Replaces every read of `from` (node inputs and graph outputs) with `to`.
-    pub fn replace_uses(&mut self, from: ValueId, to: ValueId) {
+    pub(crate) fn replace_uses(&mut self, from: ValueId, to: ValueId) {
         for n in &mut self.nodes {
             for v in &mut n.inputs {
                 if *v == from {
@@ -276,7 +295,7 @@ impl Graph {
     }
 
     /// Sets a node's inputs (a pass fusing a residual add appends the residual).
-    pub fn set_inputs(&mut self, id: NodeId, inputs: Vec<ValueId>) {
+    pub(crate) fn set_inputs(&mut self, id: NodeId, inputs: Vec<ValueId>) {
         self.nodes[id.0].inputs = inputs;
     }
 
@@ -285,7 +304,7 @@ impl Graph {
     /// Reshape back to the old shape, named [`Graph::unique_name`] of the node's, follows it, so
     /// readers are unaffected. Nothing changes on error. The appended Reshape breaks the
     /// topological order until [`Graph::compact`].
-    pub fn replace_node(&mut self, id: NodeId, op: Op, inputs: Vec<ValueId>) -> Result<()> {
+    pub(crate) fn replace_node(&mut self, id: NodeId, op: Op, inputs: Vec<ValueId>) -> Result<()> {
         let name = self.nodes[id.0].name.clone();
         if let Some(v) = inputs.iter().find(|v| v.0 >= self.values.len()) {
             return Err(Error::invalid_op(

@@ -457,7 +457,7 @@ impl Op {
     }
 
     /// Mutable parameter tensors with their `state_dict` field names.
-    pub fn params_mut(&mut self) -> Vec<(&'static str, &mut Tensor)> {
+    pub(crate) fn params_mut(&mut self) -> Vec<(&'static str, &mut Tensor)> {
         param_list!(self)
     }
 

@@ -18,6 +18,34 @@ use crate::precision::Precision;
 use crate::tensor::numel;
 
 /// One input of a run on the device ([`Session::run_gpu_inputs`]).
+///
+/// A camera frame fed straight into a model: the convert kernel writes the normalised
+/// pixels into the session's input buffer.
+///
+/// ```
+/// use wgpu::util::DeviceExt;
+/// use wgconv::graph::Graph;
+/// use wgconv::ops::Rgba8Normalize;
+/// use wgconv::{GpuInput, Rgba8Frames, Session, SessionConfig};
+///
+/// let mut g = Graph::new();
+/// let x = g.input("image", &[1, 3, 2, 2]);
+/// let y = g.relu(x)?;
+/// g.output(y);
+/// let session = Session::from_graph(&g, &SessionConfig::default().cache_dir(None))?;
+/// let gpu = session.gpu();
+/// let pixels = [0xffff_ffffu32; 4]; // a white 2x2 frame
+/// let buffer = gpu.device().create_buffer_init(&wgpu::util::BufferInitDescriptor {
+///     label: Some("frame"),
+///     contents: bytemuck::cast_slice(&pixels),
+///     usage: wgpu::BufferUsages::STORAGE,
+/// });
+/// let frames = Rgba8Frames::from_buffer(buffer, 0, 1, 2, 2)?;
+/// let norm = Rgba8Normalize::new([0.5; 3], [0.5; 3])?; // bytes to [-1, 1]
+/// let y = session.run_gpu_inputs(&[GpuInput::Rgba8(&frames, &norm)])?;
+/// assert_eq!(gpu.download(&y[0])?.data(), &[1.0; 12]);
+/// # Ok::<(), wgconv::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub enum GpuInput<'a> {
     /// A tensor of the planned shape, stored in either precision (converted on the device
@@ -97,6 +125,27 @@ impl Session<'_> {
     /// the others (f32 tensors of an f16 session, and the reverse) are converted on the device
     /// (they need `STORAGE`). Tensors from [`Gpu::upload`] and [`Gpu::zeros`] have all three.
     /// One submission, no host copy, no wait.
+    ///
+    /// ```
+    /// # use wgconv::graph::Graph;
+    /// use wgconv::{Error, Session, SessionConfig, Tensor};
+    /// # let mut g = Graph::new();
+    /// # let x = g.input("x", &[1, 3]);
+    /// # let y = g.relu(x)?;
+    /// # g.output(y);
+    /// let session = Session::from_graph(&g, &SessionConfig::default().cache_dir(None))?;
+    /// let gpu = session.gpu();
+    /// let out = gpu.zeros(&[1, 3])?; // allocated once, written by every run
+    /// for v in [-1.0, 2.0] {
+    ///     let x = gpu.upload(&Tensor::new(vec![1, 3], vec![v; 3])?)?;
+    ///     session.run_gpu_into(&[&x], &[&out])?;
+    ///     assert_eq!(gpu.download(&out)?.data(), &[v.max(0.0); 3]);
+    /// }
+    /// let wrong = gpu.zeros(&[1, 4])?;
+    /// let err = session.run_gpu_into(&[&out], &[&wrong]).unwrap_err();
+    /// assert!(matches!(err, Error::ShapeMismatch { .. }));
+    /// # Ok::<(), wgconv::Error>(())
+    /// ```
     pub fn run_gpu_into(&self, inputs: &[&GpuTensor], outputs: &[&GpuTensor]) -> Result<()> {
         let inputs: Vec<GpuInput<'_>> = inputs.iter().map(|t| GpuInput::Tensor(t)).collect();
         self.run_gpu_inputs_into(&inputs, outputs)

@@ -37,6 +37,24 @@ use crate::plan::{Plan, Region};
 use crate::precision::Precision;
 
 /// How a session prepares its graph.
+///
+/// ```
+/// use wgconv::graph::{Conv2d, Graph};
+/// use wgconv::{Gpu, GpuOptions, Session, SessionOptions, weights};
+///
+/// let mut g = Graph::new();
+/// let x = g.input("x", &[1, 3, 8, 8]);
+/// let y = g.conv2d(x, "conv", Conv2d::new(4, 3).pad(1).no_bias())?;
+/// let y = g.batch_norm(y, "bn")?;
+/// let y = g.relu(y)?;
+/// g.output(y);
+/// weights::init_seeded(&mut g, 4);
+/// let gpu = Gpu::with_options(&GpuOptions { cache_dir: None, ..GpuOptions::default() })?;
+/// let fused = Session::new(&gpu, &g)?; // BatchNorm folded, ReLU fused into the conv
+/// let plain = Session::with_options(&gpu, &g, SessionOptions { optimize: false, ..Default::default() })?;
+/// assert!(fused.dispatch_count() < plain.dispatch_count());
+/// # Ok::<(), wgconv::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionOptions {
     /// Run the graph passes (BatchNorm folding, epilogue fusion, SE fusion) first.
@@ -117,6 +135,35 @@ struct AtomicCounters {
 
 /// A graph compiled for one device: buffers, pipelines and bind groups built once, run many
 /// times.
+///
+/// Inputs go by position ([`Session::run`]), by name ([`Session::run_named`]), or borrowed
+/// from the caller's slices ([`Session::run_borrowed`]); all give the same outputs:
+///
+/// ```
+/// use wgconv::graph::{Conv2d, Graph, cpu};
+/// use wgconv::{Error, Session, SessionConfig, Tensor, weights};
+///
+/// let mut g = Graph::new();
+/// let x = g.input("x", &[1, 2, 6, 6]);
+/// let y = g.conv2d(x, "conv", Conv2d::new(4, 3))?;
+/// g.output_named(y, "y");
+/// weights::init_seeded(&mut g, 1);
+/// let session = Session::from_graph(&g, &SessionConfig::default().cache_dir(None))?;
+/// assert_eq!(session.outputs(), [("y".to_string(), vec![1, 4, 4, 4])]);
+///
+/// let input = Tensor::random(vec![1, 2, 6, 6], 2);
+/// let by_position = session.run(std::slice::from_ref(&input))?;
+/// let by_name = session.run_named(&[("x", &input)])?;
+/// let borrowed = session.run_borrowed(&[("x", input.data(), input.shape())])?;
+/// assert_eq!(by_name[0].1, by_position[0]);
+/// assert_eq!(borrowed[0].1, by_position[0]);
+/// let want = cpu::run(&g, &[input.clone()])?;
+/// assert!(by_position[0].data().iter().zip(want[0].data()).all(|(a, b)| (a - b).abs() < 1e-4));
+///
+/// let err = session.run_named(&[("image", &input)]).unwrap_err();
+/// assert!(matches!(err, Error::UnknownInput { name, .. } if name == "image"));
+/// # Ok::<(), wgconv::Error>(())
+/// ```
 pub struct Session<'g> {
     gpu: GpuHandle<'g>,
     precision: Precision,

@@ -58,7 +58,7 @@ impl ParamStore {
 
     /// The buffer holding `bytes`: one already on the device with the same content, or a new
     /// one written now.
-    pub fn get_or_upload(&self, gpu: &Gpu, bytes: &[u8]) -> Result<Arc<wgpu::Buffer>> {
+    pub(crate) fn get_or_upload(&self, gpu: &Gpu, bytes: &[u8]) -> Result<Arc<wgpu::Buffer>> {
         let key = Key::of(bytes);
         let mut map = self.buffers.lock().map_err(|_| poisoned())?;
         if let Some(b) = map.get(&key).and_then(Weak::upgrade) {

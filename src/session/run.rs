@@ -161,6 +161,21 @@ impl Session<'_> {
     /// Runs the graph on `inputs` (one per graph input, in order); the future awaits the
     /// session's earlier runs, the error scopes and the readback without blocking a thread
     /// (the device's polling thread completes the readback; no thread is started per run).
+    ///
+    /// ```
+    /// # use wgconv::graph::Graph;
+    /// # use wgconv::{Session, SessionConfig, Tensor};
+    /// # let mut g = Graph::new();
+    /// # let x = g.input("x", &[1, 4]);
+    /// # let y = g.relu(x)?;
+    /// # g.output(y);
+    /// let session = Session::from_graph(&g, &SessionConfig::default().cache_dir(None))?;
+    /// let x = Tensor::new(vec![1, 4], vec![-1.0, 2.0, -3.0, 4.0])?;
+    /// // Any executor drives the future; pollster is the smallest.
+    /// let y = pollster::block_on(session.run_async(&[x]))?;
+    /// assert_eq!(y[0].data(), &[0.0, 2.0, 0.0, 4.0]);
+    /// # Ok::<(), wgconv::Error>(())
+    /// ```
     pub async fn run_async(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
         let views: Vec<HostInput<'_>> = inputs
             .iter()

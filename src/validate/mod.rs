@@ -203,6 +203,16 @@ pub struct ValidateOptions {
 
 /// Validates every selected adapter: the dynamic battery on each, then the static translation of
 /// every override set the runs used.
+///
+/// ```
+/// use wgconv::validate::{ValidateOptions, run};
+///
+/// // The global pooling kernels on every adapter, and their shaders in every language.
+/// let opts = ValidateOptions { filter: Some("global_pool".into()), ..Default::default() };
+/// let report = run(&opts, &mut |case| println!("{}: {}", case.case, case.passed));
+/// assert!(!report.cases.is_empty());
+/// assert!(report.passed(), "{:?}", report.cases);
+/// ```
 pub fn run(opts: &ValidateOptions, progress: &mut dyn FnMut(&CaseResult)) -> Report {
     let mut report = Report::default();
     let mut used = Vec::new();

@@ -45,6 +45,30 @@ fn view_to_f32(key: &str, v: &TensorView<'_>) -> Result<Vec<f32>> {
 }
 
 /// Loads a safetensors `state_dict` (PyTorch names) into `g`'s parameters.
+///
+/// ```
+/// use wgconv::graph::{Conv2d, Graph, cpu};
+/// use wgconv::{Error, Tensor, weights};
+///
+/// let net = || -> wgconv::Result<Graph> {
+///     let mut g = Graph::new();
+///     let x = g.input("x", &[1, 3, 6, 6]);
+///     let y = g.conv2d(x, "conv1", Conv2d::new(4, 3))?;
+///     g.output(y);
+///     Ok(g)
+/// };
+/// let mut trained = net()?;
+/// weights::init_seeded(&mut trained, 42);
+/// // `bytes`: a file saved by `safetensors.torch.save_file(model.state_dict(), ...)`.
+/// let bytes = weights::to_safetensors(&trained)?;
+/// let mut loaded = net()?;
+/// weights::load_safetensors(&mut loaded, &bytes)?;
+/// let x = [Tensor::random(vec![1, 3, 6, 6], 1)];
+/// assert_eq!(cpu::run(&loaded, &x)?, cpu::run(&trained, &x)?);
+/// let err = weights::load_safetensors(&mut loaded, b"not a file").unwrap_err();
+/// assert!(matches!(err, Error::Weights { .. }));
+/// # Ok::<(), wgconv::Error>(())
+/// ```
 pub fn load_safetensors(g: &mut Graph, bytes: &[u8]) -> Result<()> {
     let st = SafeTensors::deserialize(bytes)
         .map_err(|e| weights_error("<file>", format!("not a safetensors file: {e}")))?;

@@ -43,6 +43,15 @@ pub const NETWORKS: &[(&str, Builder, usize, [usize; 3])] = &[
 ];
 
 /// Builds a zoo network by name for `input` `[N, C, H, W]`.
+///
+/// ```
+/// let mut g = wgconv::zoo::build("resnet18", &[1, 3, 64, 64])?;
+/// assert_eq!(g.shape(g.outputs()[0]), &[1, 1000]);
+/// assert_eq!(g.parameter_count(), 11_689_512); // torchvision's count
+/// wgconv::weights::init_seeded(&mut g, 0);
+/// assert!(wgconv::zoo::build("resnet19", &[1, 3, 64, 64]).is_err());
+/// # Ok::<(), wgconv::Error>(())
+/// ```
 pub fn build(name: &str, input: &[usize]) -> Result<Graph> {
     let Some((_, f, _, _)) = NETWORKS.iter().find(|(n, ..)| *n == name) else {
         let names: Vec<&str> = NETWORKS.iter().map(|(n, ..)| *n).collect();
