@@ -106,13 +106,13 @@ pub enum Error {
         got: String,
     },
     /// ONNX nodes the importer cannot take, all of them at once, found before anything is
-    /// lowered. The ops it can take are [`crate::onnx::SUPPORTED_OPS`].
+    /// lowered. The ops it can take are `wgconv::onnx::SUPPORTED_OPS` (feature `onnx`).
     #[error("{} unsupported ONNX node(s):\n  {}", nodes.len(), list_lines(nodes))]
     UnsupportedOps {
         /// Each refused node, in file order.
         nodes: Vec<UnsupportedNode>,
     },
-    /// The model's default-domain opset is outside [`crate::onnx::OPSETS`]: a newer opset may
+    /// The model's default-domain opset is outside `wgconv::onnx::OPSETS`: a newer opset may
     /// change what an op means, so it is refused rather than guessed.
     #[error(
         "ONNX model: default-domain opset {opset} is {}: the supported opsets are {}..={}",
