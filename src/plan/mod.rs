@@ -5,6 +5,8 @@
 //! - `select`: each convolution's algorithm (override, heuristic, single-pass where split);
 //! - [`params`]: every node's parameter tensors, derived ones (BatchNorm's affine, Winograd's
 //!   transformed weights, resize lookups) computed once and held by the plan;
+//! - `storage`: which values share storage (views with their source; a Concat's inputs
+//!   written in place, each in its chunk of the Concat's output);
 //! - `alloc`: activation and scratch regions placed in a few arena buffers by liveness;
 //! - [`launches`]: each node's kernel launches, bound to symbolic [`Slice`]s of those buffers;
 //! - `split`: nodes binding a tensor beyond `max_storage_buffer_binding_size` lowered to

@@ -473,8 +473,17 @@ fn zoo_networks_keep_their_launch_counts_and_memory() {
         let h = passes::optimize(&g).unwrap();
         let p = plan(&h).unwrap();
         check_plan_of(name, &h, &p);
+        // Each chunk written in place is a copy's read and write saved.
+        let in_place: u64 = h
+            .nodes()
+            .iter()
+            .filter(|n| matches!(n.op, Op::Concat { .. }))
+            .flat_map(|n| n.inputs.iter().map(move |v| (v, n.output)))
+            .filter(|&(v, out)| p.storage_of[v.0] == out)
+            .map(|(v, _)| p.regions[v.0].bytes)
+            .sum();
         eprintln!(
-            "{name}: {} launches (was {dispatches}), arena {} (was {arena}), params {} (was {params})",
+            "{name}: {} launches (was {dispatches}), arena {} (was {arena}), params {} (was {params}), {in_place} concat bytes written in place",
             p.dispatch_count(),
             p.arena_bytes,
             p.param_bytes
