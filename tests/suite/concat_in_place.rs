@@ -46,7 +46,7 @@ fn in_place(what: &str, g: Graph) -> Vec<(Vec<bool>, usize)> {
 
 /// Two convolutions of a `[batch, 4, side, side]` input, `a` and `b` channels, concatenated
 /// and mixed by a 1x1 convolution; with `b_out` the second convolution is an output too.
-fn pair(batch: usize, side: usize, a: usize, b: usize, b_out: bool) -> Graph {
+pub(crate) fn pair(batch: usize, side: usize, a: usize, b: usize, b_out: bool) -> Graph {
     let mut g = Graph::new();
     let x = g.input("x", &[batch, 4, side, side]);
     let ya = conv(&mut g, x, "a", a);
