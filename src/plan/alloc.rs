@@ -9,12 +9,16 @@
 //! already-placed tensor alive at the same time), tried in a few orders (largest first, the
 //! classic heuristic for this interval-packing problem; earliest first; longest-lived first),
 //! keeping the smallest. Views get no region of their own: they alias their source, whose
-//! lifetime grows to cover theirs. Offsets are multiples of [`ALIGN`].
+//! lifetime grows to cover theirs; a Concat's inputs written in place alias chunks of its
+//! output, whose lifetime starts at the first of their writes. Offsets are multiples of
+//! [`ALIGN`].
 //!
 //! A step's scratch regions (split-K partial sums, Winograd's transformed tensors) are placed by
 //! the same colouring and packing, as values written and last read at that step, conflicting
 //! with the node's inputs, its output and the step's other scratch regions.
 
+use super::launches::is_view;
+use super::storage::Storage;
 use super::{ALIGN, Region};
 use crate::graph::{Graph, ValueId};
 use crate::precision::Precision;
@@ -207,35 +211,33 @@ fn pack_buffers(
 }
 
 /// Places every value of `g` and every step's scratch regions (`scratch_sizes[step]`, bytes
-/// each). `storage_of` maps each value to the value whose storage it uses (itself, or a view's
-/// source). With `reuse` false no two tensors share bytes.
+/// each). `storage` maps each value to the value whose storage it uses (itself, a view's
+/// source, or the Concat output it is written into) and its offset there. With `reuse` false
+/// no two tensors share bytes.
 pub(crate) fn allocate(
     g: &Graph,
-    storage_of: &[ValueId],
+    storage: &Storage,
     scratch_sizes: &[Vec<u64>],
     reuse: bool,
     precision: Precision,
 ) -> Allocation {
     let nv = g.values().len();
     let n_steps = g.nodes().len();
-    // Lifetimes of the roots: from the write to the last read through any alias.
+    let storage_of = &storage.root;
+    // Lifetimes of the roots: from the first write (a Concat in place is written by its
+    // inputs' producers) to the last read through any alias.
     let mut lifetimes = vec![(usize::MAX, 0usize); nv];
     for &v in g.inputs() {
         lifetimes[v.0] = (0, 0);
     }
     for (i, node) in g.nodes().iter().enumerate() {
         let t = i + 1;
-        let root = storage_of[node.output.0];
-        if root == node.output {
-            lifetimes[root.0] = (t, t);
-        }
-        for v in &node.inputs {
+        for v in node.inputs.iter().chain([&node.output]) {
             let r = storage_of[v.0];
             lifetimes[r.0].1 = lifetimes[r.0].1.max(t);
         }
-        if root != node.output {
-            lifetimes[root.0].1 = lifetimes[root.0].1.max(t);
-        }
+        let root = storage_of[node.output.0];
+        lifetimes[root.0].0 = lifetimes[root.0].0.min(t);
     }
     for &v in g.outputs() {
         let r = storage_of[v.0];
@@ -270,14 +272,17 @@ pub(crate) fn allocate(
         }
     };
     let mut conflicts: Vec<Vec<usize>> = vec![Vec::new(); nt];
-    for node in g.nodes() {
+    for node in g.nodes().iter().filter(|node| !is_view(&node.op)) {
         let out = storage_of[node.output.0].0;
-        if out == node.output.0 {
-            for u in &node.inputs {
-                let u = storage_of[u.0].0;
-                conflicts[out].push(u);
-                conflicts[u].push(out);
-            }
+        // A Concat's inputs written in place share its storage and are not bound.
+        for u in node
+            .inputs
+            .iter()
+            .map(|u| storage_of[u.0].0)
+            .filter(|&u| u != out)
+        {
+            conflicts[out].push(u);
+            conflicts[u].push(out);
         }
     }
     // A step's scratch is bound beside its inputs, its output and its other scratch.
@@ -336,6 +341,7 @@ pub(crate) fn allocate(
         let r = storage_of[v].0;
         if r != v {
             regions[v] = Region {
+                offset: regions[r].offset + storage.offset[v],
                 bytes: tensor_bytes(g.shape(ValueId(v)), precision),
                 ..regions[r]
             };

@@ -45,6 +45,44 @@ fn conv_bindings<B: Binding>(
     }
 }
 
+/// `e` naming `node` when it is a kernel's refusal.
+fn named(node: &Node, e: Error) -> Error {
+    match e {
+        Error::InvalidOp { op, message } => Error::invalid_op(
+            format!("node {:?} ({}): {op}", node.name, node.op.kind()),
+            message,
+        ),
+        e => e,
+    }
+}
+
+/// The launches of a Concat `node` along `axis`: one copy per input into its place in the
+/// output, except empty inputs and those whose producer wrote them there (`in_place`).
+#[allow(clippy::too_many_arguments)]
+pub fn concat_launches<B: Binding>(
+    target: &Target,
+    node: &Node,
+    axis: usize,
+    ins: &[&[usize]],
+    out_shape: &[usize],
+    x: &[B],
+    y: B,
+    in_place: &[bool],
+) -> Result<Vec<Launch<B>>> {
+    let mut out = Vec::with_capacity(x.len());
+    let mut offset = 0;
+    for i in 0..x.len() {
+        if numel(ins[i]) > 0 && !in_place[i] {
+            out.push(
+                rearrange::copy_into(target, axis, ins[i], out_shape, offset, x[i], y)
+                    .map_err(|e| named(node, e))?,
+            );
+        }
+        offset += ins[i][axis];
+    }
+    Ok(out)
+}
+
 /// The launches of `node` for inputs of shapes `ins` bound at `x`, parameters at `p` (in
 /// [`super::params::node_params`] order), the output at `y` (of shape `out_shape`), run as
 /// `algorithm` with its `scratch` regions when it is a convolution.
@@ -60,13 +98,7 @@ pub fn node_launches<B: Binding>(
     p: &[B],
     y: B,
 ) -> Result<Vec<Launch<B>>> {
-    let named = |e: Error| match e {
-        Error::InvalidOp { op, message } => Error::invalid_op(
-            format!("node {:?} ({}): {op}", node.name, node.op.kind()),
-            message,
-        ),
-        e => e,
-    };
+    let named = |e: Error| named(node, e);
     if is_view(&node.op) {
         return Ok(Vec::new());
     }
@@ -204,20 +236,8 @@ pub fn node_launches<B: Binding>(
             steps,
         } => rearrange::slice(target, ins[0], starts, ends, steps, x[0], y),
         Op::Concat { axis } => {
-            let mut out = Vec::with_capacity(x.len());
-            let mut offset = 0;
-            for i in 0..x.len() {
-                // An empty part copies nothing.
-                if numel(ins[i]) == 0 {
-                    continue;
-                }
-                out.push(
-                    rearrange::copy_into(target, *axis, ins[i], out_shape, offset, x[i], y)
-                        .map_err(named)?,
-                );
-                offset += ins[i][*axis];
-            }
-            return Ok(out);
+            let in_place = vec![false; x.len()];
+            return concat_launches(target, node, *axis, ins, out_shape, x, y, &in_place);
         }
         Op::Flatten { .. } | Op::Reshape { .. } | Op::Dropout { .. } | Op::Identity => {
             unreachable!("views return above")

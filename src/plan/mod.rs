@@ -5,6 +5,8 @@
 //! - `select`: each convolution's algorithm (override, heuristic, single-pass where split);
 //! - [`params`]: every node's parameter tensors, derived ones (BatchNorm's affine, Winograd's
 //!   transformed weights, resize lookups) computed once and held by the plan;
+//! - `storage`: which values share storage (views with their source; a Concat's inputs
+//!   written in place, each in its chunk of the Concat's output);
 //! - `alloc`: activation and scratch regions placed in a few arena buffers by liveness;
 //! - [`launches`]: each node's kernel launches, bound to symbolic [`Slice`]s of those buffers;
 //! - `split`: nodes binding a tensor beyond `max_storage_buffer_binding_size` lowered to
@@ -19,18 +21,19 @@ pub mod launches;
 pub mod params;
 mod select;
 pub(crate) mod split;
+mod storage;
 mod verify;
 
 use std::collections::HashMap;
 
 use crate::error::{Error, Result};
-use crate::graph::{Graph, NodeId, ValueId};
+use crate::graph::{Graph, NodeId, Op, ValueId};
 use crate::kernels::algorithm::{self, ConvAlgorithm};
 use crate::kernels::{Binding, Launch, Target};
 use crate::precision::Precision;
 use crate::tensor::numel;
 use alloc::{aligned, tensor_bytes};
-use launches::{is_view, node_launches};
+use launches::{concat_launches, is_view, node_launches};
 pub use params::{ParamData, device_params_for, param_precision};
 
 /// Alignment of every region's offset, in bytes (WebGPU's largest
@@ -140,9 +143,11 @@ pub struct Plan {
     pub target: Target,
     /// The nodes in execution order (views included; they launch nothing).
     pub steps: Vec<Step>,
-    /// For every value, the value whose storage it uses (itself, or a view's source).
+    /// For every value, the value whose storage it uses: itself, a view's source, or the
+    /// Concat output its producer writes it into (in place, at its chunk's offset).
     pub storage_of: Vec<ValueId>,
-    /// For every value, its region (a view's is its source's).
+    /// For every value, its region (a view's is its source's; a Concat input written in
+    /// place has its chunk of the Concat's).
     pub regions: Vec<Region>,
     /// Sizes of the activation buffers.
     pub buffers: Vec<u64>,
@@ -204,12 +209,7 @@ pub fn lower(g: &Graph, target: &Target, options: &PlanOptions) -> Result<Plan> 
     }
     let precision = target.precision;
     let algorithms = select::algorithms(g, target, &options.algorithms)?;
-    let mut storage_of: Vec<ValueId> = (0..g.values().len()).map(ValueId).collect();
-    for node in g.nodes() {
-        if is_view(&node.op) {
-            storage_of[node.output.0] = storage_of[node.inputs[0].0];
-        }
-    }
+    let storage = storage::storage(g, precision, target.limits.max_storage_buffer_binding_size);
     let scratch_sizes = g
         .nodes()
         .iter()
@@ -226,7 +226,7 @@ pub fn lower(g: &Graph, target: &Target, options: &PlanOptions) -> Result<Plan> 
             _ => Vec::new(),
         })
         .collect::<Vec<_>>();
-    let memory = alloc::allocate(g, &storage_of, &scratch_sizes, !options.no_reuse, precision);
+    let memory = alloc::allocate(g, &storage, &scratch_sizes, !options.no_reuse, precision);
     let param_data: Vec<Vec<ParamData>> = g
         .nodes()
         .iter()
@@ -240,7 +240,7 @@ pub fn lower(g: &Graph, target: &Target, options: &PlanOptions) -> Result<Plan> 
     let mut plan = Plan {
         target: target.clone(),
         steps: Vec::with_capacity(g.nodes().len()),
-        storage_of,
+        storage_of: storage.root,
         regions: memory.regions,
         arena_bytes: memory.buffers.iter().sum(),
         buffers: memory.buffers,
@@ -415,17 +415,29 @@ fn build_launches(g: &Graph, plan: &mut Plan) -> Result<()> {
             let x: Vec<Slice> = node.inputs.iter().map(value).collect();
             let p: Vec<Slice> = step.params.iter().map(|&r| Slice::params(r)).collect();
             let scratch: Vec<Slice> = step.scratch.iter().map(|&r| Slice::arena(r)).collect();
-            node_launches(
-                &target,
-                node,
-                step.algorithm,
-                &scratch,
-                &ins,
-                out_shape,
-                &x,
-                &p,
-                value(&node.output),
-            )?
+            let y = value(&node.output);
+            match node.op {
+                Op::Concat { axis } => {
+                    let root = plan.storage_of[node.output.0];
+                    let in_place: Vec<bool> = node
+                        .inputs
+                        .iter()
+                        .map(|v| plan.storage_of[v.0] == root)
+                        .collect();
+                    concat_launches(&target, node, axis, &ins, out_shape, &x, y, &in_place)?
+                }
+                _ => node_launches(
+                    &target,
+                    node,
+                    step.algorithm,
+                    &scratch,
+                    &ins,
+                    out_shape,
+                    &x,
+                    &p,
+                    y,
+                )?,
+            }
         };
         plan.steps[i].split = too_big;
         plan.steps[i].launches = launches;

@@ -2,12 +2,14 @@
 
 use super::launches::is_view;
 use super::{ALIGN, Plan};
-use crate::graph::Graph;
+use crate::graph::{Graph, Node, Op};
+use crate::tensor::numel;
 
 impl Plan {
     /// Checks the plan's invariants, returning the first violation: every region aligned and
     /// inside its buffer, no two values with overlapping lifetimes sharing bytes unless one is
-    /// a view of the other, no dispatch writing a buffer it reads, and no more memory than one
+    /// a view of the other or both chunks of one Concat's output written in place (each at its
+    /// chunk), no dispatch writing a buffer it reads, and no more memory than one
     /// buffer per tensor. Scratch regions count as values alive at their step, in buffers
     /// apart from their node's inputs, output and other scratch.
     pub fn verify(&self, g: &Graph) -> std::result::Result<(), String> {
@@ -51,8 +53,11 @@ impl Plan {
             if is_view(&node.op) {
                 continue;
             }
+            self.verify_in_place(g, node)?;
             let out = self.regions[node.output.0].buffer;
-            if let Some(v) = node.inputs.iter().find(|v| self.regions[v.0].buffer == out) {
+            let root = self.storage_of[node.output.0];
+            let bound = node.inputs.iter().filter(|v| self.storage_of[v.0] != root);
+            if let Some(v) = bound.clone().find(|v| self.regions[v.0].buffer == out) {
                 return Err(format!(
                     "node {:?} writes buffer {out}, which holds its input {v:?}",
                     node.name
@@ -94,6 +99,29 @@ impl Plan {
                 "arena {} exceeds one-buffer-per-tensor {}",
                 self.arena_bytes, self.naive_bytes
             ));
+        }
+        Ok(())
+    }
+
+    /// Checks that a Concat's inputs written in place lie at their chunk of its output.
+    fn verify_in_place(&self, g: &Graph, node: &Node) -> std::result::Result<(), String> {
+        let Op::Concat { .. } = node.op else {
+            return Ok(());
+        };
+        let out = self.regions[node.output.0];
+        let elem = self.target.precision.elem_bytes() as u64;
+        let mut at = out.offset;
+        for v in &node.inputs {
+            let r = self.regions[v.0];
+            if self.storage_of[v.0] == self.storage_of[node.output.0]
+                && (r.buffer != out.buffer || r.offset != at)
+            {
+                return Err(format!(
+                    "node {:?}: input {v:?} written in place at {r:?}, not at byte {at} of {out:?}",
+                    node.name
+                ));
+            }
+            at += numel(g.shape(*v)) as u64 * elem;
         }
         Ok(())
     }

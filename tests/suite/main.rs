@@ -12,6 +12,7 @@ mod cache;
 mod channel_affine;
 mod cli;
 mod common;
+mod concat_in_place;
 mod constant;
 mod conv;
 mod conv_transpose;

@@ -49,7 +49,14 @@ fn f16_network_tolerance(
 /// A whole network in f16 and f16-acc32 against the f64 CPU reference; prints the measured
 /// errors next to f32's.
 fn check_network(name: &str, input: &[usize]) {
-    let g = zoo::build(name, input).unwrap();
+    check_graph(
+        &format!("{name} {input:?}"),
+        zoo::build(name, input).unwrap(),
+    );
+}
+
+/// [`check_network`] of a given graph.
+fn check_graph(name: &str, g: wgconv::graph::Graph) {
     let (g, inputs) = crate::graph::initialised(g, 7);
     let values = wgconv::graph::cpu::run_all(&g, &inputs).unwrap();
     let want = values[g.outputs()[0].0].clone().unwrap();
@@ -68,7 +75,7 @@ fn check_network(name: &str, input: &[usize]) {
         };
         let c = compare(got[0].data(), want.data(), tol);
         eprintln!(
-            "{name} {input:?} {p}: max abs err {:.3e} ({:.2e} of max |y| = {scale:.3}), atol {:.3e} (sigma {:.3}, sqrt(sum k^2) {:.0}, nodes {}), arena {} bytes",
+            "{name} {p}: max abs err {:.3e} ({:.2e} of max |y| = {scale:.3}), atol {:.3e} (sigma {:.3}, sqrt(sum k^2) {:.0}, nodes {}), arena {} bytes",
             c.max_abs,
             c.max_abs / scale,
             tol.atol,
@@ -89,6 +96,16 @@ fn resnet18_32px_in_f16() {
 #[test]
 fn cifar10_net_in_f16() {
     check_network("cifar10_net", &[2, 3, 32, 32]);
+}
+
+/// Two convolutions written in place into their concat (the second chunk at byte 768 in f16,
+/// 1536 in f32).
+#[test]
+fn concat_in_place_in_f16() {
+    check_graph(
+        "concat in place",
+        crate::concat_in_place::pair(1, 8, 6, 10, false),
+    );
 }
 
 /// f16 sessions use half the activation and parameter memory of f32 (plus each region's

@@ -1,0 +1,113 @@
+//! Which storage each value uses: its own region, its source's (a view), or a chunk of a
+//! Concat's output that its producer writes straight into (a Concat in place).
+//!
+//! A Concat whose output dims before the axis are all 1 (channels at batch 1, or axis 0) holds
+//! its inputs as contiguous chunks back to back. An input whose producer launches a kernel that
+//! writes its whole output (not a view, constant or Concat; not a graph output; not fed twice
+//! to this Concat; not already in place in an earlier Concat) gets the chunk as its region, so
+//! the Concat copies only the other inputs. A chunk must start at a multiple of [`ALIGN`] (it is
+//! bound on its own), and the Concat's output must fit one binding (the splitter's concat
+//! copies every input). A producer reading another chunk of the same output stays apart: it
+//! would bind one buffer both for reading and writing.
+
+use super::ALIGN;
+use super::alloc::tensor_bytes;
+use super::launches::is_view;
+use crate::graph::{Graph, Op, ValueId};
+use crate::precision::Precision;
+use crate::tensor::numel;
+
+/// Every value's storage: the value whose region it uses (itself, a view's source, or the
+/// Concat output it is written into) and its byte offset in that region.
+pub(crate) struct Storage {
+    pub root: Vec<ValueId>,
+    pub offset: Vec<u64>,
+}
+
+/// The storage of every value of `g` stored in `precision`, with Concats whose output is at
+/// most `binding_limit` bytes done in place where they can be.
+pub(crate) fn storage(g: &Graph, precision: Precision, binding_limit: u64) -> Storage {
+    let nv = g.values().len();
+    let mut root: Vec<ValueId> = (0..nv).map(ValueId).collect();
+    for node in g.nodes() {
+        if is_view(&node.op) {
+            root[node.output.0] = root[node.inputs[0].0];
+        }
+    }
+    let chunks = chunks(g, &root, precision, binding_limit);
+    let mut offset = vec![0u64; nv];
+    for node in g.nodes() {
+        let o = node.output.0;
+        if is_view(&node.op) {
+            (root[o], offset[o]) = (root[node.inputs[0].0], offset[node.inputs[0].0]);
+        } else if let Some((concat, at)) = chunks[o] {
+            // A Concat's output is its own root: Concats never go in place themselves.
+            (root[o], offset[o]) = (concat, at);
+        }
+    }
+    Storage { root, offset }
+}
+
+/// For every value written in place, the Concat output holding it and its byte offset there.
+/// `view_root` maps each value to the source of its views.
+fn chunks(
+    g: &Graph,
+    view_root: &[ValueId],
+    precision: Precision,
+    binding_limit: u64,
+) -> Vec<Option<(ValueId, u64)>> {
+    let nv = g.values().len();
+    let mut producer = vec![None; nv];
+    for node in g.nodes() {
+        producer[node.output.0] = Some(node);
+    }
+    let elem = precision.elem_bytes() as u64;
+    let mut chunks: Vec<Option<(ValueId, u64)>> = vec![None; nv];
+    for node in g.nodes() {
+        let Op::Concat { axis } = node.op else {
+            continue;
+        };
+        let out_shape = g.shape(node.output);
+        if out_shape[..axis].iter().any(|&d| d != 1)
+            || tensor_bytes(out_shape, precision) > binding_limit
+        {
+            continue;
+        }
+        let mut candidates: Vec<(ValueId, u64)> = Vec::new();
+        let mut before = 0u64;
+        for &v in &node.inputs {
+            let at = before * elem;
+            let n = numel(g.shape(v)) as u64;
+            before += n;
+            let writes = producer[v.0].is_some_and(|p| {
+                !is_view(&p.op) && !matches!(p.op, Op::Concat { .. } | Op::Constant { .. })
+            });
+            let once = node
+                .inputs
+                .iter()
+                .filter(|u| view_root[u.0] == view_root[v.0])
+                .count()
+                == 1;
+            if writes
+                && once
+                && n > 0
+                && at.is_multiple_of(ALIGN)
+                && chunks[v.0].is_none()
+                && !g.outputs().contains(&v)
+            {
+                candidates.push((v, at));
+            }
+        }
+        for &(v, at) in &candidates {
+            let p = producer[v.0].expect("candidates have producers");
+            let reads_chunk = p
+                .inputs
+                .iter()
+                .any(|u| candidates.iter().any(|c| c.0 == view_root[u.0]));
+            if !reads_chunk {
+                chunks[v.0] = Some((node.output, at));
+            }
+        }
+    }
+    chunks
+}
