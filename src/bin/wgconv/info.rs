@@ -35,7 +35,7 @@ pub(crate) fn info() -> Result<String> {
     }
     let checks = wgconv::GpuOptions::from_env()?.shader_checks;
     out += &format!(
-        "shader checks: {} (WGCONV_SHADER_CHECKS=checked keeps them everywhere)\n",
+        "shader checks: {}; WGCONV_SHADER_CHECKS=checked keeps them everywhere\n",
         wgconv::validate::describe_checks(checks)
     );
     Ok(out)
