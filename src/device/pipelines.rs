@@ -221,8 +221,8 @@ impl Gpu {
         Ok(pipeline)
     }
 
-    /// The shader module for `key`, compiled on first use. A cached pipeline is reused only
-    /// under the same handle's setting, so pipelines need no key of their own for it; the
+    /// The shader module for `key`, compiled on first use. Every handle sharing this cache has
+    /// the same setting (`with_precision` copies it), so pipeline keys need not carry it; the
     /// disk pipeline cache is the driver's, keyed by the generated code, so checked and
     /// unchecked modules never share an entry there.
     fn module(&self, key: ModuleKey) -> Result<wgpu::ShaderModule> {
@@ -250,11 +250,11 @@ impl Gpu {
                     ..wgpu::ShaderRuntimeChecks::checked()
                 };
                 // SAFETY: `bounds_checked` is false only for `Shader::TRUSTED` kernels. Each
-                // returns before any access unless its index is below a Params count, and its
-                // host builder (kernels/eltwise.rs, kernels/channel_affine.rs) refuses a
-                // launch whose bindings hold fewer elements than those counts (wgpu validates
-                // that a binding lies inside its buffer); the .wgsl header names the guard for
-                // every buffer index. Loops stay bounded and integer division stays guarded.
+                // returns before any access unless its index is below a Params count (the
+                // .wgsl header names the guard for every buffer index), and `dispatch` binds
+                // one of their launches only after `kernels::bounds::check_trusted` has found
+                // every index those counts allow inside its binding (wgpu validates that a
+                // binding lies inside its buffer). Loops stay bounded, division stays guarded.
                 unsafe { self.device.create_shader_module_trusted(desc, checks) }
             }
         })?;
@@ -266,6 +266,10 @@ impl Gpu {
     /// recorded any number of times.
     pub fn dispatch(&self, launch: &Launch<BufRef<'_>>) -> Result<Dispatch> {
         let shader = launch.shader;
+        if !self.shader_checks().bounds_checked(shader) {
+            // The module has no runtime bounds checks: its indices must fit these bindings.
+            crate::kernels::bounds::check_trusted(launch, self.precision().elem_bytes() as u64)?;
+        }
         let pipeline = self.pipeline(shader, &launch.constants)?;
         // Test-only fault injection: the kernel "forgets" its last workgroup, so its output is
         // wrong; `wgconv validate` must catch it.

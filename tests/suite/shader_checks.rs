@@ -185,3 +185,49 @@ fn trusted_kernels_refuse_short_bindings() {
     .unwrap_err();
     assert!(err.to_string().contains("residual binding"), "{err}");
 }
+
+/// A launch's fields are public, so the device checks what it binds: an unchecked module's
+/// launch whose Params reach past a binding is refused at dispatch; a checked module's is not.
+#[test]
+fn dispatch_refuses_tampered_trusted_launches() {
+    for mode in [ShaderChecks::Trusted, ShaderChecks::Checked] {
+        let g = device(mode);
+        let buf = g.zeros(&[4, 4]).unwrap();
+        let mut unary = eltwise::unary(
+            g.target(),
+            Activation::Relu,
+            buf.binding(),
+            buf.binding(),
+            16,
+        )
+        .unwrap();
+        assert!(g.dispatch(&unary).is_ok());
+        unary.params[..4].copy_from_slice(&17u32.to_le_bytes());
+        let mut binary = eltwise::binary(
+            g.target(),
+            BinaryOp::Add,
+            Activation::Identity,
+            (buf.binding(), &[4, 4]),
+            (buf.binding(), &[4, 1]),
+            buf.binding(),
+        )
+        .unwrap();
+        assert!(g.dispatch(&binary).is_ok());
+        // b's stride along the last dim (sb5, field 17) from 0 (broadcast) to 5: b then
+        // reaches 1 + 3 * 1 + 3 * 5 = 19 elements of the 16 bound.
+        binary.params[17 * 4..18 * 4].copy_from_slice(&5u32.to_le_bytes());
+        for (launch, want) in [
+            (&unary, "reaches 17"),
+            (
+                &binary,
+                "b binding holds 16 elements, the kernel reaches 19",
+            ),
+        ] {
+            match (mode, g.dispatch(launch)) {
+                (ShaderChecks::Trusted, Err(e)) => assert!(e.to_string().contains(want), "{e}"),
+                (ShaderChecks::Checked, Ok(_)) => {}
+                (_, r) => panic!("{mode}: {want}: {r:?}"),
+            }
+        }
+    }
+}
