@@ -11,7 +11,8 @@
 // Unchecked because (Shader::TRUSTED): nothing is read or written unless i < params.total.
 // out[i] and, when unary, a[i] need total elements; a[ia] and b[ib] are below numel of a's and
 // b's own shapes (their strides are row-major, 0 along broadcast dims, and each i_k < d_k).
-// kernels/eltwise.rs refuses bindings holding fewer elements than those counts.
+// kernels/eltwise.rs refuses bindings holding fewer elements; kernels/bounds.rs recomputes the
+// reach from the Params bound at dispatch.
 
 override BINARY_OP: u32 = 4u;
 
