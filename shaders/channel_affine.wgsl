@@ -8,6 +8,10 @@
 // Elements, scale and shift are stored as Elem (precision prelude); the affine runs in f32.
 // Overrides: HAS_RESIDUAL (residual is bound to some valid buffer and ignored when false),
 // ACTIVATION / ACT_ALPHA / ACT_BETA.
+// Unchecked because (Shader::TRUSTED): nothing is accessed unless i < params.total; x, out and
+// residual (index i, or 0 when absent: then it is x) hold total elements, scale and shift
+// channels >= 1 (c is a remainder mod channels; inner >= 1). kernels/channel_affine.rs refuses
+// bindings holding fewer elements; kernels/bounds.rs checks the Params bound at dispatch.
 
 override HAS_RESIDUAL: bool = false;
 

@@ -8,6 +8,11 @@
 // Overrides: BINARY_OP (0 add, 1 sub, 2 mul, 3 div, 4 none: out = act(a), 5 pow, 6 max,
 // 7 min, 8 equal, 9 less, 10 greater, 11 less-or-equal, 12 greater-or-equal, 13 not a: 1 / 0
 // as f32, the engine's bool), ACTIVATION.
+// Unchecked because (Shader::TRUSTED): nothing is read or written unless i < params.total.
+// out[i] and, when unary, a[i] need total elements; a[ia] and b[ib] are below numel of a's and
+// b's own shapes (their strides are row-major, 0 along broadcast dims, and each i_k < d_k).
+// kernels/eltwise.rs refuses bindings holding fewer elements; kernels/bounds.rs recomputes the
+// reach from the Params bound at dispatch.
 
 override BINARY_OP: u32 = 4u;
 

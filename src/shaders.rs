@@ -63,6 +63,18 @@ impl Shader {
     pub fn label(self) -> &'static str {
         self.file_name().trim_end_matches(".wgsl")
     }
+
+    /// Kernels whose every storage index is proven in range: a guard in the shader plus a
+    /// binding-size check in its host builder, named in the file's "Unchecked because"
+    /// header. The device may compile them without wgpu's runtime bounds checks (the
+    /// `shader_checks` option of the device layer). Every other kernel keeps them: its indices
+    /// have not all been proven yet.
+    pub const TRUSTED: &'static [Shader] = &[Shader::Eltwise, Shader::ChannelAffine];
+
+    /// Whether this kernel is in [`Shader::TRUSTED`].
+    pub fn trusted(self) -> bool {
+        Self::TRUSTED.contains(&self)
+    }
 }
 
 /// Declares `Elem` / `Acc` for each precision (first: `enable f16;` must precede everything).

@@ -25,8 +25,8 @@ use cache::{DiskPipelineCache, PipelineCacheState};
 use poller::Poller;
 
 pub use convert::Rgba8Frames;
-pub use options::{GpuOptions, parse_backend};
-pub use pipelines::{BufRef, Dispatch, PipelineCache, PipelineKey};
+pub use options::{GpuOptions, ShaderChecks, parse_backend};
+pub use pipelines::{BufRef, Dispatch, ModuleKey, PipelineCache, PipelineKey};
 pub use tensor::GpuTensor;
 
 /// A GPU device with its queue, the adapter it came from, a pipeline cache, and the precision
@@ -59,6 +59,7 @@ pub struct Gpu {
     /// Completes readbacks' futures (one thread per device, started on first use).
     poller: Arc<Poller>,
     fault: Option<Shader>,
+    shader_checks: ShaderChecks,
     precision: Precision,
     /// The usable cache directory, if any.
     cache_dir: Option<PathBuf>,
@@ -191,14 +192,16 @@ impl Gpu {
     /// adapter choice is not used).
     pub async fn on_adapter(adapter: wgpu::Adapter, options: &GpuOptions) -> Result<Self> {
         let cache_dir = options.cache_dir.clone().filter(|d| cache::usable(d));
-        Self::from_adapter(
+        let mut gpu = Self::from_adapter(
             adapter,
             options.limits.clone(),
             options.fault,
             cache_dir,
             options.pipeline_cache,
         )
-        .await
+        .await?;
+        gpu.shader_checks = options.shader_checks;
+        Ok(gpu)
     }
 
     async fn from_adapter(
@@ -313,6 +316,7 @@ impl Gpu {
             pipelines: Arc::new(PipelineCache::default()),
             lost,
             fault,
+            shader_checks: ShaderChecks::default(),
             precision: Precision::F32,
             cache_dir,
             want_pipeline_cache,
@@ -337,6 +341,7 @@ impl Gpu {
             self.want_pipeline_cache,
         ))?;
         g.precision = self.precision;
+        g.shader_checks = self.shader_checks;
         g.target = self.target.clone();
         Ok(g)
     }
@@ -419,6 +424,7 @@ impl Gpu {
             lost: self.lost.clone(),
             poller: self.poller.clone(),
             fault: self.fault,
+            shader_checks: self.shader_checks,
             precision,
             cache_dir: self.cache_dir.clone(),
             want_pipeline_cache: self.want_pipeline_cache,
@@ -431,6 +437,11 @@ impl Gpu {
     /// The kernel family made deliberately wrong for testing, if any.
     pub fn fault(&self) -> Option<Shader> {
         self.fault
+    }
+
+    /// Which kernels this device compiles without runtime bounds checks.
+    pub fn shader_checks(&self) -> ShaderChecks {
+        self.shader_checks
     }
 
     /// Pipelines compiled on this device so far.

@@ -46,6 +46,55 @@ pub struct GpuOptions {
     /// default; `None` keeps nothing on disk. A directory that cannot be written means no
     /// cache.
     pub cache_dir: Option<PathBuf>,
+    /// Whether the kernels proven in range ([`Shader::TRUSTED`]) drop wgpu's runtime bounds
+    /// checks ([`ShaderChecks::Trusted`], the default) or every module keeps them.
+    pub shader_checks: ShaderChecks,
+}
+
+/// Which shader modules keep wgpu's runtime bounds checks (loop bounding and integer-division
+/// checks stay on in every module).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ShaderChecks {
+    /// The kernels in [`Shader::TRUSTED`] are compiled without bounds checks; the rest keep
+    /// them.
+    #[default]
+    Trusted,
+    /// Every module keeps its bounds checks (`WGCONV_SHADER_CHECKS=checked`).
+    Checked,
+}
+
+impl ShaderChecks {
+    /// Whether `shader`'s module is compiled with bounds checks under this setting.
+    pub fn bounds_checked(self, shader: Shader) -> bool {
+        self == Self::Checked || !shader.trusted()
+    }
+
+    /// The setting's name, as `WGCONV_SHADER_CHECKS` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Trusted => "trusted",
+            Self::Checked => "checked",
+        }
+    }
+
+    /// Parses `trusted` or `checked`.
+    pub fn parse(value: &str) -> Result<Self> {
+        match value.to_ascii_lowercase().as_str() {
+            "trusted" => Ok(Self::Trusted),
+            "checked" => Ok(Self::Checked),
+            _ => Err(Error::InvalidSetting {
+                name: "WGCONV_SHADER_CHECKS",
+                value: value.to_string(),
+                reason: "expected trusted or checked".into(),
+            }),
+        }
+    }
+}
+
+impl std::fmt::Display for ShaderChecks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 impl Default for GpuOptions {
@@ -57,6 +106,7 @@ impl Default for GpuOptions {
             fault: None,
             pipeline_cache: true,
             cache_dir: cache::default_dir(),
+            shader_checks: ShaderChecks::default(),
         }
     }
 }
@@ -65,7 +115,8 @@ impl GpuOptions {
     /// Options from the environment, for programs that want it (the command line does):
     /// `WGCONV_BACKEND` (see [`parse_backend`]), `WGCONV_ADAPTER` (part of the adapter name),
     /// `WGCONV_PIPELINE_CACHE` (`0`/`off` disables the pipeline cache) and `WGCONV_CACHE_DIR`
-    /// (the cache directory, instead of [`cache::default_dir`]).
+    /// (the cache directory, instead of [`cache::default_dir`]) and `WGCONV_SHADER_CHECKS`
+    /// (`checked` or `trusted`, see [`ShaderChecks`]).
     pub fn from_env() -> Result<Self> {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let backends = var("WGCONV_BACKEND")
@@ -75,6 +126,10 @@ impl GpuOptions {
             var("WGCONV_PIPELINE_CACHE").as_deref(),
             Some("0" | "off" | "false" | "no")
         );
+        let shader_checks = var("WGCONV_SHADER_CHECKS")
+            .map(|v| ShaderChecks::parse(&v))
+            .transpose()?
+            .unwrap_or_default();
         let defaults = Self::default();
         Ok(Self {
             backends,
@@ -83,6 +138,7 @@ impl GpuOptions {
             cache_dir: var(cache::CACHE_DIR_ENV)
                 .map(PathBuf::from)
                 .or(defaults.cache_dir.clone()),
+            shader_checks,
             ..defaults
         })
     }

@@ -80,10 +80,22 @@ impl PipelineKey {
     }
 }
 
+/// Identifies a compiled shader module: the kernel, its precision prelude, and whether wgpu's
+/// runtime bounds checks were compiled in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ModuleKey {
+    /// The kernel family.
+    pub shader: Shader,
+    /// The precision prelude.
+    pub precision: Precision,
+    /// False only for a trusted kernel compiled without bounds checks.
+    pub bounds_checked: bool,
+}
+
 /// Compiled pipelines, shared by every dispatch of a [`Gpu`].
 #[derive(Default)]
 pub struct PipelineCache {
-    modules: Mutex<HashMap<(Shader, Precision), wgpu::ShaderModule>>,
+    modules: Mutex<HashMap<ModuleKey, wgpu::ShaderModule>>,
     pipelines: Mutex<HashMap<PipelineKey, Arc<wgpu::ComputePipeline>>>,
 }
 
@@ -103,6 +115,17 @@ impl PipelineCache {
         k.sort_by(|a, b| {
             (a.shader, a.precision, &a.constants).cmp(&(b.shader, b.precision, &b.constants))
         });
+        k
+    }
+
+    /// The keys of every shader module compiled so far, sorted.
+    pub fn modules(&self) -> Vec<ModuleKey> {
+        let mut k: Vec<ModuleKey> = self
+            .modules
+            .lock()
+            .map(|m| m.keys().copied().collect())
+            .unwrap_or_default();
+        k.sort();
         k
     }
 
@@ -162,24 +185,11 @@ impl Gpu {
         {
             return Ok(p.clone());
         }
-        let module = {
-            let mut modules = self.pipelines.modules.lock().expect("module cache");
-            match modules.get(&(shader, precision)) {
-                Some(m) => m.clone(),
-                None => {
-                    let what = format!("compiling shader {} ({precision})", shader.label());
-                    let m = self.scoped(&what, || {
-                        self.device
-                            .create_shader_module(wgpu::ShaderModuleDescriptor {
-                                label: Some(shader.label()),
-                                source: wgpu::ShaderSource::Wgsl(shader.source(precision).into()),
-                            })
-                    })?;
-                    modules.insert((shader, precision), m.clone());
-                    m
-                }
-            }
-        };
+        let module = self.module(ModuleKey {
+            shader,
+            precision,
+            bounds_checked: self.shader_checks().bounds_checked(shader),
+        })?;
         let consts: Vec<(&str, f64)> = key
             .constants
             .iter()
@@ -211,10 +221,55 @@ impl Gpu {
         Ok(pipeline)
     }
 
+    /// The shader module for `key`, compiled on first use. Every handle sharing this cache has
+    /// the same setting (`with_precision` copies it), so pipeline keys need not carry it; the
+    /// disk pipeline cache is the driver's, keyed by the generated code, so checked and
+    /// unchecked modules never share an entry there.
+    fn module(&self, key: ModuleKey) -> Result<wgpu::ShaderModule> {
+        let mut modules = self.pipelines.modules.lock().expect("module cache");
+        if let Some(m) = modules.get(&key) {
+            return Ok(m.clone());
+        }
+        let ModuleKey {
+            shader,
+            precision,
+            bounds_checked,
+        } = key;
+        let desc = wgpu::ShaderModuleDescriptor {
+            label: Some(shader.label()),
+            source: wgpu::ShaderSource::Wgsl(shader.source(precision).into()),
+        };
+        let what = format!("compiling shader {} ({precision})", shader.label());
+        let m = self.scoped(&what, || {
+            if bounds_checked {
+                self.device.create_shader_module(desc)
+            } else {
+                // Only bounds checks go; loop bounding and division guards stay.
+                let checks = wgpu::ShaderRuntimeChecks {
+                    bounds_checks: false,
+                    ..wgpu::ShaderRuntimeChecks::checked()
+                };
+                // SAFETY: `bounds_checked` is false only for `Shader::TRUSTED` kernels. Each
+                // returns before any access unless its index is below a Params count (the
+                // .wgsl header names the guard for every buffer index), and `dispatch` binds
+                // one of their launches only after `kernels::bounds::check_trusted` has found
+                // every index those counts allow inside its binding (wgpu validates that a
+                // binding lies inside its buffer). Loops stay bounded, division stays guarded.
+                unsafe { self.device.create_shader_module_trusted(desc, checks) }
+            }
+        })?;
+        modules.insert(key, m.clone());
+        Ok(m)
+    }
+
     /// Compiles (or finds) `launch`'s pipeline and binds its buffers: a [`Dispatch`] that can be
     /// recorded any number of times.
     pub fn dispatch(&self, launch: &Launch<BufRef<'_>>) -> Result<Dispatch> {
         let shader = launch.shader;
+        if !self.shader_checks().bounds_checked(shader) {
+            // The module has no runtime bounds checks: its indices must fit these bindings.
+            crate::kernels::bounds::check_trusted(launch, self.precision().elem_bytes() as u64)?;
+        }
         let pipeline = self.pipeline(shader, &launch.constants)?;
         // Test-only fault injection: the kernel "forgets" its last workgroup, so its output is
         // wrong; `wgconv validate` must catch it.

@@ -50,19 +50,8 @@ pub fn channel_affine<B: Binding>(
         ));
     }
     let total = numel(shape);
-    let need = |what: &str, r: &B, elems: usize| -> Result<()> {
-        let bytes = target.elem_bytes(elems);
-        if r.size() < bytes {
-            return Err(Error::invalid_op(
-                OP,
-                format!(
-                    "{what} binding has {} bytes, shape {shape:?} needs {bytes}",
-                    r.size()
-                ),
-            ));
-        }
-        Ok(())
-    };
+    // Every index of the (trusted) shader is below one of these counts.
+    let need = |what: &str, r: &B, elems: usize| target.require_elems(OP, what, r, elems);
     need("input", &b.input, total)?;
     need("output", &b.output, total)?;
     need("scale", &b.scale, shape[1])?;

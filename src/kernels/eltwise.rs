@@ -62,6 +62,9 @@ pub fn unary<B: Binding>(
         total: to_u32("activation", "element count", len)?,
         ..Default::default()
     };
+    // The (trusted) shader reads input[i] and writes output[i] for i < len only.
+    target.require_elems("activation", "input", &input, len)?;
+    target.require_elems("activation", "output", &output, len)?;
     let mut constants = act.constants().to_vec();
     constants.push(("BINARY_OP", 4.0));
     // `b` is unused by the unary path but bound so one layout serves both.
@@ -116,6 +119,11 @@ pub fn binary<B: Binding>(
         sb5: u(sb[5])?,
         ..Default::default()
     };
+    // The (trusted) shader's indices: out < total; a and b at most numel - 1 of their own
+    // shapes (broadcast strides are their row-major strides, 0 where the dim is broadcast).
+    target.require_elems(op.name(), "a", &a.0, numel(a.1))?;
+    target.require_elems(op.name(), "b", &b.0, numel(b.1))?;
+    target.require_elems(op.name(), "output", &output, total)?;
     let mut constants = act.constants().to_vec();
     constants.push(("BINARY_OP", op.code() as f64));
     target.launch(

@@ -92,6 +92,29 @@ impl Target {
         (n * self.precision.elem_bytes()) as u64
     }
 
+    /// Fails unless `binding` holds `elems` elements of the storage type: the host half of a
+    /// trusted kernel's bounds proof (`Shader::TRUSTED`), so it names the op and the binding.
+    pub fn require_elems<B: Binding>(
+        &self,
+        op: &str,
+        what: &str,
+        binding: &B,
+        elems: usize,
+    ) -> Result<()> {
+        // Saturating: a product that overflows can never be bound, so it must fail too.
+        let need = (elems as u64).saturating_mul(self.precision.elem_bytes() as u64);
+        if binding.size() < need {
+            return Err(Error::invalid_op(
+                op,
+                format!(
+                    "{what} binding has {} bytes, {elems} elements need {need}",
+                    binding.size()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Splits `total` workgroups over x, y, z so that no dimension exceeds the device limit.
     /// Shaders recover the flat index with `flat_workgroup_id` and skip indices `>= total`.
     pub fn fold_workgroups(&self, what: &str, total: u64) -> Result<[u32; 3]> {

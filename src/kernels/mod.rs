@@ -6,6 +6,7 @@
 use crate::shaders::Shader;
 
 pub mod algorithm;
+pub mod bounds;
 pub mod channel_affine;
 pub mod conv;
 pub mod conv_transpose;

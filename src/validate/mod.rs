@@ -14,8 +14,8 @@ pub mod self_checks;
 use serde::Serialize;
 
 use crate::compare::compare;
-use crate::device::Gpu;
 use crate::device::PipelineKey;
+use crate::device::{Gpu, ShaderChecks};
 use crate::precision::Precision;
 use crate::shader_check::{Target, translate_in};
 use crate::shaders::Shader;
@@ -199,6 +199,8 @@ pub struct ValidateOptions {
     pub fault: Option<Shader>,
     /// A network to bisect node by node on each adapter (seeded random inputs).
     pub bisect: Option<crate::graph::Graph>,
+    /// Which kernels run without runtime bounds checks (trusted ones, by default).
+    pub shader_checks: ShaderChecks,
 }
 
 /// Validates every selected adapter: the dynamic battery on each, then the static translation of
@@ -214,7 +216,10 @@ pub struct ValidateOptions {
 /// assert!(report.passed(), "{:?}", report.cases);
 /// ```
 pub fn run(opts: &ValidateOptions, progress: &mut dyn FnMut(&CaseResult)) -> Report {
-    let mut report = Report::default();
+    let mut report = Report {
+        shader_checks: describe_checks(opts.shader_checks),
+        ..Default::default()
+    };
     let mut used = Vec::new();
     for info in crate::device::enumerate_adapters(opts.backends) {
         if let Some(n) = &opts.adapter_name
@@ -226,6 +231,7 @@ pub fn run(opts: &ValidateOptions, progress: &mut dyn FnMut(&CaseResult)) -> Rep
             backends: Some(info.backend.into()),
             adapter_name: Some(info.name.clone()),
             fault: opts.fault,
+            shader_checks: opts.shader_checks,
             ..Default::default()
         };
         match Gpu::with_options(&gpu_opts) {
@@ -258,6 +264,20 @@ pub fn run(opts: &ValidateOptions, progress: &mut dyn FnMut(&CaseResult)) -> Rep
     used.dedup();
     report.static_results = static_checks(&used);
     report
+}
+
+/// The report's line on shader checks: the mode and the modules compiled without them.
+pub fn describe_checks(checks: ShaderChecks) -> String {
+    let unchecked: Vec<&str> = Shader::TRUSTED
+        .iter()
+        .filter(|s| !checks.bounds_checked(**s))
+        .map(|s| s.label())
+        .collect();
+    if unchecked.is_empty() {
+        format!("{checks} (every module bounds-checked)")
+    } else {
+        format!("{checks} (no bounds checks in {})", unchecked.join(", "))
+    }
 }
 
 /// Bisection of `g` on `gpu` as report lines: a header, then the first failing node (or a

@@ -19,6 +19,8 @@ pub struct Report {
     pub bisection: Vec<String>,
     /// Adapters that could not be opened, with the reason.
     pub adapter_errors: Vec<String>,
+    /// The shader-checks mode the devices ran under, and the kernels it left unchecked.
+    pub shader_checks: String,
 }
 
 impl Report {
@@ -32,7 +34,7 @@ impl Report {
 
     /// A plain-text summary table.
     pub fn table(&self) -> String {
-        let mut s = String::new();
+        let mut s = format!("shader checks: {}\n", self.shader_checks);
         let static_fail: Vec<_> = self
             .static_results
             .iter()

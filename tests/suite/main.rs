@@ -45,6 +45,7 @@ mod reverse;
 mod robustness;
 mod runtime_weights;
 mod self_check;
+mod shader_checks;
 mod shaders;
 mod softmax;
 mod splitk;

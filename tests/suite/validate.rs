@@ -87,6 +87,11 @@ fn battery_passes_on_vulkan_and_gl() {
             .all(|c| c.reason.contains("SHADER_F16"))
     );
     let table = report.table();
+    // The mode it ran under (the default: trusted kernels unchecked), first.
+    assert!(
+        table.starts_with("shader checks: trusted (no bounds checks in eltwise, channel_affine)"),
+        "{table}"
+    );
     assert!(
         table.contains(&format!("{} skipped", f16_cases)) && table.contains("lacks SHADER_F16"),
         "{table}"

@@ -33,5 +33,10 @@ pub(crate) fn info() -> Result<String> {
     {
         out += &format!("[{i}] {a}\n");
     }
+    let checks = wgconv::GpuOptions::from_env()?.shader_checks;
+    out += &format!(
+        "shader checks: {}; WGCONV_SHADER_CHECKS=checked keeps them everywhere\n",
+        wgconv::validate::describe_checks(checks)
+    );
     Ok(out)
 }

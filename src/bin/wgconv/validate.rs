@@ -37,6 +37,7 @@ pub(crate) fn validate_cmd(
         filter,
         fault,
         bisect,
+        shader_checks: env.shader_checks,
     };
     let bar = indicatif::ProgressBar::new_spinner();
     let report = wgconv::validate::run(&opts, &mut |r| {
