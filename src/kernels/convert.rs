@@ -39,7 +39,7 @@ crate::gpu_params! {
 }
 
 /// An element type the kernel reads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SourceFormat {
     /// 32-bit floats.
     F32,

@@ -156,6 +156,7 @@ impl<'g> Session<'g> {
             readback_bytes,
             counters,
             lock: futures_intrusive::sync::Mutex::new((), true),
+            host_staging: Default::default(),
             self_checks,
         })
     }

@@ -261,8 +261,12 @@ impl Session<'_> {
 }
 
 /// Records `dispatches` as one compute pass of `enc` (none when there are none).
-pub(super) fn record_conversions(enc: &mut wgpu::CommandEncoder, dispatches: &[Dispatch]) {
-    if dispatches.is_empty() {
+pub(super) fn record_conversions<'d>(
+    enc: &mut wgpu::CommandEncoder,
+    dispatches: impl IntoIterator<Item = &'d Dispatch>,
+) {
+    let mut dispatches = dispatches.into_iter().peekable();
+    if dispatches.peek().is_none() {
         return;
     }
     let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {

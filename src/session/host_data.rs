@@ -5,6 +5,7 @@
 //! submission: u8 inputs move a quarter of f32's bytes.
 
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, PoisonError};
 
 use super::Session;
 use crate::device::Dispatch;
@@ -55,52 +56,76 @@ impl HostData<'_> {
     }
 }
 
+/// A staging buffer for one input in one source format, and the dispatch that widens it into
+/// the input buffer. The session's input shapes are fixed, so both are made on the first run
+/// that needs them and reused after (runs are serialised by the session's lock).
+#[derive(Debug)]
+pub(super) struct Staging {
+    buffer: wgpu::Buffer,
+    pub(super) widen: Dispatch,
+}
+
 impl Session<'_> {
-    /// Writes the inputs the convert kernel widens to new staging buffers and returns the
-    /// dispatches that widen them into the input buffers, with the bytes written.
+    /// Writes the inputs the convert kernel widens to their staging buffers and returns what
+    /// widens them into the input buffers, with the bytes written.
     pub(super) fn stage_inputs(
         &self,
         inputs: &[(&[usize], HostData<'_>)],
-    ) -> Result<(Vec<Dispatch>, u64)> {
-        let mut dispatches = Vec::new();
+    ) -> Result<(Vec<Arc<Staging>>, u64)> {
+        let mut staged = Vec::new();
         let mut uploaded = 0;
-        for ((_, region, _), (_, data)) in self.inputs.iter().zip(inputs) {
+        for (i, ((_, region, _), (_, data))) in self.inputs.iter().zip(inputs).enumerate() {
             let Some((format, bytes)) = data.staged(self.precision).filter(|_| !data.is_empty())
             else {
                 continue;
             };
-            let staging = self.gpu.scoped("host input staging", || {
-                let staging = self.gpu.device().create_buffer(&wgpu::BufferDescriptor {
-                    label: Some("host input staging"),
-                    size: bytes.len() as u64,
-                    usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
-                    mapped_at_creation: false,
-                });
-                self.gpu.queue().write_buffer(&staging, 0, &bytes);
-                staging
-            })?;
-            uploaded += bytes.len() as u64;
-            let c = Convert {
-                src: format,
-                ..Convert::cast(Precision::F32, self.precision, data.len())
+            let cached = self
+                .host_staging
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(&(i, format))
+                .cloned();
+            let staging = match cached {
+                Some(s) => s,
+                None => {
+                    let buffer = self.gpu.scoped("host input staging", || {
+                        self.gpu.device().create_buffer(&wgpu::BufferDescriptor {
+                            label: Some("host input staging"),
+                            size: bytes.len() as u64,
+                            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+                            mapped_at_creation: false,
+                        })
+                    })?;
+                    let c = Convert {
+                        src: format,
+                        ..Convert::cast(Precision::F32, self.precision, data.len())
+                    };
+                    let arena = &self.arenas[region.buffer];
+                    let widen =
+                        self.gpu
+                            .convert_dispatch(&c, (&buffer, 0), (arena, region.offset))?;
+                    // The staging buffer and the dispatch's uniform, bound once.
+                    self.counters
+                        .buffers_created
+                        .fetch_add(2, Ordering::Relaxed);
+                    self.counters
+                        .bind_groups_created
+                        .fetch_add(1, Ordering::Relaxed);
+                    let s = Arc::new(Staging { buffer, widen });
+                    self.host_staging
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .insert((i, format), s.clone());
+                    s
+                }
             };
-            let arena = &self.arenas[region.buffer];
-            dispatches.push(self.gpu.convert_dispatch(
-                &c,
-                (&staging, 0),
-                (arena, region.offset),
-            )?);
-            // The staging buffer and the dispatch's uniform; the bind group keeps them alive.
-            self.counters
-                .buffers_created
-                .fetch_add(2, Ordering::Relaxed);
-            self.counters
-                .bind_groups_created
-                .fetch_add(1, Ordering::Relaxed);
+            self.gpu.queue().write_buffer(&staging.buffer, 0, &bytes);
+            uploaded += bytes.len() as u64;
+            staged.push(staging);
         }
         self.counters
             .bytes_uploaded
             .fetch_add(uploaded, Ordering::Relaxed);
-        Ok((dispatches, uploaded))
+        Ok((staged, uploaded))
     }
 }

@@ -183,6 +183,13 @@ pub struct Session<'g> {
     readback_bytes: u64,
     counters: AtomicCounters,
     lock: futures_intrusive::sync::Mutex<()>,
+    /// Staging for host inputs the convert kernel widens, per (input, source format).
+    host_staging: std::sync::Mutex<
+        std::collections::HashMap<
+            (usize, crate::kernels::convert::SourceFormat),
+            std::sync::Arc<host_data::Staging>,
+        >,
+    >,
     /// The fast paths the plan relied on and their self-checks.
     self_checks: Vec<NodeCheck>,
 }

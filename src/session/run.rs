@@ -197,7 +197,7 @@ impl Session<'_> {
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                     label: Some("wgconv session"),
                 });
-            record_conversions(&mut enc, &widen);
+            record_conversions(&mut enc, widen.iter().map(|s| &s.widen));
             self.record_pass(&mut enc);
             for (region, off, shape) in &self.outputs {
                 let bytes = self.precision.buffer_bytes(numel(shape));

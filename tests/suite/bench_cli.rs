@@ -2,22 +2,13 @@
 //! document's metadata, `--csv` and `--baseline`, checked against the library's own figures.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
 use wgconv::{Session, SessionConfig};
 
 /// Exit code, stdout, stderr.
 fn wgconv(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_wgconv"))
-        .args(args)
-        .output()
-        .expect("runs");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
+    crate::common::wgconv_cli(args, &[])
 }
 
 fn fixture() -> PathBuf {

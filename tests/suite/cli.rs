@@ -1,18 +1,10 @@
 //! The `wgconv` command line, run as a user would.
 
 use std::path::Path;
-use std::process::Command;
 
 fn wgconv(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_wgconv"))
-        .args(args)
-        .output()
-        .expect("runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
+    let (code, stdout, stderr) = wgconv_status(args);
+    (code == Some(0), stdout, stderr)
 }
 
 #[test]
@@ -107,15 +99,7 @@ fn info_and_validate() {
 }
 
 fn wgconv_status(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_wgconv"))
-        .args(args)
-        .output()
-        .expect("runs");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
+    crate::common::wgconv_cli(args, &[])
 }
 
 /// `run` runs once by default; `--runs` prints the statistics and `--top-k` the top classes;
@@ -193,13 +177,12 @@ fn exit_codes_tell_errors_apart() {
         wgconv_status(&["run", "cifar10_net", "--shape", "x=1x3"]).0,
         Some(3)
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_wgconv"))
-        .args(["validate", "--filter", "matmul", "--backend", "vulkan"])
-        .env("WGCONV_FAULT", "matmul")
-        .output()
-        .expect("runs");
+    let (code, _, _) = crate::common::wgconv_cli(
+        &["validate", "--filter", "matmul", "--backend", "vulkan"],
+        &[("WGCONV_FAULT", "matmul".as_ref())],
+    );
     assert_eq!(
-        out.status.code(),
+        code,
         Some(1),
         "a planted fault (WGCONV_FAULT) must fail validation"
     );
@@ -222,13 +205,11 @@ fn library_warnings_reach_stderr_through_the_logger() {
     let dir = std::env::temp_dir().join(format!("wgconv-cli-log-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(wgconv::tune::CACHE_FILE), "not json").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_wgconv"))
-        .args(["run", "cifar10_net", "--autotune", "--backend", "vulkan"])
-        .env("WGCONV_CACHE_DIR", &dir)
-        .output()
-        .expect("runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let (code, _, stderr) = crate::common::wgconv_cli(
+        &["run", "cifar10_net", "--autotune", "--backend", "vulkan"],
+        &[("WGCONV_CACHE_DIR", dir.as_os_str())],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
     assert!(
         stderr.contains("wgconv: ignoring the autotuning cache"),
         "{stderr}"

@@ -41,3 +41,21 @@ pub fn assert_close(what: &str, got: &Tensor, expected: &Tensor, tol: Tolerance)
     let c = compare(got.data(), expected.data(), tol);
     assert!(c.passed(), "{what}: {c} (tolerance {tol:?})");
 }
+
+/// Runs the `wgconv` binary with `args` and `envs`: its exit code (`None` when a signal ended
+/// it), stdout and stderr.
+pub fn wgconv_cli(
+    args: &[&str],
+    envs: &[(&str, &std::ffi::OsStr)],
+) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wgconv"))
+        .args(args)
+        .envs(envs.iter().copied())
+        .output()
+        .expect("the wgconv binary runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
