@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use super::params::ParamStore;
+use super::readback::ReadbackPool;
 use super::self_check;
 use super::{AtomicCounters, GpuHandle, Session, SessionOptions};
 use crate::device::{BufRef, Dispatch, Gpu};
@@ -95,14 +96,7 @@ impl<'g> Session<'g> {
         let store_uploaded = store.uploaded_bytes();
         let buffers = allocate(gpu, &graph, &plan, &store)?;
         let (outputs, readback_bytes) = readback_layout(&graph, &plan);
-        let readback = gpu.scoped("allocating the readback buffer", || {
-            gpu.device().create_buffer(&wgpu::BufferDescriptor {
-                label: Some("wgconv readback"),
-                size: readback_bytes.max(8),
-                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            })
-        })?;
+        let readback = ReadbackPool::new(gpu, readback_bytes)?;
         // Parameters count where this build uploaded them (none when the store had them all).
         let created = (buffers.arenas.len() + buffers.staging.len() + 1) as u64
             + (store.buffers_created() - store_created);
@@ -153,7 +147,6 @@ impl<'g> Session<'g> {
             staging: buffers.staging,
             inputs,
             outputs,
-            readback_bytes,
             counters,
             lock: futures_intrusive::sync::Mutex::new((), true),
             host_staging: Default::default(),

@@ -58,7 +58,8 @@ impl HostData<'_> {
 
 /// A staging buffer for one input in one source format, and the dispatch that widens it into
 /// the input buffer. The session's input shapes are fixed, so both are made on the first run
-/// that needs them and reused after (runs are serialised by the session's lock).
+/// that needs them and reused after (written and submitted under the session's lock, so runs
+/// in flight take their turns on the queue).
 #[derive(Debug)]
 pub(super) struct Staging {
     buffer: wgpu::Buffer,

@@ -6,18 +6,23 @@
 //! buffers, and one [`Dispatch`] per planned launch (pipeline, uniform, bind group).
 //! [`Session::run`] (`run.rs`) then only writes the inputs into their buffers with
 //! `queue.write_buffer`, records every dispatch into one compute pass of one command encoder,
-//! appends the copies of the outputs into the readback buffer, submits once, and maps the
-//! readback buffer. It creates no buffer and no bind group; the counters let tests check that.
+//! appends the copies of the outputs into a readback buffer, submits once, and maps it. It
+//! creates no bind group, and no buffer unless it runs alongside others (one readback buffer
+//! per run in flight); the counters let tests check that.
 //! [`Session::run_gpu`] (`gpu_io.rs`) takes inputs and gives outputs that stay on the device.
 //!
-//! A session is `Send + Sync`; concurrent runs are serialised (they share the buffers) by an
-//! async mutex, so [`Session::run_async`] waits for its turn without blocking a thread.
-//! Blocking runs are their async forms waited on with `pollster`.
+//! A session is `Send + Sync`. Runs share the activation buffers, so an async mutex orders
+//! their host-side half (input writes, recording, submission: the queue then runs their GPU
+//! work in that order); it is released before the GPU executes, so while one run's work is on
+//! the GPU the next run uploads, records and submits, and each reads back through a buffer of
+//! its own (`readback.rs`). [`Session::run_async`] waits for its turn without blocking a
+//! thread; blocking runs are their async forms waited on with `pollster`.
 
 mod build;
 mod gpu_io;
 mod host_data;
 mod params;
+mod readback;
 mod run;
 mod self_check;
 
@@ -173,15 +178,16 @@ pub struct Session<'g> {
     /// The parameter buffers the dispatches bind (held here: the store holds them weakly).
     params: Vec<std::sync::Arc<wgpu::Buffer>>,
     store: std::sync::Arc<ParamStore>,
-    readback: wgpu::Buffer,
+    /// Readback buffers, one per run in flight.
+    readback: readback::ReadbackPool,
     dispatches: Vec<Dispatch>,
     /// Staging buffers of nodes split to fit the binding limit (see [`crate::split`]).
     staging: Vec<wgpu::Buffer>,
     inputs: Vec<(String, Region, Vec<usize>)>,
     /// (region, readback offset, shape) per output.
     outputs: Vec<(Region, u64, Vec<usize>)>,
-    readback_bytes: u64,
     counters: AtomicCounters,
+    /// Orders runs' host-side halves (input writes to submission); not held while the GPU runs.
     lock: futures_intrusive::sync::Mutex<()>,
     /// Staging for host inputs the convert kernel widens, per (input, source format).
     host_staging: std::sync::Mutex<
@@ -280,15 +286,16 @@ impl<'g> Session<'g> {
         self.dispatches.len()
     }
 
-    /// Bytes of the device buffers this session owns (activations, staging, readback; its
+    /// Bytes of the device buffers this session owns (activations, staging, readback: one
+    /// readback buffer per run that was ever in flight at once; its
     /// parameters are the store's, [`Session::param_store`]).
     pub fn device_bytes(&self) -> u64 {
         self.arenas
             .iter()
             .chain(&self.staging)
-            .chain(std::iter::once(&self.readback))
             .map(|b| b.size())
-            .sum()
+            .sum::<u64>()
+            + self.readback.device_bytes()
     }
 
     /// Bytes of the activation buffers (the plan's arenas: intermediate tensors and scratch).

@@ -15,7 +15,8 @@ use crate::tensor::{Tensor, numel};
 pub(crate) type HostInput<'a> = (&'a [usize], HostData<'a>);
 
 impl Session<'_> {
-    /// Waits for the runs before this one (they share the session's buffers).
+    /// Waits until the runs before this one have submitted (they share the session's
+    /// buffers; the queue orders their GPU work).
     pub(super) fn lock_runs(&self) -> futures_intrusive::sync::MutexLockFuture<'_, ()> {
         self.lock.lock()
     }
@@ -159,8 +160,9 @@ impl Session<'_> {
     }
 
     /// Runs the graph on `inputs` (one per graph input, in order); the future awaits the
-    /// session's earlier runs, the error scopes and the readback without blocking a thread
-    /// (the device's polling thread completes the readback; no thread is started per run).
+    /// submission of the session's earlier runs (not their GPU work: several runs are in
+    /// flight at once), the error scopes and the readback without blocking a thread (the
+    /// device's polling thread completes the readback; no thread is started per run).
     ///
     /// ```
     /// # use wgconv::graph::Graph;
@@ -184,39 +186,52 @@ impl Session<'_> {
         self.run_host_async(&views).await
     }
 
-    /// Runs the graph on borrowed host inputs (one per graph input, in order).
+    /// Runs the graph on borrowed host inputs (one per graph input, in order). The session's
+    /// lock is held while the inputs are written and the pass recorded and submitted, not
+    /// while the GPU runs it: the readback waits outside, in a buffer of this run's own.
     pub(crate) async fn run_host_async(&self, inputs: &[HostInput<'_>]) -> Result<Vec<Tensor>> {
-        let _guard = self.lock_runs().await;
-        self.check_host_inputs(inputs)?;
         let gpu: &Gpu = &self.gpu;
-        let (widen, _) = self.stage_inputs(inputs)?;
-        gpu.scoped_async("session run", || {
-            self.queue_inputs(inputs);
-            let mut enc = gpu
-                .device()
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                    label: Some("wgconv session"),
-                });
-            record_conversions(&mut enc, widen.iter().map(|s| &s.widen));
-            self.record_pass(&mut enc);
-            for (region, off, shape) in &self.outputs {
-                let bytes = self.precision.buffer_bytes(numel(shape));
-                if numel(shape) > 0 {
-                    enc.copy_buffer_to_buffer(
-                        &self.arenas[region.buffer],
-                        region.offset,
-                        &self.readback,
-                        *off,
-                        bytes,
-                    );
+        let readback = {
+            let _guard = self.lock_runs().await;
+            self.check_host_inputs(inputs)?;
+            let (widen, _) = self.stage_inputs(inputs)?;
+            let readback = self.readback.take(gpu, &self.counters)?;
+            let submitted = gpu
+                .scoped_async("session run", || {
+                    self.queue_inputs(inputs);
+                    let mut enc =
+                        gpu.device()
+                            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                                label: Some("wgconv session"),
+                            });
+                    record_conversions(&mut enc, widen.iter().map(|s| &s.widen));
+                    self.record_pass(&mut enc);
+                    for (region, off, shape) in &self.outputs {
+                        let bytes = self.precision.buffer_bytes(numel(shape));
+                        if numel(shape) > 0 {
+                            enc.copy_buffer_to_buffer(
+                                &self.arenas[region.buffer],
+                                region.offset,
+                                &readback,
+                                *off,
+                                bytes,
+                            );
+                        }
+                    }
+                    self.submit(enc);
+                })
+                .await;
+            match submitted {
+                Ok(()) => readback,
+                Err(e) => {
+                    self.readback.give_back(readback);
+                    return Err(e);
                 }
             }
-            self.submit(enc);
-        })
-        .await?;
+        };
         // Each output decoded straight from the mapped readback buffer: one host copy.
-        let out = gpu
-            .map_and_read_async(&self.readback, self.readback_bytes, |all| {
+        let read = gpu
+            .map_and_read_async(&readback, self.readback.bytes(), |all| {
                 self.outputs
                     .iter()
                     .map(|(_, off, shape)| {
@@ -225,7 +240,17 @@ impl Session<'_> {
                     })
                     .collect::<Result<Vec<_>>>()
             })
-            .await??;
+            .await;
+        let out = match read {
+            Ok(decoded) => {
+                self.readback.give_back(readback);
+                decoded?
+            }
+            Err(e) => {
+                self.readback.discard(readback);
+                return Err(e);
+            }
+        };
         let read: u64 = self
             .outputs
             .iter()

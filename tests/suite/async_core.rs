@@ -90,6 +90,7 @@ fn async_creation_and_runs_equal_blocking_ones() {
 
 /// Threads whose name is this thread's: a thread spawned without a name inherits it (the
 /// driver's and wgconv's own threads are named), so runs that spawned threads would add some.
+/// Names are cut to 15 bytes, so no other test here may start with `async_core::run`.
 fn threads_named_like_this_one() -> usize {
     let me = std::fs::read_to_string("/proc/thread-self/comm").unwrap();
     std::fs::read_dir("/proc/self/task")
@@ -125,4 +126,54 @@ fn runs_in_flight_start_no_thread() {
         }),
         "the device's polling thread is missing"
     );
+}
+
+/// A run releases the session between submitting and reading back: with four runs polled once
+/// each, all four have submitted (the later ones' uploads and recording overlapped the earlier
+/// ones' GPU work), each read back through a buffer of its own, and each got its own result.
+/// Were the session held until a run's readback, the second run would still wait on its first
+/// poll and only one would have submitted.
+#[test]
+fn submits_overlap_earlier_runs_readbacks() {
+    let s = Session::from_graph(&model(), &SessionConfig::default()).unwrap();
+    let xs: Vec<Tensor> = (0..4)
+        .map(|i| Tensor::random(vec![1, 3, 32, 32], 40 + i))
+        .collect();
+    let sequential: Vec<Vec<Tensor>> = xs
+        .iter()
+        .map(|x| s.run(std::slice::from_ref(x)).unwrap())
+        .collect();
+    let before = s.counters();
+    let mut after_first_polls = None;
+    let futures: Vec<BoxFuture<'_, wgconv::Result<Vec<Tensor>>>> = xs
+        .iter()
+        .map(|x| {
+            Box::pin(s.run_async(std::slice::from_ref(x)))
+                as BoxFuture<'_, wgconv::Result<Vec<Tensor>>>
+        })
+        .collect();
+    let got = join_all(futures, || after_first_polls = Some(s.counters()));
+    let first = after_first_polls.unwrap();
+    assert_eq!(
+        first.submits - before.submits,
+        4,
+        "runs waited on earlier readbacks"
+    );
+    // Sequential runs reuse one readback buffer; four in flight make at most three more.
+    assert!(first.buffers_created - before.buffers_created <= 3);
+    for (g, want) in got.into_iter().zip(&sequential) {
+        assert_eq!(&g.unwrap(), want);
+    }
+    // Buffers are reused: another round in flight keeps the session at one per run in flight.
+    let again: Vec<BoxFuture<'_, wgconv::Result<Vec<Tensor>>>> = xs
+        .iter()
+        .map(|x| {
+            Box::pin(s.run_async(std::slice::from_ref(x)))
+                as BoxFuture<'_, wgconv::Result<Vec<Tensor>>>
+        })
+        .collect();
+    for (g, want) in join_all(again, || {}).into_iter().zip(&sequential) {
+        assert_eq!(&g.unwrap(), want);
+    }
+    assert!(s.counters().buffers_created - before.buffers_created <= 3);
 }

@@ -49,10 +49,18 @@ fn run_zoo_network_with_random_input() {
         "--shape",
         "input=2x3x32x32",
         "--runs",
-        "1",
+        "3",
+        "--in-flight",
+        "2",
     ]);
     assert!(ok, "{stdout}\n{stderr}");
     assert!(stdout.contains("shape [2, 10]"), "{stdout}");
+    assert!(
+        stdout.contains("throughput with 2 runs in flight:") && stdout.contains("over 3 runs"),
+        "{stdout}"
+    );
+    let (ok, _, stderr) = wgconv(&["run", "cifar10_net", "--in-flight", "0"]);
+    assert!(!ok && stderr.contains("--in-flight"), "{stderr}");
 }
 
 #[test]

@@ -69,6 +69,10 @@ enum Command {
         /// Untimed runs before the timed ones.
         #[arg(long, default_value_t = 0)]
         warmup: usize,
+        /// Threads running the timed runs at once (>= 1): each thread's upload and recording
+        /// overlap the others' GPU work; prints the throughput beside one-at-a-time latency.
+        #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+        in_flight: u32,
         /// Print the top K classes of each [N, classes] output, after a softmax.
         #[arg(long, value_name = "K")]
         top_k: Option<usize>,
@@ -316,6 +320,7 @@ fn main() -> ExitCode {
             output_dir,
             runs,
             warmup,
+            in_flight,
             top_k,
             labels,
             precision,
@@ -330,6 +335,7 @@ fn main() -> ExitCode {
             &RunOptions {
                 runs,
                 warmup,
+                in_flight: in_flight as usize,
                 top_k,
                 labels,
             },

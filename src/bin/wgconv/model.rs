@@ -232,6 +232,32 @@ pub fn plan_for_feed(
     session.plan_for(&ordered)
 }
 
+/// Wall-clock ms for `runs` runs shared by `threads` threads, each running its share one
+/// after another (so up to `threads` runs are in flight at once).
+pub fn time_in_flight(
+    session: &DynamicSession,
+    feed: &[(String, Tensor)],
+    runs: usize,
+    threads: usize,
+) -> Result<f64> {
+    let refs: Vec<(&str, &Tensor)> = feed.iter().map(|(n, t)| (n.as_str(), t)).collect();
+    let t = std::time::Instant::now();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|i| {
+                let refs = &refs;
+                let share = runs / threads + usize::from(i < runs % threads);
+                scope.spawn(move || (0..share).try_for_each(|_| session.run_named(refs).map(drop)))
+            })
+            .collect();
+        workers.into_iter().try_for_each(|w| {
+            w.join()
+                .map_err(|_| wgconv::Error::invalid_op("run", "a run thread panicked"))?
+        })
+    })?;
+    Ok(t.elapsed().as_secs_f64() * 1e3)
+}
+
 /// Host wall time of `runs` runs on `feed` (upload, kernels, readback), ms, after `warmup`
 /// untimed ones (none when `runs` is 0).
 pub fn time_runs(

@@ -28,6 +28,8 @@ pub(crate) struct RunOptions {
     pub(crate) runs: usize,
     /// Untimed runs before the timed ones.
     pub(crate) warmup: usize,
+    /// Threads sharing the timed runs (1: one run at a time).
+    pub(crate) in_flight: usize,
     /// Print the top K classes of each classifier-shaped output.
     pub(crate) top_k: Option<usize>,
     /// Class names, one per line.
@@ -111,6 +113,9 @@ pub(crate) fn run_cmd(
     let outputs = session.run_named(&refs)?;
     let first_ms = t1.elapsed().as_secs_f64() * 1e3;
     let times = cli_model::time_runs(&session, &feed, timing.warmup, timing.runs)?;
+    let in_flight = (timing.in_flight > 1 && timing.runs > 0)
+        .then(|| cli_model::time_in_flight(&session, &feed, timing.runs, timing.in_flight))
+        .transpose()?;
     let mut report = vec![
         format!("model: {model}"),
         format!("adapter: {}", gpu.describe()),
@@ -147,6 +152,16 @@ pub(crate) fn run_cmd(
             stats.runs,
             stats.line()
         ));
+        if let Some(wall_ms) = in_flight {
+            let images = (timing.runs * cli_model::batch(&feed)) as f64;
+            report.push(format!(
+                "throughput with {} runs in flight: {:.1} items/s over {} runs ({:.1} items/s one at a time)",
+                timing.in_flight,
+                images / (wall_ms * 1e-3),
+                timing.runs,
+                stats.items_per_s
+            ));
+        }
     }
     if let Some(dir) = output_dir {
         std::fs::create_dir_all(dir)
