@@ -9,6 +9,7 @@ use std::time::Instant;
 use crate::model::{self as cli_model, ModelSource};
 use wgconv::bench::document::{self, SCHEMA_VERSION};
 use wgconv::bench::{self, BenchOptions, Document, Memory, Metadata, NetworkResult, Stats, Suite};
+use wgconv::traffic::Traffic;
 use wgconv::{Gpu, Precision, Result};
 
 use crate::args::{AdapterArgs, AutotuneArgs, parse_shapes};
@@ -191,6 +192,7 @@ fn bench_network(
             .map(|(n, t)| (n.clone(), t.shape().to_vec()))
             .collect(),
         dispatches: plan.dispatch_count(),
+        traffic: Traffic::of(plan.graph(), plan.plan()),
         build_ms,
         stats,
         profile,
@@ -201,10 +203,13 @@ fn bench_network(
 fn network_text(r: &NetworkResult, top: usize) -> String {
     let inputs: Vec<String> = r.inputs.iter().map(|(n, s)| format!("{n}={s:?}")).collect();
     let mut s = format!(
-        "\nnetwork: {} ({}; {} dispatches; session build and first run {:.1} ms)\nlatency over {} runs (upload + kernels + readback): {}\n",
+        "\nnetwork: {} ({}; {} dispatches; {:.2} MB moved, minimum {:.2} MB, {:.2}x; session build and first run {:.1} ms)\nlatency over {} runs (upload + kernels + readback): {}\n",
         r.name,
         inputs.join(" "),
         r.dispatches,
+        r.traffic.moved.total() as f64 * 1e-6,
+        r.traffic.minimum as f64 * 1e-6,
+        r.traffic.ratio(),
         r.build_ms,
         r.stats.runs,
         r.stats.line()
