@@ -92,6 +92,9 @@ pub struct NetworkResult {
     pub dispatches: usize,
     /// Bytes the launches move and the graph's minimum ([`crate::traffic`]).
     pub traffic: Traffic,
+    /// Median host time to record one run's launches into an encoder and submit it, ms (timed
+    /// over runs of the kernels alone; the GPU's execution excluded).
+    pub host_ms: f64,
     /// Session creation and first run (planning, pipelines, parameter upload), ms.
     pub build_ms: f64,
     /// Latency statistics.

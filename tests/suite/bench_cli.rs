@@ -95,6 +95,7 @@ fn onnx_profile_memory_json_csv_and_baseline() {
     let traffic = wgconv::traffic::Traffic::of(session.graph(), session.plan());
     assert_eq!(net["traffic"], serde_json::to_value(traffic).unwrap());
     assert!(traffic.minimum > 0 && traffic.moved.total() >= traffic.minimum);
+    assert!(net["host_ms"].as_f64().unwrap() > 0.0, "{net}");
     let p = &net["profile"];
     // lavapipe has timestamp queries.
     assert_eq!(p["method"], "gpu_timestamps");
