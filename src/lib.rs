@@ -83,6 +83,7 @@ pub mod shader_check;
 pub mod shaders;
 pub mod summary;
 pub mod tensor;
+pub mod traffic;
 pub mod tune;
 #[cfg(feature = "validate")]
 pub mod validate;

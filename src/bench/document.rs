@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::{Memory, Profile, Report, Stats};
 use crate::device::Gpu;
 use crate::error::{Error, Result};
+use crate::traffic::Traffic;
 
 /// Version of the JSON layout; bumped when a field changes meaning or goes away.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -89,6 +90,11 @@ pub struct NetworkResult {
     pub inputs: BTreeMap<String, Vec<usize>>,
     /// Kernel launches per run.
     pub dispatches: usize,
+    /// Bytes the launches move and the graph's minimum ([`crate::traffic`]).
+    pub traffic: Traffic,
+    /// Median host time to record one run's launches into an encoder and submit it, ms (timed
+    /// over runs of the kernels alone; the GPU's execution excluded).
+    pub host_ms: f64,
     /// Session creation and first run (planning, pipelines, parameter upload), ms.
     pub build_ms: f64,
     /// Latency statistics.

@@ -296,10 +296,14 @@ impl Report {
                 s += "\n";
             }
             s += &format!(
-                "{:<16} {:<14} {:>5} {:>8} {:>10} {:<14} {:<14} {:>10} {:>10} {:>9} {:>9} {:>7}  clock\n",
+                "{:<16} {:<14} {:>5} {:>9} {:>9} {:>6} {:>8} {:>8} {:>10} {:<14} {:<14} {:>10} {:>10} {:>9} {:>9} {:>7}  clock\n",
                 "model",
                 "input",
                 "disp",
+                "MB moved",
+                "MB min",
+                "x min",
+                "host ms",
                 "GMACs",
                 "cold ms",
                 "pipe cache",
@@ -312,10 +316,14 @@ impl Report {
             );
             for r in &self.models {
                 s += &format!(
-                    "{:<16} {:<14} {:>5} {:>8.3} {:>10.1} {:<14} {:<14} {:>10.3} {:>10.3} {:>9.2} {:>9.1} {:>7}  {:?}\n",
+                    "{:<16} {:<14} {:>5} {:>9.2} {:>9.2} {:>6.2} {:>8.3} {:>8.3} {:>10.1} {:<14} {:<14} {:>10.3} {:>10.3} {:>9.2} {:>9.1} {:>7}  {:?}\n",
                     r.name,
                     shape_str(&r.input),
                     r.dispatches,
+                    r.bytes as f64 * 1e-6,
+                    r.min_bytes as f64 * 1e-6,
+                    r.bytes_ratio,
+                    r.host_ms,
                     r.macs as f64 * 1e-9,
                     r.cold_start_ms,
                     r.pipeline_cache.to_string(),
@@ -352,14 +360,18 @@ impl Report {
             if !s.is_empty() {
                 s += "\n";
             }
-            s += "| model | input | dispatches | GMACs | cold start ms | pipeline cache | autotune | median ms | min ms | images/s | GFLOP/s |\n";
-            s += "|---|---|---:|---:|---:|---|---|---:|---:|---:|---:|\n";
+            s += "| model | input | dispatches | MB moved | MB minimum | x minimum | host ms | GMACs | cold start ms | pipeline cache | autotune | median ms | min ms | images/s | GFLOP/s |\n";
+            s += "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|\n";
             for r in &self.models {
                 s += &format!(
-                    "| {} | {} | {} | {:.3} | {:.0} | {} | {} | {:.2} | {:.2} | {:.2} | {:.2} |\n",
+                    "| {} | {} | {} | {:.2} | {:.2} | {:.2} | {:.3} | {:.3} | {:.0} | {} | {} | {:.2} | {:.2} | {:.2} | {:.2} |\n",
                     r.name,
                     shape_str(&r.input),
                     r.dispatches,
+                    r.bytes as f64 * 1e-6,
+                    r.min_bytes as f64 * 1e-6,
+                    r.bytes_ratio,
+                    r.host_ms,
                     r.macs as f64 * 1e-9,
                     r.cold_start_ms,
                     r.pipeline_cache,

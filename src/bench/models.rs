@@ -20,6 +20,7 @@ use crate::error::Result;
 use crate::graph::Graph;
 use crate::session::{Session, SessionOptions};
 use crate::tensor::Tensor;
+use crate::traffic::Traffic;
 use crate::tune::TuneStats;
 
 use super::suite::ModelItem;
@@ -58,9 +59,20 @@ pub struct ModelResult {
     /// What the autotuner did during that session creation (its timing is part of the cold
     /// start): shapes timed, shapes found in the cache file, timing runs.
     pub tuning: TuneStats,
-    /// Minimum bytes one forward pass moves, summed per kernel launch (each launch reads its
-    /// inputs and parameters and writes its output once): the roofline's traffic figure.
+    /// Bytes one forward pass moves: per launch each distinct byte range it binds, read or
+    /// written once ([`crate::traffic`]), summed over launches; the roofline's traffic figure.
     pub bytes: u64,
+    /// The part of `bytes` read.
+    pub bytes_read: u64,
+    /// The part of `bytes` written.
+    pub bytes_written: u64,
+    /// The least any plan of the fused graph moves ([`crate::traffic::minimum`]).
+    pub min_bytes: u64,
+    /// `bytes / min_bytes`.
+    pub bytes_ratio: f64,
+    /// Median host time to record one run's launches into an encoder and submit it, ms (the
+    /// GPU's execution excluded).
+    pub host_ms: f64,
     /// Median forward pass, ms.
     pub median_ms: f64,
     /// Fastest forward pass, ms.
@@ -125,6 +137,7 @@ pub fn time_model(
         session.record(pass)
     })?;
     let median = timing.median_ms();
+    let traffic = Traffic::of(session.graph(), session.plan());
     let gflops = 2.0 * macs as f64 / (median * 1e-3) / 1e9;
     Ok(ModelResult {
         name: item.name.clone(),
@@ -142,7 +155,12 @@ pub fn time_model(
         } else {
             TuneStats::default()
         },
-        bytes: session_traffic(&session),
+        bytes: traffic.moved.total(),
+        bytes_read: traffic.moved.read,
+        bytes_written: traffic.moved.written,
+        min_bytes: traffic.minimum,
+        bytes_ratio: traffic.ratio(),
+        host_ms: timing.host_median_ms(),
         median_ms: median,
         min_ms: timing.min_ms(),
         runs: timing.runs_ms.len(),
@@ -165,23 +183,4 @@ impl ModelResult {
             "off".into()
         }
     }
-}
-
-/// Bytes each kernel launch of `session` reads and writes at least (inputs, parameters,
-/// output, f32), summed: views move nothing.
-pub fn session_traffic(session: &Session<'_>) -> u64 {
-    let g = session.graph();
-    let numel = |s: &[usize]| s.iter().product::<usize>() as u64;
-    session
-        .plan()
-        .steps
-        .iter()
-        .filter(|s| !s.launches.is_empty())
-        .map(|s| {
-            let node = g.node(s.node);
-            let ins: u64 = node.inputs.iter().map(|&v| numel(g.shape(v))).sum();
-            let params: u64 = node.op.params().iter().map(|(_, t)| t.numel() as u64).sum();
-            4 * (ins + params + numel(g.shape(node.output)))
-        })
-        .sum()
 }

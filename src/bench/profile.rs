@@ -92,13 +92,7 @@ pub fn profile(
     }
     let medians: Vec<f64> = per_launch
         .into_iter()
-        .map(|v| {
-            super::Timing {
-                clock: method,
-                runs_ms: v,
-            }
-            .median_ms()
-        })
+        .map(|v| crate::device::timer::median(&v))
         .collect();
     let total_ms: f64 = medians.iter().sum();
     let g = session.graph();

@@ -33,22 +33,35 @@ pub struct Timing {
     pub clock: Clock,
     /// One entry per timed run (warm-up runs excluded).
     pub runs_ms: Vec<f64>,
+    /// Per timed run, host time from creating the command encoder until `submit` returned:
+    /// recording the launches and submitting them, not the GPU's execution.
+    pub host_ms: Vec<f64>,
+}
+
+/// Median of `v` (NaN when empty).
+pub fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
 }
 
 impl Timing {
     /// Median run.
     pub fn median_ms(&self) -> f64 {
-        let mut v = self.runs_ms.clone();
-        v.sort_by(f64::total_cmp);
-        let n = v.len();
-        if n == 0 {
-            return f64::NAN;
-        }
-        if n % 2 == 1 {
-            v[n / 2]
-        } else {
-            0.5 * (v[n / 2 - 1] + v[n / 2])
-        }
+        median(&self.runs_ms)
+    }
+
+    /// Median host time to record and submit one run.
+    pub fn host_median_ms(&self) -> f64 {
+        median(&self.host_ms)
     }
 
     /// Fastest run.
@@ -90,9 +103,11 @@ pub fn time_pass(
     });
     let period_ns = gpu.queue().get_timestamp_period() as f64;
     let mut runs_ms = Vec::with_capacity(runs);
+    let mut host_ms = Vec::with_capacity(runs);
     for i in 0..warmup + runs {
         let t0 = Instant::now();
-        gpu.scoped("benchmark run", || {
+        let host = gpu.scoped("benchmark run", || {
+            let recording = Instant::now();
             let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor::default());
             {
                 let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
@@ -112,6 +127,7 @@ pub fn time_pass(
                 enc.copy_buffer_to_buffer(resolve, 0, read, 0, 16);
             }
             gpu.queue().submit([enc.finish()]);
+            recording.elapsed().as_secs_f64() * 1e3
         })?;
         gpu.wait_idle()?;
         let wall_ms = t0.elapsed().as_secs_f64() * 1e3;
@@ -139,6 +155,7 @@ pub fn time_pass(
         };
         if i >= warmup {
             runs_ms.push(ms);
+            host_ms.push(host);
         }
     }
     Ok(Timing {
@@ -148,6 +165,7 @@ pub fn time_pass(
             Clock::WallTime
         },
         runs_ms,
+        host_ms,
     })
 }
 

@@ -176,6 +176,34 @@ pub struct PlanOptions {
     pub no_reuse: bool,
     /// Per-node convolution algorithms overriding the heuristic.
     pub algorithms: HashMap<NodeId, ConvAlgorithm>,
+    /// Which byte-saving rewrites run (all by default).
+    pub rewrites: Rewrites,
+}
+
+/// The planner's byte-saving rewrites, one flag each: [`Rewrites::NONE`] is the "before" of
+/// README's traffic table. A new rewrite adds its flag here (in both constants) and reads it
+/// where it applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rewrites {
+    /// Producers of a Concat write straight into their chunk of its output (`storage`).
+    pub concat_in_place: bool,
+}
+
+impl Rewrites {
+    /// Every rewrite on.
+    pub const ALL: Rewrites = Rewrites {
+        concat_in_place: true,
+    };
+    /// Every rewrite off.
+    pub const NONE: Rewrites = Rewrites {
+        concat_in_place: false,
+    };
+}
+
+impl Default for Rewrites {
+    fn default() -> Self {
+        Self::ALL
+    }
 }
 
 /// WebGPU's default limits in f32: what [`plan`] lowers for.
@@ -209,7 +237,12 @@ pub fn lower(g: &Graph, target: &Target, options: &PlanOptions) -> Result<Plan> 
     }
     let precision = target.precision;
     let algorithms = select::algorithms(g, target, &options.algorithms)?;
-    let storage = storage::storage(g, precision, target.limits.max_storage_buffer_binding_size);
+    let storage = storage::storage(
+        g,
+        precision,
+        target.limits.max_storage_buffer_binding_size,
+        &options.rewrites,
+    );
     let scratch_sizes = g
         .nodes()
         .iter()

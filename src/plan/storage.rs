@@ -10,9 +10,9 @@
 //! copies every input). A producer reading another chunk of the same output stays apart: it
 //! would bind one buffer both for reading and writing.
 
-use super::ALIGN;
 use super::alloc::tensor_bytes;
 use super::launches::is_view;
+use super::{ALIGN, Rewrites};
 use crate::graph::{Graph, Op, ValueId};
 use crate::precision::Precision;
 use crate::tensor::numel;
@@ -25,8 +25,13 @@ pub(crate) struct Storage {
 }
 
 /// The storage of every value of `g` stored in `precision`, with Concats whose output is at
-/// most `binding_limit` bytes done in place where they can be.
-pub(crate) fn storage(g: &Graph, precision: Precision, binding_limit: u64) -> Storage {
+/// most `binding_limit` bytes done in place where they can be (if `rewrites` says so).
+pub(crate) fn storage(
+    g: &Graph,
+    precision: Precision,
+    binding_limit: u64,
+    rewrites: &Rewrites,
+) -> Storage {
     let nv = g.values().len();
     let mut root: Vec<ValueId> = (0..nv).map(ValueId).collect();
     for node in g.nodes() {
@@ -34,7 +39,11 @@ pub(crate) fn storage(g: &Graph, precision: Precision, binding_limit: u64) -> St
             root[node.output.0] = root[node.inputs[0].0];
         }
     }
-    let chunks = chunks(g, &root, precision, binding_limit);
+    let chunks = if rewrites.concat_in_place {
+        chunks(g, &root, precision, binding_limit)
+    } else {
+        vec![None; nv]
+    };
     let mut offset = vec![0u64; nv];
     for node in g.nodes() {
         let o = node.output.0;

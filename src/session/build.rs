@@ -84,6 +84,7 @@ impl<'g> Session<'g> {
         let plan_options = PlanOptions {
             no_reuse: !options.reuse_memory,
             algorithms,
+            ..Default::default()
         };
         let plan = plan::lower(&graph, gpu.target(), &plan_options)?;
         let (plan, self_checks) = if options.self_check {

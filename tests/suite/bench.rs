@@ -100,10 +100,14 @@ fn reports_finite_positive_figures() {
         ("images_per_s", model.images_per_s),
         ("gflops", model.gflops),
         ("bytes", model.bytes as f64),
+        ("min_bytes", model.min_bytes as f64),
+        ("host_ms", model.host_ms),
     ] {
         positive(what, v);
     }
     assert!(model.min_ms <= model.median_ms);
+    assert_eq!(model.bytes, model.bytes_read + model.bytes_written);
+    assert!(model.bytes_ratio >= 1.0, "{model:?}");
 
     // The roofline plots both items.
     let svg = roofline::svg(&report);
@@ -119,6 +123,8 @@ fn reports_finite_positive_figures() {
     assert!(table.contains("skipped: tiny_skipped"), "{table}");
     let json = serde_json::to_value(&report).expect("serializes");
     assert_eq!(json["models"][0]["name"], "tiny_cifar");
+    assert!(json["models"][0]["host_ms"].as_f64().unwrap() > 0.0);
+    assert!(json["models"][0]["min_bytes"].as_u64().unwrap() > 0);
     assert_eq!(json["items"][0]["name"], "tiny_conv");
 }
 
@@ -287,6 +293,11 @@ fn roofline_svg_has_one_point_per_item() {
         autotune: false,
         tuning: Default::default(),
         bytes: 2_000_000,
+        bytes_read: 1_500_000,
+        bytes_written: 500_000,
+        min_bytes: 1_000_000,
+        bytes_ratio: 2.0,
+        host_ms: 0.1,
         median_ms: 2.0,
         min_ms: 2.0,
         runs: 1,

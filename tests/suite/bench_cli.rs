@@ -91,6 +91,11 @@ fn onnx_profile_memory_json_csv_and_baseline() {
     assert_eq!(net["name"], model);
     assert_eq!(net["stats"]["runs"], 2);
     assert_eq!(net["dispatches"], session.dispatch_count());
+    // The traffic figures of the same plan.
+    let traffic = wgconv::traffic::Traffic::of(session.graph(), session.plan());
+    assert_eq!(net["traffic"], serde_json::to_value(traffic).unwrap());
+    assert!(traffic.minimum > 0 && traffic.moved.total() >= traffic.minimum);
+    assert!(net["host_ms"].as_f64().unwrap() > 0.0, "{net}");
     let p = &net["profile"];
     // lavapipe has timestamp queries.
     assert_eq!(p["method"], "gpu_timestamps");

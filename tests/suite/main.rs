@@ -50,6 +50,7 @@ mod shaders;
 mod softmax;
 mod splitk;
 mod summary;
+mod traffic;
 mod validate;
 mod winograd;
 mod zoo;

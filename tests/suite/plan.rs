@@ -272,6 +272,7 @@ fn plan_with_algorithms(
     let options = PlanOptions {
         no_reuse: !reuse,
         algorithms: algorithms.clone(),
+        ..Default::default()
     };
     lower(g, &default_target(), &options)
 }

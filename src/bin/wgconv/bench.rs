@@ -9,6 +9,7 @@ use std::time::Instant;
 use crate::model::{self as cli_model, ModelSource};
 use wgconv::bench::document::{self, SCHEMA_VERSION};
 use wgconv::bench::{self, BenchOptions, Document, Memory, Metadata, NetworkResult, Stats, Suite};
+use wgconv::traffic::Traffic;
 use wgconv::{Gpu, Precision, Result};
 
 use crate::args::{AdapterArgs, AutotuneArgs, parse_shapes};
@@ -179,7 +180,11 @@ fn bench_network(
     let build_ms = t0.elapsed().as_secs_f64() * 1e3;
     let times = cli_model::time_runs(&session, &feed, opts.warmup, opts.runs.max(1))?;
     let stats = Stats::of(&times, cli_model::batch(&feed)).expect("at least one run");
-    // The last run wrote the inputs the profile's launches read.
+    // The last run wrote the inputs these launches read.
+    let host_ms = bench::time_pass(gpu, opts.warmup.min(1), opts.runs.max(1), false, &|pass| {
+        plan.record(pass)
+    })?
+    .host_median_ms();
     let profile = outputs
         .profile
         .then(|| bench::profile(&plan, opts.warmup.min(1), opts.runs, opts.timestamps))
@@ -191,6 +196,8 @@ fn bench_network(
             .map(|(n, t)| (n.clone(), t.shape().to_vec()))
             .collect(),
         dispatches: plan.dispatch_count(),
+        traffic: Traffic::of(plan.graph(), plan.plan()),
+        host_ms,
         build_ms,
         stats,
         profile,
@@ -201,10 +208,14 @@ fn bench_network(
 fn network_text(r: &NetworkResult, top: usize) -> String {
     let inputs: Vec<String> = r.inputs.iter().map(|(n, s)| format!("{n}={s:?}")).collect();
     let mut s = format!(
-        "\nnetwork: {} ({}; {} dispatches; session build and first run {:.1} ms)\nlatency over {} runs (upload + kernels + readback): {}\n",
+        "\nnetwork: {} ({}; {} dispatches; {:.2} MB moved, minimum {:.2} MB, {:.2}x; encode + submit {:.3} ms; session build and first run {:.1} ms)\nlatency over {} runs (upload + kernels + readback): {}\n",
         r.name,
         inputs.join(" "),
         r.dispatches,
+        r.traffic.moved.total() as f64 * 1e-6,
+        r.traffic.minimum as f64 * 1e-6,
+        r.traffic.ratio(),
+        r.host_ms,
         r.build_ms,
         r.stats.runs,
         r.stats.line()
