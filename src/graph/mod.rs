@@ -13,6 +13,7 @@ mod infer;
 mod op;
 pub mod passes;
 pub mod patterns;
+mod shuffle_fold;
 
 use std::collections::{HashMap, HashSet};
 

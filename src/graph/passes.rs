@@ -7,6 +7,8 @@
 //! - [`fold_batch_norm`]: folds a BatchNorm into the convolution in front of it (weights and
 //!   bias), and turns the BatchNorms that cannot be folded (pre-activation blocks, BN after
 //!   ReLU) into a per-channel affine op.
+//! - [`fold_channel_shuffles`]: a channel shuffle read only by convolutions (through
+//!   per-channel ops) becomes a permutation of their weights (see `shuffle_fold`).
 //! - [`fuse_residual_add`]: `conv(x) + r` becomes the convolution's residual epilogue.
 //! - [`fuse_activations`]: an activation becomes the epilogue of the op in front of it, so the
 //!   output is written once; an activation after a concatenation moves into its inputs.
@@ -20,6 +22,7 @@
 //! pattern's source, so other readers keep the inner nodes alive instead.)
 
 pub use super::patterns::fuse_patterns;
+pub use super::shuffle_fold::fold_channel_shuffles;
 use super::{Graph, NodeId, Op, Operand, ValueId};
 use crate::error::Result;
 use crate::ops::{Activation, BinaryOp, ConvSpec, PoolKind};
@@ -31,6 +34,7 @@ pub fn optimize(g: &Graph) -> Result<Graph> {
     remove_identities(&mut g)?;
     fuse_patterns(&mut g)?;
     fold_batch_norm(&mut g)?;
+    fold_channel_shuffles(&mut g)?;
     fuse_residual_add(&mut g)?;
     fuse_activations(&mut g)?;
     fuse_squeeze_excitation(&mut g)?;

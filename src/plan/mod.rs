@@ -5,8 +5,9 @@
 //! - `select`: each convolution's algorithm (override, heuristic, single-pass where split);
 //! - [`params`]: every node's parameter tensors, derived ones (BatchNorm's affine, Winograd's
 //!   transformed weights, resize lookups) computed once and held by the plan;
-//! - `storage`: which values share storage (views with their source; a Concat's inputs
-//!   written in place, each in its chunk of the Concat's output);
+//! - `storage`: which values share storage (views with their source, contiguous slices at
+//!   their offset: `views`; a Concat's inputs written in place, each in its chunk of the
+//!   Concat's output);
 //! - `alloc`: activation and scratch regions placed in a few arena buffers by liveness;
 //! - [`launches`]: each node's kernel launches, bound to symbolic [`Slice`]s of those buffers;
 //! - `split`: nodes binding a tensor beyond `max_storage_buffer_binding_size` lowered to
@@ -23,6 +24,7 @@ mod select;
 pub(crate) mod split;
 mod storage;
 mod verify;
+mod views;
 
 use std::collections::HashMap;
 
@@ -33,7 +35,7 @@ use crate::kernels::{Binding, Launch, Target};
 use crate::precision::Precision;
 use crate::tensor::numel;
 use alloc::{aligned, tensor_bytes};
-use launches::{concat_launches, is_view, node_launches};
+use launches::{concat_launches, node_launches};
 pub use params::{ParamData, device_params_for, param_precision};
 
 /// Alignment of every region's offset, in bytes (WebGPU's largest
@@ -394,7 +396,7 @@ fn build_launches(g: &Graph, plan: &mut Plan) -> Result<()> {
         let node = g.node(NodeId(i));
         let out_shape = g.shape(node.output);
         // An empty output has nothing to compute (and wgpu binds no empty range).
-        if is_view(&node.op) || numel(out_shape) == 0 {
+        if plan.is_view_node(g, node) || numel(out_shape) == 0 {
             continue;
         }
         let step = &plan.steps[i];

@@ -51,5 +51,6 @@ mod softmax;
 mod splitk;
 mod summary;
 mod validate;
+mod views;
 mod winograd;
 mod zoo;

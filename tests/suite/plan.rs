@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use proptest::prelude::*;
-use wgconv::graph::{Conv2d, Graph, NodeId, Op, ValueId, passes};
+use wgconv::graph::{Conv2d, Graph, Node, NodeId, Op, ValueId, passes};
 use wgconv::kernels::algorithm::{self, ConvAlgorithm, winograd_applies};
 use wgconv::kernels::conv::ConvTiling;
 use wgconv::kernels::matmul::GemmTiling;
@@ -13,10 +13,12 @@ use wgconv::plan::{ALIGN, Plan, PlanOptions, default_target, lower, plan};
 use wgconv::zoo;
 
 /// Storage groups and their lifetimes, recomputed from the graph: a view (flatten, reshape,
-/// dropout, identity) shares its source's storage, and so does a Concat input the plan writes
-/// in place, after checking here that it is a direct input of that Concat, whose dims before
-/// the axis are 1, at its chunk's aligned offset. A group lives from its first write (0 for
-/// graph inputs, i + 1 for node i) to its last read (graph outputs: past the last node).
+/// dropout, identity) shares its source's storage, and so does a Slice the plan makes a view,
+/// after checking here that its elements are one run of its input's at the run's aligned
+/// offset, and a Concat input the plan writes in place, after checking that it is a direct
+/// input of that Concat, whose dims before the axis are 1, at its chunk's aligned offset. A
+/// group lives from its first write (0 for graph inputs, i + 1 for node i) to its last read
+/// (graph outputs: past the last node).
 fn independent_lifetimes(g: &Graph, p: &Plan) -> (Vec<usize>, Vec<(usize, usize)>) {
     let n = g.values().len();
     let mut group: Vec<usize> = (0..n).collect();
@@ -25,6 +27,9 @@ fn independent_lifetimes(g: &Graph, p: &Plan) -> (Vec<usize>, Vec<(usize, usize)
             node.op,
             Op::Flatten { .. } | Op::Reshape { .. } | Op::Dropout { .. } | Op::Identity
         ) {
+            group[node.output.0] = group[node.inputs[0].0];
+        }
+        if slice_is_view(g, p, node) {
             group[node.output.0] = group[node.inputs[0].0];
         }
         if let Op::Concat { axis } = node.op {
@@ -74,6 +79,41 @@ fn independent_lifetimes(g: &Graph, p: &Plan) -> (Vec<usize>, Vec<(usize, usize)
     (group, life)
 }
 
+/// True when the plan makes `node` a Slice view (its output shares its input's storage);
+/// then checks, element by element, that the slice is the run of its input's elements
+/// starting at the view's offset, which is aligned.
+pub(crate) fn slice_is_view(g: &Graph, p: &Plan, node: &Node) -> bool {
+    let Op::Slice { starts, steps, .. } = &node.op else {
+        return false;
+    };
+    let (x, y) = (node.inputs[0], node.output);
+    if p.storage_of[x.0] != p.storage_of[y.0] {
+        return false;
+    }
+    let (input, out) = (g.shape(x), g.shape(y));
+    let (rx, ry) = (p.regions[x.0], p.regions[y.0]);
+    assert_eq!(rx.buffer, ry.buffer, "{}: view in another buffer", node.name);
+    assert_eq!(ry.offset % ALIGN, 0, "{}: view unaligned", node.name);
+    let first = (ry.offset - rx.offset) / 4;
+    let count: usize = out.iter().product();
+    for i in 0..count {
+        // Output index i, unravelled, mapped to its input element.
+        let (mut rest, mut at, mut stride) = (i, 0usize, 1usize);
+        for d in (0..out.len()).rev() {
+            at += (starts[d] + rest % out[d] * steps[d]) * stride;
+            rest /= out[d];
+            stride *= input[d];
+        }
+        assert_eq!(
+            at as u64,
+            first + i as u64,
+            "{}: slice view element {i} is not at its input's run",
+            node.name
+        );
+    }
+    true
+}
+
 fn check_plan(what: &str, g: &Graph) -> (u64, u64) {
     check_plan_of(what, g, &plan(g).unwrap_or_else(|e| panic!("{what}: {e}")))
 }
@@ -81,7 +121,7 @@ fn check_plan(what: &str, g: &Graph) -> (u64, u64) {
 /// [`check_plan`] of a given plan of `g`; also checks every step's scratch regions: the sizes
 /// its algorithm asks for, aligned, inside their buffers, in buffers apart from the node's
 /// operands and from each other, and sharing no byte with any value alive at that step.
-fn check_plan_of(what: &str, g: &Graph, p: &Plan) -> (u64, u64) {
+pub(crate) fn check_plan_of(what: &str, g: &Graph, p: &Plan) -> (u64, u64) {
     p.verify(g).unwrap_or_else(|e| panic!("{what}: {e}"));
     let (group, life) = independent_lifetimes(g, p);
     for (i, step) in p.steps.iter().enumerate() {
@@ -170,7 +210,8 @@ fn check_plan_of(what: &str, g: &Graph, p: &Plan) -> (u64, u64) {
         if matches!(
             node.op,
             Op::Flatten { .. } | Op::Reshape { .. } | Op::Dropout { .. } | Op::Identity
-        ) {
+        ) || slice_is_view(g, p, node)
+        {
             continue;
         }
         // A Concat's inputs written in place are not bound by it.
@@ -192,7 +233,8 @@ fn check_plan_of(what: &str, g: &Graph, p: &Plan) -> (u64, u64) {
 }
 
 /// A random DAG: convolutions (random widths and strides), activations, adds of equal-shaped
-/// values, channel concatenations, flatten/reshape views and dropout, several outputs.
+/// values, channel concatenations, flatten/reshape views, dropout and channel slices, several
+/// outputs.
 fn random_graph(ops: Vec<(u8, usize, usize, usize)>) -> Graph {
     let mut g = Graph::new();
     let x = g.input("x", &[1, 4, 16, 16]);
@@ -202,7 +244,7 @@ fn random_graph(ops: Vec<(u8, usize, usize, usize)>) -> Graph {
         let src = pick(a);
         let shape = g.shape(src).to_vec();
         let four_d = shape.len() == 4;
-        let v = match kind % 6 {
+        let v = match kind % 7 {
             0 if four_d => {
                 let stride = if shape[2] >= 4 && w % 3 == 0 { 2 } else { 1 };
                 g.conv2d(
@@ -236,6 +278,11 @@ fn random_graph(ops: Vec<(u8, usize, usize, usize)>) -> Graph {
                 g.reshape(f, &dims)
             }
             5 => g.dropout(src, 0.5),
+            // Channels a..b: views where they are one aligned run (batch 1), else copies.
+            6 if four_d => {
+                let from = a % shape[1];
+                g.slice_channels(src, from, from + 1 + b % (shape[1] - from))
+            }
             _ => continue,
         };
         vals.push(v.unwrap());
@@ -446,6 +493,7 @@ fn zoo_plans_are_sound_and_small() {
             let node = h.node(s.node);
             !s.launches.is_empty()
                 || matches!(node.op, Op::Flatten { .. } | Op::Reshape { .. })
+                || slice_is_view(&h, &p, node)
                 || (matches!(node.op, Op::Concat { .. })
                     && node.inputs.iter().all(|v| p.storage_of[v.0] == node.output))
         }));
