@@ -271,7 +271,11 @@ pub(crate) fn allocate(
         }
     };
     let mut conflicts: Vec<Vec<usize>> = vec![Vec::new(); nt];
-    let launching = g.nodes().iter().zip(&storage.view).filter(|(_, v)| v.is_none());
+    let launching = g
+        .nodes()
+        .iter()
+        .zip(&storage.view)
+        .filter(|(_, v)| v.is_none());
     for (node, _) in launching {
         let out = storage_of[node.output.0].0;
         // A Concat's inputs written in place share its storage and are not bound.

@@ -92,7 +92,11 @@ pub(crate) fn slice_is_view(g: &Graph, p: &Plan, node: &Node) -> bool {
     }
     let (input, out) = (g.shape(x), g.shape(y));
     let (rx, ry) = (p.regions[x.0], p.regions[y.0]);
-    assert_eq!(rx.buffer, ry.buffer, "{}: view in another buffer", node.name);
+    assert_eq!(
+        rx.buffer, ry.buffer,
+        "{}: view in another buffer",
+        node.name
+    );
     assert_eq!(ry.offset % ALIGN, 0, "{}: view unaligned", node.name);
     let first = (ry.offset - rx.offset) / 4;
     let count: usize = out.iter().product();
@@ -506,7 +510,9 @@ fn zoo_plans_are_sound_and_small() {
 /// regression. Concats in place (branch convolutions writing their chunk) took GoogLeNet from
 /// 150 launches to 114 (its arena from 16_056_320 to 16_457_728 bytes: each Inception output
 /// is held from its first branch's write), SqueezeNet 1.1 from 52 to 36 and ShuffleNet V2 from
-/// 133 to 117, pinned since.
+/// 133 to 117, pinned since. ShuffleNet V2 then to 114: the three shuffles read by stride-2
+/// units and conv5 are folded into those convolutions' weights (its channel-split slices at 224
+/// start unaligned or feed a Concat, which then copies what the slice copied).
 #[test]
 fn zoo_networks_keep_their_launch_counts_and_memory() {
     for (name, dispatches, arena, params) in [
@@ -515,7 +521,7 @@ fn zoo_networks_keep_their_launch_counts_and_memory() {
         ("efficientnet_b0", 97, 7_313_152, 21_081_600),
         ("googlenet", 114, 16_457_728, 32_623_872),
         ("squeezenet1_1", 36, 4_317_952, 5_860_352),
-        ("shufflenet_v2_x1_0", 117, 1_869_056, 9_092_864),
+        ("shufflenet_v2_x1_0", 114, 1_869_056, 9_092_864),
     ] {
         let g = wgconv::zoo::build(name, &[1, 3, 224, 224]).unwrap();
         let h = passes::optimize(&g).unwrap();
