@@ -35,7 +35,7 @@ fn views(what: &str, g: Graph) -> Vec<bool> {
 
 /// A 3x3 convolution of a `[batch, 4, side, side]` input to `c` channels, cut into the channel
 /// ranges `cuts`, each mixed by its own 1x1 convolution and given out.
-fn cut(batch: usize, side: usize, c: usize, cuts: &[(usize, usize)]) -> Graph {
+pub(crate) fn cut(batch: usize, side: usize, c: usize, cuts: &[(usize, usize)]) -> Graph {
     let mut g = Graph::new();
     let x = g.input("x", &[batch, 4, side, side]);
     let y = g.conv2d(x, "conv", Conv2d::new(c, 3).pad(1)).unwrap();
