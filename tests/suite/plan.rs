@@ -5,12 +5,14 @@
 use std::collections::HashMap;
 
 use proptest::prelude::*;
-use wgconv::graph::{Conv2d, Graph, Node, NodeId, Op, ValueId, passes};
+use wgconv::graph::{Conv2d, Graph, NodeId, Op, ValueId, passes};
 use wgconv::kernels::algorithm::{self, ConvAlgorithm, winograd_applies};
 use wgconv::kernels::conv::ConvTiling;
 use wgconv::kernels::matmul::GemmTiling;
 use wgconv::plan::{ALIGN, Plan, PlanOptions, default_target, lower, plan};
 use wgconv::zoo;
+
+use crate::views::slice_is_view;
 
 /// Storage groups and their lifetimes, recomputed from the graph: a view (flatten, reshape,
 /// dropout, identity) shares its source's storage, and so does a Slice the plan makes a view,
@@ -77,45 +79,6 @@ fn independent_lifetimes(g: &Graph, p: &Plan) -> (Vec<usize>, Vec<(usize, usize)
         touch(v, g.nodes().len() + 1, &mut life);
     }
     (group, life)
-}
-
-/// True when the plan makes `node` a Slice view (its output shares its input's storage);
-/// then checks, element by element, that the slice is the run of its input's elements
-/// starting at the view's offset, which is aligned.
-pub(crate) fn slice_is_view(g: &Graph, p: &Plan, node: &Node) -> bool {
-    let Op::Slice { starts, steps, .. } = &node.op else {
-        return false;
-    };
-    let (x, y) = (node.inputs[0], node.output);
-    if p.storage_of[x.0] != p.storage_of[y.0] {
-        return false;
-    }
-    let (input, out) = (g.shape(x), g.shape(y));
-    let (rx, ry) = (p.regions[x.0], p.regions[y.0]);
-    assert_eq!(
-        rx.buffer, ry.buffer,
-        "{}: view in another buffer",
-        node.name
-    );
-    assert_eq!(ry.offset % ALIGN, 0, "{}: view unaligned", node.name);
-    let first = (ry.offset - rx.offset) / 4;
-    let count: usize = out.iter().product();
-    for i in 0..count {
-        // Output index i, unravelled, mapped to its input element.
-        let (mut rest, mut at, mut stride) = (i, 0usize, 1usize);
-        for d in (0..out.len()).rev() {
-            at += (starts[d] + rest % out[d] * steps[d]) * stride;
-            rest /= out[d];
-            stride *= input[d];
-        }
-        assert_eq!(
-            at as u64,
-            first + i as u64,
-            "{}: slice view element {i} is not at its input's run",
-            node.name
-        );
-    }
-    true
 }
 
 fn check_plan(what: &str, g: &Graph) -> (u64, u64) {

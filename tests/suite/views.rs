@@ -5,13 +5,52 @@
 //! the cases that must keep their copy (unaligned, batch 2, strided, a shuffle read by a
 //! Slice or as an output) check that they do.
 
-use wgconv::graph::{Conv2d, Graph, Op, ValueId, passes};
-use wgconv::plan::{Plan, plan};
+use wgconv::graph::{Conv2d, Graph, Node, Op, ValueId, passes};
+use wgconv::plan::{ALIGN, Plan, plan};
 use wgconv::session::Session;
 
 use crate::common::gpu;
 use crate::graph::{check_on_device, initialised};
-use crate::plan::{check_plan_of, slice_is_view};
+use crate::plan::check_plan_of;
+
+/// True when the plan makes `node` a Slice view (its output shares its input's storage);
+/// then checks, element by element, that the slice is the run of its input's elements
+/// starting at the view's offset, which is aligned.
+pub(crate) fn slice_is_view(g: &Graph, p: &Plan, node: &Node) -> bool {
+    let Op::Slice { starts, steps, .. } = &node.op else {
+        return false;
+    };
+    let (x, y) = (node.inputs[0], node.output);
+    if p.storage_of[x.0] != p.storage_of[y.0] {
+        return false;
+    }
+    let (input, out) = (g.shape(x), g.shape(y));
+    let (rx, ry) = (p.regions[x.0], p.regions[y.0]);
+    assert_eq!(
+        rx.buffer, ry.buffer,
+        "{}: view in another buffer",
+        node.name
+    );
+    assert_eq!(ry.offset % ALIGN, 0, "{}: view unaligned", node.name);
+    let first = (ry.offset - rx.offset) / 4;
+    let count: usize = out.iter().product();
+    for i in 0..count {
+        // Output index i, unravelled, mapped to its input element.
+        let (mut rest, mut at, mut stride) = (i, 0usize, 1usize);
+        for d in (0..out.len()).rev() {
+            at += (starts[d] + rest % out[d] * steps[d]) * stride;
+            rest /= out[d];
+            stride *= input[d];
+        }
+        assert_eq!(
+            at as u64,
+            first + i as u64,
+            "{}: slice view element {i} is not at its input's run",
+            node.name
+        );
+    }
+    true
+}
 
 /// Runs `g` on the device against the CPU reference, checks the session's plan (its own
 /// `verify` and the independent lifetimes of `plan.rs`); returns, per Slice of its graph
