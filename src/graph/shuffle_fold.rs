@@ -11,8 +11,9 @@
 //!
 //! ShuffleNet V2's stride-1 units are not folded: there the shuffle's halves feed a Slice to
 //! the next Concat and a Slice to a 1x1 convolution. Reading the unshuffled tensor whole, that
-//! convolution would need zero weights for the other half (twice its MACs, about a fifth more
-//! for the network), and the other half must still be gathered for the Concat, so the copy stays.
+//! convolution would need zero weights for the other half (twice its MACs, over a fifth more
+//! for the network), and the other half must still be gathered for the Concat, so the copy
+//! stays.
 
 use super::passes::PassStats;
 use super::{Graph, NodeId, Op, Operand, ValueId};

@@ -24,7 +24,7 @@ use crate::precision::Precision;
 
 /// Where every value and scratch region lives.
 pub(crate) struct Allocation {
-    /// For every value, its region (a view's is its source's).
+    /// For every value, its region (a view's lies in its source's).
     pub regions: Vec<Region>,
     /// Per step, its scratch regions.
     pub scratch: Vec<Vec<Region>>,

@@ -148,7 +148,7 @@ pub struct Plan {
     /// For every value, the value whose storage it uses: itself, a view's source, or the
     /// Concat output its producer writes it into (in place, at its chunk's offset).
     pub storage_of: Vec<ValueId>,
-    /// For every value, its region (a view's is its source's; a Concat input written in
+    /// For every value, its region (a view's lies in its source's; a Concat input written in
     /// place has its chunk of the Concat's).
     pub regions: Vec<Region>,
     /// Sizes of the activation buffers.
