@@ -13,11 +13,14 @@ mod infer;
 mod op;
 pub mod passes;
 pub mod patterns;
+mod rewrites;
+mod shuffle_fold;
 
 use std::collections::{HashMap, HashSet};
 
 pub use builder::Conv2d;
 pub use op::{Op, Operand};
+pub use rewrites::Rewrites;
 
 use crate::error::{Error, Result};
 use crate::tensor::{Tensor, checked_numel, numel};

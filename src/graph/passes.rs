@@ -7,6 +7,8 @@
 //! - [`fold_batch_norm`]: folds a BatchNorm into the convolution in front of it (weights and
 //!   bias), and turns the BatchNorms that cannot be folded (pre-activation blocks, BN after
 //!   ReLU) into a per-channel affine op.
+//! - [`fold_channel_shuffles`]: a channel shuffle read only by convolutions (through
+//!   per-channel ops) becomes a permutation of their weights (see `shuffle_fold`).
 //! - [`fuse_residual_add`]: `conv(x) + r` becomes the convolution's residual epilogue.
 //! - [`fuse_activations`]: an activation becomes the epilogue of the op in front of it, so the
 //!   output is written once; an activation after a concatenation moves into its inputs.
@@ -20,17 +22,26 @@
 //! pattern's source, so other readers keep the inner nodes alive instead.)
 
 pub use super::patterns::fuse_patterns;
-use super::{Graph, NodeId, Op, Operand, ValueId};
+pub use super::shuffle_fold::fold_channel_shuffles;
+use super::{Graph, NodeId, Op, Operand, Rewrites, ValueId};
 use crate::error::Result;
 use crate::ops::{Activation, BinaryOp, ConvSpec, PoolKind};
 use crate::tensor::Tensor;
 
 /// Runs every pass, in the order that lets each enable the next.
 pub fn optimize(g: &Graph) -> Result<Graph> {
+    optimize_with(g, &Rewrites::ALL)
+}
+
+/// [`optimize`] with the byte-saving passes `rewrites` names (the fusions always run).
+pub fn optimize_with(g: &Graph, rewrites: &Rewrites) -> Result<Graph> {
     let mut g = g.clone();
     remove_identities(&mut g)?;
     fuse_patterns(&mut g)?;
     fold_batch_norm(&mut g)?;
+    if rewrites.shuffle_fold {
+        fold_channel_shuffles(&mut g)?;
+    }
     fuse_residual_add(&mut g)?;
     fuse_activations(&mut g)?;
     fuse_squeeze_excitation(&mut g)?;

@@ -17,7 +17,6 @@
 //! the same colouring and packing, as values written and last read at that step, conflicting
 //! with the node's inputs, its output and the step's other scratch regions.
 
-use super::launches::is_view;
 use super::storage::Storage;
 use super::{ALIGN, Region};
 use crate::graph::{Graph, ValueId};
@@ -25,7 +24,7 @@ use crate::precision::Precision;
 
 /// Where every value and scratch region lives.
 pub(crate) struct Allocation {
-    /// For every value, its region (a view's is its source's).
+    /// For every value, its region (a view's lies in its source's).
     pub regions: Vec<Region>,
     /// Per step, its scratch regions.
     pub scratch: Vec<Vec<Region>>,
@@ -272,7 +271,12 @@ pub(crate) fn allocate(
         }
     };
     let mut conflicts: Vec<Vec<usize>> = vec![Vec::new(); nt];
-    for node in g.nodes().iter().filter(|node| !is_view(&node.op)) {
+    let launching = g
+        .nodes()
+        .iter()
+        .zip(&storage.view)
+        .filter(|(_, v)| v.is_none());
+    for (node, _) in launching {
         let out = storage_of[node.output.0].0;
         // A Concat's inputs written in place share its storage and are not bound.
         for u in node

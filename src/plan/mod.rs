@@ -5,8 +5,9 @@
 //! - `select`: each convolution's algorithm (override, heuristic, single-pass where split);
 //! - [`params`]: every node's parameter tensors, derived ones (BatchNorm's affine, Winograd's
 //!   transformed weights, resize lookups) computed once and held by the plan;
-//! - `storage`: which values share storage (views with their source; a Concat's inputs
-//!   written in place, each in its chunk of the Concat's output);
+//! - `storage`: which values share storage (views with their source, contiguous slices at
+//!   their offset: `views`; a Concat's inputs written in place, each in its chunk of the
+//!   Concat's output);
 //! - `alloc`: activation and scratch regions placed in a few arena buffers by liveness;
 //! - [`launches`]: each node's kernel launches, bound to symbolic [`Slice`]s of those buffers;
 //! - `split`: nodes binding a tensor beyond `max_storage_buffer_binding_size` lowered to
@@ -23,17 +24,19 @@ mod select;
 pub(crate) mod split;
 mod storage;
 mod verify;
+mod views;
 
 use std::collections::HashMap;
 
 use crate::error::{Error, Result};
+pub use crate::graph::Rewrites;
 use crate::graph::{Graph, NodeId, Op, ValueId};
 use crate::kernels::algorithm::{self, ConvAlgorithm};
 use crate::kernels::{Binding, Launch, Target};
 use crate::precision::Precision;
 use crate::tensor::numel;
 use alloc::{aligned, tensor_bytes};
-use launches::{concat_launches, is_view, node_launches};
+use launches::{concat_launches, node_launches};
 pub use params::{ParamData, device_params_for, param_precision};
 
 /// Alignment of every region's offset, in bytes (WebGPU's largest
@@ -146,7 +149,7 @@ pub struct Plan {
     /// For every value, the value whose storage it uses: itself, a view's source, or the
     /// Concat output its producer writes it into (in place, at its chunk's offset).
     pub storage_of: Vec<ValueId>,
-    /// For every value, its region (a view's is its source's; a Concat input written in
+    /// For every value, its region (a view's lies in its source's; a Concat input written in
     /// place has its chunk of the Concat's).
     pub regions: Vec<Region>,
     /// Sizes of the activation buffers.
@@ -165,6 +168,8 @@ pub struct Plan {
     pub param_bytes: u64,
     /// Sizes of the staging buffers of split nodes (empty when nothing is split).
     pub staging: Vec<u64>,
+    /// The byte-saving rewrites it was planned with.
+    pub rewrites: Rewrites,
 }
 
 /// What a plan is asked for besides the graph and the target.
@@ -178,32 +183,6 @@ pub struct PlanOptions {
     pub algorithms: HashMap<NodeId, ConvAlgorithm>,
     /// Which byte-saving rewrites run (all by default).
     pub rewrites: Rewrites,
-}
-
-/// The planner's byte-saving rewrites, one flag each: [`Rewrites::NONE`] is the "before" of
-/// README's traffic table. A new rewrite adds its flag here (in both constants) and reads it
-/// where it applies.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Rewrites {
-    /// Producers of a Concat write straight into their chunk of its output (`storage`).
-    pub concat_in_place: bool,
-}
-
-impl Rewrites {
-    /// Every rewrite on.
-    pub const ALL: Rewrites = Rewrites {
-        concat_in_place: true,
-    };
-    /// Every rewrite off.
-    pub const NONE: Rewrites = Rewrites {
-        concat_in_place: false,
-    };
-}
-
-impl Default for Rewrites {
-    fn default() -> Self {
-        Self::ALL
-    }
 }
 
 /// WebGPU's default limits in f32: what [`plan`] lowers for.
@@ -282,6 +261,7 @@ pub fn lower(g: &Graph, target: &Target, options: &PlanOptions) -> Result<Plan> 
         param_buffers,
         param_bytes,
         staging: Vec::new(),
+        rewrites: options.rewrites,
     };
     for (i, ((algorithm, param_data), (params, scratch))) in algorithms
         .into_iter()
@@ -427,7 +407,7 @@ fn build_launches(g: &Graph, plan: &mut Plan) -> Result<()> {
         let node = g.node(NodeId(i));
         let out_shape = g.shape(node.output);
         // An empty output has nothing to compute (and wgpu binds no empty range).
-        if is_view(&node.op) || numel(out_shape) == 0 {
+        if plan.is_view_node(g, node) || numel(out_shape) == 0 {
             continue;
         }
         let step = &plan.steps[i];

@@ -1,5 +1,6 @@
-//! Which storage each value uses: its own region, its source's (a view), or a chunk of a
-//! Concat's output that its producer writes straight into (a Concat in place).
+//! Which storage each value uses: its own region, its source's (a view, at its offset there:
+//! see `views`), or a chunk of a Concat's output that its producer writes straight into (a
+//! Concat in place).
 //!
 //! A Concat whose output dims before the axis are all 1 (channels at batch 1, or axis 0) holds
 //! its inputs as contiguous chunks back to back. An input whose producer launches a kernel that
@@ -11,7 +12,7 @@
 //! would bind one buffer both for reading and writing.
 
 use super::alloc::tensor_bytes;
-use super::launches::is_view;
+use super::views::view_offset;
 use super::{ALIGN, Rewrites};
 use crate::graph::{Graph, Op, ValueId};
 use crate::precision::Precision;
@@ -22,6 +23,8 @@ use crate::tensor::numel;
 pub(crate) struct Storage {
     pub root: Vec<ValueId>,
     pub offset: Vec<u64>,
+    /// Per node, its output's offset in its input's storage when it is a view.
+    pub view: Vec<Option<u64>>,
 }
 
 /// The storage of every value of `g` stored in `precision`, with Concats whose output is at
@@ -33,42 +36,49 @@ pub(crate) fn storage(
     rewrites: &Rewrites,
 ) -> Storage {
     let nv = g.values().len();
+    let view: Vec<Option<u64>> = g
+        .nodes()
+        .iter()
+        .map(|node| view_offset(g, node, precision, rewrites))
+        .collect();
     let mut root: Vec<ValueId> = (0..nv).map(ValueId).collect();
-    for node in g.nodes() {
-        if is_view(&node.op) {
+    for (node, at) in g.nodes().iter().zip(&view) {
+        if at.is_some() {
             root[node.output.0] = root[node.inputs[0].0];
         }
     }
     let chunks = if rewrites.concat_in_place {
-        chunks(g, &root, precision, binding_limit)
+        chunks(g, &root, &view, precision, binding_limit)
     } else {
         vec![None; nv]
     };
     let mut offset = vec![0u64; nv];
-    for node in g.nodes() {
+    for (node, at) in g.nodes().iter().zip(&view) {
         let o = node.output.0;
-        if is_view(&node.op) {
-            (root[o], offset[o]) = (root[node.inputs[0].0], offset[node.inputs[0].0]);
+        if let Some(at) = at {
+            let x = node.inputs[0].0;
+            (root[o], offset[o]) = (root[x], offset[x] + at);
         } else if let Some((concat, at)) = chunks[o] {
             // A Concat's output is its own root: Concats never go in place themselves.
             (root[o], offset[o]) = (concat, at);
         }
     }
-    Storage { root, offset }
+    Storage { root, offset, view }
 }
 
 /// For every value written in place, the Concat output holding it and its byte offset there.
-/// `view_root` maps each value to the source of its views.
+/// `view_root` maps each value to the source of its views; `view` tells which nodes are views.
 fn chunks(
     g: &Graph,
     view_root: &[ValueId],
+    view: &[Option<u64>],
     precision: Precision,
     binding_limit: u64,
 ) -> Vec<Option<(ValueId, u64)>> {
     let nv = g.values().len();
     let mut producer = vec![None; nv];
-    for node in g.nodes() {
-        producer[node.output.0] = Some(node);
+    for (node, at) in g.nodes().iter().zip(view) {
+        producer[node.output.0] = Some((node, at.is_some()));
     }
     let elem = precision.elem_bytes() as u64;
     let mut chunks: Vec<Option<(ValueId, u64)>> = vec![None; nv];
@@ -88,8 +98,8 @@ fn chunks(
             let at = before * elem;
             let n = numel(g.shape(v)) as u64;
             before += n;
-            let writes = producer[v.0].is_some_and(|p| {
-                !is_view(&p.op) && !matches!(p.op, Op::Concat { .. } | Op::Constant { .. })
+            let writes = producer[v.0].is_some_and(|(p, is_view)| {
+                !is_view && !matches!(p.op, Op::Concat { .. } | Op::Constant { .. })
             });
             let once = node
                 .inputs
@@ -108,7 +118,7 @@ fn chunks(
             }
         }
         for &(v, at) in &candidates {
-            let p = producer[v.0].expect("candidates have producers");
+            let (p, _) = producer[v.0].expect("candidates have producers");
             let reads_chunk = p
                 .inputs
                 .iter()

@@ -1,6 +1,5 @@
 //! Checking a plan's memory invariants (tests and the fuzzer run it on every plan they make).
 
-use super::launches::is_view;
 use super::{ALIGN, Plan};
 use crate::graph::{Graph, Node, Op};
 use crate::tensor::numel;
@@ -50,7 +49,8 @@ impl Plan {
         }
         for step in &self.steps {
             let node = g.node(step.node);
-            if is_view(&node.op) {
+            if self.is_view_node(g, node) {
+                self.verify_view(g, node)?;
                 continue;
             }
             self.verify_in_place(g, node)?;

@@ -52,5 +52,6 @@ mod splitk;
 mod summary;
 mod traffic;
 mod validate;
+mod views;
 mod winograd;
 mod zoo;

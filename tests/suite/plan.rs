@@ -12,11 +12,15 @@ use wgconv::kernels::matmul::GemmTiling;
 use wgconv::plan::{ALIGN, Plan, PlanOptions, default_target, lower, plan};
 use wgconv::zoo;
 
+use crate::views::slice_is_view;
+
 /// Storage groups and their lifetimes, recomputed from the graph: a view (flatten, reshape,
-/// dropout, identity) shares its source's storage, and so does a Concat input the plan writes
-/// in place, after checking here that it is a direct input of that Concat, whose dims before
-/// the axis are 1, at its chunk's aligned offset. A group lives from its first write (0 for
-/// graph inputs, i + 1 for node i) to its last read (graph outputs: past the last node).
+/// dropout, identity) shares its source's storage, and so does a Slice the plan makes a view,
+/// after checking here that its elements are one run of its input's at the run's aligned
+/// offset, and a Concat input the plan writes in place, after checking that it is a direct
+/// input of that Concat, whose dims before the axis are 1, at its chunk's aligned offset. A
+/// group lives from its first write (0 for graph inputs, i + 1 for node i) to its last read
+/// (graph outputs: past the last node).
 fn independent_lifetimes(g: &Graph, p: &Plan) -> (Vec<usize>, Vec<(usize, usize)>) {
     let n = g.values().len();
     let mut group: Vec<usize> = (0..n).collect();
@@ -25,6 +29,9 @@ fn independent_lifetimes(g: &Graph, p: &Plan) -> (Vec<usize>, Vec<(usize, usize)
             node.op,
             Op::Flatten { .. } | Op::Reshape { .. } | Op::Dropout { .. } | Op::Identity
         ) {
+            group[node.output.0] = group[node.inputs[0].0];
+        }
+        if slice_is_view(g, p, node) {
             group[node.output.0] = group[node.inputs[0].0];
         }
         if let Op::Concat { axis } = node.op {
@@ -81,7 +88,7 @@ fn check_plan(what: &str, g: &Graph) -> (u64, u64) {
 /// [`check_plan`] of a given plan of `g`; also checks every step's scratch regions: the sizes
 /// its algorithm asks for, aligned, inside their buffers, in buffers apart from the node's
 /// operands and from each other, and sharing no byte with any value alive at that step.
-fn check_plan_of(what: &str, g: &Graph, p: &Plan) -> (u64, u64) {
+pub(crate) fn check_plan_of(what: &str, g: &Graph, p: &Plan) -> (u64, u64) {
     p.verify(g).unwrap_or_else(|e| panic!("{what}: {e}"));
     let (group, life) = independent_lifetimes(g, p);
     for (i, step) in p.steps.iter().enumerate() {
@@ -170,7 +177,8 @@ fn check_plan_of(what: &str, g: &Graph, p: &Plan) -> (u64, u64) {
         if matches!(
             node.op,
             Op::Flatten { .. } | Op::Reshape { .. } | Op::Dropout { .. } | Op::Identity
-        ) {
+        ) || slice_is_view(g, p, node)
+        {
             continue;
         }
         // A Concat's inputs written in place are not bound by it.
@@ -192,7 +200,8 @@ fn check_plan_of(what: &str, g: &Graph, p: &Plan) -> (u64, u64) {
 }
 
 /// A random DAG: convolutions (random widths and strides), activations, adds of equal-shaped
-/// values, channel concatenations, flatten/reshape views and dropout, several outputs.
+/// values, channel concatenations, flatten/reshape views, dropout and channel slices, several
+/// outputs.
 fn random_graph(ops: Vec<(u8, usize, usize, usize)>) -> Graph {
     let mut g = Graph::new();
     let x = g.input("x", &[1, 4, 16, 16]);
@@ -202,7 +211,7 @@ fn random_graph(ops: Vec<(u8, usize, usize, usize)>) -> Graph {
         let src = pick(a);
         let shape = g.shape(src).to_vec();
         let four_d = shape.len() == 4;
-        let v = match kind % 6 {
+        let v = match kind % 7 {
             0 if four_d => {
                 let stride = if shape[2] >= 4 && w % 3 == 0 { 2 } else { 1 };
                 g.conv2d(
@@ -236,6 +245,11 @@ fn random_graph(ops: Vec<(u8, usize, usize, usize)>) -> Graph {
                 g.reshape(f, &dims)
             }
             5 => g.dropout(src, 0.5),
+            // Channels a..b: views where they are one aligned run (batch 1), else copies.
+            6 if four_d => {
+                let from = a % shape[1];
+                g.slice_channels(src, from, from + 1 + b % (shape[1] - from))
+            }
             _ => continue,
         };
         vals.push(v.unwrap());
@@ -447,6 +461,7 @@ fn zoo_plans_are_sound_and_small() {
             let node = h.node(s.node);
             !s.launches.is_empty()
                 || matches!(node.op, Op::Flatten { .. } | Op::Reshape { .. })
+                || slice_is_view(&h, &p, node)
                 || (matches!(node.op, Op::Concat { .. })
                     && node.inputs.iter().all(|v| p.storage_of[v.0] == node.output))
         }));
@@ -459,7 +474,9 @@ fn zoo_plans_are_sound_and_small() {
 /// regression. Concats in place (branch convolutions writing their chunk) took GoogLeNet from
 /// 150 launches to 114 (its arena from 16_056_320 to 16_457_728 bytes: each Inception output
 /// is held from its first branch's write), SqueezeNet 1.1 from 52 to 36 and ShuffleNet V2 from
-/// 133 to 117, pinned since.
+/// 133 to 117, pinned since. ShuffleNet V2 then to 114: the three shuffles read by stride-2
+/// units and conv5 are folded into those convolutions' weights (its channel-split slices at 224
+/// start unaligned or feed a Concat, which then copies what the slice copied).
 #[test]
 fn zoo_networks_keep_their_launch_counts_and_memory() {
     for (name, dispatches, arena, params) in [
@@ -468,7 +485,7 @@ fn zoo_networks_keep_their_launch_counts_and_memory() {
         ("efficientnet_b0", 97, 7_313_152, 21_081_600),
         ("googlenet", 114, 16_457_728, 32_623_872),
         ("squeezenet1_1", 36, 4_317_952, 5_860_352),
-        ("shufflenet_v2_x1_0", 117, 1_869_056, 9_092_864),
+        ("shufflenet_v2_x1_0", 114, 1_869_056, 9_092_864),
     ] {
         let g = wgconv::zoo::build(name, &[1, 3, 224, 224]).unwrap();
         let h = passes::optimize(&g).unwrap();

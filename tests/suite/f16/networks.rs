@@ -98,6 +98,30 @@ fn cifar10_net_in_f16() {
     check_network("cifar10_net", &[2, 3, 32, 32]);
 }
 
+/// Channel slices of 8x8 planes: the run from channel 1 starts at byte 256 in f32 (a view)
+/// but 128 in f16 (a copy); the one from channel 0 is a view in every precision.
+#[test]
+fn slice_views_in_f16() {
+    let g = crate::views::cut(1, 8, 8, &[(1, 8), (0, 1)]);
+    check_graph("slice views", g.clone());
+    for p in Precision::ALL {
+        let opts = SessionOptions {
+            precision: Some(p),
+            ..Default::default()
+        };
+        let s = Session::with_options(gpu(), &g, opts).unwrap();
+        let (h, plan) = (s.graph(), s.plan());
+        plan.verify(h).unwrap_or_else(|e| panic!("{p}: {e}"));
+        let views: Vec<bool> = plan
+            .steps
+            .iter()
+            .filter(|step| matches!(h.node(step.node).op, wgconv::graph::Op::Slice { .. }))
+            .map(|step| step.launches.is_empty())
+            .collect();
+        assert_eq!(views, [p.elem_bytes() == 4, true], "{p}");
+    }
+}
+
 /// Two convolutions written in place into their concat (the second chunk at byte 768 in f16,
 /// 1536 in f32).
 #[test]

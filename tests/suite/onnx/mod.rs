@@ -86,7 +86,7 @@ pub fn fixture_dirs() -> Vec<PathBuf> {
         .collect()
 }
 
-fn load(dir: &Path) -> (Graph, Tensor, Tensor) {
+pub fn load(dir: &Path) -> (Graph, Tensor, Tensor) {
     let path = dir.join("model.onnx");
     let x = wgconv::npy::read(&dir.join("input.npy")).unwrap();
     let y = wgconv::npy::read(&dir.join("output.npy")).unwrap();
