@@ -16,14 +16,15 @@
 // neighbouring columns). A and B are staged in workgroup memory TILE_K (16 or 32) values of K
 // at a time, as vec4s holding each invocation's 4 rows (4 columns): per kk an invocation makes
 // RM/4 + RN/4 128-bit shared loads for RM*RN FMAs (4x4: 2 for 16, 8x8: 4 for 64). The next
-// chunk is read from global memory into registers (A_LOADS + B_LOADS values per invocation,
-// at most 16 each, host-checked) while the current one is multiplied. Edge tiles are
-// zero-filled, so any M, N, K works. One workgroup per tile; the flat workgroup id is
-// (split, batch, tile row, tile col).
+// chunk is read from global memory into registers (RM*TILE_K/WG_X values of A and
+// RN*TILE_K/WG_Y of B per invocation, at most 16 each, host-checked) while the current one is
+// multiplied. Edge tiles are zero-filled, so any M, N, K works. One workgroup per tile; the
+// flat workgroup id is (split, batch, tile row, tile col).
 //
 // ALIGNED drops every bounds check on loads and stores. The host sets it only when M and N
 // are multiples of the tile and K and the split range are multiples of TILE_K, so every
-// staged chunk and every register block lies wholly inside the matrices (gemm.rs, `aligned`).
+// staged chunk and every register block lies wholly inside the matrices (gemm.rs, `aligned`),
+// whose extents the host checked against the bindings.
 //
 // Elements are stored as Elem and accumulated as Acc (precision prelude); the epilogue runs
 // in f32.
@@ -33,9 +34,10 @@
 // splitk_reduce.wgsl finishes. Without it splits = 1 and k_chunk = k. `partial` is a binding of
 // its own because it holds Acc, not Elem (f32 sums in f16-acc32 keep f32's accuracy).
 //
-// Overrides: WG_X, WG_Y, RM, RN, TILE_K (tile shape); ALIGNED; A_K_FAST / B_K_FAST (which tile dimension
-// consecutive invocations load, chosen by the host so global loads coalesce along the operand's
-// unit stride); HAS_BIAS, BIAS_PER_ROW, HAS_RESIDUAL; PARTIAL; ACTIVATION (prelude).
+// Overrides: WG_X, WG_Y (powers of two), RM, RN, TILE_K (tile shape); ALIGNED; A_K_FAST /
+// B_K_FAST (which tile dimension consecutive invocations load, chosen by the host so global
+// loads coalesce along the operand's unit stride); HAS_BIAS, BIAS_PER_ROW, HAS_RESIDUAL;
+// PARTIAL; ACTIVATION (prelude).
 
 override WG_X: u32 = 16u;
 override WG_Y: u32 = 16u;

@@ -3,6 +3,9 @@
 
 use wgconv::kernels::matmul::GemmTiling;
 use wgconv::ops::Activation;
+use wgconv::precision::Precision;
+use wgconv::shader_check::{Target, translate_in};
+use wgconv::shaders::Shader;
 
 use crate::common::gpu;
 use crate::matmul::{LinearProblem, MatmulProblem, PointwiseProblem, big_tilings};
@@ -143,4 +146,30 @@ fn bad_tilings_are_errors() {
     .unwrap_err()
     .to_string();
     assert!(e.contains("max_compute_workgroup_storage_size"), "{e}");
+}
+
+/// Every big tiling, aligned or not, translates to every backend (lavapipe runs only SPIR-V),
+/// in each precision the backend takes.
+#[test]
+fn big_tilings_translate_everywhere() {
+    for t in big_tilings() {
+        for aligned in [0.0, 1.0] {
+            let c = [
+                ("WG_X", t.wg_x as f64),
+                ("WG_Y", t.wg_y as f64),
+                ("RM", t.rm as f64),
+                ("RN", t.rn as f64),
+                ("TILE_K", t.tk as f64),
+                ("ALIGNED", aligned),
+            ];
+            for target in Target::ALL {
+                for p in [Precision::F32, Precision::F16, Precision::F16AccF32] {
+                    if target.supports(p) {
+                        translate_in(Shader::Matmul, p, &c, target)
+                            .unwrap_or_else(|e| panic!("{t:?} {target:?} {p}: {e}"));
+                    }
+                }
+            }
+        }
+    }
 }
