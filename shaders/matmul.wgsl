@@ -10,11 +10,21 @@
 // The bias is indexed by row (per output channel) or by column (per Linear output), plus
 // b_outer * bias_bo + b_inner * bias_bi.
 //
-// Tiling: a WG_X x WG_Y workgroup computes a (4*WG_Y) x (4*WG_X) tile of C; each invocation a
-// 4x4 register block at rows ty + i*WG_Y and columns tx + j*WG_X (strided, so neighbouring
-// invocations read neighbouring workgroup-memory words and write neighbouring columns). A and B
-// are staged in workgroup memory TILE_K columns of K at a time; edge tiles are zero-filled, so
-// any M, N, K works. One workgroup per tile; the flat workgroup id is (batch, tile row, tile col).
+// Tiling: a WG_X x WG_Y workgroup computes a (RM*WG_Y) x (RN*WG_X) tile of C; each invocation
+// an RM x RN register block (4x4, 8x4, 4x8 or 8x8) at rows ty + i*WG_Y and columns tx + j*WG_X
+// (strided, so neighbouring invocations read neighbouring workgroup-memory words and write
+// neighbouring columns). A and B are staged in workgroup memory TILE_K (16 or 32) values of K
+// at a time, as vec4s holding each invocation's 4 rows (4 columns): per kk an invocation makes
+// RM/4 + RN/4 128-bit shared loads for RM*RN FMAs (4x4: 2 for 16, 8x8: 4 for 64). The next
+// chunk is read from global memory into registers (RM*TILE_K/WG_X values of A and
+// RN*TILE_K/WG_Y of B per invocation, at most 16 each, host-checked) while the current one is
+// multiplied. Edge tiles are zero-filled, so any M, N, K works. One workgroup per tile; the
+// flat workgroup id is (split, batch, tile row, tile col).
+//
+// ALIGNED drops every bounds check on loads and stores. The host sets it only when M and N
+// are multiples of the tile and K and the split range are multiples of TILE_K, so every
+// staged chunk and every register block lies wholly inside the matrices (gemm.rs, `aligned`),
+// whose extents the host checked against the bindings.
 //
 // Elements are stored as Elem and accumulated as Acc (precision prelude); the epilogue runs
 // in f32.
@@ -24,13 +34,17 @@
 // splitk_reduce.wgsl finishes. Without it splits = 1 and k_chunk = k. `partial` is a binding of
 // its own because it holds Acc, not Elem (f32 sums in f16-acc32 keep f32's accuracy).
 //
-// Overrides: WG_X, WG_Y, TILE_K (tile shape); A_K_FAST / B_K_FAST (which tile dimension
-// consecutive invocations load, chosen by the host so global loads coalesce along the operand's
-// unit stride); HAS_BIAS, BIAS_PER_ROW, HAS_RESIDUAL; PARTIAL; ACTIVATION (prelude).
+// Overrides: WG_X, WG_Y (powers of two), RM, RN, TILE_K (tile shape); ALIGNED; A_K_FAST /
+// B_K_FAST (which tile dimension consecutive invocations load, chosen by the host so global
+// loads coalesce along the operand's unit stride); HAS_BIAS, BIAS_PER_ROW, HAS_RESIDUAL;
+// PARTIAL; ACTIVATION (prelude).
 
 override WG_X: u32 = 16u;
 override WG_Y: u32 = 16u;
+override RM: u32 = 4u;
+override RN: u32 = 4u;
 override TILE_K: u32 = 16u;
+override ALIGNED: bool = false;
 override A_K_FAST: bool = true;
 override B_K_FAST: bool = false;
 override HAS_BIAS: bool = false;
@@ -38,9 +52,11 @@ override BIAS_PER_ROW: bool = true;
 override HAS_RESIDUAL: bool = false;
 override PARTIAL: bool = false;
 
-// Register block per invocation (private arrays need constant sizes).
-const RM: u32 = 4u;
-const RN: u32 = 4u;
+// Private arrays need constant sizes: the largest register block (8x8, as 8 rows of two vec4
+// column groups) and the most prefetched values per operand; smaller tilings use a prefix,
+// and the loops below run to override bounds, so the driver drops the rest.
+const MAX_ACC: u32 = 16u;
+const MAX_LOADS: u32 = 16u;
 
 struct Params {
     m: u32,
@@ -78,10 +94,64 @@ struct Params {
 // Split-K partial sums (bound to `c` when PARTIAL is off).
 @group(0) @binding(6) var<storage, read_write> partial: array<Acc>;
 
-// k-major tiles: a_tile[kk][mm], b_tile[kk][nn]. Rows padded by one word so that k-fast
-// loads (consecutive invocations, consecutive kk) land in distinct banks.
-var<workgroup> a_tile: array<Acc, TILE_K * (RM * WG_Y + 1u)>;
-var<workgroup> b_tile: array<Acc, TILE_K * (RN * WG_X + 1u)>;
+// k-major vec4 tiles: slot q*WG_Y + ty of row kk of a_tile holds rows ty + (4q + c)*WG_Y of
+// the A tile in component c (q < RM/4); b_tile likewise for columns. Unpadded (128x128 with
+// 16-long chunks fits WebGPU's guaranteed 16 KiB); instead slots are swizzled, slot ^ (kk & 7),
+// so that k-fast stores (consecutive invocations, consecutive kk, one slot) land in distinct
+// banks, while a row's slots stay a permutation of themselves for the reads.
+var<workgroup> a_tile: array<vec4<Acc>, TILE_K * RM / 4u * WG_Y>;
+var<workgroup> b_tile: array<vec4<Acc>, TILE_K * RN / 4u * WG_X>;
+
+// Index of slot `slot` of row `kk` in a tile with `slots` (a power of two) slots per row.
+fn swizzled(kk: u32, slot: u32, slots: u32) -> u32 {
+    return kk * slots + (slot ^ (kk & (min(slots, 8u) - 1u)));
+}
+
+// Where staged value `e` of a chunk sits in its tile: (kk, position along M or N) with
+// consecutive e along whichever dimension the operand's memory is contiguous in.
+fn staged(e: u32, extent: u32, k_fast: bool) -> vec2<u32> {
+    if k_fast {
+        return vec2<u32>(e % TILE_K, e / TILE_K);
+    }
+    return vec2<u32>(e / extent, e % extent);
+}
+
+// Where one tile's chunk starts: the batch entry's base offsets, the tile's first row and
+// column, and the end of this split's K range.
+struct Origin {
+    a_base: u32,
+    b_base: u32,
+    row0: u32,
+    col0: u32,
+    k_end: u32,
+}
+
+// Reads this invocation's share of the chunk at k0 from global memory into registers, zero
+// outside the matrices.
+fn fetch_chunk(a_next: ptr<function, array<Acc, MAX_LOADS>>,
+               b_next: ptr<function, array<Acc, MAX_LOADS>>, lid: u32, o: Origin, k0: u32) {
+    let threads = WG_X * WG_Y;
+    for (var r = 0u; r < RM * TILE_K / WG_X; r++) {
+        let p = staged(lid + r * threads, RM * WG_Y, A_K_FAST);
+        let gm = o.row0 + p.y;
+        let gk = k0 + p.x;
+        var v = Acc(0.0);
+        if ALIGNED || (gm < params.m && gk < o.k_end) {
+            v = Acc(a[o.a_base + gm * params.a_rs + gk * params.a_cs]);
+        }
+        (*a_next)[r] = v;
+    }
+    for (var r = 0u; r < RN * TILE_K / WG_Y; r++) {
+        let p = staged(lid + r * threads, RN * WG_X, B_K_FAST);
+        let gn = o.col0 + p.y;
+        let gk = k0 + p.x;
+        var v = Acc(0.0);
+        if ALIGNED || (gn < params.n && gk < o.k_end) {
+            v = Acc(b[o.b_base + gk * params.b_rs + gn * params.b_cs]);
+        }
+        (*b_next)[r] = v;
+    }
+}
 
 @compute @workgroup_size(WG_X, WG_Y)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -89,9 +159,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         @builtin(local_invocation_index) lid: u32) {
     let tile_m = RM * WG_Y;
     let tile_n = RN * WG_X;
-    let a_pitch = tile_m + 1u;
-    let b_pitch = tile_n + 1u;
+    let a_slots = RM / 4u * WG_Y;
+    let b_slots = RN / 4u * WG_X;
     let threads = WG_X * WG_Y;
+    let a_loads = RM * TILE_K / WG_X;
+    let b_loads = RN * TILE_K / WG_Y;
+    let rn4 = RN / 4u;
 
     let tiles = params.tiles_m * params.tiles_n;
     let per_split = params.batch * tiles;
@@ -116,59 +189,53 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
     let tx = lid3.x;
     let ty = lid3.y;
-    var acc: array<vec4<Acc>, RM>;
-    for (var i = 0u; i < RM; i++) {
+    var acc: array<vec4<Acc>, MAX_ACC>;
+    for (var i = 0u; i < RM * rn4; i++) {
         acc[i] = vec4<Acc>(0.0);
     }
 
+    let origin = Origin(a_base, b_base, row0, col0, k_end);
+    var a_next: array<Acc, MAX_LOADS>;
+    var b_next: array<Acc, MAX_LOADS>;
+    // Uniform: an empty split range loads nothing (the aligned variant must not read).
+    if k_begin < k_end {
+        fetch_chunk(&a_next, &b_next, lid, origin, k_begin);
+    }
+
     for (var k0 = k_begin; k0 < k_end; k0 += TILE_K) {
-        // Stage A[row0.., k0..] and B[k0.., col0..], zero outside the matrices.
-        for (var e = lid; e < tile_m * TILE_K; e += threads) {
-            var mm: u32;
-            var kk: u32;
-            if A_K_FAST {
-                kk = e % TILE_K;
-                mm = e / TILE_K;
-            } else {
-                mm = e % tile_m;
-                kk = e / tile_m;
-            }
-            let gm = row0 + mm;
-            let gk = k0 + kk;
-            var v = Acc(0.0);
-            if gm < params.m && gk < k_end {
-                v = Acc(a[a_base + gm * params.a_rs + gk * params.a_cs]);
-            }
-            a_tile[kk * a_pitch + mm] = v;
+        for (var r = 0u; r < a_loads; r++) {
+            let p = staged(lid + r * threads, tile_m, A_K_FAST);
+            let i = p.y / WG_Y;
+            a_tile[swizzled(p.x, i / 4u * WG_Y + p.y % WG_Y, a_slots)][i % 4u] = a_next[r];
         }
-        for (var e = lid; e < tile_n * TILE_K; e += threads) {
-            var nn: u32;
-            var kk: u32;
-            if B_K_FAST {
-                kk = e % TILE_K;
-                nn = e / TILE_K;
-            } else {
-                nn = e % tile_n;
-                kk = e / tile_n;
-            }
-            let gn = col0 + nn;
-            let gk = k0 + kk;
-            var v = Acc(0.0);
-            if gn < params.n && gk < k_end {
-                v = Acc(b[b_base + gk * params.b_rs + gn * params.b_cs]);
-            }
-            b_tile[kk * b_pitch + nn] = v;
+        for (var r = 0u; r < b_loads; r++) {
+            let p = staged(lid + r * threads, tile_n, B_K_FAST);
+            let j = p.y / WG_X;
+            b_tile[swizzled(p.x, j / 4u * WG_X + p.y % WG_X, b_slots)][j % 4u] = b_next[r];
         }
         workgroupBarrier();
 
+        // Prefetch the next chunk; its loads are in flight during the FMAs below.
+        if k0 + TILE_K < k_end {
+            fetch_chunk(&a_next, &b_next, lid, origin, k0 + TILE_K);
+        }
+
         // The zero fill makes the tail chunk safe to run at full TILE_K.
         for (var kk = 0u; kk < TILE_K; kk++) {
-            let ao = kk * a_pitch + ty;
-            let bo = kk * b_pitch + tx;
-            let bv = vec4<Acc>(b_tile[bo], b_tile[bo + WG_X], b_tile[bo + 2u * WG_X],
-                               b_tile[bo + 3u * WG_X]);
-            for (var i = 0u; i < RM; i++) {
-                acc[i] = fma(vec4<Acc>(a_tile[ao + i * WG_Y]), bv, acc[i]);
+            var bv: array<vec4<Acc>, 2>;
+            for (var p = 0u; p < rn4; p++) {
+                bv[p] = b_tile[swizzled(kk, p * WG_X + tx, b_slots)];
+            }
+            for (var q = 0u; q < RM / 4u; q++) {
+                let av = a_tile[swizzled(kk, q * WG_Y + ty, a_slots)];
+                for (var p = 0u; p < rn4; p++) {
+                    // Rows 4q..4q+3 of the register block, column group p.
+                    let i = 4u * q * rn4 + p;
+                    acc[i] = fma(vec4<Acc>(av.x), bv[p], acc[i]);
+                    acc[i + rn4] = fma(vec4<Acc>(av.y), bv[p], acc[i + rn4]);
+                    acc[i + 2u * rn4] = fma(vec4<Acc>(av.z), bv[p], acc[i + 2u * rn4]);
+                    acc[i + 3u * rn4] = fma(vec4<Acc>(av.w), bv[p], acc[i + 3u * rn4]);
+                }
             }
         }
         workgroupBarrier();
@@ -176,19 +243,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
     for (var i = 0u; i < RM; i++) {
         let gm = row0 + ty + i * WG_Y;
-        if gm >= params.m {
+        if !ALIGNED && gm >= params.m {
             break;
         }
         for (var j = 0u; j < RN; j++) {
             let gn = col0 + tx + j * WG_X;
-            if gn >= params.n {
+            if !ALIGNED && gn >= params.n {
                 break;
             }
+            let sum = acc[i * rn4 + j / 4u][j % 4u];
             if PARTIAL {
-                partial[split * params.c_split + c_base + gm * params.c_rs + gn * params.c_cs] = acc[i][j];
+                partial[split * params.c_split + c_base + gm * params.c_rs + gn * params.c_cs] = sum;
                 continue;
             }
-            var v = f32(acc[i][j]);
+            var v = f32(sum);
             if HAS_BIAS {
                 let bias_base = b_out * params.bias_bo + b_in * params.bias_bi;
                 v += f32(bias[bias_base + select(gn, gm, BIAS_PER_ROW)]);

@@ -193,21 +193,6 @@ fn conv_tilings(m: usize, n: usize, limits: &wgpu::Limits) -> Vec<ConvTiling> {
     v
 }
 
-/// GEMM tilings worth trying for an `m x n` product: 4, 8 or 16 invocations per side.
-fn gemm_tilings(m: usize, n: usize, limits: &wgpu::Limits) -> Vec<GemmTiling> {
-    let useful = |wg: u32, extent: usize| wg == 4 || ((wg / 2 * 4) as usize) < extent;
-    let mut v = Vec::new();
-    for wg_y in [4u32, 8, 16] {
-        for wg_x in [4u32, 8, 16] {
-            let t = GemmTiling { wg_x, wg_y };
-            if useful(wg_y, m) && useful(wg_x, n) && t.check("gemm", limits).is_ok() {
-                v.push(t);
-            }
-        }
-    }
-    v
-}
-
 /// Split counts worth trying for a reduction of length `k`: each range at least 64 long.
 fn split_counts(k: usize) -> Vec<u32> {
     [2u32, 3, 4, 6, 8, 12, 16, 24, 32]
@@ -238,7 +223,7 @@ pub fn candidates(
     }
     let pointwise = matmul::is_pointwise(spec);
     if pointwise {
-        let gemm = gemm_tilings(s.m, numel(&s.out[2..]), limits);
+        let gemm = GemmTiling::candidates(s.m, numel(&s.out[2..]), limits);
         v.extend(gemm.iter().map(|&t| ConvAlgorithm::Gemm(t)));
         for &splits in &split_counts(s.k) {
             v.extend(
@@ -259,7 +244,7 @@ pub fn candidates(
     if winograd_applies(spec) {
         let (o, c) = (weight[0], input[1]);
         v.extend(
-            gemm_tilings(o, winograd_tiles(&s.out), limits)
+            GemmTiling::candidates(o, winograd_tiles(&s.out), limits)
                 .into_iter()
                 .filter(|_| c > 0)
                 .map(|gemm| ConvAlgorithm::Winograd { tile: 2, gemm }),
@@ -321,7 +306,8 @@ pub fn heuristic(spec: &ConvSpec, input: &[usize], weight: &[usize]) -> ConvAlgo
     {
         let a = ConvAlgorithm::Winograd {
             tile: 2,
-            gemm: GemmTiling::for_problem(weight[0], winograd_tiles(&s.out)),
+            // One product per transform point.
+            gemm: GemmTiling::for_workload(weight[0], winograd_tiles(&s.out), 16),
         };
         if implemented(&a) {
             return a;
@@ -329,10 +315,9 @@ pub fn heuristic(spec: &ConvSpec, input: &[usize], weight: &[usize]) -> ConvAlgo
     }
     if matmul::is_pointwise(spec) {
         let spatial = numel(&s.out[2..]);
-        let tiling = GemmTiling::for_problem(s.m, spatial);
-        let tiles = (s.out[0] * spec.groups) as u64
-            * s.m.div_ceil(tiling.tile_m() as usize) as u64
-            * spatial.div_ceil(tiling.tile_n() as usize) as u64;
+        let batch = s.out[0] * spec.groups;
+        let tiling = GemmTiling::for_workload(s.m, spatial, batch);
+        let tiles = tiling.tiles(s.m, spatial, batch);
         if let Some(splits) = splitk_splits(tiles, s.k) {
             let a = ConvAlgorithm::GemmSplitK { tiling, splits };
             if implemented(&a) {
@@ -363,7 +348,8 @@ pub fn single_pass(spec: &ConvSpec, input: &[usize], weight: &[usize]) -> ConvAl
     if depthwise::is_depthwise(spec, input) {
         ConvAlgorithm::Depthwise
     } else if matmul::is_pointwise(spec) {
-        ConvAlgorithm::Gemm(GemmTiling::for_problem(s.m, numel(&s.out[2..])))
+        let batch = s.out[0] * spec.groups;
+        ConvAlgorithm::Gemm(GemmTiling::for_workload(s.m, numel(&s.out[2..]), batch))
     } else {
         ConvAlgorithm::Implicit(ConvTiling::for_problem(s.m, s.n))
     }

@@ -25,6 +25,7 @@ mod expand;
 mod f16;
 mod fuzz_harness;
 mod fuzz_regressions;
+mod gemm_tilings;
 mod gpu_convert;
 mod gpu_io;
 mod graph;

@@ -2,8 +2,8 @@
 
 use proptest::prelude::*;
 use wgconv::compare::Tolerance;
-use wgconv::kernels::ConvBindings;
-use wgconv::kernels::matmul;
+use wgconv::kernels::matmul::{self, GemmTiling};
+use wgconv::kernels::{ConvBindings, Launch};
 use wgconv::ops::matmul_output_shape;
 use wgconv::ops::{Activation, ConvSpec, Epilogue};
 use wgconv::reference;
@@ -38,6 +38,8 @@ pub struct PointwiseProblem {
     pub residual: bool,
     pub act: Activation,
     pub seed: u64,
+    /// `None`: the heuristic's.
+    pub tiling: Option<GemmTiling>,
 }
 
 impl PointwiseProblem {
@@ -51,7 +53,8 @@ impl PointwiseProblem {
         (x, w, y)
     }
 
-    pub fn check(&self) {
+    /// Checks the GEMM against the CPU reference; returns whether it ran unchecked (aligned).
+    pub fn check(&self) -> bool {
         let (xs, ws, ys) = self.shapes();
         let spec = ConvSpec::new(&vec![1; self.spatial.len()]).groups(self.groups);
         assert!(matmul::is_pointwise(&spec));
@@ -66,22 +69,24 @@ impl PointwiseProblem {
             activation: self.act,
             residual: self.residual,
         };
-        let d = g
-            .encode(matmul::pointwise(
-                g.target(),
-                &spec,
-                &xs,
-                &ws,
-                epilogue,
-                ConvBindings {
-                    input: bufs[0].binding(),
-                    weight: bufs[1].binding(),
-                    bias: self.bias.then(|| bufs[2].binding()),
-                    residual: self.residual.then(|| bufs[3].binding()),
-                    output: out.binding(),
-                },
-            ))
-            .unwrap();
+        let launch = matmul::pointwise_tiled(
+            g.target(),
+            &spec,
+            &xs,
+            &ws,
+            epilogue,
+            ConvBindings {
+                input: bufs[0].binding(),
+                weight: bufs[1].binding(),
+                bias: self.bias.then(|| bufs[2].binding()),
+                residual: self.residual.then(|| bufs[3].binding()),
+                output: out.binding(),
+            },
+            self.tiling,
+        )
+        .unwrap();
+        let aligned = is_aligned(&launch);
+        let d = g.encode(Ok(launch)).unwrap();
         let got = run(&d, &out);
         let pre =
             reference::matmul::pointwise(&x, &w, self.bias.then_some(&bias), self.groups).unwrap();
@@ -92,6 +97,7 @@ impl PointwiseProblem {
             &want,
             Tolerance::accumulation(self.c / self.groups + 2),
         );
+        aligned
     }
 }
 
@@ -104,28 +110,31 @@ pub struct LinearProblem {
     pub bias: bool,
     pub act: Activation,
     pub seed: u64,
+    pub tiling: Option<GemmTiling>,
 }
 
 impl LinearProblem {
-    pub fn check(&self) {
+    pub fn check(&self) -> bool {
         let x = Tensor::random(vec![self.n, self.k], self.seed);
         let w = Tensor::random(vec![self.m, self.k], self.seed + 1);
         let bias = Tensor::random(vec![self.m], self.seed + 2);
         let g = gpu();
         let bufs = upload_all(&[&x, &w, &bias]);
         let out = g.zeros(&[self.n, self.m]).unwrap();
-        let d = g
-            .encode(matmul::linear(
-                g.target(),
-                x.shape(),
-                w.shape(),
-                self.act,
-                bufs[0].binding(),
-                bufs[1].binding(),
-                self.bias.then(|| bufs[2].binding()),
-                out.binding(),
-            ))
-            .unwrap();
+        let launch = matmul::linear_tiled(
+            g.target(),
+            x.shape(),
+            w.shape(),
+            self.act,
+            bufs[0].binding(),
+            bufs[1].binding(),
+            self.bias.then(|| bufs[2].binding()),
+            out.binding(),
+            self.tiling,
+        )
+        .unwrap();
+        let aligned = is_aligned(&launch);
+        let d = g.encode(Ok(launch)).unwrap();
         let got = run(&d, &out);
         let pre = reference::matmul::linear(&x, &w, self.bias.then_some(&bias)).unwrap();
         let want = epilogue_ref(&pre, None, self.act);
@@ -135,6 +144,7 @@ impl LinearProblem {
             &want,
             Tolerance::accumulation(self.k + 1),
         );
+        aligned
     }
 }
 
@@ -144,26 +154,29 @@ pub struct MatmulProblem {
     pub a: Vec<usize>,
     pub b: Vec<usize>,
     pub seed: u64,
+    pub tiling: Option<GemmTiling>,
 }
 
 impl MatmulProblem {
-    pub fn check(&self) {
+    pub fn check(&self) -> bool {
         let a = Tensor::random(self.a.clone(), self.seed);
         let b = Tensor::random(self.b.clone(), self.seed + 1);
         let g = gpu();
         let shape = matmul_output_shape(&self.a, &self.b).unwrap();
         let bufs = upload_all(&[&a, &b]);
         let out = g.zeros(&shape).unwrap();
-        let d = g
-            .encode(matmul::matmul(
-                g.target(),
-                &self.a,
-                &self.b,
-                bufs[0].binding(),
-                bufs[1].binding(),
-                out.binding(),
-            ))
-            .unwrap();
+        let launch = matmul::matmul_tiled(
+            g.target(),
+            &self.a,
+            &self.b,
+            bufs[0].binding(),
+            bufs[1].binding(),
+            out.binding(),
+            self.tiling,
+        )
+        .unwrap();
+        let aligned = is_aligned(&launch);
+        let d = g.encode(Ok(launch)).unwrap();
         let got = run(&d, &out);
         let want = reference::matmul::matmul(&a, &b).unwrap();
         let k = self.a[self.a.len() - 1];
@@ -173,7 +186,41 @@ impl MatmulProblem {
             &want,
             Tolerance::accumulation(k),
         );
+        aligned
     }
+}
+
+/// Whether a GEMM launch runs the aligned (unchecked) variant.
+fn is_aligned<B>(l: &Launch<B>) -> bool {
+    l.constants.contains(&("ALIGNED", 1.0))
+}
+
+/// The tilings beyond the 4x4-block ones: longer chunks, 8x4 / 4x8 / 8x8 blocks, on 16x16
+/// invocations (tile sides 64 and 128).
+pub fn big_tilings() -> Vec<GemmTiling> {
+    let t = GemmTiling::new(16, 16);
+    [
+        (4, 4, 32),
+        (8, 4, 16),
+        (4, 8, 16),
+        (8, 8, 16),
+        (8, 8, 32),
+        (4, 8, 32),
+    ]
+    .into_iter()
+    .map(|(rm, rn, tk)| GemmTiling { rm, rn, tk, ..t })
+    .collect()
+}
+
+/// A tiling for a randomized problem: the heuristic's, a small one, or a big one.
+fn tiling() -> impl Strategy<Value = Option<GemmTiling>> {
+    let mut all = vec![
+        None,
+        Some(GemmTiling::new(4, 4)),
+        Some(GemmTiling::new(8, 16)),
+    ];
+    all.extend(big_tilings().into_iter().map(Some));
+    prop::sample::select(all)
 }
 
 fn activation() -> impl Strategy<Value = Activation> {
@@ -186,8 +233,9 @@ prop_compose! {
         groups in 1usize..=4, cpg in 1usize..=20, opg in 1usize..=9, n in 1usize..=3,
         spatial in prop::collection::vec(1usize..=9, 1..=3),
         bias in any::<bool>(), residual in any::<bool>(), act in activation(), seed in 0u64..1000,
+        tiling in tiling(),
     ) -> PointwiseProblem {
-        PointwiseProblem { n, c: cpg * groups, o: opg * groups, groups, spatial, bias, residual, act, seed }
+        PointwiseProblem { n, c: cpg * groups, o: opg * groups, groups, spatial, bias, residual, act, seed, tiling }
     }
 }
 
@@ -195,9 +243,9 @@ prop_compose! {
     /// M, N, K from 1 across the tile edges (16, 64) with a few K chunks.
     fn linear_problem()(
         n in 1usize..=40, k in 1usize..=90, m in 1usize..=80,
-        bias in any::<bool>(), act in activation(), seed in 0u64..1000,
+        bias in any::<bool>(), act in activation(), seed in 0u64..1000, tiling in tiling(),
     ) -> LinearProblem {
-        LinearProblem { n, k, m, bias, act, seed }
+        LinearProblem { n, k, m, bias, act, seed, tiling }
     }
 }
 
@@ -208,7 +256,7 @@ prop_compose! {
         m in 1usize..=70, k in 1usize..=40, n in 1usize..=70,
         ra in 1usize..=4, rb in 1usize..=4, batch in prop::collection::vec(1usize..=3, 2),
         a_one in prop::collection::vec(any::<bool>(), 2), b_one in prop::collection::vec(any::<bool>(), 2),
-        seed in 0u64..1000,
+        seed in 0u64..1000, tiling in tiling(),
     ) -> MatmulProblem {
         let mk = |rank: usize, one: &[bool], mat: [usize; 2], vector: usize| {
             if rank == 1 {
@@ -219,7 +267,7 @@ prop_compose! {
             v.extend(mat);
             v
         };
-        MatmulProblem { a: mk(ra, &a_one, [m, k], k), b: mk(rb, &b_one, [k, n], k), seed }
+        MatmulProblem { a: mk(ra, &a_one, [m, k], k), b: mk(rb, &b_one, [k, n], k), seed, tiling }
     }
 }
 
@@ -255,6 +303,7 @@ fn shufflenet_grouped_pointwise() {
         residual: true,
         act: Activation::Relu,
         seed: 100,
+        tiling: None,
     }
     .check();
     PointwiseProblem {
@@ -267,6 +316,7 @@ fn shufflenet_grouped_pointwise() {
         residual: false,
         act: Activation::Relu,
         seed: 101,
+        tiling: None,
     }
     .check();
 }
@@ -285,6 +335,7 @@ fn pointwise_edge_shapes() {
             residual: false,
             act: Activation::Identity,
             seed: 7,
+            tiling: None,
         }
         .check();
     }
@@ -301,6 +352,7 @@ fn linear_k_not_multiple_of_chunk() {
         bias: true,
         act: Activation::Identity,
         seed: 200,
+        tiling: None,
     }
     .check();
     LinearProblem {
@@ -310,6 +362,7 @@ fn linear_k_not_multiple_of_chunk() {
         bias: true,
         act: Activation::Silu,
         seed: 201,
+        tiling: None,
     }
     .check();
     LinearProblem {
@@ -319,6 +372,7 @@ fn linear_k_not_multiple_of_chunk() {
         bias: false,
         act: Activation::Identity,
         seed: 202,
+        tiling: None,
     }
     .check();
 }
@@ -343,7 +397,13 @@ fn matmul_pinned() {
         (vec![3, 1, 3, 4], vec![1, 2, 4, 2]),
         (vec![2, 3, 1, 2, 5], vec![1, 1, 4, 5, 3]),
     ] {
-        MatmulProblem { a, b, seed: 300 }.check();
+        MatmulProblem {
+            a,
+            b,
+            seed: 300,
+            tiling: None,
+        }
+        .check();
     }
 }
 

@@ -83,12 +83,13 @@ proptest! {
         check_algorithm(&p, &a, &p.want(), splitk_tolerance(&p));
     }
 
-    /// Pointwise convolutions through the GEMM in 1-9 splits.
+    /// Pointwise convolutions through the GEMM in 1-9 splits, small and big tilings.
     #[test]
-    fn random_pointwise_split_k(p in pointwise_problem(), splits in 1u32..=9, t in 0usize..3) {
+    fn random_pointwise_split_k(p in pointwise_problem(), splits in 1u32..=9, t in 0usize..9) {
         let splits = splits.min(p.k() as u32);
-        let (wg_x, wg_y) = [(8, 4), (4, 16), (16, 16)][t];
-        let a = ConvAlgorithm::GemmSplitK { tiling: GemmTiling { wg_x, wg_y }, splits };
+        let mut tilings = vec![GemmTiling::new(8, 4), GemmTiling::new(4, 16), GemmTiling::new(16, 16)];
+        tilings.extend(crate::matmul::big_tilings());
+        let a = ConvAlgorithm::GemmSplitK { tiling: tilings[t], splits };
         check_algorithm(&p, &a, &p.want(), splitk_tolerance(&p));
     }
 }
@@ -129,10 +130,31 @@ fn every_split_count() {
     let want = p.want();
     for splits in 1..=p.k() as u32 {
         let a = ConvAlgorithm::GemmSplitK {
-            tiling: GemmTiling { wg_x: 4, wg_y: 4 },
+            tiling: GemmTiling::new(4, 4),
             splits,
         };
         check_algorithm(&p, &a, &want, splitk_tolerance(&p));
+    }
+}
+
+/// Split-K on whole tiles and chunks (the GEMM's aligned variant, no bounds checks), with an
+/// empty last range: K = 64 in 3 splits (32, 32, 0) on 64x64 tiles, and K = 128 on 128x128
+/// tiles with 32-long chunks (64, 64, 0).
+#[test]
+fn aligned_pointwise_split_k() {
+    let square = GemmTiling::new(16, 16);
+    let big = GemmTiling {
+        rm: 8,
+        rn: 8,
+        tk: 32,
+        ..square
+    };
+    for (input, o, tiling) in [([1, 64, 8, 8], 64, square), ([1, 128, 8, 16], 128, big)] {
+        let p = ConvProblem::new(ConvSpec::conv2d(1, 1), &input, o)
+            .residual(true)
+            .act(Activation::Relu);
+        let a = ConvAlgorithm::GemmSplitK { tiling, splits: 3 };
+        check_algorithm(&p, &a, &p.want(), splitk_tolerance(&p));
     }
 }
 

@@ -243,7 +243,7 @@ fn resnet18_session_with_new_algorithms() {
             let a = if algorithm::winograd_applies(spec) {
                 ConvAlgorithm::Winograd {
                     tile: 2,
-                    gemm: GemmTiling { wg_x: 8, wg_y: 8 },
+                    gemm: GemmTiling::new(8, 8),
                 }
             } else {
                 ConvAlgorithm::SplitK {

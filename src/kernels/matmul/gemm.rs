@@ -7,8 +7,7 @@ use crate::kernels::{Binding, Launch, Target};
 use crate::ops::Activation;
 use crate::shaders::Shader;
 
-/// Rows (and columns) each invocation accumulates in registers; fixed in the shader.
-const REG_BLOCK: usize = 4;
+use super::tiling::GemmTiling;
 
 crate::gpu_params! {
     /// Mirrors `Params` in `shaders/matmul.wgsl`.
@@ -88,88 +87,14 @@ fn check_binding<B: Binding>(
     Ok(())
 }
 
-/// Workgroup shape of the GEMM kernel: `wg_x x wg_y` invocations, each a 4x4 register block,
-/// so a workgroup computes a `(4*wg_y) x (4*wg_x)` tile of C (rows x columns).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct GemmTiling {
-    /// Invocations along columns (N).
-    pub wg_x: u32,
-    /// Invocations along rows (M).
-    pub wg_y: u32,
-}
-
-impl GemmTiling {
-    /// 64x64 tiles by default, skinny or small tiles when a side of C is small, so that a
-    /// Linear with batch 1 or a 1x1 conv on a 4x4 map does not idle most lanes.
-    pub fn for_problem(m: usize, n: usize) -> Self {
-        let (wg_x, wg_y) = if m <= 16 && n <= 16 {
-            // Tiny (often heavily batched) products: one 16x16 tile, 16 invocations.
-            (4, 4)
-        } else if m <= 16 {
-            (16, 4)
-        } else if n <= 16 {
-            (4, 16)
-        } else {
-            (16, 16)
-        };
-        Self { wg_x, wg_y }
-    }
-
-    /// Rows of C per workgroup.
-    pub fn tile_m(&self) -> u32 {
-        self.wg_y * REG_BLOCK as u32
-    }
-
-    /// Columns of C per workgroup.
-    pub fn tile_n(&self) -> u32 {
-        self.wg_x * REG_BLOCK as u32
-    }
-
-    /// Bytes of workgroup memory the shader declares (TILE_K = 16 rows of each operand tile,
-    /// padded by one word).
-    pub fn workgroup_bytes(&self) -> u64 {
-        (16 * (self.tile_m() + 1) + 16 * (self.tile_n() + 1)) as u64 * 4
-    }
-
-    /// Checks the tiling against the device's limits.
-    pub fn check(&self, op: &str, limits: &wgpu::Limits) -> Result<()> {
-        if self.wg_x == 0 || self.wg_y == 0 {
-            return Err(Error::invalid_op(op, format!("tiling {self:?} is empty")));
-        }
-        let threads = self.wg_x as u64 * self.wg_y as u64;
-        for (name, limit, need) in [
-            (
-                "max_compute_invocations_per_workgroup",
-                limits.max_compute_invocations_per_workgroup,
-                threads,
-            ),
-            (
-                "max_compute_workgroup_size_x",
-                limits.max_compute_workgroup_size_x,
-                self.wg_x as u64,
-            ),
-            (
-                "max_compute_workgroup_size_y",
-                limits.max_compute_workgroup_size_y,
-                self.wg_y as u64,
-            ),
-            (
-                "max_compute_workgroup_storage_size",
-                limits.max_compute_workgroup_storage_size,
-                self.workgroup_bytes(),
-            ),
-        ] {
-            if need > limit as u64 {
-                return Err(Error::DeviceLimit {
-                    what: format!("{op} tiling {self:?}"),
-                    limit_name: name,
-                    limit: limit as u64,
-                    needed: need,
-                });
-            }
-        }
-        Ok(())
-    }
+/// True when the GEMM may run without bounds checks: M and N are whole tiles, and K is whole
+/// chunks, so every split range (a multiple of the chunk, cut at K) is too. Then every row,
+/// column and K index the shader forms lies inside the matrices, whose extents
+/// [`check_binding`] has checked against the bindings.
+pub(super) fn aligned(m: usize, n: usize, k: usize, t: &GemmTiling) -> bool {
+    m.is_multiple_of(t.tile_m() as usize)
+        && n.is_multiple_of(t.tile_n() as usize)
+        && k.is_multiple_of(t.tk as usize)
 }
 
 /// Builds the dispatch of a validated GEMM problem.
@@ -231,14 +156,19 @@ pub(super) fn gemm<B: Binding>(
         )?;
     }
 
-    let tiling = tiling.unwrap_or_else(|| GemmTiling::for_problem(m, n));
-    tiling.check(op, target.limits())?;
-    let (wg_x, wg_y) = (tiling.wg_x as usize, tiling.wg_y as usize);
-    let tiles_m = m.div_ceil(REG_BLOCK * wg_y);
-    let tiles_n = n.div_ceil(REG_BLOCK * wg_x);
     let batch = outer * inner;
+    let tiling = tiling.unwrap_or_else(|| GemmTiling::for_workload(m, n, batch));
+    tiling.check(op, target.limits())?;
+    let (tile_m, tile_n, tk) = (
+        tiling.tile_m() as usize,
+        tiling.tile_n() as usize,
+        tiling.tk as usize,
+    );
+    let tiles_m = m.div_ceil(tile_m);
+    let tiles_n = n.div_ceil(tile_n);
     // Split ranges are whole TILE_K chunks (see conv.rs).
-    let k_chunk = k.div_ceil(n_splits).div_ceil(16).max(1) * 16;
+    let k_chunk = k.div_ceil(n_splits).div_ceil(tk).max(1) * tk;
+    let aligned = aligned(m, n, k, &tiling);
     let u = |what: &str, v: usize| to_u32(op, what, v);
     let params = MatmulParams {
         m: u("rows", m)?,
@@ -278,9 +208,12 @@ pub(super) fn gemm<B: Binding>(
     let flag = |v: bool| if v { 1.0 } else { 0.0 };
     let mut constants = act.constants().to_vec();
     constants.extend([
-        ("WG_X", wg_x as f64),
-        ("WG_Y", wg_y as f64),
-        ("TILE_K", 16.0),
+        ("WG_X", tiling.wg_x as f64),
+        ("WG_Y", tiling.wg_y as f64),
+        ("RM", tiling.rm as f64),
+        ("RN", tiling.rn as f64),
+        ("TILE_K", tk as f64),
+        ("ALIGNED", flag(aligned)),
         // Consecutive invocations load along whichever tile dimension is contiguous in memory.
         ("A_K_FAST", flag(g.a.cs == 1 || g.a.rs != 1)),
         ("B_K_FAST", flag(g.b.rs == 1 && g.b.cs != 1)),

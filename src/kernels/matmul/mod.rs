@@ -3,10 +3,12 @@
 
 mod gemm;
 mod pointwise;
+mod tiling;
 
+pub use gemm::MatmulParams;
 pub(crate) use gemm::batched_gemm;
-pub use gemm::{GemmTiling, MatmulParams};
 pub use pointwise::{is_pointwise, pointwise, pointwise_partial, pointwise_tiled};
+pub use tiling::GemmTiling;
 
 use crate::error::{Error, Result};
 use crate::kernels::{Binding, Launch, Target};
@@ -26,6 +28,22 @@ pub fn linear<B: Binding>(
     w: B,
     bias: Option<B>,
     out: B,
+) -> Result<Launch<B>> {
+    linear_tiled(target, x_shape, w_shape, activation, x, w, bias, out, None)
+}
+
+/// [`linear`] with an explicit GEMM tiling (`None`: [`GemmTiling::for_workload`]).
+#[allow(clippy::too_many_arguments)]
+pub fn linear_tiled<B: Binding>(
+    target: &Target,
+    x_shape: &[usize],
+    w_shape: &[usize],
+    activation: Activation,
+    x: B,
+    w: B,
+    bias: Option<B>,
+    out: B,
+    tiling: Option<GemmTiling>,
 ) -> Result<Launch<B>> {
     const OP: &str = "linear";
     let (&[rows, k], &[m, wk]) = (x_shape, w_shape) else {
@@ -68,7 +86,7 @@ pub fn linear<B: Binding>(
         bias: Some((false, 0, 0)),
     };
     gemm(
-        target, OP, &problem, activation, x, w, bias, None, out, None, None,
+        target, OP, &problem, activation, x, w, bias, None, out, tiling, None,
     )
 }
 
@@ -81,6 +99,19 @@ pub fn matmul<B: Binding>(
     a: B,
     b: B,
     out: B,
+) -> Result<Launch<B>> {
+    matmul_tiled(target, a_shape, b_shape, a, b, out, None)
+}
+
+/// [`matmul`] with an explicit GEMM tiling (`None`: [`GemmTiling::for_workload`]).
+pub fn matmul_tiled<B: Binding>(
+    target: &Target,
+    a_shape: &[usize],
+    b_shape: &[usize],
+    a: B,
+    b: B,
+    out: B,
+    tiling: Option<GemmTiling>,
 ) -> Result<Launch<B>> {
     const OP: &str = "matmul";
     let s = crate::ops::matmul_shape(a_shape, b_shape)?;
@@ -116,7 +147,7 @@ pub fn matmul<B: Binding>(
         None,
         None,
         out,
-        None,
+        tiling,
         None,
     )
 }

@@ -5,7 +5,8 @@ use crate::error::{Error, Result};
 use crate::kernels::{Binding, ConvBindings, Launch, Target};
 use crate::ops::{Activation, ConvSpec, Epilogue};
 
-use super::gemm::{Gemm, GemmTiling, Layout, gemm};
+use super::GemmTiling;
+use super::gemm::{Gemm, Layout, gemm};
 
 /// True for convolutions the GEMM kernel runs: every kernel extent 1, stride 1, no padding
 /// (any dilation, any groups, spatial rank 1 to 3).

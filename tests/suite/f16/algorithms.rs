@@ -63,6 +63,23 @@ fn splitk_in_f16() {
     }
 }
 
+/// The GEMM's big tilings in both f16 precisions (vec4<f16> tiles in F16), alternately on
+/// whole tiles (aligned, unchecked) and on odd shapes.
+#[test]
+fn gemm_tilings_in_f16() {
+    let shapes = [([2, 64, 8, 16], 128), ([1, 37, 9, 15], 130)];
+    for p in HALF {
+        for (i, t) in crate::matmul::big_tilings().into_iter().enumerate() {
+            let (input, o) = shapes[i % 2];
+            let pr = ConvProblem::new(ConvSpec::conv2d(1, 1), &input, o)
+                .residual(true)
+                .act(Activation::Relu);
+            let a = ConvAlgorithm::Gemm(t);
+            check_algorithm(&pr, p, &a, F16Tolerance::new(pr.k(), p).slope(SLOPE));
+        }
+    }
+}
+
 /// Split-K partial sums that cancel: with f16 partials (Elem scratch) F16AccF32 would fail.
 /// Channels 0..512 have positive weights, 512..1024 negative ones, all inputs positive, so the
 /// two slices' partial sums are about +-29 (f16 spacing 2^-6 there: up to 0.008 of rounding
