@@ -79,6 +79,7 @@ impl Shader {
         Shader::SplitkReduce,
         Shader::WinogradInput,
         Shader::WinogradOutput,
+        Shader::SeGate,
     ];
 
     /// Whether this kernel is in [`Shader::TRUSTED`].

@@ -9,6 +9,7 @@ use crate::kernels::depthwise::DepthwiseParams;
 use crate::kernels::eltwise::{EltwiseParams, WhereParams};
 use crate::kernels::pad::PadParams;
 use crate::kernels::pool::GlobalPoolParams;
+use crate::kernels::se_gate::{MAX_HIDDEN, SeGateParams};
 use crate::kernels::splitk::SplitkReduceParams;
 use crate::kernels::winograd::{WinogradInputParams, WinogradOutputParams};
 use crate::kernels::{Binding, GpuParams, Launch};
@@ -158,6 +159,30 @@ pub fn check_trusted<B: Binding>(launch: &Launch<B>, precision: Precision) -> Re
             };
             need(3, "residual", residual)?;
             need(4, "output", total)
+        }
+        Shader::SeGate => {
+            let p: SeGateParams = params(launch)?;
+            if p.hidden as usize > MAX_HIDDEN {
+                return fail(format!(
+                    "{} hidden units exceed the workgroup array's {MAX_HIDDEN}",
+                    p.hidden
+                ));
+            }
+            // Nothing is touched without a sample; then every binding is read whole.
+            let runs = (p.batch as u64).min(1);
+            let rows = p.batch as u64 * p.channels as u64;
+            let spatial = if constant("FUSE_POOL", 0.0) != 0.0 {
+                p.spatial as u64
+            } else {
+                1
+            };
+            let weights = runs * p.hidden as u64 * p.channels as u64;
+            need(0, "input", rows.saturating_mul(spatial))?;
+            need(1, "w1", weights)?;
+            need(2, "b1", runs * p.hidden as u64)?;
+            need(3, "w2", weights)?;
+            need(4, "b2", runs * p.channels as u64)?;
+            need(5, "gate", rows)
         }
         Shader::WinogradInput => {
             let p: WinogradInputParams = params(launch)?;

@@ -5,6 +5,7 @@
 use wgconv::compare::Tolerance;
 use wgconv::device::{BufRef, ModuleKey, ShaderChecks};
 use wgconv::kernels::channel_affine::{AffineBindings, channel_affine};
+use wgconv::kernels::se_gate::{SeGateBindings, se_gate};
 use wgconv::kernels::winograd::winograd;
 use wgconv::kernels::{ConvBindings, Launch, depthwise, eltwise, pad, pool, splitk};
 use wgconv::ops::{Activation, BinaryOp, ConvSpec, Epilogue, PoolKind};
@@ -78,6 +79,34 @@ fn run_trusted_kernels(g: &Gpu) {
         .unwrap();
     let want = reference::eltwise::where_select(&cond, &x, &b).unwrap();
     assert_close("where", &run(&d), &want, Tolerance::elementwise());
+
+    // SE's gate with the pooling fused: x as [2, 3, 35], 2 hidden units.
+    let w = [vec![2, 3], vec![2], vec![3, 2], vec![3]];
+    let [w1, b1, w2, b2] = w.map(|s| Tensor::random(s, 5));
+    let (gw1, gb1, gw2, gb2) = (up(&w1), up(&b1), up(&w2), up(&b2));
+    let gate = g.zeros(&[2, 3, 1, 1]).unwrap();
+    let d = g
+        .encode(se_gate(
+            g.target(),
+            2,
+            3,
+            2,
+            Some(35),
+            Activation::Relu,
+            SeGateBindings {
+                input: gx.binding(),
+                w1: gw1.binding(),
+                b1: gb1.binding(),
+                w2: gw2.binding(),
+                b2: gb2.binding(),
+                gate: gate.binding(),
+            },
+        ))
+        .unwrap();
+    g.submit(&[&d]).unwrap();
+    let want = reference::se_gate::se_gate(&x, &w1, &b1, Activation::Relu, &w2, &b2).unwrap();
+    let tolerance = Tolerance::accumulation((35 + 3) * 2 + 2);
+    assert_close("se_gate", &g.download(&gate).unwrap(), &want, tolerance);
 
     let d = g
         .encode(channel_affine(
@@ -287,6 +316,28 @@ fn dispatch_refuses_tampered_trusted_launches() {
                 splitk::reduce(t, &[1, 4, 2, 2], 1, Epilogue::default(), m, None, None, m).unwrap(),
                 |l| set_field(l, 1, 2),
                 "partial binding holds 16 elements, the kernel reaches 32",
+            ),
+            // SE's hidden units (field 2) from 4 to 5: w1 [5, 4].
+            (
+                se_gate(
+                    t,
+                    1,
+                    4,
+                    4,
+                    None,
+                    Activation::Relu,
+                    SeGateBindings {
+                        input: m,
+                        w1: m,
+                        b1: m,
+                        w2: m,
+                        b2: m,
+                        gate: m,
+                    },
+                )
+                .unwrap(),
+                |l| set_field(l, 2, 5),
+                "w1 binding holds 16 elements, the kernel reaches 20",
             ),
             // Winograd's input transform: channels (field 0) from 1 to 2, so V [16, 2, 1].
             (
