@@ -230,11 +230,17 @@ pub fn check_trusted<B: Binding>(launch: &Launch<B>, precision: Precision) -> Re
             let [dw_x, dw_y, dw_c, kh, kw, sh, sw, dh, dwl] = geometry.map(|v| v as u64);
             if constant("STAGE_INPUT", 1.0) != 0.0 {
                 // The shader's PATCH_H x PATCH_W per channel (strips of 4 columns).
-                let rows = (dw_y - 1) * sh + (kh - 1) * dh + 1;
-                let cols = (dw_x * 4 - 1) * sw + (kw - 1) * dwl + 1;
+                // Saturating: constants are whatever the launch says.
+                let span = |n: u64, step: u64| (n - 1).saturating_mul(step);
+                let rows = span(dw_y, sh)
+                    .saturating_add(span(kh, dh))
+                    .saturating_add(1);
+                let cols = span(dw_x.saturating_mul(4), sw)
+                    .saturating_add(span(kw, dwl))
+                    .saturating_add(1);
                 let staged = dw_c.saturating_mul(rows).saturating_mul(cols);
                 let cap = constant("PATCH_CAP", 3072.0);
-                if staged as f64 > cap {
+                if cap.is_nan() || staged as f64 > cap {
                     return fail(format!(
                         "staged patches take {staged} elements, PATCH_CAP is {cap}"
                     ));
@@ -243,7 +249,11 @@ pub fn check_trusted<B: Binding>(launch: &Launch<B>, precision: Precision) -> Re
             let m = |v: &[u32]| v.iter().fold(1u64, |a, &b| a.saturating_mul(b as u64));
             let out_channels = m(&[p.channels, p.multiplier]);
             need(0, "input", m(&[p.batch, p.channels, p.in_h, p.in_w]))?;
-            need(1, "weight", out_channels.saturating_mul(kh * kw))?;
+            need(
+                1,
+                "weight",
+                out_channels.saturating_mul(kh.saturating_mul(kw)),
+            )?;
             if constant("HAS_BIAS", 0.0) != 0.0 {
                 need(2, "bias", out_channels)?;
             }
