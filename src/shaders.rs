@@ -80,6 +80,7 @@ impl Shader {
         Shader::WinogradInput,
         Shader::WinogradOutput,
         Shader::SeGate,
+        Shader::Convert,
     ];
 
     /// Whether this kernel is in [`Shader::TRUSTED`].

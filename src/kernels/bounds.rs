@@ -5,6 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::kernels::channel_affine::ChannelAffineParams;
+use crate::kernels::convert::ConvertParams;
 use crate::kernels::depthwise::DepthwiseParams;
 use crate::kernels::eltwise::{EltwiseParams, WhereParams};
 use crate::kernels::pad::PadParams;
@@ -22,18 +23,18 @@ use crate::shaders::Shader;
 pub fn check_trusted<B: Binding>(launch: &Launch<B>, precision: Precision) -> Result<()> {
     let op = launch.shader.label();
     let fail = |m: String| Err(Error::invalid_op(op, m));
-    // Elements each binding holds (split-K's partial sums are Acc), and the constant an
-    // override was given (else its default).
+    // Elements each binding holds (split-K's partial sums are Acc, convert's are words), and
+    // the constant an override was given (else its default).
     let elems: Vec<u64> = launch
         .bindings
         .iter()
         .enumerate()
         .map(|(i, b)| {
-            let acc = launch.shader == Shader::SplitkReduce && i == 0;
-            let unit = if acc {
-                precision.acc_bytes()
-            } else {
-                precision.elem_bytes()
+            let unit = match (launch.shader, i) {
+                (Shader::SplitkReduce, 0) => precision.acc_bytes(),
+                // Convert binds both sides as u32 words.
+                (Shader::Convert, _) => 4,
+                _ => precision.elem_bytes(),
             };
             b.size() / unit as u64
         })
@@ -159,6 +160,51 @@ pub fn check_trusted<B: Binding>(launch: &Launch<B>, precision: Precision) -> Re
             };
             need(3, "residual", residual)?;
             need(4, "output", total)
+        }
+        Shader::Convert => {
+            let p: ConvertParams = params(launch)?;
+            let total = p.total as u64;
+            if total == 0 {
+                return Ok(());
+            }
+            if !(1..=4).contains(&p.channels) || p.plane == 0 {
+                return fail(format!(
+                    "channels {} must be 1..=4 (a vec4 index), plane {} >= 1",
+                    p.channels, p.plane
+                ));
+            }
+            // The f16 side guards i = 2 * w, which wraps once w reaches 2^31.
+            let f16_out = constant("DST_F16", 0.0) != 0.0;
+            if f16_out && launch.workgroups.saturating_mul(256) > 1 << 31 {
+                return fail(format!(
+                    "{} workgroups overflow the f16 output's index",
+                    launch.workgroups
+                ));
+            }
+            let maps = [p.map0, p.map1, p.map2, p.map3];
+            let max_map = maps[..p.channels as usize]
+                .iter()
+                .max()
+                .copied()
+                .unwrap_or(0);
+            // Source element of the last image's last position: n * plane + p runs below
+            // images * plane.
+            let images = (total - 1) / (p.plane as u64 * p.channels as u64) + 1;
+            let last = (images * p.plane as u64 - 1)
+                .saturating_mul(p.src_channels as u64)
+                .saturating_add(p.src_offset as u64 + max_map as u64);
+            if last > u32::MAX as u64 {
+                return fail(format!("source element {last} overflows the shader's u32"));
+            }
+            // f16 sources are two to a word, u8 four.
+            let shift = match constant("SRC", 0.0) {
+                1.0 => 1,
+                2.0 => 2,
+                _ => 0,
+            };
+            need(0, "source", (last >> shift) + 1)?;
+            let words = if f16_out { total.div_ceil(2) } else { total };
+            need(1, "output", p.dst_offset as u64 + words)
         }
         Shader::SeGate => {
             let p: SeGateParams = params(launch)?;

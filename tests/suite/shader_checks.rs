@@ -5,6 +5,7 @@
 use wgconv::compare::Tolerance;
 use wgconv::device::{BufRef, ModuleKey, ShaderChecks};
 use wgconv::kernels::channel_affine::{AffineBindings, channel_affine};
+use wgconv::kernels::convert::{self, Convert};
 use wgconv::kernels::se_gate::{SeGateBindings, se_gate};
 use wgconv::kernels::winograd::winograd;
 use wgconv::kernels::{ConvBindings, Launch, depthwise, eltwise, pad, pool, splitk};
@@ -79,6 +80,19 @@ fn run_trusted_kernels(g: &Gpu) {
         .unwrap();
     let want = reference::eltwise::where_select(&cond, &x, &b).unwrap();
     assert_close("where", &run(&d), &want, Tolerance::elementwise());
+
+    // A storage cast (f32 to f32, words to words): exact.
+    let d = g
+        .encode(convert::convert(
+            g.target(),
+            &Convert::cast(Precision::F32, Precision::F32, x.numel()),
+            gx.binding(),
+            0,
+            out.binding(),
+            0,
+        ))
+        .unwrap();
+    assert_close("convert", &run(&d), &x, Tolerance::elementwise());
 
     // SE's gate with the pooling fused: x as [2, 3, 35], 2 hidden units.
     let w = [vec![2, 3], vec![2], vec![3, 2], vec![3]];
@@ -316,6 +330,20 @@ fn dispatch_refuses_tampered_trusted_launches() {
                 splitk::reduce(t, &[1, 4, 2, 2], 1, Epilogue::default(), m, None, None, m).unwrap(),
                 |l| set_field(l, 1, 2),
                 "partial binding holds 16 elements, the kernel reaches 32",
+            ),
+            // Convert's element count (field 0) from 16 to 17: a second plane of 16.
+            (
+                convert::convert(
+                    t,
+                    &Convert::cast(Precision::F32, Precision::F32, 16),
+                    m,
+                    0,
+                    m,
+                    0,
+                )
+                .unwrap(),
+                |l| set_field(l, 0, 17),
+                "source binding holds 16 elements, the kernel reaches 32",
             ),
             // SE's hidden units (field 2) from 4 to 5: w1 [5, 4].
             (
