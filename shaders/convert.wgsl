@@ -6,6 +6,13 @@
 // Both sides are bound as u32 words (f16 two to a word, u8 four), so no shader-f16 is needed;
 // one invocation writes one output word (one f32 or two f16), 256 invocations per workgroup.
 // Overrides: SRC (0 f32, 1 f16, 2 u8), DST_F16.
+// Unchecked because (Shader::TRUSTED): nothing is written unless the element index i < total
+// (for f16 output, i = 2 * w, which the dispatch keeps below 2^32); c = nc % channels < channels
+// <= 4 indexes the vec4s; the source element src_offset + (n * plane + p) * src_channels +
+// map[c] is below the last image's end plus the largest map used (each map < src_channels),
+// and its word (e, e >> 1 or e >> 2) inside the source; dst_offset + w inside the output.
+// kernels/convert.rs sizes both sides; kernels/bounds.rs recomputes both reaches and the
+// channel count from the Params bound at dispatch.
 
 override SRC: u32 = 0u;
 override DST_F16: bool = false;

@@ -10,6 +10,11 @@
 // Elements are stored as Elem (precision prelude); partials are f32 whatever the precision
 // (bandwidth-bound: f32 math is free, and an f16 sum of a 56x56 map would lose most bits).
 // Overrides: POOL_KIND (0 max, 1 average, 2 Lp with params.p), ROW_THREADS.
+// Unchecked because (Shader::TRUSTED): src[row * len + k] only for row < rows, k < len;
+// dst[row] for row < rows; partial at lid < 256 and seg + t + s < seg + ROW_THREADS <= 256
+// (ROW_THREADS a power of two <= 256, seg a multiple of it, t < s <= ROW_THREADS / 2).
+// kernels/pool.rs sizes the bindings; kernels/bounds.rs re-checks them and ROW_THREADS from
+// the Params and constants bound at dispatch.
 
 override POOL_KIND: u32 = 1u;
 override ROW_THREADS: u32 = 256u;

@@ -8,6 +8,10 @@
 // Elements are Elem (precision prelude); the f32 pad value is converted once (in f16 a value
 // beyond 65504 becomes an infinity).
 // Overrides: RANK (live dims, 1..6; dims o(6-RANK)..o5).
+// Unchecked because (Shader::TRUSTED): dst[i] only for i < params.total; src only when every
+// live coordinate j_k < i_k, at sum j_k * prod(i_inner), below the product of the live input
+// dims (a coordinate before the padding wraps and fails j < in_d). kernels/pad.rs sizes both
+// bindings; kernels/bounds.rs recomputes both reaches from the Params and RANK at dispatch.
 
 override RANK: u32 = 6u;
 

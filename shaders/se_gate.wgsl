@@ -15,6 +15,12 @@
 // Tensors are stored as Elem (precision prelude). The means are summed in f32 (parked in
 // `gate` as Elem); both layers accumulate in Acc, and their activations run in f32.
 // Overrides: FUSE_POOL; ACTIVATION / ACT_ALPHA / ACT_BETA for the hidden layer.
+// Unchecked because (Shader::TRUSTED): a workgroup returns unless n < batch; input at
+// (n * C + c) * S + i (FUSE_POOL, i < S) or n * C + c, and gate at n * C + c, for c < C; w1 at
+// j * C + c and w2 at c * R + j, b1 at j, b2 at c, for j < R, c < C; hidden at j < R <=
+// MAX_HIDDEN; partial at lid < 256 and lid + s with lane < s <= LANES / 2, below the unit's
+// 8 lanes. kernels/se_gate.rs sizes the bindings and refuses R > MAX_HIDDEN; kernels/bounds.rs
+// re-checks both from the Params bound at dispatch.
 
 override FUSE_POOL: bool = false;
 

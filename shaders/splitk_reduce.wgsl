@@ -10,6 +10,10 @@
 // consecutive elements of every slice, so each slice is one coalesced stream. Memory bound:
 // (splits + 2) reads and one write per element.
 // Overrides: HAS_BIAS, HAS_RESIDUAL, ACTIVATION (prelude).
+// Unchecked because (Shader::TRUSTED): nothing is accessed unless i < params.numel; partial
+// at s * numel + i < splits * numel (in Acc), bias at a remainder mod channels >= 1, residual
+// and output at i. kernels/splitk.rs sizes the bindings; kernels/bounds.rs recomputes each
+// reach from the Params bound at dispatch.
 
 override HAS_BIAS: bool = false;
 override HAS_RESIDUAL: bool = false;

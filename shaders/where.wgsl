@@ -9,6 +9,10 @@
 // Tiling: one element per invocation, 256 invocations per workgroup.
 // Elements are stored as Elem (prelude) and copied unchanged (no arithmetic).
 // Overrides: none.
+// Unchecked because (Shader::TRUSTED): nothing is accessed unless i < params.total; out[i]
+// needs total elements, cond, x and y are read below numel of their own shapes (row-major
+// strides, 0 along broadcast dims, each i_k < d_k). kernels/eltwise.rs refuses bindings holding
+// fewer elements; kernels/bounds.rs recomputes each reach from the Params bound at dispatch.
 
 struct Params {
     total: u32,

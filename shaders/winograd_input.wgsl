@@ -11,6 +11,11 @@
 // stores of a workgroup are 16 coalesced runs. B^T holds only 0 and +-1: the transform is 32
 // exact-order adds.
 // Overrides: none.
+// Unchecked because (Shader::TRUSTED): nothing is accessed unless idx < channels * tiles, so
+// c < channels and t < tiles; input at image n <= (tiles - 1) / (tiles_h * tiles_w), channel c,
+// only inside in_h x in_w; V at point * channels * tiles + idx < 16 * channels * tiles.
+// kernels/winograd.rs sizes both bindings; kernels/bounds.rs recomputes both reaches (in u64,
+// so no product wraps) from the Params bound at dispatch.
 
 struct Params {
     channels: u32,

@@ -8,6 +8,11 @@
 // Tiling: one (output channel, tile) per invocation, 256 per workgroup, tile index fastest:
 // the 16 loads of a workgroup are coalesced runs. A^T holds only 0 and +-1: 24 adds.
 // Overrides: HAS_BIAS, HAS_RESIDUAL, ACTIVATION (prelude).
+// Unchecked because (Shader::TRUSTED): nothing is accessed unless idx < out_c * tiles, so
+// o < out_c and t < tiles; M at point * out_c * tiles + idx < 16 * out_c * tiles; bias at o;
+// residual and output at image n <= (tiles - 1) / (tiles_h * tiles_w), channel o, only inside
+// out_h x out_w. kernels/winograd.rs sizes the bindings; kernels/bounds.rs recomputes each
+// reach (in u64, so no product wraps) from the Params bound at dispatch.
 
 override HAS_BIAS: bool = false;
 override HAS_RESIDUAL: bool = false;

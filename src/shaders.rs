@@ -69,7 +69,19 @@ impl Shader {
     /// header. The device may compile them without wgpu's runtime bounds checks (the
     /// `shader_checks` option of the device layer). Every other kernel keeps them: its indices
     /// have not all been proven yet.
-    pub const TRUSTED: &'static [Shader] = &[Shader::Eltwise, Shader::ChannelAffine];
+    pub const TRUSTED: &'static [Shader] = &[
+        Shader::Eltwise,
+        Shader::ChannelAffine,
+        Shader::Depthwise,
+        Shader::Where,
+        Shader::Pad,
+        Shader::GlobalPool,
+        Shader::SplitkReduce,
+        Shader::WinogradInput,
+        Shader::WinogradOutput,
+        Shader::SeGate,
+        Shader::Convert,
+    ];
 
     /// Whether this kernel is in [`Shader::TRUSTED`].
     pub fn trusted(self) -> bool {

@@ -268,7 +268,7 @@ impl Gpu {
         let shader = launch.shader;
         if !self.shader_checks().bounds_checked(shader) {
             // The module has no runtime bounds checks: its indices must fit these bindings.
-            crate::kernels::bounds::check_trusted(launch, self.precision().elem_bytes() as u64)?;
+            crate::kernels::bounds::check_trusted(launch, self.precision())?;
         }
         let pipeline = self.pipeline(shader, &launch.constants)?;
         // Test-only fault injection: the kernel "forgets" its last workgroup, so its output is

@@ -27,35 +27,39 @@ crate::gpu_params! {
         pub multiplier: u32,
         pub out_h: u32,
         pub out_w: u32,
-        pub k_h: u32,
-        pub k_w: u32,
-        pub stride_h: i32,
-        pub stride_w: i32,
         pub pad_h: i32,
         pub pad_w: i32,
-        pub dil_h: i32,
-        pub dil_w: i32,
-        pub patch_h: u32,
-        pub patch_w: u32,
         pub tiles_y: u32,
         pub tiles_x: u32,
+        pub channel_groups: u32,
+        pub _pad0: u32,
+        pub _pad1: u32,
+        pub _pad2: u32,
     }
 }
 
-/// Workgroup shape: `dw_x x dw_y` invocations, each a strip of 4 output columns, so a
-/// `dw_y x (4*dw_x)` output tile; `stage_input` stages the input patch in workgroup memory.
+/// Invocations a workgroup should have: two 32-wide warps (one 64-wide wave), so small maps
+/// take several channels per workgroup instead of leaving most SIMD lanes idle.
+const FILL_INVOCATIONS: u32 = 64;
+
+/// Workgroup shape: `dw_x x dw_y x dw_c` invocations, each a strip of 4 output columns, so a
+/// `dw_y x (4*dw_x)` output tile of `dw_c` channels; `stage_input` stages the input patches in
+/// workgroup memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct DepthwiseTiling {
     /// Invocations along output columns.
     pub dw_x: u32,
     /// Invocations along output rows.
     pub dw_y: u32,
+    /// Input channels per workgroup.
+    pub dw_c: u32,
     /// Stage the input patch in workgroup memory (else taps read global memory).
     pub stage_input: bool,
 }
 
 impl DepthwiseTiling {
-    /// Input patch `(rows, cols)` under one output tile.
+    /// Input patch `(rows, cols)` under one channel's output tile (the shader's
+    /// `PATCH_H`, `PATCH_W`).
     pub fn patch(&self, spec: &ConvSpec) -> (usize, usize) {
         let (s, d, k) = (&spec.stride, &spec.dilation, &spec.kernel);
         (
@@ -64,10 +68,24 @@ impl DepthwiseTiling {
         )
     }
 
-    /// The host's choice: an 8 x 32 output tile (64 invocations), shrunk to the output's size,
-    /// then shrunk until the staged patch fits `cap` floats; if even one strip's patch does not
-    /// fit (huge dilated kernels), taps read global memory.
-    pub fn for_problem(spec: &ConvSpec, out_h: usize, out_w: usize, cap: u32) -> Self {
+    /// Elements of workgroup memory the staged patches take.
+    pub fn staged(&self, spec: &ConvSpec) -> usize {
+        let (ph, pw) = self.patch(spec);
+        self.dw_c as usize * ph * pw
+    }
+
+    /// The host's choice: an 8 x 32 output tile (64 invocations), shrunk to the output's size;
+    /// on small maps as many channels per workgroup (powers of two, at most `channels`) as
+    /// bring it to [`FILL_INVOCATIONS`]. Then channels, rows and columns are shrunk until the
+    /// staged patches fit `cap` elements; if even one strip's patch does not fit (huge dilated
+    /// kernels), taps read global memory.
+    pub fn for_problem(
+        spec: &ConvSpec,
+        channels: usize,
+        out_h: usize,
+        out_w: usize,
+        cap: u32,
+    ) -> Self {
         let fit = |extent: usize, per: usize| {
             let mut t = 1u32;
             while t < 8 && (t as usize) * per < extent {
@@ -78,14 +96,19 @@ impl DepthwiseTiling {
         let mut t = Self {
             dw_x: fit(out_w, STRIP as usize),
             dw_y: fit(out_h, 1),
+            dw_c: 1,
             stage_input: true,
         };
+        while t.dw_x * t.dw_y * t.dw_c < FILL_INVOCATIONS && (t.dw_c as usize) * 2 <= channels {
+            t.dw_c *= 2;
+        }
         loop {
-            let (ph, pw) = t.patch(spec);
-            if ph * pw <= cap as usize {
+            if t.staged(spec) <= cap as usize {
                 return t;
             }
-            if t.dw_y >= t.dw_x && t.dw_y > 1 {
+            if t.dw_c > 1 {
+                t.dw_c /= 2;
+            } else if t.dw_y >= t.dw_x && t.dw_y > 1 {
                 t.dw_y /= 2;
             } else if t.dw_x > 1 {
                 t.dw_x /= 2;
@@ -147,23 +170,26 @@ pub fn depthwise_tiled<B: Binding>(
 
     let limits = target.limits();
     let cap = PATCH_CAP.min(limits.max_compute_workgroup_storage_size / 4);
-    let tiling = tiling.unwrap_or_else(|| DepthwiseTiling::for_problem(spec, out_h, out_w, cap));
-    let (patch_h, patch_w) = tiling.patch(spec);
-    if tiling.dw_x == 0 || tiling.dw_y == 0 {
+    let tiling =
+        tiling.unwrap_or_else(|| DepthwiseTiling::for_problem(spec, channels, out_h, out_w, cap));
+    if tiling.dw_x == 0 || tiling.dw_y == 0 || tiling.dw_c == 0 {
         return Err(Error::invalid_op(OP, format!("empty tiling {tiling:?}")));
     }
-    if tiling.stage_input && patch_h * patch_w > cap as usize {
+    // The (trusted) shader indexes workgroup memory below the staged patches' size.
+    let staged = tiling.staged(spec);
+    if tiling.stage_input && staged > cap as usize {
         return Err(Error::DeviceLimit {
-            what: format!("{OP} input patch {patch_h}x{patch_w} of tiling {tiling:?}"),
+            what: format!("{OP} input patches of tiling {tiling:?}"),
             limit_name: "max_compute_workgroup_storage_size",
             limit: cap as u64 * 4,
-            needed: (patch_h * patch_w) as u64 * 4,
+            needed: staged as u64 * 4,
         });
     }
-    let threads = tiling.dw_x * tiling.dw_y;
+    let threads = tiling.dw_x * tiling.dw_y * tiling.dw_c;
     if threads > limits.max_compute_invocations_per_workgroup
         || tiling.dw_x > limits.max_compute_workgroup_size_x
         || tiling.dw_y > limits.max_compute_workgroup_size_y
+        || tiling.dw_c > limits.max_compute_workgroup_size_z
     {
         return Err(Error::DeviceLimit {
             what: format!("{OP} tiling {tiling:?}"),
@@ -174,6 +200,7 @@ pub fn depthwise_tiled<B: Binding>(
     }
     let tiles_y = out_h.div_ceil(tiling.dw_y as usize);
     let tiles_x = out_w.div_ceil((tiling.dw_x * STRIP) as usize);
+    let channel_groups = channels.div_ceil(tiling.dw_c as usize);
 
     for (what, n) in [
         ("input elements", numel(input_shape)),
@@ -206,26 +233,18 @@ pub fn depthwise_tiled<B: Binding>(
         multiplier: u("channel multiplier", out_c / channels)?,
         out_h: u("output height", out_h)?,
         out_w: u("output width", out_w)?,
-        k_h: u("kernel", spec.kernel[0])?,
-        k_w: u("kernel", spec.kernel[1])?,
-        stride_h: i("stride", spec.stride[0])?,
-        stride_w: i("stride", spec.stride[1])?,
         pad_h: i("padding", spec.pad_begin[0])?,
         pad_w: i("padding", spec.pad_begin[1])?,
-        dil_h: i("dilation", spec.dilation[0])?,
-        dil_w: i("dilation", spec.dilation[1])?,
-        patch_h: u("patch", patch_h)?,
-        patch_w: u("patch", patch_w)?,
         tiles_y: u("tiles", tiles_y)?,
         tiles_x: u("tiles", tiles_x)?,
+        channel_groups: u("channel groups", channel_groups)?,
+        ..Default::default()
     };
 
-    // Declare only the workgroup memory the patch needs (in a few sizes, to bound the number of
-    // pipelines), so small kernels keep occupancy high; without staging the array is dead.
+    // Declare only the workgroup memory the patches need (in a few sizes, to bound the number
+    // of pipelines), so small kernels keep occupancy high; without staging the array is dead.
     let patch_cap = if tiling.stage_input {
-        ((patch_h * patch_w).next_power_of_two() as u32)
-            .max(256)
-            .min(cap)
+        (staged.next_power_of_two() as u32).max(256).min(cap)
     } else {
         1
     };
@@ -233,12 +252,19 @@ pub fn depthwise_tiled<B: Binding>(
     constants.extend([
         ("DW_X", tiling.dw_x as f64),
         ("DW_Y", tiling.dw_y as f64),
+        ("DW_C", tiling.dw_c as f64),
+        ("K_H", u("kernel", spec.kernel[0])? as f64),
+        ("K_W", u("kernel", spec.kernel[1])? as f64),
+        ("STRIDE_H", u("stride", spec.stride[0])? as f64),
+        ("STRIDE_W", u("stride", spec.stride[1])? as f64),
+        ("DIL_H", u("dilation", spec.dilation[0])? as f64),
+        ("DIL_W", u("dilation", spec.dilation[1])? as f64),
         ("PATCH_CAP", patch_cap as f64),
         ("STAGE_INPUT", tiling.stage_input as u32 as f64),
         ("HAS_BIAS", b.bias.is_some() as u32 as f64),
         ("HAS_RESIDUAL", b.residual.is_some() as u32 as f64),
     ]);
-    let total = (batch * channels) as u64 * tiles_y as u64 * tiles_x as u64;
+    let total = (batch * channel_groups) as u64 * tiles_y as u64 * tiles_x as u64;
     target.launch(
         Shader::Depthwise,
         &constants,

@@ -163,6 +163,11 @@ pub fn where_select<B: Binding>(
         Ok(out)
     };
     let (sc, sx, sy) = (st(cond.1)?, st(x.1)?, st(y.1)?);
+    // The (trusted) shader's indices: out < total, each operand below numel of its shape.
+    for (what, (b, shape)) in [("cond", cond), ("x", x), ("y", y)] {
+        target.require_elems("where", what, &b, numel(shape))?;
+    }
+    target.require_elems("where", "output", &output, total)?;
     let params = WhereParams {
         total: u(total)?,
         d1: u(d[1])?,

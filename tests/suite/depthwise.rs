@@ -72,11 +72,31 @@ fn dw_problem() -> impl Strategy<Value = ConvProblem> {
         })
 }
 
+/// Any workgroup shape: powers of two up to 8 along each axis and 256 invocations (WebGPU's
+/// default limit), staged or not.
+fn dw_tiling() -> impl Strategy<Value = DepthwiseTiling> {
+    (0u32..4, 0u32..4, 0u32..4, any::<bool>()).prop_map(|(x, y, c, stage_input)| DepthwiseTiling {
+        dw_x: 1 << x,
+        dw_y: 1 << y,
+        dw_c: 1 << c.min(8 - x - y),
+        stage_input,
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
     #[test]
     fn random_depthwise(p in dw_problem()) {
         check(&p);
+    }
+
+    /// Random shapes under random tilings: channel groups ragged against C, strips ragged
+    /// against the output, sliding windows of every stride and dilation.
+    #[test]
+    fn random_depthwise_tiling(p in dw_problem(), t in dw_tiling()) {
+        // Patches that do not fit workgroup memory are read from global memory instead.
+        let stage_input = t.stage_input && t.staged(&p.spec) <= 3072;
+        check_tiling(&p, DepthwiseTiling { stage_input, ..t });
     }
 }
 
@@ -131,13 +151,21 @@ fn every_tiling() {
             6,
         )
         .act(Activation::HardSwish);
-        for (dw_x, dw_y) in [(1, 1), (2, 4), (8, 8), (8, 1), (1, 8), (16, 4)] {
+        for (dw_x, dw_y, dw_c) in [
+            (1, 1, 1),
+            (2, 4, 2),
+            (8, 8, 1),
+            (8, 1, 4),
+            (1, 8, 1),
+            (16, 4, 1),
+        ] {
             for stage_input in [true, false] {
                 check_tiling(
                     &p,
                     DepthwiseTiling {
                         dw_x,
                         dw_y,
+                        dw_c,
                         stage_input,
                     },
                 );
@@ -151,9 +179,56 @@ fn every_tiling() {
 #[test]
 fn huge_dilated_kernel_falls_back() {
     let spec = ConvSpec::conv2d(15, 15).dilation(4).groups(2);
-    let t = DepthwiseTiling::for_problem(&spec, 8, 8, 3072);
+    let t = DepthwiseTiling::for_problem(&spec, 2, 8, 8, 3072);
     assert!(!t.stage_input, "{t:?}");
     check(&ConvProblem::new(spec, &[1, 2, 64, 63], 2));
+}
+
+/// MobileNet / EfficientNet tail layers (7x7 and 14x14 maps) take several channels per
+/// workgroup so it holds 64 invocations; big maps keep one. Run on ragged channel groups
+/// (C = 6 in groups of 4), batch 2, multiplier 3, residual.
+#[test]
+fn small_maps_share_workgroups_across_channels() {
+    let s1 = ConvSpec::conv2d(3, 3).pad(1);
+    let s2 = ConvSpec::conv2d(5, 5).stride(2).pad(2);
+    let t = |spec: &ConvSpec, c, h| DepthwiseTiling::for_problem(spec, c, h, h, 3072);
+    let shape = |t: DepthwiseTiling| (t.dw_x, t.dw_y, t.dw_c, t.stage_input);
+    assert_eq!(shape(t(&s1, 960, 7)), (2, 8, 4, true));
+    assert_eq!(shape(t(&s2, 672, 7)), (2, 8, 4, true));
+    assert_eq!(shape(t(&s1, 576, 14)), (4, 8, 2, true));
+    assert_eq!(shape(t(&s1, 144, 56)), (8, 8, 1, true));
+    // Never more channels than the layer has.
+    assert_eq!(t(&s1, 3, 7).dw_c, 2);
+    assert_eq!(t(&s1, 1, 7).dw_c, 1);
+    for (spec, h) in [(s1, 7), (s2, 14)] {
+        let p = ConvProblem::new(spec.groups(6), &[2, 6, h, h], 18)
+            .act(Activation::Relu6)
+            .residual(true);
+        let chosen = t(&p.spec, 6, 7);
+        assert_eq!(chosen.dw_c, 4, "{p:?}");
+        check(&p);
+        check_tiling(&p, chosen);
+    }
+}
+
+/// Pinned edges of the sliding window: stride larger than the kernel (the strip's taps skip
+/// columns), padding larger than the kernel (whole taps in the padding), a 1-wide kernel,
+/// non-square kernel with dilation only along one axis.
+#[test]
+fn sliding_window_edges() {
+    for (spec, hw) in [
+        (ConvSpec::conv2d(2, 2).stride(3), [11, 14]),
+        (ConvSpec::conv2d(3, 3).pad(4), [5, 6]),
+        (ConvSpec::conv2d(1, 1).stride(2), [9, 9]),
+        (
+            ConvSpec::conv2d(3, 5)
+                .dilations(&[1, 3])
+                .pads(&[0, 6], &[2, 0]),
+            [8, 21],
+        ),
+    ] {
+        check(&ConvProblem::new(spec.groups(3), &[1, 3, hw[0], hw[1]], 3).bias(true));
+    }
 }
 
 /// Ragged tiles (9 x 10 outputs in 8 x 32 tiles) must not write outside an arena slot.

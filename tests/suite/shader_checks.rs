@@ -5,8 +5,11 @@
 use wgconv::compare::Tolerance;
 use wgconv::device::{BufRef, ModuleKey, ShaderChecks};
 use wgconv::kernels::channel_affine::{AffineBindings, channel_affine};
-use wgconv::kernels::eltwise;
-use wgconv::ops::{Activation, BinaryOp};
+use wgconv::kernels::convert::{self, Convert};
+use wgconv::kernels::se_gate::{SeGateBindings, se_gate};
+use wgconv::kernels::winograd::winograd;
+use wgconv::kernels::{ConvBindings, Launch, depthwise, eltwise, pad, pool, splitk};
+use wgconv::ops::{Activation, BinaryOp, ConvSpec, Epilogue, PoolKind};
 use wgconv::precision::Precision;
 use wgconv::shaders::Shader;
 use wgconv::tensor::Tensor;
@@ -65,6 +68,60 @@ fn run_trusted_kernels(g: &Gpu) {
     let want = reference::eltwise::binary(BinaryOp::Mul, Activation::Identity, &x, &b).unwrap();
     assert_close("binary", &run(&d), &want, Tolerance::elementwise());
 
+    let cond = Tensor::new(vec![1, 5, 1], vec![1.0, 0.0, 0.0, 1.0, 1.0]).unwrap();
+    let d = g
+        .encode(eltwise::where_select(
+            g.target(),
+            (up(&cond).binding(), cond.shape()),
+            (gx.binding(), x.shape()),
+            (gb.binding(), b.shape()),
+            out.binding(),
+        ))
+        .unwrap();
+    let want = reference::eltwise::where_select(&cond, &x, &b).unwrap();
+    assert_close("where", &run(&d), &want, Tolerance::elementwise());
+
+    // A storage cast (f32 to f32, words to words): exact.
+    let d = g
+        .encode(convert::convert(
+            g.target(),
+            &Convert::cast(Precision::F32, Precision::F32, x.numel()),
+            gx.binding(),
+            0,
+            out.binding(),
+            0,
+        ))
+        .unwrap();
+    assert_close("convert", &run(&d), &x, Tolerance::elementwise());
+
+    // SE's gate with the pooling fused: x as [2, 3, 35], 2 hidden units.
+    let w = [vec![2, 3], vec![2], vec![3, 2], vec![3]];
+    let [w1, b1, w2, b2] = w.map(|s| Tensor::random(s, 5));
+    let (gw1, gb1, gw2, gb2) = (up(&w1), up(&b1), up(&w2), up(&b2));
+    let gate = g.zeros(&[2, 3, 1, 1]).unwrap();
+    let d = g
+        .encode(se_gate(
+            g.target(),
+            2,
+            3,
+            2,
+            Some(35),
+            Activation::Relu,
+            SeGateBindings {
+                input: gx.binding(),
+                w1: gw1.binding(),
+                b1: gb1.binding(),
+                w2: gw2.binding(),
+                b2: gb2.binding(),
+                gate: gate.binding(),
+            },
+        ))
+        .unwrap();
+    g.submit(&[&d]).unwrap();
+    let want = reference::se_gate::se_gate(&x, &w1, &b1, Activation::Relu, &w2, &b2).unwrap();
+    let tolerance = Tolerance::accumulation((35 + 3) * 2 + 2);
+    assert_close("se_gate", &g.download(&gate).unwrap(), &want, tolerance);
+
     let d = g
         .encode(channel_affine(
             g.target(),
@@ -100,7 +157,15 @@ fn trusted_kernels_match_reference_checked_and_unchecked() {
         let g = device(mode);
         assert_eq!(g.shader_checks(), mode);
         run_trusted_kernels(&g);
-        for family in ["activation", "binary"] {
+        for family in [
+            "activation",
+            "binary",
+            "depthwise",
+            "pad",
+            "global_pool",
+            "splitk",
+            "winograd",
+        ] {
             let (cases, _) = run_battery(&g, Some(family), &mut |_| {});
             assert!(!cases.is_empty(), "no {family} cases");
             let bad: Vec<_> = cases.iter().filter(|c| !c.passed).collect();
@@ -184,46 +249,194 @@ fn trusted_kernels_refuse_short_bindings() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("residual binding"), "{err}");
+    let err = eltwise::where_select(
+        g.target(),
+        (short, &[4, 4]),
+        (buf.binding(), &[4, 4]),
+        (buf.binding(), &[4, 4]),
+        buf.binding(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("cond binding"), "{err}");
 }
 
-/// A launch's fields are public, so the device checks what it binds: an unchecked module's
-/// launch whose Params reach past a binding is refused at dispatch; a checked module's is not.
+/// Sets `Params` field `field` (4-byte words) of a launch to `value`.
+fn set_field(launch: &mut Launch<BufRef<'_>>, field: usize, value: u32) {
+    launch.params[field * 4..field * 4 + 4].copy_from_slice(&value.to_le_bytes());
+}
+
+/// A launch's fields are public, so the device checks what it binds: per trusted kernel
+/// family, a valid launch is accepted, then one whose Params (or constants) reach past a
+/// binding is refused at dispatch when its module is unchecked; a checked module's is not.
 #[test]
 fn dispatch_refuses_tampered_trusted_launches() {
+    type Tamper = fn(&mut Launch<BufRef<'_>>);
     for mode in [ShaderChecks::Trusted, ShaderChecks::Checked] {
         let g = device(mode);
+        let t = g.target();
         let buf = g.zeros(&[4, 4]).unwrap();
-        let mut unary = eltwise::unary(
-            g.target(),
-            Activation::Relu,
-            buf.binding(),
-            buf.binding(),
-            16,
-        )
-        .unwrap();
-        assert!(g.dispatch(&unary).is_ok());
-        unary.params[..4].copy_from_slice(&17u32.to_le_bytes());
-        let mut binary = eltwise::binary(
-            g.target(),
-            BinaryOp::Add,
-            Activation::Identity,
-            (buf.binding(), &[4, 4]),
-            (buf.binding(), &[4, 1]),
-            buf.binding(),
-        )
-        .unwrap();
-        assert!(g.dispatch(&binary).is_ok());
-        // b's stride along the last dim (sb5, field 17) from 0 (broadcast) to 5: b then
-        // reaches 1 + 3 * 1 + 3 * 5 = 19 elements of the 16 bound.
-        binary.params[17 * 4..18 * 4].copy_from_slice(&5u32.to_le_bytes());
-        for (launch, want) in [
-            (&unary, "reaches 17"),
+        let m = buf.binding();
+        let conv = ConvBindings {
+            input: m,
+            weight: m,
+            bias: Some(m),
+            residual: None,
+            output: m,
+        };
+        let dw = ConvSpec::conv2d(1, 1).groups(4);
+        let wino = ConvSpec::conv2d(3, 3).pad(1);
+        // (launch, tampering, what the refusal says); every binding holds 16 elements.
+        let cases: Vec<(Launch<BufRef<'_>>, Tamper, &str)> = vec![
             (
-                &binary,
+                eltwise::unary(t, Activation::Relu, m, m, 16).unwrap(),
+                |l| set_field(l, 0, 17),
+                "reaches 17",
+            ),
+            // b's stride along the last dim (sb5, field 17) from 0 (broadcast) to 5: b then
+            // reaches 1 + 3 * 1 + 3 * 5 = 19 elements.
+            (
+                eltwise::binary(
+                    t,
+                    BinaryOp::Add,
+                    Activation::Identity,
+                    (m, &[4, 4]),
+                    (m, &[4, 1]),
+                    m,
+                )
+                .unwrap(),
+                |l| set_field(l, 17, 5),
                 "b binding holds 16 elements, the kernel reaches 19",
             ),
-        ] {
-            match (mode, g.dispatch(launch)) {
+            // Where's y stride along the last dim (sy5, field 23), as above.
+            (
+                eltwise::where_select(t, (m, &[4, 4]), (m, &[4, 4]), (m, &[4, 1]), m).unwrap(),
+                |l| set_field(l, 23, 5),
+                "y binding holds 16 elements, the kernel reaches 19",
+            ),
+            // Pad's innermost input dim (i5, field 13) from 12 to 17.
+            (
+                pad::pad(t, &[1, 0], &[0, 0], 0.0, &[3, 4], m, m).unwrap(),
+                |l| set_field(l, 13, 17),
+                "input binding holds 16 elements, the kernel reaches 17",
+            ),
+            // Global pooling's row length (field 1) from 4 to 5: 4 rows of 5.
+            (
+                pool::global_pool(t, PoolKind::Avg, &[1, 4, 2, 2], m, m).unwrap(),
+                |l| set_field(l, 1, 5),
+                "input binding holds 16 elements, the kernel reaches 20",
+            ),
+            // Split-K's splits (field 1) from 1 to 2: partial sums of two slices.
+            (
+                splitk::reduce(t, &[1, 4, 2, 2], 1, Epilogue::default(), m, None, None, m).unwrap(),
+                |l| set_field(l, 1, 2),
+                "partial binding holds 16 elements, the kernel reaches 32",
+            ),
+            // Convert's element count (field 0) from 16 to 17: a second plane of 16.
+            (
+                convert::convert(
+                    t,
+                    &Convert::cast(Precision::F32, Precision::F32, 16),
+                    m,
+                    0,
+                    m,
+                    0,
+                )
+                .unwrap(),
+                |l| set_field(l, 0, 17),
+                "source binding holds 16 elements, the kernel reaches 32",
+            ),
+            // SE's hidden units (field 2) from 4 to 5: w1 [5, 4].
+            (
+                se_gate(
+                    t,
+                    1,
+                    4,
+                    4,
+                    None,
+                    Activation::Relu,
+                    SeGateBindings {
+                        input: m,
+                        w1: m,
+                        b1: m,
+                        w2: m,
+                        b2: m,
+                        gate: m,
+                    },
+                )
+                .unwrap(),
+                |l| set_field(l, 2, 5),
+                "w1 binding holds 16 elements, the kernel reaches 20",
+            ),
+            // Winograd's input transform: channels (field 0) from 1 to 2, so V [16, 2, 1].
+            (
+                winograd(
+                    t,
+                    &wino,
+                    &[1, 1, 2, 2],
+                    &[1, 1, 3, 3],
+                    Epilogue::default(),
+                    conv,
+                    None,
+                    [m, m],
+                )
+                .unwrap()[0]
+                    .clone(),
+                |l| set_field(l, 0, 2),
+                "v binding holds 16 elements, the kernel reaches 32",
+            ),
+            // Its output transform: output channels (field 0) from 1 to 2, so M [16, 2, 1].
+            (
+                winograd(
+                    t,
+                    &wino,
+                    &[1, 1, 2, 2],
+                    &[1, 1, 3, 3],
+                    Epilogue::default(),
+                    conv,
+                    None,
+                    [m, m],
+                )
+                .unwrap()[2]
+                    .clone(),
+                |l| set_field(l, 0, 2),
+                "m binding holds 16 elements, the kernel reaches 32",
+            ),
+            // Depthwise's channels (field 1) from 4 to 5: input [1, 5, 2, 2].
+            (
+                depthwise::depthwise(
+                    t,
+                    &dw,
+                    &[1, 4, 2, 2],
+                    &[4, 1, 1, 1],
+                    Epilogue::default(),
+                    conv,
+                )
+                .unwrap(),
+                |l| set_field(l, 1, 5),
+                "input binding holds 16 elements, the kernel reaches 20",
+            ),
+            // Depthwise's workgroup memory declared smaller than the staged patches.
+            (
+                depthwise::depthwise(
+                    t,
+                    &dw,
+                    &[1, 4, 2, 2],
+                    &[4, 1, 1, 1],
+                    Epilogue::default(),
+                    conv,
+                )
+                .unwrap(),
+                |l| {
+                    let cap = l.constants.iter_mut().find(|c| c.0 == "PATCH_CAP").unwrap();
+                    cap.1 = 4.0;
+                },
+                "PATCH_CAP is 4",
+            ),
+        ];
+        for (mut launch, tamper, want) in cases {
+            assert!(g.dispatch(&launch).is_ok(), "{mode}: untampered {want}");
+            tamper(&mut launch);
+            match (mode, g.dispatch(&launch)) {
                 (ShaderChecks::Trusted, Err(e)) => assert!(e.to_string().contains(want), "{e}"),
                 (ShaderChecks::Checked, Ok(_)) => {}
                 (_, r) => panic!("{mode}: {want}: {r:?}"),

@@ -88,10 +88,12 @@ fn battery_passes_on_vulkan_and_gl() {
     );
     let table = report.table();
     // The mode it ran under (the default: trusted kernels unchecked), first.
-    assert!(
-        table.starts_with("shader checks: trusted (no bounds checks in eltwise, channel_affine)"),
-        "{table}"
+    let trusted: Vec<_> = Shader::TRUSTED.iter().map(|s| s.label()).collect();
+    let mode = format!(
+        "shader checks: trusted (no bounds checks in {})",
+        trusted.join(", ")
     );
+    assert!(table.starts_with(&mode), "{table}");
     assert!(
         table.contains(&format!("{} skipped", f16_cases)) && table.contains("lacks SHADER_F16"),
         "{table}"
