@@ -170,27 +170,36 @@ impl ConvAlgorithm {
     }
 }
 
-/// Implicit-GEMM tilings worth trying for a per-group `m x n` GEMM: 4, 8 or 16 invocations
-/// along channels and 4 to 64 along pixels (each a 4x4 register block), within the device's
-/// invocation and workgroup-memory limits, skipping tiles that a tile half as large already
-/// covers.
+/// Implicit-GEMM tilings worth trying for a per-group `m x n` GEMM: 4x4 blocks with 4, 8 or 16
+/// invocations along channels and 4 to 64 along pixels, and the [`ConvTiling::big`] 128x128,
+/// 128x64 and 64x128 tiles with K-chunks of 16 and 32, within the device's invocation and
+/// workgroup-memory limits, skipping tiles that a tile half as large already covers.
 fn conv_tilings(m: usize, n: usize, limits: &wgpu::Limits) -> Vec<ConvTiling> {
-    let useful = |wg: u32, extent: usize| wg == 4 || ((wg / 2 * 4) as usize) < extent;
-    let mut v = Vec::new();
-    for wg_m in [4u32, 8, 16] {
-        for wg_n in [4u32, 8, 16, 32, 64] {
-            let t = ConvTiling { wg_m, wg_n, tk: 16 };
-            if useful(wg_m, m)
-                && useful(wg_n, n)
-                && wg_m * wg_n <= limits.max_compute_invocations_per_workgroup
-                && wg_m * wg_n <= limits.max_compute_workgroup_size_x
+    let useful = |t: &ConvTiling| {
+        (t.wg_m == 4 || ((t.tile_m() / 2) as usize) < m)
+            && (t.wg_n == 4 || ((t.tile_n() / 2) as usize) < n)
+    };
+    let small = [4u32, 8, 16].into_iter().flat_map(|wg_m| {
+        [4u32, 8, 16, 32, 64]
+            .into_iter()
+            .map(move |wg_n| ConvTiling {
+                wg_m,
+                wg_n,
+                ..ConvTiling::default()
+            })
+    });
+    let big = [(8, 8), (8, 4), (4, 8)]
+        .into_iter()
+        .flat_map(|(rm, rn)| [16, 32].map(|tk| ConvTiling::big(rm, rn, tk)));
+    small
+        .chain(big)
+        .filter(|t| {
+            useful(t)
+                && t.wg_m * t.wg_n <= limits.max_compute_invocations_per_workgroup
+                && t.wg_m * t.wg_n <= limits.max_compute_workgroup_size_x
                 && t.workgroup_bytes() <= limits.max_compute_workgroup_storage_size as u64
-            {
-                v.push(t);
-            }
-        }
-    }
-    v
+        })
+        .collect()
 }
 
 /// GEMM tilings worth trying for an `m x n` product: 4, 8 or 16 invocations per side.
