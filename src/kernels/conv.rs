@@ -410,7 +410,8 @@ fn conv_impl<B: Binding>(
     let m_per_group = out_c / groups;
     let k_total = (in_c / groups) * numel(&spec.kernel);
     let n_total = batch * numel(&out_shape[2..]);
-    let tiling = tiling.unwrap_or_else(|| ConvTiling::for_problem(m_per_group, n_total));
+    let tiling = tiling
+        .unwrap_or_else(|| ConvTiling::for_occupancy(m_per_group, n_total, target.workgroups));
     tiling.check(target)?;
     let tiles_m = m_per_group.div_ceil(tiling.tile_m() as usize);
     let tiles_n = n_total.div_ceil(tiling.tile_n() as usize);

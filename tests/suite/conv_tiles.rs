@@ -54,7 +54,7 @@ fn every_tiling_on_ragged_gemm() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
     /// Random convolutions (ranks 1-3, groups, stride, padding, dilation, batch) through a
     /// random tiling of [`TILINGS`].
     #[test]
