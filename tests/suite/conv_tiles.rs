@@ -191,4 +191,39 @@ fn heuristic_takes_big_tiles_only_where_they_fill_the_gpu() {
         algorithm::heuristic(&s8, &[16, 8, 224, 224], &[256, 8, 3, 3]),
         ConvAlgorithm::Implicit(ConvTiling::big(8, 4, 16))
     );
+    // A GPU wanting 608 in flight (MI300X) keeps 64x64 tiles there: 784 of them.
+    assert_eq!(
+        algorithm::heuristic_for(608, &s8, &[16, 8, 224, 224], &[256, 8, 3, 3]),
+        ConvAlgorithm::Implicit(ConvTiling::default())
+    );
+}
+
+/// The tuner's candidates hold the big tiles, K-chunks of 32 only where the device's workgroup
+/// memory takes them (128x128 x 32: 32 KiB, above WebGPU's default 16 KiB, within an H100's).
+#[test]
+fn candidates_include_big_tiles_within_limits() {
+    let spec = ConvSpec::conv2d(3, 3).stride(2).pad(1);
+    let (input, weight) = ([8, 64, 112, 112], [256, 64, 3, 3]);
+    let implicit = |limits: &wgpu::Limits| -> Vec<ConvTiling> {
+        algorithm::candidates(&spec, &input, &weight, limits)
+            .into_iter()
+            .filter_map(|a| match a {
+                ConvAlgorithm::Implicit(t) => Some(t),
+                _ => None,
+            })
+            .collect()
+    };
+    let webgpu = implicit(&wgpu::Limits::default());
+    assert!(webgpu.contains(&ConvTiling::big(8, 8, 16)), "{webgpu:?}");
+    assert!(!webgpu.contains(&ConvTiling::big(8, 8, 32)), "{webgpu:?}");
+    let h100 = wgpu::Limits {
+        max_compute_workgroup_storage_size: 48 << 10,
+        ..wgpu::Limits::default()
+    };
+    let big = implicit(&h100);
+    for (rm, rn) in [(8, 8), (8, 4), (4, 8)] {
+        for tk in [16, 32] {
+            assert!(big.contains(&ConvTiling::big(rm, rn, tk)), "{big:?}");
+        }
+    }
 }
