@@ -6,14 +6,12 @@
 use crate::kernels::algorithm::TARGET_WORKGROUPS;
 
 /// Compute units (NVIDIA SMs, AMD CUs) by a substring of the adapter name, first match wins:
-/// longer names before their prefixes ("H100 PCIe" before "H100", "A100" before "A10").
+/// longer names before their prefixes ("H100 PCIe" before "H100"; "H200" also names GH200).
 const COMPUTE_UNITS: &[(&str, u32)] = &[
     ("H200", 132),
     ("H100 PCIe", 114),
     ("H100", 132),
-    ("GH200", 132),
     ("A100", 108),
-    ("A10", 72),
     ("L40", 142),
     ("V100", 80),
     ("RTX 4090", 128),
@@ -46,7 +44,7 @@ mod tests {
         assert_eq!(compute_units("NVIDIA H100 80GB HBM3"), Some(132));
         assert_eq!(compute_units("NVIDIA H100 PCIe"), Some(114));
         assert_eq!(compute_units("NVIDIA A100-SXM4-40GB"), Some(108));
-        assert_eq!(compute_units("NVIDIA A10"), Some(72));
+        assert_eq!(compute_units("NVIDIA GH200 480GB"), Some(132));
         assert_eq!(compute_units("llvmpipe (LLVM 15.0.7, 256 bits)"), None);
         assert_eq!(target_workgroups("NVIDIA H200"), 264);
         assert_eq!(target_workgroups("AMD Radeon Graphics"), TARGET_WORKGROUPS);
