@@ -7,24 +7,49 @@
 // Per group g: out[m, n] = sum_k W[g*Mg + m, k] * X[k, n], M = O/g output channels,
 // N = batch*OD*OH*OW output pixels, K = (C/g)*KD*KH*KW; X (im2col) is gathered on the fly and
 // is zero in the padding, so nothing is materialised.
-// Tiling: a workgroup of WG_M x WG_N invocations owns a (4*WG_M) x (4*WG_N) output tile of one
-// group; each invocation accumulates a 4x4 register block at rows ty + i*WG_M and columns
-// tx + j*WG_N (strided, so output writes coalesce along pixels). Weight and input tiles are
-// staged in workgroup memory over K-chunks of TK, stored so that each invocation's 4 rows (4
-// columns) are one vec4: two 128-bit shared loads feed 16 FMAs.
+//
+// Tiling: a workgroup of WG_M x WG_N invocations owns a (RM*WG_M) x (RN*WG_N) output tile of one
+// group; each invocation accumulates an RM x RN register block (RM, RN in {4, 8}) at rows
+// ty + i*WG_M and columns tx + j*WG_N (strided, so output writes coalesce along pixels). Weight
+// and input tiles are staged in workgroup memory over K-chunks of TK, stored so that each
+// invocation's rows (columns) are RM/4 (RN/4) vec4s: (RM + RN)/4 128-bit shared loads feed
+// RM*RN FMAs. The weight tile's rows are XOR-swizzled by kk instead of padded, so the k-strided
+// stores spread over banks and a 128x128 tile of TK = 16 fits WebGPU's 16 KiB.
+// Prefetch: the next chunk's global loads go to registers (w_reg, x_reg) while the current one
+// is multiplied from workgroup memory; one barrier pair per chunk.
+// Gather without division: each invocation gathers one tile column over a run of rows; its
+// kernel-offset odometer (ci, kz, ky, kx) is decomposed once, then advanced by TK per chunk with
+// a mixed-radix add of the host's decomposition of TK (tk_c, tk_z, tk_y, tk_x).
+// Bounds proofs of the host-chosen flags (src/kernels/conv.rs picks them):
+// - ALIGNED: M % tile_m == 0, N % tile_n == 0 and K % TK == 0. Split ranges are whole TK chunks,
+//   so every chunk in [k_begin, k_end) is full (k < k_end), every tile row m < M and column
+//   n < N; the m, n and k checks are dropped.
+// - IN_RANGE: no padding at the start and (out - 1) * stride + (k - 1) * dilation < in in every
+//   dimension, so every gathered coordinate of a valid (column, k) lies inside the input; the
+//   coordinate checks are dropped.
 // Split-K (PARTIAL): workgroups also range over `splits` slices of K, k_chunk long each;
 // slice s writes its raw partial sums (no epilogue, as Acc) to partial[s * numel(output) + idx], and
 // splitk_reduce.wgsl sums the slices and applies the epilogue. Without it splits = 1 and
 // k_chunk = k_total.
-// Overrides: WG_M, WG_N (multiples of 4), TK (multiple of WG_M/4), HAS_BIAS, HAS_RESIDUAL,
-// PARTIAL, ACTIVATION (prelude).
+// Overrides: WG_M, WG_N (powers of two >= 4), RM, RN (4 or 8, RN <= WG_M), TK (a multiple of
+// WG_M/RN; TK*RN/WG_M and ceil(TK*RM/WG_N) at most MAX_LOADS), ALIGNED, IN_RANGE, HAS_BIAS,
+// HAS_RESIDUAL, PARTIAL, ACTIVATION (prelude).
 
 override WG_M: u32 = 16u;
 override WG_N: u32 = 16u;
+override RM: u32 = 4u;
+override RN: u32 = 4u;
 override TK: u32 = 16u;
+override ALIGNED: bool = false;
+override IN_RANGE: bool = false;
 override HAS_BIAS: bool = false;
 override HAS_RESIDUAL: bool = false;
 override PARTIAL: bool = false;
+
+// Function-scope arrays need constant sizes: room for the largest register block (8x8) and
+// prefetch run; smaller blocks use a prefix (the host bounds the loads per invocation).
+const MAX_BLOCK: u32 = 16u;
+const MAX_LOADS: u32 = 16u;
 
 struct Params {
     batch: u32,
@@ -57,6 +82,10 @@ struct Params {
     tiles_n: u32,
     k_chunk: u32,
     splits: u32,
+    tk_c: u32,
+    tk_z: u32,
+    tk_y: u32,
+    tk_x: u32,
     _pad0: u32,
     _pad1: u32,
 }
@@ -71,19 +100,141 @@ struct Params {
 // is off; with PARTIAL `output` is bound to it and unused).
 @group(0) @binding(6) var<storage, read_write> partial: array<Acc>;
 
-// Weight tile [TK][WG_M + 1] of vec4: row m of the tile is component m / WG_M of slot m % WG_M.
-// The padding slot spreads the k-strided stores over banks.
-var<workgroup> w_tile: array<vec4<Acc>, TK * (WG_M + 1u)>;
-// Input (im2col) tile [TK][WG_N] of vec4: column n is component n / WG_N of slot n % WG_N.
-var<workgroup> x_tile: array<vec4<Acc>, TK * WG_N>;
+// Weight tile [TK][RM*WG_M/4] of vec4: tile row m = ty + i*WG_M is component i % 4 of logical
+// slot (i / 4)*WG_M + ty, stored at slot ^ w_swizzle(kk).
+var<workgroup> w_tile: array<vec4<Acc>, TK * RM * WG_M / 4u>;
+// Input (im2col) tile [TK][RN*WG_N/4] of vec4: column n = tx + j*WG_N is component j % 4 of
+// slot (j / 4)*WG_N + tx.
+var<workgroup> x_tile: array<vec4<Acc>, TK * RN * WG_N / 4u>;
+
+// Prefetched next chunk and the loader's per-invocation state (set once in main).
+var<private> w_reg: array<Acc, MAX_LOADS>;
+var<private> x_reg: array<Acc, MAX_LOADS>;
+var<private> ld_lid: u32;
+var<private> ld_m0: u32;
+var<private> ld_k_end: u32;
+var<private> w_base: u32;
+var<private> ld_row0: u32;
+var<private> col_valid: bool;
+var<private> in_base: u32;
+var<private> in_sp: u32;
+var<private> base_z: i32;
+var<private> base_y: i32;
+var<private> base_x: i32;
+// Kernel-offset odometer of this invocation's first gathered row in the next chunk to load.
+var<private> od_c: u32;
+var<private> od_z: u32;
+var<private> od_y: u32;
+var<private> od_x: u32;
+
+fn threads() -> u32 {
+    return WG_M * WG_N;
+}
+
+fn w_loads() -> u32 {
+    return (TK * RM * WG_M + threads() - 1u) / threads();
+}
+
+fn x_loads() -> u32 {
+    return TK * RN / WG_M;
+}
+
+// Row length of the weight tile in vec4 slots, and the XOR that spreads row kk's stores:
+// rows are powers of two, so XOR with less than the row length stays inside the row.
+fn w_row() -> u32 {
+    return RM * WG_M / 4u;
+}
+
+fn w_swizzle(kk: u32) -> u32 {
+    return kk & (min(w_row(), 8u) - 1u);
+}
+
+// Global loads of the chunk starting at k0 into registers; advances the odometer by TK.
+fn load_chunk(k0: u32) {
+    let tile_m = RM * WG_M;
+    for (var t = 0u; t < w_loads(); t++) {
+        let e = ld_lid + t * threads();
+        let k = k0 + e % TK;
+        let m = ld_m0 + e / TK;
+        var v = Acc(0.0);
+        if e < TK * tile_m && (ALIGNED || (k < ld_k_end && m < params.m_per_group)) {
+            v = Acc(weight[w_base + m * params.k_total + k]);
+        }
+        w_reg[t] = v;
+    }
+    var k = k0 + ld_row0;
+    var ci = od_c;
+    var kz = od_z;
+    var ky = od_y;
+    var kx = od_x;
+    for (var t = 0u; t < x_loads(); t++) {
+        var v = Acc(0.0);
+        if ALIGNED || (col_valid && k < ld_k_end) {
+            let iz = base_z + i32(kz) * params.dil_d;
+            let iy = base_y + i32(ky) * params.dil_h;
+            let ix = base_x + i32(kx) * params.dil_w;
+            if IN_RANGE || (iz >= 0 && iz < i32(params.in_d) && iy >= 0 && iy < i32(params.in_h)
+                && ix >= 0 && ix < i32(params.in_w)) {
+                let sp = (u32(iz) * params.in_h + u32(iy)) * params.in_w + u32(ix);
+                v = Acc(input[in_base + ci * in_sp + sp]);
+            }
+        }
+        x_reg[t] = v;
+        k += 1u;
+        kx += 1u;
+        if kx == params.k_w {
+            kx = 0u;
+            ky += 1u;
+            if ky == params.k_h {
+                ky = 0u;
+                kz += 1u;
+                if kz == params.k_d {
+                    kz = 0u;
+                    ci += 1u;
+                }
+            }
+        }
+    }
+    // Mixed-radix add of TK: each digit of TK is below its radix, so one carry per digit.
+    od_x += params.tk_x;
+    var carry = u32(od_x >= params.k_w);
+    od_x -= carry * params.k_w;
+    od_y += params.tk_y + carry;
+    carry = u32(od_y >= params.k_h);
+    od_y -= carry * params.k_h;
+    od_z += params.tk_z + carry;
+    carry = u32(od_z >= params.k_d);
+    od_z -= carry * params.k_d;
+    od_c += params.tk_c + carry;
+}
+
+// The prefetched registers into the workgroup tiles.
+fn store_chunk() {
+    let tile_m = RM * WG_M;
+    for (var t = 0u; t < w_loads(); t++) {
+        let e = ld_lid + t * threads();
+        if e < TK * tile_m {
+            let kk = e % TK;
+            let mm = e / TK;
+            let i = mm / WG_M;
+            let slot = (i / 4u) * WG_M + mm % WG_M;
+            w_tile[kk * w_row() + (slot ^ w_swizzle(kk))][i % 4u] = w_reg[t];
+        }
+    }
+    let tn_size = RN * WG_N;
+    let ld_col = ld_lid % tn_size;
+    let j = ld_col / WG_N;
+    let slot = (j / 4u) * WG_N + ld_col % WG_N;
+    for (var t = 0u; t < x_loads(); t++) {
+        x_tile[(ld_row0 + t) * (tn_size / 4u) + slot][j % 4u] = x_reg[t];
+    }
+}
 
 @compute @workgroup_size(WG_M * WG_N)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-    let tm_size = 4u * WG_M;
-    let tn_size = 4u * WG_N;
-    let w_stride = WG_M + 1u;
-    let threads = WG_M * WG_N;
+    let tm_size = RM * WG_M;
+    let tn_size = RN * WG_N;
 
     var wg = flat_workgroup_id(wid, nwg);
     let tile_n = wg % params.tiles_n;
@@ -104,23 +255,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
     let out_hw = params.out_h * params.out_w;
     let out_sp = params.out_d * out_hw;
-    let in_hw = params.in_h * params.in_w;
-    let in_sp = params.in_d * in_hw;
     let k_hw = params.k_h * params.k_w;
     let k_sp = params.k_d * k_hw;
 
-    // This invocation always gathers the same tile column (threads is a multiple of tn_size),
-    // over a contiguous run of rows, so the pixel decomposition is done once here and the
-    // kernel-offset decomposition once per chunk.
-    let ld_col = lid % tn_size;
-    let rows_per_thread = TK / (threads / tn_size);
-    let ld_row0 = (lid / tn_size) * rows_per_thread;
-    let ld_n = n0 + ld_col;
-    let col_valid = ld_n < params.n_total;
-    var base_z = 0;
-    var base_y = 0;
-    var base_x = 0;
-    var in_base = 0u;
+    // Loader state: this invocation always gathers the same tile column (threads is a multiple
+    // of tn_size) over a contiguous run of x_loads() rows, so the pixel and the first kernel
+    // offset are decomposed once here.
+    ld_lid = lid;
+    ld_m0 = m0;
+    ld_k_end = k_end;
+    w_base = (g * params.m_per_group) * params.k_total;
+    ld_row0 = (lid / tn_size) * x_loads();
+    let ld_n = n0 + lid % tn_size;
+    col_valid = ld_n < params.n_total;
+    in_sp = params.in_d * params.in_h * params.in_w;
     if col_valid {
         let b = ld_n / out_sp;
         let sp = ld_n % out_sp;
@@ -132,92 +280,62 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         base_x = i32(ox) * params.stride_w - params.pad_w;
         in_base = (b * params.in_c + g * params.c_per_group) * in_sp;
     }
-    let w_base = (g * params.m_per_group) * params.k_total;
+    let k = k_begin + ld_row0;
+    od_c = k / k_sp;
+    var r = k % k_sp;
+    od_z = r / k_hw;
+    r = r % k_hw;
+    od_y = r / params.k_w;
+    od_x = r % params.k_w;
 
-    var acc: array<vec4<Acc>, 4>;
-    for (var i = 0u; i < 4u; i++) {
-        acc[i] = vec4<Acc>(0.0);
+    var acc: array<vec4<Acc>, MAX_BLOCK>;
+    let rq = RM / 4u;
+    let cq = RN / 4u;
+    if k_begin < k_end {
+        load_chunk(k_begin);
     }
-
     for (var k0 = k_begin; k0 < k_end; k0 += TK) {
-        // Weight tile: consecutive invocations read consecutive k of one weight row.
-        for (var e = lid; e < tm_size * TK; e += threads) {
-            let kk = e % TK;
-            let mm = e / TK;
-            let k = k0 + kk;
-            let m = m0 + mm;
-            var v = Acc(0.0);
-            if k < k_end && m < params.m_per_group {
-                v = Acc(weight[w_base + m * params.k_total + k]);
-            }
-            w_tile[kk * w_stride + mm % WG_M][mm / WG_M] = v;
-        }
-        // Input tile: decompose the first k of this invocation's run, then step the kernel
-        // offset like an odometer.
-        var k = k0 + ld_row0;
-        var ci = k / k_sp;
-        var r = k % k_sp;
-        var kz = r / k_hw;
-        r = r % k_hw;
-        var ky = r / params.k_w;
-        var kx = r % params.k_w;
-        for (var t = 0u; t < rows_per_thread; t++) {
-            var v = Acc(0.0);
-            if col_valid && k < k_end {
-                let iz = base_z + i32(kz) * params.dil_d;
-                let iy = base_y + i32(ky) * params.dil_h;
-                let ix = base_x + i32(kx) * params.dil_w;
-                if iz >= 0 && iz < i32(params.in_d) && iy >= 0 && iy < i32(params.in_h)
-                    && ix >= 0 && ix < i32(params.in_w) {
-                    v = Acc(input[in_base + ci * in_sp + (u32(iz) * params.in_h + u32(iy)) * params.in_w + u32(ix)]);
-                }
-            }
-            x_tile[(ld_row0 + t) * WG_N + ld_col % WG_N][ld_col / WG_N] = v;
-            k += 1u;
-            kx += 1u;
-            if kx == params.k_w {
-                kx = 0u;
-                ky += 1u;
-                if ky == params.k_h {
-                    ky = 0u;
-                    kz += 1u;
-                    if kz == params.k_d {
-                        kz = 0u;
-                        ci += 1u;
-                    }
-                }
-            }
-        }
+        store_chunk();
         workgroupBarrier();
-
+        if k0 + TK < k_end {
+            load_chunk(k0 + TK);
+        }
         for (var kk = 0u; kk < TK; kk++) {
-            let a = w_tile[kk * w_stride + ty];
-            let b = x_tile[kk * WG_N + tx];
-            acc[0] = fma(vec4<Acc>(a.x), b, acc[0]);
-            acc[1] = fma(vec4<Acc>(a.y), b, acc[1]);
-            acc[2] = fma(vec4<Acc>(a.z), b, acc[2]);
-            acc[3] = fma(vec4<Acc>(a.w), b, acc[3]);
+            var a: array<vec4<Acc>, 2>;
+            var b: array<vec4<Acc>, 2>;
+            for (var q = 0u; q < rq; q++) {
+                a[q] = w_tile[kk * w_row() + ((q * WG_M + ty) ^ w_swizzle(kk))];
+            }
+            for (var p = 0u; p < cq; p++) {
+                b[p] = x_tile[kk * (tn_size / 4u) + p * WG_N + tx];
+            }
+            for (var i = 0u; i < RM; i++) {
+                let ai = vec4<Acc>(a[i / 4u][i % 4u]);
+                for (var p = 0u; p < cq; p++) {
+                    acc[i * cq + p] = fma(ai, b[p], acc[i * cq + p]);
+                }
+            }
         }
         workgroupBarrier();
     }
 
-    // Epilogue: output offset of each of this invocation's 4 columns, without the channel term.
-    var col_off: array<u32, 4>;
-    var col_ok: array<bool, 4>;
-    for (var j = 0u; j < 4u; j++) {
+    // Epilogue: output offset of each of this invocation's columns, without the channel term.
+    var col_off: array<u32, 8>;
+    var col_ok: array<bool, 8>;
+    for (var j = 0u; j < RN; j++) {
         let n = n0 + tx + j * WG_N;
-        col_ok[j] = n < params.n_total;
+        col_ok[j] = ALIGNED || n < params.n_total;
         col_off[j] = (n / out_sp) * params.out_c * out_sp + n % out_sp;
     }
     let slice = split * params.batch * params.out_c * out_sp;
-    for (var i = 0u; i < 4u; i++) {
+    for (var i = 0u; i < RM; i++) {
         let m = m0 + ty + i * WG_M;
-        if m < params.m_per_group {
+        if ALIGNED || m < params.m_per_group {
             let o = g * params.m_per_group + m;
             if PARTIAL {
-                for (var j = 0u; j < 4u; j++) {
+                for (var j = 0u; j < RN; j++) {
                     if col_ok[j] {
-                        partial[slice + col_off[j] + o * out_sp] = acc[i][j];
+                        partial[slice + col_off[j] + o * out_sp] = acc[i * cq + j / 4u][j % 4u];
                     }
                 }
                 continue;
@@ -226,11 +344,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             if HAS_BIAS {
                 bv = f32(bias[o]);
             }
-            let row = acc[i];
-            for (var j = 0u; j < 4u; j++) {
+            for (var j = 0u; j < RN; j++) {
                 if col_ok[j] {
                     let idx = col_off[j] + o * out_sp;
-                    var v = f32(row[j]) + bv;
+                    var v = f32(acc[i * cq + j / 4u][j % 4u]) + bv;
                     if HAS_RESIDUAL {
                         v += f32(residual[idx]);
                     }

@@ -71,7 +71,9 @@ fn prepare_conv(
     } else {
         None
     }
-    .unwrap_or_else(|| algorithm::heuristic(&p.spec, input_shape, &wshape));
+    .unwrap_or_else(|| {
+        algorithm::heuristic_for(gpu.target().workgroups, &p.spec, input_shape, &wshape)
+    });
     let kernel = match a {
         ConvAlgorithm::Implicit(_) => "conv",
         ConvAlgorithm::Gemm(_) => "pointwise",

@@ -304,13 +304,14 @@ impl Gpu {
             }
             _ => None,
         };
+        let workgroups = crate::kernels::occupancy::target_workgroups(&info.name);
         Self {
             poller: Arc::new(Poller::new(device.clone())),
             adapter,
             device,
             queue,
             info,
-            target: Target::new(limits.clone()),
+            target: Target::new(limits.clone()).with_workgroups(workgroups),
             limits,
             features,
             pipelines: Arc::new(PipelineCache::default()),

@@ -56,11 +56,11 @@ pub enum ConvAlgorithm {
     },
 }
 
-/// Workgroups a GPU wants in flight: about two per compute unit on today's large parts
-/// (100-130 SMs/CUs). Layers launching far fewer leave most of the chip idle.
+/// Workgroups a GPU of unknown size is assumed to want in flight: about two per compute unit
+/// on today's large parts (100-130 SMs/CUs); `Target::workgroups` holds the adapter's own
+/// figure where `crate::kernels::occupancy` knows it. Layers launching far fewer leave most of
+/// the chip idle. Split-K is considered below half of it in output tiles.
 pub const TARGET_WORKGROUPS: u64 = 256;
-/// Below this many output tiles (`groups * tiles_m * tiles_n`) split-K is considered.
-pub const SPLITK_MAX_TILES: u64 = 128;
 /// Smallest reduction range per split: its partial tile costs one write and one read of
 /// `tile_m * tile_n` floats for `2 * tile_m * tile_n * range` FLOPs, so 256 keeps the extra
 /// traffic at >= 64 FLOP/byte, above any GPU's ridge point.
@@ -170,27 +170,36 @@ impl ConvAlgorithm {
     }
 }
 
-/// Implicit-GEMM tilings worth trying for a per-group `m x n` GEMM: 4, 8 or 16 invocations
-/// along channels and 4 to 64 along pixels (each a 4x4 register block), within the device's
-/// invocation and workgroup-memory limits, skipping tiles that a tile half as large already
-/// covers.
+/// Implicit-GEMM tilings worth trying for a per-group `m x n` GEMM: 4x4 blocks with 4, 8 or 16
+/// invocations along channels and 4 to 64 along pixels, and the [`ConvTiling::big`] 128x128,
+/// 128x64 and 64x128 tiles with K-chunks of 16 and 32, within the device's invocation and
+/// workgroup-memory limits, skipping tiles that a tile half as large already covers.
 fn conv_tilings(m: usize, n: usize, limits: &wgpu::Limits) -> Vec<ConvTiling> {
-    let useful = |wg: u32, extent: usize| wg == 4 || ((wg / 2 * 4) as usize) < extent;
-    let mut v = Vec::new();
-    for wg_m in [4u32, 8, 16] {
-        for wg_n in [4u32, 8, 16, 32, 64] {
-            let t = ConvTiling { wg_m, wg_n, tk: 16 };
-            if useful(wg_m, m)
-                && useful(wg_n, n)
-                && wg_m * wg_n <= limits.max_compute_invocations_per_workgroup
-                && wg_m * wg_n <= limits.max_compute_workgroup_size_x
+    let useful = |t: &ConvTiling| {
+        (t.wg_m == 4 || ((t.tile_m() / 2) as usize) < m)
+            && (t.wg_n == 4 || ((t.tile_n() / 2) as usize) < n)
+    };
+    let small = [4u32, 8, 16].into_iter().flat_map(|wg_m| {
+        [4u32, 8, 16, 32, 64]
+            .into_iter()
+            .map(move |wg_n| ConvTiling {
+                wg_m,
+                wg_n,
+                ..ConvTiling::default()
+            })
+    });
+    let big = [(8, 8), (8, 4), (4, 8)]
+        .into_iter()
+        .flat_map(|(rm, rn)| [16, 32].map(|tk| ConvTiling::big(rm, rn, tk)));
+    small
+        .chain(big)
+        .filter(|t| {
+            useful(t)
+                && t.wg_m * t.wg_n <= limits.max_compute_invocations_per_workgroup
+                && t.wg_m * t.wg_n <= limits.max_compute_workgroup_size_x
                 && t.workgroup_bytes() <= limits.max_compute_workgroup_storage_size as u64
-            {
-                v.push(t);
-            }
-        }
-    }
-    v
+        })
+        .collect()
 }
 
 /// Split counts worth trying for a reduction of length `k`: each range at least 64 long.
@@ -265,11 +274,11 @@ fn implemented(_: &ConvAlgorithm) -> bool {
 
 /// The split count for a GEMM with `tiles` output tiles and reduction `k`, or `None` when the
 /// layer already fills the GPU or its reduction is too short to split.
-fn splitk_splits(tiles: u64, k: usize) -> Option<u32> {
-    if tiles == 0 || tiles >= SPLITK_MAX_TILES {
+fn splitk_splits(tiles: u64, k: usize, workgroups: u64) -> Option<u32> {
+    if tiles == 0 || tiles >= workgroups / 2 {
         return None;
     }
-    let by_occupancy = TARGET_WORKGROUPS.div_ceil(tiles);
+    let by_occupancy = workgroups.div_ceil(tiles);
     let by_range = (k / SPLITK_MIN_RANGE) as u64;
     let splits = by_occupancy.min(by_range).min(SPLITK_MAX_SPLITS as u64);
     (splits >= 2).then_some(splits as u32)
@@ -287,8 +296,23 @@ fn splitk_splits(tiles: u64, k: usize) -> Option<u32> {
 /// - split-K when the implicit GEMM (or pointwise GEMM) launches fewer than 128 workgroups and
 ///   the reduction is long: splits = min(256 / tiles, K / 256, 32), so the launch approaches
 ///   ~256 workgroups while each split still reduces >= 256 terms;
-/// - otherwise the pointwise GEMM for 1x1 convolutions and the implicit GEMM for the rest.
+/// - otherwise the pointwise GEMM for 1x1 convolutions and the implicit GEMM for the rest,
+///   the latter with 128-wide tiles where they still launch 256 workgroups
+///   ([`ConvTiling::for_problem`]).
+///
+/// The figures 256 and 128 are for a GPU of unknown size ([`TARGET_WORKGROUPS`]);
+/// [`heuristic_for`] takes the adapter's own.
 pub fn heuristic(spec: &ConvSpec, input: &[usize], weight: &[usize]) -> ConvAlgorithm {
+    heuristic_for(TARGET_WORKGROUPS, spec, input, weight)
+}
+
+/// [`heuristic`] for a GPU that wants `workgroups` in flight (`Target::workgroups`).
+pub fn heuristic_for(
+    workgroups: u64,
+    spec: &ConvSpec,
+    input: &[usize],
+    weight: &[usize],
+) -> ConvAlgorithm {
     let Ok(s) = shape(spec, input, weight) else {
         return ConvAlgorithm::Implicit(ConvTiling::default());
     };
@@ -307,7 +331,7 @@ pub fn heuristic(spec: &ConvSpec, input: &[usize], weight: &[usize]) -> ConvAlgo
         let a = ConvAlgorithm::Winograd {
             tile: 2,
             // One product per transform point.
-            gemm: GemmTiling::for_workload(weight[0], winograd_tiles(&s.out), 16),
+            gemm: GemmTiling::for_occupancy(weight[0], winograd_tiles(&s.out), 16, workgroups),
         };
         if implemented(&a) {
             return a;
@@ -316,9 +340,9 @@ pub fn heuristic(spec: &ConvSpec, input: &[usize], weight: &[usize]) -> ConvAlgo
     if matmul::is_pointwise(spec) {
         let spatial = numel(&s.out[2..]);
         let batch = s.out[0] * spec.groups;
-        let tiling = GemmTiling::for_workload(s.m, spatial, batch);
+        let tiling = GemmTiling::for_occupancy(s.m, spatial, batch, workgroups);
         let tiles = tiling.tiles(s.m, spatial, batch);
-        if let Some(splits) = splitk_splits(tiles, s.k) {
+        if let Some(splits) = splitk_splits(tiles, s.k, workgroups) {
             let a = ConvAlgorithm::GemmSplitK { tiling, splits };
             if implemented(&a) {
                 return a;
@@ -326,11 +350,11 @@ pub fn heuristic(spec: &ConvSpec, input: &[usize], weight: &[usize]) -> ConvAlgo
         }
         return ConvAlgorithm::Gemm(tiling);
     }
-    let tiling = ConvTiling::for_problem(s.m, s.n);
+    let tiling = ConvTiling::for_occupancy(s.m, s.n, workgroups);
     let tiles = spec.groups as u64
         * s.m.div_ceil(tiling.tile_m() as usize) as u64
         * s.n.div_ceil(tiling.tile_n() as usize) as u64;
-    if let Some(splits) = splitk_splits(tiles, s.k) {
+    if let Some(splits) = splitk_splits(tiles, s.k, workgroups) {
         let a = ConvAlgorithm::SplitK { tiling, splits };
         if implemented(&a) {
             return a;

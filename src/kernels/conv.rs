@@ -2,6 +2,7 @@
 //! dilated, as one tiled implicit GEMM with a fused bias/residual/activation epilogue.
 
 use crate::error::{Error, Result};
+use crate::kernels::algorithm::TARGET_WORKGROUPS;
 use crate::kernels::eltwise::to_u32;
 use crate::kernels::{Binding, ConvBindings, Launch, Target};
 use crate::ops::{ConvSpec, Epilogue};
@@ -9,8 +10,8 @@ use crate::shaders::Shader;
 use crate::tensor::numel;
 
 const OP: &str = "conv";
-/// Outputs per invocation along each GEMM dimension (the shader's fixed register block).
-const REG_BLOCK: u32 = 4;
+/// Loads per invocation per K-chunk the shader's prefetch registers hold (`MAX_LOADS`).
+const MAX_LOADS: u32 = 16;
 
 crate::gpu_params! {
     /// Mirrors `Params` in `shaders/conv.wgsl`; spatial fields are 3-D (1-D and 2-D are padded
@@ -46,82 +47,149 @@ crate::gpu_params! {
         pub tiles_n: u32,
         pub k_chunk: u32,
         pub splits: u32,
+        /// TK in the kernel-offset radix (channel, kd, kh, kw): the gather odometer's step.
+        pub tk_c: u32,
+        pub tk_z: u32,
+        pub tk_y: u32,
+        pub tk_x: u32,
         pub _pad0: u32,
         pub _pad1: u32,
     }
 }
 
-/// Workgroup shape of the implicit GEMM: `wg_m x wg_n` invocations, each a 4x4 register block,
-/// so a workgroup computes a `(4*wg_m) x (4*wg_n)` tile (output channels x output pixels),
-/// staging `tk` reduction steps per barrier.
+/// Workgroup shape of the implicit GEMM: `wg_m x wg_n` invocations, each an `rm x rn` register
+/// block, so a workgroup computes a `(rm*wg_m) x (rn*wg_n)` tile (output channels x output
+/// pixels), staging `tk` reduction steps per barrier pair.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ConvTiling {
-    /// Invocations along output channels (a multiple of 4).
+    /// Invocations along output channels (a power of two >= 4).
     pub wg_m: u32,
-    /// Invocations along output pixels (a multiple of 4).
+    /// Invocations along output pixels (a power of two >= 4).
     pub wg_n: u32,
-    /// Reduction chunk staged in workgroup memory (a multiple of `wg_m / 4`).
+    /// Reduction chunk staged in workgroup memory (a multiple of `wg_m / rn`).
     pub tk: u32,
+    /// Output channels per invocation (4 or 8).
+    pub rm: u32,
+    /// Output pixels per invocation (4 or 8, at most `wg_m`).
+    pub rn: u32,
 }
 
 impl Default for ConvTiling {
-    /// 64x64 outputs per workgroup of 256 invocations, K-chunks of 16: 8 KiB of workgroup memory.
+    /// 64x64 outputs per workgroup of 256 invocations with 4x4 blocks, K-chunks of 16: 8 KiB of
+    /// workgroup memory.
     fn default() -> Self {
         Self {
             wg_m: 16,
             wg_n: 16,
             tk: 16,
+            rm: 4,
+            rn: 4,
         }
     }
 }
 
 impl ConvTiling {
-    /// The tiling the host picks for a per-group GEMM of `m` rows and `n` columns: the default
-    /// 64x64 tile, shrunk along a dimension that a smaller tile still covers (so tiny layers do
-    /// not idle most of a workgroup), and widened along pixels when channels are few.
+    /// 256 invocations with `rm x rn` blocks and K-chunks of `tk`: the 128x128 (8x8), 128x64
+    /// (8x4) and 64x128 (4x8) tiles for layers large enough to fill a big GPU with them.
+    pub fn big(rm: u32, rn: u32, tk: u32) -> Self {
+        Self {
+            wg_m: 16,
+            wg_n: 16,
+            tk,
+            rm,
+            rn,
+        }
+    }
+
+    /// The tiling the host picks for a per-group GEMM of `m` rows and `n` columns on a GPU that
+    /// wants [`TARGET_WORKGROUPS`] in flight: [`ConvTiling::big`] tiles where the layer fills
+    /// it with them, else 4x4 blocks, the 64x64 tile shrunk
+    /// along a dimension that a smaller tile still covers (so tiny layers do not idle most of
+    /// a workgroup), and widened along pixels when channels are few.
     pub fn for_problem(m: usize, n: usize) -> Self {
+        Self::for_occupancy(m, n, TARGET_WORKGROUPS)
+    }
+
+    /// [`ConvTiling::for_problem`] for a GPU that wants `workgroups` in flight. Big tiles double
+    /// the FMAs per shared load (8x8: 16, 4x4: 8) and halve the global loads per FMA but launch
+    /// 2-4x fewer workgroups, so the first of 128x128, 128x64, 64x128 that still launches
+    /// `workgroups` per group, with no tile wider than its GEMM, wins; else the 4x4 tiles.
+    pub fn for_occupancy(m: usize, n: usize, workgroups: u64) -> Self {
+        for t in [
+            Self::big(8, 8, 16),
+            Self::big(8, 4, 16),
+            Self::big(4, 8, 16),
+        ] {
+            let (tm, tn) = (t.tile_m() as usize, t.tile_n() as usize);
+            if m >= tm && n >= tn && (m.div_ceil(tm) * n.div_ceil(tn)) as u64 >= workgroups {
+                return t;
+            }
+        }
         fn fit(extent: usize, max: u32) -> u32 {
             let mut t = 4;
-            while t < max && ((t * REG_BLOCK) as usize) < extent {
+            while t < max && ((t * 4) as usize) < extent {
                 t *= 2;
             }
             t
         }
         let wg_m = fit(m, 16);
         let wg_n = fit(n, (256 / wg_m).min(32));
-        Self { wg_m, wg_n, tk: 16 }
+        Self {
+            wg_m,
+            wg_n,
+            ..Self::default()
+        }
     }
 
     /// Output channels per workgroup tile.
     pub fn tile_m(&self) -> u32 {
-        self.wg_m * REG_BLOCK
+        self.wg_m * self.rm
     }
 
     /// Output pixels per workgroup tile.
     pub fn tile_n(&self) -> u32 {
-        self.wg_n * REG_BLOCK
+        self.wg_n * self.rn
     }
 
-    /// Bytes of workgroup memory the shader declares for this tiling.
+    /// Bytes of workgroup memory the shader declares for this tiling in f32: a `tk x tile_m`
+    /// weight tile and a `tk x tile_n` input tile.
     pub fn workgroup_bytes(&self) -> u64 {
-        // vec4 slots: TK x (WG_M + 1) for weights (one padding slot per row), TK x WG_N for inputs.
-        let floats = 4 * (self.tk * (self.wg_m + 1) + self.tk * self.wg_n);
-        floats as u64 * 4
+        (self.tk * (self.tile_m() + self.tile_n())) as u64 * 4
     }
 
-    fn check(&self, target: &Target) -> Result<()> {
-        let acc_bytes = target.precision().acc_bytes() as u64;
-        let ok = self.wg_m >= 4
-            && self.wg_m.is_multiple_of(4)
-            && self.wg_n >= 4
-            && self.wg_n.is_multiple_of(4)
+    /// Global loads per invocation per K-chunk: (weights, inputs).
+    fn loads(&self) -> (u32, u32) {
+        let threads = self.wg_m * self.wg_n;
+        (
+            (self.tk * self.tile_m()).div_ceil(threads),
+            self.tk * self.rn / self.wg_m,
+        )
+    }
+
+    /// Checks the shape rules of the shader's header and the device's limits.
+    pub fn check(&self, target: &Target) -> Result<()> {
+        let pow2 = |v: u32| v >= 4 && v.is_power_of_two();
+        let ok = pow2(self.wg_m)
+            && pow2(self.wg_n)
+            && matches!(self.rm, 4 | 8)
+            && matches!(self.rn, 4 | 8)
+            && self.rn <= self.wg_m
             && self.tk > 0
-            && self.tk.is_multiple_of(self.wg_m / 4);
+            && self.tk.is_multiple_of(self.wg_m / self.rn);
         if !ok {
             return Err(Error::invalid_op(
                 OP,
                 format!(
-                    "tiling {self:?}: wg_m and wg_n must be multiples of 4 and tk a multiple of wg_m/4"
+                    "tiling {self:?}: wg_m and wg_n must be powers of two >= 4, rm and rn 4 or 8 with rn <= wg_m, and tk a multiple of wg_m/rn"
+                ),
+            ));
+        }
+        let (w, x) = self.loads();
+        if w.max(x) > MAX_LOADS {
+            return Err(Error::invalid_op(
+                OP,
+                format!(
+                    "tiling {self:?} needs {w} weight and {x} input loads per invocation per chunk; the kernel holds {MAX_LOADS}"
                 ),
             ));
         }
@@ -147,6 +215,7 @@ impl ConvTiling {
             }
         }
         // Tiles hold accumulators: f16 tiles take half of workgroup_bytes' f32 figure.
+        let acc_bytes = target.precision().acc_bytes() as u64;
         let bytes = self.workgroup_bytes() / 4 * acc_bytes;
         if bytes > limits.max_compute_workgroup_storage_size as u64 {
             return Err(Error::DeviceLimit {
@@ -341,7 +410,8 @@ fn conv_impl<B: Binding>(
     let m_per_group = out_c / groups;
     let k_total = (in_c / groups) * numel(&spec.kernel);
     let n_total = batch * numel(&out_shape[2..]);
-    let tiling = tiling.unwrap_or_else(|| ConvTiling::for_problem(m_per_group, n_total));
+    let tiling = tiling
+        .unwrap_or_else(|| ConvTiling::for_occupancy(m_per_group, n_total, target.workgroups));
     tiling.check(target)?;
     let tiles_m = m_per_group.div_ceil(tiling.tile_m() as usize);
     let tiles_n = n_total.div_ceil(tiling.tile_n() as usize);
@@ -399,19 +469,34 @@ fn conv_impl<B: Binding>(
         tiles_n: u("tiles", tiles_n)?,
         k_chunk: u("split range", k_chunk)?,
         splits: u("splits", n_splits)?,
+        tk_c: u("chunk", tiling.tk as usize / (k[0] * k[1] * k[2]))?,
+        tk_z: u("chunk", tiling.tk as usize / (k[1] * k[2]) % k[0])?,
+        tk_y: u("chunk", tiling.tk as usize / k[2] % k[1])?,
+        tk_x: u("chunk", tiling.tk as usize % k[2])?,
         ..Default::default()
     };
     // Input coordinates reach (out-1)*stride + (k-1)*dilation; keep them inside i32.
+    let reach: [usize; 3] =
+        std::array::from_fn(|d| out_s[d].saturating_sub(1) * stride[d] + (k[d] - 1) * dil[d]);
     for d in 0..3 {
-        let reach = out_s[d].saturating_sub(1) * stride[d] + (k[d] - 1) * dil[d];
-        i("input coordinate", reach + pad[d])?;
+        i("input coordinate", reach[d] + pad[d])?;
     }
 
+    // The shader header's proofs: whole tiles and chunks drop the m, n, k checks; a gather
+    // that cannot leave the input drops the coordinate checks.
+    let aligned = m_per_group.is_multiple_of(tiling.tile_m() as usize)
+        && n_total.is_multiple_of(tiling.tile_n() as usize)
+        && k_total.is_multiple_of(tiling.tk as usize);
+    let in_range = (0..3).all(|d| pad[d] == 0 && reach[d] < in_s[d]);
     let mut constants = epilogue.activation.constants().to_vec();
     constants.extend([
         ("WG_M", tiling.wg_m as f64),
         ("WG_N", tiling.wg_n as f64),
+        ("RM", tiling.rm as f64),
+        ("RN", tiling.rn as f64),
         ("TK", tiling.tk as f64),
+        ("ALIGNED", aligned as u32 as f64),
+        ("IN_RANGE", in_range as u32 as f64),
         ("HAS_BIAS", b.bias.is_some() as u32 as f64),
         ("HAS_RESIDUAL", b.residual.is_some() as u32 as f64),
         ("PARTIAL", splits.is_some() as u32 as f64),

@@ -18,6 +18,9 @@ pub struct Target {
     pub precision: Precision,
     /// The device's limits (workgroup counts, binding sizes, workgroup memory).
     pub limits: wgpu::Limits,
+    /// Workgroups the GPU wants in flight, the tile and split-K heuristics' goal
+    /// (`crate::kernels::occupancy`).
+    pub workgroups: u64,
 }
 
 /// A byte range a launch binds as storage.
@@ -60,11 +63,21 @@ impl<B> Launch<B> {
 }
 
 impl Target {
-    /// A target with `limits`, storing f32.
+    /// A target with `limits`, storing f32, for a GPU of unknown size
+    /// ([`crate::kernels::algorithm::TARGET_WORKGROUPS`]).
     pub fn new(limits: wgpu::Limits) -> Self {
         Self {
             precision: Precision::F32,
             limits,
+            workgroups: crate::kernels::algorithm::TARGET_WORKGROUPS,
+        }
+    }
+
+    /// The same target for a GPU that wants `workgroups` in flight.
+    pub fn with_workgroups(&self, workgroups: u64) -> Self {
+        Self {
+            workgroups,
+            ..self.clone()
         }
     }
 
@@ -72,7 +85,7 @@ impl Target {
     pub fn with_precision(&self, precision: Precision) -> Self {
         Self {
             precision,
-            limits: self.limits.clone(),
+            ..self.clone()
         }
     }
 

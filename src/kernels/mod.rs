@@ -16,6 +16,7 @@ pub mod eltwise;
 mod launch;
 pub mod matmul;
 pub mod norm;
+pub mod occupancy;
 pub mod pad;
 pub mod pool;
 pub mod rearrange;

@@ -270,7 +270,8 @@ impl Tuner {
     /// found by timing every candidate now. `None` for other ops.
     pub fn conv_algorithm(&self, gpu: &Gpu, op: &Op, input: &[usize]) -> Option<ConvAlgorithm> {
         let (spec, weight_shape, epilogue) = conv_parts(op)?;
-        let heuristic = algorithm::heuristic(spec, input, weight_shape);
+        let heuristic =
+            algorithm::heuristic_for(gpu.target().workgroups, spec, input, weight_shape);
         let candidates = algorithm::candidates(spec, input, weight_shape, gpu.limits());
         if candidates.len() <= 1 {
             return Some(candidates.first().copied().unwrap_or(heuristic));

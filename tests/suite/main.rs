@@ -15,6 +15,7 @@ mod common;
 mod concat_in_place;
 mod constant;
 mod conv;
+mod conv_tiles;
 mod conv_transpose;
 mod demos;
 mod depthwise;

@@ -14,6 +14,7 @@ use wgconv::tensor::Tensor;
 
 use crate::common::{assert_close, gpu, upload_all};
 use crate::conv::{ConvCheck, conv_problem};
+use crate::conv_tiles::TILINGS;
 use wgconv::problem::ConvProblem;
 
 /// Runs `p` with `algorithm` through `algorithm::conv_with`: weights transformed on the host
@@ -75,11 +76,9 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
     /// Any convolution (ranks 1-3, groups, stride, dilation, padding) in 1-9 splits.
     #[test]
-    fn random_convs_split_k(p in conv_problem(), splits in 1u32..=9, t in 0usize..4) {
+    fn random_convs_split_k(p in conv_problem(), splits in 1u32..=9, t in 0..TILINGS.len()) {
         let splits = splits.min(p.k() as u32);
-        let (wg_m, wg_n, tk) = [(4, 4, 16), (8, 32, 16), (16, 16, 16), (16, 4, 8)][t];
-        let tiling = ConvTiling { wg_m, wg_n, tk };
-        let a = ConvAlgorithm::SplitK { tiling, splits };
+        let a = ConvAlgorithm::SplitK { tiling: TILINGS[t], splits };
         check_algorithm(&p, &a, &p.want(), splitk_tolerance(&p));
     }
 
@@ -155,6 +154,23 @@ fn aligned_pointwise_split_k() {
             .act(Activation::Relu);
         let a = ConvAlgorithm::GemmSplitK { tiling, splits: 3 };
         check_algorithm(&p, &a, &p.want(), splitk_tolerance(&p));
+    }
+}
+
+/// Split-K on a GEMM aligned to the 128x128 tile (M = 128, N = 128, K = 144: the kernel runs
+/// without bounds checks): 2-9 splits of whole 16-long chunks, the last ranges empty from 6 on.
+#[test]
+fn aligned_big_tile_split_k() {
+    let p = ConvProblem::new(ConvSpec::conv2d(3, 3), &[2, 16, 10, 10], 128)
+        .bias(true)
+        .act(Activation::Relu);
+    let want = p.want();
+    for splits in 2..=9 {
+        let a = ConvAlgorithm::SplitK {
+            tiling: ConvTiling::big(8, 8, 16),
+            splits,
+        };
+        check_algorithm(&p, &a, &want, splitk_tolerance(&p));
     }
 }
 

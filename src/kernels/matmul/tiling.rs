@@ -50,6 +50,12 @@ impl GemmTiling {
     ///   inside C and still launches [`TARGET_WORKGROUPS`] workgroups, so a large GPU stays
     ///   full; all with 16-long chunks, within WebGPU's guaranteed 16 KiB of workgroup memory.
     pub fn for_workload(m: usize, n: usize, batch: usize) -> Self {
+        Self::for_occupancy(m, n, batch, TARGET_WORKGROUPS)
+    }
+
+    /// [`Self::for_workload`] for a GPU that wants `workgroups` in flight
+    /// (`Target::workgroups`).
+    pub fn for_occupancy(m: usize, n: usize, batch: usize, workgroups: u64) -> Self {
         if m <= 16 && n <= 16 {
             // Tiny (often heavily batched) products: one 16x16 tile, 16 invocations.
             return Self::new(4, 4);
@@ -68,7 +74,7 @@ impl GemmTiling {
             .find(|t| {
                 t.tile_m() as usize <= m
                     && t.tile_n() as usize <= n
-                    && t.tiles(m, n, batch) >= TARGET_WORKGROUPS
+                    && t.tiles(m, n, batch) >= workgroups
             })
             .unwrap_or(square)
     }

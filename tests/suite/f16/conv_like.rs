@@ -48,11 +48,12 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
 
     /// The general implicit-GEMM conv: ranks 1-3, groups, stride, padding, dilation, every
-    /// activation, bias and residual.
+    /// activation, bias and residual, through one of every tiling (the host's own among them).
     #[test]
-    fn conv_matches_reference(pr in conv_problem()) {
+    fn conv_matches_reference(pr in conv_problem(), ti in 0..TILINGS.len()) {
+        let tiling = Some(TILINGS[ti]);
         for p in HALF {
-            check_conv_like(&pr, p, |t, s, i, w, e, b| conv::conv(t, s, i, w, e, b));
+            check_conv_like(&pr, p, |t, s, i, w, e, b| conv::conv_tiled(t, s, i, w, e, b, tiling));
         }
     }
 

@@ -35,6 +35,7 @@ use wgconv::{Error, Gpu, GpuOptions, GpuTensor, Precision, Result, zoo};
 
 use crate::common::gpu;
 use crate::conv::conv_problem;
+use crate::conv_tiles::TILINGS;
 use wgconv::problem::{ConvData, ConvKernel, ConvProblem};
 
 /// Both f16 precisions.
