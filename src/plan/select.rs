@@ -77,7 +77,7 @@ pub(crate) fn algorithms(
         let chosen = overrides
             .get(&NodeId(i))
             .copied()
-            .unwrap_or_else(|| algorithm::heuristic(spec, input, weight.shape()));
+            .unwrap_or_else(|| algorithm::heuristic_for(target, spec, input, weight.shape()));
         let scratch =
             algorithm::scratch_bytes(&chosen, spec, input, weight.shape(), target.precision)
                 .unwrap_or_default();

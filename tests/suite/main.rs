@@ -16,6 +16,7 @@ mod concat_in_place;
 mod constant;
 mod conv;
 mod conv_transpose;
+mod coop;
 mod demos;
 mod depthwise;
 mod dynamic;
