@@ -10,10 +10,10 @@ use std::sync::{Arc, Mutex};
 pub mod cache;
 mod convert;
 mod coop;
-mod report;
 mod options;
 mod pipelines;
 mod poller;
+mod report;
 mod tensor;
 pub mod timer;
 

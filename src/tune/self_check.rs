@@ -316,6 +316,29 @@ mod tests {
     }
 
     #[test]
+    fn tensor_core_checks_use_f32_sums_bound_in_every_precision() {
+        let coop = ConvAlgorithm::Coop(crate::kernels::coop_conv::CoopTiling {
+            subgroups_m: 2,
+            subgroups_n: 2,
+            tk: 32,
+        });
+        let acc32 = F16Tolerance::new(576, Precision::F16AccF32).gamma();
+        for p in Precision::ALL {
+            assert_eq!(f16_bound(&coop, 576, p).gamma(), acc32, "{p}");
+        }
+        // So an f16 session's check keeps all 64 channels (f16 sums would need 4).
+        let spec = ConvSpec::conv2d(3, 3).pad(1);
+        let r = representative(
+            &coop,
+            Precision::F16,
+            &spec,
+            &[1, 256, 16, 16],
+            &[256, 256, 3, 3],
+        );
+        assert_eq!(r.in_channels(), 64);
+    }
+
+    #[test]
     fn f16_checks_keep_their_bound_informative() {
         let spec = ConvSpec::conv2d(3, 3).pad(1);
         let wino = ConvAlgorithm::Winograd {

@@ -358,6 +358,17 @@ fn a_planned_network_runs_its_convolutions_on_tensor_cores() {
     }
     // ResNet-18: the stem, 16 3x3 and 3 downsampling 1x1 convolutions.
     assert_eq!(coop, 20);
+    for step in &plan.steps {
+        if let Some(a) = &step.algorithm {
+            let node = g.node(step.node);
+            let wgconv::graph::Op::Conv { spec, weight, .. } = &node.op else {
+                unreachable!()
+            };
+            let x = g.shape(node.inputs[0]);
+            let scratch = algorithm::scratch_bytes(a, spec, x, weight.shape(), t.precision);
+            assert_eq!(scratch.unwrap(), Vec::<u64>::new());
+        }
+    }
     let launches: Vec<_> = plan
         .launches()
         .filter(|l| l.shader == Shader::CoopConv)
