@@ -105,7 +105,7 @@ pub struct CoopTiling {
 
 impl CoopTiling {
     /// Every tiling worth considering, the preferred first: 64x64 tiles with K-chunks of 32
-    /// (four subgroups, 12 KiB of workgroup memory at subgroup size 32), then wider and
+    /// (four subgroups, 13.5 KiB of workgroup memory), then wider and
     /// narrower ones.
     pub const ALL: [CoopTiling; 10] = [
         Self::new(2, 2, 32),
