@@ -102,6 +102,13 @@ impl SessionConfig {
         self
     }
 
+    /// Lets f32 convolutions use tensor cores, operands rounded to f16
+    /// ([`SessionOptions::f32_tensor_cores`]; off by default).
+    pub fn f32_tensor_cores(mut self, on: bool) -> Self {
+        self.session.f32_tensor_cores = Some(on);
+        self
+    }
+
     /// Keeps up to `plans` plans in a [`crate::DynamicSession`].
     pub fn plan_cache(mut self, plans: usize) -> Self {
         self.plan_cache = Some(plans);

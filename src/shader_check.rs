@@ -32,6 +32,15 @@ impl Target {
     pub fn supports(self, precision: Precision) -> bool {
         self != Target::Glsl || !precision.is_f16()
     }
+
+    /// Whether `shader` in `precision` can reach this target. Cooperative-matrix kernels reach
+    /// SPIR-V only: naga 30's HLSL and GLSL writers have no cooperative matrices, and its MSL
+    /// writer (MSL 2.3+) maps them to simdgroup matrices, which Metal has in 8x8 only, while
+    /// the kernel's blocks are 16x16 (wgpu's Metal adapters report 8x8 configurations, so
+    /// the device layer never enables the kernel there).
+    pub fn accepts(self, shader: Shader, precision: Precision) -> bool {
+        self.supports(precision) && (!shader.needs_coop() || self == Target::SpirV)
+    }
 }
 
 /// Parses and validates a shader's full f32 source.
@@ -44,10 +53,20 @@ pub fn parse_and_validate_in(
     shader: Shader,
     precision: Precision,
 ) -> Result<(naga::Module, ModuleInfo), String> {
+    parse_and_validate_with(shader, precision, Capabilities::all())
+}
+
+/// Parses and validates a shader's full source for `precision`, allowing only
+/// `capabilities` (what a device's features enable: see `wgpu_naga_bridge`).
+pub fn parse_and_validate_with(
+    shader: Shader,
+    precision: Precision,
+    capabilities: Capabilities,
+) -> Result<(naga::Module, ModuleInfo), String> {
     let source = shader.source(precision);
     let module = naga::front::wgsl::parse_str(&source)
         .map_err(|e| format!("parse: {}", e.emit_to_string(&source)))?;
-    let info = Validator::new(ValidationFlags::all(), Capabilities::all())
+    let info = Validator::new(ValidationFlags::all(), capabilities)
         .validate(&module)
         .map_err(|e| format!("validate: {}", e.emit_to_string(&source)))?;
     Ok((module, info))
@@ -65,7 +84,18 @@ pub fn translate_in(
     constants: &[(&str, f64)],
     target: Target,
 ) -> Result<(), String> {
-    let (module, info) = parse_and_validate_in(shader, precision)?;
+    translate_with(shader, precision, constants, target, Capabilities::all())
+}
+
+/// [`translate_in`], validating with `capabilities` only.
+pub fn translate_with(
+    shader: Shader,
+    precision: Precision,
+    constants: &[(&str, f64)],
+    target: Target,
+    capabilities: Capabilities,
+) -> Result<(), String> {
+    let (module, info) = parse_and_validate_with(shader, precision, capabilities)?;
     let mut pc = naga::back::PipelineConstants::default();
     for &(k, v) in constants {
         pc.insert(k.to_string(), v);
@@ -80,7 +110,7 @@ pub fn translate_in(
     .map_err(|e| format!("overrides: {e}"))?;
     let entry = Some((stage, "main".to_string()));
     match target {
-        Target::SpirV => spv::write_vec(&module, &info, &spv::Options::default(), None)
+        Target::SpirV => spv::write_vec(&module, &info, &spirv_options(), None)
             .map(drop)
             .map_err(|e| format!("spir-v: {e}")),
         Target::Msl => msl::write_string(
@@ -122,6 +152,21 @@ pub fn translate_in(
             .and_then(|mut w| w.write().map(drop))
             .map_err(|e| format!("glsl: {e}"))
         }
+    }
+}
+
+/// SPIR-V as wgpu's Vulkan backend writes it with runtime checks on: out-of-range indices
+/// clamped (`Restrict`) in arrays and buffers.
+fn spirv_options() -> spv::Options<'static> {
+    let restrict = naga::proc::BoundsCheckPolicy::Restrict;
+    spv::Options {
+        bounds_check_policies: naga::proc::BoundsCheckPolicies {
+            index: restrict,
+            buffer: restrict,
+            image_load: restrict,
+            binding_array: naga::proc::BoundsCheckPolicy::Unchecked,
+        },
+        ..Default::default()
     }
 }
 

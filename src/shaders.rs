@@ -56,6 +56,7 @@ shaders! {
     WinogradInput => "winograd_input.wgsl",
     WinogradOutput => "winograd_output.wgsl",
     Convert => "convert.wgsl",
+    CoopConv => "coop_conv.wgsl",
 }
 
 impl Shader {
@@ -98,14 +99,37 @@ const PRELUDE_COMMON: &str = include_str!("../shaders/lib/common.wgsl");
 const PRELUDE_ACTIVATION: &str = include_str!("../shaders/lib/activation.wgsl");
 
 impl Shader {
-    /// The complete module source for `precision`: the precision prelude, the shared preludes,
-    /// then the family's file.
+    /// The WGSL extensions this family needs beyond its precision's (directives must precede
+    /// every declaration, so they open the module).
+    pub fn enables(self) -> &'static str {
+        match self {
+            // f16 staging in every precision, cooperative matrices (src/kernels/coop_conv.rs).
+            Shader::CoopConv => "enable f16;\nenable wgpu_cooperative_matrix;",
+            _ => "",
+        }
+    }
+
+    /// True for kernels that need cooperative matrices (and the subgroup builtins): built only
+    /// for a device that has them (`crate::kernels::Target::coop`).
+    pub fn needs_coop(self) -> bool {
+        self == Shader::CoopConv
+    }
+
+    /// The complete module source for `precision`: the family's extensions, the precision
+    /// prelude, the shared preludes, then the family's file.
     pub fn source(self, precision: Precision) -> String {
         let types = match precision {
             Precision::F32 => PRELUDE_F32,
             Precision::F16 => PRELUDE_F16,
             Precision::F16AccF32 => PRELUDE_F16_ACC32,
         };
-        [types, PRELUDE_COMMON, PRELUDE_ACTIVATION, self.body()].join("\n")
+        [
+            self.enables(),
+            types,
+            PRELUDE_COMMON,
+            PRELUDE_ACTIVATION,
+            self.body(),
+        ]
+        .join("\n")
     }
 }

@@ -9,7 +9,10 @@
 #   bash bench/gpu/run_device.sh
 # It writes $OUT/wgconv.json (every suite layer and model through Vulkan), $OUT/torch.json
 # (PyTorch eager, FP32, TF32 off, cudnn.benchmark on), $OUT/compare.md (the side-by-side
-# table) and $OUT/info.txt (adapter, driver, limits). Commit wgconv.json as
+# table) and $OUT/info.txt (adapter, driver, limits, cooperative-matrix configurations);
+# for tensor cores (issue 14) $OUT/validate_coop.txt (their self-checks in f16, f16-acc32 and
+# f32 with the opt-in), $OUT/wgconv_f16acc32_tc.json and $OUT/wgconv_f16acc32_plain.json
+# (f16-acc32 with and without them). Commit wgconv.json as
 # bench/results/<adapter>-<date>.json and the table in README.md, with this command.
 set -euo pipefail
 OUT=${OUT:-bench/results/out}
@@ -27,5 +30,10 @@ nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,clocks.max.mem --format
 "$bin" info >>"$OUT/info.txt"
 "$bin" validate --json "$OUT/validate.json" >"$OUT/validate.txt" || echo "validate reported failures: see validate.txt"
 "$bin" bench bench/suite.json --json "$OUT/wgconv.json" ${WGCONV_BENCH_ARGS:-}
+# Tensor cores: their self-checks first (a failing one is reported and disabled, not fatal),
+# then f16-acc32 with them (the default where the adapter has them) and without.
+"$bin" validate --filter self-check --json "$OUT/validate_coop.json" >"$OUT/validate_coop.txt" || echo "tensor-core self-checks reported failures: see validate_coop.txt"
+"$bin" bench bench/suite.json --precision f16-acc32 --json "$OUT/wgconv_f16acc32_tc.json" ${WGCONV_BENCH_ARGS:-}
+WGCONV_TENSOR_CORES=off "$bin" bench bench/suite.json --precision f16-acc32 --json "$OUT/wgconv_f16acc32_plain.json" ${WGCONV_BENCH_ARGS:-}
 python3 bench/gpu/torch_baseline.py bench/suite.json --json "$OUT/torch.json"
 python3 bench/gpu/compare.py "$OUT/wgconv.json" "$OUT/torch.json" | tee "$OUT/compare.md"

@@ -71,9 +71,7 @@ fn prepare_conv(
     } else {
         None
     }
-    .unwrap_or_else(|| {
-        algorithm::heuristic_for(gpu.target().workgroups, &p.spec, input_shape, &wshape)
-    });
+    .unwrap_or_else(|| algorithm::heuristic_for(gpu.target(), &p.spec, input_shape, &wshape));
     let kernel = match a {
         ConvAlgorithm::Implicit(_) => "conv",
         ConvAlgorithm::Gemm(_) => "pointwise",
@@ -81,6 +79,7 @@ fn prepare_conv(
         ConvAlgorithm::SplitK { .. } => "conv_splitk",
         ConvAlgorithm::GemmSplitK { .. } => "pointwise_splitk",
         ConvAlgorithm::Winograd { .. } => "winograd",
+        ConvAlgorithm::Coop(_) => "coop_conv",
     };
     let (dispatches, buffers) = p.launch(gpu, &d, &a)?.into_parts();
     Ok(PreparedLayer {

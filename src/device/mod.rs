@@ -9,9 +9,11 @@ use std::sync::{Arc, Mutex};
 
 pub mod cache;
 mod convert;
+mod coop;
 mod options;
 mod pipelines;
 mod poller;
+mod report;
 mod tensor;
 pub mod timer;
 
@@ -27,6 +29,7 @@ use poller::Poller;
 pub use convert::Rgba8Frames;
 pub use options::{GpuOptions, ShaderChecks, parse_backend};
 pub use pipelines::{BufRef, Dispatch, ModuleKey, PipelineCache, PipelineKey};
+pub use report::adapter_reports;
 pub use tensor::GpuTensor;
 
 /// A GPU device with its queue, the adapter it came from, a pipeline cache, and the precision
@@ -198,9 +201,11 @@ impl Gpu {
             options.fault,
             cache_dir,
             options.pipeline_cache,
+            options.tensor_cores,
         )
         .await?;
         gpu.shader_checks = options.shader_checks;
+        gpu.target.f32_tensor_cores = options.f32_tensor_cores;
         Ok(gpu)
     }
 
@@ -210,8 +215,10 @@ impl Gpu {
         fault: Option<Shader>,
         cache_dir: Option<PathBuf>,
         want_pipeline_cache: bool,
+        tensor_cores: bool,
     ) -> Result<Self> {
         let info = adapter.get_info();
+        let (coop_features, experimental) = coop::request(&adapter, tensor_cores);
         let use_pipeline_cache = want_pipeline_cache
             && cache_dir.is_some()
             && wgpu::util::pipeline_cache_key(&info).is_some();
@@ -219,12 +226,19 @@ impl Gpu {
         if use_pipeline_cache {
             wanted |= wgpu::Features::PIPELINE_CACHE;
         }
-        let features = adapter.features() & wanted;
+        let features = adapter.features() & (wanted | coop_features);
         let limits = limits.unwrap_or_else(|| adapter.limits());
         let desc = wgpu::DeviceDescriptor {
             label: Some("wgconv"),
             required_features: features,
             required_limits: limits.clone(),
+            // SAFETY: experimental features are enabled only for cooperative matrices, used
+            // by one kernel that checks itself on the device before sessions rely on it.
+            experimental_features: if experimental {
+                unsafe { wgpu::ExperimentalFeatures::enabled() }
+            } else {
+                wgpu::ExperimentalFeatures::disabled()
+            },
             ..Default::default()
         };
         let (device, queue) =
@@ -295,6 +309,7 @@ impl Gpu {
             & (wgpu::Features::SHADER_F16
                 | wgpu::Features::TIMESTAMP_QUERY
                 | wgpu::Features::PIPELINE_CACHE);
+        let coop = coop::device_config(&adapter, device.features());
         let limits = device.limits();
         let disk_cache = match &cache_dir {
             Some(dir)
@@ -311,7 +326,9 @@ impl Gpu {
             device,
             queue,
             info,
-            target: Target::new(limits.clone()).with_workgroups(workgroups),
+            target: Target::new(limits.clone())
+                .with_workgroups(workgroups)
+                .with_coop(coop),
             limits,
             features,
             pipelines: Arc::new(PipelineCache::default()),
@@ -340,6 +357,7 @@ impl Gpu {
             self.fault,
             self.cache_dir.clone(),
             self.want_pipeline_cache,
+            self.target.coop.is_some(),
         ))?;
         g.precision = self.precision;
         g.shader_checks = self.shader_checks;
@@ -557,41 +575,4 @@ impl Gpu {
             .map_err(|e| Error::Readback(e.to_string()))?;
         self.check_alive()
     }
-}
-
-/// A multi-line description of every adapter found: backend, type, driver, features, limits.
-pub fn adapter_reports(backends: Option<wgpu::Backends>) -> Vec<String> {
-    pollster::block_on(adapters_async(backends.unwrap_or_else(default_backends)))
-        .into_iter()
-        .map(|a| {
-            let i = a.get_info();
-            let l = a.limits();
-            let f = a.features();
-            let has = |x: wgpu::Features| if f.contains(x) { "yes" } else { "no" };
-            format!(
-                "{name}\n    backend {backend:?}, type {ty:?}, vendor 0x{vendor:04x}, device 0x{device:04x}\n    \
-                 driver {driver} {driver_info}\n    \
-                 shader-f16 {f16}, timestamp queries {ts}, subgroups {sg}\n    \
-                 max_buffer_size {mbs}, max_storage_buffer_binding_size {msb}, \
-                 max_compute_workgroups_per_dimension {mwg}, max_compute_invocations_per_workgroup {mi}, \
-                 max_compute_workgroup_storage_size {wss}, min_storage_buffer_offset_alignment {align}",
-                name = i.name,
-                backend = i.backend,
-                ty = i.device_type,
-                vendor = i.vendor,
-                device = i.device,
-                driver = i.driver,
-                driver_info = i.driver_info,
-                f16 = has(wgpu::Features::SHADER_F16),
-                ts = has(wgpu::Features::TIMESTAMP_QUERY),
-                sg = has(wgpu::Features::SUBGROUP),
-                mbs = l.max_buffer_size,
-                msb = l.max_storage_buffer_binding_size,
-                mwg = l.max_compute_workgroups_per_dimension,
-                mi = l.max_compute_invocations_per_workgroup,
-                wss = l.max_compute_workgroup_storage_size,
-                align = l.min_storage_buffer_offset_alignment,
-            )
-        })
-        .collect()
 }

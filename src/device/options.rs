@@ -49,6 +49,12 @@ pub struct GpuOptions {
     /// Whether the kernels proven in range ([`Shader::TRUSTED`]) drop wgpu's runtime bounds
     /// checks ([`ShaderChecks::Trusted`], the default) or every module keeps them.
     pub shader_checks: ShaderChecks,
+    /// Ask for cooperative matrices (tensor cores) when the adapter has a configuration the
+    /// tensor-core kernel serves (on by default; `WGCONV_TENSOR_CORES=off` turns it off).
+    pub tensor_cores: bool,
+    /// Let f32 handles of the device run convolutions on tensor cores, operands rounded to f16
+    /// ([`crate::Gpu::with_f32_tensor_cores`]; off by default, `WGCONV_F32_TENSOR_CORES=on`).
+    pub f32_tensor_cores: bool,
 }
 
 /// Which shader modules keep wgpu's runtime bounds checks (loop bounding and integer-division
@@ -107,6 +113,8 @@ impl Default for GpuOptions {
             pipeline_cache: true,
             cache_dir: cache::default_dir(),
             shader_checks: ShaderChecks::default(),
+            tensor_cores: true,
+            f32_tensor_cores: false,
         }
     }
 }
@@ -116,16 +124,16 @@ impl GpuOptions {
     /// `WGCONV_BACKEND` (see [`parse_backend`]), `WGCONV_ADAPTER` (part of the adapter name),
     /// `WGCONV_PIPELINE_CACHE` (`0`/`off` disables the pipeline cache) and `WGCONV_CACHE_DIR`
     /// (the cache directory, instead of [`cache::default_dir`]) and `WGCONV_SHADER_CHECKS`
-    /// (`checked` or `trusted`, see [`ShaderChecks`]).
+    /// (`checked` or `trusted`, see [`ShaderChecks`]), `WGCONV_TENSOR_CORES` (`0`/`off`: no
+    /// tensor cores) and `WGCONV_F32_TENSOR_CORES` (`1`/`on`: f32 may use them).
     pub fn from_env() -> Result<Self> {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let backends = var("WGCONV_BACKEND")
             .map(|v| parse_backend(&v))
             .transpose()?;
-        let pipeline_cache = !matches!(
-            var("WGCONV_PIPELINE_CACHE").as_deref(),
-            Some("0" | "off" | "false" | "no")
-        );
+        let off = |k: &str| matches!(var(k).as_deref(), Some("0" | "off" | "false" | "no"));
+        let on = |k: &str| matches!(var(k).as_deref(), Some("1" | "on" | "true" | "yes"));
+        let pipeline_cache = !off("WGCONV_PIPELINE_CACHE");
         let shader_checks = var("WGCONV_SHADER_CHECKS")
             .map(|v| ShaderChecks::parse(&v))
             .transpose()?
@@ -139,6 +147,8 @@ impl GpuOptions {
                 .map(PathBuf::from)
                 .or(defaults.cache_dir.clone()),
             shader_checks,
+            tensor_cores: !off("WGCONV_TENSOR_CORES"),
+            f32_tensor_cores: on("WGCONV_F32_TENSOR_CORES"),
             ..defaults
         })
     }

@@ -10,6 +10,7 @@
 
 use crate::error::{Error, Result};
 use crate::kernels::conv::ConvTiling;
+use crate::kernels::coop_conv::{self, CoopTiling};
 use crate::kernels::matmul::GemmTiling;
 use crate::kernels::splitk::Partial;
 use crate::kernels::{
@@ -54,6 +55,10 @@ pub enum ConvAlgorithm {
         /// Tiling of the batched GEMM.
         gemm: GemmTiling,
     },
+    /// `coop_conv.wgsl`: implicit GEMM on cooperative matrices (tensor cores), f16 operands
+    /// and f32 sums, one dispatch (any convolution; only on a target with
+    /// [`Target::tensor_cores`]).
+    Coop(CoopTiling),
 }
 
 /// Workgroups a GPU of unknown size is assumed to want in flight: about two per compute unit
@@ -111,7 +116,10 @@ impl ConvAlgorithm {
     /// Kernel launches per run.
     pub fn dispatch_count(&self) -> usize {
         match self {
-            ConvAlgorithm::Implicit(_) | ConvAlgorithm::Gemm(_) | ConvAlgorithm::Depthwise => 1,
+            ConvAlgorithm::Implicit(_)
+            | ConvAlgorithm::Gemm(_)
+            | ConvAlgorithm::Depthwise
+            | ConvAlgorithm::Coop(_) => 1,
             ConvAlgorithm::SplitK { .. } | ConvAlgorithm::GemmSplitK { .. } => 2,
             ConvAlgorithm::Winograd { .. } => 3,
         }
@@ -166,6 +174,7 @@ impl ConvAlgorithm {
                 refuse("Winograd needs a 2-D 3x3 kernel, stride 1, dilation 1 and one group")
             }
             ConvAlgorithm::Winograd { .. } => Ok(()),
+            ConvAlgorithm::Coop(_) => Ok(()),
         }
     }
 }
@@ -272,6 +281,70 @@ fn implemented(_: &ConvAlgorithm) -> bool {
     true
 }
 
+/// Every viable configuration on `target`: [`candidates`] for its limits, plus the tensor-core
+/// tilings that fit when [`coop_pays`] ([`heuristic_for`]'s choice included).
+pub fn candidates_for(
+    target: &Target,
+    spec: &ConvSpec,
+    input: &[usize],
+    weight: &[usize],
+) -> Vec<ConvAlgorithm> {
+    let mut v = candidates(spec, input, weight, &target.limits);
+    if let (Some(config), Ok(s)) = (target.tensor_cores(), shape(spec, input, weight))
+        && coop_pays(spec, input, weight)
+    {
+        v.extend(
+            CoopTiling::ALL
+                .into_iter()
+                .filter(|t| t.check(target, config).is_ok())
+                .filter(|t| t.subgroups_m == 1 || (t.tile_m() / 2) < s.m as u32)
+                .filter(|t| t.subgroups_n == 1 || (t.tile_n() / 2) < s.n as u32)
+                .map(ConvAlgorithm::Coop),
+        );
+    }
+    let h = heuristic_for(target, spec, input, weight);
+    if !v.contains(&h) {
+        v.push(h);
+    }
+    v
+}
+
+/// Smallest GEMM extent (per-group output channels, output pixels, reduction) for tensor
+/// cores: a 16x16x16 block is one instruction at many times the f32 FMA rate, but below 16
+/// along any dimension most of each block multiplies zero padding, where the scalar kernels'
+/// 4x4 register blocks waste less.
+pub const COOP_MIN_EXTENT: usize = 16;
+
+/// True when the tensor-core kernel pays for this convolution: not depthwise, and at least
+/// [`COOP_MIN_EXTENT`] along each of M, N and K.
+pub fn coop_pays(spec: &ConvSpec, input: &[usize], weight: &[usize]) -> bool {
+    let Ok(s) = shape(spec, input, weight) else {
+        return false;
+    };
+    !depthwise::is_depthwise(spec, input) && s.m.min(s.n).min(s.k) >= COOP_MIN_EXTENT
+}
+
+/// [`heuristic`] on `target`: the tensor-core kernel when the target offers it in its
+/// precision ([`Target::tensor_cores`]), [`coop_pays`] and a tiling fits the device; it comes
+/// before Winograd (which saves 2.25x the multiplies, tensor cores run them 8-16x faster than
+/// f32 FMAs) and split-K (its larger tiles already cut the workgroup count; splitting them
+/// would add a pass). Otherwise [`heuristic`] aimed at the target's workgroups in flight
+/// ([`Target::workgroups`]).
+pub fn heuristic_for(
+    target: &Target,
+    spec: &ConvSpec,
+    input: &[usize],
+    weight: &[usize],
+) -> ConvAlgorithm {
+    if let (Some(config), Ok(s)) = (target.tensor_cores(), shape(spec, input, weight))
+        && coop_pays(spec, input, weight)
+        && let Some(t) = CoopTiling::for_problem(s.m, s.n, target, config)
+    {
+        return ConvAlgorithm::Coop(t);
+    }
+    scalar_heuristic(target.workgroups, spec, input, weight)
+}
+
 /// The split count for a GEMM with `tiles` output tiles and reduction `k`, or `None` when the
 /// layer already fills the GPU or its reduction is too short to split.
 fn splitk_splits(tiles: u64, k: usize, workgroups: u64) -> Option<u32> {
@@ -303,11 +376,11 @@ fn splitk_splits(tiles: u64, k: usize, workgroups: u64) -> Option<u32> {
 /// The figures 256 and 128 are for a GPU of unknown size ([`TARGET_WORKGROUPS`]);
 /// [`heuristic_for`] takes the adapter's own.
 pub fn heuristic(spec: &ConvSpec, input: &[usize], weight: &[usize]) -> ConvAlgorithm {
-    heuristic_for(TARGET_WORKGROUPS, spec, input, weight)
+    scalar_heuristic(TARGET_WORKGROUPS, spec, input, weight)
 }
 
 /// [`heuristic`] for a GPU that wants `workgroups` in flight (`Target::workgroups`).
-pub fn heuristic_for(
+fn scalar_heuristic(
     workgroups: u64,
     spec: &ConvSpec,
     input: &[usize],
@@ -476,5 +549,8 @@ pub fn conv_with<B: Binding>(
             [scratch[0], scratch[1]],
         )?
         .into(),
+        ConvAlgorithm::Coop(t) => vec![coop_conv::coop_conv(
+            target, spec, input, weight, epilogue, b, t,
+        )?],
     })
 }

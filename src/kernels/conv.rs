@@ -294,7 +294,7 @@ pub(crate) fn validate<B: Binding>(
 }
 
 /// Pads a per-dimension spatial vector to 3-D on the left with `fill`.
-fn to3(v: &[usize], fill: usize) -> [usize; 3] {
+pub(crate) fn to3(v: &[usize], fill: usize) -> [usize; 3] {
     let mut out = [fill; 3];
     out[3 - v.len()..].copy_from_slice(v);
     out

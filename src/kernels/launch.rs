@@ -8,10 +8,11 @@
 //! how many there are, which is all the launch checks.
 
 use crate::error::{Error, Result};
+use crate::kernels::coop_conv::CoopConfig;
 use crate::precision::Precision;
 use crate::shaders::Shader;
 
-/// The device facts a launch is built against: storage precision and limits.
+/// The device facts a launch is built against: storage precision, limits, size and tensor cores.
 #[derive(Clone, Debug)]
 pub struct Target {
     /// Storage / accumulation types of the shaders' `Elem` and `Acc`.
@@ -21,6 +22,11 @@ pub struct Target {
     /// Workgroups the GPU wants in flight, the tile and split-K heuristics' goal
     /// (`crate::kernels::occupancy`).
     pub workgroups: u64,
+    /// The device's usable cooperative-matrix configuration, if any.
+    pub coop: Option<CoopConfig>,
+    /// Let an f32 target use tensor cores, rounding operands to f16 (off by default; see
+    /// `crate::SessionOptions::f32_tensor_cores`).
+    pub f32_tensor_cores: bool,
 }
 
 /// A byte range a launch binds as storage.
@@ -63,13 +69,15 @@ impl<B> Launch<B> {
 }
 
 impl Target {
-    /// A target with `limits`, storing f32, for a GPU of unknown size
+    /// A target with `limits`, storing f32, without tensor cores, for a GPU of unknown size
     /// ([`crate::kernels::algorithm::TARGET_WORKGROUPS`]).
     pub fn new(limits: wgpu::Limits) -> Self {
         Self {
             precision: Precision::F32,
             limits,
             workgroups: crate::kernels::algorithm::TARGET_WORKGROUPS,
+            coop: None,
+            f32_tensor_cores: false,
         }
     }
 
@@ -87,6 +95,30 @@ impl Target {
             precision,
             ..self.clone()
         }
+    }
+
+    /// The same target with the cooperative-matrix configuration `coop`.
+    pub fn with_coop(&self, coop: Option<CoopConfig>) -> Self {
+        Self {
+            coop,
+            ..self.clone()
+        }
+    }
+
+    /// The same target with the f32 tensor-core opt-in set to `on`.
+    pub fn with_f32_tensor_cores(&self, on: bool) -> Self {
+        Self {
+            f32_tensor_cores: on,
+            ..self.clone()
+        }
+    }
+
+    /// The cooperative-matrix configuration kernels may use in this target's precision: the
+    /// device's, in f16 and f16-acc32 (f16 operands, f32 sums: within both bounds), and in f32
+    /// only with [`Target::f32_tensor_cores`].
+    pub fn tensor_cores(&self) -> Option<CoopConfig> {
+        self.coop
+            .filter(|_| self.precision.is_f16() || self.f32_tensor_cores)
     }
 
     /// Storage precision.

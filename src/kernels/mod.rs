@@ -11,6 +11,7 @@ pub mod channel_affine;
 pub mod conv;
 pub mod conv_transpose;
 pub mod convert;
+pub mod coop_conv;
 pub mod depthwise;
 pub mod eltwise;
 mod launch;
@@ -57,6 +58,7 @@ pub fn params_layout(shader: Shader) -> (&'static [(&'static str, usize)], usize
         Shader::WinogradInput => of::<winograd::WinogradInputParams>(),
         Shader::WinogradOutput => of::<winograd::WinogradOutputParams>(),
         Shader::Convert => of::<convert::ConvertParams>(),
+        Shader::CoopConv => of::<coop_conv::CoopConvParams>(),
     }
 }
 

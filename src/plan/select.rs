@@ -74,9 +74,10 @@ pub(crate) fn algorithms(
             return None;
         };
         let input = g.shape(node.inputs[0]);
-        let chosen = overrides.get(&NodeId(i)).copied().unwrap_or_else(|| {
-            algorithm::heuristic_for(target.workgroups, spec, input, weight.shape())
-        });
+        let chosen = overrides
+            .get(&NodeId(i))
+            .copied()
+            .unwrap_or_else(|| algorithm::heuristic_for(target, spec, input, weight.shape()));
         let scratch =
             algorithm::scratch_bytes(&chosen, spec, input, weight.shape(), target.precision)
                 .unwrap_or_default();

@@ -58,7 +58,13 @@ impl<'g> Session<'g> {
     ) -> Result<Self> {
         let precision = options.precision.unwrap_or(handle.precision());
         // Kernels take their precision from the handle they are given.
-        let gpu = &handle.with_precision(precision)?;
+        let f32_tensor_cores = options
+            .f32_tensor_cores
+            .unwrap_or(handle.f32_tensor_cores());
+        let gpu = &handle
+            .with_precision(precision)?
+            .with_f32_tensor_cores(f32_tensor_cores);
+        let tensor_core_note = self_check::tensor_core_note(gpu);
         let graph = if options.optimize {
             passes::optimize(graph)?
         } else {
@@ -152,6 +158,7 @@ impl<'g> Session<'g> {
             lock: futures_intrusive::sync::Mutex::new((), true),
             host_staging: Default::default(),
             self_checks,
+            tensor_core_note,
         })
     }
 }

@@ -91,6 +91,15 @@ pub struct SessionOptions {
     /// tested in CI on the adapter they run on, and a wrong result costs more than the
     /// milliseconds the checks take; off, builds skip them.
     pub self_check: bool,
+    /// Let f32 convolutions run on tensor cores (cooperative matrices), with operands rounded
+    /// to f16 while staged and sums kept in f32 — PyTorch's `allow_tf32` in spirit, and off by
+    /// default for the same reason: each product then carries f16's relative error (2^-11,
+    /// about 5e-4, against f32's 6e-8), so results differ from f32 in the 3rd-4th significant
+    /// digit, and inputs beyond 65504 become infinities. `None`: the [`Gpu`] handle's setting
+    /// ([`Gpu::with_f32_tensor_cores`]). No effect in the f16 precisions (which use tensor
+    /// cores whenever the device has them) or on a device without them
+    /// ([`Session::tensor_core_note`] says so).
+    pub f32_tensor_cores: Option<bool>,
 }
 
 impl Default for SessionOptions {
@@ -102,6 +111,7 @@ impl Default for SessionOptions {
             algorithms: HashMap::new(),
             autotune: false,
             self_check: true,
+            f32_tensor_cores: None,
         }
     }
 }
@@ -198,6 +208,8 @@ pub struct Session<'g> {
     >,
     /// The fast paths the plan relied on and their self-checks.
     self_checks: Vec<NodeCheck>,
+    /// Why the f32 tensor-core opt-in had no effect, if it had none.
+    tensor_core_note: Option<String>,
 }
 
 impl std::fmt::Debug for Session<'_> {

@@ -84,7 +84,29 @@ pub(super) fn checked_plan(
     Ok((plan::lower(graph, gpu.target(), &options)?, checks))
 }
 
+/// Why `gpu`'s f32 tensor-core opt-in changes nothing (logged), or `None` when it is off,
+/// in effect, or the precision is f16.
+pub(super) fn tensor_core_note(gpu: &Gpu) -> Option<String> {
+    if gpu.precision().is_f16() || !gpu.f32_tensor_cores() || gpu.uses_tensor_cores() {
+        return None;
+    }
+    let note = format!(
+        "f32 tensor cores requested, but {} offers no cooperative-matrix configuration the \
+         tensor-core kernel serves (16x16x16 f16 x f16 + f32 at one subgroup size, with \
+         subgroups and shader-f16) or tensor cores are off: plain f32 kernels",
+        gpu.describe()
+    );
+    log::info!("{note}");
+    Some(note)
+}
+
 impl Session<'_> {
+    /// Why the f32 tensor-core opt-in ([`crate::SessionOptions::f32_tensor_cores`]) had no
+    /// effect on this session's device, if it had none.
+    pub fn tensor_core_note(&self) -> Option<&str> {
+        self.tensor_core_note.as_deref()
+    }
+
     /// Every fast path this session's plan relied on, with its self-check (empty when
     /// [`crate::SessionOptions::self_check`] is off or no node uses one).
     pub fn self_checks(&self) -> &[NodeCheck] {

@@ -270,9 +270,8 @@ impl Tuner {
     /// found by timing every candidate now. `None` for other ops.
     pub fn conv_algorithm(&self, gpu: &Gpu, op: &Op, input: &[usize]) -> Option<ConvAlgorithm> {
         let (spec, weight_shape, epilogue) = conv_parts(op)?;
-        let heuristic =
-            algorithm::heuristic_for(gpu.target().workgroups, spec, input, weight_shape);
-        let candidates = algorithm::candidates(spec, input, weight_shape, gpu.limits());
+        let heuristic = algorithm::heuristic_for(gpu.target(), spec, input, weight_shape);
+        let candidates = algorithm::candidates_for(gpu.target(), spec, input, weight_shape);
         if candidates.len() <= 1 {
             return Some(candidates.first().copied().unwrap_or(heuristic));
         }
@@ -284,11 +283,11 @@ impl Tuner {
             epilogue.residual,
             gpu.precision(),
         );
-        let print = fingerprint(&algorithm::candidates(
+        let print = fingerprint(&algorithm::candidates_for(
+            gpu.target(),
             spec,
             key.bucket_input(),
             weight_shape,
-            gpu.limits(),
         ));
         let key = key.to_string();
         // A choice made for another shape of the bucket counts when it is viable here too.

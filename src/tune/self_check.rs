@@ -1,5 +1,5 @@
-//! Self-checks of the fast convolution algorithms (split-K, Winograd; in every precision a
-//! session uses): a path that CI cannot exercise on the adapter it will run on must test
+//! Self-checks of the fast convolution algorithms (split-K, Winograd, tensor cores; in every
+//! precision a session uses): a path that CI cannot exercise on the adapter it will run on must test
 //! itself there. Each (algorithm configuration, precision, shape class) runs once per device
 //! on a small problem of the same class against the f64 CPU reference, under the bound the
 //! test suite states for that algorithm; the result is kept by the device's [`Tuner`] so every
@@ -44,6 +44,7 @@ pub fn is_fast_path(a: &ConvAlgorithm) -> bool {
         ConvAlgorithm::SplitK { .. }
             | ConvAlgorithm::GemmSplitK { .. }
             | ConvAlgorithm::Winograd { .. }
+            | ConvAlgorithm::Coop(_)
     )
 }
 
@@ -87,12 +88,13 @@ impl FastPathCheck {
         self.comparison.as_ref().map_or(f64::NAN, |c| c.max_abs)
     }
 
-    /// The algorithm's family name (`winograd`, `split-k`, `gemm-split-k`).
+    /// The algorithm's family name (`winograd`, `split-k`, `gemm-split-k`, `tensor-cores`).
     pub fn family(&self) -> &'static str {
         match self.algorithm {
             ConvAlgorithm::Winograd { .. } => "winograd",
             ConvAlgorithm::SplitK { .. } => "split-k",
             ConvAlgorithm::GemmSplitK { .. } => "gemm-split-k",
+            ConvAlgorithm::Coop(_) => "tensor-cores",
             _ => "plain",
         }
     }
@@ -141,10 +143,13 @@ impl std::fmt::Display for FastPathCheck {
 }
 
 /// The stated bound of `a` over `k` products in the f16 `precision` (f32's accumulation bound
-/// is far below [`MAX_GAMMA`] at any K a check has).
+/// is far below [`MAX_GAMMA`] at any K a check has). Tensor cores multiply f16 operands and
+/// sum in f32 in every precision: f16-acc32's bound (its output rounding to f16 included,
+/// which f32 storage only skips).
 fn f16_bound(a: &ConvAlgorithm, k: usize, precision: Precision) -> F16Tolerance {
     match a {
         ConvAlgorithm::Winograd { .. } => winograd::f16_tolerance(k, precision),
+        ConvAlgorithm::Coop(_) => F16Tolerance::new(k, Precision::F16AccF32),
         _ => F16Tolerance::new(k, precision),
     }
 }
@@ -199,7 +204,9 @@ fn run_check(gpu: &Gpu, p: &ConvProblem, a: &ConvAlgorithm) -> Result<(Compariso
     let k = p.k();
     let wino = matches!(a, ConvAlgorithm::Winograd { .. });
     let data = p.data()?;
-    if !precision.is_f16() {
+    // Tensor cores round f32 operands to f16 too (the f32 opt-in).
+    let f16_operands = precision.is_f16() || matches!(a, ConvAlgorithm::Coop(_));
+    if !f16_operands {
         let tol = Tolerance::accumulation(if wino { WINOGRAD_ERROR_FACTOR * k } else { k });
         let got = p.launch(gpu, &data, a)?.run(gpu)?;
         let want = p.reference_on(&data)?;
@@ -306,6 +313,29 @@ mod tests {
         let spec = ConvSpec::conv2d(1, 1).pad(3);
         let p = representative(&split, f32, &spec, &[1, 8, 1, 1], &[8, 8, 1, 1]);
         assert_eq!(p.input_shape, vec![1, 8, 1, 1]);
+    }
+
+    #[test]
+    fn tensor_core_checks_use_f32_sums_bound_in_every_precision() {
+        let coop = ConvAlgorithm::Coop(crate::kernels::coop_conv::CoopTiling {
+            subgroups_m: 2,
+            subgroups_n: 2,
+            tk: 32,
+        });
+        let acc32 = F16Tolerance::new(576, Precision::F16AccF32).gamma();
+        for p in Precision::ALL {
+            assert_eq!(f16_bound(&coop, 576, p).gamma(), acc32, "{p}");
+        }
+        // So an f16 session's check keeps all 64 channels (f16 sums would need 4).
+        let spec = ConvSpec::conv2d(3, 3).pad(1);
+        let r = representative(
+            &coop,
+            Precision::F16,
+            &spec,
+            &[1, 256, 16, 16],
+            &[256, 256, 3, 3],
+        );
+        assert_eq!(r.in_channels(), 64);
     }
 
     #[test]

@@ -144,8 +144,8 @@ pub fn run_battery(
 }
 
 /// Translates each shader with its default overrides in every precision, and with every
-/// override set in `used` in the precision it was used in. GLSL is skipped for f16 (see
-/// [`Target::supports`]).
+/// override set in `used` in the precision it was used in. GLSL is skipped for f16, and every
+/// target but SPIR-V for cooperative-matrix kernels (see [`Target::accepts`]).
 pub fn static_checks(used: &[PipelineKey]) -> Vec<StaticResult> {
     type OverrideSet = (Shader, Precision, Vec<(&'static str, f64)>);
     let mut sets: Vec<OverrideSet> = Shader::ALL
@@ -172,7 +172,7 @@ pub fn static_checks(used: &[PipelineKey]) -> Vec<StaticResult> {
             p => format!("{} ({p})", shader.file_name()),
         };
         for target in Target::ALL {
-            if !target.supports(precision) {
+            if !target.accepts(shader, precision) {
                 continue;
             }
             out.push(StaticResult {

@@ -1,6 +1,7 @@
 //! The fast-path self-checks sessions run ([`crate::tune::self_check`]), as report cases: the
-//! fast paths of ResNet-18 at 112 x 112 (Winograd, split-K) in every precision the adapter
-//! has, each case passed or "disabled in sessions".
+//! fast paths of ResNet-18 at 112 x 112 (Winograd, split-K, tensor cores) in every precision
+//! the adapter has (and f32 with the tensor-core opt-in where the device has tensor cores),
+//! each case passed or "disabled in sessions".
 
 use std::sync::Arc;
 
@@ -44,8 +45,8 @@ pub fn network_checks(gpu: &Gpu) -> Result<Vec<Arc<FastPathCheck>>> {
     Ok(out)
 }
 
-/// Runs the self-checks on `gpu` in f32 and, with `SHADER_F16`, both f16 precisions; `filter`
-/// keeps cases whose family or name contains it.
+/// Runs the self-checks on `gpu` in f32, with `SHADER_F16` both f16 precisions, and with
+/// tensor cores f32 with the opt-in; `filter` keeps cases whose family or name contains it.
 pub fn cases(
     gpu: &Gpu,
     filter: Option<&str>,
@@ -53,15 +54,23 @@ pub fn cases(
 ) -> Vec<CaseResult> {
     let adapter = gpu.describe();
     let mut out = Vec::new();
-    for p in Precision::ALL {
+    let f32_tensor_cores = gpu.tensor_cores().map(|_| (Precision::F32, true));
+    let variants = Precision::ALL
+        .map(|p| (p, false))
+        .into_iter()
+        .chain(f32_tensor_cores);
+    for (p, f32_tc) in variants {
         if p.is_f16() && !gpu.has_shader_f16() {
             continue;
         }
-        let name = format!("{NETWORK} {INPUT:?} {p}");
+        let opt_in = if f32_tc { " f32-tensor-cores" } else { "" };
+        let name = format!("{NETWORK} {INPUT:?} {p}{opt_in}");
         if filter.is_some_and(|f| !FAMILY.contains(f) && !name.contains(f)) {
             continue;
         }
-        let checks = gpu.with_precision(p).and_then(|g| network_checks(&g));
+        let checks = gpu
+            .with_precision(p)
+            .and_then(|g| network_checks(&g.with_f32_tensor_cores(f32_tc)));
         let rows = match checks {
             Ok(checks) => checks
                 .iter()

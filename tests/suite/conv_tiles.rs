@@ -2,6 +2,7 @@
 //! ALIGNED / IN_RANGE variants and the tile heuristic, against the CPU reference.
 
 use proptest::prelude::*;
+use wgconv::kernels::Target;
 use wgconv::kernels::algorithm::{self, ConvAlgorithm};
 use wgconv::kernels::conv::{self, ConvTiling};
 use wgconv::ops::{Activation, ConvSpec};
@@ -193,7 +194,12 @@ fn heuristic_takes_big_tiles_only_where_they_fill_the_gpu() {
     );
     // A GPU wanting 608 in flight (MI300X) keeps 64x64 tiles there: 784 of them.
     assert_eq!(
-        algorithm::heuristic_for(608, &s8, &[16, 8, 224, 224], &[256, 8, 3, 3]),
+        algorithm::heuristic_for(
+            &Target::new(wgpu::Limits::default()).with_workgroups(608),
+            &s8,
+            &[16, 8, 224, 224],
+            &[256, 8, 3, 3]
+        ),
         ConvAlgorithm::Implicit(ConvTiling::default())
     );
 }

@@ -17,6 +17,7 @@ mod constant;
 mod conv;
 mod conv_tiles;
 mod conv_transpose;
+mod coop;
 mod demos;
 mod depthwise;
 mod dynamic;
