@@ -1,7 +1,8 @@
 //! Concat in place: convolutions write straight into their chunk of a channel concat at
-//! batch 1, and every case that cannot (batch 2, a chunk at an unaligned offset, a producer
-//! that is a graph output, a producer already in place in another concat) falls back to the
-//! copy. Each case checks which inputs went in place, the concat's launches, the plan's
+//! batch 1 (also a convolution whose split halves are concatenated in order), and every case
+//! that cannot (batch 2, a chunk at an unaligned offset, a producer that is a graph output, a
+//! producer already in place in another concat, a producer reading another chunk) falls back
+//! to the copy. Each case checks which inputs went in place, the concat's launches, the plan's
 //! invariants and the device result against the CPU reference.
 
 use wgconv::graph::{Conv2d, Graph, Op, ValueId, cpu};
@@ -112,4 +113,65 @@ fn producer_feeding_two_concats_goes_in_place_once() {
         in_place("two concats", g),
         [(vec![true, true], 0), (vec![false, true], 1)]
     );
+}
+
+/// YOLOv8's C2f: a convolution split in two channel halves (views), the second half feeding
+/// a branch, all three concatenated. The halves lay out the convolution's output in order, so
+/// the convolution itself writes into the first two chunks; `shortcut` adds the second half to
+/// the branch (as the backbone's C2f does), whose producer then reads a chunk of the output
+/// and copies instead. With the halves swapped they no longer tile it, and both copy.
+fn c2f(shortcut: bool, swapped: bool) -> Graph {
+    let mut g = Graph::new();
+    let x = g.input("x", &[1, 4, 8, 8]);
+    let t = conv(&mut g, x, "cv1", 8);
+    let (y0, y1) = (
+        g.slice_channels(t, 0, 4).unwrap(),
+        g.slice_channels(t, 4, 8).unwrap(),
+    );
+    let m = conv(&mut g, y1, "m.cv1", 4);
+    let m = conv(&mut g, m, "m.cv2", 4);
+    let m = if shortcut {
+        g.add_values(y1, m).unwrap()
+    } else {
+        m
+    };
+    let halves = if swapped { [y1, y0] } else { [y0, y1] };
+    let cat = g.concat(&[halves[0], halves[1], m], 1).unwrap();
+    let y = g.conv2d(cat, "cv2", Conv2d::new(3, 1)).unwrap();
+    g.output(y);
+    g
+}
+
+#[test]
+fn split_halves_concatenated_in_order_write_in_place() {
+    assert_eq!(
+        in_place("c2f", c2f(false, false)),
+        [(vec![true, true, true], 0)]
+    );
+    assert_eq!(
+        in_place("c2f with shortcut", c2f(true, false)),
+        [(vec![true, true, false], 1)]
+    );
+    assert_eq!(
+        in_place("c2f with swapped halves", c2f(false, true)),
+        [(vec![false, false, true], 2)]
+    );
+}
+
+/// YOLOv8's SPPF: three chained max pools concatenated after their source. A producer may
+/// not read a chunk it shares the output with, so in input order the source goes in place,
+/// the first pool (reading it) copies, the second (reading the first) goes in place, the
+/// third copies.
+#[test]
+fn chained_producers_alternate() {
+    let mut g = Graph::new();
+    let x = g.input("x", &[1, 4, 8, 8]);
+    let c = conv(&mut g, x, "cv1", 4);
+    let p1 = g.max_pool(c, 5, 1, 2, false).unwrap();
+    let p2 = g.max_pool(p1, 5, 1, 2, false).unwrap();
+    let p3 = g.max_pool(p2, 5, 1, 2, false).unwrap();
+    let cat = g.concat(&[c, p1, p2, p3], 1).unwrap();
+    let y = g.conv2d(cat, "cv2", Conv2d::new(3, 1)).unwrap();
+    g.output(y);
+    assert_eq!(in_place("sppf", g), [(vec![true, false, true, false], 2)]);
 }

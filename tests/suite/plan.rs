@@ -17,8 +17,9 @@ use crate::views::slice_is_view;
 /// Storage groups and their lifetimes, recomputed from the graph: a view (flatten, reshape,
 /// dropout, identity) shares its source's storage, and so does a Slice the plan makes a view,
 /// after checking here that its elements are one run of its input's at the run's aligned
-/// offset, and a Concat input the plan writes in place, after checking that it is a direct
-/// input of that Concat, whose dims before the axis are 1, at its chunk's aligned offset. A
+/// offset, and a Concat input the plan writes in place (or the source of views that are its
+/// inputs), after checking that the input sits at its chunk's aligned offset of a Concat
+/// whose dims before the axis are 1. A
 /// group lives from its first write (0 for graph inputs, i + 1 for node i) to its last read
 /// (graph outputs: past the last node).
 fn independent_lifetimes(g: &Graph, p: &Plan) -> (Vec<usize>, Vec<(usize, usize)>) {
@@ -38,15 +39,25 @@ fn independent_lifetimes(g: &Graph, p: &Plan) -> (Vec<usize>, Vec<(usize, usize)
             let out = node.output;
             let mut at = p.regions[out.0].offset;
             for v in &node.inputs {
-                if p.storage_of[v.0] == out && group[v.0] == v.0 {
+                // An input in place, or a view of a value written in place (its root).
+                if p.storage_of[v.0] == out {
                     assert!(g.shape(out)[..axis].iter().all(|&d| d == 1));
-                    assert!(!g.outputs().contains(v), "a graph output in place");
                     assert_eq!(
                         (p.regions[v.0].buffer, p.regions[v.0].offset),
                         (p.regions[out.0].buffer, at)
                     );
                     assert_eq!(at % ALIGN, 0);
-                    group[v.0] = out.0;
+                    let mut root = v.0;
+                    while group[root] != root {
+                        root = group[root];
+                    }
+                    if root != out.0 {
+                        assert!(
+                            !g.outputs().contains(&ValueId(root)),
+                            "a graph output in place"
+                        );
+                        group[root] = out.0;
+                    }
                 }
                 at += (g.shape(*v).iter().product::<usize>() * 4) as u64;
             }
