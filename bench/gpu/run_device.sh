@@ -12,7 +12,9 @@
 # table) and $OUT/info.txt (adapter, driver, limits, cooperative-matrix configurations);
 # for tensor cores (issue 14) $OUT/validate_coop.txt (their self-checks in f16, f16-acc32 and
 # f32 with the opt-in), $OUT/wgconv_f16acc32_tc.json and $OUT/wgconv_f16acc32_plain.json
-# (f16-acc32 with and without them). Commit wgconv.json as
+# (f16-acc32 with and without them); $OUT/inflight_1.txt and inflight_4.txt (ResNet-50 batch 1
+# end to end, upload and readback included, one run at a time and from 4 threads: the
+# throughput of runs in flight). Commit wgconv.json as
 # bench/results/<adapter>-<date>.json and the table in README.md, with this command.
 set -euo pipefail
 OUT=${OUT:-bench/results/out}
@@ -35,5 +37,10 @@ nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,clocks.max.mem --format
 "$bin" validate --filter self-check --json "$OUT/validate_coop.json" >"$OUT/validate_coop.txt" || echo "tensor-core self-checks reported failures: see validate_coop.txt"
 "$bin" bench bench/suite.json --precision f16-acc32 --json "$OUT/wgconv_f16acc32_tc.json" ${WGCONV_BENCH_ARGS:-}
 WGCONV_TENSOR_CORES=off "$bin" bench bench/suite.json --precision f16-acc32 --json "$OUT/wgconv_f16acc32_plain.json" ${WGCONV_BENCH_ARGS:-}
+# Runs in flight: the heuristic's configurations (no autotuning, which would time every
+# layer at session build), 200 timed runs each.
+for n in 1 4; do
+    "$bin" run resnet50 --shape input=1x3x224x224 --no-autotune --warmup 10 --runs 200 --in-flight "$n" >"$OUT/inflight_$n.txt"
+done
 python3 bench/gpu/torch_baseline.py bench/suite.json --json "$OUT/torch.json"
 python3 bench/gpu/compare.py "$OUT/wgconv.json" "$OUT/torch.json" | tee "$OUT/compare.md"
