@@ -51,46 +51,8 @@ override PARTIAL: bool = false;
 const MAX_BLOCK: u32 = 16u;
 const MAX_LOADS: u32 = 16u;
 
-struct Params {
-    batch: u32,
-    in_c: u32,
-    in_d: u32,
-    in_h: u32,
-    in_w: u32,
-    out_c: u32,
-    out_d: u32,
-    out_h: u32,
-    out_w: u32,
-    groups: u32,
-    c_per_group: u32,
-    m_per_group: u32,
-    k_d: u32,
-    k_h: u32,
-    k_w: u32,
-    k_total: u32,
-    stride_d: i32,
-    stride_h: i32,
-    stride_w: i32,
-    pad_d: i32,
-    pad_h: i32,
-    pad_w: i32,
-    dil_d: i32,
-    dil_h: i32,
-    dil_w: i32,
-    n_total: u32,
-    tiles_m: u32,
-    tiles_n: u32,
-    k_chunk: u32,
-    splits: u32,
-    tk_c: u32,
-    tk_z: u32,
-    tk_y: u32,
-    tk_x: u32,
-    _pad0: u32,
-    _pad1: u32,
-}
 
-@group(0) @binding(0) var<uniform> params: Params;
+// Params and its binding 0: shaders/lib/conv_geometry.wgsl.
 @group(0) @binding(1) var<storage, read> input: array<Elem>;
 @group(0) @binding(2) var<storage, read> weight: array<Elem>;
 @group(0) @binding(3) var<storage, read> bias: array<Elem>;
@@ -163,37 +125,22 @@ fn load_chunk(k0: u32) {
         w_reg[t] = v;
     }
     var k = k0 + ld_row0;
-    var ci = od_c;
-    var kz = od_z;
-    var ky = od_y;
-    var kx = od_x;
+    var o = vec4<u32>(od_c, od_z, od_y, od_x);
     for (var t = 0u; t < x_loads(); t++) {
         var v = Acc(0.0);
         if ALIGNED || (col_valid && k < ld_k_end) {
-            let iz = base_z + i32(kz) * params.dil_d;
-            let iy = base_y + i32(ky) * params.dil_h;
-            let ix = base_x + i32(kx) * params.dil_w;
+            let iz = base_z + i32(o.y) * params.dil_d;
+            let iy = base_y + i32(o.z) * params.dil_h;
+            let ix = base_x + i32(o.w) * params.dil_w;
             if IN_RANGE || (iz >= 0 && iz < i32(params.in_d) && iy >= 0 && iy < i32(params.in_h)
                 && ix >= 0 && ix < i32(params.in_w)) {
                 let sp = (u32(iz) * params.in_h + u32(iy)) * params.in_w + u32(ix);
-                v = Acc(input[in_base + ci * in_sp + sp]);
+                v = Acc(input[in_base + o.x * in_sp + sp]);
             }
         }
         x_reg[t] = v;
         k += 1u;
-        kx += 1u;
-        if kx == params.k_w {
-            kx = 0u;
-            ky += 1u;
-            if ky == params.k_h {
-                ky = 0u;
-                kz += 1u;
-                if kz == params.k_d {
-                    kz = 0u;
-                    ci += 1u;
-                }
-            }
-        }
+        o = next_kernel_offset(o);
     }
     // Mixed-radix add of TK: each digit of TK is below its radix, so one carry per digit.
     od_x += params.tk_x;

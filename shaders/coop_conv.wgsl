@@ -24,38 +24,8 @@ override TK: u32 = 32u;
 override HAS_BIAS: bool = false;
 override HAS_RESIDUAL: bool = false;
 
-struct Params {
-    batch: u32,
-    in_c: u32,
-    in_d: u32,
-    in_h: u32,
-    in_w: u32,
-    out_c: u32,
-    out_d: u32,
-    out_h: u32,
-    out_w: u32,
-    groups: u32,
-    c_per_group: u32,
-    m_per_group: u32,
-    k_d: u32,
-    k_h: u32,
-    k_w: u32,
-    k_total: u32,
-    stride_d: i32,
-    stride_h: i32,
-    stride_w: i32,
-    pad_d: i32,
-    pad_h: i32,
-    pad_w: i32,
-    dil_d: i32,
-    dil_h: i32,
-    dil_w: i32,
-    n_total: u32,
-    tiles_m: u32,
-    tiles_n: u32,
-}
 
-@group(0) @binding(0) var<uniform> params: Params;
+// Params and its binding 0: shaders/lib/conv_geometry.wgsl.
 @group(0) @binding(1) var<storage, read> input: array<Elem>;
 @group(0) @binding(2) var<storage, read> weight: array<Elem>;
 @group(0) @binding(3) var<storage, read> bias: array<Elem>;
@@ -181,38 +151,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             a_tile[mm * a_stride + kk] = v;
         }
         var k = k0 + ld_row0;
-        var ci = k / k_sp;
-        var r = k % k_sp;
-        var kz = r / k_hw;
-        r = r % k_hw;
-        var ky = r / params.k_w;
-        var kx = r % params.k_w;
+        let r = k % k_sp;
+        var o = vec4<u32>(k / k_sp, r / k_hw, (r % k_hw) / params.k_w, r % params.k_w);
         for (var i = 0u; i < rows_per_thread; i++) {
             var v = f16(0.0);
             if col_valid && k < params.k_total {
-                let iz = base_z + i32(kz) * params.dil_d;
-                let iy = base_y + i32(ky) * params.dil_h;
-                let ix = base_x + i32(kx) * params.dil_w;
+                let iz = base_z + i32(o.y) * params.dil_d;
+                let iy = base_y + i32(o.z) * params.dil_h;
+                let ix = base_x + i32(o.w) * params.dil_w;
                 if iz >= 0 && iz < i32(params.in_d) && iy >= 0 && iy < i32(params.in_h)
                     && ix >= 0 && ix < i32(params.in_w) {
-                    v = f16(input[in_base + ci * in_sp + (u32(iz) * params.in_h + u32(iy)) * params.in_w + u32(ix)]);
+                    v = f16(input[in_base + o.x * in_sp + (u32(iz) * params.in_h + u32(iy)) * params.in_w + u32(ix)]);
                 }
             }
             b_tile[(ld_row0 + i) * b_stride + ld_col] = v;
             k += 1u;
-            kx += 1u;
-            if kx == params.k_w {
-                kx = 0u;
-                ky += 1u;
-                if ky == params.k_h {
-                    ky = 0u;
-                    kz += 1u;
-                    if kz == params.k_d {
-                        kz = 0u;
-                        ci += 1u;
-                    }
-                }
-            }
+            o = next_kernel_offset(o);
         }
         workgroupBarrier();
 

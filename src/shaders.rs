@@ -97,6 +97,8 @@ const PRELUDE_F16_ACC32: &str = include_str!("../shaders/lib/precision_f16_acc32
 /// Shared by every precision.
 const PRELUDE_COMMON: &str = include_str!("../shaders/lib/common.wgsl");
 const PRELUDE_ACTIVATION: &str = include_str!("../shaders/lib/activation.wgsl");
+/// The implicit-GEMM convolutions' `Params` and im2col odometer.
+const LIB_CONV_GEOMETRY: &str = include_str!("../shaders/lib/conv_geometry.wgsl");
 
 impl Shader {
     /// The WGSL extensions this family needs beyond its precision's (directives must precede
@@ -109,6 +111,14 @@ impl Shader {
         }
     }
 
+    /// The family's own libraries from `shaders/lib/`, after the shared preludes.
+    pub fn libraries(self) -> &'static str {
+        match self {
+            Shader::Conv | Shader::CoopConv => LIB_CONV_GEOMETRY,
+            _ => "",
+        }
+    }
+
     /// True for kernels that need cooperative matrices (and the subgroup builtins): built only
     /// for a device that has them (`crate::kernels::Target::coop`).
     pub fn needs_coop(self) -> bool {
@@ -116,7 +126,7 @@ impl Shader {
     }
 
     /// The complete module source for `precision`: the family's extensions, the precision
-    /// prelude, the shared preludes, then the family's file.
+    /// prelude, the shared preludes, the family's libraries, then the family's file.
     pub fn source(self, precision: Precision) -> String {
         let types = match precision {
             Precision::F32 => PRELUDE_F32,
@@ -128,6 +138,7 @@ impl Shader {
             types,
             PRELUDE_COMMON,
             PRELUDE_ACTIVATION,
+            self.libraries(),
             self.body(),
         ]
         .join("\n")

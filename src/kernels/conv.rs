@@ -14,7 +14,8 @@ const OP: &str = "conv";
 const MAX_LOADS: u32 = 16;
 
 crate::gpu_params! {
-    /// Mirrors `Params` in `shaders/conv.wgsl`; spatial fields are 3-D (1-D and 2-D are padded
+    /// Mirrors `Params` in `shaders/lib/conv_geometry.wgsl` (`conv.wgsl` and `coop_conv.wgsl`,
+    /// built by `implicit_gemm_params`); spatial fields are 3-D (1-D and 2-D are padded
     /// with unit leading dimensions).
     pub struct ConvParams {
         pub batch: u32,
@@ -396,7 +397,82 @@ fn conv_impl<B: Binding>(
     splits: Option<u32>,
 ) -> Result<Launch<B>> {
     let out_shape = validate(target, OP, spec, input_shape, weight_shape, epilogue, &b)?;
-    let r = spec.rank();
+    let m_per_group = out_shape[1] / spec.groups;
+    let n_total = input_shape[0] * numel(&out_shape[2..]);
+    let tiling = tiling
+        .unwrap_or_else(|| ConvTiling::for_occupancy(m_per_group, n_total, target.workgroups));
+    tiling.check(target)?;
+    let n_splits = splits.unwrap_or(1) as usize;
+    let (params, reach) = implicit_gemm_params(
+        OP,
+        spec,
+        input_shape,
+        weight_shape,
+        (tiling.tile_m() as usize, tiling.tile_n() as usize),
+        tiling.tk as usize,
+        n_splits,
+    )?;
+    let (k_total, in_s, pad) = (
+        params.k_total as usize,
+        to3(&input_shape[2..], 1),
+        to3(&spec.pad_begin, 0),
+    );
+
+    // The shader header's proofs: whole tiles and chunks drop the m, n, k checks; a gather
+    // that cannot leave the input drops the coordinate checks.
+    let aligned = m_per_group.is_multiple_of(tiling.tile_m() as usize)
+        && n_total.is_multiple_of(tiling.tile_n() as usize)
+        && k_total.is_multiple_of(tiling.tk as usize);
+    let in_range = (0..3).all(|d| pad[d] == 0 && reach[d] < in_s[d]);
+    let mut constants = epilogue.activation.constants().to_vec();
+    constants.extend([
+        ("WG_M", tiling.wg_m as f64),
+        ("WG_N", tiling.wg_n as f64),
+        ("RM", tiling.rm as f64),
+        ("RN", tiling.rn as f64),
+        ("TK", tiling.tk as f64),
+        ("ALIGNED", aligned as u32 as f64),
+        ("IN_RANGE", in_range as u32 as f64),
+        ("HAS_BIAS", b.bias.is_some() as u32 as f64),
+        ("HAS_RESIDUAL", b.residual.is_some() as u32 as f64),
+        ("PARTIAL", splits.is_some() as u32 as f64),
+    ]);
+    // Unused optional inputs are bound to a valid read-only buffer; the flags gate the reads.
+    let total =
+        n_splits as u64 * params.groups as u64 * params.tiles_m as u64 * params.tiles_n as u64;
+    target.launch(
+        Shader::Conv,
+        &constants,
+        &params,
+        &[
+            b.input,
+            b.weight,
+            b.bias.unwrap_or(b.weight),
+            b.residual.unwrap_or(b.input),
+            b.output,
+            // `partial` (Acc): conv_partial passes the scratch as `output`, so both are it.
+            b.output,
+        ],
+        total,
+    )
+}
+
+/// The `Params` both implicit-GEMM kernels take (`conv.wgsl`, `coop_conv.wgsl`:
+/// `shaders/lib/conv_geometry.wgsl`) for a valid convolution with `(tile_m, tile_n)` output
+/// tiles and K-chunks of `tk`, over `splits` ranges of the reduction (1: none; each a whole
+/// number of chunks, the last possibly short or empty), checking that every flat index the
+/// kernels form fits u32 and every coordinate i32. Also returns each dimension's input reach,
+/// `(out - 1) * stride + (k - 1) * dilation` (rank 3, unit dims first).
+pub(crate) fn implicit_gemm_params(
+    op: &'static str,
+    spec: &ConvSpec,
+    input_shape: &[usize],
+    weight_shape: &[usize],
+    (tile_m, tile_n): (usize, usize),
+    tk: usize,
+    splits: usize,
+) -> Result<(ConvParams, [usize; 3])> {
+    let out_shape = spec.output_shape(input_shape, weight_shape)?;
     let groups = spec.groups;
     let (batch, in_c, out_c) = (input_shape[0], input_shape[1], out_shape[1]);
     let in_s = to3(&input_shape[2..], 1);
@@ -405,39 +481,30 @@ fn conv_impl<B: Binding>(
     let stride = to3(&spec.stride, 1);
     let pad = to3(&spec.pad_begin, 0);
     let dil = to3(&spec.dilation, 1);
-    debug_assert_eq!(spec.kernel.len(), r);
-
     let m_per_group = out_c / groups;
     let k_total = (in_c / groups) * numel(&spec.kernel);
     let n_total = batch * numel(&out_shape[2..]);
-    let tiling = tiling
-        .unwrap_or_else(|| ConvTiling::for_occupancy(m_per_group, n_total, target.workgroups));
-    tiling.check(target)?;
-    let tiles_m = m_per_group.div_ceil(tiling.tile_m() as usize);
-    let tiles_n = n_total.div_ceil(tiling.tile_n() as usize);
-    // Split ranges are whole TK chunks (the last may be shorter or, for a split count close to
-    // K / TK, empty: its slice is then all zeros, still written).
-    let n_splits = splits.unwrap_or(1) as usize;
-    let k_chunk = k_total
-        .div_ceil(n_splits)
-        .div_ceil(tiling.tk as usize)
-        .max(1)
-        * tiling.tk as usize;
-
-    // Every flat index the shader forms must fit in u32.
+    let k_chunk = k_total.div_ceil(splits).div_ceil(tk).max(1) * tk;
     for (what, n) in [
         ("input elements", numel(input_shape)),
         ("weight elements", numel(weight_shape)),
         ("output elements", numel(&out_shape)),
+        // The last K-chunk's rows run up to k_total rounded up to tk.
+        ("reduction length", k_total + tk),
     ] {
-        to_u32(OP, what, n)?;
+        to_u32(op, what, n)?;
     }
-    let u = |what: &str, v: usize| to_u32(OP, what, v);
+    let u = |what: &str, v: usize| to_u32(op, what, v);
     let i = |what: &str, v: usize| -> Result<i32> {
         i32::try_from(v).map_err(|_| {
-            Error::invalid_op(OP, format!("{what} {v} does not fit the kernel's i32 math"))
+            Error::invalid_op(op, format!("{what} {v} does not fit the kernel's i32 math"))
         })
     };
+    let reach: [usize; 3] =
+        std::array::from_fn(|d| out_s[d].saturating_sub(1) * stride[d] + (k[d] - 1) * dil[d]);
+    for d in 0..3 {
+        i("input coordinate", reach[d] + pad[d])?;
+    }
     let params = ConvParams {
         batch: u("batch", batch)?,
         in_c: u("channels", in_c)?,
@@ -465,57 +532,15 @@ fn conv_impl<B: Binding>(
         dil_h: i("dilation", dil[1])?,
         dil_w: i("dilation", dil[2])?,
         n_total: u("output pixels", n_total)?,
-        tiles_m: u("tiles", tiles_m)?,
-        tiles_n: u("tiles", tiles_n)?,
+        tiles_m: u("tiles", m_per_group.div_ceil(tile_m))?,
+        tiles_n: u("tiles", n_total.div_ceil(tile_n))?,
         k_chunk: u("split range", k_chunk)?,
-        splits: u("splits", n_splits)?,
-        tk_c: u("chunk", tiling.tk as usize / (k[0] * k[1] * k[2]))?,
-        tk_z: u("chunk", tiling.tk as usize / (k[1] * k[2]) % k[0])?,
-        tk_y: u("chunk", tiling.tk as usize / k[2] % k[1])?,
-        tk_x: u("chunk", tiling.tk as usize % k[2])?,
+        splits: u("splits", splits)?,
+        tk_c: u("chunk", tk / (k[0] * k[1] * k[2]))?,
+        tk_z: u("chunk", tk / (k[1] * k[2]) % k[0])?,
+        tk_y: u("chunk", tk / k[2] % k[1])?,
+        tk_x: u("chunk", tk % k[2])?,
         ..Default::default()
     };
-    // Input coordinates reach (out-1)*stride + (k-1)*dilation; keep them inside i32.
-    let reach: [usize; 3] =
-        std::array::from_fn(|d| out_s[d].saturating_sub(1) * stride[d] + (k[d] - 1) * dil[d]);
-    for d in 0..3 {
-        i("input coordinate", reach[d] + pad[d])?;
-    }
-
-    // The shader header's proofs: whole tiles and chunks drop the m, n, k checks; a gather
-    // that cannot leave the input drops the coordinate checks.
-    let aligned = m_per_group.is_multiple_of(tiling.tile_m() as usize)
-        && n_total.is_multiple_of(tiling.tile_n() as usize)
-        && k_total.is_multiple_of(tiling.tk as usize);
-    let in_range = (0..3).all(|d| pad[d] == 0 && reach[d] < in_s[d]);
-    let mut constants = epilogue.activation.constants().to_vec();
-    constants.extend([
-        ("WG_M", tiling.wg_m as f64),
-        ("WG_N", tiling.wg_n as f64),
-        ("RM", tiling.rm as f64),
-        ("RN", tiling.rn as f64),
-        ("TK", tiling.tk as f64),
-        ("ALIGNED", aligned as u32 as f64),
-        ("IN_RANGE", in_range as u32 as f64),
-        ("HAS_BIAS", b.bias.is_some() as u32 as f64),
-        ("HAS_RESIDUAL", b.residual.is_some() as u32 as f64),
-        ("PARTIAL", splits.is_some() as u32 as f64),
-    ]);
-    // Unused optional inputs are bound to a valid read-only buffer; the flags gate the reads.
-    let total = (n_splits * groups * tiles_m) as u64 * tiles_n as u64;
-    target.launch(
-        Shader::Conv,
-        &constants,
-        &params,
-        &[
-            b.input,
-            b.weight,
-            b.bias.unwrap_or(b.weight),
-            b.residual.unwrap_or(b.input),
-            b.output,
-            // `partial` (Acc): conv_partial passes the scratch as `output`, so both are it.
-            b.output,
-        ],
-        total,
-    )
+    Ok((params, reach))
 }

@@ -9,12 +9,10 @@
 //! relies on it (`crate::tune::self_check`).
 
 use crate::error::{Error, Result};
-use crate::kernels::conv::{to3, validate};
-use crate::kernels::eltwise::to_u32;
+use crate::kernels::conv::{implicit_gemm_params, validate};
 use crate::kernels::{Binding, ConvBindings, Launch, Target};
 use crate::ops::{ConvSpec, Epilogue};
 use crate::shaders::Shader;
-use crate::tensor::numel;
 
 const OP: &str = "coop_conv";
 /// Side of one cooperative-matrix block (the only size the kernel is written for).
@@ -52,41 +50,6 @@ impl CoopConfig {
         (usable && subgroup_min == subgroup_max && subgroup_min > 0).then_some(Self {
             subgroup_size: subgroup_min,
         })
-    }
-}
-
-crate::gpu_params! {
-    /// Mirrors `Params` in `shaders/coop_conv.wgsl`; spatial fields are 3-D (1-D and 2-D are
-    /// padded with unit leading dimensions).
-    pub struct CoopConvParams {
-        pub batch: u32,
-        pub in_c: u32,
-        pub in_d: u32,
-        pub in_h: u32,
-        pub in_w: u32,
-        pub out_c: u32,
-        pub out_d: u32,
-        pub out_h: u32,
-        pub out_w: u32,
-        pub groups: u32,
-        pub c_per_group: u32,
-        pub m_per_group: u32,
-        pub k_d: u32,
-        pub k_h: u32,
-        pub k_w: u32,
-        pub k_total: u32,
-        pub stride_d: i32,
-        pub stride_h: i32,
-        pub stride_w: i32,
-        pub pad_d: i32,
-        pub pad_h: i32,
-        pub pad_w: i32,
-        pub dil_d: i32,
-        pub dil_h: i32,
-        pub dil_w: i32,
-        pub n_total: u32,
-        pub tiles_m: u32,
-        pub tiles_n: u32,
     }
 }
 
@@ -246,71 +209,16 @@ pub fn coop_conv<B: Binding>(
         });
     };
     tiling.check(target, config)?;
-    let out_shape = validate(target, OP, spec, input_shape, weight_shape, epilogue, &b)?;
-    let groups = spec.groups;
-    let (batch, in_c, out_c) = (input_shape[0], input_shape[1], out_shape[1]);
-    let in_s = to3(&input_shape[2..], 1);
-    let out_s = to3(&out_shape[2..], 1);
-    let k = to3(&spec.kernel, 1);
-    let stride = to3(&spec.stride, 1);
-    let pad = to3(&spec.pad_begin, 0);
-    let dil = to3(&spec.dilation, 1);
-    let m_per_group = out_c / groups;
-    let k_total = (in_c / groups) * numel(&spec.kernel);
-    let n_total = batch * numel(&out_shape[2..]);
-    let tiles_m = m_per_group.div_ceil(tiling.tile_m() as usize);
-    let tiles_n = n_total.div_ceil(tiling.tile_n() as usize);
-
-    // Every flat index the shader forms must fit in u32, every coordinate in i32.
-    for (what, n) in [
-        ("input elements", numel(input_shape)),
-        ("weight elements", numel(weight_shape)),
-        ("output elements", numel(&out_shape)),
-        // The last K-chunk's rows run up to k_total rounded up to tk.
-        ("reduction length", k_total + tiling.tk as usize),
-    ] {
-        to_u32(OP, what, n)?;
-    }
-    let u = |what: &str, v: usize| to_u32(OP, what, v);
-    let i = |what: &str, v: usize| -> Result<i32> {
-        i32::try_from(v).map_err(|_| {
-            Error::invalid_op(OP, format!("{what} {v} does not fit the kernel's i32 math"))
-        })
-    };
-    for d in 0..3 {
-        let reach = out_s[d].saturating_sub(1) * stride[d] + (k[d] - 1) * dil[d];
-        i("input coordinate", reach + pad[d])?;
-    }
-    let params = CoopConvParams {
-        batch: u("batch", batch)?,
-        in_c: u("channels", in_c)?,
-        in_d: u("input depth", in_s[0])?,
-        in_h: u("input height", in_s[1])?,
-        in_w: u("input width", in_s[2])?,
-        out_c: u("output channels", out_c)?,
-        out_d: u("output depth", out_s[0])?,
-        out_h: u("output height", out_s[1])?,
-        out_w: u("output width", out_s[2])?,
-        groups: u("groups", groups)?,
-        c_per_group: u("channels per group", in_c / groups)?,
-        m_per_group: u("output channels per group", m_per_group)?,
-        k_d: u("kernel", k[0])?,
-        k_h: u("kernel", k[1])?,
-        k_w: u("kernel", k[2])?,
-        k_total: u("reduction length", k_total)?,
-        stride_d: i("stride", stride[0])?,
-        stride_h: i("stride", stride[1])?,
-        stride_w: i("stride", stride[2])?,
-        pad_d: i("padding", pad[0])?,
-        pad_h: i("padding", pad[1])?,
-        pad_w: i("padding", pad[2])?,
-        dil_d: i("dilation", dil[0])?,
-        dil_h: i("dilation", dil[1])?,
-        dil_w: i("dilation", dil[2])?,
-        n_total: u("output pixels", n_total)?,
-        tiles_m: u("tiles", tiles_m)?,
-        tiles_n: u("tiles", tiles_n)?,
-    };
+    validate(target, OP, spec, input_shape, weight_shape, epilogue, &b)?;
+    let (params, _) = implicit_gemm_params(
+        OP,
+        spec,
+        input_shape,
+        weight_shape,
+        (tiling.tile_m() as usize, tiling.tile_n() as usize),
+        tiling.tk as usize,
+        1,
+    )?;
     let mut constants = epilogue.activation.constants().to_vec();
     constants.extend(tiling_constants(tiling, config));
     constants.extend([
@@ -318,7 +226,7 @@ pub fn coop_conv<B: Binding>(
         ("HAS_RESIDUAL", b.residual.is_some() as u32 as f64),
     ]);
     // Unused optional inputs are bound to a valid read-only buffer; the flags gate the reads.
-    let total = (groups * tiles_m) as u64 * tiles_n as u64;
+    let total = params.groups as u64 * params.tiles_m as u64 * params.tiles_n as u64;
     target.launch(
         Shader::CoopConv,
         &constants,

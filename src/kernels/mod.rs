@@ -58,7 +58,7 @@ pub fn params_layout(shader: Shader) -> (&'static [(&'static str, usize)], usize
         Shader::WinogradInput => of::<winograd::WinogradInputParams>(),
         Shader::WinogradOutput => of::<winograd::WinogradOutputParams>(),
         Shader::Convert => of::<convert::ConvertParams>(),
-        Shader::CoopConv => of::<coop_conv::CoopConvParams>(),
+        Shader::CoopConv => of::<conv::ConvParams>(),
     }
 }
 
