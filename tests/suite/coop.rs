@@ -53,7 +53,7 @@ fn h100(sg: u32, precision: Precision) -> Target {
 
 /// A binding of `size` bytes at offset 0 (the builder checks sizes and alignment only).
 #[derive(Clone, Copy, Debug, PartialEq)]
-struct Bytes(u64);
+pub struct Bytes(pub u64);
 
 impl Binding for Bytes {
     fn offset(&self) -> u64 {
