@@ -7,7 +7,8 @@
 //! `U = G g G^T` is done once on the host in f64 ([`transform_weights`]); per run the input
 //! pass writes `V = B^T d B` for every tile, the GEMM pass multiplies, for each of the 16
 //! transform points, `U[p]` (`[O, C]`) by `V[p]` (`[C, tiles]`), and the output pass applies
-//! `A^T . A` plus the epilogue.
+//! `A^T . A` plus the epilogue. [`super::winograd_fused`] computes the same in one dispatch,
+//! `V` and `M` in workgroup memory (the heuristic's choice); this one stays a tuner candidate.
 //!
 //! Why F(2x2, 3x3) and not F(4x4, 3x3): its transforms hold only 0, +-1 and +-1/2, so the
 //! input and output transforms are exact adds and the weight transform rounds once; F(4x4)'s

@@ -64,7 +64,11 @@ proptest! {
 /// 3x3 unpadded image (one output); 1 and 9 channels (one chunk, a partial second chunk).
 #[test]
 fn single_output_maps() {
-    for (shape, pad) in [([1usize, 1, 1, 1], 1usize), ([2, 9, 1, 1], 1), ([1, 9, 3, 3], 0)] {
+    for (shape, pad) in [
+        ([1usize, 1, 1, 1], 1usize),
+        ([2, 9, 1, 1], 1),
+        ([1, 9, 3, 3], 0),
+    ] {
         let p = ConvProblem::new(ConvSpec::conv2d(3, 3).pad(pad), &shape, 3)
             .residual(true)
             .act(Activation::Relu);
@@ -82,7 +86,11 @@ fn map_smaller_than_the_kernel_is_refused() {
     assert!(shape_err.is_err(), "{shape_err:?}");
     let g = crate::common::gpu();
     let got = p.data().and_then(|d| p.launch(g, &d, &FUSED));
-    assert!(matches!(got, Err(Error::InvalidOp { .. })), "{:?}", got.err());
+    assert!(
+        matches!(got, Err(Error::InvalidOp { .. })),
+        "{:?}",
+        got.err()
+    );
 }
 
 /// Several workgroups along both output channels (48: three blocks of 16) and tiles (2 images
@@ -172,13 +180,16 @@ fn heuristic_picks_the_fused_kernel() {
         let c = algorithm::candidates(&spec, &x, &w, &wgpu::Limits::default());
         assert!(c.contains(&FUSED), "{c:?}");
         assert!(
-            c.iter().any(|a| matches!(a, ConvAlgorithm::Winograd { .. })),
+            c.iter()
+                .any(|a| matches!(a, ConvAlgorithm::Winograd { .. })),
             "{c:?}"
         );
     }
     let (x, w) = ([1usize, 64, 56, 56], [64usize, 64, 3, 3]);
-    let mut small = wgpu::Limits::default();
-    small.max_compute_workgroup_storage_size = 16 * 1024 - 1;
+    let small = wgpu::Limits {
+        max_compute_workgroup_storage_size: 16 * 1024 - 1,
+        ..wgpu::Limits::default()
+    };
     let target = Target::new(small.clone());
     assert!(matches!(
         algorithm::heuristic_for(&target, &spec, &x, &w),
@@ -202,8 +213,10 @@ fn workgroup_memory_over_the_limit_is_a_typed_error() {
     assert_eq!(workgroup_bytes(Precision::F32), 16 * 1024);
     assert_eq!(workgroup_bytes(Precision::F16AccF32), 16 * 1024);
     assert_eq!(workgroup_bytes(Precision::F16), 8 * 1024);
-    let mut limits = wgpu::Limits::default();
-    limits.max_compute_workgroup_storage_size = 8 * 1024;
+    let limits = wgpu::Limits {
+        max_compute_workgroup_storage_size: 8 * 1024,
+        ..wgpu::Limits::default()
+    };
     let target = Target::new(limits);
     let spec = ConvSpec::conv2d(3, 3).pad(1);
     let (x, w) = ([1usize, 8, 6, 6], [8usize, 8, 3, 3]);
