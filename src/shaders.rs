@@ -55,6 +55,7 @@ shaders! {
     SplitkReduce => "splitk_reduce.wgsl",
     WinogradInput => "winograd_input.wgsl",
     WinogradOutput => "winograd_output.wgsl",
+    WinogradFused => "winograd_fused.wgsl",
     Convert => "convert.wgsl",
     CoopConv => "coop_conv.wgsl",
 }

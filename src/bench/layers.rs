@@ -79,6 +79,7 @@ fn prepare_conv(
         ConvAlgorithm::SplitK { .. } => "conv_splitk",
         ConvAlgorithm::GemmSplitK { .. } => "pointwise_splitk",
         ConvAlgorithm::Winograd { .. } => "winograd",
+        ConvAlgorithm::WinogradFused => "winograd_fused",
         ConvAlgorithm::Coop(_) => "coop_conv",
     };
     let (dispatches, buffers) = p.launch(gpu, &d, &a)?.into_parts();

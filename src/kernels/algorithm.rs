@@ -15,6 +15,7 @@ use crate::kernels::matmul::GemmTiling;
 use crate::kernels::splitk::Partial;
 use crate::kernels::{
     Binding, ConvBindings, Launch, Target, conv, depthwise, matmul, splitk, winograd,
+    winograd_fused,
 };
 use crate::ops::{ConvSpec, Epilogue};
 use crate::precision::Precision;
@@ -55,6 +56,10 @@ pub enum ConvAlgorithm {
         /// Tiling of the batched GEMM.
         gemm: GemmTiling,
     },
+    /// `winograd_fused.wgsl`: Winograd F(2x2, 3x3) in one dispatch, transforms and products
+    /// in workgroup memory (no scratch), same host-transformed weights and applicability as
+    /// [`ConvAlgorithm::Winograd`].
+    WinogradFused,
     /// `coop_conv.wgsl`: implicit GEMM on cooperative matrices (tensor cores), f16 operands
     /// and f32 sums, one dispatch (any convolution; only on a target with
     /// [`Target::tensor_cores`]).
@@ -76,9 +81,10 @@ pub const SPLITK_MAX_SPLITS: u32 = 32;
 pub const WINOGRAD_MIN_CHANNELS: usize = 64;
 /// ... and its batched GEMM has at least this many columns (2x2 tiles over the batch).
 pub const WINOGRAD_MIN_TILES: usize = 32;
-/// ... and each transformed tensor (4x the input or output) stays below half of WebGPU's
-/// default `max_storage_buffer_binding_size`, so large maps fall back to the implicit GEMM
-/// instead of failing a device limit.
+/// ... and, for the three-pass kernel only (the fused one has no scratch), each transformed
+/// tensor (4x the input or output) stays below half of WebGPU's default
+/// `max_storage_buffer_binding_size`, so large maps fall back to the implicit GEMM instead of
+/// failing a device limit.
 pub const WINOGRAD_MAX_SCRATCH_BYTES: u64 = 64 << 20;
 
 /// The shapes of a convolution problem, validated.
@@ -119,6 +125,7 @@ impl ConvAlgorithm {
             ConvAlgorithm::Implicit(_)
             | ConvAlgorithm::Gemm(_)
             | ConvAlgorithm::Depthwise
+            | ConvAlgorithm::WinogradFused
             | ConvAlgorithm::Coop(_) => 1,
             ConvAlgorithm::SplitK { .. } | ConvAlgorithm::GemmSplitK { .. } => 2,
             ConvAlgorithm::Winograd { .. } => 3,
@@ -128,7 +135,10 @@ impl ConvAlgorithm {
     /// True when the weights bound are not the op's own but a host transform of them
     /// (the planner uploads the transform).
     pub fn transforms_weights(&self) -> bool {
-        matches!(self, ConvAlgorithm::Winograd { .. })
+        matches!(
+            self,
+            ConvAlgorithm::Winograd { .. } | ConvAlgorithm::WinogradFused
+        )
     }
 
     /// Checks that this algorithm can run `spec` on these shapes (shape rules, not device
@@ -170,10 +180,12 @@ impl ConvAlgorithm {
             ConvAlgorithm::Winograd { tile, .. } if tile != 2 => {
                 refuse("only F(2x2, 3x3) (tile 2) is implemented")
             }
-            ConvAlgorithm::Winograd { .. } if !winograd_applies(spec) => {
+            ConvAlgorithm::Winograd { .. } | ConvAlgorithm::WinogradFused
+                if !winograd_applies(spec) =>
+            {
                 refuse("Winograd needs a 2-D 3x3 kernel, stride 1, dilation 1 and one group")
             }
-            ConvAlgorithm::Winograd { .. } => Ok(()),
+            ConvAlgorithm::Winograd { .. } | ConvAlgorithm::WinogradFused => Ok(()),
             ConvAlgorithm::Coop(_) => Ok(()),
         }
     }
@@ -259,7 +271,8 @@ pub fn candidates(
                 .map(|&tiling| ConvAlgorithm::SplitK { tiling, splits }),
         );
     }
-    if winograd_applies(spec) {
+    if winograd_applies(spec) && input[1] > 0 {
+        v.push(ConvAlgorithm::WinogradFused);
         let (o, c) = (weight[0], input[1]);
         v.extend(
             GemmTiling::candidates(o, winograd_tiles(&s.out), limits)
@@ -272,7 +285,12 @@ pub fn candidates(
     if !v.contains(&h) {
         v.push(h);
     }
-    v.retain(|a| a.supports(spec, input, weight).is_ok() && implemented(a));
+    let fused_fits = fused_winograd_fits(limits);
+    v.retain(|a| {
+        a.supports(spec, input, weight).is_ok()
+            && implemented(a)
+            && (fused_fits || *a != ConvAlgorithm::WinogradFused)
+    });
     v
 }
 
@@ -342,7 +360,15 @@ pub fn heuristic_for(
     {
         return ConvAlgorithm::Coop(t);
     }
-    scalar_heuristic(target.workgroups, spec, input, weight)
+    let fits = fused_winograd_fits(&target.limits);
+    scalar_heuristic(target.workgroups, fits, spec, input, weight)
+}
+
+/// True when the fused Winograd kernel's workgroup memory (16 KiB with f32 sums, the most any
+/// precision needs) fits `limits`; WebGPU's default limit is exactly that.
+fn fused_winograd_fits(limits: &wgpu::Limits) -> bool {
+    winograd_fused::workgroup_bytes(Precision::F32)
+        <= limits.max_compute_workgroup_storage_size as u64
 }
 
 /// The split count for a GEMM with `tiles` output tiles and reduction `k`, or `None` when the
@@ -361,11 +387,15 @@ fn splitk_splits(tiles: u64, k: usize, workgroups: u64) -> Option<u32> {
 /// implicit GEMM, whose dispatch then reports the error):
 /// - depthwise (`groups == C`, 2-D): the depthwise kernel;
 /// - Winograd F(2x2, 3x3) for 3x3 / stride 1 / dilation 1 / one group with C and O >= 64 and
-///   at least 32 2x2 tiles: it saves 2.25x the multiplies (16 per 4 outputs instead of 36) but
-///   writes and reads back 16/4 = 4x the input and 4x the output in its transformed forms, so
-///   it pays only where the layer is compute bound: saved 10*C*O FLOPs per output pixel
-///   against ~32*(C+O) extra bytes, i.e. C*O/(C+O) above ~3x a GPU's FLOP/byte ridge (10-20):
-///   C, O >= 64; and while each transformed tensor stays under 64 MiB;
+///   at least 32 2x2 tiles: it saves 2.25x the multiplies (16 per 4 outputs instead of 36).
+///   The fused kernel ([`ConvAlgorithm::WinogradFused`]) keeps its transformed tensors in
+///   workgroup memory, so the 64 MiB scratch cap does not apply to it. The thresholds are
+///   the three-pass kernel's, whose 4x input and 4x output round trips made it pay only where
+///   the layer is compute bound (saved 10*C*O FLOPs per output pixel against ~32*(C+O) extra
+///   bytes: C*O/(C+O) above ~3x a GPU's FLOP/byte ridge of 10-20); whether the fused kernel
+///   pays below them is unmeasured on a real GPU. The three-pass kernel is chosen only where
+///   the fused one's 16 KiB of workgroup memory exceeds the device's limit (and while each
+///   transformed tensor stays under 64 MiB); it stays a tuner candidate;
 /// - split-K when the implicit GEMM (or pointwise GEMM) launches fewer than 128 workgroups and
 ///   the reduction is long: splits = min(256 / tiles, K / 256, 32), so the launch approaches
 ///   ~256 workgroups while each split still reduces >= 256 terms;
@@ -376,12 +406,15 @@ fn splitk_splits(tiles: u64, k: usize, workgroups: u64) -> Option<u32> {
 /// The figures 256 and 128 are for a GPU of unknown size ([`TARGET_WORKGROUPS`]);
 /// [`heuristic_for`] takes the adapter's own.
 pub fn heuristic(spec: &ConvSpec, input: &[usize], weight: &[usize]) -> ConvAlgorithm {
-    scalar_heuristic(TARGET_WORKGROUPS, spec, input, weight)
+    let fits = fused_winograd_fits(&wgpu::Limits::default());
+    scalar_heuristic(TARGET_WORKGROUPS, fits, spec, input, weight)
 }
 
-/// [`heuristic`] for a GPU that wants `workgroups` in flight (`Target::workgroups`).
+/// [`heuristic`] for a GPU that wants `workgroups` in flight (`Target::workgroups`), where the
+/// fused Winograd kernel fits the workgroup memory or not (`fused_fits`).
 fn scalar_heuristic(
     workgroups: u64,
+    fused_fits: bool,
     spec: &ConvSpec,
     input: &[usize],
     weight: &[usize],
@@ -392,10 +425,14 @@ fn scalar_heuristic(
     if depthwise::is_depthwise(spec, input) {
         return ConvAlgorithm::Depthwise;
     }
-    if winograd_applies(spec)
+    let winograd_pays = winograd_applies(spec)
         && input[1] >= WINOGRAD_MIN_CHANNELS
         && weight[0] >= WINOGRAD_MIN_CHANNELS
-        && winograd_tiles(&s.out) >= WINOGRAD_MIN_TILES
+        && winograd_tiles(&s.out) >= WINOGRAD_MIN_TILES;
+    if winograd_pays && fused_fits {
+        return ConvAlgorithm::WinogradFused;
+    }
+    if winograd_pays
         // Capped at f32 sizes, so that the choice does not depend on the precision.
         && winograd::scratch_bytes(input, &s.out, Precision::F32)
             .iter()
@@ -549,6 +586,9 @@ pub fn conv_with<B: Binding>(
             [scratch[0], scratch[1]],
         )?
         .into(),
+        ConvAlgorithm::WinogradFused => vec![winograd_fused::winograd_fused(
+            target, spec, input, weight, epilogue, b,
+        )?],
         ConvAlgorithm::Coop(t) => vec![coop_conv::coop_conv(
             target, spec, input, weight, epilogue, b, t,
         )?],

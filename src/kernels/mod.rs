@@ -28,6 +28,7 @@ pub mod softmax;
 pub mod splitk;
 pub mod strided_copy;
 pub mod winograd;
+pub mod winograd_fused;
 
 pub use launch::{Binding, GpuParams, Launch, Target};
 
@@ -57,6 +58,7 @@ pub fn params_layout(shader: Shader) -> (&'static [(&'static str, usize)], usize
         Shader::SplitkReduce => of::<splitk::SplitkReduceParams>(),
         Shader::WinogradInput => of::<winograd::WinogradInputParams>(),
         Shader::WinogradOutput => of::<winograd::WinogradOutputParams>(),
+        Shader::WinogradFused => of::<winograd_fused::WinogradFusedParams>(),
         Shader::Convert => of::<convert::ConvertParams>(),
         Shader::CoopConv => of::<conv::ConvParams>(),
     }

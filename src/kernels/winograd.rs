@@ -7,7 +7,8 @@
 //! `U = G g G^T` is done once on the host in f64 ([`transform_weights`]); per run the input
 //! pass writes `V = B^T d B` for every tile, the GEMM pass multiplies, for each of the 16
 //! transform points, `U[p]` (`[O, C]`) by `V[p]` (`[C, tiles]`), and the output pass applies
-//! `A^T . A` plus the epilogue.
+//! `A^T . A` plus the epilogue. [`super::winograd_fused`] computes the same in one dispatch,
+//! `V` and `M` in workgroup memory (the heuristic's choice); this one stays a tuner candidate.
 //!
 //! Why F(2x2, 3x3) and not F(4x4, 3x3): its transforms hold only 0, +-1 and +-1/2, so the
 //! input and output transforms are exact adds and the weight transform rounds once; F(4x4)'s
@@ -142,6 +143,57 @@ pub fn scratch_bytes(input_shape: &[usize], out_shape: &[usize], precision: Prec
     [f(POINTS * input_shape[1] * p), f(POINTS * out_shape[1] * p)]
 }
 
+/// Checks a Winograd F(2x2, 3x3) convolution for `op`: the layer's geometry, the bindings
+/// against the op's shapes and `b.weight` against [`transform_weights`]' `[16, O, C]`; returns
+/// the output shape.
+pub(crate) fn validate<B: Binding>(
+    target: &Target,
+    op: &str,
+    spec: &ConvSpec,
+    input_shape: &[usize],
+    weight_shape: &[usize],
+    epilogue: Epilogue,
+    b: &ConvBindings<B>,
+) -> Result<Vec<usize>> {
+    if !crate::kernels::algorithm::winograd_applies(spec) {
+        spec.validate(op)?;
+        return Err(Error::invalid_op(
+            op,
+            format!(
+                "needs a 2-D 3x3 kernel, stride 1, dilation 1 and one group; got kernel {:?}, stride {:?}, dilation {:?}, groups {}",
+                spec.kernel, spec.stride, spec.dilation, spec.groups
+            ),
+        ));
+    }
+    // The transformed weights are 16/9 the size of the raw ones: check them against that, and
+    // the other bindings against the op's shapes.
+    let raw_weight = b.weight.resized(target.elem_bytes(numel(weight_shape)));
+    let out_shape = conv::validate(
+        target,
+        op,
+        spec,
+        input_shape,
+        weight_shape,
+        epilogue,
+        &ConvBindings {
+            weight: raw_weight,
+            ..*b
+        },
+    )?;
+    let (c, o) = (input_shape[1], out_shape[1]);
+    let u_bytes = target.elem_bytes(POINTS * o * c);
+    if b.weight.size() < u_bytes {
+        return Err(Error::invalid_op(
+            op,
+            format!(
+                "transformed weight binding of {} bytes is too small for [16, {o}, {c}] ({u_bytes} bytes)",
+                b.weight.size()
+            ),
+        ));
+    }
+    Ok(out_shape)
+}
+
 /// `output = act(conv(input, weight) + bias + residual)` by Winograd F(2x2, 3x3) in three
 /// dispatches. `b.weight` holds [`transform_weights`] of the `[O, C, 3, 3]` weights of shape
 /// `weight_shape`; `scratch` is `[V, M]` of [`scratch_bytes`], in buffers apart from each other,
@@ -157,42 +209,8 @@ pub fn winograd<B: Binding>(
     tiling: Option<GemmTiling>,
     scratch: [B; 2],
 ) -> Result<[Launch<B>; 3]> {
-    if !crate::kernels::algorithm::winograd_applies(spec) {
-        spec.validate(OP)?;
-        return Err(Error::invalid_op(
-            OP,
-            format!(
-                "needs a 2-D 3x3 kernel, stride 1, dilation 1 and one group; got kernel {:?}, stride {:?}, dilation {:?}, groups {}",
-                spec.kernel, spec.stride, spec.dilation, spec.groups
-            ),
-        ));
-    }
-    // The transformed weights are 16/9 the size of the raw ones: check them against that, and
-    // the other bindings against the op's shapes.
-    let raw_weight = b.weight.resized(target.elem_bytes(numel(weight_shape)));
-    let out_shape = conv::validate(
-        target,
-        OP,
-        spec,
-        input_shape,
-        weight_shape,
-        epilogue,
-        &ConvBindings {
-            weight: raw_weight,
-            ..b
-        },
-    )?;
+    let out_shape = validate(target, OP, spec, input_shape, weight_shape, epilogue, &b)?;
     let (c, o) = (input_shape[1], out_shape[1]);
-    let u_bytes = target.elem_bytes(POINTS * o * c);
-    if b.weight.size() < u_bytes {
-        return Err(Error::invalid_op(
-            OP,
-            format!(
-                "transformed weight binding of {} bytes is too small for [16, {o}, {c}] ({u_bytes} bytes)",
-                b.weight.size()
-            ),
-        ));
-    }
     let need = scratch_bytes(input_shape, &out_shape, target.precision());
     for (r, n) in scratch.iter().zip(need) {
         if r.size() < n {

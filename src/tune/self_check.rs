@@ -44,6 +44,7 @@ pub fn is_fast_path(a: &ConvAlgorithm) -> bool {
         ConvAlgorithm::SplitK { .. }
             | ConvAlgorithm::GemmSplitK { .. }
             | ConvAlgorithm::Winograd { .. }
+            | ConvAlgorithm::WinogradFused
             | ConvAlgorithm::Coop(_)
     )
 }
@@ -88,10 +89,12 @@ impl FastPathCheck {
         self.comparison.as_ref().map_or(f64::NAN, |c| c.max_abs)
     }
 
-    /// The algorithm's family name (`winograd`, `split-k`, `gemm-split-k`, `tensor-cores`).
+    /// The algorithm's family name (`winograd`, `winograd-fused`, `split-k`, `gemm-split-k`,
+    /// `tensor-cores`).
     pub fn family(&self) -> &'static str {
         match self.algorithm {
             ConvAlgorithm::Winograd { .. } => "winograd",
+            ConvAlgorithm::WinogradFused => "winograd-fused",
             ConvAlgorithm::SplitK { .. } => "split-k",
             ConvAlgorithm::GemmSplitK { .. } => "gemm-split-k",
             ConvAlgorithm::Coop(_) => "tensor-cores",
@@ -145,10 +148,13 @@ impl std::fmt::Display for FastPathCheck {
 /// The stated bound of `a` over `k` products in the f16 `precision` (f32's accumulation bound
 /// is far below [`MAX_GAMMA`] at any K a check has). Tensor cores multiply f16 operands and
 /// sum in f32 in every precision: f16-acc32's bound (its output rounding to f16 included,
-/// which f32 storage only skips).
+/// which f32 storage only skips). The fused Winograd kernel rounds no more than the
+/// three-pass one (`kernels::winograd_fused`): the same bound.
 fn f16_bound(a: &ConvAlgorithm, k: usize, precision: Precision) -> F16Tolerance {
     match a {
-        ConvAlgorithm::Winograd { .. } => winograd::f16_tolerance(k, precision),
+        ConvAlgorithm::Winograd { .. } | ConvAlgorithm::WinogradFused => {
+            winograd::f16_tolerance(k, precision)
+        }
         ConvAlgorithm::Coop(_) => F16Tolerance::new(k, Precision::F16AccF32),
         _ => F16Tolerance::new(k, precision),
     }
@@ -202,7 +208,7 @@ fn map(t: &Tensor, f: impl Fn(f32) -> f32) -> Tensor {
 fn run_check(gpu: &Gpu, p: &ConvProblem, a: &ConvAlgorithm) -> Result<(Comparison, Tolerance)> {
     let precision = gpu.precision();
     let k = p.k();
-    let wino = matches!(a, ConvAlgorithm::Winograd { .. });
+    let wino = a.transforms_weights();
     let data = p.data()?;
     // Tensor cores round f32 operands to f16 too (the f32 opt-in).
     let f16_operands = precision.is_f16() || matches!(a, ConvAlgorithm::Coop(_));

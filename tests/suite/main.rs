@@ -57,4 +57,5 @@ mod traffic;
 mod validate;
 mod views;
 mod winograd;
+mod winograd_fused;
 mod zoo;

@@ -220,7 +220,7 @@ fn runtime_weights_never_run_winograd() {
         plan.steps[0].params.is_empty(),
         "run-time weights are no parameters"
     );
-    // With constant weights the same shape does run Winograd.
+    // With constant weights the same shape does run Winograd (the fused kernel).
     let mut c = Graph::new();
     let x = c.input("x", d.x.shape());
     let y = c
@@ -228,10 +228,7 @@ fn runtime_weights_never_run_winograd() {
         .unwrap();
     c.output(y);
     let plan = lower(&c, target, &PlanOptions::default()).unwrap();
-    assert!(matches!(
-        plan.steps[0].algorithm,
-        Some(ConvAlgorithm::Winograd { .. })
-    ));
+    assert_eq!(plan.steps[0].algorithm, Some(ConvAlgorithm::WinogradFused));
     // Asking for Winograd on run-time weights is refused naming the node.
     let mut opts = PlanOptions::default();
     opts.algorithms

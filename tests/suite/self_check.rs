@@ -14,9 +14,15 @@ use crate::graph::{initialised, network_tolerance};
 
 /// A lavapipe device with `fault` planted.
 fn faulty(fault: Shader) -> Gpu {
+    faulty_with(fault, None)
+}
+
+/// [`faulty`] asking for `limits` instead of the adapter's.
+fn faulty_with(fault: Shader, limits: Option<wgpu::Limits>) -> Gpu {
     Gpu::with_options(&GpuOptions {
         backends: Some(wgpu::Backends::VULKAN),
         fault: Some(fault),
+        limits,
         ..Default::default()
     })
     .expect("a Vulkan adapter (in CI: lavapipe)")
@@ -64,7 +70,17 @@ fn matches_reference(s: &Session, g: &Graph, inputs: &[Tensor]) -> bool {
 /// the self-check and computes a wrong result; with it, the session disables it for that node,
 /// runs the plain kernel, matches the reference and says why.
 fn planted_fault_is_disabled(fault: Shader, family: &str, g: &Graph, inputs: &[Tensor]) {
-    let bad = faulty(fault);
+    planted_fault_is_disabled_on(faulty(fault), fault, family, g, inputs);
+}
+
+/// [`planted_fault_is_disabled`] on `bad`, a device with `fault` planted.
+fn planted_fault_is_disabled_on(
+    bad: Gpu,
+    fault: Shader,
+    family: &str,
+    g: &Graph,
+    inputs: &[Tensor],
+) {
     let unchecked = session(&bad, g, false, Precision::F32);
     let [planned] = algorithms(&unchecked)[..] else {
         panic!("one convolution: {:?}", algorithms(&unchecked));
@@ -107,12 +123,25 @@ fn planted_fault_is_disabled(fault: Shader, family: &str, g: &Graph, inputs: &[T
     assert_eq!(again.disabled_fast_paths().len(), 1);
 }
 
-/// Winograd F(2x2, 3x3) on a 64 -> 64 layer at 16x16 (64 tiles: the heuristic's choice), with
-/// its input transform broken.
+/// Fused Winograd F(2x2, 3x3) on a 64 -> 64 layer at 16x16 (64 tiles: the heuristic's
+/// choice), broken.
+#[test]
+fn planted_faulty_fused_winograd_is_disabled() {
+    let (g, inputs) = one_conv(64, 16);
+    planted_fault_is_disabled(Shader::WinogradFused, "winograd-fused", &g, &inputs);
+}
+
+/// Three-pass Winograd on the same layer, the heuristic's choice on a device whose workgroup
+/// memory is too small for the fused kernel, with its input transform broken.
 #[test]
 fn planted_faulty_winograd_is_disabled() {
     let (g, inputs) = one_conv(64, 16);
-    planted_fault_is_disabled(Shader::WinogradInput, "winograd", &g, &inputs);
+    let limits = wgpu::Limits {
+        max_compute_workgroup_storage_size: (16 << 10) - 4,
+        ..wgpu::Limits::default()
+    };
+    let bad = faulty_with(Shader::WinogradInput, Some(limits));
+    planted_fault_is_disabled_on(bad, Shader::WinogradInput, "winograd", &g, &inputs);
 }
 
 /// Split-K on a 256 -> 256 layer at 4x4 (few output tiles, K = 2304: the heuristic's choice),
@@ -124,7 +153,7 @@ fn planted_faulty_splitk_is_disabled() {
 }
 
 /// On a healthy device nothing is disabled and the plan is the one built without checks:
-/// ResNet-18 at 112 x 112 uses Winograd and split-K, each checked once per shape class.
+/// ResNet-18 at 112 x 112 uses fused Winograd and split-K, each checked once per shape class.
 #[test]
 fn healthy_device_keeps_the_plan() {
     let (g, inputs) = initialised(zoo::build("resnet18", &[1, 3, 112, 112]).unwrap(), 3);
@@ -135,7 +164,7 @@ fn healthy_device_keeps_the_plan() {
     let checks = checked.self_checks();
     let families: Vec<&str> = checks.iter().map(|c| c.check.family()).collect();
     assert!(
-        families.contains(&"winograd") && families.contains(&"split-k"),
+        families.contains(&"winograd-fused") && families.contains(&"split-k"),
         "{families:?}"
     );
     // Every fast-path node is covered, and only those.
@@ -166,12 +195,12 @@ fn f16_fast_paths_are_checked_in_f16() {
         }
     }
     let (g, _) = one_conv(64, 16);
-    let bad = faulty(Shader::WinogradInput);
+    let bad = faulty(Shader::WinogradFused);
     let s = session(&bad, &g, true, Precision::F16);
     let disabled = s.disabled_fast_paths();
     assert_eq!(disabled.len(), 1, "{:?}", s.self_checks());
     assert_eq!(disabled[0].check.precision, Precision::F16);
-    assert_eq!(disabled[0].check.family(), "winograd");
+    assert_eq!(disabled[0].check.family(), "winograd-fused");
     assert!(matches!(algorithms(&s)[..], [ConvAlgorithm::Implicit(_)]));
 }
 
@@ -187,8 +216,8 @@ fn validate_cli(fault: Option<&str>) -> (Option<i32>, String) {
     (out.status.code(), stdout)
 }
 
-/// `wgconv validate` lists the self-checks: all passing on a healthy device (Winograd and
-/// split-K in f32, f16 and f16-acc32), and with Winograd's input transform broken, Winograd
+/// `wgconv validate` lists the self-checks: all passing on a healthy device (fused Winograd
+/// and split-K in f32, f16 and f16-acc32), and with the fused Winograd kernel broken, it is
 /// reported as disabled (exit 1) while split-K still passes.
 #[test]
 fn validate_reports_self_checks() {
@@ -204,14 +233,14 @@ fn validate_reports_self_checks() {
             })
             .count()
     };
-    for family in ["winograd", "split-k"] {
+    for family in ["winograd-fused", "split-k"] {
         // One per precision at least.
         assert!(rows("ok", family, &stdout) >= 3, "{family}:\n{stdout}");
     }
-    let (code, stdout) = validate_cli(Some("winograd_input"));
+    let (code, stdout) = validate_cli(Some("winograd_fused"));
     assert_eq!(code, Some(1), "{stdout}");
-    assert!(rows("FAIL", "winograd", &stdout) >= 3, "{stdout}");
-    assert_eq!(rows("ok", "winograd", &stdout), 0, "{stdout}");
+    assert!(rows("FAIL", "winograd-fused", &stdout) >= 3, "{stdout}");
+    assert_eq!(rows("ok", "winograd-fused", &stdout), 0, "{stdout}");
     assert!(rows("ok", "split-k", &stdout) >= 3, "{stdout}");
     assert!(stdout.contains("disabled in sessions"), "{stdout}");
 }

@@ -212,7 +212,7 @@ fn every_candidate_matches_reference() {
         )));
         for a in &all {
             let tol = match a {
-                ConvAlgorithm::Winograd { .. } => crate::winograd::winograd_tolerance(&p),
+                a if a.transforms_weights() => crate::winograd::winograd_tolerance(&p),
                 _ => p.tolerance(),
             };
             check_algorithm(&p, a, &want, tol);

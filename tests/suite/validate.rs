@@ -28,6 +28,7 @@ fn battery_passes_on_vulkan_and_gl() {
         "activation",
         "splitk",
         "winograd",
+        "winograd-fused",
     ] {
         for a in &report.adapters {
             assert!(

@@ -73,17 +73,19 @@ proptest! {
 }
 
 /// ResNet's 3x3 64 -> 64 layer on 56x56 at batch 1 with bias, residual and ReLU: where the
-/// heuristic picks Winograd (784 tiles, C = O = 64).
+/// heuristic picks Winograd (784 tiles, C = O = 64; the fused kernel), run in three passes with
+/// the GEMM tiling the heuristic would give them.
 #[test]
 fn resnet_64x56x56() {
     let p = ConvProblem::new(ConvSpec::conv2d(3, 3).pad(1), &[1, 64, 56, 56], 64)
         .residual(true)
         .act(Activation::Relu);
-    let a = algorithm::heuristic(&p.spec, &p.input_shape, &p.weight_shape());
-    assert!(
-        matches!(a, ConvAlgorithm::Winograd { tile: 2, .. }),
-        "{a:?}"
-    );
+    let h = algorithm::heuristic(&p.spec, &p.input_shape, &p.weight_shape());
+    assert_eq!(h, ConvAlgorithm::WinogradFused);
+    let a = ConvAlgorithm::Winograd {
+        tile: 2,
+        gemm: GemmTiling::for_occupancy(64, 784, 16, algorithm::TARGET_WORKGROUPS),
+    };
     check_algorithm(&p, &a, &p.want(), winograd_tolerance(&p));
 }
 
@@ -153,35 +155,39 @@ fn weight_transform_of_ones() {
     }
 }
 
-/// Where Winograd does not apply, or does not pay, the heuristic leaves it.
+/// Where Winograd does not apply, or does not pay, the heuristic leaves it; where it pays, it
+/// runs the fused kernel (no scratch, so no cap on the map either).
 #[test]
 fn heuristic_uses_winograd_where_it_pays() {
     let h = |spec: &ConvSpec, i: &[usize], w: &[usize]| algorithm::heuristic(spec, i, w);
+    let wino = |a: ConvAlgorithm| a.transforms_weights();
     let s = ConvSpec::conv2d(3, 3).pad(1);
     // Few channels: the implicit GEMM.
-    assert!(!matches!(
-        h(&s, &[1, 32, 56, 56], &[32, 32, 3, 3]),
-        ConvAlgorithm::Winograd { .. }
-    ));
+    assert!(!wino(h(&s, &[1, 32, 56, 56], &[32, 32, 3, 3])));
     // Strided or dilated: not applicable.
     for spec in [s.clone().stride(2), s.clone().dilation(2)] {
-        assert!(!matches!(
-            h(&spec, &[1, 64, 56, 56], &[64, 64, 3, 3]),
-            ConvAlgorithm::Winograd { .. }
-        ));
+        assert!(!wino(h(&spec, &[1, 64, 56, 56], &[64, 64, 3, 3])));
     }
     // 7x7 at batch 1: 16 tiles, too few; split-K instead.
     assert!(matches!(
         h(&s, &[1, 512, 7, 7], &[512, 512, 3, 3]),
         ConvAlgorithm::SplitK { .. }
     ));
-    assert!(matches!(
+    assert_eq!(
         h(&s, &[1, 256, 14, 14], &[256, 256, 3, 3]),
-        ConvAlgorithm::Winograd { .. }
-    ));
-    // A map so large that the transformed input would pass 64 MiB: the implicit GEMM.
+        ConvAlgorithm::WinogradFused
+    );
+    // A map so large that the three-pass kernel's transformed input would pass 64 MiB: the
+    // fused kernel has no scratch; on a device too small for it, the implicit GEMM.
+    let (x, w) = ([4, 64, 256, 256], [64, 64, 3, 3]);
+    assert_eq!(h(&s, &x, &w), ConvAlgorithm::WinogradFused);
+    let small = wgpu::Limits {
+        max_compute_workgroup_storage_size: 8 << 10,
+        ..wgpu::Limits::default()
+    };
+    let target = wgconv::kernels::Target::new(small);
     assert!(matches!(
-        h(&s, &[4, 64, 256, 256], &[64, 64, 3, 3]),
+        algorithm::heuristic_for(&target, &s, &x, &w),
         ConvAlgorithm::Implicit(_)
     ));
 }
@@ -213,7 +219,7 @@ fn check_session(
 }
 
 /// ResNet-18 at 64x64, batch 1, as a session runs it: the heuristic puts layer1's 64-channel
-/// 3x3 convs on Winograd and the later stages (8x8 and smaller maps, few tiles) on split-K;
+/// 3x3 convs on (fused) Winograd and the later stages (8x8 and smaller maps, few tiles) on split-K;
 /// then every conv forced through the override map (Winograd wherever it applies, split-K in 3
 /// elsewhere, the 7x7 stem included). Both match the CPU reference.
 #[test]
@@ -228,7 +234,7 @@ fn resnet18_session_with_new_algorithms() {
     let kernels = check_session("resnet18 heuristic", &g, &inputs, SessionOptions::default());
     let has = |f: fn(&ConvAlgorithm) -> bool| kernels.iter().any(f);
     assert!(
-        has(|a| matches!(a, ConvAlgorithm::Winograd { .. })),
+        has(|a| matches!(a, ConvAlgorithm::WinogradFused)),
         "{kernels:?}"
     );
     assert!(

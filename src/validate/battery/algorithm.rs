@@ -1,4 +1,4 @@
-//! Convolutions through an explicit algorithm: split-K and Winograd.
+//! Convolutions through an explicit algorithm: split-K and Winograd (three-pass and fused).
 
 use super::{Case, Outcome};
 use crate::compare::Tolerance;
@@ -58,6 +58,24 @@ pub(super) fn cases() -> Vec<Case> {
                 tile: 2,
                 gemm: GemmTiling::for_problem(5, 9),
             },
+        ),
+        algorithm_case(
+            "winograd-fused",
+            "F(2x2,3x3) pad1, batch 2",
+            vec![2, 40, 9, 11],
+            36,
+            ConvSpec::conv2d(3, 3).pad(1),
+            Activation::Relu,
+            ConvAlgorithm::WinogradFused,
+        ),
+        algorithm_case(
+            "winograd-fused",
+            "F(2x2,3x3) asymmetric pads",
+            vec![1, 8, 6, 5],
+            5,
+            ConvSpec::conv2d(3, 3).pads(&[0, 2], &[1, 0]),
+            Activation::Identity,
+            ConvAlgorithm::WinogradFused,
         ),
     ]
 }

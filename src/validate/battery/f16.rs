@@ -154,6 +154,15 @@ pub fn f16_cases() -> Vec<Case> {
                 gemm: GemmTiling::for_problem(36, 60),
             },
         ));
+        v.push(f16_algorithm_case(
+            p,
+            "fused Winograd F(2x2,3x3) pad1, batch 2",
+            vec![2, 40, 9, 11],
+            36,
+            ConvSpec::conv2d(3, 3).pad(1),
+            Activation::Relu,
+            ConvAlgorithm::WinogradFused,
+        ));
         let family: &'static str = match p {
             Precision::F16AccF32 => "pool f16-acc32",
             _ => "pool f16",
@@ -212,11 +221,14 @@ fn f16_algorithm_case(
     a: ConvAlgorithm,
 ) -> Case {
     let p16 = ConvProblem::new(spec, &xs, cout).act(act).seed(21);
-    let family: &'static str = match (a.transforms_weights(), p) {
-        (true, Precision::F16AccF32) => "winograd f16-acc32",
-        (true, _) => "winograd f16",
-        (false, Precision::F16AccF32) => "splitk f16-acc32",
-        (false, _) => "splitk f16",
+    let fused = a == ConvAlgorithm::WinogradFused;
+    let family: &'static str = match (a.transforms_weights(), fused, p) {
+        (true, true, Precision::F16AccF32) => "winograd-fused f16-acc32",
+        (true, true, _) => "winograd-fused f16",
+        (true, _, Precision::F16AccF32) => "winograd f16-acc32",
+        (true, _, _) => "winograd f16",
+        (false, _, Precision::F16AccF32) => "splitk f16-acc32",
+        (false, _, _) => "splitk f16",
     };
     Case {
         family,

@@ -1,4 +1,5 @@
-//! Convolution algorithms in f16: split-K (partial sums in the accumulator type) and Winograd.
+//! Convolution algorithms in f16: split-K (partial sums in the accumulator type) and Winograd
+//! (three-pass and fused).
 
 use super::*;
 
@@ -168,6 +169,27 @@ fn winograd_in_f16() {
             tile: 2,
             gemm: GemmTiling::for_problem(3, 9),
         };
+        check_algorithm(&pr, p, &a, winograd::f16_tolerance(pr.k(), p).slope(SLOPE));
+    }
+}
+
+/// Fused Winograd in both f16 precisions, under the three-pass kernel's
+/// `winograd::f16_tolerance` (it rounds U and V as that one does, or V not at all where sums
+/// are f32, and keeps M in Acc): several channel and tile blocks, a partial channel chunk,
+/// batch 2 and odd maps (partial edge tiles).
+#[test]
+fn winograd_fused_in_f16() {
+    for p in HALF {
+        let pr = ConvProblem::new(ConvSpec::conv2d(3, 3).pad(1), &[2, 21, 9, 11], 20)
+            .residual(true)
+            .act(Activation::Relu);
+        let a = ConvAlgorithm::WinogradFused;
+        check_algorithm(&pr, p, &a, winograd::f16_tolerance(pr.k(), p).slope(SLOPE));
+        let pr = ConvProblem::new(
+            ConvSpec::conv2d(3, 3).pads(&[0, 2], &[1, 0]),
+            &[1, 1, 6, 5],
+            3,
+        );
         check_algorithm(&pr, p, &a, winograd::f16_tolerance(pr.k(), p).slope(SLOPE));
     }
 }
