@@ -14,6 +14,9 @@ pub struct Rewrites {
     pub concat_in_place: bool,
     /// Aligned contiguous Slices (and Split outputs) are views at an offset (`plan::views`).
     pub slice_views: bool,
+    /// Winograd layers the heuristic picks run the fused one-dispatch kernel instead of three
+    /// passes over scratch (`ConvAlgorithm::WinogradFused`; explicit overrides are kept).
+    pub winograd_fused: bool,
 }
 
 impl Rewrites {
@@ -22,12 +25,14 @@ impl Rewrites {
         shuffle_fold: true,
         concat_in_place: true,
         slice_views: true,
+        winograd_fused: true,
     };
     /// Every rewrite off.
     pub const NONE: Rewrites = Rewrites {
         shuffle_fold: false,
         concat_in_place: false,
         slice_views: false,
+        winograd_fused: false,
     };
 }
 

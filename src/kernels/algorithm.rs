@@ -288,15 +288,9 @@ pub fn candidates(
     let fused_fits = fused_winograd_fits(limits);
     v.retain(|a| {
         a.supports(spec, input, weight).is_ok()
-            && implemented(a)
             && (fused_fits || *a != ConvAlgorithm::WinogradFused)
     });
     v
-}
-
-/// True for the variants whose kernels exist (all of them).
-fn implemented(_: &ConvAlgorithm) -> bool {
-    true
 }
 
 /// Every viable configuration on `target`: [`candidates`] for its limits, plus the tensor-core
@@ -362,6 +356,22 @@ pub fn heuristic_for(
     }
     let fits = fused_winograd_fits(&target.limits);
     scalar_heuristic(target.workgroups, fits, spec, input, weight)
+}
+
+/// [`heuristic_for`] with the fused Winograd kernel ruled out (the planner's
+/// `Rewrites::winograd_fused` off): the three-pass kernel where Winograd pays.
+pub fn heuristic_unfused(
+    target: &Target,
+    spec: &ConvSpec,
+    input: &[usize],
+    weight: &[usize],
+) -> ConvAlgorithm {
+    match heuristic_for(target, spec, input, weight) {
+        ConvAlgorithm::WinogradFused => {
+            scalar_heuristic(target.workgroups, false, spec, input, weight)
+        }
+        chosen => chosen,
+    }
 }
 
 /// True when the fused Winograd kernel's workgroup memory (16 KiB with f32 sums, the most any
@@ -438,14 +448,11 @@ fn scalar_heuristic(
             .iter()
             .all(|&b| b <= WINOGRAD_MAX_SCRATCH_BYTES)
     {
-        let a = ConvAlgorithm::Winograd {
+        return ConvAlgorithm::Winograd {
             tile: 2,
             // One product per transform point.
             gemm: GemmTiling::for_occupancy(weight[0], winograd_tiles(&s.out), 16, workgroups),
         };
-        if implemented(&a) {
-            return a;
-        }
     }
     if matmul::is_pointwise(spec) {
         let spatial = numel(&s.out[2..]);
@@ -453,10 +460,7 @@ fn scalar_heuristic(
         let tiling = GemmTiling::for_occupancy(s.m, spatial, batch, workgroups);
         let tiles = tiling.tiles(s.m, spatial, batch);
         if let Some(splits) = splitk_splits(tiles, s.k, workgroups) {
-            let a = ConvAlgorithm::GemmSplitK { tiling, splits };
-            if implemented(&a) {
-                return a;
-            }
+            return ConvAlgorithm::GemmSplitK { tiling, splits };
         }
         return ConvAlgorithm::Gemm(tiling);
     }
@@ -465,10 +469,7 @@ fn scalar_heuristic(
         * s.m.div_ceil(tiling.tile_m() as usize) as u64
         * s.n.div_ceil(tiling.tile_n() as usize) as u64;
     if let Some(splits) = splitk_splits(tiles, s.k, workgroups) {
-        let a = ConvAlgorithm::SplitK { tiling, splits };
-        if implemented(&a) {
-            return a;
-        }
+        return ConvAlgorithm::SplitK { tiling, splits };
     }
     ConvAlgorithm::Implicit(tiling)
 }

@@ -215,7 +215,7 @@ pub fn lower(g: &Graph, target: &Target, options: &PlanOptions) -> Result<Plan> 
         return Err(Error::invalid_op("plan", "the graph has no outputs"));
     }
     let precision = target.precision;
-    let algorithms = select::algorithms(g, target, &options.algorithms)?;
+    let algorithms = select::algorithms(g, target, &options.algorithms, &options.rewrites)?;
     let storage = storage::storage(
         g,
         precision,

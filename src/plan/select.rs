@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use crate::error::{Error, Result};
-use crate::graph::{Graph, NodeId, Op};
+use crate::graph::{Graph, NodeId, Op, Rewrites};
 use crate::kernels::Target;
 use crate::kernels::algorithm::{self, ConvAlgorithm};
 use crate::tensor::numel;
@@ -65,6 +65,7 @@ pub(crate) fn algorithms(
     g: &Graph,
     target: &Target,
     overrides: &HashMap<NodeId, ConvAlgorithm>,
+    rewrites: &Rewrites,
 ) -> Result<Vec<Option<ConvAlgorithm>>> {
     check_overrides(g, overrides)?;
     let limit = target.limits.max_storage_buffer_binding_size;
@@ -74,10 +75,13 @@ pub(crate) fn algorithms(
             return None;
         };
         let input = g.shape(node.inputs[0]);
-        let chosen = overrides
-            .get(&NodeId(i))
-            .copied()
-            .unwrap_or_else(|| algorithm::heuristic_for(target, spec, input, weight.shape()));
+        let chosen = overrides.get(&NodeId(i)).copied().unwrap_or_else(|| {
+            if rewrites.winograd_fused {
+                algorithm::heuristic_for(target, spec, input, weight.shape())
+            } else {
+                algorithm::heuristic_unfused(target, spec, input, weight.shape())
+            }
+        });
         let scratch =
             algorithm::scratch_bytes(&chosen, spec, input, weight.shape(), target.precision)
                 .unwrap_or_default();

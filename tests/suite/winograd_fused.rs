@@ -159,7 +159,7 @@ fn tolerance_catches_a_dropped_transform_point() {
 
 /// The heuristic runs ResNet's 3x3 layers with Winograd on the fused kernel (no scratch, one
 /// dispatch); the three-pass kernel stays a candidate, and is the choice only on a device whose
-/// workgroup memory cannot hold the fused kernel's 16 KiB.
+/// workgroup memory cannot hold the fused kernel's 16 KiB, or with the fused rewrite off.
 #[test]
 fn heuristic_picks_the_fused_kernel() {
     let spec = ConvSpec::conv2d(3, 3).pad(1);
@@ -196,6 +196,13 @@ fn heuristic_picks_the_fused_kernel() {
         ConvAlgorithm::Winograd { tile: 2, .. }
     ));
     assert!(!algorithm::candidates(&spec, &x, &w, &small).contains(&FUSED));
+    // With the planner's `Rewrites::winograd_fused` off (the "before" of README's traffic
+    // table) the three-pass kernel runs where the fused one would.
+    let target = Target::new(wgpu::Limits::default());
+    assert!(matches!(
+        algorithm::heuristic_unfused(&target, &spec, &x, &w),
+        ConvAlgorithm::Winograd { tile: 2, .. }
+    ));
     // Not applicable (strided) or too few channels: no fused Winograd either.
     let strided = spec.clone().stride(2);
     assert!(!algorithm::candidates(&strided, &x, &w, &wgpu::Limits::default()).contains(&FUSED));
