@@ -14,6 +14,9 @@ pub struct Rewrites {
     pub concat_in_place: bool,
     /// Aligned contiguous Slices (and Split outputs) are views at an offset (`plan::views`).
     pub slice_views: bool,
+    /// Squeeze-excitation's `x * gate` read by a 1x1 convolution is applied as that
+    /// convolution reads its input ([`passes::fuse_se_scale`](super::passes::fuse_se_scale)).
+    pub se_scale: bool,
 }
 
 impl Rewrites {
@@ -22,12 +25,14 @@ impl Rewrites {
         shuffle_fold: true,
         concat_in_place: true,
         slice_views: true,
+        se_scale: true,
     };
     /// Every rewrite off.
     pub const NONE: Rewrites = Rewrites {
         shuffle_fold: false,
         concat_in_place: false,
         slice_views: false,
+        se_scale: false,
     };
 }
 
