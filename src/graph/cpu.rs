@@ -229,7 +229,9 @@ pub fn eval(op: &Op, ins: &[&Tensor], out_shape: &[usize]) -> Result<Tensor> {
             epilogue,
         } => {
             let (w, b) = (operand(weight, ins), bias.as_ref().map(|b| operand(b, ins)));
-            let scaled = op.input_scale_input().map(|i| scale_channels(ins[0], ins[i]));
+            let scaled = op
+                .input_scale_input()
+                .map(|i| scale_channels(ins[0], ins[i]));
             let x = scaled.as_ref().unwrap_or(ins[0]);
             let y = if spec.rank() == 2 {
                 conv2d(spec, x, w, b)?

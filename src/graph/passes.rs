@@ -81,7 +81,12 @@ pub fn remove_identities(g: &mut Graph) -> Result<PassStats> {
 }
 
 /// The single node reading `v`, if `v` has exactly one reader and is not a graph output.
-pub(super) fn sole_reader(g: &Graph, uses: &[usize], consumers: &[Vec<NodeId>], v: ValueId) -> Option<NodeId> {
+pub(super) fn sole_reader(
+    g: &Graph,
+    uses: &[usize],
+    consumers: &[Vec<NodeId>],
+    v: ValueId,
+) -> Option<NodeId> {
     if uses[v.0] == 1 && consumers[v.0].len() == 1 {
         Some(consumers[v.0][0])
     } else {

@@ -89,4 +89,3 @@ fn dense_pointwise(spec: &ConvSpec) -> bool {
         && spec.stride.iter().all(|&s| s == 1)
         && spec.pad_begin.iter().chain(&spec.pad_end).all(|&p| p == 0)
 }
-

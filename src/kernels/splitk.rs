@@ -196,7 +196,15 @@ pub(crate) fn two_pass<B: Binding>(
         input_scale: false,
         ..epilogue
     };
-    let out_shape = conv::validate(target, op, spec, input_shape, weight_shape, plain, &unscaled)?;
+    let out_shape = conv::validate(
+        target,
+        op,
+        spec,
+        input_shape,
+        weight_shape,
+        plain,
+        &unscaled,
+    )?;
     let (xs, ws, x, w) = (input_shape, weight_shape, b.input, b.weight);
     let first = match partial {
         Partial::Conv(t) => conv::conv_partial(target, spec, xs, ws, x, w, scratch, t, splits),

@@ -42,19 +42,17 @@ pub(crate) fn emit(
 ) -> Result<Vec<Launch<Slice>>> {
     let b = |x: &Bind| x.slice();
     // Conv and ConvTranspose parts bind their buffers alike.
-    let conv_bindings = |input,
-                         weight,
-                         bias: &Option<Bind>,
-                         residual: &Option<Bind>,
-                         scale: &Option<Bind>,
-                         y| ConvBindings {
-        input: b(input),
-        weight: b(weight),
-        bias: bias.as_ref().map(b),
-        residual: residual.as_ref().map(b),
-        input_scale: scale.as_ref().map(b),
-        output: b(y),
-    };
+    let conv_bindings =
+        |input, weight, bias: &Option<Bind>, residual: &Option<Bind>, scale: &Option<Bind>, y| {
+            ConvBindings {
+                input: b(input),
+                weight: b(weight),
+                bias: bias.as_ref().map(b),
+                residual: residual.as_ref().map(b),
+                input_scale: scale.as_ref().map(b),
+                output: b(y),
+            }
+        };
     let mut out = Vec::new();
     for l in &parts {
         let d = match l {
