@@ -125,13 +125,9 @@ impl ConvAlgorithm {
         }
     }
 
-    /// True for the algorithms that can scale the input's channels as they read it
-    /// (`Epilogue::input_scale`): the pointwise GEMM ones.
+    /// True for the algorithms that take `Epilogue::input_scale`: the pointwise GEMM ones.
     pub fn takes_input_scale(&self) -> bool {
-        matches!(
-            self,
-            ConvAlgorithm::Gemm(_) | ConvAlgorithm::GemmSplitK { .. }
-        )
+        matches!(self, Self::Gemm(_) | Self::GemmSplitK { .. })
     }
 
     /// True when the weights bound are not the op's own but a host transform of them
@@ -450,10 +446,8 @@ fn pointwise_heuristic(workgroups: u64, spec: &ConvSpec, s: &Shape) -> ConvAlgor
     ConvAlgorithm::Gemm(tiling)
 }
 
-/// [`heuristic_for`] for a convolution with `epilogue`: with an input scale only the pointwise
-/// GEMM algorithms apply (without one a 1x1 convolution may go to tensor cores, or with one
-/// channel to the depthwise kernel), so it is [`heuristic`]'s pointwise choice for the
-/// target's workgroups; `None` when the convolution is not pointwise.
+/// [`heuristic_for`] for a convolution with `epilogue`: with an input scale, the pointwise GEMM
+/// choice (never tensor cores or depthwise); `None` when the convolution is not pointwise.
 pub fn heuristic_with(
     target: &Target,
     spec: &ConvSpec,
@@ -476,13 +470,14 @@ pub fn single_pass_with(
     weight: &[usize],
     epilogue: &Epilogue,
 ) -> ConvAlgorithm {
-    match shape(spec, input, weight) {
-        Ok(s) if epilogue.input_scale && matmul::is_pointwise(spec) => {
-            let batch = s.out[0] * spec.groups;
-            ConvAlgorithm::Gemm(GemmTiling::for_workload(s.m, numel(&s.out[2..]), batch))
-        }
-        _ => single_pass(spec, input, weight),
+    if let Ok(s) = shape(spec, input, weight)
+        && epilogue.input_scale
+        && matmul::is_pointwise(spec)
+    {
+        let batch = s.out[0] * spec.groups;
+        return ConvAlgorithm::Gemm(GemmTiling::for_workload(s.m, numel(&s.out[2..]), batch));
     }
+    single_pass(spec, input, weight)
 }
 
 /// The one-dispatch algorithm for a convolution (no scratch, untransformed weights): what the

@@ -477,9 +477,7 @@ fn zoo_plans_are_sound_and_small() {
 /// 133 to 117, pinned since. ShuffleNet V2 then to 114: the three shuffles read by stride-2
 /// units and conv5 are folded into those convolutions' weights (its channel-split slices at 224
 /// start unaligned or feed a Concat, which then copies what the slice copied). EfficientNet-B0
-/// then from 97 to 81 (arena 7_313_152 to 7_112_448 bytes): each of its 16 SE blocks' channel
-/// scale is applied by the projection GEMM as it reads its input (`passes::fuse_se_scale`), so
-/// the scaled map is never stored.
+/// then to 81 (arena 7_313_152 to 7_112_448): its 16 SE scales run in the projections' GEMMs.
 #[test]
 fn zoo_networks_keep_their_launch_counts_and_memory() {
     for (name, dispatches, arena, params) in [

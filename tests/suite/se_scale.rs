@@ -22,11 +22,13 @@ use crate::graph::{check_on_device, initialised, network_tolerance};
 use crate::matmul::{big_tilings, epilogue_ref};
 
 /// A 1x1 convolution of `x` `[n, c, h, w]` scaled per (image, channel) by `s` `[n, c, 1, 1]`.
+/// The graph pass makes only ungrouped ones; the kernel takes any groups.
 #[derive(Clone, Debug)]
 pub struct ScaledProblem {
     pub n: usize,
     pub c: usize,
     pub o: usize,
+    pub groups: usize,
     pub hw: [usize; 2],
     pub bias: bool,
     pub residual: bool,
@@ -47,14 +49,14 @@ pub struct ScaledData {
 
 impl ScaledProblem {
     pub fn spec(&self) -> ConvSpec {
-        ConvSpec::new(&[1, 1])
+        ConvSpec::new(&[1, 1]).groups(self.groups)
     }
 
     pub fn shapes(&self) -> [Vec<usize>; 3] {
         let [h, w] = self.hw;
         [
             vec![self.n, self.c, h, w],
-            vec![self.o, self.c, 1, 1],
+            vec![self.o, self.c / self.groups, 1, 1],
             vec![self.n, self.o, h, w],
         ]
     }
@@ -135,7 +137,8 @@ impl ScaledProblem {
 
     /// `act(conv(xs, w) + bias + residual)` on the CPU, `xs` the scaled input.
     pub fn reference(&self, d: &ScaledData, xs: &Tensor) -> Tensor {
-        let pre = reference::matmul::pointwise(xs, &d.w, self.bias.then_some(&d.bias), 1).unwrap();
+        let bias = self.bias.then_some(&d.bias);
+        let pre = reference::matmul::pointwise(xs, &d.w, bias, self.groups).unwrap();
         epilogue_ref(&pre, self.residual.then_some(&d.res), self.act)
     }
 
@@ -149,7 +152,7 @@ impl ScaledProblem {
             &format!("{self:?}"),
             &got,
             &want,
-            Tolerance::accumulation(self.c + 2),
+            Tolerance::accumulation(self.c / self.groups + 2),
         );
         aligned
     }
@@ -188,22 +191,25 @@ fn activation() -> impl Strategy<Value = Activation> {
 }
 
 prop_compose! {
-    /// Batch 1-3, one to 40 channels each way (across the 16/32-long K chunks), odd maps.
+    /// Batch 1-3, groups 1-3, one to 40 channels per group each way (across the 16/32-long K
+    /// chunks), odd maps.
     pub fn scaled_problem()(
-        n in 1usize..=3, c in 1usize..=40, o in 1usize..=40, h in 1usize..=9, w in 1usize..=9,
+        n in 1usize..=3, groups in prop_oneof![3 => Just(1usize), 1 => 2usize..=3],
+        cg in 1usize..=40, og in 1usize..=40, h in 1usize..=9, w in 1usize..=9,
         bias in any::<bool>(), residual in any::<bool>(), act in activation(),
         seed in 0u64..1000, algorithm in scaled_algorithm(),
     ) -> ScaledProblem {
-        let spec = ConvSpec::new(&[1, 1]);
+        let (c, o) = (cg * groups, og * groups);
+        let spec = ConvSpec::new(&[1, 1]).groups(groups);
         let algorithm = algorithm
-            .filter(|a| a.supports(&spec, &[n, c, h, w], &[o, c, 1, 1]).is_ok())
+            .filter(|a| a.supports(&spec, &[n, c, h, w], &[o, cg, 1, 1]).is_ok())
             .unwrap_or_else(|| {
-                algorithm::single_pass_with(&spec, &[n, c, h, w], &[o, c, 1, 1], &Epilogue {
+                algorithm::single_pass_with(&spec, &[n, c, h, w], &[o, cg, 1, 1], &Epilogue {
                     input_scale: true,
                     ..Epilogue::default()
                 })
             });
-        ScaledProblem { n, c, o, hw: [h, w], bias, residual, act, seed, algorithm }
+        ScaledProblem { n, c, o, groups, hw: [h, w], bias, residual, act, seed, algorithm }
     }
 }
 
@@ -222,6 +228,7 @@ fn scaled_pointwise_pinned() {
         n: 2,
         c: 32,
         o: 64,
+        groups: 1,
         hw: [8, 8],
         bias: true,
         residual: true,
@@ -241,10 +248,17 @@ fn scaled_pointwise_pinned() {
         ..base.clone()
     };
     assert!(split.check(), "two 16-long ranges of K = 32 run aligned");
-    for (c, o, hw) in [(33, 65, [9, 7]), (1, 5, [3, 3]), (17, 1, [1, 1])] {
+    // Unaligned M, N and K, one channel, and groups (the scale indexed by (image, group)).
+    for (c, o, groups, hw) in [
+        (33, 65, 1, [9, 7]),
+        (1, 5, 1, [3, 3]),
+        (17, 1, 1, [1, 1]),
+        (12, 9, 3, [5, 4]),
+    ] {
         let p = ScaledProblem {
             c,
             o,
+            groups,
             hw,
             bias: false,
             residual: false,
@@ -263,6 +277,7 @@ fn input_scale_refusals() {
         n: 1,
         c: 8,
         o: 8,
+        groups: 1,
         hw: [4, 4],
         bias: false,
         residual: false,

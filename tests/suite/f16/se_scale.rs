@@ -25,6 +25,7 @@ fn se_scale_in_f16() {
         n: 2,
         c: 32,
         o: 64,
+        groups: 1,
         hw: [8, 8],
         bias: true,
         residual: true,
