@@ -548,3 +548,30 @@ fn scaled_projection_splits() {
         crate::big_tensors::check(what, g);
     }
 }
+
+/// A channel shuffle read by a scaled convolution stays: folding it into the weights alone
+/// would pair the gate's channels with the wrong inputs.
+#[test]
+fn shuffle_before_a_scaled_conv_is_not_folded() {
+    let mut g = Graph::new();
+    let x = g.input("x", &[2, 6, 3, 3]);
+    let s = g.input("s", &[2, 6, 1, 1]);
+    let y = g.channel_shuffle(x, 2).unwrap();
+    let y = g.mul(y, s).unwrap();
+    let z = g.conv2d(y, "c", Conv2d::new(4, 1)).unwrap();
+    g.output(z);
+    let (g, inputs) = initialised(g, 25);
+    let mut h = g.clone();
+    passes::fuse_se_scale(&mut h).unwrap();
+    passes::fold_channel_shuffles(&mut h).unwrap();
+    assert_eq!(scaled(&h), 1);
+    assert_eq!(
+        count(&h, |op| op.kind() == "channel_shuffle"),
+        1,
+        "{}",
+        h.describe()
+    );
+    let want = wgconv::graph::cpu::run(&g, &inputs).unwrap();
+    let got = wgconv::graph::cpu::run(&h, &inputs).unwrap();
+    assert_close("cpu", &got[0], &want[0], network_tolerance(&g, &inputs));
+}

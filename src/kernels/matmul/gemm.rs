@@ -258,7 +258,9 @@ pub(super) fn gemm<B: Binding>(
             residual.unwrap_or(a),
             out,
             out,
-            b_scale.unwrap_or(a),
+            // Read only under HAS_B_SCALE: otherwise a 4-byte prefix of A, which binds (and
+            // counts as bound) next to nothing.
+            b_scale.unwrap_or(a.resized(a.size().min(4))),
         ],
         (n_splits * batch * tiles_m * tiles_n) as u64,
     )
