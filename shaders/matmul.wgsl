@@ -105,7 +105,7 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> c: array<Elem>;
 // Split-K partial sums (bound to `c` when PARTIAL is off).
 @group(0) @binding(6) var<storage, read_write> partial: array<Acc>;
-// B's row scales (bound to `a` when HAS_B_SCALE is off).
+// B's row scales (a 4-byte prefix of `a` when HAS_B_SCALE is off).
 @group(0) @binding(7) var<storage, read> b_scale: array<Elem>;
 
 // k-major vec4 tiles: slot q*WG_Y + ty of row kk of a_tile holds rows ty + (4q + c)*WG_Y of
