@@ -148,6 +148,7 @@ fn prepare_algorithm(
             weight: wt.binding(),
             bias: Some(bt.binding()),
             residual: None,
+            input_scale: None,
             output: out.binding(),
         },
         &scratch.iter().map(|s| s.binding()).collect::<Vec<_>>(),

@@ -26,6 +26,13 @@
 // staged chunk and every register block lies wholly inside the matrices (gemm.rs, `aligned`),
 // whose extents the host checked against the bindings.
 //
+// B_SCALE (HAS_B_SCALE): B's row k of batch entry b is multiplied by
+// b_scale[b_outer * s_bo + b_inner * s_bi + k] as it is fetched, so a pointwise convolution
+// applies squeeze-excitation's channel gate s[n, c] to its input on the way in (no separate
+// `x * s` pass). The product is taken in f32 and rounded to Acc once, as an elementwise Mul
+// would round it in f32 and f16; in f16-acc32 it stays f32 (the Mul's output would have been
+// rounded to f16). Its reach (s_bo, s_bi, k) is host-checked like the other bindings.
+//
 // Elements are stored as Elem and accumulated as Acc (precision prelude); the epilogue runs
 // in f32.
 //
@@ -37,7 +44,7 @@
 // Overrides: WG_X, WG_Y (powers of two), RM, RN, TILE_K (tile shape); ALIGNED; A_K_FAST /
 // B_K_FAST (which tile dimension consecutive invocations load, chosen by the host so global
 // loads coalesce along the operand's unit stride); HAS_BIAS, BIAS_PER_ROW, HAS_RESIDUAL;
-// PARTIAL; ACTIVATION (prelude).
+// HAS_B_SCALE; PARTIAL; ACTIVATION (prelude).
 
 override WG_X: u32 = 16u;
 override WG_Y: u32 = 16u;
@@ -50,6 +57,7 @@ override B_K_FAST: bool = false;
 override HAS_BIAS: bool = false;
 override BIAS_PER_ROW: bool = true;
 override HAS_RESIDUAL: bool = false;
+override HAS_B_SCALE: bool = false;
 override PARTIAL: bool = false;
 
 // Private arrays need constant sizes: the largest register block (8x8, as 8 rows of two vec4
@@ -83,6 +91,10 @@ struct Params {
     k_chunk: u32,
     splits: u32,
     c_split: u32,
+    s_bo: u32,
+    s_bi: u32,
+    _pad0: u32,
+    _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -93,6 +105,8 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> c: array<Elem>;
 // Split-K partial sums (bound to `c` when PARTIAL is off).
 @group(0) @binding(6) var<storage, read_write> partial: array<Acc>;
+// B's row scales (a 4-byte prefix of `a` when HAS_B_SCALE is off).
+@group(0) @binding(7) var<storage, read> b_scale: array<Elem>;
 
 // k-major vec4 tiles: slot q*WG_Y + ty of row kk of a_tile holds rows ty + (4q + c)*WG_Y of
 // the A tile in component c (q < RM/4); b_tile likewise for columns. Unpadded (128x128 with
@@ -116,11 +130,12 @@ fn staged(e: u32, extent: u32, k_fast: bool) -> vec2<u32> {
     return vec2<u32>(e / extent, e % extent);
 }
 
-// Where one tile's chunk starts: the batch entry's base offsets, the tile's first row and
-// column, and the end of this split's K range.
+// Where one tile's chunk starts: the batch entry's base offsets (A, B, B's row scales), the
+// tile's first row and column, and the end of this split's K range.
 struct Origin {
     a_base: u32,
     b_base: u32,
+    s_base: u32,
     row0: u32,
     col0: u32,
     k_end: u32,
@@ -147,7 +162,12 @@ fn fetch_chunk(a_next: ptr<function, array<Acc, MAX_LOADS>>,
         let gk = k0 + p.x;
         var v = Acc(0.0);
         if ALIGNED || (gn < params.n && gk < o.k_end) {
-            v = Acc(b[o.b_base + gk * params.b_rs + gn * params.b_cs]);
+            let bv = b[o.b_base + gk * params.b_rs + gn * params.b_cs];
+            if HAS_B_SCALE {
+                v = Acc(f32(bv) * f32(b_scale[o.s_base + gk]));
+            } else {
+                v = Acc(bv);
+            }
         }
         (*b_next)[r] = v;
     }
@@ -186,6 +206,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let a_base = b_out * params.a_bo + b_in * params.a_bi;
     let b_base = b_out * params.b_bo + b_in * params.b_bi;
     let c_base = b_out * params.c_bo + b_in * params.c_bi;
+    let s_base = b_out * params.s_bo + b_in * params.s_bi;
 
     let tx = lid3.x;
     let ty = lid3.y;
@@ -194,7 +215,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         acc[i] = vec4<Acc>(0.0);
     }
 
-    let origin = Origin(a_base, b_base, row0, col0, k_end);
+    let origin = Origin(a_base, b_base, s_base, row0, col0, k_end);
     var a_next: array<Acc, MAX_LOADS>;
     var b_next: array<Acc, MAX_LOADS>;
     // Uniform: an empty split range loads nothing (the aligned variant must not read).

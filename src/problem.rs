@@ -103,6 +103,7 @@ impl ConvBuffers {
             weight: self.weight.binding(),
             bias: self.bias.as_ref().map(|t| t.binding()),
             residual: self.residual.as_ref().map(|t| t.binding()),
+            input_scale: None,
             output,
         }
     }
@@ -219,6 +220,7 @@ impl ConvProblem {
         Epilogue {
             activation: self.act,
             residual: self.residual,
+            input_scale: false,
         }
     }
 

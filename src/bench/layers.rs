@@ -122,6 +122,7 @@ pub fn prepare_with(gpu: &Gpu, item: &LayerItem, autotune: bool) -> Result<Prepa
                 weight: weight.binding(),
                 bias: Some(bias.binding()),
                 residual: None,
+                input_scale: None,
                 output: output.binding(),
             };
             let d = gpu.encode(conv_transpose::conv_transpose(

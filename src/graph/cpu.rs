@@ -194,6 +194,18 @@ fn finish(mut t: Tensor, residual: Option<&Tensor>, act: Activation) -> Tensor {
     t
 }
 
+/// `x[n, c, ..] * s[n, c]` for `s` `[N, C, 1, ..]`, rounded to f32 like the graph's `Mul`.
+fn scale_channels(x: &Tensor, s: &Tensor) -> Tensor {
+    let mut y = x.clone();
+    let plane: usize = x.shape()[2..].iter().product();
+    if plane > 0 {
+        for (block, &f) in y.data_mut().chunks_mut(plane).zip(s.data()) {
+            block.iter_mut().for_each(|v| *v *= f);
+        }
+    }
+    y
+}
+
 /// A weight slot's tensor: the constant, or the node input it reads.
 fn operand<'a>(o: &'a Operand, ins: &[&'a Tensor]) -> &'a Tensor {
     match o {
@@ -217,10 +229,14 @@ pub fn eval(op: &Op, ins: &[&Tensor], out_shape: &[usize]) -> Result<Tensor> {
             epilogue,
         } => {
             let (w, b) = (operand(weight, ins), bias.as_ref().map(|b| operand(b, ins)));
+            let scaled = op
+                .input_scale_input()
+                .map(|i| scale_channels(ins[0], ins[i]));
+            let x = scaled.as_ref().unwrap_or(ins[0]);
             let y = if spec.rank() == 2 {
-                conv2d(spec, ins[0], w, b)?
+                conv2d(spec, x, w, b)?
             } else {
-                reference::conv::conv(spec, ins[0], w, b)?
+                reference::conv::conv(spec, x, w, b)?
             };
             let res = epilogue.residual.then(|| ins[ins.len() - 1]);
             finish(y, res, epilogue.activation)

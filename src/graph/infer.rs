@@ -18,10 +18,26 @@ fn check_len(what: &str, shape: &[usize], len: usize) -> Result<(), String> {
 }
 
 /// A convolution's inputs: the data, its run-time weight slots (input k of the operand's
-/// shape, in order from 1), then the residual when fused.
+/// shape, in order from 1), its input scale `[N, C, 1, ..]` when fused, then the residual
+/// when fused.
 fn check_conv_inputs(op: &Op, inputs: &[&[usize]], residual: bool) -> Result<(), String> {
     let rt = op.runtime_operands();
-    arity(inputs, 1 + rt.len() + residual as usize)?;
+    let scale = op.input_scale_input();
+    arity(
+        inputs,
+        1 + rt.len() + scale.is_some() as usize + residual as usize,
+    )?;
+    if let Some(i) = scale {
+        let x = inputs[0];
+        let mut want = vec![1; x.len()];
+        want[..2.min(x.len())].copy_from_slice(&x[..2.min(x.len())]);
+        if inputs[i] != want.as_slice() {
+            return Err(format!(
+                "input scale {:?} must be [N, C, 1, ..] = {want:?} for input {x:?}",
+                inputs[i]
+            ));
+        }
+    }
     for (k, o) in rt.iter().enumerate() {
         if o.input() != Some(k + 1) {
             return Err(format!(
@@ -90,6 +106,9 @@ impl Op {
                 bias,
                 epilogue,
             } => {
+                if epilogue.input_scale {
+                    return Err("a transposed convolution cannot scale its input".into());
+                }
                 check_conv_inputs(self, inputs, epilogue.residual)?;
                 let out = spec
                     .output_shape(inputs[0], weight.shape())

@@ -14,6 +14,7 @@ mod op;
 pub mod passes;
 pub mod patterns;
 mod rewrites;
+mod se_scale;
 mod shuffle_fold;
 
 use std::collections::{HashMap, HashSet};

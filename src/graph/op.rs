@@ -372,6 +372,17 @@ impl Op {
         }
     }
 
+    /// The input holding a convolution's channel scale (`Epilogue::input_scale`): right after
+    /// the run-time weight slots, before the residual.
+    pub fn input_scale_input(&self) -> Option<usize> {
+        match self {
+            Op::Conv { epilogue, .. } if epilogue.input_scale => {
+                Some(1 + self.runtime_operands().len())
+            }
+            _ => None,
+        }
+    }
+
     /// The kind plus its fused parts, e.g. `conv+bias+residual+relu`.
     pub fn describe(&self) -> String {
         let mut s = self.kind().to_string();
@@ -395,6 +406,9 @@ impl Op {
             if spec.groups > 1 {
                 s += &format!("/g{}", spec.groups);
             }
+        }
+        if self.input_scale_input().is_some() {
+            s += "+input_scale";
         }
         if bias {
             s += "+bias";

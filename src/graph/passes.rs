@@ -15,6 +15,8 @@
 //! - [`fuse_squeeze_excitation`]: SE's two 1x1 convolutions on the pooled vector become one
 //!   [`Op::SeGate`] kernel, which also does the pooling on small maps: SE takes 2 dispatches
 //!   (gate, channel scale), or 3 on large maps (pool, gate, scale).
+//! - [`fuse_se_scale`]: SE's `x * gate` read only by a 1x1 convolution becomes that
+//!   convolution's input scale (see `se_scale`): SE then takes 1 dispatch (2 on large maps).
 //! - [`Graph::compact`] after each: dead nodes go, the order is topological again.
 //!
 //! A fusion only happens when the producer's output has no other reader: otherwise the
@@ -22,6 +24,7 @@
 //! pattern's source, so other readers keep the inner nodes alive instead.)
 
 pub use super::patterns::fuse_patterns;
+pub use super::se_scale::fuse_se_scale;
 pub use super::shuffle_fold::fold_channel_shuffles;
 use super::{Graph, NodeId, Op, Operand, Rewrites, ValueId};
 use crate::error::Result;
@@ -45,6 +48,9 @@ pub fn optimize_with(g: &Graph, rewrites: &Rewrites) -> Result<Graph> {
     fuse_residual_add(&mut g)?;
     fuse_activations(&mut g)?;
     fuse_squeeze_excitation(&mut g)?;
+    if rewrites.se_scale {
+        fuse_se_scale(&mut g)?;
+    }
     Ok(g)
 }
 
@@ -75,7 +81,12 @@ pub fn remove_identities(g: &mut Graph) -> Result<PassStats> {
 }
 
 /// The single node reading `v`, if `v` has exactly one reader and is not a graph output.
-fn sole_reader(g: &Graph, uses: &[usize], consumers: &[Vec<NodeId>], v: ValueId) -> Option<NodeId> {
+pub(super) fn sole_reader(
+    g: &Graph,
+    uses: &[usize],
+    consumers: &[Vec<NodeId>],
+    v: ValueId,
+) -> Option<NodeId> {
     if uses[v.0] == 1 && consumers[v.0].len() == 1 {
         Some(consumers[v.0][0])
     } else {

@@ -17,6 +17,9 @@ pub struct Rewrites {
     /// Winograd layers the heuristic picks run the fused one-dispatch kernel instead of three
     /// passes over scratch (`ConvAlgorithm::WinogradFused`; explicit overrides are kept).
     pub winograd_fused: bool,
+    /// Squeeze-excitation's `x * gate` read by a 1x1 convolution is applied as that
+    /// convolution reads its input ([`passes::fuse_se_scale`](super::passes::fuse_se_scale)).
+    pub se_scale: bool,
 }
 
 impl Rewrites {
@@ -26,6 +29,7 @@ impl Rewrites {
         concat_in_place: true,
         slice_views: true,
         winograd_fused: true,
+        se_scale: true,
     };
     /// Every rewrite off.
     pub const NONE: Rewrites = Rewrites {
@@ -33,6 +37,7 @@ impl Rewrites {
         concat_in_place: false,
         slice_views: false,
         winograd_fused: false,
+        se_scale: false,
     };
 }
 

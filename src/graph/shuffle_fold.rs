@@ -76,17 +76,23 @@ fn plan_folds(g: &Graph, consumers: &[Vec<NodeId>], v: ValueId, folds: &mut Vec<
         }
         let c = g.shape(v)[1];
         match &node.op {
+            // A scaled input's gate is in the shuffled order too: not folded.
             Op::Conv {
                 spec,
                 weight: Operand::Const(_),
+                epilogue,
                 ..
-            } if spec.groups == 1 => folds.push(Fold::Dense(r)),
+            } if spec.groups == 1 && !epilogue.input_scale => folds.push(Fold::Dense(r)),
             Op::Conv {
                 spec,
                 weight: Operand::Const(_),
                 bias: None | Some(Operand::Const(_)),
                 epilogue,
-            } if spec.groups == c && g.shape(node.output)[1] == c && !epilogue.residual => {
+            } if spec.groups == c
+                && g.shape(node.output)[1] == c
+                && !epilogue.residual
+                && !epilogue.input_scale =>
+            {
                 folds.push(Fold::PerChannel(r));
                 if !plan_folds(g, consumers, node.output, folds) {
                     return false;

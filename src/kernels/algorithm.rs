@@ -132,6 +132,11 @@ impl ConvAlgorithm {
         }
     }
 
+    /// True for the algorithms that take `Epilogue::input_scale`: the pointwise GEMM ones.
+    pub fn takes_input_scale(&self) -> bool {
+        matches!(self, Self::Gemm(_) | Self::GemmSplitK { .. })
+    }
+
     /// True when the weights bound are not the op's own but a host transform of them
     /// (the planner uploads the transform).
     pub fn transforms_weights(&self) -> bool {
@@ -455,14 +460,7 @@ fn scalar_heuristic(
         };
     }
     if matmul::is_pointwise(spec) {
-        let spatial = numel(&s.out[2..]);
-        let batch = s.out[0] * spec.groups;
-        let tiling = GemmTiling::for_occupancy(s.m, spatial, batch, workgroups);
-        let tiles = tiling.tiles(s.m, spatial, batch);
-        if let Some(splits) = splitk_splits(tiles, s.k, workgroups) {
-            return ConvAlgorithm::GemmSplitK { tiling, splits };
-        }
-        return ConvAlgorithm::Gemm(tiling);
+        return pointwise_heuristic(workgroups, spec, &s);
     }
     let tiling = ConvTiling::for_occupancy(s.m, s.n, workgroups);
     let tiles = spec.groups as u64
@@ -472,6 +470,52 @@ fn scalar_heuristic(
         return ConvAlgorithm::SplitK { tiling, splits };
     }
     ConvAlgorithm::Implicit(tiling)
+}
+
+/// The pointwise GEMM, split-K when the layer launches too few tiles (see [`heuristic`]).
+fn pointwise_heuristic(workgroups: u64, spec: &ConvSpec, s: &Shape) -> ConvAlgorithm {
+    let spatial = numel(&s.out[2..]);
+    let batch = s.out[0] * spec.groups;
+    let tiling = GemmTiling::for_occupancy(s.m, spatial, batch, workgroups);
+    let tiles = tiling.tiles(s.m, spatial, batch);
+    if let Some(splits) = splitk_splits(tiles, s.k, workgroups) {
+        return ConvAlgorithm::GemmSplitK { tiling, splits };
+    }
+    ConvAlgorithm::Gemm(tiling)
+}
+
+/// [`heuristic_for`] for a convolution with `epilogue`: with an input scale, the pointwise GEMM
+/// choice (never tensor cores or depthwise); `None` when the convolution is not pointwise.
+pub fn heuristic_with(
+    target: &Target,
+    spec: &ConvSpec,
+    input: &[usize],
+    weight: &[usize],
+    epilogue: &Epilogue,
+) -> Option<ConvAlgorithm> {
+    let h = heuristic_for(target, spec, input, weight);
+    if !epilogue.input_scale || h.takes_input_scale() {
+        return Some(h);
+    }
+    let s = shape(spec, input, weight).ok()?;
+    matmul::is_pointwise(spec).then(|| pointwise_heuristic(target.workgroups, spec, &s))
+}
+
+/// [`single_pass`] for a convolution with `epilogue`: the GEMM when it scales its input.
+pub fn single_pass_with(
+    spec: &ConvSpec,
+    input: &[usize],
+    weight: &[usize],
+    epilogue: &Epilogue,
+) -> ConvAlgorithm {
+    if let Ok(s) = shape(spec, input, weight)
+        && epilogue.input_scale
+        && matmul::is_pointwise(spec)
+    {
+        let batch = s.out[0] * spec.groups;
+        return ConvAlgorithm::Gemm(GemmTiling::for_workload(s.m, numel(&s.out[2..]), batch));
+    }
+    single_pass(spec, input, weight)
 }
 
 /// The one-dispatch algorithm for a convolution (no scratch, untransformed weights): what the

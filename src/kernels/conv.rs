@@ -251,8 +251,39 @@ fn check_binding<B: Binding>(
     Ok(())
 }
 
+/// Checks a convolution's input scale: the binding and `Epilogue::input_scale` agree, the
+/// kernel `takes` one (only the pointwise GEMM does), and it holds `[N, C]` elements.
+pub(crate) fn input_scale<B: Binding>(
+    target: &Target,
+    op: &str,
+    input_shape: &[usize],
+    epilogue: &Epilogue,
+    scale: Option<B>,
+    takes: bool,
+) -> Result<Option<B>> {
+    match (epilogue.input_scale, scale) {
+        (false, None) => Ok(None),
+        (true, None) => Err(Error::invalid_op(
+            op,
+            "the epilogue scales the input but no scale buffer is bound",
+        )),
+        (false, Some(_)) => Err(Error::invalid_op(
+            op,
+            "an input-scale buffer is bound but the epilogue does not scale the input",
+        )),
+        (true, Some(_)) if !takes => Err(Error::invalid_op(
+            op,
+            "this kernel cannot scale its input channels (only the pointwise GEMM can)",
+        )),
+        (true, Some(s)) => {
+            check_binding(target, op, "input scale", &s, &input_shape[..2])?;
+            Ok(Some(s))
+        }
+    }
+}
+
 /// Validates a convolution-like kernel's shapes and bindings against `spec`; returns the
-/// output shape. Shared with the depthwise kernel.
+/// output shape. Shared with the depthwise kernel. Such kernels take no input scale.
 pub(crate) fn validate<B: Binding>(
     target: &Target,
     op: &str,
@@ -262,6 +293,7 @@ pub(crate) fn validate<B: Binding>(
     epilogue: Epilogue,
     b: &ConvBindings<B>,
 ) -> Result<Vec<usize>> {
+    input_scale(target, op, input_shape, &epilogue, b.input_scale, false)?;
     let out_shape = spec
         .output_shape(input_shape, weight_shape)
         .map_err(|e| match e {
@@ -378,6 +410,7 @@ pub fn conv_partial<B: Binding>(
             weight,
             bias: None,
             residual: None,
+            input_scale: None,
             output: partial,
         },
         tiling,

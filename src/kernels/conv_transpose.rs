@@ -70,6 +70,7 @@ pub fn conv_transpose<B: Binding>(
         ));
     }
     let out_shape = spec.output_shape(input_shape, weight_shape)?;
+    crate::kernels::conv::input_scale(target, OP, input_shape, &epilogue, b.input_scale, false)?;
     let conv = &spec.conv;
     let (n, c, o, g) = (input_shape[0], input_shape[1], out_shape[1], conv.groups);
     let (cg, og) = (c / g, o / g);

@@ -76,6 +76,9 @@ pub struct ConvBindings<B> {
     /// A tensor of the output's shape added before the activation (requires
     /// `Epilogue::residual`).
     pub residual: Option<B>,
+    /// `[N, C]` multipliers of the input's channels, applied as it is read (requires
+    /// `Epilogue::input_scale`; pointwise GEMM only).
+    pub input_scale: Option<B>,
     /// `[N, O, *out_spatial]`.
     pub output: B,
 }

@@ -185,12 +185,31 @@ pub(crate) fn two_pass<B: Binding>(
         Partial::Conv(_) => "conv (split-K)",
         Partial::Pointwise(_) => "pointwise conv (split-K)",
     };
-    let out_shape = conv::validate(target, op, spec, input_shape, weight_shape, epilogue, &b)?;
+    // The pointwise GEMM scales its input in the first pass; the rest is checked unscaled.
+    let takes = matches!(partial, Partial::Pointwise(_));
+    let scale = conv::input_scale(target, op, input_shape, &epilogue, b.input_scale, takes)?;
+    let unscaled = ConvBindings {
+        input_scale: None,
+        ..b
+    };
+    let plain = Epilogue {
+        input_scale: false,
+        ..epilogue
+    };
+    let out_shape = conv::validate(
+        target,
+        op,
+        spec,
+        input_shape,
+        weight_shape,
+        plain,
+        &unscaled,
+    )?;
     let (xs, ws, x, w) = (input_shape, weight_shape, b.input, b.weight);
     let first = match partial {
         Partial::Conv(t) => conv::conv_partial(target, spec, xs, ws, x, w, scratch, t, splits),
         Partial::Pointwise(t) => {
-            matmul::pointwise_partial(target, spec, xs, ws, x, w, scratch, t, splits)
+            matmul::pointwise_partial(target, spec, xs, ws, (x, scale), w, scratch, t, splits)
         }
     }?;
     let second = reduce(

@@ -272,13 +272,18 @@ impl Activation {
 }
 
 /// What a producing kernel does to each output before writing it:
-/// `y = activation(acc + bias + residual)`, the order ResNet, MobileNetV2 and MBConv need.
+/// `y = activation(acc + bias + residual)`, the order ResNet, MobileNetV2 and MBConv need;
+/// plus, for a convolution, a per-(image, channel) scale of its input as it is read.
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
 pub struct Epilogue {
     /// Applied last.
     pub activation: Activation,
     /// Add a tensor of the output's shape before the activation.
     pub residual: bool,
+    /// Multiply input channel `c` of image `n` by `s[n, c]` (an `[N, C, 1, 1]` tensor) as the
+    /// input is read: squeeze-excitation's `conv(x * s)` without the product in memory
+    /// (`crate::graph::se_scale`). Only the pointwise GEMM kernels take it.
+    pub input_scale: bool,
 }
 
 impl Epilogue {
@@ -286,7 +291,7 @@ impl Epilogue {
     pub fn act(activation: Activation) -> Self {
         Self {
             activation,
-            residual: false,
+            ..Self::default()
         }
     }
 }

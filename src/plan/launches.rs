@@ -22,8 +22,10 @@ pub fn is_view(op: &Op) -> bool {
 }
 
 /// A convolution's bindings: a weight slot given at run time binds the node input it names,
-/// a constant one its parameter (parameters in slot order); the residual is the last input.
+/// a constant one its parameter (parameters in slot order); the input scale is the input
+/// [`Op::input_scale_input`] names; the residual is the last input.
 fn conv_bindings<B: Binding>(
+    op: &Op,
     weight: &Operand,
     bias: Option<&Operand>,
     residual: bool,
@@ -41,6 +43,7 @@ fn conv_bindings<B: Binding>(
         weight: bind(weight),
         bias: bias.map(&mut bind),
         residual: residual.then(|| x[x.len() - 1]),
+        input_scale: op.input_scale_input().map(|i| x[i]),
         output: y,
     }
 }
@@ -109,9 +112,10 @@ pub fn node_launches<B: Binding>(
             bias,
             epilogue,
         } => {
-            let b = conv_bindings(weight, bias.as_ref(), epilogue.residual, x, p, y);
-            let a =
-                algorithm.unwrap_or_else(|| algorithm::single_pass(spec, ins[0], weight.shape()));
+            let b = conv_bindings(&node.op, weight, bias.as_ref(), epilogue.residual, x, p, y);
+            let a = algorithm.unwrap_or_else(|| {
+                algorithm::single_pass_with(spec, ins[0], weight.shape(), epilogue)
+            });
             return algorithm::conv_with(
                 target,
                 &a,
@@ -135,7 +139,7 @@ pub fn node_launches<B: Binding>(
             ins[0],
             weight.shape(),
             *epilogue,
-            conv_bindings(weight, bias.as_ref(), epilogue.residual, x, p, y),
+            conv_bindings(&node.op, weight, bias.as_ref(), epilogue.residual, x, p, y),
         ),
         Op::BatchNorm { .. } => channel_affine(
             target,

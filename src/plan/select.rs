@@ -1,7 +1,9 @@
 //! Kernel selection: the algorithm each convolution runs. Per-node overrides (the caller's or
 //! the autotuner's) win over the heuristic ([`algorithm::heuristic`]); a convolution that must
 //! be split to fit the binding limit runs single-pass whatever was asked (the splitter cuts
-//! plain convolutions over untransformed weights).
+//! plain convolutions over untransformed weights). A convolution that scales its input
+//! (`Epilogue::input_scale`) runs a pointwise GEMM algorithm: an override naming another is
+//! refused.
 
 use std::collections::HashMap;
 
@@ -37,9 +39,22 @@ fn check_overrides(g: &Graph, overrides: &HashMap<NodeId, ConvAlgorithm>) -> Res
         }
         let node = g.node(id);
         match &node.op {
-            Op::Conv { spec, weight, .. } => {
+            Op::Conv {
+                spec,
+                weight,
+                epilogue,
+                ..
+            } => {
                 a.supports(spec, g.shape(node.inputs[0]), weight.shape())
                     .map_err(name_node(g, id))?;
+                if epilogue.input_scale && !a.takes_input_scale() {
+                    return Err(name_node(g, id)(Error::invalid_op(
+                        "plan",
+                        format!(
+                            "{a:?} cannot scale the input channels; this node's input is scaled (a fused squeeze-excitation gate): only the pointwise GEMM algorithms can"
+                        ),
+                    )));
+                }
                 if a.transforms_weights() && !node.op.runtime_operands().is_empty() {
                     return Err(name_node(g, id)(Error::invalid_op(
                         "plan",
@@ -71,17 +86,33 @@ pub(crate) fn algorithms(
     let limit = target.limits.max_storage_buffer_binding_size;
     let bytes = |shape: &[usize]| target.precision.buffer_bytes(numel(shape));
     let chosen = g.nodes().iter().enumerate().map(|(i, node)| {
-        let Op::Conv { spec, weight, .. } = &node.op else {
-            return None;
+        let Op::Conv {
+            spec,
+            weight,
+            epilogue,
+            ..
+        } = &node.op
+        else {
+            return Ok(None);
         };
         let input = g.shape(node.inputs[0]);
-        let chosen = overrides.get(&NodeId(i)).copied().unwrap_or_else(|| {
-            if rewrites.winograd_fused {
-                algorithm::heuristic_for(target, spec, input, weight.shape())
-            } else {
-                algorithm::heuristic_unfused(target, spec, input, weight.shape())
+        let chosen = match overrides.get(&NodeId(i)) {
+            Some(&a) => a,
+            None => {
+                let h = algorithm::heuristic_with(target, spec, input, weight.shape(), epilogue)
+                    .ok_or_else(|| {
+                        name_node(g, NodeId(i))(Error::invalid_op(
+                            "plan",
+                            "only a pointwise (1x1, stride 1, unpadded) convolution can scale its input",
+                        ))
+                    })?;
+                if h == ConvAlgorithm::WinogradFused && !rewrites.winograd_fused {
+                    algorithm::heuristic_unfused(target, spec, input, weight.shape())
+                } else {
+                    h
+                }
             }
-        });
+        };
         let scratch =
             algorithm::scratch_bytes(&chosen, spec, input, weight.shape(), target.precision)
                 .unwrap_or_default();
@@ -95,11 +126,11 @@ pub(crate) fn algorithms(
             .any(|b| b > limit);
         // Weights given at run time are read as written: nothing transforms them.
         let runtime = !node.op.runtime_operands().is_empty();
-        Some(if split || (runtime && chosen.transforms_weights()) {
-            algorithm::single_pass(spec, input, weight.shape())
+        Ok(Some(if split || (runtime && chosen.transforms_weights()) {
+            algorithm::single_pass_with(spec, input, weight.shape(), epilogue)
         } else {
             chosen
-        })
+        }))
     });
-    Ok(chosen.collect())
+    chosen.collect()
 }

@@ -19,7 +19,8 @@ pub(super) struct Bench {
 
 /// The spec, weight shape and epilogue of `op`; `None` unless it is a convolution, the only
 /// op tuned, with constant weights (the candidates include Winograd, which transforms them on
-/// the host; weights given at run time run the heuristic's untransformed choice).
+/// the host; weights given at run time run the heuristic's untransformed choice), and without
+/// an input scale (only the pointwise GEMM takes one; the planner picks its tiling).
 pub(super) fn conv_parts(op: &Op) -> Option<(&ConvSpec, &[usize], Epilogue)> {
     let Op::Conv {
         spec,
@@ -30,7 +31,7 @@ pub(super) fn conv_parts(op: &Op) -> Option<(&ConvSpec, &[usize], Epilogue)> {
     else {
         return None;
     };
-    if !op.runtime_operands().is_empty() {
+    if !op.runtime_operands().is_empty() || epilogue.input_scale {
         return None;
     }
     Some((spec, weight.shape(), *epilogue))
@@ -83,6 +84,7 @@ impl Bench {
             weight: whole(&buffers[0]),
             bias: (n_params > 1).then(|| whole(&buffers[1])),
             residual: self.residual.as_ref().map(|r| r.binding()),
+            input_scale: None,
             output: self.output.binding(),
         };
         let scratch: Vec<BufRef<'_>> = buffers[n_params..].iter().map(whole).collect();

@@ -33,7 +33,7 @@ fn small_device(max_wg: Option<u32>) -> Gpu {
     .expect("a device with a small binding limit")
 }
 
-fn small() -> &'static Gpu {
+pub fn small() -> &'static Gpu {
     static G: OnceLock<Gpu> = OnceLock::new();
     G.get_or_init(|| small_device(None))
 }
@@ -41,7 +41,7 @@ fn small() -> &'static Gpu {
 /// Runs `g` (weights seeded) on the small device, the normal device and the CPU; the split
 /// run must match both within the network tolerance. Returns (split, unsplit) sessions'
 /// dispatch counts and the split session's staging bytes.
-fn check(what: &str, g: Graph) -> (usize, usize, u64) {
+pub fn check(what: &str, g: Graph) -> (usize, usize, u64) {
     let (g, inputs) = initialised(g, 11);
     let values = cpu::run_all(&g, &inputs).unwrap();
     let tol = network_tolerance_from(&g, &values);

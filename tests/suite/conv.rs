@@ -236,6 +236,7 @@ fn spatial_separable_pair() {
         weight,
         bias: None,
         residual: None,
+        input_scale: None,
         output,
     };
     let d1 = g
@@ -334,6 +335,7 @@ fn invalid_inputs_are_errors() {
         weight: w.binding(),
         bias: None,
         residual,
+        input_scale: None,
         output: y.binding(),
     };
     let spec = ConvSpec::conv2d(3, 3);
@@ -366,6 +368,7 @@ fn invalid_inputs_are_errors() {
     let with_res = Epilogue {
         activation: Activation::Relu,
         residual: true,
+        input_scale: false,
     };
     assert!(
         ok(g.encode(conv::conv(

@@ -61,12 +61,14 @@ impl ConvTransposeProblem {
                 Epilogue {
                     activation: self.act,
                     residual: self.residual,
+                    input_scale: false,
                 },
                 ConvBindings {
                     input: bufs[0].binding(),
                     weight: bufs[1].binding(),
                     bias: self.bias.then(|| bufs[2].binding()),
                     residual: self.residual.then(|| bufs[3].binding()),
+                    input_scale: None,
                     output: out.binding(),
                 },
             ))
@@ -276,6 +278,7 @@ fn bad_shapes_are_errors() {
         weight: r,
         bias: None,
         residual: None,
+        input_scale: None,
         output: r,
     };
     let e = Epilogue::default();

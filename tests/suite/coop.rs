@@ -83,6 +83,7 @@ fn bindings(
         weight: b(w),
         bias: bias.then(|| b(&[w[0]])),
         residual: residual.then(|| b(&out)),
+        input_scale: None,
         output: b(&out),
     }
 }
@@ -111,6 +112,7 @@ fn emitted_constants(precision: Precision) -> BTreeSet<Vec<(String, u64)>> {
                     let e = Epilogue {
                         activation: act,
                         residual,
+                        input_scale: false,
                     };
                     let b = bindings(&t, &spec, &x, &w, bias, residual);
                     let l = coop_conv(&t, &spec, &x, &w, e, b, tiling).unwrap();

@@ -264,6 +264,7 @@ fn rejects_non_depthwise() {
         weight: w.binding(),
         bias: None,
         residual: None,
+        input_scale: None,
         output: y.binding(),
     };
     let dw = ConvSpec::conv2d(3, 3).groups(4);

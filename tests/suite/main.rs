@@ -47,6 +47,7 @@ mod resize;
 mod reverse;
 mod robustness;
 mod runtime_weights;
+mod se_scale;
 mod self_check;
 mod shader_checks;
 mod shaders;

@@ -68,6 +68,7 @@ impl PointwiseProblem {
         let epilogue = Epilogue {
             activation: self.act,
             residual: self.residual,
+            input_scale: false,
         };
         let launch = matmul::pointwise_tiled(
             g.target(),
@@ -80,6 +81,7 @@ impl PointwiseProblem {
                 weight: bufs[1].binding(),
                 bias: self.bias.then(|| bufs[2].binding()),
                 residual: self.residual.then(|| bufs[3].binding()),
+                input_scale: None,
                 output: out.binding(),
             },
             self.tiling,
@@ -417,6 +419,7 @@ fn bad_shapes_are_errors() {
         weight: r,
         bias: None,
         residual: None,
+        input_scale: None,
         output: r,
     };
     let e = Epilogue::default();

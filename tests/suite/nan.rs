@@ -142,6 +142,7 @@ fn convolution_spreads_nan_to_its_receptive_field_only() {
         weight: b[1].binding(),
         bias: None,
         residual: None,
+        input_scale: None,
         output: out.binding(),
     };
     let got = run(

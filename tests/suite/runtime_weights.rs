@@ -41,6 +41,7 @@ fn graph(kind: &Kind, shapes: &[&[usize]], bias: bool, residual: bool, act: Acti
     let epilogue = Epilogue {
         activation: act,
         residual,
+        input_scale: false,
     };
     let op = match kind {
         Kind::Conv(spec) => Op::Conv {

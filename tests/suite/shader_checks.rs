@@ -281,6 +281,7 @@ fn dispatch_refuses_tampered_trusted_launches() {
             weight: m,
             bias: Some(m),
             residual: None,
+            input_scale: None,
             output: m,
         };
         let dw = ConvSpec::conv2d(1, 1).groups(4);

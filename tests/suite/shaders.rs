@@ -35,6 +35,31 @@ fn every_shader_translates_to_every_target() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// The GEMM with its B-row scale (SE's channel gate, `HAS_B_SCALE`), checked and aligned, with
+/// and without split-K's partial sums, in every precision on every target that takes it.
+#[test]
+fn matmul_b_scale_translates_everywhere() {
+    for aligned in [0.0, 1.0] {
+        for partial in [0.0, 1.0] {
+            let c = [
+                ("HAS_B_SCALE", 1.0),
+                ("ALIGNED", aligned),
+                ("PARTIAL", partial),
+                ("HAS_BIAS", 1.0 - partial),
+                ("HAS_RESIDUAL", 1.0 - partial),
+            ];
+            for precision in Precision::ALL {
+                for target in Target::ALL {
+                    if target.accepts(Shader::Matmul, precision) {
+                        translate_in(Shader::Matmul, precision, &c, target)
+                            .unwrap_or_else(|e| panic!("{c:?} {precision} {target:?}: {e}"));
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn shader_directory_matches_enum() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/shaders");

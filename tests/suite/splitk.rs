@@ -271,6 +271,7 @@ fn reduce_matches_reference() {
                 Epilogue {
                     activation: act,
                     residual: true,
+                    input_scale: false,
                 },
                 bufs[0].binding(),
                 Some(bufs[1].binding()),

@@ -233,6 +233,7 @@ fn workgroup_memory_over_the_limit_is_a_typed_error() {
         bias: None,
         residual: None,
         output: Bytes(8 * 36 * 4),
+        input_scale: None,
     };
     let r = winograd_fused::winograd_fused(&target, &spec, &x, &w, Epilogue::default(), b);
     assert!(

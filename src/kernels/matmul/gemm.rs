@@ -20,6 +20,7 @@ crate::gpu_params! {
         pub c_rs: u32, pub c_cs: u32, pub c_bo: u32, pub c_bi: u32,
         pub bias_bo: u32, pub bias_bi: u32,
         pub k_chunk: u32, pub splits: u32, pub c_split: u32,
+        pub s_bo: u32, pub s_bi: u32, pub _pad0: u32, pub _pad1: u32,
     }
 }
 
@@ -64,6 +65,9 @@ pub(super) struct Gemm {
     pub(super) c: Layout,
     /// `(per_row, outer stride, inner stride)` of the bias, when there is one.
     pub(super) bias: Option<(bool, usize, usize)>,
+    /// `(outer stride, inner stride)` of B's row scales (`b_scale[b][k]`, unit stride along
+    /// K), used when a scale is bound.
+    pub(super) b_scale: (usize, usize),
 }
 
 /// Checks that a binding holds at least `elems` elements of the handle's precision.
@@ -108,6 +112,7 @@ pub(super) fn gemm<B: Binding>(
     b: B,
     bias: Option<B>,
     residual: Option<B>,
+    b_scale: Option<B>,
     out: B,
     tiling: Option<GemmTiling>,
     splits: Option<u32>,
@@ -115,6 +120,18 @@ pub(super) fn gemm<B: Binding>(
     let (m, n, k, outer, inner) = (g.m, g.n, g.k, g.outer, g.inner);
     check_binding(target, op, "A", &a, g.a.extent(m, k, outer, inner))?;
     check_binding(target, op, "B", &b, g.b.extent(k, n, outer, inner))?;
+    // The shader reads b_scale[b_outer * s_bo + b_inner * s_bi + k] for k < K only.
+    let (s_bo, s_bi) = g.b_scale;
+    let scale_extent = Layout {
+        rs: 1,
+        cs: 0,
+        bo: s_bo,
+        bi: s_bi,
+    }
+    .extent(k, 1, outer, inner);
+    if let Some(s) = &b_scale {
+        check_binding(target, op, "B scale", s, scale_extent)?;
+    }
     let c_extent = g.c.extent(m, n, outer, inner);
     let n_splits = splits.unwrap_or(1) as usize;
     if n_splits == 0 {
@@ -195,12 +212,17 @@ pub(super) fn gemm<B: Binding>(
         k_chunk: u("split range", k_chunk)?,
         splits: u("splits", n_splits)?,
         c_split: u("partial slice", c_extent)?,
+        s_bo: u("B scale stride", s_bo)?,
+        s_bi: u("B scale stride", s_bi)?,
+        _pad0: 0,
+        _pad1: 0,
     };
     // Every index the shader forms must fit its u32 arithmetic.
     for (what, e) in [
         ("A extent", g.a.extent(m, k, outer, inner)),
         ("B extent", g.b.extent(k, n, outer, inner)),
         ("C extent", c_extent * n_splits),
+        ("B scale extent", scale_extent),
     ] {
         u(what, e)?;
     }
@@ -220,6 +242,7 @@ pub(super) fn gemm<B: Binding>(
         ("HAS_BIAS", flag(bias.is_some())),
         ("BIAS_PER_ROW", flag(per_row)),
         ("HAS_RESIDUAL", flag(residual.is_some())),
+        ("HAS_B_SCALE", flag(b_scale.is_some())),
         ("PARTIAL", flag(splits.is_some())),
     ]);
     // Unused optional inputs are bound to A (read-only, so no usage conflict with the output).
@@ -228,7 +251,17 @@ pub(super) fn gemm<B: Binding>(
         &constants,
         &params,
         // `partial` (binding 6, Acc) is `out` too: the partial-sum scratch under split-K.
-        &[a, b, bias.unwrap_or(a), residual.unwrap_or(a), out, out],
+        &[
+            a,
+            b,
+            bias.unwrap_or(a),
+            residual.unwrap_or(a),
+            out,
+            out,
+            // Read only under HAS_B_SCALE: otherwise a 4-byte prefix of A, which binds (and
+            // counts as bound) next to nothing.
+            b_scale.unwrap_or(a.resized(a.size().min(4))),
+        ],
         (n_splits * batch * tiles_m * tiles_n) as u64,
     )
 }
@@ -270,6 +303,7 @@ pub(crate) fn batched_gemm<B: Binding>(
             bi: 0,
         },
         bias: None,
+        b_scale: (0, 0),
     };
     gemm(
         target,
@@ -278,6 +312,7 @@ pub(crate) fn batched_gemm<B: Binding>(
         Activation::Identity,
         u,
         v,
+        None,
         None,
         None,
         m,

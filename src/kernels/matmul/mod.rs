@@ -84,9 +84,10 @@ pub fn linear_tiled<B: Binding>(
             bi: 0,
         },
         bias: Some((false, 0, 0)),
+        b_scale: (0, 0),
     };
     gemm(
-        target, OP, &problem, activation, x, w, bias, None, out, tiling, None,
+        target, OP, &problem, activation, x, w, bias, None, None, out, tiling, None,
     )
 }
 
@@ -136,6 +137,7 @@ pub fn matmul_tiled<B: Binding>(
         b: layout(n, outer.b, inner.b),
         c: layout(n, outer.c, inner.c),
         bias: None,
+        b_scale: (0, 0),
     };
     gemm(
         target,
@@ -144,6 +146,7 @@ pub fn matmul_tiled<B: Binding>(
         Activation::Identity,
         a,
         b,
+        None,
         None,
         None,
         out,

@@ -2,6 +2,7 @@
 //! including split-K's first pass.
 
 use crate::error::{Error, Result};
+use crate::kernels::conv::input_scale;
 use crate::kernels::{Binding, ConvBindings, Launch, Target};
 use crate::ops::{Activation, ConvSpec, Epilogue};
 
@@ -62,6 +63,7 @@ pub fn pointwise_tiled<B: Binding>(
     const OP: &str = "pointwise conv";
     let problem = pointwise_problem(spec, input_shape, weight_shape)?;
     let residual = residual_binding(OP, &epilogue, b.residual)?;
+    let scale = input_scale(target, OP, input_shape, &epilogue, b.input_scale, true)?;
     gemm(
         target,
         OP,
@@ -71,6 +73,7 @@ pub fn pointwise_tiled<B: Binding>(
         b.input,
         b.bias,
         residual,
+        scale,
         b.output,
         tiling,
         None,
@@ -79,14 +82,15 @@ pub fn pointwise_tiled<B: Binding>(
 
 /// Split-K's first pass for a pointwise convolution: the GEMM over `splits` ranges of the
 /// reduction, each writing raw partial sums to slice `s` of `partial` (`[splits, *output
-/// shape]`). `crate::kernels::splitk::reduce` finishes.
+/// shape]`). `crate::kernels::splitk::reduce` finishes. `input` is the input's binding and
+/// its `[N, C]` channel scale, if any (`Epilogue::input_scale`).
 #[allow(clippy::too_many_arguments)]
 pub fn pointwise_partial<B: Binding>(
     target: &Target,
     spec: &ConvSpec,
     input_shape: &[usize],
     weight_shape: &[usize],
-    input: B,
+    (input, scale): (B, Option<B>),
     weight: B,
     partial: B,
     tiling: Option<GemmTiling>,
@@ -103,6 +107,7 @@ pub fn pointwise_partial<B: Binding>(
         input,
         None,
         None,
+        scale,
         partial,
         tiling,
         Some(splits),
@@ -157,5 +162,7 @@ fn pointwise_problem(
             bi: og * s,
         },
         bias: Some((true, 0, og)),
+        // The scale [N, C] by (image, group), unit stride along the group's channels.
+        b_scale: (c, cg),
     })
 }

@@ -43,12 +43,15 @@ pub(crate) fn emit(
     let b = |x: &Bind| x.slice();
     // Conv and ConvTranspose parts bind their buffers alike.
     let conv_bindings =
-        |input, weight, bias: &Option<Bind>, residual: &Option<Bind>, y| ConvBindings {
-            input: b(input),
-            weight: b(weight),
-            bias: bias.as_ref().map(b),
-            residual: residual.as_ref().map(b),
-            output: b(y),
+        |input, weight, bias: &Option<Bind>, residual: &Option<Bind>, scale: &Option<Bind>, y| {
+            ConvBindings {
+                input: b(input),
+                weight: b(weight),
+                bias: bias.as_ref().map(b),
+                residual: residual.as_ref().map(b),
+                input_scale: scale.as_ref().map(b),
+                output: b(y),
+            }
         };
     let mut out = Vec::new();
     for l in &parts {
@@ -87,11 +90,12 @@ pub(crate) fn emit(
                 weight,
                 bias,
                 residual,
+                scale,
                 out: y,
             } => {
                 // Each chunk is a convolution of its own geometry, run single-pass.
-                let a = algorithm::single_pass(spec, in_shape, w_shape);
-                let bindings = conv_bindings(input, weight, bias, residual, y);
+                let a = algorithm::single_pass_with(spec, in_shape, w_shape, epilogue);
+                let bindings = conv_bindings(input, weight, bias, residual, scale, y);
                 out.extend(algorithm::conv_with(
                     target,
                     &a,
@@ -120,7 +124,7 @@ pub(crate) fn emit(
                 in_shape,
                 w_shape,
                 *epilogue,
-                conv_bindings(input, weight, bias, residual, y),
+                conv_bindings(input, weight, bias, residual, &None, y),
             )?,
             Part::Linear {
                 x_shape,

@@ -69,6 +69,8 @@ pub(crate) enum Part {
         weight: Bind,
         bias: Option<Bind>,
         residual: Option<Bind>,
+        /// The chunk's `[n, c]` input scale (`Epilogue::input_scale`).
+        scale: Option<Bind>,
         out: Bind,
     },
     /// A transposed convolution chunk (one image's output-channel range).

@@ -43,6 +43,7 @@ fn conv_transpose_case(rank: usize, k: usize, s: usize, p: usize, op: usize, g: 
                     weight: b[1],
                     bias: Some(b[2]),
                     residual: None,
+                    input_scale: None,
                     output: out,
                 };
                 gg.encode(conv_transpose::conv_transpose(

@@ -145,6 +145,7 @@ fn conv_transpose_matches_reference() {
                     weight: bufs[1].binding(),
                     bias: Some(bufs[2].binding()),
                     residual: None,
+                    input_scale: None,
                     output: out.binding(),
                 },
             ));

@@ -10,6 +10,7 @@ mod kernels;
 mod networks;
 mod norm;
 mod reduce;
+mod se_scale;
 mod special_values;
 
 use proptest::prelude::*;

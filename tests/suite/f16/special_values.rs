@@ -126,6 +126,7 @@ fn nan_and_inf_in_f16() {
                 weight: bufs[1].binding(),
                 bias: None,
                 residual: None,
+                input_scale: None,
                 output: out.binding(),
             },
         ));

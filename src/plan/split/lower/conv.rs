@@ -1,5 +1,7 @@
 //! Convolutions and transposed convolutions: batch ranges, then per image output-channel
 //! ranges (whole groups when grouped), then input-channel chunks accumulated in staging slots.
+//! A convolution's input scale (`Epilogue::input_scale`, `[N, C, 1, ..]`) is cut like its
+//! input's images and channels, so each chunk scales exactly the channels it reads.
 
 use super::{NodeViews, chans, first_image, search};
 use crate::error::Result;
@@ -94,7 +96,9 @@ pub(super) fn lower_conv(
 ) -> Result<()> {
     let x = &n.ins[0].1;
     let out = &n.out.1;
-    let residual = epilogue.residual.then(|| &n.ins[1].1);
+    // Inputs: x, the scale when fused, the residual when fused (weights are parameters here).
+    let residual = epilogue.residual.then(|| &n.ins[n.ins.len() - 1].1);
+    let scale = epilogue.input_scale.then(|| &n.ins[1].1);
     let w = &n.params[0];
     let bias = n.params.get(1);
     let (batch, c, o) = (x.dims[0], x.dims[1], out.dims[1]);
@@ -120,6 +124,9 @@ pub(super) fn lower_conv(
         if let Some(r) = residual {
             vs.push(image(r, 0, nb));
         }
+        if let Some(s) = scale {
+            vs.push(image(s, 0, nb));
+        }
         params_fit && fits_all(&vs.iter().collect::<Vec<_>>())
     };
     if batch > 0 && batch_fits(1) {
@@ -134,6 +141,7 @@ pub(super) fn lower_conv(
             let weight = l.input(&whole(w));
             let b = bias.map(|v| l.input(v));
             let res = residual.map(|r| l.input(&image(r, lo[0], hi[0])));
+            let sc = scale.map(|s| l.input(&image(s, lo[0], hi[0])));
             let y = l.output(&image(out, lo[0], hi[0]));
             l.launch(Part::Conv {
                 spec: spec.clone(),
@@ -144,6 +152,7 @@ pub(super) fn lower_conv(
                 weight,
                 bias: b,
                 residual: res,
+                scale: sc,
                 out: y,
             });
         }
@@ -187,6 +196,9 @@ pub(super) fn lower_conv(
         if let Some(r) = residual {
             vs.push(chans(r, 0, 0, u));
         }
+        if let Some(s) = scale {
+            vs.push(chans(s, 0, 0, cin));
+        }
         fits_all(&vs.iter().collect::<Vec<_>>())
     };
 
@@ -215,6 +227,7 @@ pub(super) fn lower_conv(
                 let weight = l.input(&wv);
                 let b = bias.map(|v| l.input(&v.sub(&[a * og], &[(a + u) * og])));
                 let res = residual.map(|r| l.input(&chans(r, i, a * og, (a + u) * og)));
+                let sc = scale.map(|s| l.input(&chans(s, i, a * cg, (a + u) * cg)));
                 let y = l.output(&chans(out, i, a * og, (a + u) * og));
                 l.launch(Part::Conv {
                     spec: spec.clone().groups(u),
@@ -225,6 +238,7 @@ pub(super) fn lower_conv(
                     weight,
                     bias: b,
                     residual: res,
+                    scale: sc,
                     out: y,
                 });
                 a += u;
@@ -295,6 +309,7 @@ pub(super) fn lower_conv(
                 } else {
                     ping.map(|p| p[(step + 1) % 2])
                 };
+                let sc = scale.map(|s| l.input(&chans(s, i, k0, k0 + kc)));
                 let y = match ping {
                     Some(p) if !lastk => p[step % 2],
                     _ => l.output(&yv),
@@ -312,11 +327,13 @@ pub(super) fn lower_conv(
                             Activation::Identity
                         },
                         residual: res.is_some(),
+                        input_scale: sc.is_some(),
                     },
                     input,
                     weight,
                     bias: b,
                     residual: res,
+                    scale: sc,
                     out: y,
                 });
                 k0 += kc;
