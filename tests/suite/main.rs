@@ -39,6 +39,7 @@ mod onnx;
 mod onnx_node;
 mod pad;
 mod plan;
+mod plan_check;
 mod pool;
 mod rearrange;
 mod reduce;

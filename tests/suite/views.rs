@@ -11,7 +11,7 @@ use wgconv::session::Session;
 
 use crate::common::gpu;
 use crate::graph::{check_on_device, initialised};
-use crate::plan::check_plan_of;
+use crate::plan_check::check_plan_of;
 
 /// True when the plan makes `node` a Slice view (its output shares its input's storage);
 /// then checks, element by element, that the slice is the run of its input's elements
