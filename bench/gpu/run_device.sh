@@ -16,6 +16,9 @@
 # end to end, upload and readback included, one run at a time and from 4 threads: the
 # throughput of runs in flight). Commit wgconv.json as
 # bench/results/<adapter>-<date>.json and the table in README.md, with this command.
+# Each step has its own time limit (`step SECONDS NAME CMD...`), so that one slow or hung step
+# leaves the others their share of the lent minutes; a step that fails or times out is
+# reported in $OUT/steps.txt and the script goes on.
 set -euo pipefail
 OUT=${OUT:-bench/results/out}
 mkdir -p "$OUT"
@@ -28,19 +31,26 @@ if [ -e /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then
 fi
 export WGCONV_BACKEND=vulkan
 bin=target/release/wgconv
+step() {
+    local limit=$1 name=$2
+    shift 2
+    local t0=$SECONDS rc=0
+    timeout "$limit" "$@" || rc=$?
+    echo "$name: exit $rc after $((SECONDS - t0)) s (limit $limit s)" | tee -a "$OUT/steps.txt"
+}
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,clocks.max.mem --format=csv >"$OUT/info.txt" || true
 "$bin" info >>"$OUT/info.txt"
-"$bin" validate --json "$OUT/validate.json" >"$OUT/validate.txt" || echo "validate reported failures: see validate.txt"
-"$bin" bench bench/suite.json --json "$OUT/wgconv.json" ${WGCONV_BENCH_ARGS:-}
+step 90 validate sh -c "\"$bin\" validate --json $OUT/validate.json >$OUT/validate.txt"
+step 150 bench-f32 "$bin" bench bench/suite.json --json "$OUT/wgconv.json" ${WGCONV_BENCH_ARGS:-}
 # Tensor cores: their self-checks first (a failing one is reported and disabled, not fatal),
 # then f16-acc32 with them (the default where the adapter has them) and without.
-"$bin" validate --filter self-check --json "$OUT/validate_coop.json" >"$OUT/validate_coop.txt" || echo "tensor-core self-checks reported failures: see validate_coop.txt"
-"$bin" bench bench/suite.json --precision f16-acc32 --json "$OUT/wgconv_f16acc32_tc.json" ${WGCONV_BENCH_ARGS:-}
-WGCONV_TENSOR_CORES=off "$bin" bench bench/suite.json --precision f16-acc32 --json "$OUT/wgconv_f16acc32_plain.json" ${WGCONV_BENCH_ARGS:-}
+step 60 validate-coop sh -c "\"$bin\" validate --filter self-check --json $OUT/validate_coop.json >$OUT/validate_coop.txt"
+step 100 bench-f16acc32-tc "$bin" bench bench/suite.json --precision f16-acc32 --json "$OUT/wgconv_f16acc32_tc.json" ${WGCONV_BENCH_ARGS:-}
+step 100 bench-f16acc32-plain env WGCONV_TENSOR_CORES=off "$bin" bench bench/suite.json --precision f16-acc32 --json "$OUT/wgconv_f16acc32_plain.json" ${WGCONV_BENCH_ARGS:-}
 # Runs in flight: the heuristic's configurations (no autotuning, which would time every
 # layer at session build), 200 timed runs each.
 for n in 1 4; do
-    "$bin" run resnet50 --shape input=1x3x224x224 --no-autotune --warmup 10 --runs 200 --in-flight "$n" >"$OUT/inflight_$n.txt"
+    step 45 "in-flight-$n" sh -c "\"$bin\" run resnet50 --shape input=1x3x224x224 --no-autotune --warmup 10 --runs 200 --in-flight $n >$OUT/inflight_$n.txt"
 done
-python3 bench/gpu/torch_baseline.py bench/suite.json --json "$OUT/torch.json"
+step 120 torch python3 bench/gpu/torch_baseline.py bench/suite.json --json "$OUT/torch.json"
 python3 bench/gpu/compare.py "$OUT/wgconv.json" "$OUT/torch.json" | tee "$OUT/compare.md"
