@@ -76,7 +76,7 @@ impl DepthwiseTiling {
 
     /// The host's choice: an 8 x 32 output tile (64 invocations), shrunk to the output's size;
     /// on small maps as many channels per workgroup (powers of two, at most `channels`) as
-    /// bring it to [`FILL_INVOCATIONS`]. Then channels, rows and columns are shrunk until the
+    /// bring it to `FILL_INVOCATIONS` (64). Then channels, rows and columns are shrunk until the
     /// staged patches fit `cap` elements; if even one strip's patch does not fit (huge dilated
     /// kernels), taps read global memory.
     pub fn for_problem(

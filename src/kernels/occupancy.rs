@@ -1,7 +1,7 @@
 //! How many workgroups a GPU wants in flight, the goal of the tile and split-K heuristics
 //! (`crate::kernels::algorithm`). wgpu reports no compute-unit count, so it comes from a small
 //! table of adapter names; unknown adapters (CPU rasterisers included) get
-//! [`TARGET_WORKGROUPS`](crate::kernels::algorithm::TARGET_WORKGROUPS).
+//! [`TARGET_WORKGROUPS`].
 
 use crate::kernels::algorithm::TARGET_WORKGROUPS;
 
