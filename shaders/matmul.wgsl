@@ -41,7 +41,7 @@
 // splitk_reduce.wgsl finishes. Without it splits = 1 and k_chunk = k. `partial` is a binding of
 // its own because it holds Acc, not Elem (f32 sums in f16-acc32 keep f32's accuracy).
 //
-// Trusted (no runtime bounds checks); every index is in range because (host half:
+// Unchecked because (Shader::TRUSTED): every index is in range (host half:
 // src/kernels/bounds/matmul.rs, run on the launch as bound):
 // - Overrides: WG_X, WG_Y are powers of two, RM, RN are 4 or 8, TILE_K 16 or 32, and
 //   RM*TILE_K / WG_X, RN*TILE_K / WG_Y are whole and <= MAX_LOADS (bounds check).

@@ -7,10 +7,9 @@ use crate::kernels::matmul::MatmulParams;
 use crate::kernels::{Binding, Launch};
 use crate::precision::Precision;
 
-/// Values one invocation prefetches per operand (`MAX_LOADS`) and accumulator vec4s
-/// (`MAX_ACC`) the shader's private arrays hold.
+/// Values one invocation prefetches per operand (`MAX_LOADS`, the size of the shader's
+/// private a_next / b_next).
 const MAX_LOADS: u64 = 16;
-const MAX_ACC: u64 = 16;
 
 /// Fails unless the GEMM `launch` stays inside its arrays and bindings. Bindings (after the
 /// uniform): a, b, bias, residual, c (Elem), partial (Acc), b_scale (Elem).
@@ -47,10 +46,11 @@ pub(super) fn check<B: Binding>(launch: &Launch<B>, precision: Precision) -> Res
     let rn = whole("RN", 4.0, &four_or_eight)?;
     let tk = whole("TILE_K", 16.0, &|v| v == 16 || v == 32)?;
     // Staged values e = lid + r * threads, r < loads, run below loads * threads = TILE_K *
-    // tile only if the division is exact; a_next / b_next hold MAX_LOADS, acc RM * RN / 4.
+    // tile only if the division is exact. RM, RN <= 8 keep acc's RM * RN / 4 vec4s within
+    // its 16.
     let loads_ok =
         |along: u64, wg: u64| (along * tk).is_multiple_of(wg) && along * tk / wg <= MAX_LOADS;
-    if !loads_ok(rm, wg_x) || !loads_ok(rn, wg_y) || rm * rn / 4 > MAX_ACC {
+    if !loads_ok(rm, wg_x) || !loads_ok(rn, wg_y) {
         return fail(format!(
             "tiling WG {wg_x}x{wg_y}, RM {rm}, RN {rn}, TILE_K {tk} overflows the private arrays"
         ));
