@@ -41,6 +41,31 @@
 // splitk_reduce.wgsl finishes. Without it splits = 1 and k_chunk = k. `partial` is a binding of
 // its own because it holds Acc, not Elem (f32 sums in f16-acc32 keep f32's accuracy).
 //
+// Unchecked because (Shader::TRUSTED): every index is in range (host half:
+// src/kernels/bounds/matmul.rs, run on the launch as bound):
+// - Overrides: WG_X, WG_Y are powers of two, RM, RN are 4 or 8, TILE_K 16 or 32, and
+//   RM*TILE_K / WG_X, RN*TILE_K / WG_Y are whole and <= MAX_LOADS (bounds check).
+// - a_next / b_next[r]: r < RM*TILE_K/WG_X (RN*TILE_K/WG_Y) <= MAX_LOADS. acc: the FMA's
+//   4q*rn4 + p + 3*rn4 and the epilogue's i*rn4 + j/4 stay below RM*RN/4 <= 16 = MAX_ACC;
+//   bv[p]: p < RN/4 <= 2.
+// - a_tile / b_tile: staged value e = lid + r*threads < TILE_K * tile_m (the division above
+//   is exact), so staged() gives kk < TILE_K and a position < tile_m; its slot i/4*WG_Y +
+//   p.y%WG_Y < RM/4*WG_Y = a_slots, and the reads' q*WG_Y + ty too. swizzled() XORs a slot
+//   with a mask below min(slots, 8), both powers of two, so it stays below slots; the index
+//   is < TILE_K * slots, the array's size. b_tile likewise with WG_X, RN.
+// - Workgroup ids: the host refuses splits*batch*tiles_m*tiles_n >= 2^32, so those never
+//   wrap, and a workgroup that runs has split < splits, batch entry < batch (b_outer <=
+//   (batch-1)/batch_inner, b_inner < batch_inner >= 1), tile row < tiles_m, column <
+//   tiles_n; tiles_m*tile_m, tiles_n*tile_n and K + TILE_K fit a u32 too (host).
+// - Global reads and writes: gm < min(m, tiles_m*tile_m) (ALIGNED: < tiles_m*tile_m), gn
+//   likewise, and gk < k_end <= K; with ALIGNED the host requires K and k_chunk to be
+//   multiples of TILE_K, so chunks starting at k0 (a multiple of TILE_K, even if
+//   split*k_chunk wraps, as TILE_K divides 2^32) below k_end end by k_end <= K. The host
+//   checks each binding against base + (rows-1)*rs + (cols-1)*cs + 1 at the highest batch
+//   indices (a, b, c, residual, bias by row or column, b_scale over K, partial at
+//   (splits-1)*c_split + that in Acc); every intermediate the shader forms is a sum of those
+//   terms, and the host also requires each reach < 2^32, so none wraps.
+//
 // Overrides: WG_X, WG_Y (powers of two), RM, RN, TILE_K (tile shape); ALIGNED; A_K_FAST /
 // B_K_FAST (which tile dimension consecutive invocations load, chosen by the host so global
 // loads coalesce along the operand's unit stride); HAS_BIAS, BIAS_PER_ROW, HAS_RESIDUAL;

@@ -165,6 +165,8 @@ fn trusted_kernels_match_reference_checked_and_unchecked() {
             "global_pool",
             "splitk",
             "winograd",
+            "linear",
+            "matmul",
         ] {
             let (cases, _) = run_battery(&g, Some(family), &mut |_| {});
             assert!(!cases.is_empty(), "no {family} cases");
