@@ -83,6 +83,7 @@ impl Shader {
         Shader::WinogradOutput,
         Shader::SeGate,
         Shader::Convert,
+        Shader::Conv,
     ];
 
     /// Whether this kernel is in [`Shader::TRUSTED`].

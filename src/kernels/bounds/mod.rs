@@ -17,6 +17,8 @@ use crate::kernels::{Binding, GpuParams, Launch};
 use crate::precision::Precision;
 use crate::shaders::Shader;
 
+mod conv;
+
 /// Fails unless every storage index `launch`'s shader can reach lies inside its binding
 /// (elements of `precision`'s `Elem`, or `Acc` where the shader says). Only trusted shaders
 /// have a proof here; others are refused.
@@ -316,6 +318,7 @@ pub fn check_trusted<B: Binding>(launch: &Launch<B>, precision: Precision) -> Re
             }
             need(4, "output", output)
         }
+        Shader::Conv => conv::check(launch, precision),
         other => fail(format!(
             "{} has no bounds proof (not trusted)",
             other.label()
