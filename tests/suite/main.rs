@@ -51,6 +51,7 @@ mod runtime_weights;
 mod se_scale;
 mod self_check;
 mod shader_checks;
+mod shader_checks_conv;
 mod shaders;
 mod softmax;
 mod splitk;
