@@ -49,8 +49,8 @@
 //   b < batch (n_total <= batch*out_sp), groups*c_per_group <= in_c, sp < in_sp by the
 //   coordinate guards: below batch*in_c*in_sp. output / residual: col_off + o*out_sp with
 //   o < groups*m_per_group <= out_c: below batch*out_c*out_sp; bias[o]; partial adds
-//   split*numel(output), split < splits. Each reach is <= the binding and 2^32 (checked), and
-//   every intermediate is a partial sum of its nonnegative terms, so no u32 wraps.
+//   split*numel(output), split < splits. Each reach is <= the binding and < 2^32 (checked),
+//   and every intermediate is a partial sum or product prefix of its terms, so no u32 wraps.
 // - ALIGNED (host re-derives): tiles_m*tile_m <= M, tiles_n*tile_n <= N, TK | k_total,
 //   TK | k_chunk and splits*k_chunk < 2^32 (so k_begin is a whole chunk); IN_RANGE: no padding,
 //   stride, dilation >= 0 and (out-1)*stride + (k-1)*dilation < in, < 2^31 per dimension.

@@ -121,7 +121,7 @@ fn conv_launches_pass_and_tampered_ones_fail_check_trusted() {
         output: exact(2 * 70 * 99, 4),
     };
     let launch = conv::conv_tiled(
-        &t,
+        t,
         &spec,
         &input,
         &weight,

@@ -170,12 +170,12 @@ pub(super) fn check<B: Binding>(launch: &Launch<B>, precision: Precision) -> Res
     }
 
     // Bindings: reaches are products of the extents above, so one below 2^32 bounds every
-    // intermediate the shader forms of them (each a partial sum of nonnegative terms).
+    // intermediate the shader forms of them (each a partial sum or a factor's prefix).
     let elems =
         |i: usize, unit: usize| launch.bindings.get(i).map_or(0, |b| b.size() / unit as u64);
     let need = |i: usize, what: &str, reach: u64, unit: usize| {
         let have = elems(i, unit);
-        if reach > have || reach > 1 << 32 {
+        if reach > have || reach > u32::MAX as u64 {
             return fail(format!(
                 "{what} binding holds {have} elements, the kernel reaches {reach}"
             ));
