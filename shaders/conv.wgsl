@@ -31,6 +31,29 @@
 // slice s writes its raw partial sums (no epilogue, as Acc) to partial[s * numel(output) + idx], and
 // splitk_reduce.wgsl sums the slices and applies the epilogue. Without it splits = 1 and
 // k_chunk = k_total.
+// Unchecked because (Shader::TRUSTED; host half: src/kernels/bounds/conv.rs re-reads all of
+// this from the launch's constants, Params and bindings):
+// - Private arrays: w_reg[t] / x_reg[t] with t < w_loads() = ceil(TK*RM/WG_N) and
+//   x_loads() = TK*RN/WG_M, both <= MAX_LOADS (checked); acc[i*cq + p] < RM*RN/4 <= MAX_BLOCK,
+//   a[q] / b[p] < RM/4, RN/4 <= 2, col_off[j] / col_ok[j] with j < RN <= 8 (RM, RN in {4, 8}).
+// - w_tile (TK rows of w_row() = RM*WG_M/4 slots): kk < TK; slot = (i/4)*WG_M + mm % WG_M with
+//   mm = e/TK < RM*WG_M (e < TK*tile_m), and q*WG_M + ty with q < RM/4, ty < WG_M: both below
+//   w_row(), a power of two (WG_M is one, checked), so XOR with w_swizzle < min(w_row, 8) stays.
+// - x_tile (TK rows of RN*WG_N/4): slot = (j/4)*WG_N + ld_col % WG_N and p*WG_N + tx are below
+//   RN*WG_N/4; row ld_row0 + t < (WG_M/RN) * x_loads() = TK since RN | WG_M and (WG_M/RN) | TK.
+// - Odometer: k_total = c_per_group*k_d*k_h*k_w and tk_* are TK's digits (checked), so
+//   (od_c, od_z, od_y, od_x) is k's decomposition; k stays below k_total + TK < 2^32 (checked),
+//   so under k < k_end <= k_total, od_c < c_per_group and kz, ky, kx below their radices.
+// - weight: w_base + m*k_total + k with g < groups, m < m_per_group, k < k_total: below
+//   groups*m_per_group*k_total. input: (b*in_c + g*c_per_group + od_c)*in_sp + sp with
+//   b < batch (n_total <= batch*out_sp), groups*c_per_group <= in_c, sp < in_sp by the
+//   coordinate guards: below batch*in_c*in_sp. output / residual: col_off + o*out_sp with
+//   o < groups*m_per_group <= out_c: below batch*out_c*out_sp; bias[o]; partial adds
+//   split*numel(output), split < splits. Each reach is <= the binding and < 2^32 (checked),
+//   and every intermediate is a partial sum or product prefix of its terms, so no u32 wraps.
+// - ALIGNED (host re-derives): tiles_m*tile_m <= M, tiles_n*tile_n <= N, TK | k_total,
+//   TK | k_chunk and splits*k_chunk < 2^32 (so k_begin is a whole chunk); IN_RANGE: no padding,
+//   stride, dilation >= 0 and (out-1)*stride + (k-1)*dilation < in, < 2^31 per dimension.
 // Overrides: WG_M, WG_N (powers of two >= 4), RM, RN (4 or 8, RN <= WG_M), TK (a multiple of
 // WG_M/RN; TK*RN/WG_M and ceil(TK*RM/WG_N) at most MAX_LOADS), ALIGNED, IN_RANGE, HAS_BIAS,
 // HAS_RESIDUAL, PARTIAL, ACTIVATION (prelude).

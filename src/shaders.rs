@@ -84,6 +84,7 @@ impl Shader {
         Shader::SeGate,
         Shader::Convert,
         Shader::Matmul,
+        Shader::Conv,
     ];
 
     /// Whether this kernel is in [`Shader::TRUSTED`].

@@ -52,6 +52,7 @@ mod se_scale;
 mod self_check;
 mod shader_checks;
 mod shader_checks_matmul;
+mod shader_checks_conv;
 mod shaders;
 mod softmax;
 mod splitk;

@@ -5,12 +5,14 @@
 use wgconv::compare::Tolerance;
 use wgconv::device::{BufRef, ModuleKey, ShaderChecks};
 use wgconv::kernels::channel_affine::{AffineBindings, channel_affine};
+use wgconv::kernels::conv::{self, ConvTiling};
 use wgconv::kernels::convert::{self, Convert};
 use wgconv::kernels::se_gate::{SeGateBindings, se_gate};
 use wgconv::kernels::winograd::winograd;
 use wgconv::kernels::{ConvBindings, Launch, depthwise, eltwise, pad, pool, splitk};
 use wgconv::ops::{Activation, BinaryOp, ConvSpec, Epilogue, PoolKind};
 use wgconv::precision::Precision;
+use wgconv::problem::ConvProblem;
 use wgconv::shaders::Shader;
 use wgconv::tensor::Tensor;
 use wgconv::validate::run_battery;
@@ -146,6 +148,31 @@ fn run_trusted_kernels(g: &Gpu) {
     )
     .unwrap();
     assert_close("channel_affine", &run(&d), &want, Tolerance::elementwise());
+
+    // The implicit-GEMM conv: ragged and padded (every guard on), then whole tiles and chunks
+    // inside the input (ALIGNED and IN_RANGE: no guards).
+    let ragged = ConvProblem::new(ConvSpec::conv2d(3, 3).pad(1).stride(2), &[2, 5, 9, 7], 6)
+        .bias(true)
+        .residual(true)
+        .act(Activation::Relu);
+    let whole = ConvProblem::new(ConvSpec::conv2d(3, 3), &[2, 16, 10, 10], 128);
+    for (p, tiling) in [
+        (ragged, ConvTiling::big(4, 4, 16)),
+        (whole, ConvTiling::big(8, 8, 16)),
+    ] {
+        let got = p
+            .launch_with(g, &p.data().unwrap(), |t, s, i, w, e, b| {
+                conv::conv_tiled(t, s, i, w, e, b, Some(tiling))
+            })
+            .unwrap();
+        let tolerance = Tolerance::accumulation(p.k());
+        assert_close(
+            "conv",
+            &got.run(g).unwrap(),
+            &p.reference().unwrap(),
+            tolerance,
+        );
+    }
 }
 
 /// Both modes give the reference's answers on every trusted kernel and on the validate
@@ -288,6 +315,7 @@ fn dispatch_refuses_tampered_trusted_launches() {
         };
         let dw = ConvSpec::conv2d(1, 1).groups(4);
         let wino = ConvSpec::conv2d(3, 3).pad(1);
+        let k3 = ConvSpec::conv2d(3, 3);
         // (launch, tampering, what the refusal says); every binding holds 16 elements.
         let cases: Vec<(Launch<BufRef<'_>>, Tamper, &str)> = vec![
             (
@@ -417,6 +445,43 @@ fn dispatch_refuses_tampered_trusted_launches() {
                 .unwrap(),
                 |l| set_field(l, 1, 5),
                 "input binding holds 16 elements, the kernel reaches 20",
+            ),
+            // Conv's batch (field 0) from 1 to 2: input [2, 1, 4, 4].
+            (
+                conv::conv(
+                    t,
+                    &k3,
+                    &[1, 1, 4, 4],
+                    &[1, 1, 3, 3],
+                    Epilogue::default(),
+                    conv,
+                )
+                .unwrap(),
+                |l| set_field(l, 0, 2),
+                "input binding holds 16 elements, the kernel reaches 32",
+            ),
+            // Conv's output channels per group (field 11) from 1 to 2 (out_c too): weight [2, 9].
+            (
+                conv::conv(
+                    t,
+                    &k3,
+                    &[1, 1, 4, 4],
+                    &[1, 1, 3, 3],
+                    Epilogue::default(),
+                    conv,
+                )
+                .unwrap(),
+                |l| {
+                    set_field(l, 5, 2);
+                    set_field(l, 11, 2);
+                },
+                "weight binding holds 16 elements, the kernel reaches 18",
+            ),
+            // Conv's split-K: splits (field 29) from 2 to 3 partial slices of 4.
+            (
+                conv::conv_partial(t, &k3, &[1, 1, 4, 4], &[1, 1, 3, 3], m, m, m, None, 2).unwrap(),
+                |l| set_field(l, 29, 5),
+                "partial binding holds 16 elements, the kernel reaches 20",
             ),
             // Depthwise's workgroup memory declared smaller than the staged patches.
             (

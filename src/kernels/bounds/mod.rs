@@ -18,6 +18,7 @@ use crate::precision::Precision;
 use crate::shaders::Shader;
 
 mod matmul;
+mod conv;
 
 /// Fails unless every storage index `launch`'s shader can reach lies inside its binding
 /// (elements of `precision`'s `Elem`, or `Acc` where the shader says). Only trusted shaders
@@ -319,6 +320,7 @@ pub fn check_trusted<B: Binding>(launch: &Launch<B>, precision: Precision) -> Re
             need(4, "output", output)
         }
         Shader::Matmul => matmul::check(launch, precision),
+        Shader::Conv => conv::check(launch, precision),
         other => fail(format!(
             "{} has no bounds proof (not trusted)",
             other.label()
