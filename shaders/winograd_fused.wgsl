@@ -171,31 +171,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             q[i][j] = f32(sh[s >> 2u][s & 3u]);
         }
     }
-    // Rows: A^T M; then columns: (A^T M) A.
-    let s0 = q[0] + q[1] + q[2];
-    let s1 = q[1] - q[2] - q[3];
-    var y: array<vec2<f32>, 2>;
-    y[0] = vec2<f32>(s0.x + s0.y + s0.z, s0.y - s0.z - s0.w);
-    y[1] = vec2<f32>(s1.x + s1.y + s1.z, s1.y - s1.z - s1.w);
-
-    var bv = 0.0;
-    if HAS_BIAS {
-        bv = f32(bias[o]);
-    }
-    let plane_out = params.out_h * params.out_w;
-    let base = (n * params.out_c + o) * plane_out;
-    for (var i = 0u; i < 2u; i++) {
-        let oy = 2u * tr + i;
-        for (var j = 0u; j < 2u; j++) {
-            let ox = 2u * tc + j;
-            if oy < params.out_h && ox < params.out_w {
-                let oi = base + oy * params.out_w + ox;
-                var val = y[i][j] + bv;
-                if HAS_RESIDUAL {
-                    val += f32(residual[oi]);
-                }
-                output[oi] = Elem(activate(val));
-            }
-        }
-    }
+    store_output_tile(q, n, o, tr, tc);
 }

@@ -102,6 +102,8 @@ const PRELUDE_COMMON: &str = include_str!("../shaders/lib/common.wgsl");
 const PRELUDE_ACTIVATION: &str = include_str!("../shaders/lib/activation.wgsl");
 /// The implicit-GEMM convolutions' `Params` and im2col odometer.
 const LIB_CONV_GEOMETRY: &str = include_str!("../shaders/lib/conv_geometry.wgsl");
+/// Winograd's output transform and epilogue.
+const LIB_WINOGRAD_OUTPUT: &str = include_str!("../shaders/lib/winograd_output_tile.wgsl");
 
 impl Shader {
     /// The WGSL extensions this family needs beyond its precision's (directives must precede
@@ -118,6 +120,7 @@ impl Shader {
     pub fn libraries(self) -> &'static str {
         match self {
             Shader::Conv | Shader::CoopConv => LIB_CONV_GEOMETRY,
+            Shader::WinogradOutput | Shader::WinogradFused => LIB_WINOGRAD_OUTPUT,
             _ => "",
         }
     }

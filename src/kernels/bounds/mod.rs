@@ -17,8 +17,8 @@ use crate::kernels::{Binding, GpuParams, Launch};
 use crate::precision::Precision;
 use crate::shaders::Shader;
 
-mod matmul;
 mod conv;
+mod matmul;
 
 /// Fails unless every storage index `launch`'s shader can reach lies inside its binding
 /// (elements of `precision`'s `Elem`, or `Acc` where the shader says). Only trusted shaders
