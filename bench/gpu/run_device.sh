@@ -14,7 +14,8 @@
 # f32 with the opt-in), $OUT/wgconv_f16acc32_tc.json and $OUT/wgconv_f16acc32_plain.json
 # (f16-acc32 with and without them); $OUT/inflight_1.txt and inflight_4.txt (ResNet-50 batch 1
 # end to end, upload and readback included, one run at a time and from 4 threads: the
-# throughput of runs in flight). Commit wgconv.json as
+# throughput of runs in flight); $OUT/torch_f16.json and compare_f16.md (PyTorch f16
+# channels_last beside f16-acc32 with tensor cores). Commit wgconv.json as
 # bench/results/<adapter>-<date>.json and the table in README.md, with this command.
 # Each step has its own time limit (`step SECONDS NAME CMD...`), so that one slow or hung step
 # leaves the others their share of the lent minutes; a step that fails or times out is
@@ -53,4 +54,6 @@ for n in 1 4; do
     step 45 "in-flight-$n" sh -c "\"$bin\" run resnet50 --shape input=1x3x224x224 --no-autotune --warmup 10 --runs 200 --in-flight $n >$OUT/inflight_$n.txt"
 done
 step 120 torch python3 bench/gpu/torch_baseline.py bench/suite.json --json "$OUT/torch.json"
+step 120 torch-f16 python3 bench/gpu/torch_baseline.py bench/suite.json --half --json "$OUT/torch_f16.json"
 python3 bench/gpu/compare.py "$OUT/wgconv.json" "$OUT/torch.json" | tee "$OUT/compare.md"
+python3 bench/gpu/compare.py "$OUT/wgconv_f16acc32_tc.json" "$OUT/torch_f16.json" | tee "$OUT/compare_f16.md" || true

@@ -2,14 +2,15 @@
 """PyTorch eager baseline for wgconv's benchmark suite, on the same GPU.
 
 Times every layer and model of a suite file (wgconv's bench/suite.json format) in FP32 with
-TF32 off and cudnn.benchmark on, the settings issue 5 asks the comparison to use, and writes
+TF32 off and cudnn.benchmark on, the settings issue 5 asks the comparison to use (with --half:
+f16 weights and inputs in channels_last, issue 14's f16 baseline beside wgconv's f16-acc32), and writes
 JSON whose item names match `wgconv bench --json`, so bench/gpu/compare.py can pair them.
 
 Timing: CUDA events around each call after warm-up (cudnn.benchmark picks its algorithm during
 warm-up); median and min over --runs calls. Models use torchvision's architectures with random
 weights (the timing does not depend on the values).
 
-    python3 bench/gpu/torch_baseline.py bench/suite.json --json torch.json [--device cuda]
+    python3 bench/gpu/torch_baseline.py bench/suite.json --json torch.json [--device cuda] [--half]
 """
 import argparse
 import json
@@ -96,9 +97,21 @@ def model_module(entry):
     return builders[name](), [entry["input"]]
 
 
-def time_module(module, shapes, device, runs, warmup):
+def half_channels_last(module, xs):
+    """f16 module and inputs, 4-D tensors channels_last and 5-D channels_last_3d."""
+    five = any(p.dim() == 5 for p in module.parameters())
+    module = module.half().to(memory_format=torch.channels_last_3d if five else torch.channels_last)
+    formats = {4: torch.channels_last, 5: torch.channels_last_3d}
+    xs = [x.half().contiguous(memory_format=formats.get(x.dim(), torch.contiguous_format))
+          for x in xs]
+    return module, xs
+
+
+def time_module(module, shapes, device, runs, warmup, half=False):
     module = module.to(device).eval()
     xs = [torch.randn(s, device=device) for s in shapes]
+    if half:
+        module, xs = half_channels_last(module, xs)
     with torch.inference_mode():
         for _ in range(warmup):
             module(*xs)
@@ -123,6 +136,7 @@ def main():
     ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--filter", default="", help="only items whose name contains this")
+    ap.add_argument("--half", action="store_true", help="f16 weights and inputs, channels_last")
     args = ap.parse_args()
 
     torch.backends.cuda.matmul.allow_tf32 = False
@@ -130,7 +144,8 @@ def main():
     torch.backends.cudnn.benchmark = True
     suite = json.load(open(args.suite))
     out = {"framework": f"torch {torch.__version__} cudnn {torch.backends.cudnn.version()}",
-           "device": torch.cuda.get_device_name(0), "settings": "fp32, tf32 off, cudnn.benchmark on",
+           "device": torch.cuda.get_device_name(0), "settings": "fp16, channels_last, cudnn.benchmark on" if args.half
+           else "fp32, tf32 off, cudnn.benchmark on",
            "items": [], "models": []}
     for kind, entries, build in (("items", suite["layers"], layer_module),
                                  ("models", suite["models"], model_module)):
@@ -138,7 +153,7 @@ def main():
             if args.filter not in e["name"]:
                 continue
             module, shapes = build(e)
-            median, best = time_module(module, shapes, args.device, args.runs, args.warmup)
+            median, best = time_module(module, shapes, args.device, args.runs, args.warmup, args.half)
             row = {"name": e["name"], "median_ms": median, "min_ms": best, "runs": args.runs}
             if kind == "models":
                 row["images_per_s"] = shapes[0][0] * 1000.0 / median
