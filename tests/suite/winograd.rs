@@ -30,16 +30,25 @@ fn wino(o: usize, tiles: usize) -> ConvAlgorithm {
 /// 3x3 stride-1 problems: odd maps (so edge tiles are partial), padding 0-2 on each side
 /// independently, C and O 1-9 or 17-40 (not multiples of 4), batch 1-3, any epilogue.
 fn winograd_problem() -> impl Strategy<Value = ConvProblem> {
+    let channels = prop_oneof![1usize..=9, 17usize..=40].boxed();
+    winograd_problems(channels, 2, 11, 11)
+}
+
+/// 3x3 stride-1 problems with C and O from `channels`, padding 0..=`max_pad` on each side
+/// independently, maps 1..=`max_side` (grown until the kernel fits the padded input), batch
+/// 1-3, bias and residual or not, one of the first `acts` well-conditioned activations.
+pub(crate) fn winograd_problems(
+    channels: BoxedStrategy<usize>,
+    max_pad: usize,
+    max_side: usize,
+    acts: usize,
+) -> impl Strategy<Value = ConvProblem> {
     (
-        (
-            1usize..=3,
-            prop_oneof![1usize..=9, 17usize..=40],
-            prop_oneof![1usize..=9, 17usize..=40],
-        ),
-        (0usize..=2, 0usize..=2, 0usize..=2, 0usize..=2),
-        (1usize..=11, 1usize..=11),
+        (1usize..=3, channels.clone(), channels),
+        (0..=max_pad, 0..=max_pad, 0..=max_pad, 0..=max_pad),
+        (1..=max_side, 1..=max_side),
         any::<(bool, bool)>(),
-        0usize..11,
+        0..acts,
         0u64..1_000_000,
     )
         .prop_map(

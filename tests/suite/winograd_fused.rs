@@ -17,7 +17,7 @@ use wgconv::problem::ConvProblem;
 use crate::conv::ConvCheck;
 use crate::coop::Bytes;
 use crate::splitk::{check_algorithm, run_algorithm};
-use crate::winograd::winograd_tolerance;
+use crate::winograd::{winograd_problems, winograd_tolerance};
 
 const FUSED: ConvAlgorithm = ConvAlgorithm::WinogradFused;
 
@@ -25,31 +25,8 @@ const FUSED: ConvAlgorithm = ConvAlgorithm::WinogradFused;
 /// side independently, C and O 1-40 (mostly not multiples of the 8-channel chunk or of the
 /// 16-channel block), batch 1-3 (tile blocks spanning images), any epilogue.
 fn fused_problem() -> impl Strategy<Value = ConvProblem> {
-    (
-        (1usize..=3, 1usize..=40, 1usize..=40),
-        (0usize..=3, 0usize..=3, 0usize..=3, 0usize..=3),
-        (1usize..=19, 1usize..=19),
-        any::<(bool, bool)>(),
-        0usize..Activation::well_conditioned().len(),
-        0u64..1_000_000,
-    )
-        .prop_map(
-            |((batch, c, o), (pt, pb, pl, pr), (h, w), (bias, residual), act, seed)| {
-                let spec = ConvSpec::conv2d(3, 3).pads(&[pt, pl], &[pb, pr]);
-                // Grow the map until the kernel fits the padded input.
-                let h = h.max(3usize.saturating_sub(pt + pb)).max(1);
-                let w = w.max(3usize.saturating_sub(pl + pr)).max(1);
-                ConvProblem {
-                    spec,
-                    input_shape: vec![batch, c, h, w],
-                    out_channels: o,
-                    bias,
-                    residual,
-                    act: Activation::well_conditioned()[act],
-                    seed: seed * 4,
-                }
-            },
-        )
+    let channels = (1usize..=40).boxed();
+    winograd_problems(channels, 3, 19, Activation::well_conditioned().len())
 }
 
 proptest! {
